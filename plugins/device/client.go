@@ -1,0 +1,65 @@
+package device
+
+import (
+	"context"
+
+	devicev1 "github.com/ovmsgo/ovms/proto/ovms/plugin/device/v1"
+)
+
+// Client is the host's view of a device plugin: the Device methods over
+// gRPC plus Release for output leases. Errors are gRPC status errors.
+type Client struct {
+	rpc devicev1.DeviceClient
+}
+
+var _ Device = (*Client)(nil)
+
+// NewClient wraps a gRPC device client.
+func NewClient(rpc devicev1.DeviceClient) *Client { return &Client{rpc: rpc} }
+
+// Info describes the plugin.
+func (c *Client) Info(ctx context.Context) (*Info, error) {
+	r, err := c.rpc.Info(ctx, &devicev1.InfoRequest{})
+	if err != nil {
+		return nil, err
+	}
+	return &Info{Name: r.GetName(), Version: r.GetVersion(), Engine: r.GetEngine(), Devices: r.GetDevices()}, nil
+}
+
+// Load loads one model version in the plugin.
+func (c *Client) Load(ctx context.Context, req *LoadRequest) (*ModelInfo, error) {
+	r, err := c.rpc.Load(ctx, &devicev1.LoadRequest{
+		Model:        keyToProto(req.Model),
+		Path:         req.Path,
+		ModelBytes:   req.ModelBytes,
+		PluginConfig: req.PluginConfig,
+		TargetDevice: req.TargetDevice,
+		Nireq:        req.Nireq,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ModelInfo{Inputs: infosFromProto(r.GetInputs()), Outputs: infosFromProto(r.GetOutputs())}, nil
+}
+
+// Unload drops one model version in the plugin.
+func (c *Client) Unload(ctx context.Context, key ModelKey) error {
+	_, err := c.rpc.Unload(ctx, &devicev1.UnloadRequest{Model: keyToProto(key)})
+	return err
+}
+
+// Infer runs one request. On success the caller owns the output buffers
+// until it calls Release with the response's Lease.
+func (c *Client) Infer(ctx context.Context, req *InferRequest) (*InferResponse, error) {
+	r, err := c.rpc.Infer(ctx, &devicev1.InferRequest{Model: keyToProto(req.Model), Inputs: refsToProto(req.Inputs), Outputs: req.Outputs})
+	if err != nil {
+		return nil, err
+	}
+	return &InferResponse{Outputs: refsFromProto(r.GetOutputs()), Lease: r.GetLease()}, nil
+}
+
+// Release hands output buffers back to the plugin.
+func (c *Client) Release(ctx context.Context, leases ...uint64) error {
+	_, err := c.rpc.Release(ctx, &devicev1.ReleaseRequest{Leases: leases})
+	return err
+}

@@ -1,0 +1,45 @@
+package device
+
+import (
+	devicev1 "github.com/ovmsgo/ovms/proto/ovms/plugin/device/v1"
+)
+
+func keyToProto(k ModelKey) *devicev1.ModelKey {
+	return &devicev1.ModelKey{Name: k.Name, Version: k.Version}
+}
+
+func keyFromProto(k *devicev1.ModelKey) ModelKey {
+	return ModelKey{Name: k.GetName(), Version: k.GetVersion()}
+}
+
+func infosToProto(in []TensorInfo) []*devicev1.TensorInfo {
+	out := make([]*devicev1.TensorInfo, len(in))
+	for i, t := range in {
+		out[i] = &devicev1.TensorInfo{Name: t.Name, Dtype: devicev1.DataType(t.DType), Shape: t.Shape}
+	}
+	return out
+}
+
+func infosFromProto(in []*devicev1.TensorInfo) []TensorInfo {
+	out := make([]TensorInfo, len(in))
+	for i, t := range in {
+		out[i] = TensorInfo{Name: t.GetName(), DType: DataType(t.GetDtype()), Shape: t.GetShape()}
+	}
+	return out
+}
+
+func refsToProto(in []TensorRef) []*devicev1.TensorRef {
+	out := make([]*devicev1.TensorRef, len(in))
+	for i, t := range in {
+		out[i] = &devicev1.TensorRef{Name: t.Name, Dtype: devicev1.DataType(t.DType), Shape: t.Shape, Offset: t.Offset, Length: t.Length}
+	}
+	return out
+}
+
+func refsFromProto(in []*devicev1.TensorRef) []TensorRef {
+	out := make([]TensorRef, len(in))
+	for i, t := range in {
+		out[i] = TensorRef{Name: t.GetName(), DType: DataType(t.GetDtype()), Shape: t.GetShape(), Offset: t.GetOffset(), Length: t.GetLength()}
+	}
+	return out
+}

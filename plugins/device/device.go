@@ -1,0 +1,130 @@
+package device
+
+import (
+	"context"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/ovmsgo/ovms/plugins/shm"
+)
+
+// Device is the contract a device plugin implements. Every method may be
+// called concurrently; Infer is the hot path.
+//
+// Buffer ownership (see package shm): the input TensorRefs of an InferRequest
+// lie in the host zone and may be read only until Infer returns. The output
+// TensorRefs Infer returns must lie in the plugin zone, allocated with
+// Env.Arena.PluginZone().Alloc; from the moment Infer returns successfully
+// they belong to the host, and the SDK frees them when the host releases the
+// response's lease. If Infer fails it must free what it allocated.
+type Device interface {
+	// Info describes the plugin and the target devices it serves.
+	Info(ctx context.Context) (*Info, error)
+	// Load compiles one model version and keeps it until Unload. Loading a
+	// key that is already loaded replaces it.
+	Load(ctx context.Context, req *LoadRequest) (*ModelInfo, error)
+	// Unload drops one model version. Unknown keys are not an error.
+	Unload(ctx context.Context, key ModelKey) error
+	// Infer runs one request on a loaded model version.
+	Infer(ctx context.Context, req *InferRequest) (*InferResponse, error)
+}
+
+// Env is what the SDK hands to a device factory in the plugin process.
+type Env struct {
+	// Arena is the shared-memory arena inherited from the host.
+	Arena *shm.Arena
+	// Logger writes structured JSON to stderr, which the host re-emits.
+	Logger *logrus.Entry
+}
+
+// Factory builds the Device of a plugin process.
+type Factory func(env *Env) (Device, error)
+
+// Info describes a device plugin.
+type Info struct {
+	// Name is the plugin name, e.g. "cpu".
+	Name string
+	// Version is the plugin's build version.
+	Version string
+	// Engine names the inference engine and its version.
+	Engine string
+	// Devices lists the target_device names the plugin serves, e.g. "CPU".
+	Devices []string
+}
+
+// ModelKey names one model version.
+type ModelKey struct {
+	// Name is the servable name.
+	Name string
+	// Version is the version number (>= 1).
+	Version int64
+}
+
+// LoadRequest asks a plugin to load one model version.
+type LoadRequest struct {
+	// Model is the key the version will be known by.
+	Model ModelKey
+	// Path is the local directory of the version.
+	Path string
+	// ModelBytes, when set, is the model itself (from a custom loader).
+	ModelBytes []byte
+	// PluginConfig is the model's plugin_config with values as strings.
+	PluginConfig map[string]string
+	// TargetDevice is the configured device, e.g. "CPU".
+	TargetDevice string
+	// Nireq is the requested inference request pool size; 0 = plugin decides.
+	Nireq uint32
+}
+
+// TensorInfo is the metadata of one model input or output.
+type TensorInfo struct {
+	// Name is the tensor name.
+	Name string
+	// DType is the element type.
+	DType DataType
+	// Shape holds the dimensions, -1 for dynamic ones; empty for scalars.
+	Shape []int64
+}
+
+// ModelInfo is the metadata of a loaded model version.
+type ModelInfo struct {
+	// Inputs in the model's order.
+	Inputs []TensorInfo
+	// Outputs in the model's order.
+	Outputs []TensorInfo
+}
+
+// TensorRef is a tensor whose bytes lie in the arena. Numeric data is
+// little-endian row-major; String data is a sequence of (uint32 LE length,
+// bytes) elements.
+type TensorRef struct {
+	// Name is the model input or output name.
+	Name string
+	// DType is the element type.
+	DType DataType
+	// Shape holds the concrete dimensions.
+	Shape []int64
+	// Offset is the first byte in the arena.
+	Offset uint64
+	// Length is the number of bytes.
+	Length uint64
+}
+
+// InferRequest is one inference call.
+type InferRequest struct {
+	// Model is the version to run.
+	Model ModelKey
+	// Inputs lie in the host zone of the arena.
+	Inputs []TensorRef
+	// Outputs names the outputs to compute; empty means all of them.
+	Outputs []string
+}
+
+// InferResponse is the result of one inference call.
+type InferResponse struct {
+	// Outputs lie in the plugin zone of the arena.
+	Outputs []TensorRef
+	// Lease identifies the output buffers for Client.Release. The SDK sets
+	// it; device implementations leave it zero.
+	Lease uint64
+}

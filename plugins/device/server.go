@@ -1,0 +1,116 @@
+package device
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	devicev1 "github.com/ovmsgo/ovms/proto/ovms/plugin/device/v1"
+	"github.com/ovmsgo/ovms/plugins/shm"
+)
+
+// server serves a Device over gRPC in the plugin process and keeps the
+// output leases: lease id -> plugin-zone offsets to free on Release.
+type server struct {
+	devicev1.UnimplementedDeviceServer
+	impl   Device
+	arena  *shm.Arena
+	next   atomic.Uint64
+	leases sync.Map // uint64 -> []uint64
+}
+
+func newServer(impl Device, arena *shm.Arena) *server {
+	return &server{impl: impl, arena: arena}
+}
+
+func (s *server) Info(ctx context.Context, _ *devicev1.InfoRequest) (*devicev1.InfoResponse, error) {
+	info, err := s.impl.Info(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &devicev1.InfoResponse{Name: info.Name, Version: info.Version, Engine: info.Engine, Devices: info.Devices}, nil
+}
+
+func (s *server) Load(ctx context.Context, req *devicev1.LoadRequest) (*devicev1.LoadResponse, error) {
+	mi, err := s.impl.Load(ctx, &LoadRequest{
+		Model:        keyFromProto(req.GetModel()),
+		Path:         req.GetPath(),
+		ModelBytes:   req.GetModelBytes(),
+		PluginConfig: req.GetPluginConfig(),
+		TargetDevice: req.GetTargetDevice(),
+		Nireq:        req.GetNireq(),
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &devicev1.LoadResponse{Inputs: infosToProto(mi.Inputs), Outputs: infosToProto(mi.Outputs)}, nil
+}
+
+func (s *server) Unload(ctx context.Context, req *devicev1.UnloadRequest) (*devicev1.UnloadResponse, error) {
+	if err := s.impl.Unload(ctx, keyFromProto(req.GetModel())); err != nil {
+		return nil, toStatus(err)
+	}
+	return &devicev1.UnloadResponse{}, nil
+}
+
+func (s *server) Infer(ctx context.Context, req *devicev1.InferRequest) (*devicev1.InferResponse, error) {
+	inputs := refsFromProto(req.GetInputs())
+	for _, in := range inputs {
+		if !s.arena.HostZone().Contains(in.Offset, in.Length) {
+			return nil, status.Errorf(codes.InvalidArgument, "input %q: range [%d, +%d) is outside the host zone", in.Name, in.Offset, in.Length)
+		}
+	}
+	resp, err := s.impl.Infer(ctx, &InferRequest{Model: keyFromProto(req.GetModel()), Inputs: inputs, Outputs: req.GetOutputs()})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	offs := make([]uint64, len(resp.Outputs))
+	for i, out := range resp.Outputs {
+		if !s.arena.PluginZone().Contains(out.Offset, out.Length) {
+			s.free(offs[:i])
+			return nil, status.Errorf(codes.Internal, "device returned output %q outside the plugin zone", out.Name)
+		}
+		offs[i] = out.Offset
+	}
+	if ctx.Err() != nil { // the host gave up: nobody will release the lease
+		s.free(offs)
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+	lease := s.next.Add(1)
+	s.leases.Store(lease, offs)
+	return &devicev1.InferResponse{Outputs: refsToProto(resp.Outputs), Lease: lease}, nil
+}
+
+func (s *server) Release(_ context.Context, req *devicev1.ReleaseRequest) (*devicev1.ReleaseResponse, error) {
+	var unknown []uint64
+	for _, l := range req.GetLeases() {
+		v, ok := s.leases.LoadAndDelete(l)
+		if !ok {
+			unknown = append(unknown, l)
+			continue
+		}
+		s.free(v.([]uint64))
+	}
+	if len(unknown) > 0 {
+		return nil, status.Errorf(codes.InvalidArgument, "unknown leases %v", unknown)
+	}
+	return &devicev1.ReleaseResponse{}, nil
+}
+
+func (s *server) free(offs []uint64) {
+	for _, off := range offs {
+		_ = s.arena.PluginZone().Free(off) // duplicates in one response are harmless
+	}
+}
+
+// toStatus keeps gRPC status errors and turns any other error into Internal.
+func toStatus(err error) error {
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return status.Error(codes.Internal, fmt.Sprint(err))
+}

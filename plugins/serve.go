@@ -1,0 +1,62 @@
+package plugins
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/ovmsgo/ovms/plugins/device"
+	"github.com/ovmsgo/ovms/plugins/shm"
+)
+
+// MaxControlMessage is the gRPC message limit on the control channel. Tensor
+// bytes travel through the arena; this only bounds metadata and model bytes
+// handed over by custom loaders.
+const MaxControlMessage = 1 << 30
+
+// ServeDevice runs a device plugin process: it maps the arena inherited from
+// the host, builds the device with factory and serves it until the host
+// stops it or exits. It never returns.
+func ServeDevice(name string, factory device.Factory) {
+	log := NewLogger(name)
+	if os.Getenv(device.Handshake.MagicCookieKey) != device.Handshake.MagicCookieValue {
+		fmt.Fprintf(os.Stderr, "%s is an ovms device plugin: it is started by ovms, not by hand\n", os.Args[0])
+		os.Exit(1)
+	}
+	arena, err := shm.OpenFromEnv()
+	if err != nil {
+		log.WithError(err).Error("cannot map the shared-memory arena")
+		os.Exit(1)
+	}
+	dev, err := factory(&device.Env{Arena: arena, Logger: log})
+	if err != nil {
+		log.WithError(err).Error("cannot start the device")
+		os.Exit(1)
+	}
+	go exitWithParent(log)
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: device.Handshake,
+		Plugins:         plugin.PluginSet{device.PluginName: &device.Plugin{Impl: dev, Arena: arena}},
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			opts = append(opts, grpc.MaxRecvMsgSize(MaxControlMessage), grpc.MaxSendMsgSize(MaxControlMessage))
+			return grpc.NewServer(opts...)
+		},
+	})
+	os.Exit(0)
+}
+
+// exitWithParent ends the plugin when the host is gone, even if the host was
+// killed without a chance to stop it (the host also sets a parent-death
+// signal; this is the second line of defence).
+func exitWithParent(log interface{ Warn(...any) }) {
+	parent := os.Getppid()
+	for range time.Tick(500 * time.Millisecond) {
+		if os.Getppid() != parent {
+			log.Warn("host process is gone, exiting")
+			os.Exit(1)
+		}
+	}
+}
