@@ -1,0 +1,87 @@
+package main
+
+import (
+	om "github.com/ovmsgo/ovms/devices/onnxmodel"
+	onnxpb "github.com/ovmsgo/ovms/proto/onnx"
+)
+
+// opset is the default-domain opset every test model imports.
+const opset = 13
+
+// Model is one generated test model: Build returns the graph written to
+// <out>/<Name>/1/model.onnx; Bench models are written only with -bench.
+type Model struct {
+	Name  string
+	Bench bool
+	Build func() (*onnxpb.ModelProto, error)
+}
+
+// Models lists every test model in generation order.
+//
+// Input and output names follow the OpenVINO Model Server test models in
+// openvinotoolkit/model_server src/test (constants in src/test/test_utils.hpp):
+//   - dummy/1/dummy.xml: "b" f32 [1,10] -> Add 1 -> "a" [1,10]
+//   - add_two_inputs_model (SUM_MODEL_*): "input1", "input2" f32 [1,10] -> "sum"
+//   - increment_1x3x4x5: "input" f32 [1,3,4,5] -> Add 1 -> "output"
+//   - passthrough/1/passthrough.xml: "input" u8 [?,?] -> Add 0 ("copy") -> "copy:0"
+//   - scalar/1/saved_model.xml: "model_scalar_input" f32 [] -> "model_scalar_output",
+//     the output equal to the input
+//   - passthrough_string: "my_name" string [?] -> Result, the output also
+//     called "my_name"
+//
+// Directory names are this project's: add_two_inputs (OVMS:
+// add_two_inputs_model), passthrough_u8 (passthrough), string_passthrough
+// (passthrough_string), and dummy_dynamic, resnet50 and
+// add_one_1x3x1024x1024, which OVMS does not have.
+var Models = []Model{
+	{Name: "dummy", Build: func() (*onnxpb.ModelProto, error) { return addOne("dummy", "b", "a", 1, 10) }},
+	{Name: "add_two_inputs", Build: addTwoInputs},
+	{Name: "increment_1x3x4x5", Build: func() (*onnxpb.ModelProto, error) {
+		return addOne("increment_1x3x4x5", "input", "output", 1, 3, 4, 5)
+	}},
+	{Name: "passthrough_u8", Build: func() (*onnxpb.ModelProto, error) {
+		return identity("passthrough_u8", "input", "copy:0", om.Uint8, -1, -1)
+	}},
+	{Name: "scalar", Build: func() (*onnxpb.ModelProto, error) {
+		return identity("scalar", "model_scalar_input", "model_scalar_output", om.Float32)
+	}},
+	{Name: "string_passthrough", Build: func() (*onnxpb.ModelProto, error) {
+		return identity("string_passthrough", "my_name", "my_name", om.String, -1)
+	}},
+	{Name: "dummy_dynamic", Build: func() (*onnxpb.ModelProto, error) { return addOne("dummy_dynamic", "b", "a", -1, -1) }},
+	{Name: "resnet50", Bench: true, Build: resnet50},
+	{Name: "add_one_1x3x1024x1024", Bench: true, Build: func() (*onnxpb.ModelProto, error) {
+		return addOne("add_one_1x3x1024x1024", "input", "output", 1, 3, 1024, 1024)
+	}},
+}
+
+// addOne builds output = input + 1 in FP32, the constant shaped [1,...,1]
+// with the input's rank as in the OVMS models.
+func addOne(graph, input, output string, dims ...int64) (*onnxpb.ModelProto, error) {
+	g := om.NewGraph(graph)
+	x := g.Input(input, om.Float32, dims...)
+	ones := make([]int64, len(dims))
+	for i := range ones {
+		ones[i] = 1
+	}
+	one := g.Constant(om.Float32Tensor("one", ones, []float32{1}))
+	g.Output(g.NamedNode("Add", output, []om.Value{x, one}), output, om.Float32, dims...)
+	return g.Model(opset)
+}
+
+// addTwoInputs builds sum = input1 + input2 over FP32 [1,10].
+func addTwoInputs() (*onnxpb.ModelProto, error) {
+	g := om.NewGraph("add_two_inputs")
+	a := g.Input("input1", om.Float32, 1, 10)
+	b := g.Input("input2", om.Float32, 1, 10)
+	g.Output(g.NamedNode("Add", "sum", []om.Value{a, b}), "sum", om.Float32, 1, 10)
+	return g.Model(opset)
+}
+
+// identity builds output = input. With equal names the graph has no node
+// and its output is the input itself.
+func identity(graph, input, output string, t om.DataType, dims ...int64) (*onnxpb.ModelProto, error) {
+	g := om.NewGraph(graph)
+	g.Output(g.Input(input, t, dims...), output, t, dims...)
+	return g.Model(opset)
+}
