@@ -1,0 +1,91 @@
+package kserve
+
+import (
+	"encoding/binary"
+
+	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/tensor"
+	kpb "github.com/ovmsgo/ovms/proto/kserve"
+	"github.com/ovmsgo/ovms/plugins/device"
+)
+
+// hasContents reports whether a tensor carries data in InferTensorContents.
+func hasContents(c *kpb.InferTensorContents) bool {
+	return c != nil && (len(c.BoolContents) > 0 || len(c.IntContents) > 0 || len(c.Int64Contents) > 0 ||
+		len(c.UintContents) > 0 || len(c.Uint64Contents) > 0 || len(c.Fp32Contents) > 0 ||
+		len(c.Fp64Contents) > 0 || len(c.BytesContents) > 0)
+}
+
+// DecodeInputs turns the inputs of a ModelInferRequest into request inputs
+// without copying tensor bytes. raw holds raw_input_contents (may be empty).
+func DecodeInputs(inputs []*kpb.ModelInferRequest_InferInputTensor, raw [][]byte) ([]tensor.Input, error) {
+	if len(raw) > 0 {
+		for _, in := range inputs {
+			if hasContents(in.GetContents()) {
+				return nil, apierr.Newf(apierr.InvalidMessageStructure,
+					"Passing buffers both in InferInputTensor contents and in raw_input_contents is not allowed. Detected buffer in InferInputTensor contents for input: %s", in.GetName())
+			}
+		}
+		if len(raw) != len(inputs) {
+			return nil, apierr.Newf(apierr.InvalidMessageStructure,
+				"raw_input_contents must hold one buffer per input - Expected: %d; Actual: %d", len(inputs), len(raw))
+		}
+	}
+	out := make([]tensor.Input, len(inputs))
+	for i, in := range inputs {
+		t := tensor.Input{Name: in.GetName(), DTypeName: in.GetDatatype(), Shape: in.GetShape()}
+		t.DType, _ = tensor.FromKServe(in.GetDatatype())
+		if len(raw) > 0 {
+			if err := fromRaw(&t, raw[i]); err != nil {
+				return nil, err
+			}
+		} else {
+			fromContents(&t, in.GetContents())
+		}
+		out[i] = t
+	}
+	return out, nil
+}
+
+func fromRaw(t *tensor.Input, b []byte) error {
+	if t.DType != device.String {
+		t.Raw, t.HasRaw = b, true
+		return nil
+	}
+	size := len(b)
+	for len(b) > 0 {
+		if len(b) < 4 {
+			return apierr.Newf(apierr.InvalidContentSize, "Processed bytes: %d do not equal to buffer size: %d; input name: %s", size-len(b), size, t.Name)
+		}
+		n := binary.LittleEndian.Uint32(b)
+		if uint64(n) > uint64(len(b)-4) {
+			return apierr.Newf(apierr.InvalidContentSize, "Batch length metadata exceeded buffer size, buffer size: %d, batch length: %d; input name: %s", size, n, t.Name)
+		}
+		t.Strings = append(t.Strings, b[4:4+n:4+n])
+		b = b[4+n:]
+	}
+	return nil
+}
+
+func fromContents(t *tensor.Input, c *kpb.InferTensorContents) {
+	switch t.DType {
+	case device.Bool:
+		t.Values = tensor.Bools(c.GetBoolContents())
+	case device.Int8, device.Int16, device.Int32:
+		t.Values = tensor.Numbers[int32](c.GetIntContents())
+	case device.Int64:
+		t.Values = tensor.Numbers[int64](c.GetInt64Contents())
+	case device.Uint8, device.Uint16, device.Uint32:
+		t.Values = tensor.Numbers[uint32](c.GetUintContents())
+	case device.Uint64:
+		t.Values = tensor.Numbers[uint64](c.GetUint64Contents())
+	case device.Float32:
+		t.Values = tensor.Numbers[float32](c.GetFp32Contents())
+	case device.Float64:
+		t.Values = tensor.Numbers[float64](c.GetFp64Contents())
+	case device.String:
+		t.Strings = c.GetBytesContents()
+	default: // FP16 and BF16 travel only in raw_input_contents
+		t.Values = tensor.Numbers[float32](nil)
+	}
+}

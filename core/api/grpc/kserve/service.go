@@ -1,0 +1,173 @@
+// Package kserve serves the KServe v2 gRPC API (inference.GRPCInferenceService)
+// the way OVMS does, on top of the model manager.
+package kserve
+
+import (
+	"context"
+	"sort"
+	"strconv"
+
+	"google.golang.org/grpc"
+
+	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/api/grpc/rpcctx"
+	"github.com/ovmsgo/ovms/core/modelmanager"
+	"github.com/ovmsgo/ovms/core/tensor"
+	kpb "github.com/ovmsgo/ovms/proto/kserve"
+	"github.com/ovmsgo/ovms/plugins/device"
+)
+
+// ServerName is what ServerMetadata reports, as OVMS does.
+const ServerName = "OpenVINO Model Server"
+
+// Platform is what ModelMetadata reports, as OVMS does.
+const Platform = "OpenVINO"
+
+// Service implements inference.GRPCInferenceService.
+type Service struct {
+	kpb.UnimplementedGRPCInferenceServiceServer
+	models  *modelmanager.Manager
+	version string
+}
+
+// Register adds the service to s; version is the server version string.
+func Register(s *grpc.Server, models *modelmanager.Manager, version string) {
+	kpb.RegisterGRPCInferenceServiceServer(s, &Service{models: models, version: version})
+}
+
+// ParseVersion parses a KServe version string; "" means the default.
+func ParseVersion(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, apierr.New(apierr.ModelVersionInvalidFormat)
+	}
+	return n, nil
+}
+
+// ServerLive is always true while the process serves.
+func (s *Service) ServerLive(context.Context, *kpb.ServerLiveRequest) (*kpb.ServerLiveResponse, error) {
+	return &kpb.ServerLiveResponse{Live: true}, nil
+}
+
+// ServerReady is true once the initial configuration was applied.
+func (s *Service) ServerReady(context.Context, *kpb.ServerReadyRequest) (*kpb.ServerReadyResponse, error) {
+	return &kpb.ServerReadyResponse{Ready: s.models.Ready()}, nil
+}
+
+// ServerMetadata names the server.
+func (s *Service) ServerMetadata(context.Context, *kpb.ServerMetadataRequest) (*kpb.ServerMetadataResponse, error) {
+	return &kpb.ServerMetadataResponse{Name: ServerName, Version: s.version}, nil
+}
+
+// ModelReady reports whether a version is AVAILABLE.
+func (s *Service) ModelReady(_ context.Context, req *kpb.ModelReadyRequest) (*kpb.ModelReadyResponse, error) {
+	v, err := resolve(s.models, req.GetName(), req.GetVersion())
+	if err != nil {
+		return nil, apierr.GRPCStatus(err)
+	}
+	st, _ := v.Status()
+	return &kpb.ModelReadyResponse{Ready: st == modelmanager.StateAvailable}, nil
+}
+
+func resolve(models *modelmanager.Manager, name, version string) (*modelmanager.Version, error) {
+	mod, err := models.Model(name)
+	if err != nil {
+		return nil, err
+	}
+	n, err := ParseVersion(version)
+	if err != nil {
+		return nil, err
+	}
+	return mod.Resolve(n)
+}
+
+// ModelMetadata describes an AVAILABLE version.
+func (s *Service) ModelMetadata(_ context.Context, req *kpb.ModelMetadataRequest) (*kpb.ModelMetadataResponse, error) {
+	n, err := ParseVersion(req.GetVersion())
+	if err != nil {
+		return nil, apierr.GRPCStatus(err)
+	}
+	v, err := s.models.Available(req.GetName(), n)
+	if err != nil {
+		return nil, apierr.GRPCStatus(err)
+	}
+	return Metadata(s.models, v), nil
+}
+
+// Metadata builds a ModelMetadata response (also used by the REST API):
+// AVAILABLE versions ascending, tensors in name order.
+func Metadata(models *modelmanager.Manager, v *modelmanager.Version) *kpb.ModelMetadataResponse {
+	resp := &kpb.ModelMetadataResponse{Name: v.Model, Platform: Platform, Versions: []string{}}
+	if mod, err := models.Model(v.Model); err == nil {
+		for _, av := range mod.Available() {
+			resp.Versions = append(resp.Versions, strconv.FormatInt(av.Number, 10))
+		}
+	}
+	info := v.Info()
+	resp.Inputs = tensorMetadata(info.Inputs)
+	resp.Outputs = tensorMetadata(info.Outputs)
+	return resp
+}
+
+func tensorMetadata(ts []device.TensorInfo) []*kpb.ModelMetadataResponse_TensorMetadata {
+	out := make([]*kpb.ModelMetadataResponse_TensorMetadata, len(ts))
+	for i, t := range ts {
+		shape := t.Shape
+		if shape == nil {
+			shape = []int64{}
+		}
+		out[i] = &kpb.ModelMetadataResponse_TensorMetadata{Name: t.Name, Datatype: tensor.KServeName(t.DType), Shape: shape}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// ModelInfer runs inference; outputs go back in raw_output_contents that
+// alias the plugin's arena until the response has been written.
+func (s *Service) ModelInfer(ctx context.Context, req *kpb.ModelInferRequest) (*kpb.ModelInferResponse, error) {
+	n, err := ParseVersion(req.GetModelVersion())
+	if err != nil {
+		return nil, apierr.GRPCStatus(err)
+	}
+	v, err := s.models.Acquire(ctx, req.GetModelName(), n)
+	if err != nil {
+		return nil, apierr.GRPCStatus(err)
+	}
+	defer v.Release()
+	if err := tensor.ValidateCount(v.Info().Inputs, len(req.GetInputs())); err != nil {
+		return nil, apierr.GRPCStatus(err)
+	}
+	inputs, err := DecodeInputs(req.GetInputs(), req.GetRawInputContents())
+	if err != nil {
+		return nil, apierr.GRPCStatus(err)
+	}
+	treq := &tensor.Request{API: tensor.KServe, Inputs: inputs}
+	for _, o := range req.GetOutputs() {
+		treq.Outputs = append(treq.Outputs, o.GetName())
+	}
+	resp, err := v.Infer(ctx, treq)
+	if err != nil {
+		return nil, apierr.GRPCStatus(err)
+	}
+	out := &kpb.ModelInferResponse{
+		ModelName:    resp.Model,
+		ModelVersion: strconv.FormatInt(resp.Version, 10),
+		Id:           req.GetId(),
+	}
+	for _, o := range resp.Outputs {
+		out.Outputs = append(out.Outputs, &kpb.ModelInferResponse_InferOutputTensor{
+			Name: o.Name, Datatype: tensor.KServeName(o.DType), Shape: o.Shape,
+		})
+		out.RawOutputContents = append(out.RawOutputContents, o.Data)
+	}
+	if !rpcctx.OnFinish(ctx, resp.Release) {
+		for i, b := range out.RawOutputContents {
+			out.RawOutputContents[i] = append([]byte(nil), b...)
+		}
+		resp.Release()
+	}
+	return out, nil
+}

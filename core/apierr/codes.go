@@ -1,0 +1,129 @@
+package apierr
+
+import (
+	"net/http"
+
+	"google.golang.org/grpc/codes"
+)
+
+// The OVMS status codes ovms produces (names as in OVMS's status.cpp).
+const (
+	InternalError Code = iota + 1
+	UnknownError
+	NotImplemented
+	ModelNameMissing
+	ModelVersionMissing
+	ModelVersionNotLoadedAnymore
+	ModelVersionNotLoadedYet
+	ModelSpecMissing
+	ModelVersionInvalidFormat
+	InvalidSignatureDef
+	InvalidNoOfInputs
+	InvalidMissingInput
+	InvalidMissingOutput
+	InvalidNoOfShapeDimensions
+	InvalidBatchSize
+	InvalidShape
+	InvalidPrecision
+	InvalidValueCount
+	InvalidContentSize
+	InvalidMessageStructure
+	InvalidStringInput
+	CannotCompileModelIntoTargetDevice
+	JSONInvalid
+	PathInvalid
+	ModelNotLoaded
+	InferenceError
+	UnsupportedSerializationPrecision
+	RestNotFound
+	RestInvalidURL
+	RestUnsupportedMethod
+	RestBodyIsNotAnObject
+	RestPredictUnknownOrder
+	RestInstancesNotAnArray
+	RestNamedInstanceNotAnObject
+	RestInputNotPreallocated
+	RestNoInstancesFound
+	RestInstancesNotNamedOrNonamed
+	RestCouldNotParseInstance
+	RestInstancesBatchSizeDiffer
+	RestInputsNotAnObject
+	RestNoInputsFound
+	RestCouldNotParseInput
+	RestCouldNotParseOutput
+	RestCouldNotParseParameters
+	RestUnsupportedPrecision
+	RestBinaryDataSizeParameterInvalid
+	RestBinaryBufferExceeded
+	RestInferenceHeaderContentLengthInvalid
+	RestContentsFieldNotEmpty
+	JSONNestingDepthExceeded
+	ArenaFull
+	DeviceUnavailable
+	RequestTooLarge
+)
+
+type info struct {
+	msg  string
+	grpc codes.Code
+	http int
+}
+
+var table = map[Code]info{
+	InternalError:                      {"Internal server error", codes.Internal, http.StatusInternalServerError},
+	UnknownError:                       {"Unknown error", codes.Unknown, http.StatusInternalServerError},
+	NotImplemented:                     {"Functionality not implemented", codes.Unimplemented, http.StatusNotImplemented},
+	ModelNameMissing:                   {"Model with requested name is not found", codes.NotFound, http.StatusNotFound},
+	ModelVersionMissing:                {"Model with requested version is not found", codes.NotFound, http.StatusNotFound},
+	ModelVersionNotLoadedAnymore:       {"Model with requested version is retired", codes.NotFound, http.StatusNotFound},
+	ModelVersionNotLoadedYet:           {"Model with requested version is not loaded yet", codes.Unavailable, http.StatusNotFound},
+	ModelSpecMissing:                   {"model_spec missing in request", codes.InvalidArgument, http.StatusBadRequest},
+	ModelVersionInvalidFormat:          {"invalid model version format in request", codes.InvalidArgument, http.StatusBadRequest},
+	InvalidSignatureDef:                {"Invalid signature name", codes.InvalidArgument, http.StatusBadRequest},
+	InvalidNoOfInputs:                  {"Invalid number of inputs", codes.InvalidArgument, http.StatusBadRequest},
+	InvalidMissingInput:                {"Missing input with specific name", codes.InvalidArgument, http.StatusBadRequest},
+	InvalidMissingOutput:               {"Missing output with specific name", codes.InvalidArgument, http.StatusBadRequest},
+	InvalidNoOfShapeDimensions:         {"Invalid number of shape dimensions", codes.InvalidArgument, http.StatusBadRequest},
+	InvalidBatchSize:                   {"Invalid input batch size", codes.InvalidArgument, http.StatusBadRequest},
+	InvalidShape:                       {"Invalid input shape", codes.InvalidArgument, http.StatusBadRequest},
+	InvalidPrecision:                   {"Invalid input precision", codes.InvalidArgument, http.StatusBadRequest},
+	InvalidValueCount:                  {"Invalid number of values in tensor proto container", codes.InvalidArgument, http.StatusBadRequest},
+	InvalidContentSize:                 {"Invalid content size of tensor proto", codes.InvalidArgument, http.StatusBadRequest},
+	InvalidMessageStructure:            {"Invalid message structure", codes.InvalidArgument, http.StatusBadRequest},
+	InvalidStringInput:                 {"Invalid string input", codes.InvalidArgument, http.StatusBadRequest},
+	CannotCompileModelIntoTargetDevice: {"Cannot compile model into target device", codes.FailedPrecondition, http.StatusPreconditionFailed},
+	JSONInvalid:                        {"The file is not valid json", codes.FailedPrecondition, http.StatusPreconditionFailed},
+	PathInvalid:                        {"The provided base path is invalid or doesn't exists", codes.InvalidArgument, http.StatusBadRequest},
+	ModelNotLoaded:                     {"Error while loading a model", codes.Internal, http.StatusInternalServerError},
+	InferenceError:                     {"Internal inference error", codes.Internal, http.StatusInternalServerError},
+	UnsupportedSerializationPrecision:  {"Unsupported serialization precision", codes.Internal, http.StatusInternalServerError},
+	RestNotFound:                       {"Requested REST resource not found", codes.NotFound, http.StatusNotFound},
+	RestInvalidURL:                     {"Invalid request URL", codes.InvalidArgument, http.StatusBadRequest},
+	RestUnsupportedMethod:              {"Unsupported method", codes.Unimplemented, http.StatusNotAcceptable},
+	RestBodyIsNotAnObject:              {"Request body should be JSON object", codes.InvalidArgument, http.StatusBadRequest},
+	RestPredictUnknownOrder:            {"Invalid JSON structure. Could not detect row or column format", codes.InvalidArgument, http.StatusBadRequest},
+	RestInstancesNotAnArray:            {"Invalid JSON structure. Nonamed instance is not an array.", codes.InvalidArgument, http.StatusBadRequest},
+	RestNamedInstanceNotAnObject:       {"Invalid JSON structure. One of named instances is not a JSON object.", codes.InvalidArgument, http.StatusBadRequest},
+	RestInputNotPreallocated:           {"Internal allocation error", codes.Internal, http.StatusInternalServerError},
+	RestNoInstancesFound:               {"Invalid JSON structure. Missing instances in row format", codes.InvalidArgument, http.StatusBadRequest},
+	RestInstancesNotNamedOrNonamed:     {"Could not detect neither named or nonamed format", codes.InvalidArgument, http.StatusBadRequest},
+	RestCouldNotParseInstance:          {"Could not parse instance content. Not valid ndarray detected", codes.InvalidArgument, http.StatusBadRequest},
+	RestInstancesBatchSizeDiffer:       {"Invalid JSON structure. Request inputs have different batch sizes", codes.InvalidArgument, http.StatusBadRequest},
+	RestInputsNotAnObject:              {"Invalid JSON structure. One of inputs is not a JSON object.", codes.InvalidArgument, http.StatusBadRequest},
+	RestNoInputsFound:                  {"Invalid JSON structure, missing inputs", codes.InvalidArgument, http.StatusBadRequest},
+	RestCouldNotParseInput:             {"Could not parse input content. Not valid ndarray detected", codes.InvalidArgument, http.StatusBadRequest},
+	RestCouldNotParseOutput:            {"Could not parse output content.", codes.InvalidArgument, http.StatusBadRequest},
+	RestCouldNotParseParameters:        {"Could not parse request parameters", codes.InvalidArgument, http.StatusBadRequest},
+	RestUnsupportedPrecision:           {"Could not parse input content. Unsupported data precision detected", codes.InvalidArgument, http.StatusBadRequest},
+	RestBinaryDataSizeParameterInvalid: {"binary_data_size parameter is invalid and cannot be parsed", codes.InvalidArgument, http.StatusBadRequest},
+	RestBinaryBufferExceeded:           {"Received buffer size is smaller than binary_data_size parameter indicates", codes.InvalidArgument, http.StatusBadRequest},
+	// OVMS answers 500 for these two (no HTTP mapping); a client error is
+	// the truth, so ovms answers 400 (see docs/compatibility.md).
+	RestInferenceHeaderContentLengthInvalid: {"Inference-Header-Content-Length header is invalid and couldn't be parsed", codes.InvalidArgument, http.StatusBadRequest},
+	RestContentsFieldNotEmpty:               {"Request contains values both in binary data and in content value", codes.InvalidArgument, http.StatusBadRequest},
+	JSONNestingDepthExceeded:                {"JSON nesting depth exceeded", codes.InvalidArgument, http.StatusBadRequest},
+	// ovms-only codes.
+	ArenaFull:         {"Shared memory arena is full", codes.ResourceExhausted, http.StatusServiceUnavailable},
+	DeviceUnavailable: {"Device plugin is unavailable", codes.Unavailable, http.StatusServiceUnavailable},
+	RequestTooLarge:   {"Request is too large", codes.ResourceExhausted, http.StatusRequestEntityTooLarge},
+}

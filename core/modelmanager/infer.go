@@ -1,0 +1,124 @@
+package modelmanager
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/tensor"
+	"github.com/ovmsgo/ovms/plugins/device"
+	"github.com/ovmsgo/ovms/plugins/shm"
+)
+
+// releaseTimeout bounds the call that returns output buffers to a plugin.
+const releaseTimeout = 5 * time.Second
+
+// Infer validates req against the version's inputs, writes the inputs into
+// the plugin's arena (the only copy of request bytes on this path), runs the
+// plugin and returns outputs that alias the arena. The caller holds the
+// version (Acquire) and must Release the response when it has been sent.
+func (v *Version) Infer(ctx context.Context, req *tensor.Request) (*tensor.Response, error) {
+	if err := tensor.Validate(v.info.Inputs, req); err != nil {
+		return nil, err
+	}
+	if err := v.checkOutputs(req.Outputs); err != nil {
+		return nil, err
+	}
+	arena := v.inst.Arena
+	zone := arena.HostZone()
+	refs := make([]device.TensorRef, len(req.Inputs))
+	offs := make([]uint64, 0, len(req.Inputs))
+	defer func() {
+		for _, off := range offs {
+			_ = zone.Free(off)
+		}
+	}()
+	for i := range req.Inputs {
+		in := &req.Inputs[i]
+		n := in.ByteSize(in.DType)
+		off, err := zone.Alloc(n)
+		if err != nil {
+			return nil, apierr.Wrap(apierr.ArenaFull, err, "input %s needs %d bytes; the arena holds %d bytes for inputs (raise --plugin_arena_mb)", in.Name, n, zone.End()-zone.Start())
+		}
+		offs = append(offs, off)
+		dst, err := arena.Bytes(off, n)
+		if err != nil {
+			return nil, apierr.Wrap(apierr.InternalError, err, "input %s", in.Name)
+		}
+		if err := in.WriteTo(dst, in.DType); err != nil {
+			return nil, apierr.Wrap(apierr.InvalidPrecision, err, "%v; input name: %s", err, in.Name)
+		}
+		refs[i] = device.TensorRef{Name: in.Name, DType: in.DType, Shape: in.Shape, Offset: off, Length: n}
+	}
+	// The plugin call is not cancelled with the client: input buffers must
+	// stay put until the plugin is done, and the outputs' lease must reach us.
+	resp, err := v.inst.Device.Infer(context.WithoutCancel(ctx), &device.InferRequest{
+		Model:   device.ModelKey{Name: v.Model, Version: v.Number},
+		Inputs:  refs,
+		Outputs: req.Outputs,
+	})
+	if err != nil {
+		return nil, pluginError(err)
+	}
+	return v.response(arena, resp)
+}
+
+func (v *Version) response(arena *shm.Arena, resp *device.InferResponse) (*tensor.Response, error) {
+	release := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+		defer cancel()
+		if err := v.inst.Device.Release(ctx, resp.Lease); err != nil {
+			logrus.WithError(err).WithFields(logrus.Fields{"model": v.Model, "version": v.Number}).Warn("releasing output buffers failed")
+		}
+	}
+	outs := make([]tensor.Output, len(resp.Outputs))
+	for i, o := range resp.Outputs {
+		data, err := arena.Bytes(o.Offset, o.Length)
+		if err != nil {
+			release()
+			return nil, apierr.Wrap(apierr.InternalError, err, "output %s", o.Name)
+		}
+		outs[i] = tensor.Output{Name: o.Name, DType: o.DType, Shape: o.Shape, Data: data}
+	}
+	return tensor.NewResponse(v.Model, v.Number, outs, release), nil
+}
+
+// checkOutputs rejects requested output names the model does not have.
+func (v *Version) checkOutputs(names []string) error {
+	for _, n := range names {
+		found := false
+		for _, o := range v.info.Outputs {
+			if o.Name == n {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return apierr.Newf(apierr.InvalidMissingOutput, "Required output: %s", n)
+		}
+	}
+	return nil
+}
+
+// pluginError maps a plugin's gRPC error to an API error.
+func pluginError(err error) error {
+	var ae *apierr.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	st := status.Convert(err)
+	switch st.Code() {
+	case codes.InvalidArgument, codes.Internal, codes.Unknown, codes.FailedPrecondition:
+		return apierr.Wrap(apierr.InferenceError, err, "%s", st.Message())
+	case codes.ResourceExhausted:
+		return apierr.Wrap(apierr.ArenaFull, err, "%s", st.Message())
+	case codes.NotFound:
+		return apierr.Wrap(apierr.ModelVersionNotLoadedAnymore, err, "%s", st.Message())
+	}
+	return apierr.Wrap(apierr.DeviceUnavailable, err, "%s", st.Message())
+}

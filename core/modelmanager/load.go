@@ -1,0 +1,71 @@
+package modelmanager
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"google.golang.org/grpc/status"
+
+	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/pluginhost"
+	"github.com/ovmsgo/ovms/plugins/device"
+)
+
+// loadVersion loads one version into its device plugin. A failure leaves
+// the version in LOADING with error code UNKNOWN, as OVMS reports it.
+func (m *Manager) loadVersion(ctx context.Context, mod *Model, v *Version) error {
+	log := mod.log.WithField("version", v.Number)
+	v.setState(StateLoading, ErrOK)
+	start := time.Now()
+	info, inst, err := m.compile(ctx, mod, v)
+	if err != nil {
+		v.setState(StateLoading, ErrUnknown)
+		log.WithError(err).Error("error occurred while loading model version")
+		return fmt.Errorf("version %d: %w", v.Number, err)
+	}
+	v.info, v.inst = info, inst
+	v.setState(StateAvailable, ErrOK)
+	log.WithFields(logrus.Fields{"device": inst.Family, "took": time.Since(start).Round(time.Millisecond)}).Info("model version loaded")
+	return nil
+}
+
+func (m *Manager) compile(ctx context.Context, mod *Model, v *Version) (*device.ModelInfo, *pluginhost.Instance, error) {
+	cfg := mod.cfg
+	if cfg.BatchSize != "" || cfg.Shape != "" || cfg.Layout != "" {
+		return nil, nil, apierr.Newf(apierr.NotImplemented, "batch_size, shape and layout are not supported yet")
+	}
+	inst, err := m.devices.Get(ctx, pluginhost.Family(cfg.TargetDevice))
+	if err != nil {
+		return nil, nil, apierr.Wrap(apierr.CannotCompileModelIntoTargetDevice, err, "target device %s: %v", cfg.TargetDevice, err)
+	}
+	info, err := inst.Device.Load(ctx, &device.LoadRequest{
+		Model:        device.ModelKey{Name: mod.Name, Version: v.Number},
+		Path:         v.Path,
+		PluginConfig: cfg.PluginConfig,
+		TargetDevice: cfg.TargetDevice,
+		Nireq:        uint32(cfg.Nireq),
+	})
+	if err != nil {
+		return nil, nil, apierr.Wrap(apierr.CannotCompileModelIntoTargetDevice, err, "%s", status.Convert(err).Message())
+	}
+	return info, inst, nil
+}
+
+// unloadVersion retires a version: UNLOADING, wait for in-flight requests,
+// unload from the plugin, END.
+func (m *Manager) unloadVersion(ctx context.Context, v *Version) {
+	s, _ := v.Status()
+	if s >= StateUnloading {
+		return
+	}
+	v.setState(StateUnloading, ErrOK)
+	v.drain(ctx)
+	if v.inst != nil {
+		if err := v.inst.Device.Unload(ctx, device.ModelKey{Name: v.Model, Version: v.Number}); err != nil {
+			m.log.WithError(err).WithFields(logrus.Fields{"model": v.Model, "version": v.Number}).Warn("unloading from the device plugin failed")
+		}
+	}
+	v.setState(StateEnd, ErrOK)
+}

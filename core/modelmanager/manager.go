@@ -1,0 +1,177 @@
+// Package modelmanager keeps the served models and their versions: it finds
+// version directories, applies the version policy, loads versions into
+// device plugins, tracks the OVMS version state machine
+// (START, LOADING, AVAILABLE, UNLOADING, END), resolves requests to versions
+// and runs inference through the plugin's shared-memory arena.
+package modelmanager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/config"
+	"github.com/ovmsgo/ovms/core/pluginhost"
+)
+
+// Devices gives access to device plugin instances.
+type Devices interface {
+	// Get returns the running plugin of a device family.
+	Get(ctx context.Context, family string) (*pluginhost.Instance, error)
+}
+
+// Manager owns all served models.
+type Manager struct {
+	devices Devices
+	log     *logrus.Entry
+
+	applyMu sync.Mutex
+	models  atomic.Pointer[map[string]*Model] // replaced, never mutated
+	ready   atomic.Bool
+}
+
+// New returns an empty manager.
+func New(devices Devices, log *logrus.Entry) *Manager {
+	m := &Manager{devices: devices, log: log}
+	m.models.Store(&map[string]*Model{})
+	return m
+}
+
+// Ready reports whether the initial configuration has been applied (OVMS
+// stays ready even when some models failed to load).
+func (m *Manager) Ready() bool { return m.ready.Load() }
+
+// Model returns a model by name: MODEL_NAME_MISSING if unknown.
+func (m *Manager) Model(name string) (*Model, error) {
+	if mod, ok := (*m.models.Load())[name]; ok {
+		return mod, nil
+	}
+	return nil, apierr.New(apierr.ModelNameMissing)
+}
+
+// Models lists the models sorted by name.
+func (m *Manager) Models() []*Model {
+	all := *m.models.Load()
+	out := make([]*Model, 0, len(all))
+	for _, mod := range all {
+		out = append(out, mod)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// ErrLoadFailed reports that at least one model version failed to load.
+var ErrLoadFailed = errors.New("model loading failed")
+
+// Apply serves the given models: each one's versions are found on disk,
+// filtered by its version policy and loaded. Failures of one model do not
+// stop the others; the returned error joins them (wrapping ErrLoadFailed)
+// so single-model mode can refuse to start, as OVMS does.
+func (m *Manager) Apply(ctx context.Context, models []config.Model) error {
+	m.applyMu.Lock()
+	defer m.applyMu.Unlock()
+	var errs []error
+	next := make(map[string]*Model, len(models))
+	for k, v := range *m.models.Load() {
+		next[k] = v
+	}
+	for _, cfg := range models {
+		if _, dup := next[cfg.Name]; dup {
+			m.log.WithField("model", cfg.Name).Warn("duplicated model name; only the first definition is loaded")
+			continue
+		}
+		mod := newModel(cfg, m.log)
+		next[cfg.Name] = mod
+		published := copyMap(next)
+		m.models.Store(&published)
+		if err := m.loadModel(ctx, mod); err != nil {
+			errs = append(errs, fmt.Errorf("model %s: %w", cfg.Name, err))
+		}
+	}
+	m.ready.Store(true)
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrLoadFailed, errors.Join(errs...))
+	}
+	return nil
+}
+
+func copyMap(in map[string]*Model) map[string]*Model {
+	out := make(map[string]*Model, len(in))
+	for k, v := range in {
+		out[k] = v
+	}
+	return out
+}
+
+// loadModel finds the model's versions and loads those the policy selects.
+func (m *Manager) loadModel(ctx context.Context, mod *Model) error {
+	mod.mu.Lock()
+	defer mod.mu.Unlock()
+	found, err := listVersions(mod.cfg.BasePath, mod.log)
+	if err != nil {
+		return err
+	}
+	if len(found) == 0 {
+		mod.log.WithField("base_path", mod.cfg.BasePath).Warn("no version found for model in path")
+		return nil
+	}
+	var errs []error
+	for _, n := range mod.cfg.VersionPolicy.Select(versionNumbers(found)) {
+		v := newVersion(mod.Name, n, found[n])
+		mod.addVersion(v)
+		if err := m.loadVersion(ctx, mod, v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close unloads every version (waiting for in-flight requests).
+func (m *Manager) Close(ctx context.Context) {
+	m.applyMu.Lock()
+	defer m.applyMu.Unlock()
+	for _, mod := range m.Models() {
+		mod.mu.Lock()
+		for _, v := range mod.Versions() {
+			m.unloadVersion(ctx, v)
+		}
+		mod.mu.Unlock()
+	}
+}
+
+// Acquire resolves name and version (0 = default) for one request and pins
+// the version, waiting for one that is loading. Release it when done.
+func (m *Manager) Acquire(ctx context.Context, name string, version int64) (*Version, error) {
+	mod, err := m.Model(name)
+	if err != nil {
+		return nil, err
+	}
+	return mod.Acquire(ctx, version)
+}
+
+// Available resolves name and version for a metadata request: the version
+// must be AVAILABLE now (no waiting), as OVMS answers metadata.
+func (m *Manager) Available(name string, version int64) (*Version, error) {
+	mod, err := m.Model(name)
+	if err != nil {
+		return nil, err
+	}
+	v, err := mod.Resolve(version)
+	if err != nil {
+		return nil, err
+	}
+	switch s, _ := v.Status(); {
+	case s == StateAvailable:
+		return v, nil
+	case s >= StateUnloading:
+		return nil, apierr.New(apierr.ModelVersionNotLoadedAnymore)
+	default:
+		return nil, apierr.New(apierr.ModelVersionNotLoadedYet)
+	}
+}

@@ -1,0 +1,105 @@
+package modelmanager
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/config"
+)
+
+// Model is one servable: a name, its configuration and its versions.
+type Model struct {
+	// Name is the servable name.
+	Name string
+
+	cfg config.Model
+	log *logrus.Entry
+
+	mu       sync.Mutex                // serializes loads and unloads
+	versions atomic.Pointer[[]*Version] // ascending by number; replaced, never mutated
+}
+
+func newModel(cfg config.Model, log *logrus.Entry) *Model {
+	m := &Model{Name: cfg.Name, cfg: cfg, log: log.WithField("model", cfg.Name)}
+	m.versions.Store(&[]*Version{})
+	return m
+}
+
+// Config is the model's configuration.
+func (m *Model) Config() config.Model { return m.cfg }
+
+// Versions lists every known version in ascending order, including failed
+// and retired ones.
+func (m *Model) Versions() []*Version { return *m.versions.Load() }
+
+// Version finds a version by number without regard to its state.
+func (m *Model) Version(n int64) *Version {
+	for _, v := range m.Versions() {
+		if v.Number == n {
+			return v
+		}
+	}
+	return nil
+}
+
+// Default is the highest AVAILABLE version, or nil.
+func (m *Model) Default() *Version {
+	vs := m.Versions()
+	for i := len(vs) - 1; i >= 0; i-- {
+		if s, _ := vs[i].Status(); s == StateAvailable {
+			return vs[i]
+		}
+	}
+	return nil
+}
+
+// Available lists the AVAILABLE versions in ascending order.
+func (m *Model) Available() []*Version {
+	var out []*Version
+	for _, v := range m.Versions() {
+		if s, _ := v.Status(); s == StateAvailable {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Resolve finds the version a request asks for (0 = the default) without
+// pinning it: MODEL_VERSION_MISSING when it is not known.
+func (m *Model) Resolve(n int64) (*Version, error) {
+	var v *Version
+	if n == 0 {
+		v = m.Default()
+	} else {
+		v = m.Version(n)
+	}
+	if v == nil {
+		return nil, apierr.New(apierr.ModelVersionMissing)
+	}
+	return v, nil
+}
+
+// Acquire resolves and pins a version for one request, waiting for a
+// loading version as OVMS does. The caller must call Release on it.
+func (m *Model) Acquire(ctx context.Context, n int64) (*Version, error) {
+	v, err := m.Resolve(n)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.Acquire(ctx, true); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (m *Model) addVersion(v *Version) {
+	old := m.Versions()
+	vs := append(append(make([]*Version, 0, len(old)+1), old...), v)
+	sort.Slice(vs, func(i, j int) bool { return vs[i].Number < vs[j].Number })
+	m.versions.Store(&vs)
+}

@@ -1,0 +1,165 @@
+package modelmanager
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/pluginhost"
+	"github.com/ovmsgo/ovms/plugins/device"
+)
+
+// State is a model version state; the numbers are TF Serving's.
+type State int32
+
+// The version states of OVMS and TF Serving.
+const (
+	StateUnknown   State = 0
+	StateStart     State = 10
+	StateLoading   State = 20
+	StateAvailable State = 30
+	StateUnloading State = 40
+	StateEnd       State = 50
+)
+
+// String is the state name used in status JSON.
+func (s State) String() string {
+	switch s {
+	case StateStart:
+		return "START"
+	case StateLoading:
+		return "LOADING"
+	case StateAvailable:
+		return "AVAILABLE"
+	case StateUnloading:
+		return "UNLOADING"
+	case StateEnd:
+		return "END"
+	}
+	return "UNKNOWN"
+}
+
+// ErrorCode is the status code reported beside the state.
+type ErrorCode int32
+
+// The error codes OVMS reports in version status (tensorflow.error.Code).
+const (
+	ErrOK                 ErrorCode = 0
+	ErrUnknown            ErrorCode = 2
+	ErrFailedPrecondition ErrorCode = 9
+)
+
+// String is the code name, which is also the status error_message in OVMS.
+func (c ErrorCode) String() string {
+	switch c {
+	case ErrOK:
+		return "OK"
+	case ErrFailedPrecondition:
+		return "FAILED_PRECONDITION"
+	}
+	return "UNKNOWN"
+}
+
+// loadWait is how long a request waits for a version that is loading.
+const loadWait = 10 * time.Second
+
+// Version is one version of a model. Its metadata and device are fixed once
+// it is AVAILABLE; state changes are rare and guarded, while the request
+// path only reads atomics.
+type Version struct {
+	// Model is the servable name.
+	Model string
+	// Number is the version number.
+	Number int64
+	// Path is the local version directory.
+	Path string
+
+	state atomic.Int32
+	code  atomic.Int32
+	refs  atomic.Int64
+
+	mu      sync.Mutex
+	changed chan struct{} // closed on every state change
+
+	info *device.ModelInfo
+	inst *pluginhost.Instance
+}
+
+func newVersion(model string, number int64, path string) *Version {
+	v := &Version{Model: model, Number: number, Path: path, changed: make(chan struct{})}
+	v.state.Store(int32(StateStart))
+	return v
+}
+
+// Status is the version's state and error code.
+func (v *Version) Status() (State, ErrorCode) {
+	return State(v.state.Load()), ErrorCode(v.code.Load())
+}
+
+// Info is the model metadata; nil until the version has loaded.
+func (v *Version) Info() *device.ModelInfo { return v.info }
+
+func (v *Version) setState(s State, c ErrorCode) {
+	v.mu.Lock()
+	v.state.Store(int32(s))
+	v.code.Store(int32(c))
+	close(v.changed)
+	v.changed = make(chan struct{})
+	v.mu.Unlock()
+}
+
+func (v *Version) changes() <-chan struct{} {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.changed
+}
+
+// Acquire pins an AVAILABLE version for one request; Release undoes it.
+// A version in LOADING is waited for up to ten seconds when wait is set.
+func (v *Version) Acquire(ctx context.Context, wait bool) error {
+	deadline := time.Now().Add(loadWait)
+	for {
+		v.refs.Add(1)
+		s := State(v.state.Load())
+		if s == StateAvailable {
+			return nil
+		}
+		v.refs.Add(-1)
+		if s >= StateUnloading {
+			return apierr.New(apierr.ModelVersionNotLoadedAnymore)
+		}
+		left := time.Until(deadline)
+		if !wait || left <= 0 {
+			return apierr.New(apierr.ModelVersionNotLoadedYet)
+		}
+		ch := v.changes()
+		if State(v.state.Load()) != s {
+			continue
+		}
+		t := time.NewTimer(left)
+		select {
+		case <-ch:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return apierr.New(apierr.ModelVersionNotLoadedYet)
+		}
+		t.Stop()
+	}
+}
+
+// Release ends a request started by Acquire.
+func (v *Version) Release() { v.refs.Add(-1) }
+
+// drain waits until no request holds the version.
+func (v *Version) drain(ctx context.Context) {
+	for v.refs.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Millisecond):
+		}
+	}
+}

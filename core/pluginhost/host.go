@@ -1,0 +1,120 @@
+// Package pluginhost finds, starts and stops device plugin processes. Each
+// device family (CPU, GPU, ...) runs in one ovms-device-<family> process,
+// started on first use through hashicorp/go-plugin with a fresh
+// shared-memory arena handed over as file descriptor 3.
+package pluginhost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/ovmsgo/ovms/core/logging"
+)
+
+// BinaryPrefix is the file name prefix of device plugin executables.
+const BinaryPrefix = "ovms-device-"
+
+// DefaultArenaBytes is the default size of each plugin's shared-memory arena.
+// Memory is committed only as it is used.
+const DefaultArenaBytes = 1 << 30
+
+// Config configures a Host.
+type Config struct {
+	// Dirs are searched in order for plugin binaries. Empty means the
+	// directory of the running executable.
+	Dirs []string
+	// ArenaBytes is the size of each plugin's arena (0 = DefaultArenaBytes).
+	ArenaBytes uint64
+	// Logger receives host and plugin logs.
+	Logger *logrus.Entry
+}
+
+// Host owns the plugin processes of one ovms server.
+type Host struct {
+	cfg Config
+	log *logrus.Entry
+
+	mu        sync.Mutex
+	instances map[string]*Instance // family -> running instance
+	closed    bool
+}
+
+// New returns a Host; no process starts until Get is called.
+func New(cfg Config) *Host {
+	if cfg.ArenaBytes == 0 {
+		cfg.ArenaBytes = DefaultArenaBytes
+	}
+	if len(cfg.Dirs) == 0 {
+		if exe, err := os.Executable(); err == nil {
+			cfg.Dirs = []string{filepath.Dir(exe)}
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = logging.Component("plugin_host")
+	}
+	return &Host{cfg: cfg, log: cfg.Logger, instances: map[string]*Instance{}}
+}
+
+// Family maps a target_device value to the device family whose plugin
+// serves it, e.g. "CPU" -> "cpu", "GPU.1" -> "gpu".
+func Family(targetDevice string) string {
+	d := strings.ToLower(strings.TrimSpace(targetDevice))
+	if i := strings.IndexAny(d, ".:("); i >= 0 {
+		d = d[:i]
+	}
+	return d
+}
+
+// Find returns the path of the plugin binary of a family.
+func (h *Host) Find(family string) (string, error) {
+	name := BinaryPrefix + family
+	var tried []string
+	for _, dir := range h.cfg.Dirs {
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+		tried = append(tried, p)
+	}
+	return "", fmt.Errorf("device plugin %s not found (looked for %s; set --plugin_dir)", name, strings.Join(tried, ", "))
+}
+
+// Get returns the running instance of a family, starting it if needed.
+func (h *Host) Get(ctx context.Context, family string) (*Instance, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, errors.New("plugin host is shutting down")
+	}
+	if inst, ok := h.instances[family]; ok && !inst.Exited() {
+		return inst, nil
+	}
+	path, err := h.Find(family)
+	if err != nil {
+		return nil, err
+	}
+	inst, err := start(ctx, path, family, h.cfg.ArenaBytes, h.log)
+	if err != nil {
+		return nil, err
+	}
+	h.instances[family] = inst
+	return inst, nil
+}
+
+// Close stops every plugin process and unmaps the arenas.
+func (h *Host) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for fam, inst := range h.instances {
+		inst.Kill()
+		delete(h.instances, fam)
+	}
+}

@@ -1,0 +1,97 @@
+package pluginhost
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+
+	"github.com/hashicorp/go-plugin"
+	"github.com/sirupsen/logrus"
+	"google.golang.org/grpc"
+
+	"github.com/ovmsgo/ovms/core/logging"
+	"github.com/ovmsgo/ovms/plugins"
+	"github.com/ovmsgo/ovms/plugins/device"
+	"github.com/ovmsgo/ovms/plugins/shm"
+)
+
+// Instance is one running device plugin process.
+type Instance struct {
+	// Family is the device family, e.g. "cpu".
+	Family string
+	// Path is the plugin executable.
+	Path string
+	// Device is the control client.
+	Device *device.Client
+	// Arena is the shared-memory arena shared with the process.
+	Arena *shm.Arena
+	// Info is what the plugin reported about itself at start.
+	Info *device.Info
+
+	pc  *plugin.Client
+	pid int
+}
+
+// start launches a plugin binary and completes the handshake.
+func start(ctx context.Context, path, family string, arenaBytes uint64, log *logrus.Entry) (*Instance, error) {
+	arena, err := shm.Create("ovms-"+family, arenaBytes, 0.5)
+	if err != nil {
+		return nil, fmt.Errorf("starting %s plugin: %w", family, err)
+	}
+	cmd := exec.Command(path)
+	cmd.ExtraFiles = []*os.File{arena.File()}
+	cmd.Env = append(os.Environ(),
+		shm.EnvLayout+"="+arena.Layout().String(),
+		plugins.EnvLogLevel+"="+logging.LevelName(),
+	)
+	// The plugin dies with the core even when the core is killed, and
+	// terminal signals meant for the core do not reach it directly.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	plog := log.WithFields(logrus.Fields{"plugin": family})
+	pc := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  device.Handshake,
+		Plugins:          plugin.PluginSet{device.PluginName: &device.Plugin{Arena: arena}},
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		Logger:           logging.NewHCLog(plog),
+		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(plugins.MaxControlMessage), grpc.MaxCallSendMsgSize(plugins.MaxControlMessage))},
+	})
+	inst := &Instance{Family: family, Path: path, Arena: arena, pc: pc}
+	rpc, err := pc.Client()
+	if err != nil {
+		inst.Kill()
+		return nil, fmt.Errorf("starting %s plugin %s: %w", family, path, err)
+	}
+	raw, err := rpc.Dispense(device.PluginName)
+	if err != nil {
+		inst.Kill()
+		return nil, fmt.Errorf("connecting to %s plugin: %w", family, err)
+	}
+	inst.Device = raw.(*device.Client)
+	if rc := pc.ReattachConfig(); rc != nil {
+		inst.pid = rc.Pid
+	}
+	info, err := inst.Device.Info(ctx)
+	if err != nil {
+		inst.Kill()
+		return nil, fmt.Errorf("asking %s plugin for its info: %w", family, err)
+	}
+	inst.Info = info
+	plog.WithFields(logrus.Fields{"pid": inst.pid, "path": path, "engine": info.Engine, "devices": info.Devices}).Info("device plugin started")
+	return inst, nil
+}
+
+// Pid is the plugin's process id.
+func (i *Instance) Pid() int { return i.pid }
+
+// Exited reports whether the plugin process has ended.
+func (i *Instance) Exited() bool { return i.pc.Exited() }
+
+// Kill stops the process (gracefully first) and unmaps the arena.
+func (i *Instance) Kill() {
+	i.pc.Kill()
+	_ = i.Arena.Close()
+}

@@ -1,0 +1,153 @@
+package tensor
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+
+	"github.com/ovmsgo/ovms/plugins/device"
+)
+
+// API says which protocol a request came in by; some OVMS messages differ.
+type API int
+
+// The request protocols.
+const (
+	TFS API = iota
+	KServe
+)
+
+// Input is one request input as an API adapter decoded it. Its data is in
+// exactly one of Raw, Values or Strings; the adapters never copy tensor
+// bytes: Raw and Strings alias the request message.
+type Input struct {
+	// Name is the input name.
+	Name string
+	// DType is the element type the client declared.
+	DType DataType
+	// DTypeName is the client's spelling of DType, for messages.
+	DTypeName string
+	// Shape is the shape the client declared.
+	Shape Shape
+	// Raw holds little-endian row-major bytes when HasRaw is set.
+	Raw []byte
+	// HasRaw marks Raw as the data source (it may be empty).
+	HasRaw bool
+	// Values holds typed values when Raw is not used.
+	Values Values
+	// Strings holds the elements of a string input.
+	Strings [][]byte
+}
+
+// Request is one inference request as the model manager sees it.
+type Request struct {
+	// API is the protocol the request came in by.
+	API API
+	// Inputs in the order the client sent them.
+	Inputs []Input
+	// Outputs names the outputs to return; empty means all.
+	Outputs []string
+}
+
+// byteSize is the arena size needed for the input's data as dt.
+func (in *Input) byteSize(dt DataType) uint64 {
+	if dt == device.String { // (uint32 length, bytes) per element
+		var n uint64
+		for _, s := range in.Strings {
+			n += 4 + uint64(len(s))
+		}
+		return n
+	}
+	if in.HasRaw {
+		return uint64(len(in.Raw))
+	}
+	if in.Values != nil {
+		return uint64(in.Values.Len()) * uint64(dt.Size())
+	}
+	return 0
+}
+
+// ByteSize is the arena size the validated input needs as the model's dt.
+func (in *Input) ByteSize(dt DataType) uint64 { return in.byteSize(dt) }
+
+// WriteTo places the validated input's data into dst (the arena) as dt;
+// dst holds exactly ByteSize(dt) bytes.
+func (in *Input) WriteTo(dst []byte, dt DataType) error {
+	switch {
+	case dt == device.String:
+		o := 0
+		for _, s := range in.Strings {
+			binary.LittleEndian.PutUint32(dst[o:], uint32(len(s)))
+			o += 4 + copy(dst[o+4:], s)
+		}
+		return nil
+	case in.HasRaw:
+		copy(dst, in.Raw)
+		return nil
+	case in.Values != nil:
+		return in.Values.Put(dst, dt)
+	}
+	return nil
+}
+
+// Output is one response tensor; Data aliases the plugin's arena until the
+// Response is released.
+type Output struct {
+	// Name is the output name.
+	Name string
+	// DType is the element type.
+	DType DataType
+	// Shape is the concrete shape.
+	Shape Shape
+	// Data is little-endian row-major bytes, or (uint32 length, bytes)
+	// elements for strings.
+	Data []byte
+}
+
+// Strings splits a string output into its elements (views into Data).
+func (o *Output) Strings() ([][]byte, error) { return SplitStrings(o.Data, o.Name) }
+
+// SplitStrings splits (uint32 LE length, bytes) elements into views.
+func SplitStrings(b []byte, name string) ([][]byte, error) {
+	var out [][]byte
+	for len(b) > 0 {
+		if len(b) < 4 {
+			return nil, fmt.Errorf("string tensor %q: truncated length prefix", name)
+		}
+		n := binary.LittleEndian.Uint32(b)
+		b = b[4:]
+		if uint64(n) > uint64(len(b)) {
+			return nil, fmt.Errorf("string tensor %q: element of %d bytes exceeds the %d bytes left", name, n, len(b))
+		}
+		out = append(out, b[:n:n])
+		b = b[n:]
+	}
+	return out, nil
+}
+
+// Response is the result of one inference.
+type Response struct {
+	// Model is the servable name.
+	Model string
+	// Version is the version that ran.
+	Version int64
+	// Outputs sorted by name, as OVMS returns them.
+	Outputs []Output
+
+	release func()
+}
+
+// NewResponse builds a response whose outputs are released by release.
+func NewResponse(model string, version int64, outputs []Output, release func()) *Response {
+	sort.Slice(outputs, func(i, j int) bool { return outputs[i].Name < outputs[j].Name })
+	return &Response{Model: model, Version: version, Outputs: outputs, release: release}
+}
+
+// Release returns the output buffers to the device plugin. The Outputs'
+// Data must not be used afterwards. Safe to call more than once.
+func (r *Response) Release() {
+	if r != nil && r.release != nil {
+		r.release()
+		r.release = nil
+	}
+}

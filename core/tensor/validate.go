@@ -1,0 +1,108 @@
+package tensor
+
+import (
+	"sort"
+
+	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/plugins/device"
+)
+
+// Validate checks a request against a model's inputs in OVMS's order: the
+// number of inputs, then for each model input in name order its presence,
+// negative dimensions, precision, rank, batch, other dimensions and the
+// amount of data. The first failure is returned with OVMS's message.
+func Validate(model []device.TensorInfo, req *Request) error {
+	if err := ValidateCount(model, len(req.Inputs)); err != nil {
+		return err
+	}
+	byName := make(map[string]*Input, len(req.Inputs))
+	for i := range req.Inputs {
+		byName[req.Inputs[i].Name] = &req.Inputs[i]
+	}
+	order := make([]int, len(model))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return model[order[a]].Name < model[order[b]].Name })
+	for _, i := range order {
+		m := &model[i]
+		in, ok := byName[m.Name]
+		if !ok {
+			return apierr.Newf(apierr.InvalidMissingInput, "Required input: %s", m.Name)
+		}
+		if err := validateInput(m, in, req.API); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidateCount is the first check of Validate, for adapters that must run
+// it before decoding the data.
+func ValidateCount(model []device.TensorInfo, n int) error {
+	if n == 0 || n != len(model) {
+		return apierr.Newf(apierr.InvalidNoOfInputs, "Expected: %d; Actual: %d", len(model), n)
+	}
+	return nil
+}
+
+func validateInput(m *device.TensorInfo, in *Input, api API) error {
+	for _, d := range in.Shape {
+		if d < 0 {
+			return apierr.Newf(apierr.InvalidShape, "Negative or zero dimension size is not acceptable: %s; input name: %s", in.Shape, in.Name)
+		}
+	}
+	if in.DType != m.DType {
+		return apierr.Newf(apierr.InvalidPrecision, "Expected: %s; Actual: %s; input name: %s", PrecisionName(m.DType), in.DTypeName, in.Name)
+	}
+	want := Shape(m.Shape)
+	if len(in.Shape) != len(want) {
+		return apierr.Newf(apierr.InvalidNoOfShapeDimensions, "Expected: %s; Actual: %s; input name: %s", want, in.Shape, in.Name)
+	}
+	if len(want) > 0 && want[0] >= 0 && in.Shape[0] != want[0] {
+		return apierr.Newf(apierr.InvalidBatchSize, "Expected: %d; Actual: %d; input name: %s", want[0], in.Shape[0], in.Name)
+	}
+	for i, d := range want {
+		if d >= 0 && in.Shape[i] != d {
+			return apierr.Newf(apierr.InvalidShape, "Expected: %s; Actual: %s; input name: %s", want, in.Shape, in.Name)
+		}
+	}
+	return validateContent(in, api)
+}
+
+func validateContent(in *Input, api API) error {
+	n := in.Shape.Elements()
+	if n < 0 {
+		return apierr.Newf(apierr.InvalidContentSize, "Shape dimensions overflow size_t; input name: %s", in.Name)
+	}
+	switch {
+	case in.DType == device.String:
+		if int64(len(in.Strings)) != n {
+			return valueCount(api, n, int64(len(in.Strings)), in.Name)
+		}
+	case in.HasRaw:
+		want := in.Shape.ByteSize(in.DType)
+		if want < 0 {
+			return apierr.Newf(apierr.InvalidContentSize, "Shape dimensions overflow size_t; input name: %s", in.Name)
+		}
+		if int64(len(in.Raw)) != want {
+			return apierr.Newf(apierr.InvalidContentSize, "Expected: %d bytes; Actual: %d bytes; input name: %s", want, len(in.Raw), in.Name)
+		}
+	default:
+		got := int64(0)
+		if in.Values != nil {
+			got = int64(in.Values.Len())
+		}
+		if got != n {
+			return valueCount(api, n, got, in.Name)
+		}
+	}
+	return nil
+}
+
+func valueCount(api API, want, got int64, name string) error {
+	if api == KServe {
+		return apierr.Newf(apierr.InvalidValueCount, "Expected: %d values; Actual: %d values; input name: %s", want, got, name)
+	}
+	return apierr.Newf(apierr.InvalidValueCount, "Expected: %d; Actual: %d; input name: %s", want, got, name)
+}
