@@ -1,0 +1,211 @@
+package onnxruntime
+
+/*
+#cgo LDFLAGS: -ldl
+#include <stdlib.h>
+#include "ortshim.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+const (
+	// LibraryName is the file name of the ONNX Runtime shared library.
+	LibraryName = "libonnxruntime.so.1"
+	// CacheVersion is the ONNX Runtime version that scripts/fetch-onnxruntime.sh
+	// fetches into <repo>/.cache/onnxruntime/<CacheVersion>/.
+	CacheVersion = "1.30.0"
+	// RequestedAPIVersion is the OrtApi version asked for first. Older
+	// libraries are asked for the lowest version that has every function the
+	// binding uses (see APIVersion).
+	RequestedAPIVersion = 30
+)
+
+var (
+	loadMu     sync.Mutex
+	loadedPath string      // guarded by loadMu
+	loaded     atomic.Bool // set once the library and the API table are ready
+	apiVersion uint32      // written once before loaded is set
+
+	envMu sync.Mutex
+	env   *C.OrtEnv // the process-wide environment, created lazily; never released
+)
+
+// ErrNotInitialized is returned by calls that need the library before Init
+// has succeeded.
+var ErrNotInitialized = errors.New("onnxruntime: library not loaded: call Init first")
+
+// FindLibrary returns the path of libonnxruntime.so.1. It tries, in order:
+// $ORT_LIB when set (which must exist); libonnxruntime.so.1 beside the
+// executable; ../lib/libonnxruntime.so.1 from the executable's directory;
+// and .cache/onnxruntime/1.30.0/libonnxruntime.so.1 in the first directory
+// holding a go.mod found walking up from the executable's directory and then
+// from the working directory (where scripts/fetch-onnxruntime.sh puts it).
+// The error names every place tried.
+func FindLibrary() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = ""
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		wd = ""
+	}
+	return findLibrary(os.Getenv("ORT_LIB"), exe, wd)
+}
+
+func findLibrary(ortLib, exe, wd string) (string, error) {
+	if ortLib != "" {
+		if isFile(ortLib) {
+			return ortLib, nil
+		}
+		return "", fmt.Errorf("onnxruntime: ORT_LIB=%s does not exist; run scripts/fetch-onnxruntime.sh or fix ORT_LIB", ortLib)
+	}
+	var tried []string
+	try := func(p string) bool {
+		tried = append(tried, p)
+		return isFile(p)
+	}
+	var exeDir string
+	if exe != "" {
+		exeDir = filepath.Dir(exe)
+		for _, p := range []string{
+			filepath.Join(exeDir, LibraryName),
+			filepath.Join(exeDir, "..", "lib", LibraryName),
+		} {
+			if try(p) {
+				return p, nil
+			}
+		}
+	}
+	for _, start := range []string{exeDir, wd} {
+		if start == "" {
+			continue
+		}
+		if root := moduleRoot(start); root != "" {
+			p := filepath.Join(root, ".cache", "onnxruntime", CacheVersion, LibraryName)
+			if try(p) {
+				return p, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("onnxruntime: %s not found (tried %s): run scripts/fetch-onnxruntime.sh or set ORT_LIB",
+		LibraryName, strings.Join(tried, ", "))
+}
+
+// moduleRoot walks up from dir to the first directory containing go.mod.
+func moduleRoot(dir string) string {
+	for d := filepath.Clean(dir); ; {
+		if isFile(filepath.Join(d, "go.mod")) {
+			return d
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return ""
+		}
+		d = parent
+	}
+}
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// Init loads the ONNX Runtime library at path with dlopen; an empty path
+// means the library already loaded, or else FindLibrary(). The library is
+// loaded once per process and never unloaded: Init may be called again, also
+// concurrently, with the same path (a no-op), but a later call naming
+// another library fails. A failed Init may be retried.
+func Init(path string) error {
+	loadMu.Lock()
+	defer loadMu.Unlock()
+	if path == "" {
+		if loaded.Load() {
+			return nil
+		}
+		p, err := FindLibrary()
+		if err != nil {
+			return err
+		}
+		path = p
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("onnxruntime: load %s: %w", path, err)
+	}
+	if loaded.Load() {
+		if abs != loadedPath {
+			return fmt.Errorf("onnxruntime: already initialized with %s, cannot load %s", loadedPath, abs)
+		}
+		return nil
+	}
+	cpath := C.CString(abs)
+	defer C.free(unsafe.Pointer(cpath))
+	var got C.uint32_t
+	var cerr *C.char
+	if C.ortgo_load(cpath, RequestedAPIVersion, &got, &cerr) != 0 {
+		return fmt.Errorf("onnxruntime: load %s: %s", abs, C.GoString(cerr))
+	}
+	if err := statusErr(C.ortgo_init_globals()); err != nil {
+		return fmt.Errorf("onnxruntime: load %s: %w", abs, err)
+	}
+	apiVersion = uint32(got)
+	loadedPath = abs
+	loaded.Store(true)
+	return nil
+}
+
+// Version returns the version of the loaded ONNX Runtime library, such as
+// "1.30.0", or "" before Init.
+func Version() string {
+	if !loaded.Load() {
+		return ""
+	}
+	return C.GoString(C.ortgo_version_string())
+}
+
+// APIVersion returns the OrtApi version in use: RequestedAPIVersion, or the
+// lowest version the binding works with when the library is older; 0 before
+// Init.
+func APIVersion() int {
+	if !loaded.Load() {
+		return 0
+	}
+	return int(apiVersion)
+}
+
+// getEnv returns the process-wide OrtEnv, creating it on first use with log
+// level WARNING and the package's log handler (see SetLogHandler).
+func getEnv() (*C.OrtEnv, error) {
+	if !loaded.Load() {
+		return nil, ErrNotInitialized
+	}
+	envMu.Lock()
+	defer envMu.Unlock()
+	if env != nil {
+		return env, nil
+	}
+	if logWriter == nil {
+		if err := startLogPipe(); err != nil {
+			return nil, fmt.Errorf("onnxruntime: create environment: %w", err)
+		}
+	}
+	logid := C.CString("ovms")
+	defer C.free(unsafe.Pointer(logid))
+	var e *C.OrtEnv
+	if err := statusErr(C.ortgo_create_env(C.ORT_LOGGING_LEVEL_WARNING, logid, &e)); err != nil {
+		return nil, fmt.Errorf("onnxruntime: create environment: %w", err)
+	}
+	env = e
+	return env, nil
+}

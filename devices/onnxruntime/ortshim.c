@@ -1,0 +1,205 @@
+// ortshim.c: C side of the binding. See ortshim.h and ortabi.h.
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ortshim.h"
+
+const ortabi_voidfn* ortabi_api;           // set once by ortgo_load
+static const OrtApiBase* g_base;           // set once by ortgo_load
+static OrtMemoryInfo* g_cpu_mem;           // CPU memory info for caller-owned tensors
+static OrtAllocator* g_alloc;              // ORT's default CPU allocator (not released)
+
+int ortgo_load(const char* path, uint32_t want, uint32_t* got, const char** err) {
+  void* h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    *err = dlerror();
+    return 1;
+  }
+  ortabi_OrtGetApiBase_fn get_base = (ortabi_OrtGetApiBase_fn)dlsym(h, "OrtGetApiBase");
+  if (!get_base) {
+    *err = dlerror();
+    dlclose(h);
+    return 1;
+  }
+  const OrtApiBase* base = get_base();
+  uint32_t v = want;
+  const OrtApi* api = base->GetApi(v);
+  if (!api && want > ORTABI_MIN_API_VERSION) {
+    v = ORTABI_MIN_API_VERSION;
+    api = base->GetApi(v);
+  }
+  if (!api) {
+    *err = "the library offers neither the requested OrtApi version nor the minimum this binding needs";
+    dlclose(h);
+    return 1;
+  }
+  g_base = base;
+  ortabi_api = (const ortabi_voidfn*)api;
+  *got = v;
+  return 0;
+}
+
+const char* ortgo_version_string(void) { return g_base ? g_base->GetVersionString() : ""; }
+
+OrtStatus* ortgo_init_globals(void) {
+  OrtStatus* st = ORT_CALL(GetAllocatorWithDefaultOptions, &g_alloc);
+  if (st) return st;
+  return ORT_CALL(CreateCpuMemoryInfo, OrtArenaAllocator, OrtMemTypeDefault, &g_cpu_mem);
+}
+
+int ortgo_status_code(const OrtStatus* st) { return (int)ORT_CALL(GetErrorCode, st); }
+const char* ortgo_status_message(const OrtStatus* st) { return ORT_CALL(GetErrorMessage, st); }
+void ortgo_release_status(OrtStatus* st) { ORT_CALL(ReleaseStatus, st); }
+
+static int g_log_fd = -1;  // write end of the log pipe; set before the env is created
+
+void ortgo_set_log_fd(int fd) { g_log_fd = fd; }
+
+// ortgo_logger never calls into Go (so that the hot-path C functions can be
+// marked nocallback): it writes one record per message,
+// "severity\x1fcategory\x1flocation\x1fmessage\x1e", to a non-blocking pipe
+// that a goroutine drains. One write of at most PIPE_BUF bytes is atomic;
+// when the pipe is full the message is dropped.
+static void ortgo_logger(void* param, OrtLoggingLevel severity, const char* category, const char* logid,
+                         const char* code_location, const char* message) {
+  (void)param;
+  (void)logid;
+  if (g_log_fd < 0) return;
+  char buf[4096];
+  int n = snprintf(buf, sizeof buf - 1, "%d\x1f%s\x1f%s\x1f%s", (int)severity, category ? category : "",
+                   code_location ? code_location : "", message ? message : "");
+  if (n < 0) return;
+  if ((size_t)n > sizeof buf - 2) n = (int)(sizeof buf - 2);
+  buf[n++] = '\x1e';
+  ssize_t w = write(g_log_fd, buf, (size_t)n);
+  (void)w;
+}
+
+OrtStatus* ortgo_create_env(OrtLoggingLevel level, const char* logid, OrtEnv** out) {
+  return ORT_CALL(CreateEnvWithCustomLogger, ortgo_logger, NULL, level, logid, out);
+}
+
+OrtStatus* ortgo_create_session_options(OrtSessionOptions** out) { return ORT_CALL(CreateSessionOptions, out); }
+void ortgo_release_session_options(OrtSessionOptions* o) { ORT_CALL(ReleaseSessionOptions, o); }
+OrtStatus* ortgo_set_intra_op_threads(OrtSessionOptions* o, int n) { return ORT_CALL(SetIntraOpNumThreads, o, n); }
+OrtStatus* ortgo_set_inter_op_threads(OrtSessionOptions* o, int n) { return ORT_CALL(SetInterOpNumThreads, o, n); }
+OrtStatus* ortgo_set_execution_mode(OrtSessionOptions* o, int mode) {
+  return ORT_CALL(SetSessionExecutionMode, o, (ExecutionMode)mode);
+}
+OrtStatus* ortgo_set_graph_optimization(OrtSessionOptions* o, int level) {
+  return ORT_CALL(SetSessionGraphOptimizationLevel, o, (GraphOptimizationLevel)level);
+}
+OrtStatus* ortgo_add_config_entry(OrtSessionOptions* o, const char* key, const char* value) {
+  return ORT_CALL(AddSessionConfigEntry, o, key, value);
+}
+
+OrtStatus* ortgo_create_session(const OrtEnv* env, const void* model, size_t len, const OrtSessionOptions* o,
+                                OrtSession** out) {
+  return ORT_CALL(CreateSessionFromArray, env, model, len, o, out);
+}
+void ortgo_release_session(OrtSession* s) { ORT_CALL(ReleaseSession, s); }
+
+OrtStatus* ortgo_io_count(const OrtSession* s, int output, size_t* out) {
+  return output ? ORT_CALL(SessionGetOutputCount, s, out) : ORT_CALL(SessionGetInputCount, s, out);
+}
+
+static OrtStatus* tensor_shape(const OrtTensorTypeAndShapeInfo* ti, int* elem, int64_t* dims, size_t cap,
+                               size_t* ndims) {
+  ONNXTensorElementDataType t;
+  OrtStatus* st = ORT_CALL(GetTensorElementType, ti, &t);
+  if (st) return st;
+  *elem = (int)t;
+  if ((st = ORT_CALL(GetDimensionsCount, ti, ndims))) return st;
+  if (*ndims > cap) return NULL;  // the caller retries with room for *ndims
+  return ORT_CALL(GetDimensions, ti, dims, *ndims);
+}
+
+OrtStatus* ortgo_io_info(const OrtSession* s, int output, size_t index, char** name, int* onnx_type, int* elem,
+                         int64_t* dims, size_t cap, size_t* ndims) {
+  char* n = NULL;
+  OrtStatus* st = output ? ORT_CALL(SessionGetOutputName, s, index, g_alloc, &n)
+                         : ORT_CALL(SessionGetInputName, s, index, g_alloc, &n);
+  if (st) return st;
+  *name = strdup(n);
+  if ((st = ORT_CALL(AllocatorFree, g_alloc, n))) return st;
+  if (!*name) return ORT_CALL(CreateStatus, ORT_FAIL, "out of memory");
+  OrtTypeInfo* ti = NULL;
+  const OrtTensorTypeAndShapeInfo* tsi = NULL;
+  ONNXType ot;
+  st = output ? ORT_CALL(SessionGetOutputTypeInfo, s, index, &ti) : ORT_CALL(SessionGetInputTypeInfo, s, index, &ti);
+  if (st) return st;
+  if ((st = ORT_CALL(GetOnnxTypeFromTypeInfo, ti, &ot))) goto out;
+  *onnx_type = (int)ot;
+  *ndims = 0;
+  if (ot != ONNX_TYPE_TENSOR) goto out;
+  if ((st = ORT_CALL(CastTypeInfoToTensorInfo, ti, &tsi))) goto out;
+  if (tsi) st = tensor_shape(tsi, elem, dims, cap, ndims);
+out:
+  ORT_CALL(ReleaseTypeInfo, ti);
+  return st;
+}
+
+static char g_empty[8];  // backing for zero-byte tensors given no data pointer
+
+OrtStatus* ortgo_create_tensor(void* data, size_t len, const int64_t* shape, size_t nd, int elem, OrtValue** out) {
+  return ORT_CALL(CreateTensorWithDataAsOrtValue, g_cpu_mem, data ? data : g_empty, len, shape, nd,
+                  (ONNXTensorElementDataType)elem, out);
+}
+
+OrtStatus* ortgo_create_string_tensor(const int64_t* shape, size_t nd, const char* const* s, size_t n,
+                                      OrtValue** out) {
+  OrtStatus* st = ORT_CALL(CreateTensorAsOrtValue, g_alloc, shape, nd, ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING, out);
+  if (st || n == 0) return st;
+  if ((st = ORT_CALL(FillStringTensor, *out, s, n))) {
+    ORT_CALL(ReleaseValue, *out);
+    *out = NULL;
+  }
+  return st;
+}
+
+OrtStatus* ortgo_tensor_info(OrtValue* v, int* elem, int64_t* dims, size_t cap, size_t* ndims, void** data) {
+  OrtTensorTypeAndShapeInfo* ti = NULL;
+  OrtStatus* st = ORT_CALL(GetTensorTypeAndShape, v, &ti);
+  if (st) return st;
+  st = tensor_shape(ti, elem, dims, cap, ndims);
+  ORT_CALL(ReleaseTensorTypeAndShapeInfo, ti);
+  *data = NULL;
+  if (st || *elem == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) return st;
+  return ORT_CALL(GetTensorMutableData, v, data);
+}
+
+OrtStatus* ortgo_string_length(const OrtValue* v, size_t* len) { return ORT_CALL(GetStringTensorDataLength, v, len); }
+OrtStatus* ortgo_string_content(const OrtValue* v, void* buf, size_t len, size_t* offsets, size_t n) {
+  return ORT_CALL(GetStringTensorContent, v, buf, len, offsets, n);
+}
+void ortgo_release_value(OrtValue* v) { ORT_CALL(ReleaseValue, v); }
+
+#define ORTGO_STACK_NAMES 32
+
+OrtStatus* ortgo_run(OrtSession* s, const OrtRunOptions* ro, char* const* in_names, const int32_t* in_idx,
+                     OrtValue* const* in, size_t nin, char* const* out_names, const int32_t* out_idx,
+                     OrtValue** out, size_t nout) {
+  const char* in_buf[ORTGO_STACK_NAMES];
+  const char* out_buf[ORTGO_STACK_NAMES];
+  const char** inn = nin <= ORTGO_STACK_NAMES ? in_buf : malloc(nin * sizeof(char*));
+  const char** outn = nout <= ORTGO_STACK_NAMES ? out_buf : malloc(nout * sizeof(char*));
+  OrtStatus* st;
+  if (!inn || !outn) {
+    st = ORT_CALL(CreateStatus, ORT_FAIL, "out of memory");
+    goto out;
+  }
+  for (size_t i = 0; i < nin; i++) inn[i] = in_names[in_idx[i]];
+  for (size_t i = 0; i < nout; i++) outn[i] = out_names[out_idx[i]];
+  st = ORT_CALL(Run, s, ro, inn, (const OrtValue* const*)in, nin, outn, nout, out);
+out:
+  if (inn != in_buf) free((void*)inn);
+  if (outn != out_buf) free((void*)outn);
+  return st;
+}
+
+OrtStatus* ortgo_create_run_options(OrtRunOptions** out) { return ORT_CALL(CreateRunOptions, out); }
+void ortgo_release_run_options(OrtRunOptions* ro) { ORT_CALL(ReleaseRunOptions, ro); }
+OrtStatus* ortgo_run_options_terminate(OrtRunOptions* ro) { return ORT_CALL(RunOptionsSetTerminate, ro); }

@@ -1,0 +1,57 @@
+// ortshim.h: the C functions the Go code calls. Each one calls ONNX Runtime
+// through ORT_CALL (ortabi.h); the few composite ones save cgo round trips on
+// paths that run per request (tensor info, Run).
+#ifndef ORTSHIM_H
+#define ORTSHIM_H
+
+#include "ortabi.h"
+
+// Loading (once, serialized by the Go side).
+int ortgo_load(const char* path, uint32_t want, uint32_t* got, const char** err);
+const char* ortgo_version_string(void);
+OrtStatus* ortgo_init_globals(void);
+
+// Status.
+int ortgo_status_code(const OrtStatus* st);
+const char* ortgo_status_message(const OrtStatus* st);
+void ortgo_release_status(OrtStatus* st);
+
+// Environment and session options. ONNX Runtime's log messages go to fd.
+void ortgo_set_log_fd(int fd);
+OrtStatus* ortgo_create_env(OrtLoggingLevel level, const char* logid, OrtEnv** out);
+OrtStatus* ortgo_create_session_options(OrtSessionOptions** out);
+void ortgo_release_session_options(OrtSessionOptions* o);
+OrtStatus* ortgo_set_intra_op_threads(OrtSessionOptions* o, int n);
+OrtStatus* ortgo_set_inter_op_threads(OrtSessionOptions* o, int n);
+OrtStatus* ortgo_set_execution_mode(OrtSessionOptions* o, int mode);
+OrtStatus* ortgo_set_graph_optimization(OrtSessionOptions* o, int level);
+OrtStatus* ortgo_add_config_entry(OrtSessionOptions* o, const char* key, const char* value);
+
+// Sessions. output selects outputs (1) or inputs (0). *name is malloc'ed.
+OrtStatus* ortgo_create_session(const OrtEnv* env, const void* model, size_t len,
+                                const OrtSessionOptions* o, OrtSession** out);
+void ortgo_release_session(OrtSession* s);
+OrtStatus* ortgo_io_count(const OrtSession* s, int output, size_t* out);
+OrtStatus* ortgo_io_info(const OrtSession* s, int output, size_t index, char** name, int* onnx_type,
+                         int* elem, int64_t* dims, size_t cap, size_t* ndims);
+
+// Values. Dimensions beyond cap are not written; *ndims is the true rank.
+OrtStatus* ortgo_create_tensor(void* data, size_t len, const int64_t* shape, size_t nd, int elem,
+                               OrtValue** out);
+OrtStatus* ortgo_create_string_tensor(const int64_t* shape, size_t nd, const char* const* s, size_t n,
+                                      OrtValue** out);
+OrtStatus* ortgo_tensor_info(OrtValue* v, int* elem, int64_t* dims, size_t cap, size_t* ndims,
+                             void** data);
+OrtStatus* ortgo_string_length(const OrtValue* v, size_t* len);
+OrtStatus* ortgo_string_content(const OrtValue* v, void* buf, size_t len, size_t* offsets, size_t n);
+void ortgo_release_value(OrtValue* v);
+
+// Run. Names are picked from the session's name tables by index.
+OrtStatus* ortgo_run(OrtSession* s, const OrtRunOptions* ro,
+                     char* const* in_names, const int32_t* in_idx, OrtValue* const* in, size_t nin,
+                     char* const* out_names, const int32_t* out_idx, OrtValue** out, size_t nout);
+OrtStatus* ortgo_create_run_options(OrtRunOptions** out);
+void ortgo_release_run_options(OrtRunOptions* ro);
+OrtStatus* ortgo_run_options_terminate(OrtRunOptions* ro);
+
+#endif  // ORTSHIM_H

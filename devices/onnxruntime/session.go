@@ -1,0 +1,230 @@
+package onnxruntime
+
+/*
+#include <stdlib.h>
+#include "ortshim.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync/atomic"
+	"unsafe"
+)
+
+// TensorInfo describes a session input or output.
+type TensorInfo struct {
+	Name  string
+	Type  ElementType
+	Shape []int64 // -1 for a dynamic or symbolic dimension; empty for a scalar
+}
+
+// Session is a model loaded into ONNX Runtime. Run may be called from many
+// goroutines at once. Close must not be called while a Run is in flight.
+type Session struct {
+	h        atomic.Pointer[sessionHandle] // nil once closed
+	inputs   []TensorInfo
+	outputs  []TensorInfo
+	inIndex  map[string]int32
+	outIndex map[string]int32
+	inNames  **C.char // C array of C strings, in session order; freed by Close
+	outNames **C.char
+}
+
+// sessionHandle boxes the C pointer: atomic.Pointer cannot hold a pointer
+// to an incomplete C type.
+type sessionHandle struct{ p *C.OrtSession }
+
+var errSessionClosed = errors.New("onnxruntime: session is closed")
+
+// Session config entries that would let ONNX Runtime keep pointers into
+// the caller's model slice after NewSession returns.
+var forbiddenConfig = []string{"session.use_ort_model_bytes_directly", "session.use_ort_model_bytes_for_initializers"}
+
+var onnxTypeNames = [...]string{"an unknown type", "a tensor", "a sequence", "a map", "an opaque value",
+	"a sparse tensor", "an optional"}
+
+// NewSession creates a session from an ONNX (or ORT format) model held in
+// memory. ONNX Runtime copies what it needs: model may be reused after the
+// call. Inputs and outputs must all be tensors: a model with a sequence, map
+// or optional input or output is rejected with an error naming it.
+func NewSession(model []byte, opts SessionOptions) (*Session, error) {
+	env, err := getEnv()
+	if err != nil {
+		return nil, err
+	}
+	if len(model) == 0 {
+		return nil, errors.New("onnxruntime: create session: empty model")
+	}
+	o, err := newSessionOptions(opts)
+	if err != nil {
+		return nil, fmt.Errorf("onnxruntime: create session: %w", err)
+	}
+	defer C.ortgo_release_session_options(o)
+	var p *C.OrtSession
+	if err := statusErr(C.ortgo_create_session(env, unsafe.Pointer(&model[0]), C.size_t(len(model)), o, &p)); err != nil {
+		return nil, fmt.Errorf("onnxruntime: create session: %w", err)
+	}
+	s := &Session{}
+	s.h.Store(&sessionHandle{p})
+	if s.inputs, s.inNames, err = ioInfo(p, 0); err == nil {
+		s.outputs, s.outNames, err = ioInfo(p, 1)
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("onnxruntime: create session: %w", err)
+	}
+	s.inIndex, s.outIndex = index(s.inputs), index(s.outputs)
+	return s, nil
+}
+
+func newSessionOptions(opts SessionOptions) (*C.OrtSessionOptions, error) {
+	if opts.IntraOpThreads < 0 || opts.InterOpThreads < 0 {
+		return nil, fmt.Errorf("negative thread count (intra-op %d, inter-op %d)", opts.IntraOpThreads, opts.InterOpThreads)
+	}
+	var level C.int
+	switch opts.GraphOptimization {
+	case OptimizeAll:
+		level = C.ORT_ENABLE_ALL
+	case OptimizeDisable:
+		level = C.ORT_DISABLE_ALL
+	case OptimizeBasic:
+		level = C.ORT_ENABLE_BASIC
+	case OptimizeExtended:
+		level = C.ORT_ENABLE_EXTENDED
+	default:
+		return nil, fmt.Errorf("unknown graph optimization level %d", int(opts.GraphOptimization))
+	}
+	for _, k := range forbiddenConfig {
+		if _, ok := opts.ConfigEntries[k]; ok {
+			return nil, fmt.Errorf("session config entry %q is not supported (the model buffer is not kept)", k)
+		}
+	}
+	var o *C.OrtSessionOptions
+	if err := statusErr(C.ortgo_create_session_options(&o)); err != nil {
+		return nil, err
+	}
+	steps := []func() *C.OrtStatus{
+		func() *C.OrtStatus { return C.ortgo_set_graph_optimization(o, level) },
+	}
+	if opts.IntraOpThreads > 0 {
+		steps = append(steps, func() *C.OrtStatus { return C.ortgo_set_intra_op_threads(o, C.int(opts.IntraOpThreads)) })
+	}
+	if opts.InterOpThreads > 0 {
+		steps = append(steps, func() *C.OrtStatus { return C.ortgo_set_inter_op_threads(o, C.int(opts.InterOpThreads)) })
+	}
+	if opts.Parallel {
+		steps = append(steps, func() *C.OrtStatus { return C.ortgo_set_execution_mode(o, C.ORT_PARALLEL) })
+	}
+	for _, step := range steps {
+		if err := statusErr(step()); err != nil {
+			C.ortgo_release_session_options(o)
+			return nil, err
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(opts.ConfigEntries)) {
+		ck, cv := C.CString(k), C.CString(opts.ConfigEntries[k])
+		err := statusErr(C.ortgo_add_config_entry(o, ck, cv))
+		C.free(unsafe.Pointer(ck))
+		C.free(unsafe.Pointer(cv))
+		if err != nil {
+			C.ortgo_release_session_options(o)
+			return nil, fmt.Errorf("session config entry %s=%q: %w", k, opts.ConfigEntries[k], err)
+		}
+	}
+	return o, nil
+}
+
+// ioInfo reads the inputs (output 0) or outputs (output 1) of a session and
+// returns them with a C array of their names.
+func ioInfo(p *C.OrtSession, output C.int) ([]TensorInfo, **C.char, error) {
+	what := [2]string{"input", "output"}[output]
+	var n C.size_t
+	if err := statusErr(C.ortgo_io_count(p, output, &n)); err != nil {
+		return nil, nil, fmt.Errorf("count %ss: %w", what, err)
+	}
+	// One extra slot so that the array is never zero-sized.
+	names := (**C.char)(C.calloc(n+1, C.size_t(unsafe.Sizeof((*C.char)(nil)))))
+	cnames := unsafe.Slice(names, int(n))
+	infos := make([]TensorInfo, n)
+	for i := range infos {
+		var onnxType, elem C.int
+		var nd C.size_t
+		dims := make([]int64, 8)
+		for {
+			err := statusErr(C.ortgo_io_info(p, output, C.size_t(i), &cnames[i], &onnxType, &elem,
+				(*C.int64_t)(unsafe.Pointer(&dims[0])), C.size_t(len(dims)), &nd))
+			if err != nil {
+				freeNames(names, int(n))
+				return nil, nil, fmt.Errorf("%s %d: %w", what, i, err)
+			}
+			if int(nd) <= len(dims) {
+				break
+			}
+			C.free(unsafe.Pointer(cnames[i]))
+			cnames[i] = nil
+			dims = make([]int64, nd)
+		}
+		name := C.GoString(cnames[i])
+		if onnxType != C.ONNX_TYPE_TENSOR {
+			kind := fmt.Sprintf("of ONNX type %d", int(onnxType))
+			if int(onnxType) < len(onnxTypeNames) {
+				kind = onnxTypeNames[onnxType]
+			}
+			freeNames(names, int(n))
+			return nil, nil, fmt.Errorf("%s %q is %s, not a tensor: only tensor inputs and outputs are supported", what, name, kind)
+		}
+		infos[i] = TensorInfo{Name: name, Type: ElementType(elem), Shape: slices.Clip(dims[:nd])}
+	}
+	return infos, names, nil
+}
+
+func freeNames(names **C.char, n int) {
+	if names == nil {
+		return
+	}
+	for _, c := range unsafe.Slice(names, n) {
+		C.free(unsafe.Pointer(c))
+	}
+	C.free(unsafe.Pointer(names))
+}
+
+func index(infos []TensorInfo) map[string]int32 {
+	m := make(map[string]int32, len(infos))
+	for i, ti := range infos {
+		m[ti.Name] = int32(i)
+	}
+	return m
+}
+
+func cloneInfos(infos []TensorInfo) []TensorInfo {
+	out := slices.Clone(infos)
+	for i := range out {
+		out[i].Shape = slices.Clone(out[i].Shape)
+	}
+	return out
+}
+
+// Inputs returns the model's inputs in session order (initializers that
+// may be overridden are not listed). The slice is a copy.
+func (s *Session) Inputs() []TensorInfo { return cloneInfos(s.inputs) }
+
+// Outputs returns the model's outputs in session order. The slice is a copy.
+func (s *Session) Outputs() []TensorInfo { return cloneInfos(s.outputs) }
+
+// Close releases the session. It is idempotent, but must not be called
+// while a Run on the session is in flight: the caller (the device plugin)
+// drains requests before unloading. Values created by Run stay valid.
+func (s *Session) Close() {
+	h := s.h.Swap(nil)
+	if h == nil {
+		return
+	}
+	C.ortgo_release_session(h.p)
+	freeNames(s.inNames, len(s.inputs))
+	freeNames(s.outNames, len(s.outputs))
+	s.inNames, s.outNames = nil, nil
+}
