@@ -39,7 +39,7 @@ func ServeDevice(name string, factory device.Factory) {
 	go exitWithParent(log)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: device.Handshake,
-		Plugins:         plugin.PluginSet{device.PluginName: &device.Plugin{Impl: dev, Arena: arena}},
+		Plugins:         plugin.PluginSet{device.PluginName: &device.Plugin{Impl: dev, Arena: arena, Logger: log}},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			opts = append(opts, grpc.MaxRecvMsgSize(MaxControlMessage), grpc.MaxSendMsgSize(MaxControlMessage))
 			return grpc.NewServer(opts...)

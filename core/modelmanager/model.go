@@ -20,7 +20,7 @@ type Model struct {
 	cfg config.Model
 	log *logrus.Entry
 
-	mu       sync.Mutex                // serializes loads and unloads
+	mu       sync.Mutex                 // serializes loads and unloads
 	versions atomic.Pointer[[]*Version] // ascending by number; replaced, never mutated
 }
 

@@ -4,10 +4,11 @@ import (
 	"context"
 
 	"github.com/hashicorp/go-plugin"
+	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc"
 
-	devicev1 "github.com/ovmsgo/ovms/proto/ovms/plugin/device/v1"
 	"github.com/ovmsgo/ovms/plugins/shm"
+	devicev1 "github.com/ovmsgo/ovms/proto/ovms/plugin/device/v1"
 )
 
 // PluginName is the key of the device plugin in go-plugin's plugin set.
@@ -29,13 +30,16 @@ type Plugin struct {
 	Impl Device
 	// Arena is the shared-memory arena of this plugin connection.
 	Arena *shm.Arena
+	// Logger, in the plugin process, receives a debug line per request
+	// describing what crossed the control channel.
+	Logger *logrus.Entry
 }
 
 var _ plugin.GRPCPlugin = (*Plugin)(nil)
 
 // GRPCServer registers the device service (plugin side).
 func (p *Plugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	devicev1.RegisterDeviceServer(s, newServer(p.Impl, p.Arena))
+	devicev1.RegisterDeviceServer(s, newServer(p.Impl, p.Arena, p.Logger))
 	return nil
 }
 

@@ -3,14 +3,18 @@ package device
 import (
 	"context"
 	"fmt"
+	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 
+	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
-	devicev1 "github.com/ovmsgo/ovms/proto/ovms/plugin/device/v1"
 	"github.com/ovmsgo/ovms/plugins/shm"
+	devicev1 "github.com/ovmsgo/ovms/proto/ovms/plugin/device/v1"
 )
 
 // server serves a Device over gRPC in the plugin process and keeps the
@@ -19,12 +23,18 @@ type server struct {
 	devicev1.UnimplementedDeviceServer
 	impl   Device
 	arena  *shm.Arena
+	log    *logrus.Entry
 	next   atomic.Uint64
 	leases sync.Map // uint64 -> []uint64
 }
 
-func newServer(impl Device, arena *shm.Arena) *server {
-	return &server{impl: impl, arena: arena}
+func newServer(impl Device, arena *shm.Arena, log *logrus.Entry) *server {
+	if log == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		log = logrus.NewEntry(l)
+	}
+	return &server{impl: impl, arena: arena, log: log}
 }
 
 func (s *server) Info(ctx context.Context, _ *devicev1.InfoRequest) (*devicev1.InfoResponse, error) {
@@ -59,6 +69,9 @@ func (s *server) Unload(ctx context.Context, req *devicev1.UnloadRequest) (*devi
 
 func (s *server) Infer(ctx context.Context, req *devicev1.InferRequest) (*devicev1.InferResponse, error) {
 	inputs := refsFromProto(req.GetInputs())
+	if s.log.Logger.IsLevelEnabled(logrus.DebugLevel) {
+		s.logRequest(req, inputs)
+	}
 	for _, in := range inputs {
 		if !s.arena.HostZone().Contains(in.Offset, in.Length) {
 			return nil, status.Errorf(codes.InvalidArgument, "input %q: range [%d, +%d) is outside the host zone", in.Name, in.Offset, in.Length)
@@ -113,4 +126,19 @@ func toStatus(err error) error {
 		return err
 	}
 	return status.Error(codes.Internal, fmt.Sprint(err))
+}
+
+// logRequest records the size of the control message and where each input
+// lies in the arena: proof that tensor bytes did not travel over gRPC.
+func (s *server) logRequest(req *devicev1.InferRequest, inputs []TensorRef) {
+	descs := make([]string, len(inputs))
+	for i, in := range inputs {
+		descs[i] = fmt.Sprintf("%s:arena[%d,+%d]", in.Name, in.Offset, in.Length)
+	}
+	s.log.WithFields(logrus.Fields{
+		"model":         req.GetModel().GetName(),
+		"version":       req.GetModel().GetVersion(),
+		"control_bytes": proto.Size(req),
+		"inputs":        strings.Join(descs, " "),
+	}).Debug("infer request")
 }

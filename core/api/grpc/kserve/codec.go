@@ -5,8 +5,8 @@ import (
 
 	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/tensor"
-	kpb "github.com/ovmsgo/ovms/proto/kserve"
 	"github.com/ovmsgo/ovms/plugins/device"
+	kpb "github.com/ovmsgo/ovms/proto/kserve"
 )
 
 // hasContents reports whether a tensor carries data in InferTensorContents.

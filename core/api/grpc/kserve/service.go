@@ -9,12 +9,12 @@ import (
 
 	"google.golang.org/grpc"
 
-	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/api/grpc/rpcctx"
+	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/modelmanager"
 	"github.com/ovmsgo/ovms/core/tensor"
-	kpb "github.com/ovmsgo/ovms/proto/kserve"
 	"github.com/ovmsgo/ovms/plugins/device"
+	kpb "github.com/ovmsgo/ovms/proto/kserve"
 )
 
 // ServerName is what ServerMetadata reports, as OVMS does.

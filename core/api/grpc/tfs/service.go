@@ -10,8 +10,8 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
-	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/api/grpc/rpcctx"
+	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/modelmanager"
 	"github.com/ovmsgo/ovms/core/tensor"
 	fw "github.com/ovmsgo/ovms/proto/tensorflow/core/framework"

@@ -1,0 +1,102 @@
+// Package ortdevice is a device plugin implementation over the project's
+// ONNX Runtime binding. The device binaries (ovms-device-cpu, ...) are thin
+// mains around it that choose the execution provider and the target device
+// names they answer to.
+package ortdevice
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/sirupsen/logrus"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
+	"github.com/ovmsgo/ovms/plugins/device"
+	"github.com/ovmsgo/ovms/plugins/shm"
+)
+
+// Version is the plugin build version reported in Info.
+var Version = "dev"
+
+// Config chooses what a device binary serves.
+type Config struct {
+	// Name is the plugin name, e.g. "cpu".
+	Name string
+	// Devices are the target_device names served, e.g. "CPU".
+	Devices []string
+}
+
+// Device hosts ONNX Runtime sessions for loaded model versions.
+type Device struct {
+	cfg    Config
+	arena  *shm.Arena
+	log    *logrus.Entry
+	models sync.Map // device.ModelKey -> *model
+}
+
+var _ device.Device = (*Device)(nil)
+
+// Factory returns the device.Factory of a plugin binary.
+func Factory(cfg Config) device.Factory {
+	return func(env *device.Env) (device.Device, error) { return New(cfg, env) }
+}
+
+// New loads ONNX Runtime (ORT_LIB, beside the executable, or the repository
+// cache) and returns the device.
+func New(cfg Config, env *device.Env) (*Device, error) {
+	path, err := ort.FindLibrary()
+	if err != nil {
+		return nil, err
+	}
+	if err := ort.Init(path); err != nil {
+		return nil, fmt.Errorf("loading onnx runtime: %w", err)
+	}
+	log := env.Logger
+	ort.SetLogHandler(func(level ort.LogLevel, category, location, message string) {
+		log.WithFields(logrus.Fields{"ort_category": category, "ort_location": location}).Warn(message)
+	})
+	log.WithFields(logrus.Fields{"library": path, "ort_version": ort.Version()}).Info("onnx runtime loaded")
+	return &Device{cfg: cfg, arena: env.Arena, log: log}, nil
+}
+
+// Info describes the plugin.
+func (d *Device) Info(context.Context) (*device.Info, error) {
+	return &device.Info{Name: d.cfg.Name, Version: Version, Engine: "onnxruntime " + ort.Version(), Devices: d.cfg.Devices}, nil
+}
+
+// Load compiles a model version into sessions.
+func (d *Device) Load(_ context.Context, req *device.LoadRequest) (*device.ModelInfo, error) {
+	m, err := loadModel(req, d.log.WithFields(logrus.Fields{"model": req.Model.Name, "version": req.Model.Version}))
+	if err != nil {
+		return nil, status.Error(codes.FailedPrecondition, err.Error())
+	}
+	if old, ok := d.models.Swap(req.Model, m); ok {
+		old.(*model).close()
+	}
+	return m.info, nil
+}
+
+// Unload closes a model version's sessions once its requests are done.
+func (d *Device) Unload(_ context.Context, key device.ModelKey) error {
+	if old, ok := d.models.LoadAndDelete(key); ok {
+		old.(*model).close()
+	}
+	return nil
+}
+
+// Infer runs one request.
+func (d *Device) Infer(ctx context.Context, req *device.InferRequest) (*device.InferResponse, error) {
+	v, ok := d.models.Load(req.Model)
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "model %s version %d is not loaded in the %s plugin", req.Model.Name, req.Model.Version, d.cfg.Name)
+	}
+	m := v.(*model)
+	if !m.acquire() {
+		return nil, status.Errorf(codes.NotFound, "model %s version %d is being unloaded", req.Model.Name, req.Model.Version)
+	}
+	defer m.release()
+	return m.infer(ctx, d.arena, req)
+}

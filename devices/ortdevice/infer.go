@@ -1,0 +1,203 @@
+package ortdevice
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"unsafe"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
+	"github.com/ovmsgo/ovms/plugins/device"
+	"github.com/ovmsgo/ovms/plugins/shm"
+)
+
+// infer runs one request: inputs are wrapped in place in the host zone,
+// outputs with a static shape are preallocated in the plugin zone so ONNX
+// Runtime writes them there directly; the others are copied in once.
+func (m *model) infer(ctx context.Context, arena *shm.Arena, req *device.InferRequest) (resp *device.InferResponse, err error) {
+	var values []*ort.Value
+	defer func() {
+		for _, v := range values {
+			v.Close()
+		}
+	}()
+	inNames := make([]string, len(req.Inputs))
+	inputs := make([]*ort.Value, len(req.Inputs))
+	for i, in := range req.Inputs {
+		v, err := inputValue(arena, in)
+		if err != nil {
+			return nil, err
+		}
+		values = append(values, v)
+		inNames[i], inputs[i] = in.Name, v
+	}
+
+	outNames := req.Outputs
+	if len(outNames) == 0 {
+		outNames = make([]string, len(m.info.Outputs))
+		for i, o := range m.info.Outputs {
+			outNames[i] = o.Name
+		}
+	}
+	zone := arena.PluginZone()
+	refs := make([]device.TensorRef, len(outNames))
+	outputs := make([]*ort.Value, len(outNames))
+	prealloc := make([]bool, len(outNames))
+	var allocated []uint64 // plugin-zone buffers to free if the request fails
+	defer func() {
+		if err != nil {
+			for _, off := range allocated {
+				_ = zone.Free(off)
+			}
+		}
+	}()
+	for i, name := range outNames {
+		info, ok := m.outputs[name]
+		if !ok {
+			return nil, status.Errorf(codes.InvalidArgument, "model has no output %q", name)
+		}
+		size := staticSize(info)
+		if size < 0 {
+			continue
+		}
+		off, err := zone.Alloc(uint64(size))
+		if err != nil {
+			return nil, status.Errorf(codes.ResourceExhausted, "output %s: %v", name, err)
+		}
+		allocated = append(allocated, off)
+		refs[i] = device.TensorRef{Name: name, DType: info.DType, Shape: info.Shape, Offset: off, Length: uint64(size)}
+		mem, _ := arena.Bytes(off, uint64(size))
+		v, err := ort.NewTensor(ort.ElementType(info.DType), info.Shape, dataPtr(mem), size)
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "output %s: %v", name, err)
+		}
+		values = append(values, v)
+		outputs[i], prealloc[i] = v, true
+	}
+
+	sess := <-m.sessions
+	err = sess.RunWithOptions(ctx, inNames, inputs, outNames, outputs)
+	m.sessions <- sess
+	for i, v := range outputs {
+		if !prealloc[i] && v != nil {
+			values = append(values, v)
+		}
+	}
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	for i, v := range outputs {
+		if prealloc[i] {
+			continue
+		}
+		ref, err := copyOut(zone, arena, outNames[i], v)
+		if err != nil {
+			return nil, err
+		}
+		allocated = append(allocated, ref.Offset)
+		refs[i] = ref
+	}
+	return &device.InferResponse{Outputs: refs}, nil
+}
+
+// inputValue wraps an input's arena bytes as an ORT value (no copy) or, for
+// strings, builds an ORT string tensor from the length-prefixed elements.
+func inputValue(arena *shm.Arena, in device.TensorRef) (*ort.Value, error) {
+	mem, err := arena.Bytes(in.Offset, in.Length)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "input %s: %v", in.Name, err)
+	}
+	if in.DType == device.String {
+		elems, err := splitStrings(mem)
+		if err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "input %s: %v", in.Name, err)
+		}
+		v, err := ort.NewStringTensor(in.Shape, elems)
+		if err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "input %s: %v", in.Name, err)
+		}
+		return v, nil
+	}
+	v, err := ort.NewTensor(ort.ElementType(in.DType), in.Shape, dataPtr(mem), len(mem))
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "input %s: %v", in.Name, err)
+	}
+	return v, nil
+}
+
+// copyOut places an ORT-allocated output into the plugin zone.
+func copyOut(zone *shm.Zone, arena *shm.Arena, name string, v *ort.Value) (device.TensorRef, error) {
+	ref := device.TensorRef{Name: name, DType: device.DataType(v.Type()), Shape: v.Shape()}
+	var src []byte
+	var strs [][]byte
+	if ref.DType == device.String {
+		s, err := v.Strings()
+		if err != nil {
+			return ref, status.Errorf(codes.Internal, "output %s: %v", name, err)
+		}
+		strs = s
+		for _, e := range s {
+			ref.Length += 4 + uint64(len(e))
+		}
+	} else {
+		src = v.Bytes()
+		ref.Length = uint64(len(src))
+	}
+	off, err := zone.Alloc(ref.Length)
+	if err != nil {
+		return ref, status.Errorf(codes.ResourceExhausted, "output %s: %v", name, err)
+	}
+	ref.Offset = off
+	dst, _ := arena.Bytes(off, ref.Length)
+	if strs == nil {
+		copy(dst, src)
+		return ref, nil
+	}
+	o := 0
+	for _, e := range strs {
+		binary.LittleEndian.PutUint32(dst[o:], uint32(len(e)))
+		o += 4 + copy(dst[o+4:], e)
+	}
+	return ref, nil
+}
+
+// staticSize is the byte size of a numeric output whose shape is fully
+// known, or -1.
+func staticSize(t device.TensorInfo) int {
+	if t.DType == device.String {
+		return -1
+	}
+	n := t.DType.Size()
+	for _, d := range t.Shape {
+		if d < 0 {
+			return -1
+		}
+		n *= int(d)
+	}
+	return n
+}
+
+// dataPtr is the address of b's first byte; arena slices are never nil, so
+// even an empty one yields a valid address.
+func dataPtr(b []byte) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(b)) }
+
+var errTruncated = errors.New("truncated string tensor")
+
+func splitStrings(b []byte) ([][]byte, error) {
+	var out [][]byte
+	for len(b) > 0 {
+		if len(b) < 4 {
+			return nil, errTruncated
+		}
+		n := binary.LittleEndian.Uint32(b)
+		if uint64(n) > uint64(len(b)-4) {
+			return nil, errTruncated
+		}
+		out = append(out, b[4:4+n])
+		b = b[4+n:]
+	}
+	return out, nil
+}

@@ -1,0 +1,156 @@
+package ortdevice
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
+	"github.com/ovmsgo/ovms/plugins/device"
+)
+
+// model is one loaded model version: a pool of sessions (one per stream).
+type model struct {
+	info     *device.ModelInfo
+	sessions chan *ort.Session // free sessions; a request takes one
+	all      []*ort.Session
+	outputs  map[string]device.TensorInfo
+	inputs   map[string]device.TensorInfo
+
+	refs   atomic.Int64
+	closed atomic.Bool
+}
+
+// modelFile finds the one .onnx file of a version directory.
+func modelFile(dir string) (string, error) {
+	matches, err := filepath.Glob(filepath.Join(dir, "*.onnx"))
+	if err != nil {
+		return "", err
+	}
+	sort.Strings(matches)
+	switch len(matches) {
+	case 0:
+		return "", fmt.Errorf("no .onnx model file in %s", dir)
+	case 1:
+		return matches[0], nil
+	}
+	return "", fmt.Errorf("more than one .onnx model file in %s: %s", dir, strings.Join(matches, ", "))
+}
+
+// streams decides how many parallel sessions serve a model and the intra-op
+// threads of each: NUM_STREAMS if given, else one stream for LATENCY (the
+// default) and one per two cores for THROUGHPUT; the threads are shared out.
+func streams(opts *ort.SessionOptions) int {
+	cores := runtime.NumCPU()
+	n := opts.Streams
+	if n == ort.StreamsAuto || (n == 0 && opts.PerformanceHint == "THROUGHPUT") {
+		n = max(1, cores/2)
+	}
+	n = max(n, 1)
+	if opts.IntraOpThreads == 0 {
+		opts.IntraOpThreads = max(1, cores/n)
+	}
+	return n
+}
+
+func loadModel(req *device.LoadRequest, log *logrus.Entry) (*model, error) {
+	opts, err := ort.ParseSessionOptions(req.PluginConfig)
+	if err != nil {
+		return nil, err
+	}
+	bytes := req.ModelBytes
+	if bytes == nil {
+		path, err := modelFile(req.Path)
+		if err != nil {
+			return nil, err
+		}
+		if bytes, err = os.ReadFile(path); err != nil {
+			return nil, fmt.Errorf("reading model: %w", err)
+		}
+	}
+	n := streams(&opts)
+	start := time.Now()
+	m := &model{sessions: make(chan *ort.Session, n)}
+	for i := 0; i < n; i++ {
+		s, err := ort.NewSession(bytes, opts)
+		if err != nil {
+			m.closeSessions()
+			return nil, err
+		}
+		m.all = append(m.all, s)
+		m.sessions <- s
+	}
+	if m.info, err = metadata(m.all[0]); err != nil {
+		m.closeSessions()
+		return nil, err
+	}
+	m.inputs, m.outputs = byName(m.info.Inputs), byName(m.info.Outputs)
+	log.WithFields(logrus.Fields{"streams": n, "intra_op_threads": opts.IntraOpThreads, "took": time.Since(start).Round(time.Millisecond)}).Info("model compiled")
+	return m, nil
+}
+
+func metadata(s *ort.Session) (*device.ModelInfo, error) {
+	conv := func(in []ort.TensorInfo) ([]device.TensorInfo, error) {
+		out := make([]device.TensorInfo, len(in))
+		for i, t := range in {
+			dt := device.DataType(t.Type)
+			if !dt.Valid() {
+				return nil, fmt.Errorf("tensor %q has unsupported element type %s", t.Name, t.Type)
+			}
+			out[i] = device.TensorInfo{Name: t.Name, DType: dt, Shape: t.Shape}
+		}
+		return out, nil
+	}
+	ins, err := conv(s.Inputs())
+	if err != nil {
+		return nil, err
+	}
+	outs, err := conv(s.Outputs())
+	if err != nil {
+		return nil, err
+	}
+	return &device.ModelInfo{Inputs: ins, Outputs: outs}, nil
+}
+
+func byName(ts []device.TensorInfo) map[string]device.TensorInfo {
+	m := make(map[string]device.TensorInfo, len(ts))
+	for _, t := range ts {
+		m[t.Name] = t
+	}
+	return m
+}
+
+// acquire pins the model for one request; false once it is closing.
+func (m *model) acquire() bool {
+	m.refs.Add(1)
+	if m.closed.Load() {
+		m.refs.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (m *model) release() { m.refs.Add(-1) }
+
+// close waits for in-flight requests and frees the sessions.
+func (m *model) close() {
+	m.closed.Store(true)
+	for m.refs.Load() > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	m.closeSessions()
+}
+
+func (m *model) closeSessions() {
+	for _, s := range m.all {
+		s.Close()
+	}
+	m.all = nil
+}
