@@ -63,7 +63,7 @@ func (c ErrorCode) String() string {
 }
 
 // loadWait is how long a request waits for a version that is loading.
-const loadWait = 10 * time.Second
+var loadWait = 10 * time.Second
 
 // Version is one version of a model. Its metadata and device are fixed once
 // it is AVAILABLE; state changes are rare and guarded, while the request

@@ -88,10 +88,12 @@ func start(ctx context.Context, path, family string, arenaBytes uint64, log *log
 func (i *Instance) Pid() int { return i.pid }
 
 // Exited reports whether the plugin process has ended.
-func (i *Instance) Exited() bool { return i.pc.Exited() }
+func (i *Instance) Exited() bool { return i.pc != nil && i.pc.Exited() }
 
 // Kill stops the process (gracefully first) and unmaps the arena.
 func (i *Instance) Kill() {
-	i.pc.Kill()
+	if i.pc != nil {
+		i.pc.Kill()
+	}
 	_ = i.Arena.Close()
 }

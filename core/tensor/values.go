@@ -24,7 +24,8 @@ type number interface {
 }
 
 // Numbers is a Values of any Go numeric type. Conversion to the target type
-// is a plain cast, as in OVMS (no range check).
+// is a plain cast, as in OVMS (no range check); integer targets go through
+// int64 so that out-of-range values wrap the same way on every platform.
 type Numbers[T number] []T
 
 // Len is the number of values.
@@ -81,27 +82,27 @@ func putNumbers[T number](dst []byte, src []T, dt DataType) error {
 		}
 	case device.Int8:
 		for i, v := range src {
-			dst[i] = byte(int8(v))
+			dst[i] = byte(int64(v))
 		}
 	case device.Uint8, device.Bool:
 		for i, v := range src {
-			dst[i] = byte(v)
+			dst[i] = byte(int64(v))
 		}
 	case device.Int16:
 		for i, v := range src {
-			le.PutUint16(dst[2*i:], uint16(int16(v)))
+			le.PutUint16(dst[2*i:], uint16(int64(v)))
 		}
 	case device.Uint16:
 		for i, v := range src {
-			le.PutUint16(dst[2*i:], uint16(v))
+			le.PutUint16(dst[2*i:], uint16(int64(v)))
 		}
 	case device.Int32:
 		for i, v := range src {
-			le.PutUint32(dst[4*i:], uint32(int32(v)))
+			le.PutUint32(dst[4*i:], uint32(int64(v)))
 		}
 	case device.Uint32:
 		for i, v := range src {
-			le.PutUint32(dst[4*i:], uint32(v))
+			le.PutUint32(dst[4*i:], uint32(int64(v)))
 		}
 	case device.Int64:
 		for i, v := range src {

@@ -1,0 +1,105 @@
+package config
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+)
+
+func TestParseVersionPolicy(t *testing.T) {
+	good := map[string]VersionPolicy{
+		`{"all": {}}`:                        {Kind: PolicyAll},
+		`{"latest": {"num_versions": 2}}`:    {Kind: PolicyLatest, NumVersions: 2},
+		`{"specific": {"versions": [1, 3]}}`: {Kind: PolicySpecific, Versions: []int64{1, 3}},
+	}
+	for in, want := range good {
+		got, err := ParseVersionPolicy(in)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %+v %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{``, `[]`, `{"all": {"x": 1}}`, `{"latest": {}}`, `{"latest": {"num_versions": 0}}`,
+		`{"specific": {"versions": []}}`, `{"specific": {"versions": [0]}}`, `{"all": {}, "latest": {"num_versions": 1}}`, `{"newest": {}}`} {
+		if _, err := ParseVersionPolicy(bad); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+func TestVersionPolicySelect(t *testing.T) {
+	avail := []int64{1, 5, 3}
+	cases := []struct {
+		p    VersionPolicy
+		want []int64
+	}{
+		{VersionPolicy{Kind: PolicyLatest, NumVersions: 1}, []int64{5}},
+		{VersionPolicy{Kind: PolicyLatest, NumVersions: 9}, []int64{5, 3, 1}},
+		{VersionPolicy{Kind: PolicyAll}, []int64{5, 3, 1}},
+		{VersionPolicy{Kind: PolicySpecific, Versions: []int64{3, 4}}, []int64{3}},
+	}
+	for _, c := range cases {
+		if got := c.p.Select(avail); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%+v: %v, want %v", c.p, got, c.want)
+		}
+	}
+}
+
+func TestParsePluginConfig(t *testing.T) {
+	got, err := ParsePluginConfig(`{"NUM_STREAMS": 2, "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": true, "X": 1.5}`)
+	want := map[string]string{"NUM_STREAMS": "2", "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": "true", "X": "1.5"}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("%v %v", got, err)
+	}
+	for _, bad := range []string{`{`, `[1]`, `{"A": [1]}`, `{"A": null}`} {
+		if _, err := ParsePluginConfig(bad); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+func TestServerValidateOrder(t *testing.T) {
+	base := func() Server {
+		s := DefaultServer()
+		s.Port = 9000
+		m := DefaultModel()
+		m.Name, m.BasePath = "m", "/p"
+		s.Model = &m
+		return s
+	}
+	cases := []struct {
+		edit      func(*Server)
+		modelFlag bool
+		want      string
+	}{
+		{func(*Server) {}, false, ""},
+		{func(s *Server) { s.Model.Name = "" }, false, "Use config_path or model_path with model_name"},
+		{func(s *Server) { s.ConfigPath = "c.json" }, false, "Use either config_path or model_path with model_name"},
+		{func(s *Server) { s.ConfigPath = "c.json"; s.Model = nil }, true, "Model parameters in CLI are exclusive with the config file"},
+		{func(s *Server) { s.Port = 0 }, false, "port and rest_port cannot both be unset"},
+		{func(s *Server) { s.GRPCWorkers = 0; s.Port = 0 }, false, "grpc_workers count should be from 1 to CPU core count : "},
+		{func(s *Server) { s.RestWorkers = 1 }, false, "rest_workers count should be from 2 to 10000"},
+		{func(s *Server) { s.RestWorkers = 4 }, false, "rest_workers is set but rest_port is not set. rest_port is required to start rest servers"},
+		{func(s *Server) { s.Port = 70000 }, false, "port number out of range from 0 to 65535"},
+		{func(s *Server) { s.RestPort = -1 }, false, "rest_port number out of range from 0 to 65535"},
+		{func(s *Server) { s.RestBindAddress = "a b" }, false, "rest_bind_address has invalid format: proper hostname or IP address expected."},
+		{func(s *Server) { s.GRPCBindAddress = "-x" }, false, "grpc_bind_address has invalid format: proper hostname or IP address expected."},
+		{func(s *Server) { s.RestPort = 9000 }, false, "port and rest_port cannot have the same values"},
+		{func(s *Server) { s.CPUExtension = "/no/such/file" }, false, "File path provided as an --cpu_extension parameter does not exist in the filesystem: /no/such/file"},
+		{func(s *Server) { s.LogLevel = "info" }, false, "log_level should be one of: TRACE, DEBUG, INFO, WARNING, ERROR"},
+	}
+	for i, c := range cases {
+		s := base()
+		c.edit(&s)
+		err := s.Validate(c.modelFlag)
+		got := ""
+		if err != nil {
+			if !errors.Is(err, ErrUsage) {
+				t.Errorf("case %d: %v is not a usage error", i, err)
+			}
+			got = UsageMessage(err)
+		}
+		if c.want == "" && got != "" || c.want != "" && (len(got) < len(c.want) || got[:len(c.want)] != c.want) {
+			t.Errorf("case %d: got %q, want %q", i, got, c.want)
+		}
+	}
+}

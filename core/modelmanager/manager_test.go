@@ -1,0 +1,281 @@
+package modelmanager
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+	"github.com/sirupsen/logrus"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/config"
+	"github.com/ovmsgo/ovms/core/pluginhost"
+	"github.com/ovmsgo/ovms/core/tensor"
+	"github.com/ovmsgo/ovms/plugins/device"
+	"github.com/ovmsgo/ovms/plugins/shm"
+)
+
+// fakeDevices serves a device.Mock over an in-memory gRPC connection: the
+// real client, server shim and arena, without a process.
+type fakeDevices struct{ inst *pluginhost.Instance }
+
+func (f *fakeDevices) Get(_ context.Context, family string) (*pluginhost.Instance, error) {
+	if family != "cpu" {
+		return nil, errors.New("device plugin ovms-device-" + family + " not found")
+	}
+	return f.inst, nil
+}
+
+var meta = &device.ModelInfo{
+	Inputs:  []device.TensorInfo{{Name: "b", DType: device.Float32, Shape: []int64{1, 2}}},
+	Outputs: []device.TensorInfo{{Name: "a", DType: device.Float32, Shape: []int64{1, 2}}},
+}
+
+// newFake returns devices whose Load fails for versions whose directory
+// holds a "bad" file and blocks for versions whose directory holds a "slow" file until release
+// is closed; Infer adds one to a float32 input.
+func newFake(t *testing.T, release chan struct{}) *fakeDevices {
+	t.Helper()
+	arena, err := shm.Create("mm-test", 1<<20, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mock := &device.Mock{
+		LoadF: func(_ context.Context, req *device.LoadRequest) (*device.ModelInfo, error) {
+			if _, err := os.Stat(filepath.Join(req.Path, "bad")); err == nil {
+				return nil, status.Error(codes.FailedPrecondition, "broken model file")
+			}
+			if _, err := os.Stat(filepath.Join(req.Path, "slow")); err == nil {
+				<-release
+			}
+			return meta, nil
+		},
+		UnloadF: func(context.Context, device.ModelKey) error { return nil },
+		InferF: func(_ context.Context, req *device.InferRequest) (*device.InferResponse, error) {
+			in := req.Inputs[0]
+			src, _ := arena.Bytes(in.Offset, in.Length)
+			off, err := arena.PluginZone().Alloc(in.Length)
+			if err != nil {
+				return nil, err
+			}
+			dst, _ := arena.Bytes(off, in.Length)
+			for i := 0; i < len(src); i += 4 {
+				f := math.Float32frombits(binary.LittleEndian.Uint32(src[i:]))
+				binary.LittleEndian.PutUint32(dst[i:], math.Float32bits(f+1))
+			}
+			return &device.InferResponse{Outputs: []device.TensorRef{{Name: "a", DType: device.Float32, Shape: in.Shape, Offset: off, Length: in.Length}}}, nil
+		},
+	}
+	client, _ := plugin.TestPluginGRPCConn(t, true, map[string]plugin.Plugin{device.PluginName: &device.Plugin{Impl: mock, Arena: arena}})
+	raw, err := client.Dispense(device.PluginName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close(); arena.Close() })
+	return &fakeDevices{inst: pluginhost.Attach("cpu", raw.(*device.Client), arena, &device.Info{Name: "mock"})}
+}
+
+// repo makes base/<v> directories; versions named in markers get a marker
+// file of that name ("bad", "slow") as "v:marker".
+func repo(t *testing.T, versions []string, markers ...string) string {
+	t.Helper()
+	base := t.TempDir()
+	for _, v := range versions {
+		if err := os.MkdirAll(filepath.Join(base, v), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, vm := range markers {
+		v, marker, _ := strings.Cut(vm, ":")
+		os.WriteFile(filepath.Join(base, v, marker), nil, 0o644)
+	}
+	return base
+}
+
+func quiet() *logrus.Entry {
+	l := logrus.New()
+	l.SetOutput(os.Stderr)
+	l.SetLevel(logrus.ErrorLevel)
+	return logrus.NewEntry(l)
+}
+
+func model(name, base string, policy config.VersionPolicy) config.Model {
+	m := config.DefaultModel()
+	m.Name, m.BasePath, m.VersionPolicy = name, base, policy
+	return m
+}
+
+func states(mod *Model) string {
+	var parts []string
+	for _, v := range mod.Versions() {
+		s, c := v.Status()
+		parts = append(parts, strings.Join([]string{s.String(), c.String()}, "/"))
+	}
+	return strings.Join(parts, " ")
+}
+
+func TestVersionPoliciesAndDefault(t *testing.T) {
+	devs := newFake(t, nil)
+	base := repo(t, []string{"1", "2", "3", "x", "0"})
+	m := New(devs, quiet())
+	err := m.Apply(context.Background(), []config.Model{
+		model("latest", base, config.VersionPolicy{Kind: config.PolicyLatest, NumVersions: 1}),
+		model("all", base, config.VersionPolicy{Kind: config.PolicyAll}),
+		model("specific", base, config.VersionPolicy{Kind: config.PolicySpecific, Versions: []int64{1, 3, 9}}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][]int64{"latest": {3}, "all": {1, 2, 3}, "specific": {1, 3}} {
+		mod, _ := m.Model(name)
+		var got []int64
+		for _, v := range mod.Versions() {
+			got = append(got, v.Number)
+		}
+		if len(got) != len(want) || got[len(got)-1] != want[len(want)-1] || got[0] != want[0] {
+			t.Errorf("%s serves %v, want %v", name, got, want)
+		}
+		if d := mod.Default(); d == nil || d.Number != 3 {
+			t.Errorf("%s default = %v", name, d)
+		}
+	}
+	mod, _ := m.Model("specific")
+	if _, err := mod.Acquire(context.Background(), 2); !apierr.Is(err, apierr.ModelVersionMissing) {
+		t.Errorf("version excluded by policy: %v", err)
+	}
+	if _, err := m.Model("none"); !apierr.Is(err, apierr.ModelNameMissing) {
+		t.Errorf("unknown model: %v", err)
+	}
+}
+
+func TestFailedVersionStaysLoadingUnknownAndOlderServes(t *testing.T) {
+	devs := newFake(t, nil)
+	m := New(devs, quiet())
+	all := config.VersionPolicy{Kind: config.PolicyAll}
+	err := m.Apply(context.Background(), []config.Model{
+		model("m", repo(t, []string{"1", "2"}, "2:bad"), all),
+		model("broken", repo(t, []string{"1"}, "1:bad"), all),
+	})
+	if !errors.Is(err, ErrLoadFailed) || !strings.Contains(err.Error(), "broken model file") {
+		t.Fatalf("Apply: %v", err)
+	}
+	mod, _ := m.Model("m")
+	if got := states(mod); got != "AVAILABLE/OK LOADING/UNKNOWN" {
+		t.Fatalf("states %q", got)
+	}
+	if d := mod.Default(); d == nil || d.Number != 1 {
+		t.Fatalf("default %v, want version 1", d)
+	}
+	loadWait = 50 * time.Millisecond
+	defer func() { loadWait = 10 * time.Second }()
+	if _, err := mod.Acquire(context.Background(), 2); !apierr.Is(err, apierr.ModelVersionNotLoadedYet) {
+		t.Errorf("failed version: %v", err)
+	}
+	broken, _ := m.Model("broken")
+	if _, err := broken.Acquire(context.Background(), 0); !apierr.Is(err, apierr.ModelVersionMissing) {
+		t.Errorf("default of a model without available versions: %v", err)
+	}
+	if !m.Ready() {
+		t.Error("manager not ready after apply")
+	}
+}
+
+func TestRequestWaitsForLoadingVersion(t *testing.T) {
+	release := make(chan struct{})
+	devs := newFake(t, release)
+	base := repo(t, []string{"1"}, "1:slow")
+	m := New(devs, quiet())
+	done := make(chan error)
+	go func() { done <- m.Apply(context.Background(), []config.Model{model("m", base, config.DefaultModel().VersionPolicy)}) }()
+	var mod *Model
+	for mod == nil || len(mod.Versions()) == 0 {
+		mod, _ = m.Model("m")
+		time.Sleep(time.Millisecond)
+	}
+	got := make(chan error)
+	go func() {
+		v, err := mod.Acquire(context.Background(), 1)
+		if err == nil {
+			v.Release()
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("request did not wait for the loading version: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if err := <-got; err != nil {
+		t.Fatalf("request after load: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInferAndUnloadWaitsForRequests(t *testing.T) {
+	devs := newFake(t, nil)
+	m := New(devs, quiet())
+	if err := m.Apply(context.Background(), []config.Model{model("m", repo(t, []string{"1"}), config.DefaultModel().VersionPolicy)}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := m.Acquire(context.Background(), "m", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := v.Infer(context.Background(), &tensor.Request{Inputs: []tensor.Input{{
+		Name: "b", DType: device.Float32, DTypeName: "FP32", Shape: tensor.Shape{1, 2}, Values: tensor.Numbers[float64]{1.5, -1},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := resp.Outputs[0].Data
+	if math.Float32frombits(binary.LittleEndian.Uint32(out)) != 2.5 || math.Float32frombits(binary.LittleEndian.Uint32(out[4:])) != 0 {
+		t.Fatalf("output %v", out)
+	}
+	resp.Release()
+	if n := devs.inst.Arena.PluginZone().Allocations(); n != 0 {
+		t.Errorf("%d plugin-zone buffers not released", n)
+	}
+	if n := devs.inst.Arena.HostZone().Allocations(); n != 0 {
+		t.Errorf("%d host-zone buffers not freed", n)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	closed := make(chan struct{})
+	go func() { defer wg.Done(); m.Close(context.Background()); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("Close did not wait for the in-flight request")
+	case <-time.After(30 * time.Millisecond):
+	}
+	v.Release()
+	wg.Wait()
+	if s, _ := v.Status(); s != StateEnd {
+		t.Fatalf("state after close %v", s)
+	}
+	if _, err := m.Acquire(context.Background(), "m", 1); !apierr.Is(err, apierr.ModelVersionNotLoadedAnymore) {
+		t.Fatalf("acquire after close: %v", err)
+	}
+}
+
+func TestUnknownDeviceFailsTheLoad(t *testing.T) {
+	m := New(newFake(t, nil), quiet())
+	cfg := model("m", repo(t, []string{"1"}), config.DefaultModel().VersionPolicy)
+	cfg.TargetDevice = "GPU"
+	err := m.Apply(context.Background(), []config.Model{cfg})
+	if !errors.Is(err, ErrLoadFailed) || !strings.Contains(err.Error(), "Cannot compile model into target device") {
+		t.Fatalf("Apply: %v", err)
+	}
+}
