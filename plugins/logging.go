@@ -24,8 +24,11 @@ type JSONFormatter struct{}
 func (JSONFormatter) Format(e *logrus.Entry) ([]byte, error) {
 	m := make(map[string]any, len(e.Data)+3)
 	for k, v := range e.Data {
-		if err, ok := v.(error); ok {
-			v = err.Error()
+		switch x := v.(type) {
+		case error:
+			v = x.Error()
+		case fmt.Stringer: // durations and the like read better as text
+			v = x.String()
 		}
 		m[k] = v
 	}

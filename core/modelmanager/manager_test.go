@@ -196,7 +196,9 @@ func TestRequestWaitsForLoadingVersion(t *testing.T) {
 	base := repo(t, []string{"1"}, "1:slow")
 	m := New(devs, quiet())
 	done := make(chan error)
-	go func() { done <- m.Apply(context.Background(), []config.Model{model("m", base, config.DefaultModel().VersionPolicy)}) }()
+	go func() {
+		done <- m.Apply(context.Background(), []config.Model{model("m", base, config.DefaultModel().VersionPolicy)})
+	}()
 	var mod *Model
 	for mod == nil || len(mod.Versions()) == 0 {
 		mod, _ = m.Model("m")

@@ -28,7 +28,12 @@ func TestValidateOrderAndMessages(t *testing.T) {
 		{"none", func(in []Input) []Input { return nil }, TFS, "Invalid number of inputs - Expected: 2; Actual: 0"},
 		{"missing", func(in []Input) []Input { in[1].Name = "c"; return in }, TFS, "Missing input with specific name - Required input: a"},
 		// a is checked before b (name order), so b's error does not show.
-		{"order", func(in []Input) []Input { in[0].Shape = Shape{1, 9}; in[1].DType = device.Int32; in[1].DTypeName = "I32"; return in },
+		{"order", func(in []Input) []Input {
+			in[0].Shape = Shape{1, 9}
+			in[1].DType = device.Int32
+			in[1].DTypeName = "I32"
+			return in
+		},
 			TFS, "Invalid input precision - Expected: I64; Actual: I32; input name: a"},
 		{"negative", func(in []Input) []Input { in[1].Shape = Shape{-2, 3}; return in }, TFS, "Invalid input shape - Negative or zero dimension size is not acceptable: (-2,3); input name: a"},
 		{"rank", func(in []Input) []Input { in[0].Shape = Shape{10}; return in }, TFS, "Invalid number of shape dimensions - Expected: (1,10); Actual: (10); input name: b"},

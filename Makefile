@@ -1,0 +1,74 @@
+# ovms: an OpenVINO Model Server compatible model server in Go.
+# `make help` lists the targets.
+
+SHELL := /usr/bin/env bash
+.DEFAULT_GOAL := help
+
+GO        ?= go
+BIN       := bin
+MODELS    := build/models
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X github.com/ovmsgo/ovms/cli.Version=$(VERSION) -X github.com/ovmsgo/ovms/devices/ortdevice.Version=$(VERSION)
+DEVICES   := cpu
+GRPC_PORT ?= 9000
+REST_PORT ?= 8000
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
+
+.PHONY: onnxruntime
+onnxruntime: ## fetch ONNX Runtime 1.30 into .cache/ (once; ORT_LIB overrides)
+	@./scripts/fetch-onnxruntime.sh >/dev/null
+
+.PHONY: build
+build: onnxruntime ## build ovms and every device plugin into ./bin
+	@mkdir -p $(BIN)
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ovms ./cli/ovms
+	@$(MAKE) --no-print-directory plugins
+	@ln -sf "$$(./scripts/fetch-onnxruntime.sh)" $(BIN)/libonnxruntime.so.1
+
+.PHONY: plugins
+plugins: ## build the device plugin binaries into ./bin
+	@mkdir -p $(BIN)
+	@for d in $(DEVICES); do echo "$(GO) build -o $(BIN)/ovms-device-$$d ./devices/$$d"; \
+	  $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ovms-device-$$d ./devices/$$d || exit 1; done
+
+.PHONY: models
+models: ## generate the example and test models into build/models
+	@$(GO) run ./scripts/testmodels -out $(MODELS)
+
+.PHONY: run
+run: build models ## build, then serve the dummy model on gRPC :9000 and REST :8000
+	@echo
+	@echo "Serving dummy (b -> a = b + 1). In another terminal:"
+	@echo "  curl -s -X POST http://localhost:$(REST_PORT)/v2/models/dummy/infer -d '{\"inputs\":[{\"name\":\"b\",\"shape\":[1,10],\"datatype\":\"FP32\",\"data\":[1,2,3,4,5,6,7,8,9,10]}]}'"
+	@echo
+	exec $(BIN)/ovms --model_name dummy --model_path $(MODELS)/dummy --port $(GRPC_PORT) --rest_port $(REST_PORT)
+
+.PHONY: test
+test: onnxruntime ## run every test: unit, conformance, plugin contract and integration
+	$(GO) test -count=1 ./...
+
+.PHONY: integration
+integration: onnxruntime ## run the black-box suite against the real binaries
+	$(GO) test -count=1 -v ./integration/...
+
+.PHONY: proto
+proto: ## regenerate the Go code of proto/ (pinned protoc plugins)
+	./scripts/gen-proto.sh
+
+.PHONY: check-generated
+check-generated: ## fail when the generated Go code of proto/ is out of date
+	./scripts/gen-proto.sh
+	@git diff --exit-code -- proto || { echo "generated code in proto/ is out of date: run make proto" >&2; exit 1; }
+	@test -z "$$(git status --porcelain --untracked-files=all -- proto)" || { git status --short -- proto; echo "untracked generated files in proto/" >&2; exit 1; }
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); test -z "$$out" || { echo "gofmt needed: $$out" >&2; exit 1; }
+	$(GO) vet ./...
+
+.PHONY: clean
+clean: ## remove build outputs (keeps the ONNX Runtime cache)
+	rm -rf $(BIN) build

@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/ovmsgo/ovms/core/config"
+)
+
+// serveFlags are the OVMS server flags, accepted on the root command (as
+// Docker's ENTRYPOINT ["ovms"] passes them) and on `ovms serve`.
+func serveFlags() []cli.Flag {
+	d := config.DefaultServer()
+	return []cli.Flag{
+		&cli.StringFlag{Name: "config_path", Usage: "absolute path to json configuration file"},
+		&cli.StringFlag{Name: "model_name", Usage: "name of the model (single-model mode)"},
+		&cli.StringFlag{Name: "model_path", Usage: "folder with numbered version directories (single-model mode)"},
+		&cli.IntFlag{Name: "port", Value: d.Port, Usage: "gRPC server port; 0 disables gRPC"},
+		&cli.IntFlag{Name: "rest_port", Value: d.RestPort, Usage: "REST server port; 0 disables REST"},
+		&cli.StringFlag{Name: "grpc_bind_address", Value: d.GRPCBindAddress, Usage: "gRPC listen address"},
+		&cli.StringFlag{Name: "rest_bind_address", Value: d.RestBindAddress, Usage: "REST listen address"},
+		&cli.IntFlag{Name: "grpc_workers", Value: d.GRPCWorkers, Usage: "accepted for compatibility; gRPC is served concurrently"},
+		&cli.IntFlag{Name: "rest_workers", Usage: "accepted for compatibility; REST is served concurrently"},
+		&cli.StringFlag{Name: "log_level", Value: d.LogLevel, Usage: "TRACE, DEBUG, INFO, WARNING or ERROR"},
+		&cli.StringFlag{Name: "log_path", Usage: "log file (default: stdout)"},
+		&cli.IntFlag{Name: "file_system_poll_wait_seconds", Value: d.FileSystemPollWaitSeconds, Usage: "config and version polling period; 0 disables"},
+		&cli.StringFlag{Name: "cpu_extension", Usage: "accepted for compatibility; the file must exist"},
+		&cli.StringFlag{Name: "target_device", Value: "CPU", Usage: "device of the model: CPU, GPU, ..."},
+		&cli.StringFlag{Name: "plugin_config", Usage: `device settings as JSON, e.g. {"NUM_STREAMS": "2"}`},
+		&cli.IntFlag{Name: "nireq", Usage: "size of the inference request pool; 0 lets the device decide"},
+		&cli.StringFlag{Name: "model_version_policy", Usage: `e.g. {"latest": {"num_versions": 2}}`},
+		&cli.StringFlag{Name: "batch_size", Usage: "model batch size (not supported yet)"},
+		&cli.StringFlag{Name: "shape", Usage: "model input shape (not supported yet)"},
+		&cli.StringFlag{Name: "layout", Usage: "model input layout (not supported yet)"},
+		&cli.StringFlag{Name: "plugin_dir", Usage: "ovms extension: folder searched first for device plugin binaries"},
+		&cli.IntFlag{Name: "plugin_arena_mb", Value: d.ArenaMB, Usage: "ovms extension: shared-memory arena per device plugin, MiB"},
+	}
+}
+
+// modelFlags are the single-model flags that conflict with --config_path.
+var modelFlags = []string{"batch_size", "shape", "layout", "nireq", "model_version_policy", "target_device", "plugin_config"}
+
+// serverConfig reads the flags into a server configuration and validates
+// them; errors wrap config.ErrUsage (exit 64) or are plain (exit 1).
+func serverConfig(c *cli.Context) (config.Server, error) {
+	s := config.DefaultServer()
+	s.ConfigPath = c.String("config_path")
+	s.Port = c.Int("port")
+	s.RestPort = c.Int("rest_port")
+	s.GRPCBindAddress = c.String("grpc_bind_address")
+	s.RestBindAddress = c.String("rest_bind_address")
+	s.GRPCWorkers = c.Int("grpc_workers")
+	s.RestWorkers = c.Int("rest_workers")
+	s.LogLevel = c.String("log_level")
+	s.LogPath = c.String("log_path")
+	s.FileSystemPollWaitSeconds = c.Int("file_system_poll_wait_seconds")
+	s.CPUExtension = c.String("cpu_extension")
+	s.PluginDir = c.String("plugin_dir")
+	s.ArenaMB = c.Int("plugin_arena_mb")
+	m := config.DefaultModel()
+	m.Name = c.String("model_name")
+	m.BasePath = c.String("model_path")
+	m.TargetDevice = c.String("target_device")
+	m.Nireq = c.Int("nireq")
+	m.BatchSize, m.Shape, m.Layout = c.String("batch_size"), c.String("shape"), c.String("layout")
+	s.Model = &m
+	modelSet := false
+	for _, f := range modelFlags {
+		modelSet = modelSet || c.IsSet(f)
+	}
+	if err := s.Validate(modelSet); err != nil {
+		return s, err
+	}
+	if s.ConfigPath != "" {
+		s.Model = nil
+		return s, nil
+	}
+	var err error
+	if m.PluginConfig, err = config.ParsePluginConfig(c.String("plugin_config")); err != nil {
+		return s, errorf("Couldn't parse plugin config: %v", err)
+	}
+	if p := c.String("model_version_policy"); p != "" {
+		if m.VersionPolicy, err = config.ParseVersionPolicy(p); err != nil {
+			return s, errorf("Couldn't parse model version policy: %v", err)
+		}
+	}
+	return s, nil
+}

@@ -1,0 +1,95 @@
+package rest
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/ovmsgo/ovms/core/api/grpc/kserve"
+	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/modelmanager"
+	"github.com/ovmsgo/ovms/core/tensor"
+)
+
+// serverName is what GET /v2 reports.
+const serverName = kserve.ServerName
+
+// infer is POST /v2/models/{m}[/versions/{n}]/infer. As in OVMS the body
+// is parsed (with its binary inputs) before the model is looked up.
+func (s *Server) infer(w http.ResponseWriter, r *http.Request, rt route) {
+	body, err := readBody(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	req, err := ParseInfer(body, rt.headerLength)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v, err := s.models.Acquire(r.Context(), rt.model, rt.version)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer v.Release()
+	if err := tensor.ValidateCount(v.Info().Inputs, req.NumInputs()); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	inputs, err := req.Inputs()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	resp, err := v.Infer(r.Context(), &tensor.Request{API: tensor.KServe, Inputs: inputs})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer resp.Release()
+	enc, err := EncodeInfer(resp, req.ID, req.BinaryOutputs)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if n, ok := enc.HeaderLength(); ok {
+		w.Header().Set("Inference-Header-Content-Length", strconv.Itoa(n))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if _, err := enc.WriteTo(w); err != nil {
+		s.log.WithError(err).WithField("path", r.URL.Path).Debug("writing REST response failed")
+	}
+}
+
+// modelReady is GET /v2/models/{m}[/versions/{n}]/ready: 200 with an empty
+// body when the version is AVAILABLE, else "not loaded yet" (404).
+func (s *Server) modelReady(w http.ResponseWriter, r *http.Request, rt route) {
+	mod, err := s.models.Model(rt.model)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v, err := mod.Resolve(rt.version)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if st, _ := v.Status(); st != modelmanager.StateAvailable {
+		s.fail(w, r, apierr.New(apierr.ModelVersionNotLoadedYet))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+}
+
+// kserveMetadata is GET /v2/models/{m}[/versions/{n}][/].
+func (s *Server) kserveMetadata(w http.ResponseWriter, r *http.Request, rt route) {
+	v, err := s.models.Available(rt.model, rt.version)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	md := kserve.Metadata(s.models, v)
+	s.writeJSON(w, r, func(out io.Writer) error { return WriteKServeMetadata(out, md) })
+}

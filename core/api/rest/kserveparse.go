@@ -1,0 +1,295 @@
+package rest
+
+import (
+	"github.com/ovmsgo/ovms/core/api/grpc/kserve"
+	"github.com/ovmsgo/ovms/core/api/rest/rjson"
+	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/tensor"
+	kpb "github.com/ovmsgo/ovms/proto/kserve"
+)
+
+// InferRequest is a KServe REST infer body after OVMS's KFSRestParser and
+// binary-input handling, before the model is known.
+type InferRequest struct {
+	// ID is the request id, echoed in the response when not empty.
+	ID string
+	// BinaryOutputs names the outputs to return as binary data.
+	BinaryOutputs map[string]bool
+
+	inputs []*kpb.ModelInferRequest_InferInputTensor
+	params []map[string]param // per input
+	raw    [][]byte
+}
+
+// NumInputs is the number of inputs in the request.
+func (r *InferRequest) NumInputs() int { return len(r.inputs) }
+
+// Inputs decodes the inputs with the KServe gRPC rules (run it after the
+// input count check, as OVMS does): contents and binary data may not be
+// mixed, BYTES binary data holds 4-byte length prefixes.
+func (r *InferRequest) Inputs() ([]tensor.Input, error) {
+	return kserve.DecodeInputs(r.inputs, r.raw)
+}
+
+// param is one InferParameter value.
+type param struct {
+	kind byte // 's', 'b' or 'i'
+	b    bool
+	i    int64
+}
+
+// ParseInfer parses a KServe REST infer body. jsonLength is the value of
+// the Inference-Header-Content-Length header, or -1 without it: the JSON
+// is body[:jsonLength] and the rest holds binary inputs. The checks and
+// error codes follow OVMS's KFSRestParser and handleBinaryInputs, in their
+// order: id, parameters, outputs (only the last entry is kept), inputs.
+// As a superset of OVMS, INT64 and UINT64 data take the full 64-bit range.
+func ParseInfer(body []byte, jsonLength int) (*InferRequest, error) {
+	end := len(body)
+	if jsonLength >= 0 {
+		if jsonLength > len(body) {
+			return nil, apierr.New(apierr.RestInferenceHeaderContentLengthExceeded)
+		}
+		end = jsonLength
+	}
+	data, err := checkJSON(body[:end])
+	if err != nil {
+		return nil, err
+	}
+	c := rjson.NewCursor(data)
+	if c.Kind() != rjson.KindObject {
+		return nil, apierr.New(apierr.RestBodyIsNotAnObject)
+	}
+	r := &InferRequest{}
+	var pos [4]int
+	c.FindMembers([]string{"id", "parameters", "outputs", "inputs"}, pos[:])
+	binaryDefault := false
+	if pos[0] >= 0 {
+		c.Seek(pos[0])
+		if c.Kind() != rjson.KindString {
+			return nil, apierr.New(apierr.RestCouldNotParseInput)
+		}
+		r.ID = cString(c.String())
+	}
+	if pos[1] >= 0 {
+		c.Seek(pos[1])
+		params, err := parseParams(c)
+		if err != nil {
+			return nil, err
+		}
+		if p, ok := params["binary_data_output"]; ok && p.kind == 'b' {
+			binaryDefault = p.b
+		}
+	}
+	if pos[2] >= 0 {
+		c.Seek(pos[2])
+		if err := r.parseOutputs(c, binaryDefault); err != nil {
+			return nil, err
+		}
+	}
+	if pos[3] < 0 {
+		return nil, apierr.New(apierr.RestNoInputsFound)
+	}
+	c.Seek(pos[3])
+	if err := r.parseInputs(c); err != nil {
+		return nil, err
+	}
+	if c.Bad() {
+		return nil, apierr.Newf(apierr.InternalError, "request parsing went out of step")
+	}
+	if err := r.binaryInputs(body[end:]); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// parseParams reads an InferParameter map: string, bool or int32 values;
+// a repeated key keeps its last value.
+func parseParams(c *rjson.Cursor) (map[string]param, error) {
+	if c.Kind() != rjson.KindObject {
+		return nil, apierr.New(apierr.RestCouldNotParseParameters)
+	}
+	out := map[string]param{}
+	c.EnterObject()
+	for {
+		key, ok := c.NextMember()
+		if !ok {
+			return out, nil
+		}
+		var p param
+		switch c.Kind() {
+		case rjson.KindString:
+			c.Skip()
+			p.kind = 's'
+		case rjson.KindTrue, rjson.KindFalse:
+			p.kind, p.b = 'b', c.Bool()
+		case rjson.KindNumber:
+			n := c.Number()
+			if !n.IsInt() {
+				return nil, apierr.New(apierr.RestCouldNotParseParameters)
+			}
+			p.kind, p.i = 'i', n.Int64()
+		default:
+			return nil, apierr.New(apierr.RestCouldNotParseParameters)
+		}
+		out[cString(key)] = p
+	}
+}
+
+// parseOutputs keeps only the last requested output, as OVMS's parser
+// clears the list before adding each entry.
+func (r *InferRequest) parseOutputs(c *rjson.Cursor, binaryDefault bool) error {
+	if c.Kind() != rjson.KindArray {
+		return apierr.New(apierr.RestCouldNotParseInput)
+	}
+	c.EnterArray()
+	for c.NextElement() {
+		if c.Kind() != rjson.KindObject {
+			return apierr.New(apierr.RestCouldNotParseOutput)
+		}
+		r.BinaryOutputs = nil
+		var pos [2]int
+		c.FindMembers([]string{"name", "parameters"}, pos[:])
+		after := c.Pos()
+		if pos[0] < 0 {
+			return apierr.New(apierr.RestCouldNotParseOutput)
+		}
+		c.Seek(pos[0])
+		if c.Kind() != rjson.KindString {
+			return apierr.New(apierr.RestCouldNotParseOutput)
+		}
+		name := cString(c.String())
+		binary := binaryDefault
+		if pos[1] >= 0 {
+			c.Seek(pos[1])
+			params, err := parseParams(c)
+			if err != nil {
+				return err
+			}
+			if p, ok := params["binary_data"]; ok && p.kind == 'b' {
+				binary = p.b
+			}
+		}
+		if binary {
+			r.BinaryOutputs = map[string]bool{name: true}
+		}
+		c.Seek(after)
+	}
+	return nil
+}
+
+func (r *InferRequest) parseInputs(c *rjson.Cursor) error {
+	if c.Kind() != rjson.KindArray {
+		return apierr.New(apierr.RestCouldNotParseInput)
+	}
+	start := c.Pos()
+	c.EnterArray()
+	if !c.NextElement() {
+		return apierr.New(apierr.RestNoInputsFound)
+	}
+	count := -1 // counted only when needed
+	for {
+		in, params, err := parseInput(c, func() bool {
+			if count < 0 {
+				count = countElements(c, start)
+			}
+			return count == 1
+		})
+		if err != nil {
+			return err
+		}
+		r.inputs = append(r.inputs, in)
+		r.params = append(r.params, params)
+		if !c.NextElement() {
+			return nil
+		}
+	}
+}
+
+// countElements counts the elements of the array at start, keeping the
+// cursor where it was.
+func countElements(c *rjson.Cursor, start int) int {
+	pos := c.Pos()
+	defer c.Seek(pos)
+	c.Seek(start)
+	c.EnterArray()
+	n := 0
+	for c.NextElement() {
+		n++
+		c.Skip()
+	}
+	return n
+}
+
+// parseInput is KFSRestParser::parseInput for the object at the cursor;
+// the cursor ends after it.
+func parseInput(c *rjson.Cursor, onlyOne func() bool) (*kpb.ModelInferRequest_InferInputTensor, map[string]param, error) {
+	fail := apierr.New(apierr.RestCouldNotParseInput)
+	if c.Kind() != rjson.KindObject {
+		return nil, nil, fail
+	}
+	var pos [5]int
+	c.FindMembers([]string{"name", "shape", "datatype", "parameters", "data"}, pos[:])
+	after := c.Pos()
+	defer c.Seek(after)
+	in := &kpb.ModelInferRequest_InferInputTensor{}
+	if pos[0] < 0 {
+		return nil, nil, fail
+	}
+	if c.Seek(pos[0]); c.Kind() != rjson.KindString {
+		return nil, nil, fail
+	}
+	in.Name = cString(c.String())
+	if pos[1] < 0 {
+		return nil, nil, fail
+	}
+	if c.Seek(pos[1]); c.Kind() != rjson.KindArray {
+		return nil, nil, fail
+	}
+	c.EnterArray()
+	in.Shape = []int64{}
+	for c.NextElement() {
+		if c.Kind() != rjson.KindNumber {
+			return nil, nil, fail
+		}
+		n := c.Number()
+		if !n.IsInt() || n.Int64() < 0 {
+			return nil, nil, fail
+		}
+		in.Shape = append(in.Shape, n.Int64())
+	}
+	if pos[2] < 0 {
+		return nil, nil, fail
+	}
+	if c.Seek(pos[2]); c.Kind() != rjson.KindString {
+		return nil, nil, fail
+	}
+	in.Datatype = cString(c.String())
+	var params map[string]param
+	if pos[3] >= 0 {
+		c.Seek(pos[3])
+		var err error
+		if params, err = parseParams(c); err != nil {
+			return nil, nil, err
+		}
+	}
+	if pos[4] < 0 {
+		if _, ok := params["binary_data_size"]; !ok && in.Datatype == "BYTES" &&
+			(!onlyOne() || len(in.Shape) != 1 || in.Shape[0] != 1) {
+			return nil, nil, fail
+		}
+		return in, params, nil
+	}
+	c.Seek(pos[4])
+	if c.Kind() != rjson.KindArray {
+		return nil, nil, fail
+	}
+	if in.Datatype == "FP16" || in.Datatype == "BF16" {
+		return nil, nil, fail
+	}
+	in.Contents = &kpb.InferTensorContents{}
+	if err := parseData(c, in.Datatype, in.Contents); err != nil {
+		return nil, nil, err
+	}
+	return in, params, nil
+}

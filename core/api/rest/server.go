@@ -1,0 +1,218 @@
+// Package rest serves the HTTP API of ovms the way OVMS v2026.2 does: the
+// TensorFlow Serving REST API (/v1/models/...) and the KServe v2 REST API
+// (/v2/...), with OVMS's routing, error bodies, status codes and
+// byte-exact JSON. It uses net/http only; the JSON is produced by package
+// rjson, which reproduces RapidJSON and TF Serving output.
+package rest
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"runtime/debug"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/ovmsgo/ovms/core/api/rest/rjson"
+	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/modelmanager"
+)
+
+// MaxBodyBytes is the largest request body accepted (OVMS's Drogon
+// client_max_body_size).
+const MaxBodyBytes = 1 << 30
+
+// Server is the REST API handler. Configure it with the Handle* methods
+// before it serves; it is then safe for concurrent use.
+type Server struct {
+	models       *modelmanager.Manager
+	version      string
+	log          *logrus.Entry
+	configReload http.Handler
+	configStatus http.Handler
+	metrics      http.Handler
+}
+
+// New returns the REST API of the models; version is what GET /v2
+// reports.
+func New(models *modelmanager.Manager, version string, log *logrus.Entry) *Server {
+	return &Server{models: models, version: version, log: log}
+}
+
+// HandleConfig installs the handlers of POST /v1/config/reload and GET
+// /v1/config (routed here so that wrong methods get OVMS's answers).
+// Without them those paths answer 400 "Invalid request URL".
+func (s *Server) HandleConfig(reload, status http.Handler) {
+	s.configReload, s.configStatus = reload, status
+}
+
+// HandleMetrics installs the handler of GET /metrics. Without it the path
+// answers 400 "Invalid request URL", as OVMS does with metrics disabled.
+func (s *Server) HandleMetrics(h http.Handler) { s.metrics = h }
+
+// statusWriter remembers whether a response was started.
+type statusWriter struct {
+	http.ResponseWriter
+	started bool
+}
+
+// WriteHeader sends the status line and headers.
+func (w *statusWriter) WriteHeader(code int) {
+	w.started = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write sends body bytes.
+func (w *statusWriter) Write(p []byte) (int, error) {
+	w.started = true
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// ServeHTTP answers one request. A panic is logged and answered with 500
+// "Internal server error" when nothing was sent yet.
+func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	w := &statusWriter{ResponseWriter: rw}
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		if p == http.ErrAbortHandler {
+			panic(p)
+		}
+		s.log.WithFields(logrus.Fields{"panic": fmt.Sprint(p), "method": r.Method, "path": r.URL.Path, "stack": string(debug.Stack())}).
+			Error("REST request handler panicked")
+		if !w.started {
+			writeError(w, apierr.New(apierr.InternalError))
+		}
+	}()
+	s.serve(w, r)
+}
+
+// requestPath is the path as the client sent it (still URL-encoded),
+// without the query.
+func requestPath(r *http.Request) string {
+	p := r.RequestURI
+	if !strings.HasPrefix(p, "/") {
+		p = r.URL.EscapedPath()
+	}
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	return p
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	rt, err := resolve(r.Method, requestPath(r), r.Header)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	switch rt.kind {
+	case routePredict:
+		if rt.method != "predict" {
+			s.fail(w, r, apierr.New(apierr.RestNotFound))
+			return
+		}
+		s.predict(w, r, rt)
+	case routeModelStatus:
+		s.modelStatus(w, r, rt)
+	case routeModelMetadata:
+		s.modelMetadata(w, r, rt)
+	case routeKFSInfer:
+		s.infer(w, r, rt)
+	case routeKFSReady:
+		s.modelReady(w, r, rt)
+	case routeKFSMetadata:
+		s.kserveMetadata(w, r, rt)
+	case routeServerLive:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+	case routeServerReady:
+		if !s.models.Ready() {
+			s.fail(w, r, apierr.New(apierr.ModelNotLoaded))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+	case routeServerMetadata:
+		s.writeJSON(w, r, func(out io.Writer) error { return WriteServerMetadata(out, serverName, s.version) })
+	case routeConfigReload:
+		s.delegate(w, r, s.configReload)
+	case routeConfigStatus:
+		s.delegate(w, r, s.configStatus)
+	case routeMetrics:
+		s.delegate(w, r, s.metrics)
+	}
+}
+
+func (s *Server) delegate(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	if h == nil {
+		s.fail(w, r, apierr.New(apierr.RestInvalidURL))
+		return
+	}
+	h.ServeHTTP(w, r)
+}
+
+// writeJSON answers 200 with a JSON body from write, or the error write
+// returns before it wrote anything.
+func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, write func(io.Writer) error) {
+	w.Header().Set("Content-Type", "application/json")
+	sw := &statusWriter{ResponseWriter: w}
+	if err := write(sw); err != nil {
+		if !sw.started {
+			s.fail(w, r, err)
+			return
+		}
+		s.log.WithError(err).WithField("path", r.URL.Path).Debug("writing REST response failed")
+	}
+}
+
+// fail answers an error as OVMS does and logs it at debug level.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := writeError(w, err)
+	if s.log.Logger.IsLevelEnabled(logrus.DebugLevel) {
+		s.log.WithError(err).WithFields(logrus.Fields{"method": r.Method, "path": r.URL.Path, "status": status}).
+			Debug("processing REST request failed")
+	}
+}
+
+// writeError writes {"error":"<message>"} (compact, RapidJSON escaping)
+// with the status of the error, and returns the status.
+func writeError(w http.ResponseWriter, err error) int {
+	status, msg := errorStatus(err)
+	body := make([]byte, 0, len(msg)+16)
+	body = append(body, `{"error":`...)
+	body = rjson.AppendString(body, cBytes([]byte(msg)))
+	body = append(body, '}')
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+	return status
+}
+
+// readBody reads the whole request body, refusing more than MaxBodyBytes.
+func readBody(r *http.Request) ([]byte, error) {
+	if r.ContentLength > MaxBodyBytes {
+		return nil, apierr.New(apierr.RequestTooLarge)
+	}
+	if r.ContentLength >= 0 {
+		buf := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, buf); err != nil {
+			return nil, apierr.Wrap(apierr.InternalError, err, "reading the request body failed")
+		}
+		return buf, nil
+	}
+	buf, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		return nil, apierr.Wrap(apierr.InternalError, err, "reading the request body failed")
+	}
+	if len(buf) > MaxBodyBytes {
+		return nil, apierr.New(apierr.RequestTooLarge)
+	}
+	return buf, nil
+}

@@ -1,0 +1,61 @@
+package rest
+
+import (
+	"io"
+	"net/http"
+
+	"github.com/ovmsgo/ovms/core/api/grpc/tfs"
+)
+
+// predict is POST /v1/models/{m}[/versions/{n}|/labels/{l}]:predict. As in
+// OVMS the version is resolved (waiting for a loading one) before the
+// body is parsed, and a version label is ignored.
+func (s *Server) predict(w http.ResponseWriter, r *http.Request, rt route) {
+	body, err := readBody(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v, err := s.models.Acquire(r.Context(), rt.model, rt.version)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer v.Release()
+	req, order, err := ParsePredict(body, v.Info().Inputs)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	resp, err := v.Infer(r.Context(), req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer resp.Release()
+	s.writeJSON(w, r, func(out io.Writer) error { return WritePredict(out, resp, order) })
+}
+
+// modelStatus is GET /v1/models/{m}[/versions/{n}].
+func (s *Server) modelStatus(w http.ResponseWriter, r *http.Request, rt route) {
+	resp, err := tfs.Status(s.models, rt.model, rt.version)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, func(out io.Writer) error { return WriteModelStatus(out, resp) })
+}
+
+// modelMetadata is GET /v1/models/{m}[/versions/{n}]/metadata: the version
+// must be AVAILABLE now (no waiting).
+func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request, rt route) {
+	v, err := s.models.Available(rt.model, rt.version)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	info := v.Info()
+	s.writeJSON(w, r, func(out io.Writer) error {
+		return WriteModelMetadata(out, v.Model, v.Number, info.Inputs, info.Outputs)
+	})
+}

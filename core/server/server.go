@@ -1,0 +1,153 @@
+// Package server is the composition root of ovms: it builds the plugin
+// host, the model manager and the gRPC and REST front ends from the
+// configuration, serves until the context ends, and shuts down in order
+// (stop accepting, finish requests, unload models, stop plugins).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"google.golang.org/grpc"
+
+	"github.com/ovmsgo/ovms/core/api/grpc/kserve"
+	"github.com/ovmsgo/ovms/core/api/grpc/rpcctx"
+	"github.com/ovmsgo/ovms/core/api/grpc/tfs"
+	"github.com/ovmsgo/ovms/core/api/rest"
+	"github.com/ovmsgo/ovms/core/config"
+	"github.com/ovmsgo/ovms/core/logging"
+	"github.com/ovmsgo/ovms/core/modelmanager"
+	"github.com/ovmsgo/ovms/core/pluginhost"
+)
+
+// MaxMessageBytes is the gRPC message limit, as in OVMS (1 GiB).
+const MaxMessageBytes = 1 << 30
+
+// shutdownGrace bounds how long in-flight requests may take at shutdown.
+const shutdownGrace = 30 * time.Second
+
+// ErrStartup marks failures that stop the server from starting.
+var ErrStartup = errors.New("server failed to start")
+
+// Run serves cfg until ctx is done, then shuts down gracefully.
+func Run(ctx context.Context, cfg config.Server, version string) error {
+	log := logging.Component("server")
+	host := pluginhost.New(pluginhost.Config{Dirs: pluginDirs(cfg.PluginDir), ArenaBytes: uint64(cfg.ArenaMB) << 20})
+	defer host.Close()
+	models := modelmanager.New(host, logging.Component("model_manager"))
+
+	grpcSrv, err := startGRPC(cfg, models, version, log)
+	if err != nil {
+		return err
+	}
+	httpSrv, err := startREST(cfg, models, version, log)
+	if err != nil {
+		if grpcSrv != nil {
+			grpcSrv.Stop()
+		}
+		return err
+	}
+
+	var models0 []config.Model
+	if cfg.Model != nil {
+		models0 = append(models0, *cfg.Model)
+	}
+	if err := models.Apply(ctx, models0); err != nil {
+		log.WithError(err).Error("model loading failed")
+		stop(grpcSrv, httpSrv, models, log)
+		return fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	log.WithFields(logrus.Fields{"grpc_port": cfg.Port, "rest_port": cfg.RestPort, "version": version}).Info("server ready")
+	<-ctx.Done()
+	log.Info("shutting down")
+	stop(grpcSrv, httpSrv, models, log)
+	return nil
+}
+
+func stop(g *grpc.Server, h *http.Server, models *modelmanager.Manager, log *logrus.Entry) {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if h != nil {
+		if err := h.Shutdown(ctx); err != nil {
+			log.WithError(err).Warn("rest server did not stop cleanly")
+		}
+	}
+	if g != nil {
+		done := make(chan struct{})
+		go func() { g.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			g.Stop()
+		}
+	}
+	models.Close(ctx)
+}
+
+// pluginDirs is where device plugins are looked up: --plugin_dir, then the
+// directory of the ovms executable.
+func pluginDirs(flagDir string) []string {
+	var dirs []string
+	if flagDir != "" {
+		dirs = append(dirs, flagDir)
+	}
+	if exe, err := os.Executable(); err == nil {
+		if real, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = real
+		}
+		dirs = append(dirs, filepath.Dir(exe))
+	}
+	return dirs
+}
+
+func startGRPC(cfg config.Server, models *modelmanager.Manager, version string, log *logrus.Entry) (*grpc.Server, error) {
+	if cfg.Port == 0 {
+		return nil, nil
+	}
+	addr := net.JoinHostPort(cfg.GRPCBindAddress, strconv.Itoa(cfg.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: grpc listen on %s: %w", ErrStartup, addr, err)
+	}
+	s := grpc.NewServer(
+		grpc.MaxRecvMsgSize(MaxMessageBytes),
+		grpc.MaxSendMsgSize(MaxMessageBytes),
+		grpc.StatsHandler(rpcctx.StatsHandler{}),
+	)
+	tfs.Register(s, models)
+	kserve.Register(s, models, version)
+	go func() {
+		if err := s.Serve(ln); err != nil {
+			log.WithError(err).Error("grpc server stopped")
+		}
+	}()
+	log.WithField("address", addr).Info("started grpc server")
+	return s, nil
+}
+
+func startREST(cfg config.Server, models *modelmanager.Manager, version string, log *logrus.Entry) (*http.Server, error) {
+	if cfg.RestPort == 0 {
+		return nil, nil
+	}
+	addr := net.JoinHostPort(cfg.RestBindAddress, strconv.Itoa(cfg.RestPort))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: rest listen on %s: %w", ErrStartup, addr, err)
+	}
+	s := &http.Server{Handler: rest.New(models, version, logging.Component("rest")), ReadHeaderTimeout: 30 * time.Second}
+	go func() {
+		if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.WithError(err).Error("rest server stopped")
+		}
+	}()
+	log.WithField("address", addr).Info("started rest server")
+	return s, nil
+}

@@ -1,0 +1,78 @@
+package integration
+
+import (
+	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runOVMS runs the ovms binary to completion and returns its exit code,
+// stdout and stderr.
+func runOVMS(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "ovms"), args...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, out.String(), errb.String()
+	case errors.As(err, &ee):
+		return ee.ExitCode(), out.String(), errb.String()
+	}
+	t.Fatal(err)
+	return 0, "", ""
+}
+
+func TestCLIUsageErrors(t *testing.T) {
+	model := filepath.Join(modelsDir, "dummy")
+	cases := []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--model_path", model, "--port", "9000"}, "Use config_path or model_path with model_name"},
+		{[]string{"--model_name", "dummy", "--port", "9000"}, "Use config_path or model_path with model_name"},
+		{[]string{"--config_path", "/x.json", "--model_name", "dummy", "--model_path", model}, "Use either config_path or model_path with model_name"},
+		{[]string{"--config_path", "/x.json", "--nireq", "4", "--port", "9000"}, "Model parameters in CLI are exclusive with the config file"},
+		{[]string{"--model_name", "dummy", "--model_path", model}, "port and rest_port cannot both be unset"},
+		{[]string{"--model_name", "dummy", "--model_path", model, "--port", "70000"}, "port number out of range from 0 to 65535"},
+		{[]string{"--model_name", "dummy", "--model_path", model, "--port", "9000", "--rest_port", "9000"}, "port and rest_port cannot have the same values"},
+		{[]string{"--model_name", "dummy", "--model_path", model, "--port", "9000", "--log_level", "LOUD"}, "log_level should be one of: TRACE, DEBUG, INFO, WARNING, ERROR"},
+		{[]string{"--model_name", "dummy", "--model_path", model, "--port", "9000", "--rest_workers", "4"}, "rest_workers is set but rest_port is not set. rest_port is required to start rest servers"},
+		{[]string{"--model_name", "dummy", "--model_path", model, "--port", "9000", "--grpc_bind_address", "bad..addr"}, "grpc_bind_address has invalid format: proper hostname or IP address expected."},
+		{[]string{"serve", "--model_name", "dummy", "--model_path", model}, "port and rest_port cannot both be unset"},
+	}
+	for _, c := range cases {
+		code, _, stderr := runOVMS(t, c.args...)
+		if code != 64 || strings.TrimSpace(stderr) != c.msg {
+			t.Errorf("ovms %v: exit %d, stderr %q; want 64, %q", c.args, code, stderr, c.msg)
+		}
+	}
+	code, _, stderr := runOVMS(t, "--model_name", "dummy", "--no_such_flag", "1")
+	if code != 64 || !strings.HasPrefix(stderr, "error parsing options") {
+		t.Errorf("unknown flag: exit %d, %q", code, stderr)
+	}
+}
+
+func TestCLIHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{nil, {"--help"}, {"serve", "--help"}} {
+		code, out, _ := runOVMS(t, args...)
+		if code != 0 || !strings.Contains(out, "--model_path") {
+			t.Errorf("ovms %v: exit %d, help %q", args, code, out)
+		}
+	}
+	if code, out, _ := runOVMS(t, "--version"); code != 0 || !strings.Contains(out, "OpenVINO Model Server") {
+		t.Errorf("--version: exit %d %q", code, out)
+	}
+}
+
+func TestStartupFailsOnBadModelPath(t *testing.T) {
+	code, _, stderr := runOVMS(t, "--model_name", "m", "--model_path", "/does/not/exist", "--rest_port", fmt.Sprint(freePort(t)))
+	if code != 1 || !strings.Contains(stderr, "The provided base path is invalid or doesn't exists") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}

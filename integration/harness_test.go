@@ -1,0 +1,212 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// Paths set up once by TestMain.
+var (
+	binDir    string // ovms and plugin binaries
+	modelsDir string // generated model repository
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	tmp, err := os.MkdirTemp("", "ovms-integration-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	binDir, modelsDir = filepath.Join(tmp, "bin"), filepath.Join(tmp, "models")
+	root, err := repoRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	steps := [][]string{
+		{"go", "build", "-o", filepath.Join(binDir, "ovms"), "./cli/ovms"},
+		{"go", "build", "-o", filepath.Join(binDir, "ovms-device-cpu"), "./devices/cpu"},
+		{"go", "run", "./scripts/testmodels", "-out", modelsDir},
+	}
+	for _, s := range steps {
+		cmd := exec.Command(s[0], s[1:]...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n%s", strings.Join(s, " "), err, out)
+			return 1
+		}
+	}
+	return m.Run()
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// server is one running ovms process.
+type server struct {
+	t        *testing.T
+	cmd      *exec.Cmd
+	grpcPort int
+	restPort int
+	logPath  string
+	out      *syncBuffer
+	done     chan struct{}
+	conn     *grpc.ClientConn
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startServer runs ovms serving model from the generated repository, with
+// extra flags, and waits until it is ready.
+func startServer(t *testing.T, model string, extra ...string) *server {
+	t.Helper()
+	s := &server{t: t, grpcPort: freePort(t), restPort: freePort(t), out: &syncBuffer{}, done: make(chan struct{})}
+	s.logPath = filepath.Join(t.TempDir(), "ovms.log")
+	args := []string{
+		"--model_name", model, "--model_path", filepath.Join(modelsDir, model),
+		"--port", fmt.Sprint(s.grpcPort), "--rest_port", fmt.Sprint(s.restPort),
+		"--grpc_bind_address", "127.0.0.1", "--rest_bind_address", "127.0.0.1",
+		"--log_path", s.logPath,
+	}
+	s.cmd = exec.Command(filepath.Join(binDir, "ovms"), append(args, extra...)...)
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(s.stop)
+	s.waitReady()
+	conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", s.grpcPort),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30), grpc.MaxCallSendMsgSize(1<<30)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.conn = conn
+	return s
+}
+
+func (s *server) url(path string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d%s", s.restPort, path)
+}
+
+// waitReady polls the KServe readiness endpoint until the model is loaded.
+func (s *server) waitReady() {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.done:
+			s.t.Fatalf("ovms exited during startup: %v\n%s\n%s", s.cmd.ProcessState, s.out, s.log())
+		default:
+		}
+		resp, err := http.Get(s.url("/v2/health/ready"))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.t.Fatalf("ovms not ready after 30s\n%s\n%s", s.out, s.log())
+}
+
+func (s *server) log() string {
+	b, _ := os.ReadFile(s.logPath)
+	return string(b)
+}
+
+// stop ends the server with SIGTERM (graceful) and waits for it.
+func (s *server) stop() {
+	if s.conn != nil {
+		s.conn.Close()
+		s.conn = nil
+	}
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(20 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+		s.t.Errorf("ovms did not stop within 20s of SIGTERM")
+	}
+}
+
+// alive fails the test if the server process has exited.
+func (s *server) alive() {
+	s.t.Helper()
+	select {
+	case <-s.done:
+		s.t.Fatalf("ovms exited: %v\n%s\n%s", s.cmd.ProcessState, s.out, s.log())
+	default:
+	}
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}

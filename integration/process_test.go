@@ -1,0 +1,163 @@
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	kpb "github.com/ovmsgo/ovms/proto/kserve"
+)
+
+// children lists the pids whose parent is pid.
+func children(t *testing.T, pid int) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			continue
+		}
+		// The fields after the parenthesised command: state ppid ...
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func exe(pid int) string {
+	p, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	return p
+}
+
+// pluginPid returns the pid of the CPU plugin process started by s.
+func pluginPid(t *testing.T, s *server) int {
+	t.Helper()
+	for _, c := range children(t, s.cmd.Process.Pid) {
+		if filepath.Base(exe(c)) == "ovms-device-cpu" {
+			return c
+		}
+	}
+	t.Fatalf("no ovms-device-cpu child of ovms pid %d", s.cmd.Process.Pid)
+	return 0
+}
+
+func gone(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	return len(fields) > 0 && fields[0] == "Z" // a zombie is dead, awaiting its reaper
+}
+
+func TestPluginIsASeparateProcess(t *testing.T) {
+	s := startServer(t, "dummy")
+	pid := pluginPid(t, s)
+	if pid == s.cmd.Process.Pid {
+		t.Fatal("plugin runs in the ovms process")
+	}
+	// The ONNX Runtime library is mapped by the plugin, never by the core.
+	maps := func(pid int) string { b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid)); return string(b) }
+	if !strings.Contains(maps(pid), "libonnxruntime") {
+		t.Error("plugin has not mapped ONNX Runtime")
+	}
+	if strings.Contains(maps(s.cmd.Process.Pid), "libonnxruntime") {
+		t.Error("ovms core has mapped ONNX Runtime")
+	}
+	// Both processes map the same arena (a memfd, not a file in /dev/shm).
+	if !strings.Contains(maps(pid), "/memfd:ovms-cpu") || !strings.Contains(maps(s.cmd.Process.Pid), "/memfd:ovms-cpu") {
+		t.Error("arena memfd not mapped by both processes")
+	}
+}
+
+// TestLargeInputTravelsThroughSharedMemory sends a 2 MiB tensor and checks,
+// from the plugin's own record of the control message it received, that the
+// bytes were in the arena and the gRPC message was small.
+func TestLargeInputTravelsThroughSharedMemory(t *testing.T) {
+	s := startServer(t, "passthrough_u8", "--log_level", "DEBUG")
+	const rows, cols = 1024, 2048 // 2 MiB of uint8
+	data := make([]byte, rows*cols)
+	for i := range data {
+		data[i] = byte(i*7 + i/cols)
+	}
+	c := kpb.NewGRPCInferenceServiceClient(s.conn)
+	resp, err := c.ModelInfer(ctx(t), &kpb.ModelInferRequest{
+		ModelName:        "passthrough_u8",
+		Inputs:           []*kpb.ModelInferRequest_InferInputTensor{{Name: "input", Datatype: "UINT8", Shape: []int64{rows, cols}}},
+		RawInputContents: [][]byte{data},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(resp.RawOutputContents[0], data) || resp.Outputs[0].Shape[0] != rows {
+		t.Fatal("passthrough output differs from input")
+	}
+	re := regexp.MustCompile(`control_bytes=(\d+).*inputs="?input:arena\[(\d+),\+(\d+)\]`)
+	var m []string
+	deadline := time.Now().Add(5 * time.Second)
+	for m == nil && time.Now().Before(deadline) {
+		for _, line := range strings.Split(s.log(), "\n") {
+			if strings.Contains(line, "infer request") {
+				m = re.FindStringSubmatch(line)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if m == nil {
+		t.Fatalf("no infer request record from the plugin in the log:\n%s", s.log())
+	}
+	control, _ := strconv.Atoi(m[1])
+	length, _ := strconv.Atoi(m[3])
+	if length != rows*cols {
+		t.Errorf("plugin saw an input of %d bytes in the arena, want %d", length, rows*cols)
+	}
+	if control > 1024 {
+		t.Errorf("control message to the plugin was %d bytes: tensor bytes went over gRPC", control)
+	}
+}
+
+func TestKillLeavesNoPluginOrSharedMemory(t *testing.T) {
+	shmBefore, _ := os.ReadDir("/dev/shm")
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) {
+			s := startServer(t, "dummy")
+			pid := pluginPid(t, s)
+			if err := s.cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-s.done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("ovms did not exit")
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for !gone(pid) && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if !gone(pid) {
+				t.Fatalf("plugin pid %d still running after ovms got %v", pid, sig)
+			}
+		})
+	}
+	shmAfter, _ := os.ReadDir("/dev/shm")
+	if len(shmAfter) > len(shmBefore) {
+		t.Errorf("/dev/shm grew from %d to %d entries", len(shmBefore), len(shmAfter))
+	}
+}
