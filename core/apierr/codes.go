@@ -125,8 +125,8 @@ var table = map[Code]info{
 	RestInferenceHeaderContentLengthInvalid: {"Inference-Header-Content-Length header is invalid and couldn't be parsed", codes.InvalidArgument, http.StatusBadRequest},
 	RestContentsFieldNotEmpty:               {"Request contains values both in binary data and in content value", codes.InvalidArgument, http.StatusBadRequest},
 	JSONNestingDepthExceeded:                {"JSON nesting depth exceeded", codes.InvalidArgument, http.StatusBadRequest},
-	RestProtoToStringError:                {"Response parsing to JSON error", codes.Internal, http.StatusInternalServerError},
-	RestSerializeTensorContentInvalidSize: {"Size of data in tensor_content does not match declared tensor shape", codes.Internal, http.StatusInternalServerError},
+	RestProtoToStringError:                  {"Response parsing to JSON error", codes.Internal, http.StatusInternalServerError},
+	RestSerializeTensorContentInvalidSize:   {"Size of data in tensor_content does not match declared tensor shape", codes.Internal, http.StatusInternalServerError},
 	// The text of this one is not in OVMS's published sources; it follows
 	// its sibling REST_INFERENCE_HEADER_CONTENT_LENGTH_INVALID.
 	RestInferenceHeaderContentLengthExceeded: {"Inference-Header-Content-Length header value exceeds the request body size", codes.InvalidArgument, http.StatusBadRequest},
