@@ -48,6 +48,7 @@ run: build models ## build, then serve the dummy model on gRPC :9000 and REST :8
 
 .PHONY: test
 test: onnxruntime ## run every test: unit, conformance, plugin contract and integration
+	@./scripts/install-deps.sh test
 	$(GO) test -count=1 ./...
 
 .PHONY: integration
@@ -56,10 +57,12 @@ integration: onnxruntime ## run the black-box suite against the real binaries
 
 .PHONY: proto
 proto: ## regenerate the Go code of proto/ (pinned protoc plugins)
+	@./scripts/install-deps.sh generate
 	./scripts/gen-proto.sh
 
 .PHONY: check-generated
 check-generated: ## fail when the generated Go code of proto/ is out of date
+	@./scripts/install-deps.sh generate
 	./scripts/gen-proto.sh
 	@git diff --exit-code -- proto || { echo "generated code in proto/ is out of date: run make proto" >&2; exit 1; }
 	@test -z "$$(git status --porcelain --untracked-files=all -- proto)" || { git status --short -- proto; echo "untracked generated files in proto/" >&2; exit 1; }

@@ -76,3 +76,11 @@ func TestStartupFailsOnBadModelPath(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }
+
+func TestServeSubcommand(t *testing.T) {
+	s := startCommand(t, []string{"serve"}, "dummy", "--plugin_dir", binDir)
+	code, body := post(t, s.url("/v2/models/dummy/infer"), `{"inputs":[{"name":"b","shape":[1,10],"datatype":"FP32","data":[0,0,0,0,0,0,0,0,0,0]}]}`)
+	if code != 200 || !strings.Contains(body, "[1.0, 1.0, 1.0") {
+		t.Fatalf("%d %s", code, body)
+	}
+}

@@ -118,6 +118,12 @@ func freePort(t *testing.T) int {
 // extra flags, and waits until it is ready.
 func startServer(t *testing.T, model string, extra ...string) *server {
 	t.Helper()
+	return startCommand(t, nil, model, extra...)
+}
+
+// startCommand is startServer with leading arguments (e.g. "serve").
+func startCommand(t *testing.T, lead []string, model string, extra ...string) *server {
+	t.Helper()
 	s := &server{t: t, grpcPort: freePort(t), restPort: freePort(t), out: &syncBuffer{}, done: make(chan struct{})}
 	s.logPath = filepath.Join(t.TempDir(), "ovms.log")
 	args := []string{
@@ -126,7 +132,7 @@ func startServer(t *testing.T, model string, extra ...string) *server {
 		"--grpc_bind_address", "127.0.0.1", "--rest_bind_address", "127.0.0.1",
 		"--log_path", s.logPath,
 	}
-	s.cmd = exec.Command(filepath.Join(binDir, "ovms"), append(args, extra...)...)
+	s.cmd = exec.Command(filepath.Join(binDir, "ovms"), append(append(lead, args...), extra...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

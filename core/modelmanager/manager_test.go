@@ -12,77 +12,39 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-plugin"
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/config"
-	"github.com/ovmsgo/ovms/core/pluginhost"
+	"github.com/ovmsgo/ovms/core/internal/devicetest"
 	"github.com/ovmsgo/ovms/core/tensor"
 	"github.com/ovmsgo/ovms/plugins/device"
-	"github.com/ovmsgo/ovms/plugins/shm"
 )
 
-// fakeDevices serves a device.Mock over an in-memory gRPC connection: the
-// real client, server shim and arena, without a process.
-type fakeDevices struct{ inst *pluginhost.Instance }
-
-func (f *fakeDevices) Get(_ context.Context, family string) (*pluginhost.Instance, error) {
-	if family != "cpu" {
-		return nil, errors.New("device plugin ovms-device-" + family + " not found")
+// newFake returns devices whose Load fails for versions whose directory
+// holds a "bad" file and blocks for versions whose directory holds a "slow"
+// file until release is closed; Infer adds one to a float32 input.
+func newFake(t *testing.T, release chan struct{}) devicetest.Devices {
+	t.Helper()
+	arena := devicetest.NewArena(t)
+	mock := devicetest.AddOne(arena, meta)
+	mock.LoadF = func(_ context.Context, req *device.LoadRequest) (*device.ModelInfo, error) {
+		if _, err := os.Stat(filepath.Join(req.Path, "bad")); err == nil {
+			return nil, status.Error(codes.FailedPrecondition, "broken model file")
+		}
+		if _, err := os.Stat(filepath.Join(req.Path, "slow")); err == nil {
+			<-release
+		}
+		return meta, nil
 	}
-	return f.inst, nil
+	return devicetest.Devices{Instance: devicetest.Serve(t, mock, arena)}
 }
 
 var meta = &device.ModelInfo{
 	Inputs:  []device.TensorInfo{{Name: "b", DType: device.Float32, Shape: []int64{1, 2}}},
 	Outputs: []device.TensorInfo{{Name: "a", DType: device.Float32, Shape: []int64{1, 2}}},
-}
-
-// newFake returns devices whose Load fails for versions whose directory
-// holds a "bad" file and blocks for versions whose directory holds a "slow" file until release
-// is closed; Infer adds one to a float32 input.
-func newFake(t *testing.T, release chan struct{}) *fakeDevices {
-	t.Helper()
-	arena, err := shm.Create("mm-test", 1<<20, 0.5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mock := &device.Mock{
-		LoadF: func(_ context.Context, req *device.LoadRequest) (*device.ModelInfo, error) {
-			if _, err := os.Stat(filepath.Join(req.Path, "bad")); err == nil {
-				return nil, status.Error(codes.FailedPrecondition, "broken model file")
-			}
-			if _, err := os.Stat(filepath.Join(req.Path, "slow")); err == nil {
-				<-release
-			}
-			return meta, nil
-		},
-		UnloadF: func(context.Context, device.ModelKey) error { return nil },
-		InferF: func(_ context.Context, req *device.InferRequest) (*device.InferResponse, error) {
-			in := req.Inputs[0]
-			src, _ := arena.Bytes(in.Offset, in.Length)
-			off, err := arena.PluginZone().Alloc(in.Length)
-			if err != nil {
-				return nil, err
-			}
-			dst, _ := arena.Bytes(off, in.Length)
-			for i := 0; i < len(src); i += 4 {
-				f := math.Float32frombits(binary.LittleEndian.Uint32(src[i:]))
-				binary.LittleEndian.PutUint32(dst[i:], math.Float32bits(f+1))
-			}
-			return &device.InferResponse{Outputs: []device.TensorRef{{Name: "a", DType: device.Float32, Shape: in.Shape, Offset: off, Length: in.Length}}}, nil
-		},
-	}
-	client, _ := plugin.TestPluginGRPCConn(t, true, map[string]plugin.Plugin{device.PluginName: &device.Plugin{Impl: mock, Arena: arena}})
-	raw, err := client.Dispense(device.PluginName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close(); arena.Close() })
-	return &fakeDevices{inst: pluginhost.Attach("cpu", raw.(*device.Client), arena, &device.Info{Name: "mock"})}
 }
 
 // repo makes base/<v> directories; versions named in markers get a marker
@@ -247,10 +209,10 @@ func TestInferAndUnloadWaitsForRequests(t *testing.T) {
 		t.Fatalf("output %v", out)
 	}
 	resp.Release()
-	if n := devs.inst.Arena.PluginZone().Allocations(); n != 0 {
+	if n := devs.Instance.Arena.PluginZone().Allocations(); n != 0 {
 		t.Errorf("%d plugin-zone buffers not released", n)
 	}
-	if n := devs.inst.Arena.HostZone().Allocations(); n != 0 {
+	if n := devs.Instance.Arena.HostZone().Allocations(); n != 0 {
 		t.Errorf("%d host-zone buffers not freed", n)
 	}
 	var wg sync.WaitGroup

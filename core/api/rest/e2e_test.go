@@ -2,74 +2,28 @@ package rest
 
 import (
 	"context"
-	"encoding/binary"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 
-	"github.com/hashicorp/go-plugin"
-
 	"github.com/ovmsgo/ovms/core/config"
-	"github.com/ovmsgo/ovms/core/pluginhost"
-	"github.com/ovmsgo/ovms/plugins/device"
+	"github.com/ovmsgo/ovms/core/internal/devicetest"
 	"github.com/ovmsgo/ovms/plugins/shm"
 )
-
-// mockDevices serves one in-process mock plugin for every family.
-type mockDevices struct{ inst *pluginhost.Instance }
-
-func (m mockDevices) Get(context.Context, string) (*pluginhost.Instance, error) { return m.inst, nil }
 
 // startDummy serves the OVMS "dummy" model (b [1,10] FP32 -> a = b + 1)
 // from a mock device plugin over an in-memory gRPC connection and a real
 // shared-memory arena.
 func startDummy(t *testing.T) (*Server, *shm.Arena) {
 	t.Helper()
-	arena, err := shm.Create("rest-test", 1<<20, 0.5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { arena.Close() })
-	mock := &device.Mock{
-		LoadF: func(context.Context, *device.LoadRequest) (*device.ModelInfo, error) {
-			return &device.ModelInfo{
-				Inputs:  []device.TensorInfo{{Name: "b", DType: device.Float32, Shape: []int64{1, 10}}},
-				Outputs: []device.TensorInfo{{Name: "a", DType: device.Float32, Shape: []int64{1, 10}}},
-			}, nil
-		},
-		InferF: func(_ context.Context, req *device.InferRequest) (*device.InferResponse, error) {
-			in := req.Inputs[0]
-			src, err := arena.Bytes(in.Offset, in.Length)
-			if err != nil {
-				return nil, err
-			}
-			off, err := arena.PluginZone().Alloc(in.Length)
-			if err != nil {
-				return nil, err
-			}
-			dst, _ := arena.Bytes(off, in.Length)
-			for i := 0; i+4 <= len(src); i += 4 {
-				v := math.Float32frombits(binary.LittleEndian.Uint32(src[i:]))
-				binary.LittleEndian.PutUint32(dst[i:], math.Float32bits(v+1))
-			}
-			return &device.InferResponse{Outputs: []device.TensorRef{{Name: "a", DType: device.Float32, Shape: in.Shape, Offset: off, Length: in.Length}}}, nil
-		},
-	}
-	client, _ := plugin.TestPluginGRPCConn(t, true, map[string]plugin.Plugin{
-		device.PluginName: &device.Plugin{Impl: mock, Arena: arena},
-	})
-	t.Cleanup(func() { client.Close() })
-	raw, err := client.Dispense(device.PluginName)
-	if err != nil {
-		t.Fatal(err)
-	}
+	arena := devicetest.NewArena(t)
+	inst := devicetest.Serve(t, devicetest.AddOne(arena, nil), arena)
 	base := t.TempDir()
 	if err := os.Mkdir(filepath.Join(base, "1"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s, models, _ := newTestServerWith(t, mockDevices{&pluginhost.Instance{Family: "cpu", Device: raw.(*device.Client), Arena: arena}})
+	s, models, _ := newTestServerWith(t, devicetest.Devices{Instance: inst})
 	cfg := config.DefaultModel()
 	cfg.Name, cfg.BasePath = "dummy", base
 	if err := models.Apply(context.Background(), []config.Model{cfg}); err != nil {
