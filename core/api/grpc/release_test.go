@@ -21,10 +21,10 @@ import (
 	"github.com/ovmsgo/ovms/core/config"
 	"github.com/ovmsgo/ovms/core/internal/devicetest"
 	"github.com/ovmsgo/ovms/core/modelmanager"
+	"github.com/ovmsgo/ovms/plugins/shm"
 	kpb "github.com/ovmsgo/ovms/proto/kserve"
 	fw "github.com/ovmsgo/ovms/proto/tensorflow/core/framework"
 	tfspb "github.com/ovmsgo/ovms/proto/tensorflow_serving/apis"
-	"github.com/ovmsgo/ovms/plugins/shm"
 )
 
 // serve starts both gRPC services over an in-memory listener, with or
