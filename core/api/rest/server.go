@@ -6,6 +6,7 @@
 package rest
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -196,23 +197,23 @@ func writeError(w http.ResponseWriter, err error) int {
 }
 
 // readBody reads the whole request body, refusing more than MaxBodyBytes.
+// The buffer grows as bytes arrive (sized up front by Content-Length only
+// up to preallocateBytes), so a client announcing a huge body it never
+// sends cannot make the server allocate it.
 func readBody(r *http.Request) ([]byte, error) {
+	const preallocateBytes = 16 << 20
 	if r.ContentLength > MaxBodyBytes {
 		return nil, apierr.New(apierr.RequestTooLarge)
 	}
-	if r.ContentLength >= 0 {
-		buf := make([]byte, r.ContentLength)
-		if _, err := io.ReadFull(r.Body, buf); err != nil {
-			return nil, apierr.Wrap(apierr.InternalError, err, "reading the request body failed")
-		}
-		return buf, nil
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(min(r.ContentLength, preallocateBytes)) + bytes.MinRead)
 	}
-	buf, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
-	if err != nil {
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, MaxBodyBytes+1)); err != nil {
 		return nil, apierr.Wrap(apierr.InternalError, err, "reading the request body failed")
 	}
-	if len(buf) > MaxBodyBytes {
+	if buf.Len() > MaxBodyBytes {
 		return nil, apierr.New(apierr.RequestTooLarge)
 	}
-	return buf, nil
+	return buf.Bytes(), nil
 }
