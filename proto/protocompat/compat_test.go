@@ -33,6 +33,10 @@ func TestMethodPaths(t *testing.T) {
 		kservepb.GRPCInferenceService_ModelMetadata_FullMethodName:    "/inference.GRPCInferenceService/ModelMetadata",
 		kservepb.GRPCInferenceService_ModelInfer_FullMethodName:       "/inference.GRPCInferenceService/ModelInfer",
 		kservepb.GRPCInferenceService_ModelStreamInfer_FullMethodName: "/inference.GRPCInferenceService/ModelStreamInfer",
+		// Triton's system shared-memory extension, in the same service.
+		kservepb.GRPCInferenceService_SystemSharedMemoryStatus_FullMethodName:     "/inference.GRPCInferenceService/SystemSharedMemoryStatus",
+		kservepb.GRPCInferenceService_SystemSharedMemoryRegister_FullMethodName:   "/inference.GRPCInferenceService/SystemSharedMemoryRegister",
+		kservepb.GRPCInferenceService_SystemSharedMemoryUnregister_FullMethodName: "/inference.GRPCInferenceService/SystemSharedMemoryUnregister",
 	}
 	for got, want := range cases {
 		if got != want {
@@ -50,8 +54,8 @@ func TestMethodPaths(t *testing.T) {
 	if desc.ServiceName != "inference.GRPCInferenceService" {
 		t.Errorf("GRPCInferenceService name %q", desc.ServiceName)
 	}
-	if len(desc.Methods) != 6 || len(desc.Streams) != 1 {
-		t.Errorf("GRPCInferenceService has %d unary and %d streaming methods, want 6 and 1", len(desc.Methods), len(desc.Streams))
+	if len(desc.Methods) != 9 || len(desc.Streams) != 1 {
+		t.Errorf("GRPCInferenceService has %d unary and %d streaming methods, want 9 and 1", len(desc.Methods), len(desc.Streams))
 	}
 	if s := desc.Streams[0]; s.StreamName != "ModelStreamInfer" || !s.ClientStreams || !s.ServerStreams {
 		t.Errorf("ModelStreamInfer stream desc %+v, want bidirectional", s)
