@@ -31,6 +31,18 @@ func ServeDevice(name string, factory device.Factory) {
 		log.WithError(err).Error("cannot map the shared-memory arena")
 		os.Exit(1)
 	}
+	channel, err := shm.OpenChannelFromEnv()
+	if err != nil {
+		log.WithError(err).Error("cannot map the data-plane channel")
+		os.Exit(1)
+	}
+	var ep *shm.Endpoint
+	if channel != nil {
+		ep = channel.Plugin()
+		if d, err := time.ParseDuration(os.Getenv("OVMS_CHANNEL_SPIN")); err == nil {
+			ep.Spin = d
+		}
+	}
 	dev, err := factory(&device.Env{Arena: arena, Logger: log})
 	if err != nil {
 		log.WithError(err).Error("cannot start the device")
@@ -39,7 +51,7 @@ func ServeDevice(name string, factory device.Factory) {
 	go exitWithParent(log)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: device.Handshake,
-		Plugins:         plugin.PluginSet{device.PluginName: &device.Plugin{Impl: dev, Arena: arena, Logger: log}},
+		Plugins:         plugin.PluginSet{device.PluginName: &device.Plugin{Impl: dev, Arena: arena, Logger: log, Channel: ep}},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			opts = append(opts, grpc.MaxRecvMsgSize(MaxControlMessage), grpc.MaxSendMsgSize(MaxControlMessage))
 			return grpc.NewServer(opts...)

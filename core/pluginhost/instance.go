@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-plugin"
 	"github.com/sirupsen/logrus"
@@ -30,8 +31,30 @@ type Instance struct {
 	// Info is what the plugin reported about itself at start.
 	Info *device.Info
 
-	pc  *plugin.Client
-	pid int
+	channel *shm.Channel
+	pc      *plugin.Client
+	pid     int
+}
+
+// EnvDataPlane set to "grpc" makes requests travel as gRPC calls instead of
+// through the shared-memory channel (for comparisons and debugging).
+const EnvDataPlane = "OVMS_DATAPLANE"
+
+// EnvSpin overrides how long the core polls for results before sleeping
+// (a Go duration, e.g. "20us"); the plugin reads the same variable.
+const EnvSpin = "OVMS_CHANNEL_SPIN"
+
+// channelSlots is the number of requests (and results) the data-plane
+// rings hold at once; senders wait when a ring is full.
+const channelSlots = 1024
+
+// watch fails the requests in flight when the plugin process ends.
+func (i *Instance) watch() {
+	for !i.pc.Exited() {
+		time.Sleep(100 * time.Millisecond)
+	}
+	i.Device.Close()
+	_ = i.channel.Close()
 }
 
 // start launches a plugin binary and completes the handshake.
@@ -40,10 +63,16 @@ func start(ctx context.Context, path, family string, arenaBytes uint64, log *log
 	if err != nil {
 		return nil, fmt.Errorf("starting %s plugin: %w", family, err)
 	}
+	channel, err := shm.CreateChannel(channelSlots)
+	if err != nil {
+		arena.Close()
+		return nil, fmt.Errorf("starting %s plugin: %w", family, err)
+	}
 	cmd := exec.Command(path)
-	cmd.ExtraFiles = []*os.File{arena.File()}
+	cmd.ExtraFiles = append([]*os.File{arena.File()}, channel.Files()...)
 	cmd.Env = append(os.Environ(),
 		shm.EnvLayout+"="+arena.Layout().String(),
+		shm.EnvChannel+"="+channel.Env(),
 		plugins.EnvLogLevel+"="+logging.LevelName(),
 	)
 	// The plugin dies with the core even when the core is killed, and
@@ -59,7 +88,7 @@ func start(ctx context.Context, path, family string, arenaBytes uint64, log *log
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(plugins.MaxControlMessage), grpc.MaxCallSendMsgSize(plugins.MaxControlMessage))},
 	})
-	inst := &Instance{Family: family, Path: path, Arena: arena, pc: pc}
+	inst := &Instance{Family: family, Path: path, Arena: arena, channel: channel, pc: pc}
 	rpc, err := pc.Client()
 	if err != nil {
 		inst.Kill()
@@ -71,9 +100,19 @@ func start(ctx context.Context, path, family string, arenaBytes uint64, log *log
 		return nil, fmt.Errorf("connecting to %s plugin: %w", family, err)
 	}
 	inst.Device = raw.(*device.Client)
+	if os.Getenv(EnvDataPlane) != "grpc" {
+		ep := channel.Host()
+		if v := os.Getenv(EnvSpin); v != "" {
+			if d, err := time.ParseDuration(v); err == nil {
+				ep.Spin = d
+			}
+		}
+		inst.Device.AttachChannel(ep, arena)
+	}
 	if rc := pc.ReattachConfig(); rc != nil {
 		inst.pid = rc.Pid
 	}
+	go inst.watch()
 	info, err := inst.Device.Info(ctx)
 	if err != nil {
 		inst.Kill()
@@ -94,6 +133,12 @@ func (i *Instance) Exited() bool { return i.pc != nil && i.pc.Exited() }
 func (i *Instance) Kill() {
 	if i.pc != nil {
 		i.pc.Kill()
+	}
+	if i.Device != nil {
+		i.Device.Close()
+	}
+	if i.channel != nil {
+		_ = i.channel.Close()
 	}
 	_ = i.Arena.Close()
 }

@@ -10,6 +10,7 @@ import (
 // gRPC plus Release for output leases. Errors are gRPC status errors.
 type Client struct {
 	rpc devicev1.DeviceClient
+	dp  *dataPlane // set by AttachChannel
 }
 
 var _ Device = (*Client)(nil)
@@ -48,10 +49,19 @@ func (c *Client) Unload(ctx context.Context, key ModelKey) error {
 	return err
 }
 
-// Infer runs one request. On success the caller owns the output buffers
-// until it calls Release with the response's Lease.
+// Infer runs one request, over the shared-memory channel when one is
+// attached (the context then does not cancel the plugin's work), else as a
+// gRPC call. On success the caller owns the output buffers until it calls
+// Release with the response's Lease.
 func (c *Client) Infer(ctx context.Context, req *InferRequest) (*InferResponse, error) {
-	r, err := c.rpc.Infer(ctx, &devicev1.InferRequest{Model: keyToProto(req.Model), Inputs: refsToProto(req.Inputs), Outputs: req.Outputs})
+	preq := &devicev1.InferRequest{Model: keyToProto(req.Model), Inputs: refsToProto(req.Inputs), Outputs: req.Outputs}
+	var r *devicev1.InferResponse
+	var err error
+	if c.dp != nil {
+		r, err = c.dp.infer(preq)
+	} else {
+		r, err = c.rpc.Infer(ctx, preq)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -60,6 +70,9 @@ func (c *Client) Infer(ctx context.Context, req *InferRequest) (*InferResponse, 
 
 // Release hands output buffers back to the plugin.
 func (c *Client) Release(ctx context.Context, leases ...uint64) error {
+	if c.dp != nil {
+		return c.dp.release(leases)
+	}
 	_, err := c.rpc.Release(ctx, &devicev1.ReleaseRequest{Leases: leases})
 	return err
 }

@@ -33,13 +33,23 @@ type Plugin struct {
 	// Logger, in the plugin process, receives a debug line per request
 	// describing what crossed the control channel.
 	Logger *logrus.Entry
+	// Channel, in the plugin process, is the data-plane endpoint requests
+	// also arrive on (nil: gRPC only).
+	Channel *shm.Endpoint
 }
 
 var _ plugin.GRPCPlugin = (*Plugin)(nil)
 
 // GRPCServer registers the device service (plugin side).
 func (p *Plugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	devicev1.RegisterDeviceServer(s, newServer(p.Impl, p.Arena, p.Logger))
+	srv := newServer(p.Impl, p.Arena, p.Logger)
+	devicev1.RegisterDeviceServer(s, srv)
+	if p.Channel != nil {
+		go func() {
+			_ = srv.serveChannel(p.Channel)
+			srv.log.Warn("data-plane channel closed")
+		}()
+	}
 	return nil
 }
 

@@ -21,11 +21,12 @@ import (
 // output leases: lease id -> plugin-zone offsets to free on Release.
 type server struct {
 	devicev1.UnimplementedDeviceServer
-	impl   Device
-	arena  *shm.Arena
-	log    *logrus.Entry
-	next   atomic.Uint64
-	leases sync.Map // uint64 -> []uint64
+	impl    Device
+	arena   *shm.Arena
+	log     *logrus.Entry
+	next    atomic.Uint64
+	leases  sync.Map     // uint64 -> []uint64
+	running atomic.Int64 // channel requests being answered
 }
 
 func newServer(impl Device, arena *shm.Arena, log *logrus.Entry) *server {
@@ -101,17 +102,23 @@ func (s *server) Infer(ctx context.Context, req *devicev1.InferRequest) (*device
 func (s *server) Release(_ context.Context, req *devicev1.ReleaseRequest) (*devicev1.ReleaseResponse, error) {
 	var unknown []uint64
 	for _, l := range req.GetLeases() {
-		v, ok := s.leases.LoadAndDelete(l)
-		if !ok {
+		if !s.release(l) {
 			unknown = append(unknown, l)
-			continue
 		}
-		s.free(v.([]uint64))
 	}
 	if len(unknown) > 0 {
 		return nil, status.Errorf(codes.InvalidArgument, "unknown leases %v", unknown)
 	}
 	return &devicev1.ReleaseResponse{}, nil
+}
+
+// release frees the buffers of a lease; false if the lease is unknown.
+func (s *server) release(lease uint64) bool {
+	v, ok := s.leases.LoadAndDelete(lease)
+	if ok {
+		s.free(v.([]uint64))
+	}
+	return ok
 }
 
 func (s *server) free(offs []uint64) {

@@ -1,0 +1,286 @@
+package device
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ovmsgo/ovms/plugins/shm"
+	devicev1 "github.com/ovmsgo/ovms/proto/ovms/plugin/device/v1"
+)
+
+// Message kinds on the data-plane channel. A request or result that does not
+// fit a ring slot is written into the arena and the slot carries its
+// location (offset, length): host-zone for requests (freed by the host after
+// the result), plugin-zone for results (freed with the result's lease).
+const (
+	kindInfer        uint32 = 1 // host -> plugin: InferRequest
+	kindInferArena   uint32 = 2 // host -> plugin: InferRequest in the arena
+	kindRelease      uint32 = 3 // host -> plugin: lease ids, no answer
+	kindResult       uint32 = 4 // plugin -> host: InferResponse
+	kindResultArena  uint32 = 5 // plugin -> host: InferResponse in the arena
+	kindError        uint32 = 6 // plugin -> host: uint32 gRPC code + message
+	maxReleasePerMsg        = shm.SlotPayload / 8
+)
+
+// result is what a waiting Infer call gets.
+type result struct {
+	resp *devicev1.InferResponse
+	err  error
+}
+
+// dataPlane is the host side of the channel: Infer sends a request and
+// waits for its result, which one receiver goroutine delivers.
+type dataPlane struct {
+	ep       *shm.Endpoint
+	arena    *shm.Arena
+	next     atomic.Uint64
+	pending  sync.Map     // id -> chan result
+	inFlight atomic.Int64 // requests sent and not answered
+	rtt      atomic.Int64 // moving average of round trips, ns
+	closed   atomic.Bool
+}
+
+// Polling for results is worth it only for short round trips: a result due
+// within maxPollRTT is polled for (twice the usual round trip), a longer
+// one is slept for.
+const maxPollRTT = 500 * time.Microsecond
+
+func (d *dataPlane) spinFor() time.Duration {
+	if d.inFlight.Load() == 0 {
+		return 0
+	}
+	rtt := time.Duration(d.rtt.Load())
+	if rtt > maxPollRTT {
+		return 0
+	}
+	return 2*rtt + 20*time.Microsecond
+}
+
+// AttachChannel makes Infer and Release use the shared-memory channel
+// instead of gRPC calls. It starts the goroutine that receives results.
+func (c *Client) AttachChannel(ep *shm.Endpoint, arena *shm.Arena) {
+	d := &dataPlane{ep: ep, arena: arena}
+	ep.SpinFor = d.spinFor
+	c.dp = d
+	go d.receive()
+}
+
+// Close fails every request in flight on the channel (the plugin is gone).
+func (c *Client) Close() {
+	if c.dp != nil {
+		c.dp.fail()
+	}
+}
+
+func (d *dataPlane) receive() {
+	_ = d.ep.Receive(func(id uint64, kind uint32, payload []byte) {
+		v, ok := d.pending.LoadAndDelete(id)
+		if !ok {
+			return
+		}
+		v.(chan result) <- d.decode(kind, payload)
+	})
+	d.fail()
+}
+
+// fail ends every pending call with Unavailable; later calls fail at once.
+func (d *dataPlane) fail() {
+	if d.closed.Swap(true) {
+		return
+	}
+	d.pending.Range(func(k, v any) bool {
+		if _, ok := d.pending.LoadAndDelete(k); ok {
+			v.(chan result) <- result{err: status.Error(codes.Unavailable, "device plugin is gone")}
+		}
+		return true
+	})
+}
+
+func (d *dataPlane) decode(kind uint32, payload []byte) result {
+	switch kind {
+	case kindError:
+		if len(payload) < 4 {
+			return result{err: status.Error(codes.Internal, "malformed error from the device plugin")}
+		}
+		return result{err: status.Error(codes.Code(binary.LittleEndian.Uint32(payload)), string(payload[4:]))}
+	case kindResultArena:
+		if len(payload) != 16 {
+			return result{err: status.Error(codes.Internal, "malformed result location from the device plugin")}
+		}
+		b, err := d.arena.Bytes(binary.LittleEndian.Uint64(payload), binary.LittleEndian.Uint64(payload[8:]))
+		if err != nil {
+			return result{err: status.Error(codes.Internal, err.Error())}
+		}
+		payload = b
+	case kindResult:
+	default:
+		return result{err: status.Errorf(codes.Internal, "unknown message kind %d from the device plugin", kind)}
+	}
+	resp := &devicev1.InferResponse{}
+	if err := proto.Unmarshal(payload, resp); err != nil {
+		return result{err: status.Errorf(codes.Internal, "decoding the device plugin's result: %v", err)}
+	}
+	return result{resp: resp}
+}
+
+func (d *dataPlane) infer(req *devicev1.InferRequest) (*devicev1.InferResponse, error) {
+	if d.closed.Load() {
+		return nil, status.Error(codes.Unavailable, "device plugin is gone")
+	}
+	msg, err := proto.Marshal(req)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "encoding request: %v", err)
+	}
+	kind := kindInfer
+	if len(msg) > shm.SlotPayload {
+		off, err := d.arena.HostZone().Alloc(uint64(len(msg)))
+		if err != nil {
+			return nil, status.Errorf(codes.ResourceExhausted, "request message: %v", err)
+		}
+		defer d.arena.HostZone().Free(off)
+		dst, _ := d.arena.Bytes(off, uint64(len(msg)))
+		copy(dst, msg)
+		msg = binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(msg[:0], off), uint64(len(dst)))
+		kind = kindInferArena
+	}
+	start := time.Now()
+	id := d.next.Add(1)
+	ch := make(chan result, 1)
+	d.pending.Store(id, ch)
+	d.inFlight.Add(1)
+	defer d.inFlight.Add(-1)
+	if err := d.ep.Send(id, kind, msg); err != nil {
+		d.pending.Delete(id)
+		return nil, status.Errorf(codes.Unavailable, "sending to the device plugin: %v", err)
+	}
+	if d.closed.Load() { // fail may have run before Store
+		if _, ok := d.pending.LoadAndDelete(id); ok {
+			return nil, status.Error(codes.Unavailable, "device plugin is gone")
+		}
+	}
+	r := <-ch
+	took := int64(time.Since(start))
+	old := d.rtt.Load()
+	d.rtt.Store(old + (took-old)/8) // racy updates only blur an average
+	return r.resp, r.err
+}
+
+func (d *dataPlane) release(leases []uint64) error {
+	for len(leases) > 0 {
+		n := min(len(leases), maxReleasePerMsg)
+		msg := make([]byte, 8*n)
+		for i, l := range leases[:n] {
+			binary.LittleEndian.PutUint64(msg[8*i:], l)
+		}
+		if err := d.ep.Send(0, kindRelease, msg); err != nil {
+			return status.Errorf(codes.Unavailable, "sending to the device plugin: %v", err)
+		}
+		leases = leases[n:]
+	}
+	return nil
+}
+
+// serveChannel answers requests from the channel in the plugin process
+// until the channel closes; each request runs on its own goroutine.
+//
+// While a request runs the receiver sleeps between messages (the engine has
+// the cores); once the plugin is idle again it polls for DefaultSpin, so the
+// next request of a busy client costs no wake-up.
+func (s *server) serveChannel(ep *shm.Endpoint) error {
+	spin := ep.Spin
+	ep.SpinFor = func() time.Duration {
+		if s.running.Load() > 0 {
+			return 0
+		}
+		return spin
+	}
+	return ep.Receive(func(id uint64, kind uint32, payload []byte) {
+		switch kind {
+		case kindRelease:
+			for i := 0; i+8 <= len(payload); i += 8 {
+				s.release(binary.LittleEndian.Uint64(payload[i:]))
+			}
+		case kindInfer, kindInferArena:
+			req, err := s.decodeRequest(kind, payload)
+			s.running.Add(1)
+			go s.answer(ep, id, req, err)
+		}
+	})
+}
+
+func (s *server) decodeRequest(kind uint32, payload []byte) (*devicev1.InferRequest, error) {
+	if kind == kindInferArena {
+		if len(payload) != 16 {
+			return nil, status.Error(codes.InvalidArgument, "malformed request location")
+		}
+		off, n := binary.LittleEndian.Uint64(payload), binary.LittleEndian.Uint64(payload[8:])
+		if !s.arena.HostZone().Contains(off, n) {
+			return nil, status.Error(codes.InvalidArgument, "request message outside the host zone")
+		}
+		payload, _ = s.arena.Bytes(off, n)
+	}
+	req := &devicev1.InferRequest{}
+	if err := proto.Unmarshal(payload, req); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "decoding request: %v", err)
+	}
+	return req, nil
+}
+
+// answer runs one request and sends its result or error.
+func (s *server) answer(ep *shm.Endpoint, id uint64, req *devicev1.InferRequest, err error) {
+	defer func() {
+		if s.running.Add(-1) == 0 {
+			ep.Nudge() // idle now: poll for the next request
+		}
+	}()
+	var resp *devicev1.InferResponse
+	if err == nil {
+		resp, err = s.Infer(context.Background(), req)
+	}
+	if err != nil {
+		st := status.Convert(err)
+		msg := binary.LittleEndian.AppendUint32(nil, uint32(st.Code()))
+		msg = append(msg, st.Message()[:min(len(st.Message()), shm.SlotPayload-4)]...)
+		_ = ep.Send(id, kindError, msg)
+		return
+	}
+	msg, err := proto.Marshal(resp)
+	if err == nil && len(msg) > shm.SlotPayload {
+		msg, err = s.resultInArena(resp.GetLease(), msg)
+		if err == nil {
+			_ = ep.Send(id, kindResultArena, msg)
+			return
+		}
+	}
+	if err != nil {
+		s.release(resp.GetLease())
+		st := status.Convert(fmt.Errorf("encoding result: %w", err))
+		_ = ep.Send(id, kindError, append(binary.LittleEndian.AppendUint32(nil, uint32(codes.Internal)), st.Message()...))
+		return
+	}
+	_ = ep.Send(id, kindResult, msg)
+}
+
+// resultInArena writes an encoded result into the plugin zone, adds the
+// buffer to the result's lease and returns its location.
+func (s *server) resultInArena(lease uint64, msg []byte) ([]byte, error) {
+	off, err := s.arena.PluginZone().Alloc(uint64(len(msg)))
+	if err != nil {
+		return nil, err
+	}
+	dst, _ := s.arena.Bytes(off, uint64(len(msg)))
+	copy(dst, msg)
+	if v, ok := s.leases.Load(lease); ok {
+		s.leases.Store(lease, append(v.([]uint64), off))
+	}
+	loc := binary.LittleEndian.AppendUint64(nil, off)
+	return binary.LittleEndian.AppendUint64(loc, uint64(len(msg))), nil
+}

@@ -1,0 +1,260 @@
+package shm
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+var le = binary.LittleEndian
+
+// EnvChannel tells the plugin where its data-plane channel is:
+// "fd=4,plugin_bell=5,host_bell=6,slots=1024".
+const EnvChannel = "OVMS_CHANNEL"
+
+// Child descriptor numbers of the channel (after the arena's 3).
+const (
+	childChannelFD = 4
+	childPluginBel = 5
+	childHostBell  = 6
+)
+
+// DefaultSpin is how long a receiver polls its ring after the last message
+// before it sleeps on its doorbell. Waking a sleeping process costs tens of
+// microseconds in a VM (a sched_yield between polls costs as much again, so
+// polls only yield to this process's goroutines); a request stream a client
+// keeps busy (a reply, then the next request within this window) never pays
+// the wake-up.
+const DefaultSpin = 1 * time.Millisecond
+
+// ErrClosed is returned by a closed endpoint.
+var ErrClosed = errors.New("channel closed")
+
+// Channel is the data plane between host and plugin: two rings in one
+// shared memfd (host to plugin, plugin to host) and an eventfd doorbell per
+// direction, rung only when the receiver has announced it is asleep.
+type Channel struct {
+	file       *os.File
+	mem        []byte
+	slots      int
+	toPlugin   *Ring
+	toHost     *Ring
+	pluginBell *os.File
+	hostBell   *os.File
+	closed     atomic.Bool
+}
+
+// CreateChannel makes a channel with rings of slots entries (host side).
+func CreateChannel(slots int) (*Channel, error) {
+	size := 2 * RingBytes(slots)
+	fd, err := unix.MemfdCreate("ovms-channel", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("creating channel memfd: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "memfd:ovms-channel")
+	if err := unix.Ftruncate(fd, int64(size)); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sizing channel: %w", err)
+	}
+	pb, err1 := eventfd()
+	hb, err2 := eventfd()
+	if err := errors.Join(err1, err2); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return mapChannel(f, pb, hb, slots, true)
+}
+
+func eventfd() (*os.File, error) {
+	fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("creating eventfd: %w", err)
+	}
+	return os.NewFile(uintptr(fd), "eventfd"), nil
+}
+
+func mapChannel(f, pluginBell, hostBell *os.File, slots int, init bool) (*Channel, error) {
+	size := 2 * RingBytes(slots)
+	mem, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
+	if err != nil {
+		return nil, fmt.Errorf("mapping channel: %w", err)
+	}
+	c := &Channel{file: f, mem: mem, slots: slots, pluginBell: pluginBell, hostBell: hostBell}
+	half := RingBytes(slots)
+	if c.toPlugin, err = NewRing(mem[:half], slots, init); err == nil {
+		c.toHost, err = NewRing(mem[half:], slots, init)
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Files are the descriptors to hand to the child after the arena, in the
+// order the child expects them (fds 4, 5, 6).
+func (c *Channel) Files() []*os.File { return []*os.File{c.file, c.pluginBell, c.hostBell} }
+
+// Env is the EnvChannel value for the child.
+func (c *Channel) Env() string {
+	return fmt.Sprintf("fd=%d,plugin_bell=%d,host_bell=%d,slots=%d", childChannelFD, childPluginBel, childHostBell, c.slots)
+}
+
+// OpenChannelFromEnv maps the channel described by EnvChannel (plugin
+// side). It returns nil, nil when the variable is not set.
+func OpenChannelFromEnv() (*Channel, error) {
+	v := os.Getenv(EnvChannel)
+	if v == "" {
+		return nil, nil
+	}
+	vals := map[string]int{}
+	for _, kv := range strings.Split(v, ",") {
+		k, s, _ := strings.Cut(kv, "=")
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return nil, fmt.Errorf("channel layout %q: %s: %w", v, k, err)
+		}
+		vals[k] = n
+	}
+	open := func(key string) (*os.File, error) {
+		fd, ok := vals[key]
+		if !ok {
+			return nil, fmt.Errorf("channel layout %q: no %s", v, key)
+		}
+		if err := unix.SetNonblock(fd, true); err != nil {
+			return nil, fmt.Errorf("channel %s fd %d: %w", key, fd, err)
+		}
+		return os.NewFile(uintptr(fd), key), nil
+	}
+	f, err := open("fd")
+	if err != nil {
+		return nil, err
+	}
+	pb, err1 := open("plugin_bell")
+	hb, err2 := open("host_bell")
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, err
+	}
+	return mapChannel(f, pb, hb, vals["slots"], false)
+}
+
+// Host is the host's end: it sends to the plugin and receives from it.
+func (c *Channel) Host() *Endpoint {
+	return &Endpoint{c: c, send: c.toPlugin, sendBell: c.pluginBell, recv: c.toHost, recvBell: c.hostBell, Spin: DefaultSpin}
+}
+
+// Plugin is the plugin's end.
+func (c *Channel) Plugin() *Endpoint {
+	return &Endpoint{c: c, send: c.toHost, sendBell: c.hostBell, recv: c.toPlugin, recvBell: c.pluginBell, Spin: DefaultSpin}
+}
+
+// Close unmaps the rings and closes the descriptors; blocked receivers
+// return ErrClosed.
+func (c *Channel) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	var errs []error
+	for _, f := range []*os.File{c.pluginBell, c.hostBell, c.file} {
+		if f != nil {
+			errs = append(errs, f.Close())
+		}
+	}
+	// The mapping stays: a receiver may still be polling it. It is freed
+	// with the process, and a channel is made once per plugin process.
+	return errors.Join(errs...)
+}
+
+// Endpoint is one side of a channel. Send may be called from many
+// goroutines; Receive from one.
+type Endpoint struct {
+	c                  *Channel
+	send, recv         *Ring
+	sendBell, recvBell *os.File
+	// Spin is how long Receive polls after the last message before it
+	// sleeps on the doorbell, when SpinFor is not set.
+	Spin time.Duration
+	// SpinFor, when set, replaces Spin: it is asked before every poll how
+	// long polling should go on after the last message (0: sleep now).
+	SpinFor func() time.Duration
+}
+
+var one = []byte{1, 0, 0, 0, 0, 0, 0, 0}
+
+// Send enqueues a message and wakes the receiver if it sleeps. A full ring
+// makes the sender wait for room (the receiver is awake then: it only
+// sleeps on an empty ring).
+func (e *Endpoint) Send(id uint64, kind uint32, payload []byte) error {
+	for {
+		if e.c.closed.Load() {
+			return ErrClosed
+		}
+		wake, err := e.send.Push(id, kind, payload)
+		if errors.Is(err, ErrRingFull) {
+			time.Sleep(20 * time.Microsecond)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if wake {
+			if _, err := e.sendBell.Write(one); err != nil && !errors.Is(err, unix.EAGAIN) {
+				return fmt.Errorf("ringing doorbell: %w", err)
+			}
+		}
+		return nil
+	}
+}
+
+// Receive calls fn for every message, in order, until the endpoint is
+// closed. After a message it keeps polling for Spin (or SpinFor), and only
+// then sleeps on the doorbell: a request or reply that follows soon costs
+// no wake-up.
+func (e *Endpoint) Receive(fn func(id uint64, kind uint32, payload []byte)) error {
+	var buf [8]byte
+	last := time.Now()
+	for {
+		if e.c.closed.Load() {
+			return ErrClosed
+		}
+		if e.recv.Pop(fn) {
+			last = time.Now()
+			continue
+		}
+		spin := e.Spin
+		if e.SpinFor != nil {
+			spin = e.SpinFor()
+		}
+		if time.Since(last) < spin {
+			runtime.Gosched()
+			continue
+		}
+		e.recv.SetSleeping(true)
+		if !e.recv.Empty() {
+			e.recv.SetSleeping(false)
+			continue
+		}
+		_, err := e.recvBell.Read(buf[:])
+		e.recv.SetSleeping(false)
+		last = time.Now()
+		if err != nil {
+			return ErrClosed
+		}
+	}
+}
+
+// Nudge wakes this endpoint's own Receive if it sleeps, so that it starts
+// polling again (SpinFor changed its mind, e.g. the plugin became idle).
+func (e *Endpoint) Nudge() {
+	if e.recv.word(offSleeping).Load() != 0 {
+		_, _ = e.recvBell.Write(one)
+	}
+}
