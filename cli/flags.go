@@ -33,6 +33,7 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "layout", Usage: "model input layout (not supported yet)"},
 		&cli.StringFlag{Name: "plugin_dir", Usage: "ovms extension: folder searched first for device plugin binaries"},
 		&cli.IntFlag{Name: "plugin_arena_mb", Value: d.ArenaMB, Usage: "ovms extension: shared-memory arena per device plugin, MiB"},
+		&cli.BoolFlag{Name: "allow_client_shm", Usage: "ovms extension: let clients pass tensors in /dev/shm regions (KServe system shared-memory extension)"},
 	}
 }
 
@@ -56,6 +57,7 @@ func serverConfig(c *cli.Context) (config.Server, error) {
 	s.CPUExtension = c.String("cpu_extension")
 	s.PluginDir = c.String("plugin_dir")
 	s.ArenaMB = c.Int("plugin_arena_mb")
+	s.AllowClientShm = c.Bool("allow_client_shm")
 	m := config.DefaultModel()
 	m.Name = c.String("model_name")
 	m.BasePath = c.String("model_path")

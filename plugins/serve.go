@@ -43,7 +43,8 @@ func ServeDevice(name string, factory device.Factory) {
 			ep.Spin = d
 		}
 	}
-	dev, err := factory(&device.Env{Arena: arena, Logger: log})
+	regions := shm.NewRegionTable()
+	dev, err := factory(&device.Env{Arena: arena, Logger: log, Regions: regions})
 	if err != nil {
 		log.WithError(err).Error("cannot start the device")
 		os.Exit(1)
@@ -51,7 +52,7 @@ func ServeDevice(name string, factory device.Factory) {
 	go exitWithParent(log)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: device.Handshake,
-		Plugins:         plugin.PluginSet{device.PluginName: &device.Plugin{Impl: dev, Arena: arena, Logger: log, Channel: ep}},
+		Plugins:         plugin.PluginSet{device.PluginName: &device.Plugin{Impl: dev, Arena: arena, Logger: log, Channel: ep, Regions: regions}},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			opts = append(opts, grpc.MaxRecvMsgSize(MaxControlMessage), grpc.MaxSendMsgSize(MaxControlMessage))
 			return grpc.NewServer(opts...)

@@ -61,6 +61,9 @@ const (
 	RestProtoToStringError
 	RestSerializeTensorContentInvalidSize
 	RestInferenceHeaderContentLengthExceeded
+	SharedMemoryInvalid
+	SharedMemoryNotFound
+	SharedMemoryExists
 	ArenaFull
 	DeviceUnavailable
 	RequestTooLarge
@@ -130,6 +133,10 @@ var table = map[Code]info{
 	// The text of this one is not in OVMS's published sources; it follows
 	// its sibling REST_INFERENCE_HEADER_CONTENT_LENGTH_INVALID.
 	RestInferenceHeaderContentLengthExceeded: {"Inference-Header-Content-Length header value exceeds the request body size", codes.InvalidArgument, http.StatusBadRequest},
+	// The system shared-memory extension (Triton's messages are details).
+	SharedMemoryInvalid:  {"", codes.InvalidArgument, http.StatusBadRequest},
+	SharedMemoryNotFound: {"", codes.NotFound, http.StatusNotFound},
+	SharedMemoryExists:   {"", codes.AlreadyExists, http.StatusConflict},
 	// ovms-only codes.
 	ArenaFull:         {"Shared memory arena is full", codes.ResourceExhausted, http.StatusServiceUnavailable},
 	DeviceUnavailable: {"Device plugin is unavailable", codes.Unavailable, http.StatusServiceUnavailable},

@@ -37,6 +37,8 @@ type Server struct {
 	PluginDir string
 	// ArenaMB is the size of each device plugin's shared-memory arena.
 	ArenaMB int
+	// AllowClientShm turns on the KServe system shared-memory extension.
+	AllowClientShm bool
 	// Model is the single model of single-model mode.
 	Model *Model
 }

@@ -40,6 +40,14 @@ func (v *Version) Infer(ctx context.Context, req *tensor.Request) (*tensor.Respo
 	}()
 	for i := range req.Inputs {
 		in := &req.Inputs[i]
+		if in.Shm != nil {
+			id, err := in.Shm.Region.MapOn(ctx, v.inst.Device)
+			if err != nil {
+				return nil, err
+			}
+			refs[i] = device.TensorRef{Name: in.Name, DType: in.DType, Shape: in.Shape, Offset: in.Shm.Offset, Length: in.Shm.Size, Region: id}
+			continue
+		}
 		n := in.ByteSize(in.DType)
 		off, err := zone.Alloc(n)
 		if err != nil {
@@ -55,12 +63,17 @@ func (v *Version) Infer(ctx context.Context, req *tensor.Request) (*tensor.Respo
 		}
 		refs[i] = device.TensorRef{Name: in.Name, DType: in.DType, Shape: in.Shape, Offset: off, Length: n}
 	}
+	placements, err := v.placements(ctx, req.Placements)
+	if err != nil {
+		return nil, err
+	}
 	// The plugin call is not cancelled with the client: input buffers must
 	// stay put until the plugin is done, and the outputs' lease must reach us.
 	resp, err := v.inst.Device.Infer(context.WithoutCancel(ctx), &device.InferRequest{
-		Model:   device.ModelKey{Name: v.Model, Version: v.Number},
-		Inputs:  refs,
-		Outputs: req.Outputs,
+		Model:      device.ModelKey{Name: v.Model, Version: v.Number},
+		Inputs:     refs,
+		Outputs:    req.Outputs,
+		Placements: placements,
 	})
 	if err != nil {
 		return nil, pluginError(err)
@@ -78,14 +91,37 @@ func (v *Version) response(arena *shm.Arena, resp *device.InferResponse) (*tenso
 	}
 	outs := make([]tensor.Output, len(resp.Outputs))
 	for i, o := range resp.Outputs {
+		if o.Region != 0 {
+			outs[i] = tensor.Output{Name: o.Name, DType: o.DType, Shape: o.Shape, Placed: true, Length: o.Length}
+			continue
+		}
 		data, err := arena.Bytes(o.Offset, o.Length)
 		if err != nil {
 			release()
 			return nil, apierr.Wrap(apierr.InternalError, err, "output %s", o.Name)
 		}
-		outs[i] = tensor.Output{Name: o.Name, DType: o.DType, Shape: o.Shape, Data: data}
+		outs[i] = tensor.Output{Name: o.Name, DType: o.DType, Shape: o.Shape, Data: data, Length: o.Length}
 	}
 	return tensor.NewResponse(v.Model, v.Number, outs, release), nil
+}
+
+// placements maps requested output placements to device references.
+func (v *Version) placements(ctx context.Context, ps map[string]tensor.ShmRef) ([]device.TensorRef, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	out := make([]device.TensorRef, 0, len(ps))
+	for name, p := range ps {
+		if err := v.checkOutputs([]string{name}); err != nil {
+			return nil, err
+		}
+		id, err := p.Region.MapOn(ctx, v.inst.Device)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, device.TensorRef{Name: name, Offset: p.Offset, Length: p.Size, Region: id})
+	}
+	return out, nil
 }
 
 // checkOutputs rejects requested output names the model does not have.

@@ -22,6 +22,7 @@ import (
 	"github.com/ovmsgo/ovms/core/api/grpc/rpcctx"
 	"github.com/ovmsgo/ovms/core/api/grpc/tfs"
 	"github.com/ovmsgo/ovms/core/api/rest"
+	"github.com/ovmsgo/ovms/core/clientshm"
 	"github.com/ovmsgo/ovms/core/config"
 	"github.com/ovmsgo/ovms/core/logging"
 	"github.com/ovmsgo/ovms/core/modelmanager"
@@ -43,12 +44,17 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 	host := pluginhost.New(pluginhost.Config{Dirs: pluginDirs(cfg.PluginDir), ArenaBytes: uint64(cfg.ArenaMB) << 20})
 	defer host.Close()
 	models := modelmanager.New(host, logging.Component("model_manager"))
+	var shm *clientshm.Registry
+	if cfg.AllowClientShm {
+		shm = clientshm.NewRegistry()
+		defer func() { _ = shm.Unregister("") }()
+	}
 
-	grpcSrv, err := startGRPC(cfg, models, version, log)
+	grpcSrv, err := startGRPC(cfg, models, version, shm, log)
 	if err != nil {
 		return err
 	}
-	httpSrv, err := startREST(cfg, models, version, log)
+	httpSrv, err := startREST(cfg, models, version, shm, log)
 	if err != nil {
 		if grpcSrv != nil {
 			grpcSrv.Stop()
@@ -108,7 +114,7 @@ func pluginDirs(flagDir string) []string {
 	return dirs
 }
 
-func startGRPC(cfg config.Server, models *modelmanager.Manager, version string, log *logrus.Entry) (*grpc.Server, error) {
+func startGRPC(cfg config.Server, models *modelmanager.Manager, version string, shm *clientshm.Registry, log *logrus.Entry) (*grpc.Server, error) {
 	if cfg.Port == 0 {
 		return nil, nil
 	}
@@ -123,7 +129,7 @@ func startGRPC(cfg config.Server, models *modelmanager.Manager, version string, 
 		grpc.StatsHandler(rpcctx.StatsHandler{}),
 	)
 	tfs.Register(s, models)
-	kserve.Register(s, models, version)
+	kserve.Register(s, models, version, shm)
 	go func() {
 		if err := s.Serve(ln); err != nil {
 			log.WithError(err).Error("grpc server stopped")
@@ -133,7 +139,7 @@ func startGRPC(cfg config.Server, models *modelmanager.Manager, version string, 
 	return s, nil
 }
 
-func startREST(cfg config.Server, models *modelmanager.Manager, version string, log *logrus.Entry) (*http.Server, error) {
+func startREST(cfg config.Server, models *modelmanager.Manager, version string, shm *clientshm.Registry, log *logrus.Entry) (*http.Server, error) {
 	if cfg.RestPort == 0 {
 		return nil, nil
 	}
@@ -142,7 +148,11 @@ func startREST(cfg config.Server, models *modelmanager.Manager, version string, 
 	if err != nil {
 		return nil, fmt.Errorf("%w: rest listen on %s: %w", ErrStartup, addr, err)
 	}
-	s := &http.Server{Handler: rest.New(models, version, logging.Component("rest")), ReadHeaderTimeout: 30 * time.Second}
+	api := rest.New(models, version, logging.Component("rest"))
+	if shm != nil {
+		api.EnableClientShm(shm)
+	}
+	s := &http.Server{Handler: api, ReadHeaderTimeout: 30 * time.Second}
 	go func() {
 		if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.WithError(err).Error("rest server stopped")

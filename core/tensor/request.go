@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"sort"
@@ -37,6 +38,23 @@ type Input struct {
 	Values Values
 	// Strings holds the elements of a string input.
 	Strings [][]byte
+	// Shm locates the data in a client shared-memory region instead.
+	Shm *ShmRef
+}
+
+// ShmRef locates tensor bytes in a client shared-memory region.
+type ShmRef struct {
+	// Region is the registered region.
+	Region Shared
+	// Offset and Size delimit the tensor in the region.
+	Offset, Size uint64
+}
+
+// Shared is a client shared-memory region a device plugin can map.
+type Shared interface {
+	// MapOn maps the region in the plugin behind c (once) and returns the
+	// id tensors name it by.
+	MapOn(ctx context.Context, c *device.Client) (uint32, error)
 }
 
 // Request is one inference request as the model manager sees it.
@@ -47,6 +65,8 @@ type Request struct {
 	Inputs []Input
 	// Outputs names the outputs to return; empty means all.
 	Outputs []string
+	// Placements asks for outputs to be written into client shared memory.
+	Placements map[string]ShmRef
 }
 
 // byteSize is the arena size needed for the input's data as dt.
@@ -100,8 +120,14 @@ type Output struct {
 	// Shape is the concrete shape.
 	Shape Shape
 	// Data is little-endian row-major bytes, or (uint32 length, bytes)
-	// elements for strings.
+	// elements for strings. It is nil for an output written into client
+	// shared memory (Placed).
 	Data []byte
+	// Placed marks an output written into client shared memory; Length is
+	// then the number of bytes written there.
+	Placed bool
+	// Length is the size of the output in bytes.
+	Length uint64
 }
 
 // Strings splits a string output into its elements (views into Data).

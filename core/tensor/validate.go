@@ -76,6 +76,17 @@ func validateContent(in *Input, api API) error {
 		return apierr.Newf(apierr.InvalidContentSize, "Shape dimensions overflow size_t; input name: %s", in.Name)
 	}
 	switch {
+	case in.Shm != nil:
+		if in.DType == device.String {
+			return apierr.Newf(apierr.SharedMemoryInvalid, "BYTES inputs cannot be passed in shared memory; input name: %s", in.Name)
+		}
+		want := in.Shape.ByteSize(in.DType)
+		if want < 0 {
+			return apierr.Newf(apierr.InvalidContentSize, "Shape dimensions overflow size_t; input name: %s", in.Name)
+		}
+		if int64(in.Shm.Size) != want {
+			return apierr.Newf(apierr.InvalidContentSize, "Expected: %d bytes; Actual: %d bytes; input name: %s", want, in.Shm.Size, in.Name)
+		}
 	case in.DType == device.String:
 		if int64(len(in.Strings)) != n {
 			return valueCount(api, n, int64(len(in.Strings)), in.Name)

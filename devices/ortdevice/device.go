@@ -32,6 +32,7 @@ type Config struct {
 // Device hosts ONNX Runtime sessions for loaded model versions.
 type Device struct {
 	cfg    Config
+	env    *device.Env
 	arena  *shm.Arena
 	log    *logrus.Entry
 	models sync.Map // device.ModelKey -> *model
@@ -59,7 +60,7 @@ func New(cfg Config, env *device.Env) (*Device, error) {
 		log.WithFields(logrus.Fields{"ort_category": category, "ort_location": location}).Warn(message)
 	})
 	log.WithFields(logrus.Fields{"library": path, "ort_version": ort.Version()}).Info("onnx runtime loaded")
-	return &Device{cfg: cfg, arena: env.Arena, log: log}, nil
+	return &Device{cfg: cfg, env: env, arena: env.Arena, log: log}, nil
 }
 
 // Info describes the plugin.
@@ -98,5 +99,5 @@ func (d *Device) Infer(ctx context.Context, req *device.InferRequest) (*device.I
 		return nil, status.Errorf(codes.NotFound, "model %s version %d is being unloaded", req.Model.Name, req.Model.Version)
 	}
 	defer m.release()
-	return m.infer(ctx, d.arena, req)
+	return m.infer(ctx, d.env, req)
 }

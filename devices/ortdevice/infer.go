@@ -17,17 +17,27 @@ import (
 // infer runs one request: inputs are wrapped in place in the host zone,
 // outputs with a static shape are preallocated in the plugin zone so ONNX
 // Runtime writes them there directly; the others are copied in once.
-func (m *model) infer(ctx context.Context, arena *shm.Arena, req *device.InferRequest) (resp *device.InferResponse, err error) {
+func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferRequest) (resp *device.InferResponse, err error) {
+	arena := env.Arena
 	var values []*ort.Value
+	var releases []func()
 	defer func() {
 		for _, v := range values {
 			v.Close()
+		}
+		for _, r := range releases {
+			r()
 		}
 	}()
 	inNames := make([]string, len(req.Inputs))
 	inputs := make([]*ort.Value, len(req.Inputs))
 	for i, in := range req.Inputs {
-		v, err := inputValue(arena, in)
+		mem, release, err := env.Bytes(in)
+		if err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "input %s: %v", in.Name, err)
+		}
+		releases = append(releases, release)
+		v, err := inputValue(mem, in)
 		if err != nil {
 			return nil, err
 		}
@@ -54,12 +64,36 @@ func (m *model) infer(ctx context.Context, arena *shm.Arena, req *device.InferRe
 			}
 		}
 	}()
+	placed := make([][]byte, len(outNames)) // client memory of placed outputs
 	for i, name := range outNames {
 		info, ok := m.outputs[name]
 		if !ok {
 			return nil, status.Errorf(codes.InvalidArgument, "model has no output %q", name)
 		}
 		size := staticSize(info)
+		if p, ok := placement(req.Placements, name); ok {
+			mem, release, err := env.Bytes(p)
+			if err != nil {
+				return nil, status.Errorf(codes.InvalidArgument, "output %s: %v", name, err)
+			}
+			releases = append(releases, release)
+			placed[i] = mem
+			refs[i] = device.TensorRef{Name: name, DType: info.DType, Shape: info.Shape, Offset: p.Offset, Length: p.Length, Region: p.Region}
+			if size < 0 {
+				continue
+			}
+			if size > len(mem) {
+				return nil, status.Errorf(codes.InvalidArgument, "output %s needs %d bytes; its shared memory holds %d", name, size, len(mem))
+			}
+			v, err := ort.NewTensor(ort.ElementType(info.DType), info.Shape, dataPtr(mem), size)
+			if err != nil {
+				return nil, status.Errorf(codes.Internal, "output %s: %v", name, err)
+			}
+			values = append(values, v)
+			outputs[i], prealloc[i] = v, true
+			refs[i].Length = uint64(size)
+			continue
+		}
 		if size < 0 {
 			continue
 		}
@@ -93,6 +127,14 @@ func (m *model) infer(ctx context.Context, arena *shm.Arena, req *device.InferRe
 		if prealloc[i] {
 			continue
 		}
+		if placed[i] != nil {
+			ref, err := copyInto(placed[i], refs[i], v)
+			if err != nil {
+				return nil, err
+			}
+			refs[i] = ref
+			continue
+		}
 		ref, err := copyOut(zone, arena, outNames[i], v)
 		if err != nil {
 			return nil, err
@@ -103,13 +145,10 @@ func (m *model) infer(ctx context.Context, arena *shm.Arena, req *device.InferRe
 	return &device.InferResponse{Outputs: refs}, nil
 }
 
-// inputValue wraps an input's arena bytes as an ORT value (no copy) or, for
-// strings, builds an ORT string tensor from the length-prefixed elements.
-func inputValue(arena *shm.Arena, in device.TensorRef) (*ort.Value, error) {
-	mem, err := arena.Bytes(in.Offset, in.Length)
-	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "input %s: %v", in.Name, err)
-	}
+// inputValue wraps an input's bytes (arena or client region) as an ORT
+// value (no copy) or, for strings, builds an ORT string tensor from the
+// length-prefixed elements.
+func inputValue(mem []byte, in device.TensorRef) (*ort.Value, error) {
 	if in.DType == device.String {
 		elems, err := splitStrings(mem)
 		if err != nil {
@@ -161,6 +200,48 @@ func copyOut(zone *shm.Zone, arena *shm.Arena, name string, v *ort.Value) (devic
 		binary.LittleEndian.PutUint32(dst[o:], uint32(len(e)))
 		o += 4 + copy(dst[o+4:], e)
 	}
+	return ref, nil
+}
+
+// placement finds the host-given memory of an output.
+func placement(ps []device.TensorRef, name string) (device.TensorRef, bool) {
+	for _, p := range ps {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return device.TensorRef{}, false
+}
+
+// copyInto places an ORT-allocated output into host-given memory.
+func copyInto(dst []byte, ref device.TensorRef, v *ort.Value) (device.TensorRef, error) {
+	ref.DType, ref.Shape = device.DataType(v.Type()), v.Shape()
+	var n int
+	if ref.DType == device.String {
+		s, err := v.Strings()
+		if err != nil {
+			return ref, status.Errorf(codes.Internal, "output %s: %v", ref.Name, err)
+		}
+		for _, e := range s {
+			n += 4 + len(e)
+		}
+		if n > len(dst) {
+			return ref, status.Errorf(codes.InvalidArgument, "output %s needs %d bytes; its shared memory holds %d", ref.Name, n, len(dst))
+		}
+		o := 0
+		for _, e := range s {
+			binary.LittleEndian.PutUint32(dst[o:], uint32(len(e)))
+			o += 4 + copy(dst[o+4:], e)
+		}
+	} else {
+		src := v.Bytes()
+		n = len(src)
+		if n > len(dst) {
+			return ref, status.Errorf(codes.InvalidArgument, "output %s needs %d bytes; its shared memory holds %d", ref.Name, n, len(dst))
+		}
+		copy(dst, src)
+	}
+	ref.Length = uint64(n)
 	return ref, nil
 }
 

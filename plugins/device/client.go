@@ -55,6 +55,9 @@ func (c *Client) Unload(ctx context.Context, key ModelKey) error {
 // Release with the response's Lease.
 func (c *Client) Infer(ctx context.Context, req *InferRequest) (*InferResponse, error) {
 	preq := &devicev1.InferRequest{Model: keyToProto(req.Model), Inputs: refsToProto(req.Inputs), Outputs: req.Outputs}
+	if len(req.Placements) > 0 {
+		preq.Placements = refsToProto(req.Placements)
+	}
 	var r *devicev1.InferResponse
 	var err error
 	if c.dp != nil {
@@ -74,5 +77,17 @@ func (c *Client) Release(ctx context.Context, leases ...uint64) error {
 		return c.dp.release(leases)
 	}
 	_, err := c.rpc.Release(ctx, &devicev1.ReleaseRequest{Leases: leases})
+	return err
+}
+
+// MapRegion asks the plugin to map a client shared-memory region.
+func (c *Client) MapRegion(ctx context.Context, id uint32, path string, offset, size uint64) error {
+	_, err := c.rpc.MapRegion(ctx, &devicev1.MapRegionRequest{Region: id, Path: path, Offset: offset, Size: size})
+	return err
+}
+
+// UnmapRegion asks the plugin to drop a region mapping.
+func (c *Client) UnmapRegion(ctx context.Context, id uint32) error {
+	_, err := c.rpc.UnmapRegion(ctx, &devicev1.UnmapRegionRequest{Region: id})
 	return err
 }

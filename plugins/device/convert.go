@@ -31,7 +31,7 @@ func infosFromProto(in []*devicev1.TensorInfo) []TensorInfo {
 func refsToProto(in []TensorRef) []*devicev1.TensorRef {
 	out := make([]*devicev1.TensorRef, len(in))
 	for i, t := range in {
-		out[i] = &devicev1.TensorRef{Name: t.Name, Dtype: devicev1.DataType(t.DType), Shape: t.Shape, Offset: t.Offset, Length: t.Length}
+		out[i] = &devicev1.TensorRef{Name: t.Name, Dtype: devicev1.DataType(t.DType), Shape: t.Shape, Offset: t.Offset, Length: t.Length, Region: t.Region}
 	}
 	return out
 }
@@ -39,7 +39,7 @@ func refsToProto(in []TensorRef) []*devicev1.TensorRef {
 func refsFromProto(in []*devicev1.TensorRef) []TensorRef {
 	out := make([]TensorRef, len(in))
 	for i, t := range in {
-		out[i] = TensorRef{Name: t.GetName(), DType: DataType(t.GetDtype()), Shape: t.GetShape(), Offset: t.GetOffset(), Length: t.GetLength()}
+		out[i] = TensorRef{Name: t.GetName(), DType: DataType(t.GetDtype()), Shape: t.GetShape(), Offset: t.GetOffset(), Length: t.GetLength(), Region: t.GetRegion()}
 	}
 	return out
 }

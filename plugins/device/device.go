@@ -2,6 +2,7 @@ package device
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/sirupsen/logrus"
 
@@ -12,7 +13,8 @@ import (
 // called concurrently; Infer is the hot path.
 //
 // Buffer ownership (see package shm): the input TensorRefs of an InferRequest
-// lie in the host zone and may be read only until Infer returns. The output
+// lie in the host zone (or in a client region) and may be read only until
+// Infer returns. The output
 // TensorRefs Infer returns must lie in the plugin zone, allocated with
 // Env.Arena.PluginZone().Alloc; from the moment Infer returns successfully
 // they belong to the host, and the SDK frees them when the host releases the
@@ -35,6 +37,23 @@ type Env struct {
 	Arena *shm.Arena
 	// Logger writes structured JSON to stderr, which the host re-emits.
 	Logger *logrus.Entry
+	// Regions are the client shared-memory regions the host mapped for
+	// this plugin (tensors with a non-zero Region refer to them).
+	Regions *shm.RegionTable
+}
+
+// Bytes returns the memory of a tensor, in the arena or in a client
+// region, and a function to call when it is no longer used. Bounds are
+// checked.
+func (e *Env) Bytes(ref TensorRef) ([]byte, func(), error) {
+	if ref.Region == 0 {
+		b, err := e.Arena.Bytes(ref.Offset, ref.Length)
+		return b, func() {}, err
+	}
+	if e.Regions == nil {
+		return nil, nil, fmt.Errorf("tensor %q: no client shared-memory regions", ref.Name)
+	}
+	return e.Regions.Bytes(ref.Region, ref.Offset, ref.Length)
 }
 
 // Factory builds the Device of a plugin process.
@@ -108,6 +127,9 @@ type TensorRef struct {
 	Offset uint64
 	// Length is the number of bytes.
 	Length uint64
+	// Region is 0 for the arena, else a client region mapped for the
+	// plugin (Offset is then relative to the region).
+	Region uint32
 }
 
 // InferRequest is one inference call.
@@ -118,6 +140,11 @@ type InferRequest struct {
 	Inputs []TensorRef
 	// Outputs names the outputs to compute; empty means all of them.
 	Outputs []string
+	// Placements are outputs the host wants written into given memory
+	// (client shared-memory regions) instead of the plugin zone. The
+	// device writes each named output there (Length is the room available)
+	// and returns its TensorRef with that Region and Offset.
+	Placements []TensorRef
 }
 
 // InferResponse is the result of one inference call.

@@ -36,13 +36,16 @@ type Plugin struct {
 	// Channel, in the plugin process, is the data-plane endpoint requests
 	// also arrive on (nil: gRPC only).
 	Channel *shm.Endpoint
+	// Regions, in the plugin process, holds the client regions MapRegion
+	// maps (nil: client regions are refused).
+	Regions *shm.RegionTable
 }
 
 var _ plugin.GRPCPlugin = (*Plugin)(nil)
 
 // GRPCServer registers the device service (plugin side).
 func (p *Plugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	srv := newServer(p.Impl, p.Arena, p.Logger)
+	srv := newServer(p.Impl, p.Arena, p.Regions, p.Logger)
 	devicev1.RegisterDeviceServer(s, srv)
 	if p.Channel != nil {
 		go func() {

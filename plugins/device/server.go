@@ -23,19 +23,20 @@ type server struct {
 	devicev1.UnimplementedDeviceServer
 	impl    Device
 	arena   *shm.Arena
+	regions *shm.RegionTable
 	log     *logrus.Entry
 	next    atomic.Uint64
 	leases  sync.Map     // uint64 -> []uint64
 	running atomic.Int64 // channel requests being answered
 }
 
-func newServer(impl Device, arena *shm.Arena, log *logrus.Entry) *server {
+func newServer(impl Device, arena *shm.Arena, regions *shm.RegionTable, log *logrus.Entry) *server {
 	if log == nil {
 		l := logrus.New()
 		l.SetOutput(io.Discard)
 		log = logrus.NewEntry(l)
 	}
-	return &server{impl: impl, arena: arena, log: log}
+	return &server{impl: impl, arena: arena, regions: regions, log: log}
 }
 
 func (s *server) Info(ctx context.Context, _ *devicev1.InfoRequest) (*devicev1.InfoResponse, error) {
@@ -70,25 +71,38 @@ func (s *server) Unload(ctx context.Context, req *devicev1.UnloadRequest) (*devi
 
 func (s *server) Infer(ctx context.Context, req *devicev1.InferRequest) (*devicev1.InferResponse, error) {
 	inputs := refsFromProto(req.GetInputs())
+	placements := refsFromProto(req.GetPlacements())
 	if s.log.Logger.IsLevelEnabled(logrus.DebugLevel) {
 		s.logRequest(req, inputs)
 	}
 	for _, in := range inputs {
-		if !s.arena.HostZone().Contains(in.Offset, in.Length) {
-			return nil, status.Errorf(codes.InvalidArgument, "input %q: range [%d, +%d) is outside the host zone", in.Name, in.Offset, in.Length)
+		if err := s.checkRef(in, "input"); err != nil {
+			return nil, err
 		}
 	}
-	resp, err := s.impl.Infer(ctx, &InferRequest{Model: keyFromProto(req.GetModel()), Inputs: inputs, Outputs: req.GetOutputs()})
+	for _, p := range placements {
+		if p.Region == 0 {
+			return nil, status.Errorf(codes.InvalidArgument, "output %q: placements must be in a client region", p.Name)
+		}
+		if err := s.checkRef(p, "output"); err != nil {
+			return nil, err
+		}
+	}
+	resp, err := s.impl.Infer(ctx, &InferRequest{Model: keyFromProto(req.GetModel()), Inputs: inputs, Outputs: req.GetOutputs(), Placements: placements})
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	offs := make([]uint64, len(resp.Outputs))
-	for i, out := range resp.Outputs {
-		if !s.arena.PluginZone().Contains(out.Offset, out.Length) {
-			s.free(offs[:i])
-			return nil, status.Errorf(codes.Internal, "device returned output %q outside the plugin zone", out.Name)
+	offs := make([]uint64, 0, len(resp.Outputs))
+	for _, out := range resp.Outputs {
+		switch {
+		case out.Region != 0 && placedWithin(out, placements):
+			continue // the host's memory: not leased
+		case out.Region == 0 && s.arena.PluginZone().Contains(out.Offset, out.Length):
+			offs = append(offs, out.Offset)
+		default:
+			s.free(offs)
+			return nil, status.Errorf(codes.Internal, "device returned output %q outside the plugin zone and its placement", out.Name)
 		}
-		offs[i] = out.Offset
 	}
 	if ctx.Err() != nil { // the host gave up: nobody will release the lease
 		s.free(offs)
@@ -97,6 +111,54 @@ func (s *server) Infer(ctx context.Context, req *devicev1.InferRequest) (*device
 	lease := s.next.Add(1)
 	s.leases.Store(lease, offs)
 	return &devicev1.InferResponse{Outputs: refsToProto(resp.Outputs), Lease: lease}, nil
+}
+
+// checkRef checks that a tensor from the host lies in the host zone or in
+// a mapped client region.
+func (s *server) checkRef(ref TensorRef, what string) error {
+	if ref.Region == 0 {
+		if !s.arena.HostZone().Contains(ref.Offset, ref.Length) {
+			return status.Errorf(codes.InvalidArgument, "%s %q: range [%d, +%d) is outside the host zone", what, ref.Name, ref.Offset, ref.Length)
+		}
+		return nil
+	}
+	if s.regions == nil {
+		return status.Errorf(codes.InvalidArgument, "%s %q: client regions are not supported", what, ref.Name)
+	}
+	_, release, err := s.regions.Bytes(ref.Region, ref.Offset, ref.Length)
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "%s %q: %v", what, ref.Name, err)
+	}
+	release()
+	return nil
+}
+
+// placedWithin reports whether an output lies inside its placement.
+func placedWithin(out TensorRef, placements []TensorRef) bool {
+	for _, p := range placements {
+		if p.Name == out.Name && p.Region == out.Region && out.Offset >= p.Offset &&
+			out.Length <= p.Length && out.Offset-p.Offset <= p.Length-out.Length {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *server) MapRegion(_ context.Context, req *devicev1.MapRegionRequest) (*devicev1.MapRegionResponse, error) {
+	if s.regions == nil {
+		return nil, status.Error(codes.Unimplemented, "client shared-memory regions are not supported by this plugin")
+	}
+	if err := s.regions.Map(req.GetRegion(), req.GetPath(), req.GetOffset(), req.GetSize()); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return &devicev1.MapRegionResponse{}, nil
+}
+
+func (s *server) UnmapRegion(_ context.Context, req *devicev1.UnmapRegionRequest) (*devicev1.UnmapRegionResponse, error) {
+	if s.regions != nil {
+		s.regions.Unmap(req.GetRegion())
+	}
+	return &devicev1.UnmapRegionResponse{}, nil
 }
 
 func (s *server) Release(_ context.Context, req *devicev1.ReleaseRequest) (*devicev1.ReleaseResponse, error) {

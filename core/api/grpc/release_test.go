@@ -46,7 +46,7 @@ func serve(t *testing.T, withStats bool) (*grpc.ClientConn, *shm.Arena) {
 	}
 	s := grpc.NewServer(opts...)
 	tfs.Register(s, models)
-	kserve.Register(s, models, "test")
+	kserve.Register(s, models, "test", nil)
 	ln := bufconn.Listen(1 << 20)
 	go s.Serve(ln)
 	t.Cleanup(s.Stop)

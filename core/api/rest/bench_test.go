@@ -58,7 +58,7 @@ func BenchmarkParseInferImage(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := req.Inputs(); err != nil {
+		if _, _, err := req.Inputs(nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -39,7 +39,7 @@ func FuzzParseInfer(f *testing.F) {
 		}
 		req, err := ParseInfer(body, hdr)
 		if err == nil {
-			if ins, err := req.Inputs(); err == nil {
+			if ins, _, err := req.Inputs(nil); err == nil {
 				for _, in := range ins {
 					if in.DType.Valid() {
 						arenaBytes(t, in)

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"github.com/ovmsgo/ovms/core/api/grpc/kserve"
 	"math"
 
 	"github.com/ovmsgo/ovms/core/api/rest/rjson"
@@ -102,6 +103,9 @@ func parseDataArray(c *rjson.Cursor, kind int, ct *kpb.InferTensorContents) bool
 func (r *InferRequest) binaryInputs(buf []byte) error {
 	off := uint64(0)
 	for i, in := range r.inputs {
+		if kserve.HasShm(in.GetParameters()) {
+			continue // its bytes are in client shared memory
+		}
 		empty := inputEmpty(in)
 		var size uint64
 		if p, ok := r.params[i]["binary_data_size"]; ok {

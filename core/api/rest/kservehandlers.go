@@ -37,18 +37,29 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request, rt route) {
 		s.fail(w, r, err)
 		return
 	}
-	inputs, err := req.Inputs()
+	inputs, held, err := req.Inputs(s.shm)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	resp, err := v.Infer(r.Context(), &tensor.Request{API: tensor.KServe, Inputs: inputs})
+	defer held.Release()
+	placements, heldOut, err := kserve.Placements(req.Outputs(), s.shm)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer heldOut.Release()
+	treq := &tensor.Request{API: tensor.KServe, Inputs: inputs, Placements: placements}
+	for _, o := range req.Outputs() {
+		treq.Outputs = append(treq.Outputs, o.GetName())
+	}
+	resp, err := v.Infer(r.Context(), treq)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	defer resp.Release()
-	enc, err := EncodeInfer(resp, req.ID, req.BinaryOutputs)
+	enc, err := EncodeInfer(resp, req.ID, req.BinaryOutputs, placements)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -4,6 +4,7 @@ import (
 	"github.com/ovmsgo/ovms/core/api/grpc/kserve"
 	"github.com/ovmsgo/ovms/core/api/rest/rjson"
 	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/clientshm"
 	"github.com/ovmsgo/ovms/core/tensor"
 	kpb "github.com/ovmsgo/ovms/proto/kserve"
 )
@@ -16,9 +17,10 @@ type InferRequest struct {
 	// BinaryOutputs names the outputs to return as binary data.
 	BinaryOutputs map[string]bool
 
-	inputs []*kpb.ModelInferRequest_InferInputTensor
-	params []map[string]param // per input
-	raw    [][]byte
+	inputs  []*kpb.ModelInferRequest_InferInputTensor
+	params  []map[string]param // per input
+	raw     [][]byte
+	outputs []*kpb.ModelInferRequest_InferRequestedOutputTensor
 }
 
 // NumInputs is the number of inputs in the request.
@@ -26,9 +28,16 @@ func (r *InferRequest) NumInputs() int { return len(r.inputs) }
 
 // Inputs decodes the inputs with the KServe gRPC rules (run it after the
 // input count check, as OVMS does): contents and binary data may not be
-// mixed, BYTES binary data holds 4-byte length prefixes.
-func (r *InferRequest) Inputs() ([]tensor.Input, error) {
-	return kserve.DecodeInputs(r.inputs, r.raw)
+// mixed, BYTES binary data holds 4-byte length prefixes, inputs may name
+// client shared-memory regions of shm (nil: the extension is off). Release
+// the returned regions after the response.
+func (r *InferRequest) Inputs(shm *clientshm.Registry) ([]tensor.Input, kserve.Regions, error) {
+	return kserve.DecodeInputs(r.inputs, r.raw, shm)
+}
+
+// Outputs are the requested outputs with their parameters.
+func (r *InferRequest) Outputs() []*kpb.ModelInferRequest_InferRequestedOutputTensor {
+	return r.outputs
 }
 
 // param is one InferParameter value.
@@ -36,6 +45,26 @@ type param struct {
 	kind byte // 's', 'b' or 'i'
 	b    bool
 	i    int64
+	s    string
+}
+
+// proto converts parameters to their gRPC form.
+func protoParams(ps map[string]param) map[string]*kpb.InferParameter {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make(map[string]*kpb.InferParameter, len(ps))
+	for k, p := range ps {
+		switch p.kind {
+		case 's':
+			out[k] = &kpb.InferParameter{ParameterChoice: &kpb.InferParameter_StringParam{StringParam: p.s}}
+		case 'b':
+			out[k] = &kpb.InferParameter{ParameterChoice: &kpb.InferParameter_BoolParam{BoolParam: p.b}}
+		default:
+			out[k] = &kpb.InferParameter{ParameterChoice: &kpb.InferParameter_Int64Param{Int64Param: p.i}}
+		}
+	}
+	return out
 }
 
 // ParseInfer parses a KServe REST infer body. jsonLength is the value of
@@ -119,8 +148,7 @@ func parseParams(c *rjson.Cursor) (map[string]param, error) {
 		var p param
 		switch c.Kind() {
 		case rjson.KindString:
-			c.Skip()
-			p.kind = 's'
+			p.kind, p.s = 's', string(cString(c.String()))
 		case rjson.KindTrue, rjson.KindFalse:
 			p.kind, p.b = 'b', c.Bool()
 		case rjson.KindNumber:
@@ -136,8 +164,9 @@ func parseParams(c *rjson.Cursor) (map[string]param, error) {
 	}
 }
 
-// parseOutputs keeps only the last requested output, as OVMS's parser
-// clears the list before adding each entry.
+// parseOutputs reads the requested outputs: their names (the response
+// holds only these), binary_data and shared-memory parameters. OVMS keeps
+// only the last entry and returns every output; ovms honours the list.
 func (r *InferRequest) parseOutputs(c *rjson.Cursor, binaryDefault bool) error {
 	if c.Kind() != rjson.KindArray {
 		return apierr.New(apierr.RestCouldNotParseInput)
@@ -147,7 +176,6 @@ func (r *InferRequest) parseOutputs(c *rjson.Cursor, binaryDefault bool) error {
 		if c.Kind() != rjson.KindObject {
 			return apierr.New(apierr.RestCouldNotParseOutput)
 		}
-		r.BinaryOutputs = nil
 		var pos [2]int
 		c.FindMembers([]string{"name", "parameters"}, pos[:])
 		after := c.Pos()
@@ -158,7 +186,7 @@ func (r *InferRequest) parseOutputs(c *rjson.Cursor, binaryDefault bool) error {
 		if c.Kind() != rjson.KindString {
 			return apierr.New(apierr.RestCouldNotParseOutput)
 		}
-		name := cString(c.String())
+		out := &kpb.ModelInferRequest_InferRequestedOutputTensor{Name: cString(c.String())}
 		binary := binaryDefault
 		if pos[1] >= 0 {
 			c.Seek(pos[1])
@@ -169,10 +197,15 @@ func (r *InferRequest) parseOutputs(c *rjson.Cursor, binaryDefault bool) error {
 			if p, ok := params["binary_data"]; ok && p.kind == 'b' {
 				binary = p.b
 			}
+			out.Parameters = protoParams(params)
 		}
 		if binary {
-			r.BinaryOutputs = map[string]bool{name: true}
+			if r.BinaryOutputs == nil {
+				r.BinaryOutputs = map[string]bool{}
+			}
+			r.BinaryOutputs[out.Name] = true
 		}
+		r.outputs = append(r.outputs, out)
 		c.Seek(after)
 	}
 	return nil
@@ -272,8 +305,12 @@ func parseInput(c *rjson.Cursor, onlyOne func() bool) (*kpb.ModelInferRequest_In
 		if params, err = parseParams(c); err != nil {
 			return nil, nil, err
 		}
+		in.Parameters = protoParams(params)
 	}
 	if pos[4] < 0 {
+		if _, shm := params[kserve.ParamRegion]; shm {
+			return in, params, nil
+		}
 		if _, ok := params["binary_data_size"]; !ok && in.Datatype == "BYTES" &&
 			(!onlyOne() || len(in.Shape) != 1 || in.Shape[0] != 1) {
 			return nil, nil, fail

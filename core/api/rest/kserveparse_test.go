@@ -104,10 +104,11 @@ func TestParseInferInputs(t *testing.T) {
 			[]want{{"i", device.Int64, tensor.Shape{2}, i64, nil}, {"u", device.Uint64, tensor.Shape{1}, u64, nil}}},
 		{"bool and bytes", `{"inputs": [{"name": "f", "shape": [2], "datatype": "BOOL", "data": [true, false]}, {"name": "s", "shape": [2], "datatype": "BYTES", "data": ["ab", "c\u0000d"]}]}`, nil, "", nil,
 			[]want{{"f", device.Bool, tensor.Shape{2}, []byte{1, 0}, nil}, {"s", device.String, tensor.Shape{2}, nil, []string{"ab", "c"}}}},
-		{"only the last output counts", `{"outputs": [{"name": "a", "parameters": {"binary_data": true}}, {"name": "b", "parameters": {"binary_data": true}}], ` + dummyInfer[1:], nil, "",
-			map[string]bool{"b": true}, []want{{"b", device.Float32, tensor.Shape{1, 10}, f32Bytes(seq(10, 1)...), nil}}},
+		// OVMS keeps only the last entry; ovms honours every listed output.
+		{"every listed output counts", `{"outputs": [{"name": "a", "parameters": {"binary_data": true}}, {"name": "b", "parameters": {"binary_data": true}}], ` + dummyInfer[1:], nil, "",
+			map[string]bool{"a": true, "b": true}, []want{{"b", device.Float32, tensor.Shape{1, 10}, f32Bytes(seq(10, 1)...), nil}}},
 		{"binary_data_output is the default", `{"parameters": {"binary_data_output": true}, "outputs": [{"name": "a"}, {"name": "c", "parameters": {"binary_data": "no"}}], ` + dummyInfer[1:], nil, "",
-			map[string]bool{"c": true}, []want{{"b", device.Float32, tensor.Shape{1, 10}, f32Bytes(seq(10, 1)...), nil}}},
+			map[string]bool{"a": true, "c": true}, []want{{"b", device.Float32, tensor.Shape{1, 10}, f32Bytes(seq(10, 1)...), nil}}},
 		{"binary_data false wins", `{"parameters": {"binary_data_output": true}, "outputs": [{"name": "a", "parameters": {"binary_data": false}}], ` + dummyInfer[1:], nil, "",
 			nil, []want{{"b", device.Float32, tensor.Shape{1, 10}, f32Bytes(seq(10, 1)...), nil}}},
 		{"binary inputs by size and by shape", `{"inputs": [{"name": "x", "shape": [2], "datatype": "FP32", "parameters": {"binary_data_size": 8}}, {"name": "y", "shape": [1], "datatype": "INT32"}]}`,
@@ -131,7 +132,7 @@ func TestParseInferInputs(t *testing.T) {
 			if req.ID != tt.id || fmt.Sprint(req.BinaryOutputs) != fmt.Sprint(tt.binOuts) {
 				t.Errorf("id %q binary %v, want %q %v", req.ID, req.BinaryOutputs, tt.id, tt.binOuts)
 			}
-			inputs, err := req.Inputs()
+			inputs, _, err := req.Inputs(nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -169,7 +170,7 @@ func TestParseInferMixedInputsAreRejectedAfterParsing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = req.Inputs()
+	_, _, err = req.Inputs(nil)
 	status, msg := errText(err)
 	want := "Invalid message structure - Passing buffers both in InferInputTensor contents and in raw_input_contents is not allowed. Detected buffer in InferInputTensor contents for input: x"
 	if status != 400 || msg != want {

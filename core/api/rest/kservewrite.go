@@ -7,10 +7,12 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/ovmsgo/ovms/core/api/grpc/kserve"
 	"github.com/ovmsgo/ovms/core/api/rest/rjson"
 	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/tensor"
 	"github.com/ovmsgo/ovms/plugins/device"
+	kpb "github.com/ovmsgo/ovms/proto/kserve"
 )
 
 // InferEncoding is a checked KServe infer response ready to be written.
@@ -27,6 +29,7 @@ type kOutput struct {
 	name   string // KServe datatype
 	binary bool
 	strs   [][]byte
+	shm    map[string]*kpb.InferParameter // parameters of an output in shared memory
 }
 
 // EncodeInfer checks a response for the KServe REST API, as OVMS's
@@ -34,7 +37,10 @@ type kOutput struct {
 // in binary are sent as raw bytes after the JSON, announced by
 // "parameters": {"binary_data_size": N}. As a superset of OVMS, FP16,
 // BF16 and BOOL outputs are written (as numbers and true/false).
-func EncodeInfer(resp *tensor.Response, id string, binaryOutputs map[string]bool) (*InferEncoding, error) {
+//
+// Outputs written into client shared memory (placements) carry no data;
+// their parameters say where they are.
+func EncodeInfer(resp *tensor.Response, id string, binaryOutputs map[string]bool, placements map[string]tensor.ShmRef) (*InferEncoding, error) {
 	if len(resp.Outputs) == 0 {
 		return nil, apierr.New(apierr.RestProtoToStringError)
 	}
@@ -44,6 +50,11 @@ func EncodeInfer(resp *tensor.Response, id string, binaryOutputs map[string]bool
 		k := kOutput{Output: o, name: tensor.KServeName(o.DType), binary: binaryOutputs[o.Name]}
 		if k.name == "" {
 			return nil, apierr.New(apierr.RestUnsupportedPrecision)
+		}
+		if o.Placed {
+			k.binary, k.shm = false, kserve.OutputParameters(o, placements)
+			e.outs[i] = k
+			continue
 		}
 		if o.DType == device.String {
 			if !k.binary {
@@ -125,7 +136,9 @@ func (e *InferEncoding) writeJSON(out io.Writer) error {
 		w.EndArray()
 		w.Key("datatype")
 		w.String(o.name)
-		if !o.binary {
+		if o.shm != nil {
+			writeShmParams(w, o.shm)
+		} else if !o.binary {
 			w.Key("data")
 			w.StartArray()
 			o.data(w)
@@ -142,6 +155,25 @@ func (e *InferEncoding) writeJSON(out io.Writer) error {
 	w.EndArray()
 	w.EndObject()
 	return w.Flush()
+}
+
+// writeShmParams writes the parameters of an output in shared memory.
+func writeShmParams(w *rjson.Writer, ps map[string]*kpb.InferParameter) {
+	w.Key("parameters")
+	w.StartObject()
+	for _, k := range []string{kserve.ParamRegion, kserve.ParamOffset, kserve.ParamSize} {
+		p, ok := ps[k]
+		if !ok {
+			continue
+		}
+		w.Key(k)
+		if sp, ok := p.GetParameterChoice().(*kpb.InferParameter_StringParam); ok {
+			w.String(sp.StringParam)
+		} else {
+			w.Int64(p.GetInt64Param())
+		}
+	}
+	w.EndObject()
 }
 
 // data writes the elements: floats with RapidJSON's Double, integers as

@@ -38,7 +38,7 @@ func TestEncodeInferJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			enc, err := EncodeInfer(tt.resp, tt.id, nil)
+			enc, err := EncodeInfer(tt.resp, tt.id, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,7 +62,7 @@ func TestEncodeInferBinaryOutputs(t *testing.T) {
 		tensor.Output{Name: "b", DType: device.Float32, Shape: tensor.Shape{1}, Data: f32Bytes(0.5)},
 		tensor.Output{Name: "s", DType: device.String, Shape: tensor.Shape{1}, Data: lenPrefixed("hi")},
 	)
-	enc, err := EncodeInfer(resp, "", map[string]bool{"a": true, "s": true})
+	enc, err := EncodeInfer(resp, "", map[string]bool{"a": true, "s": true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestEncodeInferErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := EncodeInfer(tt.resp, "", nil)
+			_, err := EncodeInfer(tt.resp, "", nil, nil)
 			status, msg := errText(err)
 			if status != tt.status || msg != tt.msg {
 				t.Errorf("got %d %q, want %d %q", status, msg, tt.status, tt.msg)

@@ -23,6 +23,11 @@ var (
 	reServerLive   = regexp.MustCompile(`^/v2/health/live$`)
 	reServerMeta   = regexp.MustCompile(`^/v2$`)
 	reMetrics      = regexp.MustCompile(`^(.?)/metrics(\?(.*))?$`)
+	// The system shared-memory extension (Triton's paths), only routed
+	// when the extension is on.
+	reShmStatus     = regexp.MustCompile(`^/v2/systemsharedmemory(?:/region/([^/]+))?/status$`)
+	reShmRegister   = regexp.MustCompile(`^/v2/systemsharedmemory/region/([^/]+)/register$`)
+	reShmUnregister = regexp.MustCompile(`^/v2/systemsharedmemory(?:/region/([^/]+))?/unregister$`)
 )
 
 // routeKind names an endpoint.
@@ -41,6 +46,9 @@ const (
 	routeServerLive
 	routeServerMetadata
 	routeMetrics
+	routeShmStatus
+	routeShmRegister
+	routeShmUnregister
 )
 
 // route is a resolved request: the endpoint and its URL parameters.
@@ -51,15 +59,24 @@ type route struct {
 	method  string // TFS processing method: predict, classify or regress
 	// headerLength is Inference-Header-Content-Length (infer), -1 if absent.
 	headerLength int
+	// region is the shared-memory region name of the extension's paths.
+	region string
 }
 
 // resolve maps a method and raw path to an endpoint exactly as OVMS's
 // parseRequestComponents does: methods other than GET and POST, and known
 // paths with the other method, give REST_UNSUPPORTED_METHOD; unknown paths
 // REST_INVALID_URL; a path escaping with ".." PATH_INVALID (checked first).
-func resolve(method, path string, header http.Header) (route, error) {
+//
+// With shm set, the system shared-memory extension's paths are routed too.
+func resolve(method, path string, header http.Header, shm bool) (route, error) {
 	if pathEscaped(path) {
 		return route{}, apierr.New(apierr.PathInvalid)
+	}
+	if shm {
+		if r, ok, err := resolveShm(method, path); ok {
+			return r, err
+		}
 	}
 	switch method {
 	case http.MethodPost:
@@ -207,4 +224,28 @@ func urlDecode(s string) string {
 
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+// resolveShm routes the system shared-memory extension's paths.
+func resolveShm(method, path string) (route, bool, error) {
+	routes := []struct {
+		re     *regexp.Regexp
+		kind   routeKind
+		method string
+	}{
+		{reShmStatus, routeShmStatus, http.MethodGet},
+		{reShmRegister, routeShmRegister, http.MethodPost},
+		{reShmUnregister, routeShmUnregister, http.MethodPost},
+	}
+	for _, rt := range routes {
+		m := rt.re.FindStringSubmatch(path)
+		if m == nil {
+			continue
+		}
+		if method != rt.method {
+			return route{}, true, apierr.New(apierr.RestUnsupportedMethod)
+		}
+		return route{kind: rt.kind, region: urlDecode(m[1])}, true, nil
+	}
+	return route{}, false, nil
 }

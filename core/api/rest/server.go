@@ -17,6 +17,7 @@ import (
 
 	"github.com/ovmsgo/ovms/core/api/rest/rjson"
 	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/clientshm"
 	"github.com/ovmsgo/ovms/core/modelmanager"
 )
 
@@ -33,6 +34,7 @@ type Server struct {
 	configReload http.Handler
 	configStatus http.Handler
 	metrics      http.Handler
+	shm          *clientshm.Registry // nil: the shared-memory extension is off
 }
 
 // New returns the REST API of the models; version is what GET /v2
@@ -47,6 +49,11 @@ func New(models *modelmanager.Manager, version string, log *logrus.Entry) *Serve
 func (s *Server) HandleConfig(reload, status http.Handler) {
 	s.configReload, s.configStatus = reload, status
 }
+
+// EnableClientShm turns on the system shared-memory extension with the
+// given registry (shared with the gRPC API). Off by default, as in OVMS:
+// its paths then answer 400 "Invalid request URL".
+func (s *Server) EnableClientShm(reg *clientshm.Registry) { s.shm = reg }
 
 // HandleMetrics installs the handler of GET /metrics. Without it the path
 // answers 400 "Invalid request URL", as OVMS does with metrics disabled.
@@ -108,7 +115,7 @@ func requestPath(r *http.Request) string {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	rt, err := resolve(r.Method, requestPath(r), r.Header)
+	rt, err := resolve(r.Method, requestPath(r), r.Header, s.shm != nil)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -148,6 +155,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.delegate(w, r, s.configStatus)
 	case routeMetrics:
 		s.delegate(w, r, s.metrics)
+	case routeShmStatus, routeShmRegister, routeShmUnregister:
+		s.sharedMemory(w, r, rt)
 	}
 }
 

@@ -166,7 +166,7 @@ func TestResolve(t *testing.T) {
 		{"GET", "/metrics?name[]=x", routeMetrics, "", 0},
 	}
 	for _, tt := range tests {
-		rt, err := resolve(tt.method, tt.path, http.Header{})
+		rt, err := resolve(tt.method, tt.path, http.Header{}, false)
 		if err != nil || rt.kind != tt.kind || rt.model != tt.model || rt.version != tt.version {
 			t.Errorf("%s %s: %+v %v", tt.method, tt.path, rt, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 
 	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/clientshm"
 	"github.com/ovmsgo/ovms/core/tensor"
 	"github.com/ovmsgo/ovms/plugins/device"
 	kpb "github.com/ovmsgo/ovms/proto/kserve"
@@ -17,34 +18,61 @@ func hasContents(c *kpb.InferTensorContents) bool {
 }
 
 // DecodeInputs turns the inputs of a ModelInferRequest into request inputs
-// without copying tensor bytes. raw holds raw_input_contents (may be empty).
-func DecodeInputs(inputs []*kpb.ModelInferRequest_InferInputTensor, raw [][]byte) ([]tensor.Input, error) {
+// without copying tensor bytes. raw holds raw_input_contents (may be empty),
+// one buffer per input that is not in shared memory, in order. Inputs that
+// name a client shared-memory region are resolved against shm (nil: the
+// extension is off); the regions returned must be released after the
+// response.
+func DecodeInputs(inputs []*kpb.ModelInferRequest_InferInputTensor, raw [][]byte, shm *clientshm.Registry) ([]tensor.Input, Regions, error) {
+	inline := 0
+	for _, in := range inputs {
+		if !HasShm(in.GetParameters()) {
+			inline++
+		}
+	}
 	if len(raw) > 0 {
 		for _, in := range inputs {
 			if hasContents(in.GetContents()) {
-				return nil, apierr.Newf(apierr.InvalidMessageStructure,
+				return nil, nil, apierr.Newf(apierr.InvalidMessageStructure,
 					"Passing buffers both in InferInputTensor contents and in raw_input_contents is not allowed. Detected buffer in InferInputTensor contents for input: %s", in.GetName())
 			}
 		}
-		if len(raw) != len(inputs) {
-			return nil, apierr.Newf(apierr.InvalidMessageStructure,
-				"raw_input_contents must hold one buffer per input - Expected: %d; Actual: %d", len(inputs), len(raw))
+		if len(raw) != inline {
+			return nil, nil, apierr.Newf(apierr.InvalidMessageStructure,
+				"raw_input_contents must hold one buffer per input - Expected: %d; Actual: %d", inline, len(raw))
 		}
 	}
 	out := make([]tensor.Input, len(inputs))
+	var held Regions
+	next := 0
 	for i, in := range inputs {
 		t := tensor.Input{Name: in.GetName(), DTypeName: in.GetDatatype(), Shape: in.GetShape()}
 		t.DType, _ = tensor.FromKServe(in.GetDatatype())
-		if len(raw) > 0 {
-			if err := fromRaw(&t, raw[i]); err != nil {
-				return nil, err
+		switch {
+		case HasShm(in.GetParameters()):
+			if hasContents(in.GetContents()) {
+				held.Release()
+				return nil, nil, apierr.Newf(apierr.SharedMemoryInvalid, "input %s has both data and a shared memory region", in.GetName())
 			}
-		} else {
+			ref, reg, err := shmRef(shm, "input "+in.GetName(), in.GetParameters())
+			if err != nil {
+				held.Release()
+				return nil, nil, err
+			}
+			held = append(held, reg)
+			t.Shm = &ref
+		case len(raw) > 0:
+			if err := fromRaw(&t, raw[next]); err != nil {
+				held.Release()
+				return nil, nil, err
+			}
+			next++
+		default:
 			fromContents(&t, in.GetContents())
 		}
 		out[i] = t
 	}
-	return out, nil
+	return out, held, nil
 }
 
 func fromRaw(t *tensor.Input, b []byte) error {

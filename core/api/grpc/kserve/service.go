@@ -8,9 +8,12 @@ import (
 	"strconv"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/ovmsgo/ovms/core/api/grpc/rpcctx"
 	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/clientshm"
 	"github.com/ovmsgo/ovms/core/modelmanager"
 	"github.com/ovmsgo/ovms/core/tensor"
 	"github.com/ovmsgo/ovms/plugins/device"
@@ -28,11 +31,14 @@ type Service struct {
 	kpb.UnimplementedGRPCInferenceServiceServer
 	models  *modelmanager.Manager
 	version string
+	shm     *clientshm.Registry // nil: the shared-memory extension is off
 }
 
-// Register adds the service to s; version is the server version string.
-func Register(s *grpc.Server, models *modelmanager.Manager, version string) {
-	kpb.RegisterGRPCInferenceServiceServer(s, &Service{models: models, version: version})
+// Register adds the service to s; version is the server version string and
+// shm the client shared-memory registry (nil keeps the extension off, as in
+// OVMS: its RPCs then answer UNIMPLEMENTED).
+func Register(s *grpc.Server, models *modelmanager.Manager, version string, shm *clientshm.Registry) {
+	kpb.RegisterGRPCInferenceServiceServer(s, &Service{models: models, version: version, shm: shm})
 }
 
 // ParseVersion parses a KServe version string; "" means the default.
@@ -140,16 +146,23 @@ func (s *Service) ModelInfer(ctx context.Context, req *kpb.ModelInferRequest) (*
 	if err := tensor.ValidateCount(v.Info().Inputs, len(req.GetInputs())); err != nil {
 		return nil, apierr.GRPCStatus(err)
 	}
-	inputs, err := DecodeInputs(req.GetInputs(), req.GetRawInputContents())
+	inputs, held, err := DecodeInputs(req.GetInputs(), req.GetRawInputContents(), s.shm)
 	if err != nil {
 		return nil, apierr.GRPCStatus(err)
 	}
-	treq := &tensor.Request{API: tensor.KServe, Inputs: inputs}
+	placements, heldOut, err := Placements(req.GetOutputs(), s.shm)
+	if err != nil {
+		held.Release()
+		return nil, apierr.GRPCStatus(err)
+	}
+	held = append(held, heldOut...)
+	treq := &tensor.Request{API: tensor.KServe, Inputs: inputs, Placements: placements}
 	for _, o := range req.GetOutputs() {
 		treq.Outputs = append(treq.Outputs, o.GetName())
 	}
 	resp, err := v.Infer(ctx, treq)
 	if err != nil {
+		held.Release()
 		return nil, apierr.GRPCStatus(err)
 	}
 	out := &kpb.ModelInferResponse{
@@ -157,17 +170,59 @@ func (s *Service) ModelInfer(ctx context.Context, req *kpb.ModelInferRequest) (*
 		ModelVersion: strconv.FormatInt(resp.Version, 10),
 		Id:           req.GetId(),
 	}
-	for _, o := range resp.Outputs {
+	for i := range resp.Outputs {
+		o := &resp.Outputs[i]
 		out.Outputs = append(out.Outputs, &kpb.ModelInferResponse_InferOutputTensor{
 			Name: o.Name, Datatype: tensor.KServeName(o.DType), Shape: o.Shape,
+			Parameters: OutputParameters(o, placements),
 		})
+		// An output in shared memory keeps its index with an empty buffer.
 		out.RawOutputContents = append(out.RawOutputContents, o.Data)
 	}
-	if !rpcctx.OnFinish(ctx, resp.Release) {
+	done := func() { resp.Release(); held.Release() }
+	if !rpcctx.OnFinish(ctx, done) {
 		for i, b := range out.RawOutputContents {
 			out.RawOutputContents[i] = append([]byte(nil), b...)
 		}
-		resp.Release()
+		done()
 	}
 	return out, nil
+}
+
+// SystemSharedMemoryRegister registers a client region.
+func (s *Service) SystemSharedMemoryRegister(_ context.Context, req *kpb.SystemSharedMemoryRegisterRequest) (*kpb.SystemSharedMemoryRegisterResponse, error) {
+	if s.shm == nil {
+		return nil, status.Error(codes.Unimplemented, "method SystemSharedMemoryRegister not implemented")
+	}
+	if err := s.shm.Register(req.GetName(), req.GetKey(), req.GetOffset(), req.GetByteSize()); err != nil {
+		return nil, apierr.GRPCStatus(err)
+	}
+	return &kpb.SystemSharedMemoryRegisterResponse{}, nil
+}
+
+// SystemSharedMemoryUnregister drops one region or all.
+func (s *Service) SystemSharedMemoryUnregister(_ context.Context, req *kpb.SystemSharedMemoryUnregisterRequest) (*kpb.SystemSharedMemoryUnregisterResponse, error) {
+	if s.shm == nil {
+		return nil, status.Error(codes.Unimplemented, "method SystemSharedMemoryUnregister not implemented")
+	}
+	if err := s.shm.Unregister(req.GetName()); err != nil {
+		return nil, apierr.GRPCStatus(err)
+	}
+	return &kpb.SystemSharedMemoryUnregisterResponse{}, nil
+}
+
+// SystemSharedMemoryStatus lists one region or all.
+func (s *Service) SystemSharedMemoryStatus(_ context.Context, req *kpb.SystemSharedMemoryStatusRequest) (*kpb.SystemSharedMemoryStatusResponse, error) {
+	if s.shm == nil {
+		return nil, status.Error(codes.Unimplemented, "method SystemSharedMemoryStatus not implemented")
+	}
+	regions, err := s.shm.Status(req.GetName())
+	if err != nil {
+		return nil, apierr.GRPCStatus(err)
+	}
+	resp := &kpb.SystemSharedMemoryStatusResponse{Regions: map[string]*kpb.SystemSharedMemoryStatusResponse_RegionStatus{}}
+	for _, r := range regions {
+		resp.Regions[r.Name] = &kpb.SystemSharedMemoryStatusResponse_RegionStatus{Name: r.Name, Key: r.Key, Offset: r.Offset, ByteSize: r.Size}
+	}
+	return resp, nil
 }

@@ -231,12 +231,15 @@ func (x *TensorInfo) GetShape() []int64 {
 // little-endian and row-major; STRING tensors are a sequence of
 // (uint32 little-endian length, bytes) elements, as in KServe raw BYTES.
 type TensorRef struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Dtype         DataType               `protobuf:"varint,2,opt,name=dtype,proto3,enum=ovms.plugin.device.v1.DataType" json:"dtype,omitempty"`
-	Shape         []int64                `protobuf:"varint,3,rep,packed,name=shape,proto3" json:"shape,omitempty"`
-	Offset        uint64                 `protobuf:"varint,4,opt,name=offset,proto3" json:"offset,omitempty"`
-	Length        uint64                 `protobuf:"varint,5,opt,name=length,proto3" json:"length,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Dtype  DataType               `protobuf:"varint,2,opt,name=dtype,proto3,enum=ovms.plugin.device.v1.DataType" json:"dtype,omitempty"`
+	Shape  []int64                `protobuf:"varint,3,rep,packed,name=shape,proto3" json:"shape,omitempty"`
+	Offset uint64                 `protobuf:"varint,4,opt,name=offset,proto3" json:"offset,omitempty"`
+	Length uint64                 `protobuf:"varint,5,opt,name=length,proto3" json:"length,omitempty"`
+	// Region the bytes are in: 0 is the arena, others were mapped with
+	// MapRegion (offset is then relative to the region).
+	Region        uint32 `protobuf:"varint,6,opt,name=region,proto3" json:"region,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -302,6 +305,13 @@ func (x *TensorRef) GetOffset() uint64 {
 func (x *TensorRef) GetLength() uint64 {
 	if x != nil {
 		return x.Length
+	}
+	return 0
+}
+
+func (x *TensorRef) GetRegion() uint32 {
+	if x != nil {
+		return x.Region
 	}
 	return 0
 }
@@ -640,7 +650,11 @@ type InferRequest struct {
 	Model  *ModelKey              `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
 	Inputs []*TensorRef           `protobuf:"bytes,2,rep,name=inputs,proto3" json:"inputs,omitempty"`
 	// Output names to compute; empty means all outputs.
-	Outputs       []string `protobuf:"bytes,3,rep,name=outputs,proto3" json:"outputs,omitempty"`
+	Outputs []string `protobuf:"bytes,3,rep,name=outputs,proto3" json:"outputs,omitempty"`
+	// Where to write some outputs (client shared-memory regions): the plugin
+	// writes the named output there instead of allocating it, and returns a
+	// TensorRef to it that is not part of the lease.
+	Placements    []*TensorRef `protobuf:"bytes,4,rep,name=placements,proto3" json:"placements,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -692,6 +706,13 @@ func (x *InferRequest) GetInputs() []*TensorRef {
 func (x *InferRequest) GetOutputs() []string {
 	if x != nil {
 		return x.Outputs
+	}
+	return nil
+}
+
+func (x *InferRequest) GetPlacements() []*TensorRef {
+	if x != nil {
+		return x.Placements
 	}
 	return nil
 }
@@ -829,6 +850,194 @@ func (*ReleaseResponse) Descriptor() ([]byte, []int) {
 	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{12}
 }
 
+type MapRegionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Region id chosen by the core; never reused.
+	Region uint32 `protobuf:"varint,1,opt,name=region,proto3" json:"region,omitempty"`
+	// Path of the shared-memory file, e.g. /dev/shm/input0.
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// Offset of the region in the file.
+	Offset uint64 `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
+	// Size of the region.
+	Size          uint64 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MapRegionRequest) Reset() {
+	*x = MapRegionRequest{}
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MapRegionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MapRegionRequest) ProtoMessage() {}
+
+func (x *MapRegionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MapRegionRequest.ProtoReflect.Descriptor instead.
+func (*MapRegionRequest) Descriptor() ([]byte, []int) {
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *MapRegionRequest) GetRegion() uint32 {
+	if x != nil {
+		return x.Region
+	}
+	return 0
+}
+
+func (x *MapRegionRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *MapRegionRequest) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *MapRegionRequest) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+type MapRegionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MapRegionResponse) Reset() {
+	*x = MapRegionResponse{}
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MapRegionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MapRegionResponse) ProtoMessage() {}
+
+func (x *MapRegionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MapRegionResponse.ProtoReflect.Descriptor instead.
+func (*MapRegionResponse) Descriptor() ([]byte, []int) {
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{14}
+}
+
+type UnmapRegionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Region        uint32                 `protobuf:"varint,1,opt,name=region,proto3" json:"region,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnmapRegionRequest) Reset() {
+	*x = UnmapRegionRequest{}
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnmapRegionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnmapRegionRequest) ProtoMessage() {}
+
+func (x *UnmapRegionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnmapRegionRequest.ProtoReflect.Descriptor instead.
+func (*UnmapRegionRequest) Descriptor() ([]byte, []int) {
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *UnmapRegionRequest) GetRegion() uint32 {
+	if x != nil {
+		return x.Region
+	}
+	return 0
+}
+
+type UnmapRegionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnmapRegionResponse) Reset() {
+	*x = UnmapRegionResponse{}
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnmapRegionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnmapRegionResponse) ProtoMessage() {}
+
+func (x *UnmapRegionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnmapRegionResponse.ProtoReflect.Descriptor instead.
+func (*UnmapRegionResponse) Descriptor() ([]byte, []int) {
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{16}
+}
+
 var File_ovms_plugin_device_v1_device_proto protoreflect.FileDescriptor
 
 const file_ovms_plugin_device_v1_device_proto_rawDesc = "" +
@@ -841,13 +1050,14 @@ const file_ovms_plugin_device_v1_device_proto_rawDesc = "" +
 	"TensorInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
 	"\x05dtype\x18\x02 \x01(\x0e2\x1f.ovms.plugin.device.v1.DataTypeR\x05dtype\x12\x14\n" +
-	"\x05shape\x18\x03 \x03(\x03R\x05shape\"\x9c\x01\n" +
+	"\x05shape\x18\x03 \x03(\x03R\x05shape\"\xb4\x01\n" +
 	"\tTensorRef\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
 	"\x05dtype\x18\x02 \x01(\x0e2\x1f.ovms.plugin.device.v1.DataTypeR\x05dtype\x12\x14\n" +
 	"\x05shape\x18\x03 \x03(\x03R\x05shape\x12\x16\n" +
 	"\x06offset\x18\x04 \x01(\x04R\x06offset\x12\x16\n" +
-	"\x06length\x18\x05 \x01(\x04R\x06length\"\r\n" +
+	"\x06length\x18\x05 \x01(\x04R\x06length\x12\x16\n" +
+	"\x06region\x18\x06 \x01(\rR\x06region\"\r\n" +
 	"\vInfoRequest\"n\n" +
 	"\fInfoResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
@@ -870,17 +1080,29 @@ const file_ovms_plugin_device_v1_device_proto_rawDesc = "" +
 	"\aoutputs\x18\x02 \x03(\v2!.ovms.plugin.device.v1.TensorInfoR\aoutputs\"F\n" +
 	"\rUnloadRequest\x125\n" +
 	"\x05model\x18\x01 \x01(\v2\x1f.ovms.plugin.device.v1.ModelKeyR\x05model\"\x10\n" +
-	"\x0eUnloadResponse\"\x99\x01\n" +
+	"\x0eUnloadResponse\"\xdb\x01\n" +
 	"\fInferRequest\x125\n" +
 	"\x05model\x18\x01 \x01(\v2\x1f.ovms.plugin.device.v1.ModelKeyR\x05model\x128\n" +
 	"\x06inputs\x18\x02 \x03(\v2 .ovms.plugin.device.v1.TensorRefR\x06inputs\x12\x18\n" +
-	"\aoutputs\x18\x03 \x03(\tR\aoutputs\"a\n" +
+	"\aoutputs\x18\x03 \x03(\tR\aoutputs\x12@\n" +
+	"\n" +
+	"placements\x18\x04 \x03(\v2 .ovms.plugin.device.v1.TensorRefR\n" +
+	"placements\"a\n" +
 	"\rInferResponse\x12:\n" +
 	"\aoutputs\x18\x01 \x03(\v2 .ovms.plugin.device.v1.TensorRefR\aoutputs\x12\x14\n" +
 	"\x05lease\x18\x02 \x01(\x04R\x05lease\"(\n" +
 	"\x0eReleaseRequest\x12\x16\n" +
 	"\x06leases\x18\x01 \x03(\x04R\x06leases\"\x11\n" +
-	"\x0fReleaseResponse*\xd3\x02\n" +
+	"\x0fReleaseResponse\"j\n" +
+	"\x10MapRegionRequest\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\rR\x06region\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x16\n" +
+	"\x06offset\x18\x03 \x01(\x04R\x06offset\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x04R\x04size\"\x13\n" +
+	"\x11MapRegionResponse\",\n" +
+	"\x12UnmapRegionRequest\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\rR\x06region\"\x15\n" +
+	"\x13UnmapRegionResponse*\xd3\x02\n" +
 	"\bDataType\x12\x19\n" +
 	"\x15DATA_TYPE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fDATA_TYPE_FLOAT\x10\x01\x12\x13\n" +
@@ -897,13 +1119,15 @@ const file_ovms_plugin_device_v1_device_proto_rawDesc = "" +
 	"\x10DATA_TYPE_DOUBLE\x10\v\x12\x14\n" +
 	"\x10DATA_TYPE_UINT32\x10\f\x12\x14\n" +
 	"\x10DATA_TYPE_UINT64\x10\r\x12\x16\n" +
-	"\x12DATA_TYPE_BFLOAT16\x10\x102\xaf\x03\n" +
+	"\x12DATA_TYPE_BFLOAT16\x10\x102\xf5\x04\n" +
 	"\x06Device\x12O\n" +
 	"\x04Info\x12\".ovms.plugin.device.v1.InfoRequest\x1a#.ovms.plugin.device.v1.InfoResponse\x12O\n" +
 	"\x04Load\x12\".ovms.plugin.device.v1.LoadRequest\x1a#.ovms.plugin.device.v1.LoadResponse\x12U\n" +
 	"\x06Unload\x12$.ovms.plugin.device.v1.UnloadRequest\x1a%.ovms.plugin.device.v1.UnloadResponse\x12R\n" +
 	"\x05Infer\x12#.ovms.plugin.device.v1.InferRequest\x1a$.ovms.plugin.device.v1.InferResponse\x12X\n" +
-	"\aRelease\x12%.ovms.plugin.device.v1.ReleaseRequest\x1a&.ovms.plugin.device.v1.ReleaseResponseB=Z;github.com/ovmsgo/ovms/proto/ovms/plugin/device/v1;devicev1b\x06proto3"
+	"\aRelease\x12%.ovms.plugin.device.v1.ReleaseRequest\x1a&.ovms.plugin.device.v1.ReleaseResponse\x12^\n" +
+	"\tMapRegion\x12'.ovms.plugin.device.v1.MapRegionRequest\x1a(.ovms.plugin.device.v1.MapRegionResponse\x12d\n" +
+	"\vUnmapRegion\x12).ovms.plugin.device.v1.UnmapRegionRequest\x1a*.ovms.plugin.device.v1.UnmapRegionResponseB=Z;github.com/ovmsgo/ovms/proto/ovms/plugin/device/v1;devicev1b\x06proto3"
 
 var (
 	file_ovms_plugin_device_v1_device_proto_rawDescOnce sync.Once
@@ -918,50 +1142,59 @@ func file_ovms_plugin_device_v1_device_proto_rawDescGZIP() []byte {
 }
 
 var file_ovms_plugin_device_v1_device_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ovms_plugin_device_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_ovms_plugin_device_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_ovms_plugin_device_v1_device_proto_goTypes = []any{
-	(DataType)(0),           // 0: ovms.plugin.device.v1.DataType
-	(*ModelKey)(nil),        // 1: ovms.plugin.device.v1.ModelKey
-	(*TensorInfo)(nil),      // 2: ovms.plugin.device.v1.TensorInfo
-	(*TensorRef)(nil),       // 3: ovms.plugin.device.v1.TensorRef
-	(*InfoRequest)(nil),     // 4: ovms.plugin.device.v1.InfoRequest
-	(*InfoResponse)(nil),    // 5: ovms.plugin.device.v1.InfoResponse
-	(*LoadRequest)(nil),     // 6: ovms.plugin.device.v1.LoadRequest
-	(*LoadResponse)(nil),    // 7: ovms.plugin.device.v1.LoadResponse
-	(*UnloadRequest)(nil),   // 8: ovms.plugin.device.v1.UnloadRequest
-	(*UnloadResponse)(nil),  // 9: ovms.plugin.device.v1.UnloadResponse
-	(*InferRequest)(nil),    // 10: ovms.plugin.device.v1.InferRequest
-	(*InferResponse)(nil),   // 11: ovms.plugin.device.v1.InferResponse
-	(*ReleaseRequest)(nil),  // 12: ovms.plugin.device.v1.ReleaseRequest
-	(*ReleaseResponse)(nil), // 13: ovms.plugin.device.v1.ReleaseResponse
-	nil,                     // 14: ovms.plugin.device.v1.LoadRequest.PluginConfigEntry
+	(DataType)(0),               // 0: ovms.plugin.device.v1.DataType
+	(*ModelKey)(nil),            // 1: ovms.plugin.device.v1.ModelKey
+	(*TensorInfo)(nil),          // 2: ovms.plugin.device.v1.TensorInfo
+	(*TensorRef)(nil),           // 3: ovms.plugin.device.v1.TensorRef
+	(*InfoRequest)(nil),         // 4: ovms.plugin.device.v1.InfoRequest
+	(*InfoResponse)(nil),        // 5: ovms.plugin.device.v1.InfoResponse
+	(*LoadRequest)(nil),         // 6: ovms.plugin.device.v1.LoadRequest
+	(*LoadResponse)(nil),        // 7: ovms.plugin.device.v1.LoadResponse
+	(*UnloadRequest)(nil),       // 8: ovms.plugin.device.v1.UnloadRequest
+	(*UnloadResponse)(nil),      // 9: ovms.plugin.device.v1.UnloadResponse
+	(*InferRequest)(nil),        // 10: ovms.plugin.device.v1.InferRequest
+	(*InferResponse)(nil),       // 11: ovms.plugin.device.v1.InferResponse
+	(*ReleaseRequest)(nil),      // 12: ovms.plugin.device.v1.ReleaseRequest
+	(*ReleaseResponse)(nil),     // 13: ovms.plugin.device.v1.ReleaseResponse
+	(*MapRegionRequest)(nil),    // 14: ovms.plugin.device.v1.MapRegionRequest
+	(*MapRegionResponse)(nil),   // 15: ovms.plugin.device.v1.MapRegionResponse
+	(*UnmapRegionRequest)(nil),  // 16: ovms.plugin.device.v1.UnmapRegionRequest
+	(*UnmapRegionResponse)(nil), // 17: ovms.plugin.device.v1.UnmapRegionResponse
+	nil,                         // 18: ovms.plugin.device.v1.LoadRequest.PluginConfigEntry
 }
 var file_ovms_plugin_device_v1_device_proto_depIdxs = []int32{
 	0,  // 0: ovms.plugin.device.v1.TensorInfo.dtype:type_name -> ovms.plugin.device.v1.DataType
 	0,  // 1: ovms.plugin.device.v1.TensorRef.dtype:type_name -> ovms.plugin.device.v1.DataType
 	1,  // 2: ovms.plugin.device.v1.LoadRequest.model:type_name -> ovms.plugin.device.v1.ModelKey
-	14, // 3: ovms.plugin.device.v1.LoadRequest.plugin_config:type_name -> ovms.plugin.device.v1.LoadRequest.PluginConfigEntry
+	18, // 3: ovms.plugin.device.v1.LoadRequest.plugin_config:type_name -> ovms.plugin.device.v1.LoadRequest.PluginConfigEntry
 	2,  // 4: ovms.plugin.device.v1.LoadResponse.inputs:type_name -> ovms.plugin.device.v1.TensorInfo
 	2,  // 5: ovms.plugin.device.v1.LoadResponse.outputs:type_name -> ovms.plugin.device.v1.TensorInfo
 	1,  // 6: ovms.plugin.device.v1.UnloadRequest.model:type_name -> ovms.plugin.device.v1.ModelKey
 	1,  // 7: ovms.plugin.device.v1.InferRequest.model:type_name -> ovms.plugin.device.v1.ModelKey
 	3,  // 8: ovms.plugin.device.v1.InferRequest.inputs:type_name -> ovms.plugin.device.v1.TensorRef
-	3,  // 9: ovms.plugin.device.v1.InferResponse.outputs:type_name -> ovms.plugin.device.v1.TensorRef
-	4,  // 10: ovms.plugin.device.v1.Device.Info:input_type -> ovms.plugin.device.v1.InfoRequest
-	6,  // 11: ovms.plugin.device.v1.Device.Load:input_type -> ovms.plugin.device.v1.LoadRequest
-	8,  // 12: ovms.plugin.device.v1.Device.Unload:input_type -> ovms.plugin.device.v1.UnloadRequest
-	10, // 13: ovms.plugin.device.v1.Device.Infer:input_type -> ovms.plugin.device.v1.InferRequest
-	12, // 14: ovms.plugin.device.v1.Device.Release:input_type -> ovms.plugin.device.v1.ReleaseRequest
-	5,  // 15: ovms.plugin.device.v1.Device.Info:output_type -> ovms.plugin.device.v1.InfoResponse
-	7,  // 16: ovms.plugin.device.v1.Device.Load:output_type -> ovms.plugin.device.v1.LoadResponse
-	9,  // 17: ovms.plugin.device.v1.Device.Unload:output_type -> ovms.plugin.device.v1.UnloadResponse
-	11, // 18: ovms.plugin.device.v1.Device.Infer:output_type -> ovms.plugin.device.v1.InferResponse
-	13, // 19: ovms.plugin.device.v1.Device.Release:output_type -> ovms.plugin.device.v1.ReleaseResponse
-	15, // [15:20] is the sub-list for method output_type
-	10, // [10:15] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	3,  // 9: ovms.plugin.device.v1.InferRequest.placements:type_name -> ovms.plugin.device.v1.TensorRef
+	3,  // 10: ovms.plugin.device.v1.InferResponse.outputs:type_name -> ovms.plugin.device.v1.TensorRef
+	4,  // 11: ovms.plugin.device.v1.Device.Info:input_type -> ovms.plugin.device.v1.InfoRequest
+	6,  // 12: ovms.plugin.device.v1.Device.Load:input_type -> ovms.plugin.device.v1.LoadRequest
+	8,  // 13: ovms.plugin.device.v1.Device.Unload:input_type -> ovms.plugin.device.v1.UnloadRequest
+	10, // 14: ovms.plugin.device.v1.Device.Infer:input_type -> ovms.plugin.device.v1.InferRequest
+	12, // 15: ovms.plugin.device.v1.Device.Release:input_type -> ovms.plugin.device.v1.ReleaseRequest
+	14, // 16: ovms.plugin.device.v1.Device.MapRegion:input_type -> ovms.plugin.device.v1.MapRegionRequest
+	16, // 17: ovms.plugin.device.v1.Device.UnmapRegion:input_type -> ovms.plugin.device.v1.UnmapRegionRequest
+	5,  // 18: ovms.plugin.device.v1.Device.Info:output_type -> ovms.plugin.device.v1.InfoResponse
+	7,  // 19: ovms.plugin.device.v1.Device.Load:output_type -> ovms.plugin.device.v1.LoadResponse
+	9,  // 20: ovms.plugin.device.v1.Device.Unload:output_type -> ovms.plugin.device.v1.UnloadResponse
+	11, // 21: ovms.plugin.device.v1.Device.Infer:output_type -> ovms.plugin.device.v1.InferResponse
+	13, // 22: ovms.plugin.device.v1.Device.Release:output_type -> ovms.plugin.device.v1.ReleaseResponse
+	15, // 23: ovms.plugin.device.v1.Device.MapRegion:output_type -> ovms.plugin.device.v1.MapRegionResponse
+	17, // 24: ovms.plugin.device.v1.Device.UnmapRegion:output_type -> ovms.plugin.device.v1.UnmapRegionResponse
+	18, // [18:25] is the sub-list for method output_type
+	11, // [11:18] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_ovms_plugin_device_v1_device_proto_init() }
@@ -975,7 +1208,7 @@ func file_ovms_plugin_device_v1_device_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ovms_plugin_device_v1_device_proto_rawDesc), len(file_ovms_plugin_device_v1_device_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,11 +24,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Device_Info_FullMethodName    = "/ovms.plugin.device.v1.Device/Info"
-	Device_Load_FullMethodName    = "/ovms.plugin.device.v1.Device/Load"
-	Device_Unload_FullMethodName  = "/ovms.plugin.device.v1.Device/Unload"
-	Device_Infer_FullMethodName   = "/ovms.plugin.device.v1.Device/Infer"
-	Device_Release_FullMethodName = "/ovms.plugin.device.v1.Device/Release"
+	Device_Info_FullMethodName        = "/ovms.plugin.device.v1.Device/Info"
+	Device_Load_FullMethodName        = "/ovms.plugin.device.v1.Device/Load"
+	Device_Unload_FullMethodName      = "/ovms.plugin.device.v1.Device/Unload"
+	Device_Infer_FullMethodName       = "/ovms.plugin.device.v1.Device/Infer"
+	Device_Release_FullMethodName     = "/ovms.plugin.device.v1.Device/Release"
+	Device_MapRegion_FullMethodName   = "/ovms.plugin.device.v1.Device/MapRegion"
+	Device_UnmapRegion_FullMethodName = "/ovms.plugin.device.v1.Device/UnmapRegion"
 )
 
 // DeviceClient is the client API for Device service.
@@ -48,6 +50,11 @@ type DeviceClient interface {
 	Infer(ctx context.Context, in *InferRequest, opts ...grpc.CallOption) (*InferResponse, error)
 	// Release returns leased output buffers to the plugin.
 	Release(ctx context.Context, in *ReleaseRequest, opts ...grpc.CallOption) (*ReleaseResponse, error)
+	// MapRegion maps a client shared-memory region (a file under /dev/shm
+	// that the core has validated) so that tensors can refer to it.
+	MapRegion(ctx context.Context, in *MapRegionRequest, opts ...grpc.CallOption) (*MapRegionResponse, error)
+	// UnmapRegion drops a mapping made by MapRegion.
+	UnmapRegion(ctx context.Context, in *UnmapRegionRequest, opts ...grpc.CallOption) (*UnmapRegionResponse, error)
 }
 
 type deviceClient struct {
@@ -108,6 +115,26 @@ func (c *deviceClient) Release(ctx context.Context, in *ReleaseRequest, opts ...
 	return out, nil
 }
 
+func (c *deviceClient) MapRegion(ctx context.Context, in *MapRegionRequest, opts ...grpc.CallOption) (*MapRegionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MapRegionResponse)
+	err := c.cc.Invoke(ctx, Device_MapRegion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *deviceClient) UnmapRegion(ctx context.Context, in *UnmapRegionRequest, opts ...grpc.CallOption) (*UnmapRegionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnmapRegionResponse)
+	err := c.cc.Invoke(ctx, Device_UnmapRegion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DeviceServer is the server API for Device service.
 // All implementations must embed UnimplementedDeviceServer
 // for forward compatibility.
@@ -125,6 +152,11 @@ type DeviceServer interface {
 	Infer(context.Context, *InferRequest) (*InferResponse, error)
 	// Release returns leased output buffers to the plugin.
 	Release(context.Context, *ReleaseRequest) (*ReleaseResponse, error)
+	// MapRegion maps a client shared-memory region (a file under /dev/shm
+	// that the core has validated) so that tensors can refer to it.
+	MapRegion(context.Context, *MapRegionRequest) (*MapRegionResponse, error)
+	// UnmapRegion drops a mapping made by MapRegion.
+	UnmapRegion(context.Context, *UnmapRegionRequest) (*UnmapRegionResponse, error)
 	mustEmbedUnimplementedDeviceServer()
 }
 
@@ -149,6 +181,12 @@ func (UnimplementedDeviceServer) Infer(context.Context, *InferRequest) (*InferRe
 }
 func (UnimplementedDeviceServer) Release(context.Context, *ReleaseRequest) (*ReleaseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Release not implemented")
+}
+func (UnimplementedDeviceServer) MapRegion(context.Context, *MapRegionRequest) (*MapRegionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MapRegion not implemented")
+}
+func (UnimplementedDeviceServer) UnmapRegion(context.Context, *UnmapRegionRequest) (*UnmapRegionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UnmapRegion not implemented")
 }
 func (UnimplementedDeviceServer) mustEmbedUnimplementedDeviceServer() {}
 func (UnimplementedDeviceServer) testEmbeddedByValue()                {}
@@ -261,6 +299,42 @@ func _Device_Release_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Device_MapRegion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MapRegionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DeviceServer).MapRegion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Device_MapRegion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DeviceServer).MapRegion(ctx, req.(*MapRegionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Device_UnmapRegion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnmapRegionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DeviceServer).UnmapRegion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Device_UnmapRegion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DeviceServer).UnmapRegion(ctx, req.(*UnmapRegionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Device_ServiceDesc is the grpc.ServiceDesc for Device service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -287,6 +361,14 @@ var Device_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Release",
 			Handler:    _Device_Release_Handler,
+		},
+		{
+			MethodName: "MapRegion",
+			Handler:    _Device_MapRegion_Handler,
+		},
+		{
+			MethodName: "UnmapRegion",
+			Handler:    _Device_UnmapRegion_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

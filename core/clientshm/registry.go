@@ -1,0 +1,202 @@
+// Package clientshm is the server side of the KServe system shared-memory
+// extension (as Triton defines it): clients register regions of POSIX
+// shared-memory objects under a name and refer to them in tensor
+// parameters, so that tensor bytes reach the device plugin without being
+// copied. Client regions are only ever files under /dev/shm: they live in
+// their own namespace, apart from the memfd arenas between core and plugins,
+// which have no name a client could register, and no error message names an
+// internal region.
+package clientshm
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/plugins/device"
+	"github.com/ovmsgo/ovms/plugins/shm"
+)
+
+// Region is one registered client region.
+type Region struct {
+	// Name is the client's name for the region.
+	Name string
+	// Key is the shared-memory object's name (shm_open).
+	Key string
+	// Offset and Size delimit the region in the object.
+	Offset, Size uint64
+
+	id      uint32
+	path    string
+	refs    atomic.Int64
+	mu      sync.Mutex
+	mapped  map[*device.Client]bool // plugins that mapped the region
+	removed atomic.Bool
+}
+
+// Registry holds the registered regions. Lookups on the request path take
+// no lock.
+type Registry struct {
+	mu      sync.Mutex
+	regions atomic.Pointer[map[string]*Region] // replaced, never mutated
+	nextID  atomic.Uint32
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	r := &Registry{}
+	r.regions.Store(&map[string]*Region{})
+	return r
+}
+
+// Register adds a region after checking that the object exists under
+// /dev/shm and holds [offset, offset+size).
+func (r *Registry) Register(name, key string, offset, size uint64) error {
+	if name == "" {
+		return apierr.Newf(apierr.SharedMemoryInvalid, "a region needs a name")
+	}
+	path, err := shm.ClientPath(key)
+	if err != nil {
+		return apierr.Newf(apierr.SharedMemoryInvalid, "Unable to open shared memory region: '%s'", key)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return apierr.Newf(apierr.SharedMemoryInvalid, "Unable to open shared memory region: '%s'", key)
+	}
+	if offset > uint64(st.Size) || size > uint64(st.Size)-offset {
+		return apierr.Newf(apierr.SharedMemoryInvalid, "failed to register shared memory region '%s': offset %d and byte size %d exceed the %d bytes of '%s'", name, offset, size, st.Size, key)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := *r.regions.Load()
+	if _, dup := old[name]; dup {
+		return apierr.Newf(apierr.SharedMemoryExists, "shared memory region '%s' already in manager", name)
+	}
+	next := copyMap(old)
+	next[name] = &Region{Name: name, Key: key, Offset: offset, Size: size, id: r.nextID.Add(1), path: path, mapped: map[*device.Client]bool{}}
+	r.regions.Store(&next)
+	return nil
+}
+
+func copyMap(m map[string]*Region) map[string]*Region {
+	out := make(map[string]*Region, len(m)+1)
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// Unregister removes one region, or all of them when name is empty. A
+// removed region is unmapped from the plugins once no request uses it.
+func (r *Registry) Unregister(name string) error {
+	r.mu.Lock()
+	old := *r.regions.Load()
+	var gone []*Region
+	next := map[string]*Region{}
+	if name != "" {
+		reg, ok := old[name]
+		if !ok {
+			r.mu.Unlock()
+			return apierr.Newf(apierr.SharedMemoryNotFound, "Unable to find shared memory region: '%s'", name)
+		}
+		gone = append(gone, reg)
+		next = copyMap(old)
+		delete(next, name)
+	} else {
+		for _, reg := range old {
+			gone = append(gone, reg)
+		}
+	}
+	r.regions.Store(&next)
+	r.mu.Unlock()
+	for _, reg := range gone {
+		reg.removed.Store(true)
+		go reg.unmapWhenIdle()
+	}
+	return nil
+}
+
+// Status lists one region (name) or all, sorted by name.
+func (r *Registry) Status(name string) ([]*Region, error) {
+	all := *r.regions.Load()
+	if name != "" {
+		reg, ok := all[name]
+		if !ok {
+			return nil, apierr.Newf(apierr.SharedMemoryNotFound, "Unable to find system shared memory region: '%s'", name)
+		}
+		return []*Region{reg}, nil
+	}
+	out := make([]*Region, 0, len(all))
+	for _, reg := range all {
+		out = append(out, reg)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Acquire pins a region for one request; the caller must Release it when
+// the request's response has been sent.
+func (r *Registry) Acquire(name string) (*Region, error) {
+	reg, ok := (*r.regions.Load())[name]
+	if ok {
+		reg.refs.Add(1)
+		if !reg.removed.Load() {
+			return reg, nil
+		}
+		reg.refs.Add(-1)
+	}
+	return nil, apierr.Newf(apierr.SharedMemoryNotFound, "Unable to find shared memory region: '%s'", name)
+}
+
+// Release ends a use started by Acquire.
+func (reg *Region) Release() { reg.refs.Add(-1) }
+
+// Slice checks that [offset, offset+size) lies in the region (the tensor
+// parameters shared_memory_offset and shared_memory_byte_size).
+func (reg *Region) Slice(offset, size uint64) error {
+	if offset > reg.Size || size > reg.Size-offset {
+		return apierr.Newf(apierr.SharedMemoryInvalid, "shared memory region '%s': offset %d and byte size %d exceed its %d bytes", reg.Name, offset, size, reg.Size)
+	}
+	return nil
+}
+
+// MapOn makes the region usable by a device plugin (mapping it there on
+// first use) and returns the id tensors name it by.
+func (reg *Region) MapOn(ctx context.Context, c *device.Client) (uint32, error) {
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	if !reg.mapped[c] {
+		if err := c.MapRegion(ctx, reg.id, reg.path, reg.Offset, reg.Size); err != nil {
+			return 0, apierr.Wrap(apierr.SharedMemoryInvalid, err, "shared memory region '%s' cannot be mapped by the device", reg.Name)
+		}
+		reg.mapped[c] = true
+	}
+	return reg.id, nil
+}
+
+// unmapWhenIdle unmaps a removed region from every plugin once the
+// requests using it are done.
+func (reg *Region) unmapWhenIdle() {
+	for reg.refs.Load() > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	for c := range reg.mapped {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = c.UnmapRegion(ctx, reg.id)
+		cancel()
+	}
+	reg.mapped = map[*device.Client]bool{}
+}
+
+// String describes the region for logs.
+func (reg *Region) String() string {
+	return fmt.Sprintf("%s (key %s, offset %d, %d bytes)", reg.Name, reg.Key, reg.Offset, reg.Size)
+}
