@@ -33,12 +33,13 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "layout", Usage: "model input layout (not supported yet)"},
 		&cli.StringFlag{Name: "plugin_dir", Usage: "ovms extension: folder searched first for device plugin binaries"},
 		&cli.IntFlag{Name: "plugin_arena_mb", Value: d.ArenaMB, Usage: "ovms extension: shared-memory arena per device plugin, MiB"},
+		&cli.StringFlag{Name: "dynamic_batching", Usage: `ovms extension: batch concurrent requests, e.g. {"max_batch_size": 16, "max_queue_delay_microseconds": 1000}`},
 		&cli.BoolFlag{Name: "allow_client_shm", Usage: "ovms extension: let clients pass tensors in /dev/shm regions (KServe system shared-memory extension)"},
 	}
 }
 
 // modelFlags are the single-model flags that conflict with --config_path.
-var modelFlags = []string{"batch_size", "shape", "layout", "nireq", "model_version_policy", "target_device", "plugin_config"}
+var modelFlags = []string{"batch_size", "shape", "layout", "nireq", "model_version_policy", "target_device", "plugin_config", "dynamic_batching"}
 
 // serverConfig reads the flags into a server configuration and validates
 // them; errors wrap config.ErrUsage (exit 64) or are plain (exit 1).
@@ -79,6 +80,11 @@ func serverConfig(c *cli.Context) (config.Server, error) {
 	var err error
 	if m.PluginConfig, err = config.ParsePluginConfig(c.String("plugin_config")); err != nil {
 		return s, errorf("Couldn't parse plugin config: %v", err)
+	}
+	if d := c.String("dynamic_batching"); d != "" {
+		if m.DynamicBatching, err = config.ParseDynamicBatching(d); err != nil {
+			return s, errorf("Couldn't parse dynamic batching: %v", err)
+		}
 	}
 	if p := c.String("model_version_policy"); p != "" {
 		if m.VersionPolicy, err = config.ParseVersionPolicy(p); err != nil {

@@ -27,6 +27,53 @@ type Model struct {
 	// BatchSize, Shape and Layout are kept as given (reshaping is a later
 	// feature; the server rejects them with a clear error until then).
 	BatchSize, Shape, Layout string
+	// DynamicBatching, when set, gathers concurrent requests into one
+	// engine call along the first dimension (an ovms extension).
+	DynamicBatching *DynamicBatching
+}
+
+// DynamicBatching configures server-side request batching, with Triton's
+// field names.
+type DynamicBatching struct {
+	// MaxBatchSize is the largest batch (rows along the first dimension).
+	MaxBatchSize int `json:"max_batch_size"`
+	// MaxQueueDelayMicroseconds is how long a batch may wait for more
+	// requests after its first one; 0 sends a batch as soon as the device
+	// is idle, gathering only what arrives while it is busy.
+	MaxQueueDelayMicroseconds int64 `json:"max_queue_delay_microseconds"`
+	// PreferredBatchSize lists sizes worth sending at once: a batch that
+	// reaches the largest of them is sent without waiting for the delay.
+	PreferredBatchSize []int `json:"preferred_batch_size"`
+}
+
+// ParseDynamicBatching parses the --dynamic_batching JSON object.
+func ParseDynamicBatching(s string) (*DynamicBatching, error) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	var d DynamicBatching
+	if err := dec.Decode(&d); err != nil {
+		return nil, fmt.Errorf("dynamic batching %q: %w", s, err)
+	}
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// Validate checks the settings.
+func (d *DynamicBatching) Validate() error {
+	if d.MaxBatchSize < 1 {
+		return fmt.Errorf("dynamic batching: max_batch_size must be at least 1, got %d", d.MaxBatchSize)
+	}
+	if d.MaxQueueDelayMicroseconds < 0 {
+		return fmt.Errorf("dynamic batching: max_queue_delay_microseconds must not be negative, got %d", d.MaxQueueDelayMicroseconds)
+	}
+	for _, p := range d.PreferredBatchSize {
+		if p < 1 || p > d.MaxBatchSize {
+			return fmt.Errorf("dynamic batching: preferred_batch_size %d is not within 1..max_batch_size (%d)", p, d.MaxBatchSize)
+		}
+	}
+	return nil
 }
 
 // DefaultModel returns a model config with the OVMS defaults.

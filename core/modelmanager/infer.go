@@ -29,6 +29,11 @@ func (v *Version) Infer(ctx context.Context, req *tensor.Request) (*tensor.Respo
 	if err := v.checkOutputs(req.Outputs); err != nil {
 		return nil, err
 	}
+	if v.batcher != nil {
+		if n, ok := v.batcher.eligible(req); ok {
+			return v.batcher.infer(ctx, req, n)
+		}
+	}
 	arena := v.inst.Arena
 	zone := arena.HostZone()
 	refs := make([]device.TensorRef, len(req.Inputs))

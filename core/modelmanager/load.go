@@ -26,6 +26,16 @@ func (m *Manager) loadVersion(ctx context.Context, mod *Model, v *Version) error
 		return fmt.Errorf("version %d: %w", v.Number, err)
 	}
 	v.info, v.inst = info, inst
+	if cfg := mod.cfg.DynamicBatching; cfg != nil {
+		b, err := newBatcher(v, cfg)
+		if err != nil {
+			_ = inst.Device.Unload(ctx, device.ModelKey{Name: mod.Name, Version: v.Number})
+			v.setState(StateLoading, ErrUnknown)
+			log.WithError(err).Error("error occurred while loading model version")
+			return fmt.Errorf("version %d: %w", v.Number, err)
+		}
+		v.batcher = b
+	}
 	v.setState(StateAvailable, ErrOK)
 	log.WithFields(logrus.Fields{"device": inst.Family, "took": time.Since(start).Round(time.Millisecond)}).Info("model version loaded")
 	return nil

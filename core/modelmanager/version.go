@@ -83,8 +83,9 @@ type Version struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed on every state change
 
-	info *device.ModelInfo
-	inst *pluginhost.Instance
+	info    *device.ModelInfo
+	inst    *pluginhost.Instance
+	batcher *batcher // nil unless dynamic batching is configured
 }
 
 func newVersion(model string, number int64, path string) *Version {

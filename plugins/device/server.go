@@ -202,7 +202,11 @@ func toStatus(err error) error {
 func (s *server) logRequest(req *devicev1.InferRequest, inputs []TensorRef) {
 	descs := make([]string, len(inputs))
 	for i, in := range inputs {
-		descs[i] = fmt.Sprintf("%s:arena[%d,+%d]", in.Name, in.Offset, in.Length)
+		where := "arena"
+		if in.Region != 0 {
+			where = fmt.Sprintf("region%d", in.Region)
+		}
+		descs[i] = fmt.Sprintf("%s:%s[%d,+%d]%v", in.Name, where, in.Offset, in.Length, in.Shape)
 	}
 	s.log.WithFields(logrus.Fields{
 		"model":         req.GetModel().GetName(),
