@@ -55,6 +55,11 @@ test: onnxruntime ## run every test: unit, conformance, plugin contract and inte
 integration: onnxruntime ## run the black-box suite against the real binaries
 	$(GO) test -count=1 -v ./integration/...
 
+.PHONY: bench
+bench: build ## measure ovms against the raw engine and a gRPC echo server; exits 1 on a missed target (BENCH_FLAGS=-quick, -only GROUP, -json FILE)
+	@$(GO) run ./scripts/testmodels -out $(MODELS) -bench >/dev/null
+	$(GO) run ./scripts/benchsuite -bin $(BIN) -models $(MODELS) $(BENCH_FLAGS)
+
 .PHONY: proto
 proto: ## regenerate the Go code of proto/ (pinned protoc plugins)
 	@./scripts/install-deps.sh generate

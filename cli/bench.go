@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -59,7 +60,7 @@ func benchFlags() []cli.Flag {
 		protocols[i] = string(p)
 	}
 	return []cli.Flag{
-		&cli.StringFlag{Name: "model_name", Aliases: []string{"m"}, Required: true, Usage: "model to benchmark"},
+		&cli.StringFlag{Name: "model_name", Aliases: []string{"m"}, Usage: "model to benchmark (required)"},
 		&cli.Int64Flag{Name: "model_version", Usage: "model version; 0 is the default version"},
 		&cli.StringFlag{Name: "protocol", Aliases: []string{"i"}, Value: string(bench.KServeGRPC), Usage: strings.Join(protocols, ", ")},
 		&cli.StringFlag{Name: "url", Aliases: []string{"u"}, Usage: "server address: host:port for gRPC (default localhost:9000), http://host:port for REST (default http://localhost:8000)"},
@@ -87,6 +88,9 @@ func benchAction(c *cli.Context) error {
 		return fmt.Errorf("%w: bench: unexpected arguments: %s", config.ErrUsage, strings.Join(c.Args().Slice(), " "))
 	}
 	usage := func(err error) error { return fmt.Errorf("%w: bench: %v", config.ErrUsage, err) }
+	if c.String("model_name") == "" {
+		return usage(errors.New("--model_name is required"))
+	}
 	cfg := bench.Config{
 		Protocol:        bench.Protocol(c.String("protocol")),
 		URL:             c.String("url"),

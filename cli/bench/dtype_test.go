@@ -93,3 +93,17 @@ func TestDTypeLookups(t *testing.T) {
 }
 
 func parseFloat(s string) (float64, error) { return strconv.ParseFloat(s, 64) }
+
+func TestTFSMappingAndSpecialFloats(t *testing.T) {
+	for _, d := range dtypes {
+		back, err := fromTFS(d.tfs)
+		if err != nil || back.name != d.name {
+			t.Errorf("%s -> %s -> %v %v", d.name, d.tfs, back.name, err)
+		}
+	}
+	for _, f := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		if got := string(appendFloat(nil, f, 64)); got != "0" {
+			t.Errorf("appendFloat(%v) = %s, want 0 (JSON has no NaN)", f, got)
+		}
+	}
+}

@@ -32,6 +32,7 @@ type rawReply struct{ n int }
 // metadata). It keeps the client's work per request to the transport.
 type rawCodec struct{}
 
+// Marshal returns a rawMessage's bytes as they are, or a message marshalled.
 func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
 	switch m := v.(type) {
 	case *rawMessage:
@@ -46,6 +47,7 @@ func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
 	return nil, fmt.Errorf("raw codec: cannot marshal %T", v)
 }
 
+// Unmarshal records a rawReply's size, or decodes a message.
 func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	switch m := v.(type) {
 	case *rawReply:
@@ -57,6 +59,7 @@ func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	return fmt.Errorf("raw codec: cannot unmarshal into %T", v)
 }
 
+// Name is "proto": on the wire this is the ordinary protobuf codec.
 func (rawCodec) Name() string { return "proto" }
 
 var rawCall = []grpc.CallOption{grpc.ForceCodecV2(rawCodec{})}

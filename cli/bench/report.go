@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 )
@@ -52,6 +54,14 @@ type Level struct {
 	Stable bool `json:"stable"`
 	// Windows is the number of measurement windows run.
 	Windows int `json:"windows"`
+}
+
+// label names the level: "concurrency 4" or "request rate 500/s".
+func (l *Level) label() string {
+	if l.RequestRate > 0 {
+		return fmt.Sprintf("request rate %g/s", l.RequestRate)
+	}
+	return fmt.Sprintf("concurrency %d", l.Concurrency)
 }
 
 // Best returns the level with the highest throughput, or nil.
@@ -154,7 +164,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	_ = tw.Flush()
 	for _, l := range r.Levels {
 		if l.FirstError != "" {
-			fmt.Fprintf(&b, "concurrency %d: %d errors, first: %s\n", l.Concurrency, l.Errors, l.FirstError)
+			fmt.Fprintf(&b, "%s: %d errors, first: %s\n", l.label(), l.Errors, l.FirstError)
 		}
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
@@ -183,4 +193,71 @@ func fmtBytes(n int) string {
 		return strconv.FormatFloat(float64(n)/(1<<10), 'f', 1, 64) + " KiB"
 	}
 	return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB"
+}
+
+// IsTerminal reports whether f is a character device (a terminal), where a
+// redrawn progress line makes sense.
+func IsTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// progress redraws one status line with a spinner on a terminal; with no
+// writer every method is a no-op.
+type progress struct {
+	w      io.Writer
+	mu     sync.Mutex
+	status string
+	done   chan struct{}
+	wg     sync.WaitGroup
+}
+
+var spinner = []string{"|", "/", "-", "\\"}
+
+// progressTick is how often the line is redrawn.
+const progressTick = 150 * time.Millisecond
+
+func startProgress(w io.Writer) *progress {
+	p := &progress{w: w, done: make(chan struct{})}
+	if w == nil {
+		return p
+	}
+	p.wg.Go(func() {
+		t := time.NewTicker(progressTick)
+		defer t.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-p.done:
+				fmt.Fprint(p.w, "\r\033[K")
+				return
+			case <-t.C:
+				p.mu.Lock()
+				s := p.status
+				p.mu.Unlock()
+				if s != "" {
+					fmt.Fprintf(p.w, "\r\033[K%s %s", spinner[i%len(spinner)], s)
+				}
+			}
+		}
+	})
+	return p
+}
+
+// set replaces the status line.
+func (p *progress) set(s string) {
+	if p.w == nil {
+		return
+	}
+	p.mu.Lock()
+	p.status = s
+	p.mu.Unlock()
+}
+
+// stop clears the line and ends the redrawing.
+func (p *progress) stop() {
+	if p.w == nil {
+		return
+	}
+	close(p.done)
+	p.wg.Wait()
 }

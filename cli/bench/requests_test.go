@@ -136,7 +136,10 @@ func TestRESTBodiesGolden(t *testing.T) {
 			body := tfsRESTBody([]*inputTensor{f32Tensor("b", []int64{2, 1, 2}, 1, 2, 3, 4), bytesTensor("s", "ok", "\xff")})
 			return body, len(body)
 		}, `{"inputs":{"b":[[[1,2]],[[3,4]]],"s":["ok",{"b64":"/w=="}]}}`},
-		{"tfs scalar", func() ([]byte, int) { body := tfsRESTBody([]*inputTensor{f32Tensor("x", []int64{}, 7.25)}); return body, len(body) },
+		{"tfs scalar", func() ([]byte, int) {
+			body := tfsRESTBody([]*inputTensor{f32Tensor("x", []int64{}, 7.25)})
+			return body, len(body)
+		},
 			`{"inputs":{"x":7.25}}`},
 	}
 	for _, tt := range tests {

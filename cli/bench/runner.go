@@ -110,10 +110,7 @@ func Measure(ctx context.Context, cfg Config, newDoer DoerFactory) (*Report, err
 // runLevel runs one level: workers, warm-up, then windows until stable or
 // MaxTrials.
 func runLevel(ctx context.Context, cfg Config, l Level, warmup time.Duration, newDoer DoerFactory, p *progress) (Level, error) {
-	label := fmt.Sprintf("concurrency %d", l.Concurrency)
-	if l.RequestRate > 0 {
-		label = fmt.Sprintf("request rate %g/s", l.RequestRate)
-	}
+	label := l.label()
 	doers := make([]Doer, l.Concurrency)
 	for w := range doers {
 		d, err := newDoer(w)
@@ -228,15 +225,22 @@ const spinMargin = 60 * time.Microsecond
 // maxSleep bounds one sleep of the dispatcher, so it notices ctx's end.
 const maxSleep = 10 * time.Millisecond
 
+// prSetTimerSlack is prctl(2)'s PR_SET_TIMERSLACK.
+const prSetTimerSlack = 29
+
 // dispatch feeds jobs with the schedule's send times until ctx ends. It
-// runs on its own OS thread with a 1us timer slack and sleeps with
-// nanosleep(2), then spins the last spinMargin, so sends leave within a few
-// microseconds of their time (Go's timers would be up to 1ms late).
+// holds its OS thread with a 1us timer slack (restored to the default
+// before the thread is given back) and sleeps with nanosleep(2), then
+// spins the last spinMargin, so sends leave within a few microseconds of
+// their time (Go's timers would be up to 1ms late).
 func dispatch(ctx context.Context, jobs chan<- time.Time, s *RateSchedule) {
 	defer close(jobs)
-	runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-	const prSetTimerSlack = 29
+	runtime.LockOSThread()
 	_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, prSetTimerSlack, 1000, 0)
+	defer func() {
+		_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, prSetTimerSlack, 0, 0)
+		runtime.UnlockOSThread()
+	}()
 	start := time.Now()
 	for {
 		at := start.Add(s.Next())

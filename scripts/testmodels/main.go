@@ -19,7 +19,7 @@ import (
 
 func main() {
 	out := flag.String("out", "", "model repository directory to write (required)")
-	bench := flag.Bool("bench", false, "also write the benchmark models (resnet50, add_one_1x3x1024x1024)")
+	bench := flag.Bool("bench", false, "also write the benchmark models (resnet50, add_one_1x3x1024x1024, small_cnn)")
 	flag.Parse()
 	if *out == "" || flag.NArg() > 0 {
 		flag.Usage()

@@ -31,8 +31,8 @@ type Model struct {
 //
 // Directory names are this project's: add_two_inputs (OVMS:
 // add_two_inputs_model), passthrough_u8 (passthrough), string_passthrough
-// (passthrough_string), and dummy_dynamic, resnet50 and
-// add_one_1x3x1024x1024, which OVMS does not have.
+// (passthrough_string), and dummy_dynamic, resnet50, add_one_1x3x1024x1024
+// and small_cnn, which OVMS does not have.
 var Models = []Model{
 	{Name: "dummy", Build: func() (*onnxpb.ModelProto, error) { return addOne("dummy", "b", "a", 1, 10) }},
 	{Name: "add_two_inputs", Build: addTwoInputs},
@@ -53,6 +53,7 @@ var Models = []Model{
 	{Name: "add_one_1x3x1024x1024", Bench: true, Build: func() (*onnxpb.ModelProto, error) {
 		return addOne("add_one_1x3x1024x1024", "input", "output", 1, 3, 1024, 1024)
 	}},
+	{Name: "small_cnn", Bench: true, Build: smallCNN},
 }
 
 // addOne builds output = input + 1 in FP32, the constant shaped [1,...,1]

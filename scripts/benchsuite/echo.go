@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	kpb "github.com/ovmsgo/ovms/proto/kserve"
+)
+
+// echoModel is a model the echo server pretends to serve: one FP32 input
+// whose bytes come back as the output.
+type echoModel struct {
+	input, output string
+	shape         []int64
+}
+
+// echoModels mirror the bench models' signatures, so the same client code
+// builds the same payloads; "empty" carries no tensor bytes at all.
+var echoModels = map[string]echoModel{
+	"dummy":                 {"b", "a", []int64{1, 10}},
+	"add_one_1x3x1024x1024": {"input", "output", []int64{1, 3, 1024, 1024}},
+	"empty":                 {"x", "y", []int64{0}},
+}
+
+// echoServer is a KServe ModelInfer server that answers each request with
+// its raw_input_contents as raw_output_contents: the floor for any server
+// behind gRPC on this machine.
+type echoServer struct {
+	kpb.UnimplementedGRPCInferenceServiceServer
+}
+
+// ModelMetadata describes an echo model.
+func (echoServer) ModelMetadata(_ context.Context, req *kpb.ModelMetadataRequest) (*kpb.ModelMetadataResponse, error) {
+	m, ok := echoModels[req.Name]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "no echo model %s", req.Name)
+	}
+	return &kpb.ModelMetadataResponse{Name: req.Name, Versions: []string{"1"}, Platform: "echo",
+		Inputs:  []*kpb.ModelMetadataResponse_TensorMetadata{{Name: m.input, Datatype: "FP32", Shape: m.shape}},
+		Outputs: []*kpb.ModelMetadataResponse_TensorMetadata{{Name: m.output, Datatype: "FP32", Shape: m.shape}}}, nil
+}
+
+// ModelInfer echoes the inputs as outputs.
+func (echoServer) ModelInfer(_ context.Context, req *kpb.ModelInferRequest) (*kpb.ModelInferResponse, error) {
+	resp := &kpb.ModelInferResponse{ModelName: req.ModelName, ModelVersion: "1", Id: req.Id,
+		RawOutputContents: req.RawInputContents}
+	for _, in := range req.Inputs {
+		name := in.Name
+		if m, ok := echoModels[req.ModelName]; ok && m.input == name {
+			name = m.output
+		}
+		resp.Outputs = append(resp.Outputs, &kpb.ModelInferResponse_InferOutputTensor{Name: name, Datatype: in.Datatype, Shape: in.Shape})
+	}
+	return resp, nil
+}
+
+// ServerReady lets the parent wait for the child.
+func (echoServer) ServerReady(context.Context, *kpb.ServerReadyRequest) (*kpb.ServerReadyResponse, error) {
+	return &kpb.ServerReadyResponse{Ready: true}, nil
+}
+
+// newEchoGRPC returns a gRPC server with the echo service and the message
+// limits ovms uses (core/server), so both pay the same transport costs.
+func newEchoGRPC() *grpc.Server {
+	s := grpc.NewServer(grpc.MaxRecvMsgSize(1<<30), grpc.MaxSendMsgSize(1<<30))
+	kpb.RegisterGRPCInferenceServiceServer(s, echoServer{})
+	return s
+}
+
+// serveEcho is the child process mode: serve the echo on 127.0.0.1:port
+// until killed.
+func serveEcho(port int) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return fmt.Errorf("echo server: %w", err)
+	}
+	return newEchoGRPC().Serve(ln)
+}
+
+// echoProc is the echo server running in a child process (a Go runtime of
+// its own, like ovms), so it does not share the suite's scheduler or GC.
+type echoProc struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+// startEcho re-executes this program in echo mode and waits until it
+// answers.
+func startEcho() (*echoProc, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("echo server: %w", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	p := &echoProc{cmd: exec.Command(exe, "-echo-server", strconv.Itoa(port)), addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	p.cmd.Stderr = os.Stderr
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start echo server: %w", err)
+	}
+	conn, err := grpc.NewClient(p.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		p.stop()
+		return nil, fmt.Errorf("echo server: %w", err)
+	}
+	defer conn.Close()
+	c := kpb.NewGRPCInferenceServiceClient(conn)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		r, err := c.ServerReady(ctx, &kpb.ServerReadyRequest{})
+		cancel()
+		if err == nil && r.Ready {
+			return p, nil
+		}
+	}
+	p.stop()
+	return nil, fmt.Errorf("echo server on %s did not answer within 10s", p.addr)
+}
+
+// stop kills the child and waits for it.
+func (p *echoProc) stop() {
+	_ = p.cmd.Process.Kill()
+	_ = p.cmd.Wait()
+}

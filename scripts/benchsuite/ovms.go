@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// exitUsage is the exit code of ovms (as OVMS) for a rejected command line.
+const exitUsage = 64
+
+// readyTimeout bounds a model load (resnet50 takes a few seconds).
+const readyTimeout = 90 * time.Second
+
+// lockedBuffer collects a process's output.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns everything written so far.
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// ovmsProc is one running bin/ovms serving one model on loopback.
+type ovmsProc struct {
+	cmd      *exec.Cmd
+	out      *lockedBuffer
+	done     chan struct{}
+	grpcAddr string
+	restURL  string
+	// startup is the time from starting the process to the first 200 of
+	// /v2/health/ready.
+	startup time.Duration
+}
+
+// freePort asks the kernel for a free loopback port.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startOVMS starts bin/ovms serving model from the repository with extra
+// flags and waits until it is ready. A command line ovms rejects gives an
+// error saying so, with ovms's message.
+func startOVMS(binDir, modelsDir, model string, extra ...string) (*ovmsProc, error) {
+	gp, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	rp, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{
+		"--model_name", model, "--model_path", filepath.Join(modelsDir, model),
+		"--port", strconv.Itoa(gp), "--rest_port", strconv.Itoa(rp),
+		"--grpc_bind_address", "127.0.0.1", "--rest_bind_address", "127.0.0.1", "--log_level", "ERROR",
+	}, extra...)
+	p := &ovmsProc{out: &lockedBuffer{}, done: make(chan struct{}),
+		grpcAddr: fmt.Sprintf("127.0.0.1:%d", gp), restURL: fmt.Sprintf("http://127.0.0.1:%d", rp)}
+	p.cmd = exec.Command(filepath.Join(binDir, "ovms"), args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	start := time.Now()
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start ovms: %w", err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	client := &http.Client{Timeout: time.Second}
+	deadline := start.Add(readyTimeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			msg := strings.TrimSpace(p.out.String())
+			if p.cmd.ProcessState.ExitCode() == exitUsage && len(extra) > 0 {
+				return nil, fmt.Errorf("ovms rejected %s: not supported yet? (exit %d: %s)", strings.Join(extra, " "), exitUsage, msg)
+			}
+			return nil, fmt.Errorf("ovms exited during startup (%v): %s", p.cmd.ProcessState, msg)
+		default:
+		}
+		resp, err := client.Get(p.restURL + "/v2/health/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				p.startup = time.Since(start)
+				return p, nil
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	_ = p.stop()
+	return nil, fmt.Errorf("ovms serving %s not ready after %v: %s", model, readyTimeout, p.out.String())
+}
+
+// stop ends ovms with SIGTERM (SIGKILL after 20 s) and waits for it.
+func (p *ovmsProc) stop() error {
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(20 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return errors.New("ovms did not stop within 20s of SIGTERM")
+	}
+}
+
+// servers keeps at most one ovms running: asking for another model or
+// flag set stops the current one. Start failures are remembered, so a
+// rejected flag is tried once.
+type servers struct {
+	binDir, modelsDir string
+	key               string
+	cur               *ovmsProc
+	failed            map[string]error
+}
+
+// get returns a running ovms for model with extra flags.
+func (s *servers) get(model string, extra ...string) (*ovmsProc, error) {
+	key := model + " " + strings.Join(extra, " ")
+	if s.cur != nil && s.key == key {
+		return s.cur, nil
+	}
+	if err, ok := s.failed[key]; ok {
+		return nil, err
+	}
+	s.close()
+	p, err := startOVMS(s.binDir, s.modelsDir, model, extra...)
+	if err != nil {
+		if s.failed == nil {
+			s.failed = map[string]error{}
+		}
+		s.failed[key] = err
+		return nil, err
+	}
+	s.cur, s.key = p, key
+	return p, nil
+}
+
+// close stops the running ovms, if any.
+func (s *servers) close() {
+	if s.cur != nil {
+		_ = s.cur.stop()
+		s.cur, s.key = nil, ""
+	}
+}

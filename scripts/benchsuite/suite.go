@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ovmsgo/ovms/cli/bench"
+)
+
+// suite holds one run: what was measured (memoized by name, so groups
+// share measurements) and the targets evaluated.
+type suite struct {
+	ctx      context.Context
+	opt      options
+	load     bench.Config
+	log      io.Writer
+	servers  *servers
+	echo     *echoProc
+	echoErr  error
+	measured map[string]*measurement
+	order    []*measurement
+	targets  []target
+	decode   *decodeResult
+}
+
+func newSuite(ctx context.Context, opt options, log io.Writer) *suite {
+	var progress io.Writer
+	if f, ok := log.(*os.File); ok && bench.IsTerminal(f) {
+		progress = f
+	}
+	return &suite{ctx: ctx, opt: opt, load: loadConfig(opt.quick, progress), log: log,
+		servers: &servers{binDir: opt.binDir, modelsDir: opt.modelsDir}, measured: map[string]*measurement{}}
+}
+
+// close stops ovms and the echo server.
+func (s *suite) close() {
+	s.servers.close()
+	if s.echo != nil {
+		s.echo.stop()
+	}
+}
+
+// measure runs f once per name and records its best level.
+func (s *suite) measure(name string, f func() (*bench.Report, error)) *measurement {
+	if m, ok := s.measured[name]; ok {
+		return m
+	}
+	fmt.Fprintf(s.log, "measuring %s\n", name)
+	m := &measurement{Name: name}
+	rep, err := f()
+	switch {
+	case err != nil:
+		m.Err = err.Error()
+	case rep.Best() == nil:
+		m.Err = "no level measured"
+	default:
+		m.Level = *rep.Best()
+	}
+	s.measured[name] = m
+	s.order = append(s.order, m)
+	return m
+}
+
+// problem says why m cannot back a target, or "".
+func (m *measurement) problem() string {
+	switch {
+	case m.Err != "":
+		return m.Name + ": " + oneLine(m.Err)
+	case m.Level.Count == 0:
+		return m.Name + ": no successful request"
+	case m.Level.Errors > 0:
+		return fmt.Sprintf("%s: %d errors, first: %s", m.Name, m.Level.Errors, oneLine(m.Level.FirstError))
+	}
+	return ""
+}
+
+// addTarget records t, failed with the first problem of its inputs.
+func (s *suite) addTarget(t target, from ...*measurement) {
+	for _, m := range from {
+		if p := m.problem(); p != "" {
+			t.Err = p
+			break
+		}
+	}
+	s.targets = append(s.targets, t)
+}
+
+// engineRun measures the raw engine on model at the given concurrencies.
+func (s *suite) engineRun(model string, conc ...int) *measurement {
+	return s.measure(fmt.Sprintf("engine %s (%d threads)", model, engineThreads()), func() (*bench.Report, error) {
+		e, err := newEngine(s.opt.modelsDir, model)
+		if err != nil {
+			return nil, err
+		}
+		defer e.close()
+		cfg := s.load
+		cfg.Concurrency = conc
+		return bench.Measure(s.ctx, cfg, e.doer)
+	})
+}
+
+// echoRun measures the echo server with the signature of model.
+func (s *suite) echoRun(model string) *measurement {
+	return s.measure("echo "+model+" kserve-grpc", func() (*bench.Report, error) {
+		if s.echo == nil && s.echoErr == nil {
+			s.echo, s.echoErr = startEcho()
+		}
+		if s.echoErr != nil {
+			return nil, s.echoErr
+		}
+		cfg := s.load
+		cfg.Protocol, cfg.URL, cfg.Model = bench.KServeGRPC, s.echo.addr, model
+		return bench.Run(s.ctx, cfg)
+	})
+}
+
+// variant is an ovms configuration: a label for the measurement's name and
+// the extra flags ovms is started with.
+type variant struct {
+	label string
+	flags []string
+}
+
+// The ovms configurations the targets compare.
+var (
+	plainOVMS   = variant{}
+	shmOVMS     = variant{"client shm", []string{"--allow_client_shm"}}
+	batchedOVMS = variant{"dynamic batching", []string{"--dynamic_batching", `{"max_batch_size": 16, "max_queue_delay_microseconds": 2000}`}}
+)
+
+// ovmsRun measures ovms serving model (started as v) over p; with v
+// shmOVMS the client passes tensors in shared memory.
+func (s *suite) ovmsRun(model string, p bench.Protocol, conc []int, v variant) *measurement {
+	name := "ovms " + model + " " + string(p)
+	if v.label != "" {
+		name += " +" + v.label
+	}
+	return s.measure(name, func() (*bench.Report, error) {
+		srv, err := s.servers.get(model, v.flags...)
+		if err != nil {
+			return nil, err
+		}
+		cfg := s.load
+		cfg.Protocol, cfg.URL, cfg.Model, cfg.Concurrency = p, srv.grpcAddr, model, conc
+		if !p.GRPC() {
+			cfg.URL = srv.restURL
+		}
+		if v.label == shmOVMS.label {
+			cfg.SharedMemory = bench.SharedMemorySystem
+		}
+		return bench.Run(s.ctx, cfg)
+	})
+}
+
+// runGroup measures one group and adds its targets.
+func (s *suite) runGroup(g string) {
+	one := []int{1}
+	switch g {
+	case "startup":
+		s.startup()
+	case "overhead":
+		eng, echo := s.engineRun("dummy", 1), s.echoRun("dummy")
+		ov := s.ovmsRun("dummy", bench.KServeGRPC, one, plainOVMS)
+		for _, p := range bench.Protocols[1:] {
+			s.ovmsRun("dummy", p, one, plainOVMS) // context: every surface
+		}
+		s.addTarget(target{Group: g, Name: "dummy p50, KServe gRPC, 1 client", Measured: us(ov.Level.P50), Unit: "us",
+			Limit:   us(echo.Level.P50+eng.Level.P50) + 40,
+			Formula: fmt.Sprintf("echo %.1fus + engine %.1fus + 40us", us(echo.Level.P50), us(eng.Level.P50))}, ov, echo, eng)
+	case "bandwidth":
+		eng, echo, empty := s.engineRun(addOne, 1), s.echoRun(addOne), s.echoRun("empty")
+		ov := s.ovmsRun(addOne, bench.KServeGRPC, one, plainOVMS)
+		if slices.Contains(s.opt.only, "rest") {
+			s.ovmsRun(addOne, bench.KServeRESTBinary, one, plainOVMS) // while this ovms runs
+		}
+		shm := s.ovmsRun(addOne, bench.KServeGRPC, one, shmOVMS)
+		s.addTarget(target{Group: g, Name: "12 MiB p50, KServe gRPC", Measured: us(ov.Level.P50), Unit: "us",
+			Limit:   1.3 * us(echo.Level.P50+eng.Level.P50),
+			Formula: fmt.Sprintf("1.3 x (echo 12 MiB %.1fus + engine %.1fus)", us(echo.Level.P50), us(eng.Level.P50))}, ov, echo, eng)
+		s.addTarget(target{Group: g, Name: "12 MiB p50, client shared memory", Measured: us(shm.Level.P50), Unit: "us",
+			Limit:   1.05*us(eng.Level.P50) + us(empty.Level.P50),
+			Formula: fmt.Sprintf("1.05 x engine %.1fus + echo empty %.1fus", us(eng.Level.P50), us(empty.Level.P50))}, shm, eng, empty)
+	case "rest":
+		s.restGroup()
+	case "throughput":
+		eng := s.engineRun("resnet50", 1, 2)
+		ov := s.ovmsRun("resnet50", bench.KServeGRPC, []int{1, 2, 4}, plainOVMS)
+		s.addTarget(target{Group: g, Name: "resnet50 best throughput, KServe gRPC", Measured: ov.Level.Throughput, Unit: "infer/s",
+			Limit: 0.97 * eng.Level.Throughput, AtLeast: true,
+			Formula: fmt.Sprintf("0.97 x engine %.1f/s (best of 1-2 clients, %d threads; ovms best at %d clients)",
+				eng.Level.Throughput, engineThreads(), ov.Level.Concurrency)}, ov, eng)
+	case "batching":
+		plain := s.ovmsRun("small_cnn", bench.KServeGRPC, []int{16}, plainOVMS)
+		batched := s.ovmsRun("small_cnn", bench.KServeGRPC, []int{16}, batchedOVMS)
+		s.addTarget(target{Group: g, Name: "small_cnn throughput, 16 clients", Measured: batched.Level.Throughput / plain.Level.Throughput,
+			Unit: "x", Limit: 2, AtLeast: true,
+			Formula: fmt.Sprintf("batched %.1f/s over unbatched %.1f/s", batched.Level.Throughput, plain.Level.Throughput)}, batched, plain)
+		s.addTarget(target{Group: g, Name: "small_cnn p99, 16 clients", Measured: float64(batched.Level.P99) / float64(plain.Level.P99),
+			Unit: "x", Limit: 2,
+			Formula: fmt.Sprintf("batched %.1fus over unbatched %.1fus", us(batched.Level.P99), us(plain.Level.P99))}, batched, plain)
+	}
+}
+
+// restGroup: the JSON decoder against encoding/json, and REST binary
+// against gRPC on the 12 MiB model.
+func (s *suite) restGroup() {
+	round, rounds := time.Second, 5
+	if s.opt.quick {
+		round, rounds = 200*time.Millisecond, 3
+	}
+	fmt.Fprintln(s.log, "measuring JSON decode of a 1x3x224x224 FP32 body")
+	t := target{Group: "rest", Name: "JSON decode speed-up over encoding/json", Unit: "x", Limit: 4, AtLeast: true}
+	if d, err := benchDecode(round, rounds); err != nil {
+		t.Err = err.Error()
+	} else {
+		s.decode = &d
+		t.Measured = float64(d.Std) / float64(d.OVMS)
+		t.Formula = fmt.Sprintf("encoding/json %.2fms / rest.ParseInfer %.2fms per %.1f MB body", float64(d.Std)/1e6, float64(d.OVMS)/1e6, float64(d.BodyBytes)/1e6)
+	}
+	s.targets = append(s.targets, t)
+	grpc := s.ovmsRun(addOne, bench.KServeGRPC, []int{1}, plainOVMS)
+	bin := s.ovmsRun(addOne, bench.KServeRESTBinary, []int{1}, plainOVMS)
+	s.addTarget(target{Group: "rest", Name: "12 MiB p50, REST binary", Measured: us(bin.Level.P50), Unit: "us",
+		Limit: 1.2 * us(grpc.Level.P50), Formula: fmt.Sprintf("1.2 x ovms KServe gRPC %.1fus", us(grpc.Level.P50))}, bin, grpc)
+}
+
+// startup launches ovms with dummy (3 times, 1 when quick) and takes the
+// median time to ready.
+func (s *suite) startup() {
+	s.servers.close()
+	n := 3
+	if s.opt.quick {
+		n = 1
+	}
+	t := target{Group: "startup", Name: "dummy: launch to /v2/health/ready 200", Unit: "s", Limit: 1}
+	var times []time.Duration
+	for range n {
+		fmt.Fprintln(s.log, "measuring ovms startup with dummy")
+		p, err := startOVMS(s.opt.binDir, s.opt.modelsDir, "dummy")
+		if err != nil {
+			t.Err = err.Error()
+			break
+		}
+		times = append(times, p.startup)
+		_ = p.stop()
+	}
+	if t.Err == "" {
+		slices.Sort(times)
+		t.Measured = times[len(times)/2].Seconds()
+		var all []string
+		for _, d := range times {
+			all = append(all, fmt.Sprintf("%.3fs", d.Seconds()))
+		}
+		t.Formula = fmt.Sprintf("median of %d launches (%s)", n, strings.Join(all, ", "))
+	}
+	s.targets = append(s.targets, t)
+}
