@@ -60,6 +60,28 @@ func streams(opts *ort.SessionOptions) int {
 	return n
 }
 
+// Spinning keys of ONNX Runtime's thread pools.
+const (
+	intraSpinKey = "session.intra_op.allow_spinning"
+	interSpinKey = "session.inter_op.allow_spinning"
+)
+
+// noSpinning stops ONNX Runtime's pool threads from spinning after a run
+// unless plugin_config asks for it: on a machine with few cores the
+// spinning threads starve the core and the client of the CPU they need to
+// send the response and the next request (a 12 MiB round trip went from
+// 20 ms to 30 ms here with spinning on).
+func noSpinning(opts *ort.SessionOptions) {
+	if opts.ConfigEntries == nil {
+		opts.ConfigEntries = map[string]string{}
+	}
+	for _, k := range []string{intraSpinKey, interSpinKey} {
+		if _, set := opts.ConfigEntries[k]; !set {
+			opts.ConfigEntries[k] = "0"
+		}
+	}
+}
+
 func loadModel(req *device.LoadRequest, log *logrus.Entry) (*model, error) {
 	opts, err := ort.ParseSessionOptions(req.PluginConfig)
 	if err != nil {
@@ -76,6 +98,7 @@ func loadModel(req *device.LoadRequest, log *logrus.Entry) (*model, error) {
 		}
 	}
 	n := streams(&opts)
+	noSpinning(&opts)
 	start := time.Now()
 	m := &model{sessions: make(chan *ort.Session, n)}
 	for i := 0; i < n; i++ {
