@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/ovmsgo/ovms/core/api/rest/rjson"
@@ -13,6 +14,9 @@ func FuzzParsePredict(f *testing.F) {
 	for _, s := range []string{
 		`{"instances": [[1.0, 2.0]]}`, `{"instances": [{"b": [1], "c": {"b64": "aGk="}}]}`, `{"inputs": {"b": [[1, 2], [3, 4]]}}`,
 		`{"inputs": [1, 2]}`, `{"instances": ["a", {"b64": "YQ=="}]}`, `{"inputs": {"sequence_id": [1]}}`, `{"instances": [true]}`,
+		// Long runs of numbers are checked as they are converted.
+		`{"instances": [[` + strings.Repeat("1, 2.5, ", 20) + `3], [` + strings.Repeat("4, ", 40) + `5]]}`,
+		`{"inputs": {"b": [[` + strings.Repeat("-1e2, 7, ", 20) + `3]]}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -32,6 +36,8 @@ func FuzzParsePredict(f *testing.F) {
 
 func FuzzParseInfer(f *testing.F) {
 	f.Add([]byte(dummyInfer), -1)
+	f.Add([]byte(`{"inputs": [{"name": "b", "shape": [1, 40], "datatype": "FP32", "data": [`+strings.Repeat("1.5, ", 39)+`2]}]}`), -1)
+	f.Add([]byte(`{"inputs": [{"name": "b", "shape": [40], "datatype": "INT32", "data": [[`+strings.Repeat("-3, ", 39)+`2]]}]}`), -1)
 	f.Add([]byte(`{"id":"x","parameters":{"binary_data_output":true},"outputs":[{"name":"a"}],"inputs":[{"name":"s","shape":[1],"datatype":"BYTES"}]}`+"\x01\x00\x00\x00a"), 117)
 	f.Fuzz(func(t *testing.T, body []byte, hdr int) {
 		if hdr < -1 {

@@ -12,20 +12,65 @@ import (
 // maxJSONDepth is OVMS's MAX_NESTING_DEPTH for request bodies.
 const maxJSONDepth = 100
 
-// checkJSON trims the body at its first NUL (OVMS parses C strings) and
-// checks its syntax as OVMS's parseJsonWithDepthLimit does.
-func checkJSON(body []byte) ([]byte, error) {
+// checkJSON trims the body at its first NUL (OVMS parses C strings),
+// checks its syntax as OVMS's parseJsonWithDepthLimit does, and returns a
+// cursor at its start that skips large values without reading them
+// again. The grammar of long runs of numbers is checked as the parser
+// converts them: call finishJSON after parsing.
+func checkJSON(body []byte) (*rjson.Cursor, *rjson.Index, error) {
 	data := rjson.TrimAtNUL(body)
-	err := rjson.Validate(data, maxJSONDepth)
-	var se *rjson.SyntaxError
-	switch {
-	case err == nil:
-		return data, nil
-	case errors.As(err, &se):
-		return nil, apierr.Newf(apierr.JSONInvalid, "%s", se.Error())
+	idx, err := rjson.ValidateIndex(data, maxJSONDepth)
+	if err != nil {
+		return nil, nil, jsonError(err)
 	}
-	return nil, apierr.New(apierr.JSONNestingDepthExceeded)
+	return rjson.NewIndexedCursor(data, idx), idx, nil
 }
+
+// finishJSON completes checkJSON after parsing. Its error takes the place
+// of any the parser returned: RapidJSON reads the whole document before
+// OVMS looks at it.
+func finishJSON(idx *rjson.Index) error {
+	if err := idx.Check(); err != nil {
+		return jsonError(err)
+	}
+	return nil
+}
+
+// jsonError is the API error of a Validate error.
+func jsonError(err error) error {
+	var se *rjson.SyntaxError
+	if errors.As(err, &se) {
+		return apierr.Newf(apierr.JSONInvalid, "%s", se.Error())
+	}
+	return apierr.New(apierr.JSONNestingDepthExceeded)
+}
+
+// sizeHint is the number of values a tensor of the given shape holds
+// (unknown dimensions count as 1), to size its value slice up front. The
+// hints of a request share budget, which starts as the most numbers the
+// document can hold (see newBudget), so that declared shapes cannot make
+// a small body allocate much.
+func sizeHint(shape []int64, budget *int) int {
+	n := 1
+	for _, d := range shape {
+		switch {
+		case d == 0:
+			return 0
+		case d < 0:
+		case int64(n) > int64(*budget)/d:
+			n = *budget
+		default:
+			n *= int(d)
+		}
+	}
+	n = min(n, *budget)
+	*budget -= n
+	return n
+}
+
+// newBudget is the most numbers a document can hold: each takes at least
+// two bytes with its separator.
+func newBudget(c *rjson.Cursor) int { return c.Len()/2 + 1 }
 
 // cString cuts a decoded JSON string at its first NUL: OVMS copies names
 // and values out of RapidJSON with GetString() as C strings.

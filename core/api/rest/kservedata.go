@@ -28,11 +28,27 @@ var jsonDatatypes = map[string]int{
 }
 
 // parseData is KFSRestParser::parseData: nested arrays are flattened and
-// each element must have the JSON type of the datatype.
-func parseData(c *rjson.Cursor, datatype string, ct *kpb.InferTensorContents) error {
+// each element must have the JSON type of the datatype. hint is the
+// number of values the shape declares (bounded by the body), to size the
+// contents once.
+func parseData(c *rjson.Cursor, datatype string, ct *kpb.InferTensorContents, hint int) error {
 	kind, ok := jsonDatatypes[datatype]
 	if !ok {
 		return apierr.New(apierr.RestUnsupportedPrecision)
+	}
+	switch kind {
+	case dataFP32:
+		ct.Fp32Contents = make([]float32, 0, hint)
+	case dataFP64:
+		ct.Fp64Contents = make([]float64, 0, hint)
+	case dataInt32:
+		ct.IntContents = make([]int32, 0, hint)
+	case dataInt64:
+		ct.Int64Contents = make([]int64, 0, hint)
+	case dataUint32:
+		ct.UintContents = make([]uint32, 0, hint)
+	case dataUint64:
+		ct.Uint64Contents = make([]uint64, 0, hint)
 	}
 	if !parseDataArray(c, kind, ct) {
 		return apierr.New(apierr.RestCouldNotParseInput)
@@ -44,59 +60,80 @@ func parseDataArray(c *rjson.Cursor, kind int, ct *kpb.InferTensorContents) bool
 	if !c.EnterArray() {
 		return false
 	}
-	for c.NextElement() {
+	if !c.NextElement() {
+		return true
+	}
+	for {
 		k := c.Kind()
 		switch {
 		case k == rjson.KindArray:
 			if !parseDataArray(c, kind, ct) {
 				return false
 			}
-			continue
 		case kind == dataBool:
 			if k != rjson.KindTrue && k != rjson.KindFalse {
 				return false
 			}
 			ct.BoolContents = append(ct.BoolContents, c.Bool())
-			continue
 		case kind == dataBytes:
 			if k != rjson.KindString {
 				return false
 			}
 			ct.BytesContents = append(ct.BytesContents, cBytes(c.String()))
-			continue
 		case k != rjson.KindNumber:
 			return false
+		default:
+			// A run of numbers, up to the end of the array (done) or to
+			// an element that is not a number (the cursor on it).
+			done, ok := appendData(c, kind, ct)
+			if !ok {
+				return false
+			}
+			if done {
+				return true
+			}
+			continue
 		}
-		n := c.Number()
-		switch kind {
-		case dataFP32:
-			ct.Fp32Contents = append(ct.Fp32Contents, float32(n.Float64()))
-		case dataFP64:
-			ct.Fp64Contents = append(ct.Fp64Contents, n.Float64())
-		case dataInt32:
-			if !n.IsInt() {
-				return false
-			}
-			ct.IntContents = append(ct.IntContents, int32(n.Int64()))
-		case dataInt64:
-			if !n.IsInt64() {
-				return false
-			}
-			ct.Int64Contents = append(ct.Int64Contents, n.Int64())
-		case dataUint32:
-			if !n.IsUint() {
-				return false
-			}
-			ct.UintContents = append(ct.UintContents, uint32(n.Uint64()))
-		case dataUint64:
-			if !n.IsUint64() {
-				return false
-			}
-			ct.Uint64Contents = append(ct.Uint64Contents, n.Uint64())
+		if !c.NextElement() {
+			return true
 		}
 	}
-	return true
 }
+
+// appendData appends the run of numbers at the cursor to the contents of
+// kind, converted as KFSRestParser does: GetDouble for floats, integer
+// kinds only from integers in their range (unsigned ones from no negative
+// integer but -0).
+func appendData(c *rjson.Cursor, kind int, ct *kpb.InferTensorContents) (done, ok bool) {
+	ok = true
+	switch kind {
+	case dataFP32:
+		ct.Fp32Contents, _, done = rjson.AppendFloats(c, ct.Fp32Contents, fp32Value)
+	case dataFP64:
+		ct.Fp64Contents, _, done = rjson.AppendFloats(c, ct.Fp64Contents, rjson.Number.Float64)
+	case dataInt32:
+		ct.IntContents, _, done, ok = rjson.AppendInts(c, ct.IntContents, false, int32Value)
+	case dataInt64:
+		ct.Int64Contents, _, done, ok = rjson.AppendInts(c, ct.Int64Contents, false, int64Value)
+	case dataUint32:
+		ct.UintContents, _, done, ok = rjson.AppendInts(c, ct.UintContents, true, uint32Value)
+	case dataUint64:
+		ct.Uint64Contents, _, done, ok = rjson.AppendInts(c, ct.Uint64Contents, true, uint64Value)
+	default:
+		return false, false
+	}
+	return done, ok
+}
+
+func fp32Value(n rjson.Number) float32 { return float32(n.Float64()) }
+
+func int32Value(n rjson.Number) (int32, bool) { return int32(n.Int64()), n.IsInt() }
+
+func int64Value(n rjson.Number) (int64, bool) { return n.Int64(), n.IsInt64() }
+
+func uint32Value(n rjson.Number) (uint32, bool) { return uint32(n.Uint64()), n.IsUint() }
+
+func uint64Value(n rjson.Number) (uint64, bool) { return n.Uint64(), n.IsUint64() }
 
 // binaryInputs is OVMS's handleBinaryInputs: inputs with a
 // binary_data_size, or without data, take their bytes from buf in order.

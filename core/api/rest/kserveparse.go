@@ -81,11 +81,20 @@ func ParseInfer(body []byte, jsonLength int) (*InferRequest, error) {
 		}
 		end = jsonLength
 	}
-	data, err := checkJSON(body[:end])
+	c, idx, err := checkJSON(body[:end])
 	if err != nil {
 		return nil, err
 	}
-	c := rjson.NewCursor(data)
+	r, err := parseInfer(c, body[end:])
+	if jerr := finishJSON(idx); jerr != nil {
+		return nil, jerr
+	}
+	return r, err
+}
+
+// parseInfer parses the checked JSON of an infer body; bin is the binary
+// part of the body.
+func parseInfer(c *rjson.Cursor, bin []byte) (*InferRequest, error) {
 	if c.Kind() != rjson.KindObject {
 		return nil, apierr.New(apierr.RestBodyIsNotAnObject)
 	}
@@ -126,7 +135,7 @@ func ParseInfer(body []byte, jsonLength int) (*InferRequest, error) {
 	if c.Bad() {
 		return nil, apierr.Newf(apierr.InternalError, "request parsing went out of step")
 	}
-	if err := r.binaryInputs(body[end:]); err != nil {
+	if err := r.binaryInputs(bin); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -221,8 +230,9 @@ func (r *InferRequest) parseInputs(c *rjson.Cursor) error {
 		return apierr.New(apierr.RestNoInputsFound)
 	}
 	count := -1 // counted only when needed
+	budget := newBudget(c)
 	for {
-		in, params, err := parseInput(c, func() bool {
+		in, params, err := parseInput(c, &budget, func() bool {
 			if count < 0 {
 				count = countElements(c, start)
 			}
@@ -256,7 +266,8 @@ func countElements(c *rjson.Cursor, start int) int {
 
 // parseInput is KFSRestParser::parseInput for the object at the cursor;
 // the cursor ends after it.
-func parseInput(c *rjson.Cursor, onlyOne func() bool) (*kpb.ModelInferRequest_InferInputTensor, map[string]param, error) {
+// budget bounds the values preallocated for data (see sizeHint).
+func parseInput(c *rjson.Cursor, budget *int, onlyOne func() bool) (*kpb.ModelInferRequest_InferInputTensor, map[string]param, error) {
 	fail := apierr.New(apierr.RestCouldNotParseInput)
 	if c.Kind() != rjson.KindObject {
 		return nil, nil, fail
@@ -325,7 +336,7 @@ func parseInput(c *rjson.Cursor, onlyOne func() bool) (*kpb.ModelInferRequest_In
 		return nil, nil, fail
 	}
 	in.Contents = &kpb.InferTensorContents{}
-	if err := parseData(c, in.Datatype, in.Contents); err != nil {
+	if err := parseData(c, in.Datatype, in.Contents, sizeHint(in.Shape, budget)); err != nil {
 		return nil, nil, err
 	}
 	return in, params, nil

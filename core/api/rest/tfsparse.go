@@ -41,6 +41,8 @@ type tfsParser struct {
 	order   []*tfsTensor
 	prec    map[string]tensor.DataType // model precisions plus inferred ones
 	scalars map[string]bool            // model inputs of rank 0
+	shapes  map[string][]int64         // model input shapes, to size values
+	budget  int                        // for sizeHint
 	nModel  int
 }
 
@@ -53,17 +55,28 @@ type tfsParser struct {
 // (converted, not reinterpreted), STRING inputs take JSON strings and
 // rank-0 inputs take a bare value in the column layout ({"inputs": {"x": 7}}).
 func ParsePredict(body []byte, inputs []device.TensorInfo) (*tensor.Request, Order, error) {
-	data, err := checkJSON(body)
+	c, idx, err := checkJSON(body)
 	if err != nil {
 		return nil, 0, err
 	}
-	p := &tfsParser{c: rjson.NewCursor(data), tensors: map[string]*tfsTensor{}, prec: map[string]tensor.DataType{},
-		scalars: map[string]bool{}, nModel: len(inputs)}
+	req, order, err := parsePredict(c, inputs)
+	if jerr := finishJSON(idx); jerr != nil {
+		return nil, 0, jerr
+	}
+	return req, order, err
+}
+
+// parsePredict parses the checked JSON of a predict body.
+func parsePredict(c *rjson.Cursor, inputs []device.TensorInfo) (*tensor.Request, Order, error) {
+	var err error
+	p := &tfsParser{c: c, tensors: map[string]*tfsTensor{}, prec: map[string]tensor.DataType{},
+		scalars: map[string]bool{}, shapes: map[string][]int64{}, budget: newBudget(c), nModel: len(inputs)}
 	sorted := append([]device.TensorInfo(nil), inputs...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
 	for _, in := range sorted {
 		p.prec[in.Name] = in.DType
 		p.scalars[in.Name] = len(in.Shape) == 0
+		p.shapes[in.Name] = in.Shape
 		p.tensor(in.Name).dtype = in.DType
 	}
 	if p.c.Kind() != rjson.KindObject {

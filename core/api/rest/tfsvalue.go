@@ -91,7 +91,7 @@ func (p *tfsParser) parseSpecial(t *tfsTensor, count *int64) bool {
 		t.dtype = device.Uint32
 	}
 	if t.nums == nil {
-		t.nums = castSink(t.dtype)
+		t.nums = castSink(t.dtype, 0)
 	}
 	for {
 		if c.Kind() != rjson.KindNumber {
@@ -154,7 +154,7 @@ func (p *tfsParser) addValue(t *tfsTensor) bool {
 		return true
 	case rjson.KindNumber:
 		if t.nums == nil {
-			t.nums = castSink(t.dtype)
+			t.nums = castSink(t.dtype, sizeHint(p.shapes[t.name], &p.budget))
 			if t.nums == nil {
 				return false
 			}

@@ -23,58 +23,74 @@ type elem interface {
 	~float32 | ~float64 | ~int8 | ~int16 | ~int32 | ~int64 | ~uint8 | ~uint16 | ~uint32 | ~uint64
 }
 
-// sink appends values converted by conv.
+// sink appends values converted by conv; run reads a run of numbers with
+// the same conversion.
 type sink[T elem] struct {
 	v    []T
 	conv func(rjson.Number) T
+	run  func(c *rjson.Cursor, dst []T) ([]T, int, bool)
 }
 
 func (s *sink[T]) add(n rjson.Number) { s.v = append(s.v, s.conv(n)) }
 
 func (s *sink[T]) addRun(c *rjson.Cursor) (int, bool) {
-	n := 0
-	for c.Kind() == rjson.KindNumber {
-		s.v = append(s.v, s.conv(c.Number()))
-		n++
-		if !c.NextElement() {
-			return n, true
-		}
-	}
-	return n, false
+	var n int
+	var done bool
+	s.v, n, done = s.run(c, s.v)
+	return n, done
 }
 
 func (s *sink[T]) values() tensor.Values { return tensor.Numbers[T](s.v) }
 
-func newSink[T elem](conv func(rjson.Number) T) numSink { return &sink[T]{conv: conv} }
+// intSink is a sink for integer elements that reads runs of numbers with
+// rjson.AppendInts (conv must be T(v) for integers v of up to 7 digits).
+func intSink[T rjson.Integer](conv func(rjson.Number) T, hint int) numSink {
+	ok := func(n rjson.Number) (T, bool) { return conv(n), true }
+	return &sink[T]{conv: conv, v: make([]T, 0, hint), run: func(c *rjson.Cursor, dst []T) ([]T, int, bool) {
+		dst, n, done, _ := rjson.AppendInts(c, dst, false, ok)
+		return dst, n, done
+	}}
+}
+
+// floatSink is a sink for float elements that reads runs of numbers with
+// rjson.AppendFloats (conv must agree with T(n.Float64()) on the numbers
+// that AppendFloats converts itself).
+func floatSink[T rjson.Float](conv func(rjson.Number) T, hint int) numSink {
+	return &sink[T]{conv: conv, v: make([]T, 0, hint), run: func(c *rjson.Cursor, dst []T) ([]T, int, bool) {
+		return rjson.AppendFloats(c, dst, conv)
+	}}
+}
 
 // castSink returns a sink for dt that converts numbers as OVMS's TFS REST
 // parser does: static_cast<T> of GetDouble() for doubles, of GetInt64()
 // or GetUint64() for integers (no range check; out-of-range doubles give
 // what x86-64 gives). FP16 and BF16 keep float32 values that the arena
 // write converts (OVMS stores the truncated integer as raw half bits).
-// Types without a numeric cast return nil.
-func castSink(dt tensor.DataType) numSink {
+// Types without a numeric cast return nil. hint sizes the values.
+func castSink(dt tensor.DataType, hint int) numSink {
 	switch dt {
 	case device.Float32, device.Float16, device.BFloat16:
-		return newSink(castFloat32)
+		// For integers up to 2^53 and exactly read decimals,
+		// castFloat32 is float32(n.Float64()).
+		return floatSink(castFloat32, hint)
 	case device.Float64:
-		return newSink(asFloat)
+		return floatSink(asFloat, hint)
 	case device.Int8:
-		return newSink(func(n rjson.Number) int8 { return int8(castNarrow(n)) })
+		return intSink(func(n rjson.Number) int8 { return int8(castNarrow(n)) }, hint)
 	case device.Uint8:
-		return newSink(func(n rjson.Number) uint8 { return uint8(castNarrow(n)) })
+		return intSink(func(n rjson.Number) uint8 { return uint8(castNarrow(n)) }, hint)
 	case device.Int16:
-		return newSink(func(n rjson.Number) int16 { return int16(castNarrow(n)) })
+		return intSink(func(n rjson.Number) int16 { return int16(castNarrow(n)) }, hint)
 	case device.Uint16:
-		return newSink(func(n rjson.Number) uint16 { return uint16(castNarrow(n)) })
+		return intSink(func(n rjson.Number) uint16 { return uint16(castNarrow(n)) }, hint)
 	case device.Int32:
-		return newSink(castNarrow)
+		return intSink(castNarrow, hint)
 	case device.Uint32:
-		return newSink(func(n rjson.Number) uint32 { return uint32(castWide(n)) })
+		return intSink(func(n rjson.Number) uint32 { return uint32(castWide(n)) }, hint)
 	case device.Int64:
-		return newSink(func(n rjson.Number) int64 { return int64(castWide(n)) })
+		return intSink(func(n rjson.Number) int64 { return int64(castWide(n)) }, hint)
 	case device.Uint64:
-		return newSink(castUint64)
+		return intSink(castUint64, hint)
 	}
 	return nil
 }

@@ -20,17 +20,25 @@ const (
 )
 
 // Cursor reads a document that Validate accepted, value by value, without
-// building a tree. Strings without escapes alias the document. On input
-// that does not have the expected shape (which Validate rules out) the
-// cursor never panics: it stops and reports Bad.
+// building a tree (or one that ValidateIndex accepted, whose long runs of
+// numbers may still hold errors until Index.Check says otherwise).
+// Strings without escapes alias the document. On input that does not
+// have the expected shape (which Validate rules out) the cursor never
+// panics: it stops and reports Bad.
 type Cursor struct {
 	data []byte
 	pos  int
 	bad  bool
+	idx  *Index
 }
 
 // NewCursor returns a cursor at the start of data.
 func NewCursor(data []byte) *Cursor { return &Cursor{data: data} }
+
+// NewIndexedCursor returns a cursor at the start of data, which
+// ValidateIndex accepted and indexed as idx: Skip jumps over the large
+// objects and arrays.
+func NewIndexedCursor(data []byte, idx *Index) *Cursor { return &Cursor{data: data, idx: idx} }
 
 // Pos is the current offset.
 func (c *Cursor) Pos() int { return c.pos }
@@ -79,15 +87,26 @@ func (c *Cursor) fail() {
 func (c *Cursor) Skip() {
 	switch c.Kind() {
 	case KindObject, KindArray:
+		if c.idx != nil {
+			if end, ok := c.idx.end(c.pos); ok {
+				c.pos = end
+				return
+			}
+		}
 		depth := 0
 		for c.pos < len(c.data) {
-			switch c.data[c.pos] {
+			b := c.data[c.pos]
+			if !structural[b] {
+				c.pos++
+				continue
+			}
+			switch b {
 			case '"':
 				c.skipString()
 				continue
 			case '{', '[':
 				depth++
-			case '}', ']':
+			default: // '}', ']'
 				depth--
 				if depth == 0 {
 					c.pos++
@@ -111,6 +130,9 @@ func (c *Cursor) Skip() {
 		}
 	}
 }
+
+// structural marks the bytes that Skip looks at inside containers.
+var structural = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true}
 
 // skipString moves past the string at the cursor and reports whether it
 // holds escapes.
@@ -285,3 +307,6 @@ func (c *Cursor) Bool() bool {
 	c.fail()
 	return false
 }
+
+// Len is the length of the document.
+func (c *Cursor) Len() int { return len(c.data) }

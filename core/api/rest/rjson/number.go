@@ -2,6 +2,7 @@ package rjson
 
 import (
 	"math"
+	"math/bits"
 	"strconv"
 )
 
@@ -36,7 +37,8 @@ func ParseNumber(raw []byte) Number {
 
 // scanNum reads the checked number at data[i] in one pass: its integer
 // value when it has one, else (for up to 19 significant digits) the
-// decimal mantissa and exponent that let Float64 skip strconv.
+// decimal mantissa and exponent that let Float64 skip strconv. Digit runs
+// are found and read eight bytes at a time.
 func scanNum(data []byte, i int) (Number, int) {
 	start := i
 	var n Number
@@ -44,39 +46,15 @@ func scanNum(data []byte, i int) (Number, int) {
 		n.neg = true
 		i++
 	}
-	limit := uint64(math.MaxUint64)
-	if n.neg {
-		limit = 1 << 63
-	}
-	var mant uint64
-	nd, fracDigits := 0, 0
-	exact, overflow := true, false
-	digit := func(v uint64) {
-		switch {
-		case nd == 0 && v == 0: // a leading zero
-		case nd < 19:
-			mant = mant*10 + v
-			nd++
-		default:
-			exact = false
-		}
-	}
-	for ; i < len(data) && data[i] >= '0' && data[i] <= '9'; i++ {
-		v := uint64(data[i] - '0')
-		if !overflow && n.mag > (limit-v)/10 {
-			overflow = true
-		}
-		if !overflow {
-			n.mag = n.mag*10 + v
-		}
-		digit(v)
-	}
+	intStart := i
+	i = digitsEnd(data, i)
+	intEnd := i
+	fracStart, fracEnd := i, i
 	if i < len(data) && data[i] == '.' {
 		n.double = true
-		for i++; i < len(data) && data[i] >= '0' && data[i] <= '9'; i++ {
-			digit(uint64(data[i] - '0'))
-			fracDigits++
-		}
+		fracStart = i + 1
+		i = digitsEnd(data, fracStart)
+		fracEnd = i
 	}
 	exp := 0
 	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
@@ -97,9 +75,51 @@ func scanNum(data []byte, i int) (Number, int) {
 		}
 	}
 	n.raw = data[start:i:i]
-	if overflow || n.double {
-		n.double = true
-		n.mag, n.exp10, n.exact = mant, exp-fracDigits, exact
+	for intStart < intEnd && data[intStart] == '0' { // leading zeros
+		intStart++
+	}
+	nInt := intEnd - intStart
+	overflow := false
+	switch {
+	case nInt <= 19:
+		n.mag = digitsValue(data, intStart, intEnd)
+	case nInt == 20:
+		hi, lo := bits.Mul64(digitsValue(data, intStart, intStart+19), 10)
+		var carry uint64
+		n.mag, carry = bits.Add64(lo, uint64(data[intStart+19]-'0'), 0)
+		overflow = hi != 0 || carry != 0
+	default:
+		overflow = true
+	}
+	if n.neg && n.mag > 1<<63 {
+		overflow = true
+	}
+	if !overflow && !n.double {
+		return n, i
+	}
+	n.double = true
+	n.exp10 = exp - (fracEnd - fracStart)
+	// The significant digits: the integer part, then the fraction (whose
+	// leading zeros do not count when the integer part is zero).
+	fs := fracStart
+	if nInt == 0 {
+		for fs < fracEnd && data[fs] == '0' {
+			fs++
+		}
+	}
+	if nInt+fracEnd-fs <= 19 {
+		n.mag = digitsValue(data, intStart, intEnd)*pow10u[fracEnd-fs] + digitsValue(data, fs, fracEnd)
+		n.exact = true
+		return n, i
+	}
+	// More than 19: the mantissa holds the first 19 (Float64 takes strconv).
+	n.mag = 0
+	nd := 0
+	for _, r := range [2][2]int{{intStart, intEnd}, {fs, fracEnd}} {
+		for j := r[0]; j < r[1] && nd < 19; j++ {
+			n.mag = n.mag*10 + uint64(data[j]-'0')
+			nd++
+		}
 	}
 	return n, i
 }
