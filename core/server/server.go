@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/ovmsgo/ovms/core/api/grpc/kserve"
+	"github.com/ovmsgo/ovms/core/api/grpc/rawcodec"
 	"github.com/ovmsgo/ovms/core/api/grpc/rpcctx"
 	"github.com/ovmsgo/ovms/core/api/grpc/tfs"
 	"github.com/ovmsgo/ovms/core/api/rest"
@@ -127,6 +128,7 @@ func startGRPC(cfg config.Server, models *modelmanager.Manager, version string, 
 		grpc.MaxRecvMsgSize(MaxMessageBytes),
 		grpc.MaxSendMsgSize(MaxMessageBytes),
 		grpc.StatsHandler(rpcctx.StatsHandler{}),
+		grpc.ForceServerCodecV2(rawcodec.New()),
 	)
 	tfs.Register(s, models)
 	kserve.Register(s, models, version, shm)

@@ -32,7 +32,10 @@ type Input struct {
 	Shape Shape
 	// Raw holds little-endian row-major bytes when HasRaw is set.
 	Raw []byte
-	// HasRaw marks Raw as the data source (it may be empty).
+	// RawParts, when set, holds those bytes as fragments instead (still in
+	// the buffers the transport received them in).
+	RawParts [][]byte
+	// HasRaw marks Raw (or RawParts) as the data source (it may be empty).
 	HasRaw bool
 	// Values holds typed values when Raw is not used.
 	Values Values
@@ -79,12 +82,24 @@ func (in *Input) byteSize(dt DataType) uint64 {
 		return n
 	}
 	if in.HasRaw {
-		return uint64(len(in.Raw))
+		return uint64(in.RawLen())
 	}
 	if in.Values != nil {
 		return uint64(in.Values.Len()) * uint64(dt.Size())
 	}
 	return 0
+}
+
+// RawLen is the number of raw bytes, contiguous or in fragments.
+func (in *Input) RawLen() int {
+	if in.RawParts == nil {
+		return len(in.Raw)
+	}
+	n := 0
+	for _, p := range in.RawParts {
+		n += len(p)
+	}
+	return n
 }
 
 // ByteSize is the arena size the validated input needs as the model's dt.
@@ -99,6 +114,12 @@ func (in *Input) WriteTo(dst []byte, dt DataType) error {
 		for _, s := range in.Strings {
 			binary.LittleEndian.PutUint32(dst[o:], uint32(len(s)))
 			o += 4 + copy(dst[o+4:], s)
+		}
+		return nil
+	case in.HasRaw && in.RawParts != nil:
+		o := 0
+		for _, p := range in.RawParts {
+			o += copy(dst[o:], p)
 		}
 		return nil
 	case in.HasRaw:

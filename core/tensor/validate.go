@@ -96,8 +96,8 @@ func validateContent(in *Input, api API) error {
 		if want < 0 {
 			return apierr.Newf(apierr.InvalidContentSize, "Shape dimensions overflow size_t; input name: %s", in.Name)
 		}
-		if int64(len(in.Raw)) != want {
-			return apierr.Newf(apierr.InvalidContentSize, "Expected: %d bytes; Actual: %d bytes; input name: %s", want, len(in.Raw), in.Name)
+		if got := int64(in.RawLen()); got != want {
+			return apierr.Newf(apierr.InvalidContentSize, "Expected: %d bytes; Actual: %d bytes; input name: %s", want, got, in.Name)
 		}
 	default:
 		got := int64(0)

@@ -32,7 +32,7 @@ func (r *InferRequest) NumInputs() int { return len(r.inputs) }
 // client shared-memory regions of shm (nil: the extension is off). Release
 // the returned regions after the response.
 func (r *InferRequest) Inputs(shm *clientshm.Registry) ([]tensor.Input, kserve.Regions, error) {
-	return kserve.DecodeInputs(r.inputs, r.raw, shm)
+	return kserve.DecodeInputs(r.inputs, r.raw, nil, shm)
 }
 
 // Outputs are the requested outputs with their parameters.

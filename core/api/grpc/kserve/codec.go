@@ -19,27 +19,32 @@ func hasContents(c *kpb.InferTensorContents) bool {
 
 // DecodeInputs turns the inputs of a ModelInferRequest into request inputs
 // without copying tensor bytes. raw holds raw_input_contents (may be empty),
-// one buffer per input that is not in shared memory, in order. Inputs that
-// name a client shared-memory region are resolved against shm (nil: the
-// extension is off); the regions returned must be released after the
-// response.
-func DecodeInputs(inputs []*kpb.ModelInferRequest_InferInputTensor, raw [][]byte, shm *clientshm.Registry) ([]tensor.Input, Regions, error) {
+// one buffer per input that is not in shared memory, in order; parts, when
+// not nil, holds the same buffers as fragments instead (see rawcodec).
+// Inputs that name a client shared-memory region are resolved against shm
+// (nil: the extension is off); the regions returned must be released after
+// the response.
+func DecodeInputs(inputs []*kpb.ModelInferRequest_InferInputTensor, raw [][]byte, parts [][][]byte, shm *clientshm.Registry) ([]tensor.Input, Regions, error) {
+	nraw := len(raw)
+	if parts != nil {
+		nraw = len(parts)
+	}
 	inline := 0
 	for _, in := range inputs {
 		if !HasShm(in.GetParameters()) {
 			inline++
 		}
 	}
-	if len(raw) > 0 {
+	if nraw > 0 {
 		for _, in := range inputs {
 			if hasContents(in.GetContents()) {
 				return nil, nil, apierr.Newf(apierr.InvalidMessageStructure,
 					"Passing buffers both in InferInputTensor contents and in raw_input_contents is not allowed. Detected buffer in InferInputTensor contents for input: %s", in.GetName())
 			}
 		}
-		if len(raw) != inline {
+		if nraw != inline {
 			return nil, nil, apierr.Newf(apierr.InvalidMessageStructure,
-				"raw_input_contents must hold one buffer per input - Expected: %d; Actual: %d", inline, len(raw))
+				"raw_input_contents must hold one buffer per input - Expected: %d; Actual: %d", inline, nraw)
 		}
 	}
 	out := make([]tensor.Input, len(inputs))
@@ -61,7 +66,13 @@ func DecodeInputs(inputs []*kpb.ModelInferRequest_InferInputTensor, raw [][]byte
 			}
 			held = append(held, reg)
 			t.Shm = &ref
-		case len(raw) > 0:
+		case len(parts) > 0:
+			if err := fromParts(&t, parts[next]); err != nil {
+				held.Release()
+				return nil, nil, err
+			}
+			next++
+		case nraw > 0:
 			if err := fromRaw(&t, raw[next]); err != nil {
 				held.Release()
 				return nil, nil, err
@@ -73,6 +84,22 @@ func DecodeInputs(inputs []*kpb.ModelInferRequest_InferInputTensor, raw [][]byte
 		out[i] = t
 	}
 	return out, held, nil
+}
+
+// fromParts takes a raw buffer given as fragments; strings need it whole.
+func fromParts(t *tensor.Input, frags [][]byte) error {
+	if t.DType == device.String {
+		var whole []byte
+		for _, f := range frags {
+			whole = append(whole, f...)
+		}
+		return fromRaw(t, whole)
+	}
+	t.RawParts, t.HasRaw = frags, true
+	if t.RawParts == nil {
+		t.RawParts = [][]byte{}
+	}
+	return nil
 }
 
 func fromRaw(t *tensor.Input, b []byte) error {

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/ovmsgo/ovms/core/api/grpc/rawcodec"
 	"github.com/ovmsgo/ovms/core/api/grpc/rpcctx"
 	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/clientshm"
@@ -146,7 +147,12 @@ func (s *Service) ModelInfer(ctx context.Context, req *kpb.ModelInferRequest) (*
 	if err := tensor.ValidateCount(v.Info().Inputs, len(req.GetInputs())); err != nil {
 		return nil, apierr.GRPCStatus(err)
 	}
-	inputs, held, err := DecodeInputs(req.GetInputs(), req.GetRawInputContents(), s.shm)
+	var parts [][][]byte
+	if raw := rawcodec.Take(req); raw != nil {
+		defer raw.Free() // the inputs are in the arena once Infer has begun
+		parts = raw.Parts
+	}
+	inputs, held, err := DecodeInputs(req.GetInputs(), req.GetRawInputContents(), parts, s.shm)
 	if err != nil {
 		return nil, apierr.GRPCStatus(err)
 	}
