@@ -10,12 +10,12 @@ import (
 func TestSpinningIsOffUnlessAsked(t *testing.T) {
 	var opts ort.SessionOptions
 	noSpinning(&opts)
-	if opts.ConfigEntries[intraSpinKey] != "0" || opts.ConfigEntries[interSpinKey] != "0" {
+	if opts.ConfigEntries[stopSpinKey] != "1" {
 		t.Errorf("defaults %v", opts.ConfigEntries)
 	}
-	opts = ort.SessionOptions{ConfigEntries: map[string]string{intraSpinKey: "1"}}
+	opts = ort.SessionOptions{ConfigEntries: map[string]string{stopSpinKey: "0"}}
 	noSpinning(&opts)
-	if opts.ConfigEntries[intraSpinKey] != "1" || opts.ConfigEntries[interSpinKey] != "0" {
+	if opts.ConfigEntries[stopSpinKey] != "0" {
 		t.Errorf("plugin_config's choice not kept: %v", opts.ConfigEntries)
 	}
 }
