@@ -2,7 +2,6 @@ package tensor
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"sort"
 
@@ -74,12 +73,8 @@ type Request struct {
 
 // byteSize is the arena size needed for the input's data as dt.
 func (in *Input) byteSize(dt DataType) uint64 {
-	if dt == device.String { // (uint32 length, bytes) per element
-		var n uint64
-		for _, s := range in.Strings {
-			n += 4 + uint64(len(s))
-		}
-		return n
+	if dt == device.String {
+		return uint64(device.StringsSize(in.Strings))
 	}
 	if in.HasRaw {
 		return uint64(in.RawLen())
@@ -110,11 +105,7 @@ func (in *Input) ByteSize(dt DataType) uint64 { return in.byteSize(dt) }
 func (in *Input) WriteTo(dst []byte, dt DataType) error {
 	switch {
 	case dt == device.String:
-		o := 0
-		for _, s := range in.Strings {
-			binary.LittleEndian.PutUint32(dst[o:], uint32(len(s)))
-			o += 4 + copy(dst[o+4:], s)
-		}
+		device.PutStrings(dst, in.Strings)
 		return nil
 	case in.HasRaw && in.RawParts != nil:
 		o := 0
@@ -156,18 +147,9 @@ func (o *Output) Strings() ([][]byte, error) { return SplitStrings(o.Data, o.Nam
 
 // SplitStrings splits (uint32 LE length, bytes) elements into views.
 func SplitStrings(b []byte, name string) ([][]byte, error) {
-	var out [][]byte
-	for len(b) > 0 {
-		if len(b) < 4 {
-			return nil, fmt.Errorf("string tensor %q: truncated length prefix", name)
-		}
-		n := binary.LittleEndian.Uint32(b)
-		b = b[4:]
-		if uint64(n) > uint64(len(b)) {
-			return nil, fmt.Errorf("string tensor %q: element of %d bytes exceeds the %d bytes left", name, n, len(b))
-		}
-		out = append(out, b[:n:n])
-		b = b[n:]
+	out, err := device.SplitStrings(b)
+	if err != nil {
+		return nil, fmt.Errorf("string tensor %q: %w", name, err)
 	}
 	return out, nil
 }

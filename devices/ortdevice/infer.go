@@ -2,8 +2,6 @@ package ortdevice
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
 	"unsafe"
 
 	"google.golang.org/grpc/codes"
@@ -150,7 +148,7 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 // length-prefixed elements.
 func inputValue(mem []byte, in device.TensorRef) (*ort.Value, error) {
 	if in.DType == device.String {
-		elems, err := splitStrings(mem)
+		elems, err := device.SplitStrings(mem)
 		if err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "input %s: %v", in.Name, err)
 		}
@@ -178,9 +176,7 @@ func copyOut(zone *shm.Zone, arena *shm.Arena, name string, v *ort.Value) (devic
 			return ref, status.Errorf(codes.Internal, "output %s: %v", name, err)
 		}
 		strs = s
-		for _, e := range s {
-			ref.Length += 4 + uint64(len(e))
-		}
+		ref.Length = uint64(device.StringsSize(s))
 	} else {
 		src = v.Bytes()
 		ref.Length = uint64(len(src))
@@ -195,11 +191,7 @@ func copyOut(zone *shm.Zone, arena *shm.Arena, name string, v *ort.Value) (devic
 		copy(dst, src)
 		return ref, nil
 	}
-	o := 0
-	for _, e := range strs {
-		binary.LittleEndian.PutUint32(dst[o:], uint32(len(e)))
-		o += 4 + copy(dst[o+4:], e)
-	}
+	device.PutStrings(dst, strs)
 	return ref, nil
 }
 
@@ -222,17 +214,11 @@ func copyInto(dst []byte, ref device.TensorRef, v *ort.Value) (device.TensorRef,
 		if err != nil {
 			return ref, status.Errorf(codes.Internal, "output %s: %v", ref.Name, err)
 		}
-		for _, e := range s {
-			n += 4 + len(e)
-		}
+		n = device.StringsSize(s)
 		if n > len(dst) {
 			return ref, status.Errorf(codes.InvalidArgument, "output %s needs %d bytes; its shared memory holds %d", ref.Name, n, len(dst))
 		}
-		o := 0
-		for _, e := range s {
-			binary.LittleEndian.PutUint32(dst[o:], uint32(len(e)))
-			o += 4 + copy(dst[o+4:], e)
-		}
+		device.PutStrings(dst, s)
 	} else {
 		src := v.Bytes()
 		n = len(src)
@@ -264,21 +250,3 @@ func staticSize(t device.TensorInfo) int {
 // dataPtr is the address of b's first byte; arena slices are never nil, so
 // even an empty one yields a valid address.
 func dataPtr(b []byte) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(b)) }
-
-var errTruncated = errors.New("truncated string tensor")
-
-func splitStrings(b []byte) ([][]byte, error) {
-	var out [][]byte
-	for len(b) > 0 {
-		if len(b) < 4 {
-			return nil, errTruncated
-		}
-		n := binary.LittleEndian.Uint32(b)
-		if uint64(n) > uint64(len(b)-4) {
-			return nil, errTruncated
-		}
-		out = append(out, b[4:4+n])
-		b = b[4+n:]
-	}
-	return out, nil
-}
