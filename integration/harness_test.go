@@ -106,12 +106,23 @@ func (s *syncBuffer) String() string {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	return freePorts(t, 1)[0]
+}
+
+// freePorts returns n distinct free ports (the listeners are held open
+// together, so the kernel cannot hand out one port twice).
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // startServer runs ovms serving model from the generated repository, with
@@ -124,7 +135,8 @@ func startServer(t *testing.T, model string, extra ...string) *server {
 // startCommand is startServer with leading arguments (e.g. "serve").
 func startCommand(t *testing.T, lead []string, model string, extra ...string) *server {
 	t.Helper()
-	s := &server{t: t, grpcPort: freePort(t), restPort: freePort(t), out: &syncBuffer{}, done: make(chan struct{})}
+	ports := freePorts(t, 2)
+	s := &server{t: t, grpcPort: ports[0], restPort: ports[1], out: &syncBuffer{}, done: make(chan struct{})}
 	s.logPath = filepath.Join(t.TempDir(), "ovms.log")
 	args := []string{
 		"--model_name", model, "--model_path", filepath.Join(modelsDir, model),

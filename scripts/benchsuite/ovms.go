@@ -55,26 +55,37 @@ type ovmsProc struct {
 
 // freePort asks the kernel for a free loopback port.
 func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ps, err := freePorts(1)
 	if err != nil {
-		return 0, fmt.Errorf("free port: %w", err)
+		return 0, err
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return ps[0], nil
+}
+
+// freePorts asks for n distinct free loopback ports, holding the listeners
+// together so that the kernel cannot hand out one port twice.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, n)
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("free port: %w", err)
+		}
+		defer ln.Close()
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
+	}
+	return ports, nil
 }
 
 // startOVMS starts bin/ovms serving model from the repository with extra
 // flags and waits until it is ready. A command line ovms rejects gives an
 // error saying so, with ovms's message.
 func startOVMS(binDir, modelsDir, model string, extra ...string) (*ovmsProc, error) {
-	gp, err := freePort()
+	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
-	rp, err := freePort()
-	if err != nil {
-		return nil, err
-	}
+	gp, rp := ports[0], ports[1]
 	args := append([]string{
 		"--model_name", model, "--model_path", filepath.Join(modelsDir, model),
 		"--port", strconv.Itoa(gp), "--rest_port", strconv.Itoa(rp),
