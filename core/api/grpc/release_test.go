@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/ovmsgo/ovms/core/api/grpc/kserve"
+	"github.com/ovmsgo/ovms/core/api/grpc/rawcodec"
 	"github.com/ovmsgo/ovms/core/api/grpc/rpcctx"
 	"github.com/ovmsgo/ovms/core/api/grpc/tfs"
 	"github.com/ovmsgo/ovms/core/config"
@@ -40,7 +41,7 @@ func serve(t *testing.T, withStats bool) (*grpc.ClientConn, *shm.Arena) {
 	if err := models.Apply(context.Background(), []config.Model{cfg}); err != nil {
 		t.Fatal(err)
 	}
-	var opts []grpc.ServerOption
+	opts := []grpc.ServerOption{grpc.ForceServerCodecV2(rawcodec.New())}
 	if withStats {
 		opts = append(opts, grpc.StatsHandler(rpcctx.StatsHandler{}))
 	}
@@ -109,5 +110,29 @@ func TestOutputsAreReleasedAfterTheResponse(t *testing.T) {
 		if n := arena.HostZone().Allocations(); n != 0 {
 			t.Fatalf("%d input buffers not freed", n)
 		}
+	}
+}
+
+// TestLargeRequestsReturnTheirBuffers sends requests big enough for the
+// raw codec to keep their bytes in gRPC's buffers, failing and succeeding
+// ones, and checks that every one gave its buffers back.
+func TestLargeRequestsReturnTheirBuffers(t *testing.T) {
+	conn, arena := serve(t, true)
+	c := kpb.NewGRPCInferenceServiceClient(conn)
+	big := make([]byte, 100<<10)
+	for _, req := range []*kpb.ModelInferRequest{
+		{ModelName: "nope", Inputs: []*kpb.ModelInferRequest_InferInputTensor{{Name: "b", Datatype: "FP32", Shape: []int64{1, 25600}}}, RawInputContents: [][]byte{big}},
+		{ModelName: "dummy", ModelVersion: "x", RawInputContents: [][]byte{big}},
+		{ModelName: "dummy", Inputs: []*kpb.ModelInferRequest_InferInputTensor{{Name: "b", Datatype: "FP32", Shape: []int64{1, 25600}}}, RawInputContents: [][]byte{big}},
+	} {
+		if _, err := c.ModelInfer(context.Background(), req); err == nil {
+			t.Fatalf("request %v succeeded", req.ModelName)
+		}
+	}
+	if n := rawcodec.Outstanding(); n != 0 {
+		t.Fatalf("%d requests kept gRPC's buffers", n)
+	}
+	if n := arena.HostZone().Allocations(); n != 0 {
+		t.Fatalf("%d input buffers left in the arena", n)
 	}
 }

@@ -135,6 +135,14 @@ func tensorMetadata(ts []device.TensorInfo) []*kpb.ModelMetadataResponse_TensorM
 // ModelInfer runs inference; outputs go back in raw_output_contents that
 // alias the plugin's arena until the response has been written.
 func (s *Service) ModelInfer(ctx context.Context, req *kpb.ModelInferRequest) (*kpb.ModelInferResponse, error) {
+	// Raw contents kept in the received buffers (large requests) go back to
+	// gRPC when the handler returns, on every path; the inputs are in the
+	// arena by then.
+	var parts [][][]byte
+	if raw := rawcodec.Take(req); raw != nil {
+		defer raw.Free()
+		parts = raw.Parts
+	}
 	n, err := ParseVersion(req.GetModelVersion())
 	if err != nil {
 		return nil, apierr.GRPCStatus(err)
@@ -146,11 +154,6 @@ func (s *Service) ModelInfer(ctx context.Context, req *kpb.ModelInferRequest) (*
 	defer v.Release()
 	if err := tensor.ValidateCount(v.Info().Inputs, len(req.GetInputs())); err != nil {
 		return nil, apierr.GRPCStatus(err)
-	}
-	var parts [][][]byte
-	if raw := rawcodec.Take(req); raw != nil {
-		defer raw.Free() // the inputs are in the arena once Infer has begun
-		parts = raw.Parts
 	}
 	inputs, held, err := DecodeInputs(req.GetInputs(), req.GetRawInputContents(), parts, s.shm)
 	if err != nil {

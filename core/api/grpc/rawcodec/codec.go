@@ -205,3 +205,11 @@ func (r *reader) take(n uint64) ([][]byte, error) {
 	}
 	return out, nil
 }
+
+// Outstanding counts decoded requests whose raw contents nobody has taken
+// yet (for tests and diagnostics: it stays 0 in a healthy server).
+func Outstanding() int {
+	n := 0
+	held.Range(func(any, any) bool { n++; return true })
+	return n
+}
