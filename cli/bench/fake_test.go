@@ -47,8 +47,6 @@ type fakeRegion struct {
 
 func newFakeServer() *fakeServer { return &fakeServer{regions: map[string]*fakeRegion{}} }
 
-func (f *fakeServer) event(e string) { f.mu.Lock(); f.events = append(f.events, e); f.mu.Unlock() }
-
 func (f *fakeServer) ModelMetadata(_ context.Context, req *kpb.ModelMetadataRequest) (*kpb.ModelMetadataResponse, error) {
 	if req.Name != "addone" {
 		return nil, status.Errorf(codes.NotFound, "model %s not found", req.Name)

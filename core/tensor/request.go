@@ -71,8 +71,8 @@ type Request struct {
 	Placements map[string]ShmRef
 }
 
-// byteSize is the arena size needed for the input's data as dt.
-func (in *Input) byteSize(dt DataType) uint64 {
+// ByteSize is the arena size the validated input needs as the model's dt.
+func (in *Input) ByteSize(dt DataType) uint64 {
 	if dt == device.String {
 		return uint64(device.StringsSize(in.Strings))
 	}
@@ -96,9 +96,6 @@ func (in *Input) RawLen() int {
 	}
 	return n
 }
-
-// ByteSize is the arena size the validated input needs as the model's dt.
-func (in *Input) ByteSize(dt DataType) uint64 { return in.byteSize(dt) }
 
 // WriteTo places the validated input's data into dst (the arena) as dt;
 // dst holds exactly ByteSize(dt) bytes.

@@ -20,7 +20,6 @@ const residualScale = 0.25
 type resnet struct {
 	g    *om.Graph
 	seed uint64
-	n    int
 }
 
 // weight returns a fresh He-uniform initializer scaled by scale.
