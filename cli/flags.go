@@ -19,6 +19,7 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "grpc_bind_address", Value: d.GRPCBindAddress, Usage: "gRPC listen address"},
 		&cli.StringFlag{Name: "rest_bind_address", Value: d.RestBindAddress, Usage: "REST listen address"},
 		&cli.IntFlag{Name: "grpc_workers", Value: d.GRPCWorkers, Usage: "accepted for compatibility; gRPC is served concurrently"},
+		&cli.StringFlag{Name: "grpc_channel_arguments", Usage: "comma-separated gRPC server arguments, e.g. grpc.max_receive_message_length=4194304,grpc.max_connection_age_ms=2000"},
 		&cli.IntFlag{Name: "rest_workers", Usage: "accepted for compatibility; REST is served concurrently"},
 		&cli.StringFlag{Name: "log_level", Value: d.LogLevel, Usage: "TRACE, DEBUG, INFO, WARNING or ERROR"},
 		&cli.StringFlag{Name: "log_path", Usage: "log file (default: stdout)"},
@@ -52,6 +53,7 @@ func serverConfig(c *cli.Context) (config.Server, error) {
 	s.RestBindAddress = c.String("rest_bind_address")
 	s.GRPCWorkers = c.Int("grpc_workers")
 	s.RestWorkers = c.Int("rest_workers")
+	s.GRPCChannelArguments = c.String("grpc_channel_arguments")
 	s.LogLevel = c.String("log_level")
 	s.LogPath = c.String("log_path")
 	s.FileSystemPollWaitSeconds = c.Int("file_system_poll_wait_seconds")

@@ -67,6 +67,12 @@ const (
 	ArenaFull
 	DeviceUnavailable
 	RequestTooLarge
+	ImageParsingFailed
+	InvalidNoOfChannels
+	BinaryImagesResolutionMismatch
+	StringValEmpty
+	BytesContentsEmpty
+	UnsupportedLayout
 )
 
 type info struct {
@@ -97,6 +103,12 @@ var table = map[Code]info{
 	InvalidContentSize:                 {"Invalid content size of tensor proto", codes.InvalidArgument, http.StatusBadRequest},
 	InvalidMessageStructure:            {"Invalid message structure", codes.InvalidArgument, http.StatusBadRequest},
 	InvalidStringInput:                 {"Invalid string input", codes.InvalidArgument, http.StatusBadRequest},
+	ImageParsingFailed:                 {"Image parsing failed", codes.InvalidArgument, http.StatusBadRequest},
+	InvalidNoOfChannels:                {"Invalid number of channels in binary input", codes.InvalidArgument, http.StatusBadRequest},
+	BinaryImagesResolutionMismatch:     {"Binary input images for this endpoint are required to have the same resolution", codes.InvalidArgument, http.StatusBadRequest},
+	StringValEmpty:                     {"String val is empty", codes.InvalidArgument, http.StatusBadRequest},
+	BytesContentsEmpty:                 {"Bytes contents is empty", codes.InvalidArgument, http.StatusBadRequest},
+	UnsupportedLayout:                  {"Received binary image input but resource not configured to accept NHWC layout", codes.InvalidArgument, http.StatusBadRequest},
 	CannotCompileModelIntoTargetDevice: {"Cannot compile model into target device", codes.FailedPrecondition, http.StatusPreconditionFailed},
 	JSONInvalid:                        {"The file is not valid json", codes.FailedPrecondition, http.StatusPreconditionFailed},
 	PathInvalid:                        {"The provided base path is invalid or doesn't exists", codes.InvalidArgument, http.StatusBadRequest},

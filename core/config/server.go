@@ -39,6 +39,11 @@ type Server struct {
 	ArenaMB int
 	// AllowClientShm turns on the KServe system shared-memory extension.
 	AllowClientShm bool
+	// GRPCChannelArguments is --grpc_channel_arguments as given; Validate
+	// parses it into GRPC.
+	GRPCChannelArguments string
+	// GRPC holds the gRPC server settings (message limits, keepalive).
+	GRPC GRPCArgs
 	// Model is the single model of single-model mode.
 	Model *Model
 }
@@ -52,6 +57,7 @@ func DefaultServer() Server {
 		LogLevel:                  "INFO",
 		FileSystemPollWaitSeconds: 1,
 		ArenaMB:                   1024,
+		GRPC:                      GRPCArgs{MaxRecvBytes: DefaultMaxMessageBytes, MaxSendBytes: DefaultMaxMessageBytes},
 	}
 }
 
@@ -117,6 +123,11 @@ func (s *Server) Validate(modelFlagsSet bool) error {
 			return usage("File path provided as an --cpu_extension parameter does not exist in the filesystem: %s", s.CPUExtension)
 		}
 	}
+	args, err := ParseGRPCArgs(s.GRPCChannelArguments)
+	if err != nil {
+		return err
+	}
+	s.GRPC = args
 	switch s.LogLevel {
 	case "TRACE", "DEBUG", "INFO", "WARNING", "ERROR":
 	default:

@@ -17,6 +17,10 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
 
 	"github.com/ovmsgo/ovms/core/api/grpc/kserve"
 	"github.com/ovmsgo/ovms/core/api/grpc/rawcodec"
@@ -29,9 +33,6 @@ import (
 	"github.com/ovmsgo/ovms/core/modelmanager"
 	"github.com/ovmsgo/ovms/core/pluginhost"
 )
-
-// MaxMessageBytes is the gRPC message limit, as in OVMS (1 GiB).
-const MaxMessageBytes = 1 << 30
 
 // shutdownGrace bounds how long in-flight requests may take at shutdown.
 const shutdownGrace = 30 * time.Second
@@ -51,7 +52,7 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 		defer func() { _ = shm.Unregister("") }()
 	}
 
-	grpcSrv, err := startGRPC(cfg, models, version, shm, log)
+	grpcSrv, healthSrv, err := startGRPC(cfg, models, version, shm, log)
 	if err != nil {
 		return err
 	}
@@ -72,9 +73,15 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 		stop(grpcSrv, httpSrv, models, log)
 		return fmt.Errorf("%w: %w", ErrStartup, err)
 	}
+	if healthSrv != nil {
+		healthSrv.Resume() // every service SERVING, as ServerReady turns true
+	}
 	log.WithFields(logrus.Fields{"grpc_port": cfg.Port, "rest_port": cfg.RestPort, "version": version}).Info("server ready")
 	<-ctx.Done()
 	log.Info("shutting down")
+	if healthSrv != nil {
+		healthSrv.Shutdown() // NOT_SERVING while requests drain
+	}
 	stop(grpcSrv, httpSrv, models, log)
 	return nil
 }
@@ -115,30 +122,62 @@ func pluginDirs(flagDir string) []string {
 	return dirs
 }
 
-func startGRPC(cfg config.Server, models *modelmanager.Manager, version string, shm *clientshm.Registry, log *logrus.Entry) (*grpc.Server, error) {
+// healthServices are the names the standard health service answers for
+// besides "" (the whole server).
+var healthServices = []string{"inference.GRPCInferenceService", "tensorflow.serving.PredictionService", "tensorflow.serving.ModelService"}
+
+// startGRPC serves the TFS and KServe services plus the standard health
+// service (NOT_SERVING until the models are loaded) and server reflection.
+func startGRPC(cfg config.Server, models *modelmanager.Manager, version string, shm *clientshm.Registry, log *logrus.Entry) (*grpc.Server, *health.Server, error) {
 	if cfg.Port == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	addr := net.JoinHostPort(cfg.GRPCBindAddress, strconv.Itoa(cfg.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("%w: grpc listen on %s: %w", ErrStartup, addr, err)
+		return nil, nil, fmt.Errorf("%w: grpc listen on %s: %w", ErrStartup, addr, err)
 	}
-	s := grpc.NewServer(
-		grpc.MaxRecvMsgSize(MaxMessageBytes),
-		grpc.MaxSendMsgSize(MaxMessageBytes),
-		grpc.StatsHandler(rpcctx.StatsHandler{}),
-		grpc.ForceServerCodecV2(rawcodec.New()),
-	)
+	s := grpc.NewServer(grpcOptions(cfg.GRPC)...)
 	tfs.Register(s, models)
 	kserve.Register(s, models, version, shm)
+	hs := health.NewServer()
+	for _, name := range append([]string{""}, healthServices...) {
+		hs.SetServingStatus(name, healthpb.HealthCheckResponse_NOT_SERVING)
+	}
+	healthpb.RegisterHealthServer(s, hs)
+	reflection.Register(s)
+	if len(cfg.GRPC.Ignored) > 0 {
+		log.WithField("arguments", cfg.GRPC.Ignored).Warn("grpc_channel_arguments without effect in this server ignored")
+	}
 	go func() {
 		if err := s.Serve(ln); err != nil {
 			log.WithError(err).Error("grpc server stopped")
 		}
 	}()
-	log.WithField("address", addr).Info("started grpc server")
-	return s, nil
+	log.WithFields(logrus.Fields{"address": addr, "settings": cfg.GRPC.String()}).Info("started grpc server")
+	return s, hs, nil
+}
+
+// grpcOptions turns the --grpc_channel_arguments settings into options.
+func grpcOptions(a config.GRPCArgs) []grpc.ServerOption {
+	opts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(a.MaxRecvBytes),
+		grpc.MaxSendMsgSize(a.MaxSendBytes),
+		grpc.StatsHandler(rpcctx.StatsHandler{}),
+		grpc.ForceServerCodecV2(rawcodec.New()),
+	}
+	if a.MaxConcurrentStreams > 0 {
+		opts = append(opts, grpc.MaxConcurrentStreams(a.MaxConcurrentStreams))
+	}
+	ms := func(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
+	kp := keepalive.ServerParameters{
+		MaxConnectionIdle: ms(a.MaxConnectionIdleMs), MaxConnectionAge: ms(a.MaxConnectionAgeMs),
+		MaxConnectionAgeGrace: ms(a.MaxConnectionAgeGraceMs), Time: ms(a.KeepaliveTimeMs), Timeout: ms(a.KeepaliveTimeoutMs),
+	}
+	if kp != (keepalive.ServerParameters{}) {
+		opts = append(opts, grpc.KeepaliveParams(kp))
+	}
+	return opts
 }
 
 func startREST(cfg config.Server, models *modelmanager.Manager, version string, shm *clientshm.Registry, log *logrus.Entry) (*http.Server, error) {

@@ -95,7 +95,7 @@ func (s *suite) addTarget(t target, from ...*measurement) {
 // engineRun measures the raw engine on model at the given concurrencies.
 func (s *suite) engineRun(model string, conc ...int) *measurement {
 	return s.measure(fmt.Sprintf("engine %s (%d threads)%s", model, engineThreads(), s.suffix), func() (*bench.Report, error) {
-		e, err := newEngine(s.opt.modelsDir, model)
+		e, err := newEngine(s.opt.modelsDir, model, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -182,6 +182,12 @@ func (s *suite) runGroup(g string) {
 			s.ovmsRun(addOne, bench.KServeRESTBinary, one, plainOVMS) // while this ovms runs
 		}
 		shm := s.ovmsRun(addOne, bench.KServeGRPC, one, shmOVMS)
+		if empty.Err == "" { // context: the engine as it runs behind a server
+			gap := empty.Level.P50
+			s.measure(fmt.Sprintf("engine %s, plugin options, %.0fus idle before each run", addOne, us(gap)), func() (*bench.Report, error) {
+				return idleRuns(s.ctx, s.opt.modelsDir, addOne, gap, 3*s.load.Window)
+			})
+		}
 		s.addTarget(target{Group: g, Name: "12 MiB p50, KServe gRPC", Measured: us(ov.Level.P50), Unit: "us",
 			Limit:   1.3 * us(echo.Level.P50+eng.Level.P50),
 			Formula: fmt.Sprintf("1.3 x (echo 12 MiB %.1fus + engine %.1fus)", us(echo.Level.P50), us(eng.Level.P50))}, ov, echo, eng)

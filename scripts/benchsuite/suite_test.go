@@ -172,7 +172,7 @@ func TestEngineMeasures(t *testing.T) {
 	if err := om.WriteFile(filepath.Join(dir, "add", "1", "model.onnx"), m); err != nil {
 		t.Fatal(err)
 	}
-	e, err := newEngine(dir, "add")
+	e, err := newEngine(dir, "add", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
