@@ -73,6 +73,7 @@ const (
 	StringValEmpty
 	BytesContentsEmpty
 	UnsupportedLayout
+	InvalidStringMaxSizeExceeded
 )
 
 type info struct {
@@ -108,6 +109,7 @@ var table = map[Code]info{
 	BinaryImagesResolutionMismatch:     {"Binary input images for this endpoint are required to have the same resolution", codes.InvalidArgument, http.StatusBadRequest},
 	StringValEmpty:                     {"String val is empty", codes.InvalidArgument, http.StatusBadRequest},
 	BytesContentsEmpty:                 {"Bytes contents is empty", codes.InvalidArgument, http.StatusBadRequest},
+	InvalidStringMaxSizeExceeded:       {"Maximum 2D array after string conversion exceeded 1GB", codes.InvalidArgument, http.StatusBadRequest},
 	UnsupportedLayout:                  {"Received binary image input but resource not configured to accept NHWC layout", codes.InvalidArgument, http.StatusBadRequest},
 	CannotCompileModelIntoTargetDevice: {"Cannot compile model into target device", codes.FailedPrecondition, http.StatusPreconditionFailed},
 	JSONInvalid:                        {"The file is not valid json", codes.FailedPrecondition, http.StatusPreconditionFailed},

@@ -52,6 +52,9 @@ func validateInput(m *device.TensorInfo, in *Input, api API) error {
 			return apierr.Newf(apierr.InvalidShape, "Negative or zero dimension size is not acceptable: %s; input name: %s", in.Shape, in.Name)
 		}
 	}
+	if in.DType == device.String && m.DType != device.String {
+		return convertStrings(m, in, api)
+	}
 	if in.DType != m.DType {
 		return apierr.Newf(apierr.InvalidPrecision, "Expected: %s; Actual: %s; input name: %s", PrecisionName(m.DType), in.DTypeName, in.Name)
 	}

@@ -1,0 +1,124 @@
+package tensor
+
+import (
+	"strconv"
+
+	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/plugins/device"
+)
+
+// Hint is how string data sent to a model input is turned into the tensor
+// the model takes (OVMS's TensorInfo processing hints).
+type Hint int
+
+// The processing hints, chosen from the model input alone.
+const (
+	// HintNone: strings cannot be sent to this input (NOT_IMPLEMENTED).
+	HintNone Hint = iota
+	// HintNative: the input takes strings; they pass through.
+	HintNative
+	// HintStrings2D: a 2-D U8 input; strings become zero-padded rows.
+	HintStrings2D
+	// HintImage: a 4-D input; strings are encoded images.
+	HintImage
+)
+
+// max2DStringBytes is OVMS's bound on a string matrix (1 GiB).
+const max2DStringBytes = 1 << 30
+
+// HintFor is the processing hint of model input m (OVMS's
+// TensorInfo::createProcessingHints).
+func HintFor(m *device.TensorInfo) Hint {
+	switch {
+	case m.DType == device.String:
+		return HintNative
+	case len(m.Shape) == 2 && m.DType == device.Uint8:
+		return HintStrings2D
+	case len(m.Shape) == 4:
+		return HintImage
+	}
+	return HintNone
+}
+
+// dimString is a model dimension as OVMS prints it.
+func dimString(d int64) string {
+	return strconv.FormatInt(max(d, -1), 10)
+}
+
+// binaryRank checks that string data for a converted input is 1-D.
+func binaryRank(in *Input, api API) error {
+	if len(in.Shape) == 1 {
+		return nil
+	}
+	if api == TFS {
+		return apierr.Newf(apierr.InvalidNoOfShapeDimensions, "Expected number of binary input shape dimensions: 1; Actual: %d; input name: %s", len(in.Shape), in.Name)
+	}
+	return apierr.Newf(apierr.InvalidNoOfShapeDimensions, "Expected number of input shape dimensions: 1; Actual: %d; input name: %s", len(in.Shape), in.Name)
+}
+
+// binaryBatch is OVMS's checkBinaryBatchSizeMismatch: the declared batch
+// must equal the number of strings and match the model's batch dimension.
+func binaryBatch(m *device.TensorInfo, in *Input) error {
+	n := int64(len(in.Strings))
+	if in.Shape[0] != n {
+		return apierr.New(apierr.InvalidBatchSize)
+	}
+	if b := m.Shape[0]; b >= 0 && b != n {
+		return apierr.Newf(apierr.InvalidBatchSize, "Expected: %s; Actual: %d; input name: %s", dimString(b), n, in.Name)
+	}
+	return nil
+}
+
+// strings2D validates strings sent to a 2-D U8 input and replaces them by
+// the [N, maxlen+1] zero-padded U8 matrix the model takes (OVMS's
+// convertStringRequestToOVTensor2D). The matrix is a new buffer: the only
+// copy of request bytes this path makes.
+func strings2D(m *device.TensorInfo, in *Input, api API) error {
+	if err := binaryRank(in, api); err != nil {
+		return err
+	}
+	n, width := int64(len(in.Strings)), int64(0)
+	for _, s := range in.Strings {
+		width = max(width, int64(len(s)))
+	}
+	width++
+	if n <= 0 {
+		return apierr.New(apierr.InvalidBatchSize)
+	}
+	if n*width > max2DStringBytes {
+		return apierr.Newf(apierr.InvalidStringMaxSizeExceeded, "actual %dMB (max 1GB)", n*width>>20)
+	}
+	if err := binaryBatch(m, in); err != nil {
+		return err
+	}
+	if (m.Shape[0] >= 0 && m.Shape[0] != n) || (m.Shape[1] >= 0 && m.Shape[1] != width) {
+		return apierr.Newf(apierr.InvalidShape, "Expected batch size: %s; got: %d; Expected max null terminated string length: %s; got: %d; input name: %s",
+			dimString(m.Shape[0]), n, dimString(m.Shape[1]), width, in.Name)
+	}
+	buf := make([]byte, n*width)
+	for i, s := range in.Strings {
+		copy(buf[int64(i)*width:], s)
+	}
+	in.DType, in.DTypeName, in.Shape = device.Uint8, "U8", Shape{n, width}
+	in.Raw, in.RawParts, in.HasRaw, in.Strings, in.Values = buf, nil, true, nil, nil
+	return nil
+}
+
+// convertStrings handles string data sent to an input that does not take
+// strings, by the input's processing hint: a string matrix, images, or
+// OVMS's NOT_IMPLEMENTED.
+func convertStrings(m *device.TensorInfo, in *Input, api API) error {
+	switch HintFor(m) {
+	case HintStrings2D:
+		return strings2D(m, in, api)
+	case HintImage:
+		return images(m, in, api)
+	}
+	return apierr.Newf(apierr.NotImplemented, "input %s takes %s data of %d dimensions; strings can go only to string inputs, 2-D U8 inputs and 4-D image inputs",
+		in.Name, PrecisionName(m.DType), len(m.Shape))
+}
+
+// images is replaced when binary image inputs land.
+func images(m *device.TensorInfo, in *Input, api API) error {
+	return apierr.Newf(apierr.NotImplemented, "image input %s", in.Name)
+}
