@@ -4,6 +4,8 @@ package kserve
 
 import (
 	"context"
+	"errors"
+	"io"
 	"sort"
 	"strconv"
 
@@ -135,6 +137,22 @@ func tensorMetadata(ts []device.TensorInfo) []*kpb.ModelMetadataResponse_TensorM
 // ModelInfer runs inference; outputs go back in raw_output_contents that
 // alias the plugin's arena until the response has been written.
 func (s *Service) ModelInfer(ctx context.Context, req *kpb.ModelInferRequest) (*kpb.ModelInferResponse, error) {
+	out, done, err := s.infer(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if !rpcctx.OnFinish(ctx, done) {
+		for i, b := range out.RawOutputContents {
+			out.RawOutputContents[i] = append([]byte(nil), b...)
+		}
+		done()
+	}
+	return out, nil
+}
+
+// infer runs one request. The response's raw outputs alias the arena until
+// done is called, after the response has been serialized.
+func (s *Service) infer(ctx context.Context, req *kpb.ModelInferRequest) (*kpb.ModelInferResponse, func(), error) {
 	// Raw contents kept in the received buffers (large requests) go back to
 	// gRPC when the handler returns, on every path; the inputs are in the
 	// arena by then.
@@ -145,24 +163,24 @@ func (s *Service) ModelInfer(ctx context.Context, req *kpb.ModelInferRequest) (*
 	}
 	n, err := ParseVersion(req.GetModelVersion())
 	if err != nil {
-		return nil, apierr.GRPCStatus(err)
+		return nil, nil, apierr.GRPCStatus(err)
 	}
 	v, err := s.models.Acquire(ctx, req.GetModelName(), n)
 	if err != nil {
-		return nil, apierr.GRPCStatus(err)
+		return nil, nil, apierr.GRPCStatus(err)
 	}
 	defer v.Release()
 	if err := tensor.ValidateCount(v.Info().Inputs, len(req.GetInputs())); err != nil {
-		return nil, apierr.GRPCStatus(err)
+		return nil, nil, apierr.GRPCStatus(err)
 	}
 	inputs, held, err := DecodeInputs(req.GetInputs(), req.GetRawInputContents(), parts, s.shm)
 	if err != nil {
-		return nil, apierr.GRPCStatus(err)
+		return nil, nil, apierr.GRPCStatus(err)
 	}
 	placements, heldOut, err := Placements(req.GetOutputs(), s.shm)
 	if err != nil {
 		held.Release()
-		return nil, apierr.GRPCStatus(err)
+		return nil, nil, apierr.GRPCStatus(err)
 	}
 	held = append(held, heldOut...)
 	treq := &tensor.Request{API: tensor.KServe, Inputs: inputs, Placements: placements}
@@ -172,7 +190,7 @@ func (s *Service) ModelInfer(ctx context.Context, req *kpb.ModelInferRequest) (*
 	resp, err := v.Infer(ctx, treq)
 	if err != nil {
 		held.Release()
-		return nil, apierr.GRPCStatus(err)
+		return nil, nil, apierr.GRPCStatus(err)
 	}
 	out := &kpb.ModelInferResponse{
 		ModelName:    resp.Model,
@@ -188,14 +206,35 @@ func (s *Service) ModelInfer(ctx context.Context, req *kpb.ModelInferRequest) (*
 		// An output in shared memory keeps its index with an empty buffer.
 		out.RawOutputContents = append(out.RawOutputContents, o.Data)
 	}
-	done := func() { resp.Release(); held.Release() }
-	if !rpcctx.OnFinish(ctx, done) {
-		for i, b := range out.RawOutputContents {
-			out.RawOutputContents[i] = append([]byte(nil), b...)
+	return out, func() { resp.Release(); held.Release() }, nil
+}
+
+// ModelStreamInfer runs every request of the stream as ModelInfer does and
+// answers each in order; a failed request gets error_message (Triton's
+// semantics) and the stream goes on. OVMS offers the stream for MediaPipe
+// graphs only; ovms serves it for every model.
+func (s *Service) ModelStreamInfer(stream kpb.GRPCInferenceService_ModelStreamInferServer) error {
+	ctx := stream.Context()
+	for {
+		req, err := stream.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
 		}
-		done()
+		out, done, err := s.infer(ctx, req)
+		if err != nil {
+			err = stream.Send(&kpb.ModelStreamInferResponse{ErrorMessage: status.Convert(err).Message(),
+				InferResponse: &kpb.ModelInferResponse{ModelName: req.GetModelName(), ModelVersion: req.GetModelVersion(), Id: req.GetId()}})
+		} else {
+			err = stream.Send(&kpb.ModelStreamInferResponse{InferResponse: out})
+			done() // Send has serialized the response
+		}
+		if err != nil {
+			return err
+		}
 	}
-	return out, nil
 }
 
 // SystemSharedMemoryRegister registers a client region.
