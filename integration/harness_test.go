@@ -135,11 +135,17 @@ func startServer(t *testing.T, model string, extra ...string) *server {
 // startCommand is startServer with leading arguments (e.g. "serve").
 func startCommand(t *testing.T, lead []string, model string, extra ...string) *server {
 	t.Helper()
+	return startAt(t, lead, model, filepath.Join(modelsDir, model), extra...)
+}
+
+// startAt is startCommand serving model from path.
+func startAt(t *testing.T, lead []string, model, path string, extra ...string) *server {
+	t.Helper()
 	ports := freePorts(t, 2)
 	s := &server{t: t, grpcPort: ports[0], restPort: ports[1], out: &syncBuffer{}, done: make(chan struct{})}
 	s.logPath = filepath.Join(t.TempDir(), "ovms.log")
 	args := []string{
-		"--model_name", model, "--model_path", filepath.Join(modelsDir, model),
+		"--model_name", model, "--model_path", path,
 		"--port", fmt.Sprint(s.grpcPort), "--rest_port", fmt.Sprint(s.restPort),
 		"--grpc_bind_address", "127.0.0.1", "--rest_bind_address", "127.0.0.1",
 		"--log_path", s.logPath,

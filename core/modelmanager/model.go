@@ -103,3 +103,18 @@ func (m *Model) addVersion(v *Version) {
 	sort.Slice(vs, func(i, j int) bool { return vs[i].Number < vs[j].Number })
 	m.versions.Store(&vs)
 }
+
+// setVersion adds v or replaces the version of the same number (a retired
+// or failed one being loaded again).
+func (m *Model) setVersion(v *Version) {
+	old := m.Versions()
+	vs := make([]*Version, 0, len(old)+1)
+	for _, o := range old {
+		if o.Number != v.Number {
+			vs = append(vs, o)
+		}
+	}
+	vs = append(vs, v)
+	sort.Slice(vs, func(i, j int) bool { return vs[i].Number < vs[j].Number })
+	m.versions.Store(&vs)
+}

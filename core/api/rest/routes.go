@@ -49,6 +49,9 @@ const (
 	routeShmStatus
 	routeShmRegister
 	routeShmUnregister
+	routeRepoIndex
+	routeRepoLoad
+	routeRepoUnload
 )
 
 // route is a resolved request: the endpoint and its URL parameters.
@@ -77,6 +80,9 @@ func resolve(method, path string, header http.Header, shm bool) (route, error) {
 		if r, ok, err := resolveShm(method, path); ok {
 			return r, err
 		}
+	}
+	if r, ok, err := resolveRepo(method, path); ok {
+		return r, err
 	}
 	switch method {
 	case http.MethodPost:

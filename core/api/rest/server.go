@@ -157,6 +157,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.delegate(w, r, s.metrics)
 	case routeShmStatus, routeShmRegister, routeShmUnregister:
 		s.sharedMemory(w, r, rt)
+	case routeRepoIndex, routeRepoLoad, routeRepoUnload:
+		s.repository(w, r, rt)
 	}
 }
 

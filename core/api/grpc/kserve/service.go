@@ -274,3 +274,29 @@ func (s *Service) SystemSharedMemoryStatus(_ context.Context, req *kpb.SystemSha
 	}
 	return resp, nil
 }
+
+// RepositoryIndex lists the models and versions (Triton's model
+// repository extension).
+func (s *Service) RepositoryIndex(_ context.Context, req *kpb.RepositoryIndexRequest) (*kpb.RepositoryIndexResponse, error) {
+	out := &kpb.RepositoryIndexResponse{}
+	for _, e := range s.models.Index(req.GetReady()) {
+		out.Models = append(out.Models, &kpb.RepositoryIndexResponse_ModelIndex{Name: e.Name, Version: e.Version, State: e.State, Reason: e.Reason})
+	}
+	return out, nil
+}
+
+// RepositoryModelLoad loads (or reloads) a configured model.
+func (s *Service) RepositoryModelLoad(ctx context.Context, req *kpb.RepositoryModelLoadRequest) (*kpb.RepositoryModelLoadResponse, error) {
+	if err := s.models.LoadModel(ctx, req.GetModelName()); err != nil {
+		return nil, apierr.GRPCStatus(err)
+	}
+	return &kpb.RepositoryModelLoadResponse{}, nil
+}
+
+// RepositoryModelUnload unloads every version of a model.
+func (s *Service) RepositoryModelUnload(ctx context.Context, req *kpb.RepositoryModelUnloadRequest) (*kpb.RepositoryModelUnloadResponse, error) {
+	if err := s.models.UnloadModel(ctx, req.GetModelName()); err != nil {
+		return nil, apierr.GRPCStatus(err)
+	}
+	return &kpb.RepositoryModelUnloadResponse{}, nil
+}

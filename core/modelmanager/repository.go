@@ -1,0 +1,126 @@
+package modelmanager
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/ovmsgo/ovms/core/apierr"
+)
+
+// LoadModel (re)loads a configured model from its base path, as the KServe
+// model repository extension's load asks: version folders are listed again
+// and filtered by the version policy; versions that are new, retired (END)
+// or failed are loaded, AVAILABLE ones are kept, and versions the policy no
+// longer selects are retired after their in-flight requests. Unknown names
+// get MODEL_NAME_MISSING; the error joins the versions that failed.
+func (m *Manager) LoadModel(ctx context.Context, name string) error {
+	m.applyMu.Lock()
+	defer m.applyMu.Unlock()
+	mod, err := m.Model(name)
+	if err != nil {
+		return err
+	}
+	if err := m.refreshModel(ctx, mod); err != nil {
+		return apierr.Wrap(apierr.CannotCompileModelIntoTargetDevice, err, "failed to load model %s: %v", name, err)
+	}
+	return nil
+}
+
+// UnloadModel retires every version of a model (UNLOADING, in-flight
+// requests finish, END); the model stays known, so status shows its END
+// versions and LoadModel can bring it back.
+func (m *Manager) UnloadModel(ctx context.Context, name string) error {
+	m.applyMu.Lock()
+	defer m.applyMu.Unlock()
+	mod, err := m.Model(name)
+	if err != nil {
+		return err
+	}
+	mod.mu.Lock()
+	defer mod.mu.Unlock()
+	for _, v := range mod.Versions() {
+		m.unloadVersion(ctx, v)
+	}
+	mod.log.Info("model unloaded")
+	return nil
+}
+
+// refreshModel brings a model's versions in line with its folder and
+// version policy (see LoadModel).
+func (m *Manager) refreshModel(ctx context.Context, mod *Model) error {
+	mod.mu.Lock()
+	defer mod.mu.Unlock()
+	found, err := listVersions(mod.cfg.BasePath, mod.log)
+	if err != nil {
+		return err
+	}
+	keep := map[int64]bool{}
+	var errs []error
+	for _, n := range mod.cfg.VersionPolicy.Select(versionNumbers(found)) {
+		keep[n] = true
+		if v := mod.Version(n); v != nil {
+			if s, c := v.Status(); s == StateAvailable || (s == StateLoading && c == ErrOK) {
+				continue
+			}
+		}
+		v := newVersion(mod.Name, n, found[n])
+		mod.setVersion(v)
+		if err := m.loadVersion(ctx, mod, v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, v := range mod.Versions() {
+		if keep[v.Number] {
+			continue
+		}
+		if s, _ := v.Status(); len(errs) > 0 && s == StateAvailable {
+			// Keep serving what works until its replacement loads.
+			mod.log.WithField("version", v.Number).Warn("version kept available: a version meant to replace it failed to load")
+			continue
+		}
+		m.unloadVersion(ctx, v)
+	}
+	return errors.Join(errs...)
+}
+
+// IndexEntry is one line of the model repository index: a model version,
+// or a model with no version (Version "").
+type IndexEntry struct {
+	Name, Version string
+	// State is READY, UNAVAILABLE, LOADING or UNLOADING (Triton's words).
+	State string
+	// Reason says why a version is not READY.
+	Reason string
+}
+
+// Index lists every model version in name and version order; with
+// readyOnly, only READY ones.
+func (m *Manager) Index(readyOnly bool) []IndexEntry {
+	var out []IndexEntry
+	for _, mod := range m.Models() {
+		vs := mod.Versions()
+		if len(vs) == 0 && !readyOnly {
+			out = append(out, IndexEntry{Name: mod.Name, State: "UNAVAILABLE", Reason: "no version found in " + mod.cfg.BasePath})
+		}
+		for _, v := range vs {
+			e := IndexEntry{Name: mod.Name, Version: strconv.FormatInt(v.Number, 10)}
+			switch s, c := v.Status(); {
+			case s == StateAvailable:
+				e.State = "READY"
+			case s == StateLoading && c != ErrOK:
+				e.State, e.Reason = "UNAVAILABLE", "loading failed; see the server log"
+			case s == StateStart || s == StateLoading:
+				e.State = "LOADING"
+			case s == StateUnloading:
+				e.State = "UNLOADING"
+			default:
+				e.State, e.Reason = "UNAVAILABLE", "unloaded"
+			}
+			if !readyOnly || e.State == "READY" {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
