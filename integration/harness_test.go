@@ -234,3 +234,6 @@ func ctx(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return c
 }
+
+// grpcAddr is the server's gRPC address.
+func (s *server) grpcAddr() string { return fmt.Sprintf("127.0.0.1:%d", s.grpcPort) }
