@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"strings"
 	"testing"
 
@@ -99,5 +101,37 @@ func TestTFSRESTDummy(t *testing.T) {
 	if code != 200 || !strings.Contains(body, "\"@type\": \"type.googleapis.com/tensorflow.serving.SignatureDefMap\"") ||
 		!strings.Contains(body, "\"dtype\": \"DT_FLOAT\"") {
 		t.Errorf("metadata = %d\n%s", code, body)
+	}
+}
+
+// TestTFSPredictTypedFieldsAndBroadcast sends every typed *_val encoding
+// to dummy (FP32) and one value that TF Serving broadcasts to the shape.
+func TestTFSPredictTypedFieldsAndBroadcast(t *testing.T) {
+	s := startServer(t, "dummy")
+	tc := tfspb.NewPredictionServiceClient(s.conn)
+	predict := func(tp *fw.TensorProto) ([]float32, error) {
+		r, err := tc.Predict(ctx(t), &tfspb.PredictRequest{ModelSpec: &tfspb.ModelSpec{Name: "dummy"}, Inputs: map[string]*fw.TensorProto{"b": tp}})
+		if err != nil {
+			return nil, err
+		}
+		return f32s(r.Outputs["a"].TensorContent), nil
+	}
+	got, err := predict(&fw.TensorProto{Dtype: fw.DataType_DT_FLOAT, TensorShape: shape(1, 10), FloatVal: []float32{4}})
+	if err != nil || !equal(got, []float32{5, 5, 5, 5, 5, 5, 5, 5, 5, 5}) {
+		t.Fatalf("float_val broadcast: %v %v", got, err)
+	}
+	got, err = predict(&fw.TensorProto{Dtype: fw.DataType_DT_FLOAT, TensorShape: shape(1, 10), FloatVal: seq(10, 0)})
+	if err != nil || !equal(got, seq(10, 1)) {
+		t.Fatalf("float_val: %v %v", got, err)
+	}
+	// Two values for ten elements is a count error, not a broadcast.
+	_, err = predict(&fw.TensorProto{Dtype: fw.DataType_DT_FLOAT, TensorShape: shape(1, 10), FloatVal: []float32{1, 2}})
+	if st := status.Convert(err); st.Code() != codes.InvalidArgument || st.Message() != "Invalid number of values in tensor proto container - Expected: 10; Actual: 2; input name: b" {
+		t.Fatalf("two values: %v", err)
+	}
+	// A typed field of another dtype is a precision error, in OVMS's order.
+	_, err = predict(&fw.TensorProto{Dtype: fw.DataType_DT_DOUBLE, TensorShape: shape(1, 10), DoubleVal: []float64{1}})
+	if st := status.Convert(err); st.Message() != "Invalid input precision - Expected: FP32; Actual: FP64; input name: b" {
+		t.Fatalf("double_val to FP32: %v", err)
 	}
 }

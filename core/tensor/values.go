@@ -125,3 +125,30 @@ func putNumbers[T number](dst []byte, src []T, dt DataType) error {
 	}
 	return nil
 }
+
+// Broadcast is one value repeated N times (TF Serving's single-value
+// shorthand: a typed field with one value fills the whole shape).
+type Broadcast struct {
+	// One holds exactly one value.
+	One Values
+	// N is the number of elements.
+	N int
+}
+
+// Len is N.
+func (b Broadcast) Len() int { return b.N }
+
+// Put writes the value as dt, then copies it over the rest of dst.
+func (b Broadcast) Put(dst []byte, dt DataType) error {
+	size := dt.Size()
+	if b.N == 0 || size == 0 {
+		return nil
+	}
+	if err := b.One.Put(dst[:size], dt); err != nil {
+		return err
+	}
+	for filled := size; filled < len(dst); filled *= 2 {
+		copy(dst[filled:], dst[:filled])
+	}
+	return nil
+}

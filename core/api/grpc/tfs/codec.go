@@ -52,15 +52,23 @@ func decodeInput(name string, tp *fw.TensorProto) tensor.Input {
 			in.Values = tensor.Bools(b)
 		}
 	case device.Float16, device.BFloat16:
+		// OVMS counts half_val even when it is empty (no tensor_content
+		// fallback for halves).
 		in.Values = tensor.HalfBits(tp.GetHalfVal())
-		return in
 	}
 	if in.Values == nil && in.DType != device.String {
 		// No data at all: OVMS reports the missing tensor_content bytes.
 		in.HasRaw = true
 	}
+	if n := in.Shape.Elements(); in.Values != nil && in.Values.Len() == 1 && n > 1 && n <= maxBroadcast {
+		in.Values = tensor.Broadcast{One: in.Values, N: int(n)}
+	}
 	return in
 }
+
+// maxBroadcast bounds the elements one value may fill (TF Serving's
+// single-value shorthand); larger declared shapes get the value-count error.
+const maxBroadcast = 1 << 28
 
 // nonEmpty keeps a Values only if it holds something, so an empty typed
 // field falls back to the tensor_content size check.
