@@ -84,7 +84,8 @@ func TestClientSharedMemoryGRPC(t *testing.T) {
 		msg  string
 	}{
 		{"unknown region", shmParams("nope", 0, 40), codes.NotFound, "Unable to find shared memory region: 'nope'"},
-		{"past the region", shmParams("io", 4080, 40), codes.InvalidArgument, "shared memory region 'io': offset 4080 and byte size 40 exceed its 4096 bytes"},
+		{"past the region", shmParams("io", 4080, 40), codes.InvalidArgument, "Invalid offset + byte size for shared memory region: 'io'"},
+		{"offset past the region", shmParams("io", 5000, 40), codes.InvalidArgument, "Invalid offset for shared memory region: 'io'"},
 		{"wrong size", shmParams("io", 0, 36), codes.InvalidArgument, "Invalid content size of tensor proto - Expected: 40 bytes; Actual: 36 bytes; input name: b"},
 	}
 	for _, b := range bad {
@@ -103,10 +104,15 @@ func TestClientSharedMemoryGRPC(t *testing.T) {
 		t.Errorf("request naming an unregistered region: %v", err)
 	}
 	// Only /dev/shm objects can be registered.
-	for _, k := range []string{"../etc/passwd", "a/b", "", "/does-not-exist-ovms"} {
+	for _, k := range []string{"../etc/passwd", "a/b", ""} {
 		if _, err := c.SystemSharedMemoryRegister(ctx(t), &kpb.SystemSharedMemoryRegisterRequest{Name: "x", Key: k, ByteSize: 1}); status.Code(err) != codes.InvalidArgument {
 			t.Errorf("register key %q: %v", k, err)
 		}
+	}
+	// A key that names no object: Triton's INTERNAL "Unable to open".
+	_, err = c.SystemSharedMemoryRegister(ctx(t), &kpb.SystemSharedMemoryRegisterRequest{Name: "x", Key: "/does-not-exist-ovms", ByteSize: 1})
+	if st := status.Convert(err); st.Code() != codes.Internal || st.Message() != "Unable to open shared memory region: '/does-not-exist-ovms'" {
+		t.Errorf("register of a missing key: %v", err)
 	}
 	s.alive()
 }

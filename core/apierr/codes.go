@@ -64,6 +64,7 @@ const (
 	SharedMemoryInvalid
 	SharedMemoryNotFound
 	SharedMemoryExists
+	SharedMemoryOpenFailed
 	ArenaFull
 	DeviceUnavailable
 	RequestTooLarge
@@ -148,9 +149,10 @@ var table = map[Code]info{
 	// its sibling REST_INFERENCE_HEADER_CONTENT_LENGTH_INVALID.
 	RestInferenceHeaderContentLengthExceeded: {"Inference-Header-Content-Length header value exceeds the request body size", codes.InvalidArgument, http.StatusBadRequest},
 	// The system shared-memory extension (Triton's messages are details).
-	SharedMemoryInvalid:  {"", codes.InvalidArgument, http.StatusBadRequest},
-	SharedMemoryNotFound: {"", codes.NotFound, http.StatusNotFound},
-	SharedMemoryExists:   {"", codes.AlreadyExists, http.StatusConflict},
+	SharedMemoryInvalid:    {"", codes.InvalidArgument, http.StatusBadRequest},
+	SharedMemoryNotFound:   {"", codes.NotFound, http.StatusNotFound},
+	SharedMemoryExists:     {"", codes.AlreadyExists, http.StatusBadRequest}, // Triton maps ALREADY_EXISTS to 400
+	SharedMemoryOpenFailed: {"", codes.Internal, http.StatusInternalServerError},
 	// ovms-only codes.
 	ArenaFull:         {"Shared memory arena is full", codes.ResourceExhausted, http.StatusServiceUnavailable},
 	DeviceUnavailable: {"Device plugin is unavailable", codes.Unavailable, http.StatusServiceUnavailable},

@@ -67,7 +67,8 @@ func (r *Registry) Register(name, key string, offset, size uint64) error {
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return apierr.Newf(apierr.SharedMemoryInvalid, "Unable to open shared memory region: '%s'", key)
+		// Triton answers a key it cannot open with INTERNAL.
+		return apierr.Newf(apierr.SharedMemoryOpenFailed, "Unable to open shared memory region: '%s'", key)
 	}
 	if offset > uint64(st.Size) || size > uint64(st.Size)-offset {
 		return apierr.Newf(apierr.SharedMemoryInvalid, "failed to register shared memory region '%s': offset %d and byte size %d exceed the %d bytes of '%s'", name, offset, size, st.Size, key)
@@ -92,8 +93,9 @@ func copyMap(m map[string]*Region) map[string]*Region {
 	return out
 }
 
-// Unregister removes one region, or all of them when name is empty. A
-// removed region is unmapped from the plugins once no request uses it.
+// Unregister removes one region, or all of them when name is empty (an
+// unknown name is not an error, as in Triton). A removed region is
+// unmapped from the plugins once no request uses it.
 func (r *Registry) Unregister(name string) error {
 	r.mu.Lock()
 	old := *r.regions.Load()
@@ -103,7 +105,7 @@ func (r *Registry) Unregister(name string) error {
 		reg, ok := old[name]
 		if !ok {
 			r.mu.Unlock()
-			return apierr.Newf(apierr.SharedMemoryNotFound, "Unable to find shared memory region: '%s'", name)
+			return nil // Triton: unregistering an unknown name succeeds
 		}
 		gone = append(gone, reg)
 		next = copyMap(old)
@@ -160,8 +162,12 @@ func (reg *Region) Release() { reg.refs.Add(-1) }
 // Slice checks that [offset, offset+size) lies in the region (the tensor
 // parameters shared_memory_offset and shared_memory_byte_size).
 func (reg *Region) Slice(offset, size uint64) error {
-	if offset > reg.Size || size > reg.Size-offset {
-		return apierr.Newf(apierr.SharedMemoryInvalid, "shared memory region '%s': offset %d and byte size %d exceed its %d bytes", reg.Name, offset, size, reg.Size)
+	// Triton's GetMemoryInfo messages.
+	if offset > reg.Size {
+		return apierr.Newf(apierr.SharedMemoryInvalid, "Invalid offset for shared memory region: '%s'", reg.Name)
+	}
+	if size > reg.Size-offset {
+		return apierr.Newf(apierr.SharedMemoryInvalid, "Invalid offset + byte size for shared memory region: '%s'", reg.Name)
 	}
 	return nil
 }

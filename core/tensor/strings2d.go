@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/imagein"
 	"github.com/ovmsgo/ovms/plugins/device"
 )
 
@@ -13,7 +14,7 @@ type Hint int
 
 // The processing hints, chosen from the model input alone.
 const (
-	// HintNone: strings cannot be sent to this input (NOT_IMPLEMENTED).
+	// HintNone: strings cannot be sent to this input.
 	HintNone Hint = iota
 	// HintNative: the input takes strings; they pass through.
 	HintNative
@@ -105,8 +106,9 @@ func strings2D(m *device.TensorInfo, in *Input, api API) error {
 }
 
 // convertStrings handles string data sent to an input that does not take
-// strings, by the input's processing hint: a string matrix, images, or
-// OVMS's NOT_IMPLEMENTED.
+// strings, by the input's processing hint: a string matrix, images, or a
+// precision error (OVMS answers the last case with a bare NOT_IMPLEMENTED,
+// which reaches clients as "Unknown error"; see docs/compatibility.md).
 func convertStrings(m *device.TensorInfo, in *Input, api API) error {
 	switch HintFor(m) {
 	case HintStrings2D:
@@ -114,11 +116,28 @@ func convertStrings(m *device.TensorInfo, in *Input, api API) error {
 	case HintImage:
 		return images(m, in, api)
 	}
-	return apierr.Newf(apierr.NotImplemented, "input %s takes %s data of %d dimensions; strings can go only to string inputs, 2-D U8 inputs and 4-D image inputs",
-		in.Name, PrecisionName(m.DType), len(m.Shape))
+	return apierr.Newf(apierr.InvalidPrecision, "Expected: %s; Actual: %s; input name: %s", PrecisionName(m.DType), in.DTypeName, in.Name)
 }
 
-// images is replaced when binary image inputs land.
+// images validates encoded images sent to a 4-D input and replaces them by
+// the decoded, resized NHWC tensor in the model's precision (OVMS's
+// binary inputs). A model input's layout is taken as NHWC: layouts that
+// could say otherwise (UNSUPPORTED_LAYOUT) come with the layout setting.
 func images(m *device.TensorInfo, in *Input, api API) error {
-	return apierr.Newf(apierr.NotImplemented, "image input %s", in.Name)
+	if err := binaryRank(in, api); err != nil {
+		return err
+	}
+	if err := binaryBatch(m, in); err != nil {
+		return err
+	}
+	data, shape, err := imagein.Decode(in.Strings, imagein.Target{Name: in.Name, Shape: m.Shape, DType: m.DType})
+	if err != nil {
+		if api == KServe && apierr.Is(err, apierr.StringValEmpty) {
+			return apierr.New(apierr.BytesContentsEmpty)
+		}
+		return err
+	}
+	in.DType, in.DTypeName, in.Shape = m.DType, PrecisionName(m.DType), Shape(shape)
+	in.Raw, in.RawParts, in.HasRaw, in.Strings, in.Values = data, nil, true, nil, nil
+	return nil
 }

@@ -44,7 +44,7 @@ func TestStringsTo2DU8(t *testing.T) {
 		{"empty", dyn, strIn(Shape{0}), KServe, "Invalid input batch size"},
 		{"negative", dyn, strIn(Shape{-1}, "a"), KServe, "Invalid input shape - Negative or zero dimension size is not acceptable: (-1); input name: in"},
 		{"fp32 2-D", []device.TensorInfo{{Name: "in", DType: device.Float32, Shape: []int64{1, 10}}}, strIn(Shape{1}, "a"), KServe,
-			"Functionality not implemented - input in takes FP32 data of 2 dimensions; strings can go only to string inputs, 2-D U8 inputs and 4-D image inputs"},
+			"Invalid input precision - Expected: FP32; Actual: BYTES; input name: in"},
 		{"native", []device.TensorInfo{{Name: "in", DType: device.String, Shape: []int64{-1}}}, strIn(Shape{2}, "a", "b"), KServe, ""},
 	} {
 		err := Validate(c.model, &Request{API: c.api, Inputs: []Input{c.in}})

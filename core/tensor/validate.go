@@ -74,47 +74,44 @@ func validateInput(m *device.TensorInfo, in *Input, api API) error {
 }
 
 func validateContent(in *Input, api API) error {
-	n := in.Shape.Elements()
-	if n < 0 {
-		return apierr.Newf(apierr.InvalidContentSize, "Shape dimensions overflow size_t; input name: %s", in.Name)
+	// OVMS multiplies the dimensions in size_t, which wraps; its messages
+	// show the wrapped counts. Shapes whose true size overflows are refused
+	// even if a wrapped count happens to match.
+	n := uint64(1)
+	for _, d := range in.Shape {
+		n *= uint64(d)
 	}
+	overflow := in.Shape.Elements() < 0 || (in.DType != device.String && in.Shape.ByteSize(in.DType) < 0)
+	bytes := n * uint64(in.DType.Size())
 	switch {
 	case in.Shm != nil:
 		if in.DType == device.String {
 			return apierr.Newf(apierr.SharedMemoryInvalid, "BYTES inputs cannot be passed in shared memory; input name: %s", in.Name)
 		}
-		want := in.Shape.ByteSize(in.DType)
-		if want < 0 {
-			return apierr.Newf(apierr.InvalidContentSize, "Shape dimensions overflow size_t; input name: %s", in.Name)
-		}
-		if int64(in.Shm.Size) != want {
-			return apierr.Newf(apierr.InvalidContentSize, "Expected: %d bytes; Actual: %d bytes; input name: %s", want, in.Shm.Size, in.Name)
+		if in.Shm.Size != bytes || overflow {
+			return apierr.Newf(apierr.InvalidContentSize, "Expected: %d bytes; Actual: %d bytes; input name: %s", bytes, in.Shm.Size, in.Name)
 		}
 	case in.DType == device.String:
-		if int64(len(in.Strings)) != n {
-			return valueCount(api, n, int64(len(in.Strings)), in.Name)
+		if uint64(len(in.Strings)) != n || overflow {
+			return valueCount(api, n, uint64(len(in.Strings)), in.Name)
 		}
 	case in.HasRaw:
-		want := in.Shape.ByteSize(in.DType)
-		if want < 0 {
-			return apierr.Newf(apierr.InvalidContentSize, "Shape dimensions overflow size_t; input name: %s", in.Name)
-		}
-		if got := int64(in.RawLen()); got != want {
-			return apierr.Newf(apierr.InvalidContentSize, "Expected: %d bytes; Actual: %d bytes; input name: %s", want, got, in.Name)
+		if got := uint64(in.RawLen()); got != bytes || overflow {
+			return apierr.Newf(apierr.InvalidContentSize, "Expected: %d bytes; Actual: %d bytes; input name: %s", bytes, got, in.Name)
 		}
 	default:
-		got := int64(0)
+		got := uint64(0)
 		if in.Values != nil {
-			got = int64(in.Values.Len())
+			got = uint64(in.Values.Len())
 		}
-		if got != n {
+		if got != n || overflow {
 			return valueCount(api, n, got, in.Name)
 		}
 	}
 	return nil
 }
 
-func valueCount(api API, want, got int64, name string) error {
+func valueCount(api API, want, got uint64, name string) error {
 	if api == KServe {
 		return apierr.Newf(apierr.InvalidValueCount, "Expected: %d values; Actual: %d values; input name: %s", want, got, name)
 	}

@@ -42,7 +42,7 @@ func TestValidateOrderAndMessages(t *testing.T) {
 		{"content", func(in []Input) []Input { in[0].Raw = in[0].Raw[:39]; return in }, TFS, "Invalid content size of tensor proto - Expected: 40 bytes; Actual: 39 bytes; input name: b"},
 		{"values tfs", func(in []Input) []Input { in[1].Values = Numbers[int64]{1}; return in }, TFS, "Invalid number of values in tensor proto container - Expected: 6; Actual: 1; input name: a"},
 		{"values kserve", func(in []Input) []Input { in[1].Values = nil; return in }, KServe, "Invalid number of values in tensor proto container - Expected: 6 values; Actual: 0 values; input name: a"},
-		{"overflow", func(in []Input) []Input { in[1].Shape = Shape{1 << 62, 3}; return in }, TFS, "Invalid content size of tensor proto - Shape dimensions overflow size_t; input name: a"},
+		{"overflow", func(in []Input) []Input { in[1].Shape = Shape{1 << 62, 3}; return in }, TFS, "Invalid number of values in tensor proto container - Expected: 13835058055282163712; Actual: 6; input name: a"},
 	}
 	for _, c := range cases {
 		err := Validate(model, &Request{API: c.api, Inputs: c.edit(good())})

@@ -3,6 +3,7 @@ package tensor
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/ovmsgo/ovms/core/tensor/f16"
 	"math"
 
 	"github.com/ovmsgo/ovms/plugins/device"
@@ -114,11 +115,11 @@ func putNumbers[T number](dst []byte, src []T, dt DataType) error {
 		}
 	case device.Float16:
 		for i, v := range src {
-			le.PutUint16(dst[2*i:], Float32ToHalf(float32(v)))
+			le.PutUint16(dst[2*i:], f16.Float32ToHalf(float32(v)))
 		}
 	case device.BFloat16:
 		for i, v := range src {
-			le.PutUint16(dst[2*i:], Float32ToBFloat16(float32(v)))
+			le.PutUint16(dst[2*i:], f16.Float32ToBFloat16(float32(v)))
 		}
 	default:
 		return fmt.Errorf("numbers cannot fill a %s tensor", dt)

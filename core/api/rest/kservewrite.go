@@ -3,6 +3,7 @@ package rest
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/ovmsgo/ovms/core/tensor/f16"
 	"io"
 	"math"
 	"strconv"
@@ -192,11 +193,11 @@ func (o *kOutput) data(w *rjson.Writer) {
 		}
 	case device.Float16:
 		for i := 0; i+2 <= len(d); i += 2 {
-			w.Double(float64(tensor.HalfToFloat32(le.Uint16(d[i:]))))
+			w.Double(float64(f16.HalfToFloat32(le.Uint16(d[i:]))))
 		}
 	case device.BFloat16:
 		for i := 0; i+2 <= len(d); i += 2 {
-			w.Double(float64(tensor.BFloat16ToFloat32(le.Uint16(d[i:]))))
+			w.Double(float64(f16.BFloat16ToFloat32(le.Uint16(d[i:]))))
 		}
 	case device.Int8:
 		for _, b := range d {

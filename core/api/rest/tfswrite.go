@@ -3,6 +3,7 @@ package rest
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"github.com/ovmsgo/ovms/core/tensor/f16"
 	"io"
 	"math"
 	"strings"
@@ -151,9 +152,9 @@ func (o *tfsOutput) value(w *rjson.Writer, i int) {
 	case device.Float64:
 		w.Decimal64(math.Float64frombits(le.Uint64(d[8*i:])))
 	case device.Float16:
-		w.Decimal32(tensor.HalfToFloat32(le.Uint16(d[2*i:])))
+		w.Decimal32(f16.HalfToFloat32(le.Uint16(d[2*i:])))
 	case device.BFloat16:
-		w.Decimal32(tensor.BFloat16ToFloat32(le.Uint16(d[2*i:])))
+		w.Decimal32(f16.BFloat16ToFloat32(le.Uint16(d[2*i:])))
 	case device.Int8:
 		w.Int64(int64(int8(d[i])))
 	case device.Uint8:

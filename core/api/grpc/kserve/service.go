@@ -8,6 +8,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -49,8 +50,10 @@ func ParseVersion(s string) (int64, error) {
 	if s == "" {
 		return 0, nil
 	}
+	// OVMS's stoi64: an optional minus, digits only, no leading zero.
+	digits := strings.TrimPrefix(s, "-")
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
+	if err != nil || digits == "" || strings.TrimLeft(digits, "0123456789") != "" || (len(s) > 1 && digits[0] == '0') {
 		return 0, apierr.New(apierr.ModelVersionInvalidFormat)
 	}
 	return n, nil

@@ -1,4 +1,4 @@
-package tensor
+package f16
 
 import (
 	"math"

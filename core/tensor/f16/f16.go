@@ -1,4 +1,6 @@
-package tensor
+// Package f16 converts between float32 and the 16-bit floating-point formats
+// (IEEE 754 binary16 and bfloat16) tensors carry.
+package f16
 
 import "math"
 
