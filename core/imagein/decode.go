@@ -1,17 +1,16 @@
 package imagein
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/ovmsgo/ovms/core/apierr"
 )
 
-// fail returns an error whose client message is OVMS's bare message for c
-// (OVMS's tensor_conversion.cpp returns these codes without details); the
-// cause is kept for logs.
+// fail returns an error with OVMS's message for c followed by details
+// (OVMS's tensor_conversion.cpp returns these codes bare; the details say
+// which input and image, and what was expected).
 func fail(c apierr.Code, format string, args ...any) *apierr.Error {
-	return &apierr.Error{Code: c, Err: fmt.Errorf(format, args...)}
+	return apierr.Newf(c, format, args...)
 }
 
 // Decode decodes images (one per batch element), resizes them to the
@@ -22,7 +21,7 @@ func Decode(images [][]byte, t Target) (data []byte, shape []int64, err error) {
 	// validateTensor (tensor_conversion.cpp / the frontends): rank 4; the
 	// N...HWC layout check (UNSUPPORTED_LAYOUT) is the caller's.
 	if len(t.Shape) != 4 {
-		return nil, nil, fail(apierr.InvalidShape, "input %s: binary inputs need a rank 4 NHWC shape, got rank %d", t.Name, len(t.Shape))
+		return nil, nil, fail(apierr.InvalidShape, "binary inputs need a rank 4 NHWC shape, got rank %d; input name: %s", len(t.Shape), t.Name)
 	}
 	var dims [4]dim
 	resizable := true // isResizeSupported (tensor_conversion_common.cpp): no -1 dimension
@@ -40,12 +39,12 @@ func Decode(images [][]byte, t Target) (data []byte, shape []int64, err error) {
 		return nil, nil, apierr.Newf(apierr.InvalidBatchSize, "Expected: %s; Actual: %d; input name: %s", dims[0], n, t.Name)
 	}
 	if n == 0 {
-		return nil, nil, fail(apierr.InvalidBatchSize, "input %s: no images", t.Name)
+		return nil, nil, fail(apierr.InvalidBatchSize, "no images; input name: %s", t.Name)
 	}
 	// validateTensor: every image must be non-empty, before any decoding.
 	for i, b := range images {
 		if len(b) == 0 {
-			return nil, nil, fail(apierr.StringValEmpty, "input %s: image %d is empty", t.Name, i)
+			return nil, nil, fail(apierr.StringValEmpty, "image %d is empty; input name: %s", i, t.Name)
 		}
 	}
 	sat, convertible := castCap(t.DType)
@@ -57,13 +56,13 @@ func Decode(images [][]byte, t Target) (data []byte, shape []int64, err error) {
 		// decodes with convertStringToMat: cv::imdecode(IMREAD_UNCHANGED).
 		m, err := decodeImage(b)
 		if err != nil {
-			return nil, nil, fail(apierr.ImageParsingFailed, "input %s: image %d: %v", t.Name, i, err)
+			return nil, nil, apierr.Wrap(apierr.ImageParsingFailed, err, "image %d: %v; input name: %s", i, err, t.Name)
 		}
 		// validateInput (tensor_conversion_common.cpp): the first image's
 		// resolution when resize is not supported
 		// (validateResolutionAgainstFirstBatchImage) ...
 		if first != nil && !resizable && (m.w != first.w || m.h != first.h) {
-			return nil, nil, fail(apierr.BinaryImagesResolutionMismatch, "input %s: image %d is %dx%d, the first is %dx%d", t.Name, i, m.w, m.h, first.w, first.h)
+			return nil, nil, fail(apierr.BinaryImagesResolutionMismatch, "image %d is %dx%d, the first is %dx%d; input name: %s", i, m.w, m.h, first.w, first.h, t.Name)
 		}
 		// ... then the channels (validateNumberOfChannels); a -1 C takes
 		// the first image's.
@@ -72,7 +71,7 @@ func Decode(images [][]byte, t Target) (data []byte, shape []int64, err error) {
 			cd = dim{int64(first.c), int64(first.c)}
 		}
 		if !cd.match(int64(m.c)) || (first != nil && m.c != first.c) {
-			return nil, nil, fail(apierr.InvalidNoOfChannels, "input %s: image %d has %d channels; expected: %s", t.Name, i, m.c, cd)
+			return nil, nil, fail(apierr.InvalidNoOfChannels, "image %d has %d channels; expected: %s; input name: %s", i, m.c, cd, t.Name)
 		}
 		if first == nil {
 			// updateTargetResolution (tensor_conversion_common.cpp): the
@@ -82,14 +81,14 @@ func Decode(images [][]byte, t Target) (data []byte, shape []int64, err error) {
 			c = m.c
 			size := int64(t.DType.Size())
 			if hh <= 0 || ww <= 0 || hh > math.MaxInt32 || ww > math.MaxInt32 || hh*ww > math.MaxInt64/(n*int64(c)*max(size, 1)) {
-				return nil, nil, fail(apierr.InvalidShape, "input %s: cannot make a %dx%d image", t.Name, ww, hh)
+				return nil, nil, fail(apierr.InvalidShape, "cannot make a %dx%d image; input name: %s", ww, hh, t.Name)
 			}
 			h, w = int(hh), int(ww)
 			imgBytes = h * w * c * int(size)
 		}
 		// convertPrecision (tensor_conversion_common.cpp), before the resize.
 		if !convertible {
-			return nil, nil, fail(apierr.InvalidPrecision, "input %s: binary inputs cannot be converted to %s", t.Name, t.DType)
+			return nil, nil, fail(apierr.InvalidPrecision, "binary inputs cannot be converted to %s; input name: %s", t.DType, t.Name)
 		}
 		if data == nil {
 			data = make([]byte, int(n)*imgBytes)
@@ -102,7 +101,7 @@ func Decode(images [][]byte, t Target) (data []byte, shape []int64, err error) {
 		// resizeNeeded / resizeMat (tensor_conversion_common.cpp): with a -1
 		// dimension OVMS does not resize.
 		if !resizable {
-			return nil, nil, fail(apierr.InvalidShape, "input %s: image %d is %dx%d, the model needs %dx%d and has a -1 dimension, so no resize is done", t.Name, i, m.w, m.h, w, h)
+			return nil, nil, fail(apierr.InvalidShape, "image %d is %dx%d, the model needs %dx%d and has a -1 dimension, so no resize is done; input name: %s", i, m.w, m.h, w, h, t.Name)
 		}
 		resizeMat(m, w, h, t.DType, sat, dst)
 	}

@@ -133,7 +133,7 @@ func images(m *device.TensorInfo, in *Input, api API) error {
 	data, shape, err := imagein.Decode(in.Strings, imagein.Target{Name: in.Name, Shape: m.Shape, DType: m.DType})
 	if err != nil {
 		if api == KServe && apierr.Is(err, apierr.StringValEmpty) {
-			return apierr.New(apierr.BytesContentsEmpty)
+			return &apierr.Error{Code: apierr.BytesContentsEmpty, Details: apierr.From(err).Details}
 		}
 		return err
 	}

@@ -37,6 +37,10 @@ func TestMethodPaths(t *testing.T) {
 		kservepb.GRPCInferenceService_SystemSharedMemoryStatus_FullMethodName:     "/inference.GRPCInferenceService/SystemSharedMemoryStatus",
 		kservepb.GRPCInferenceService_SystemSharedMemoryRegister_FullMethodName:   "/inference.GRPCInferenceService/SystemSharedMemoryRegister",
 		kservepb.GRPCInferenceService_SystemSharedMemoryUnregister_FullMethodName: "/inference.GRPCInferenceService/SystemSharedMemoryUnregister",
+		// Triton's model repository extension, in the same service.
+		kservepb.GRPCInferenceService_RepositoryIndex_FullMethodName:       "/inference.GRPCInferenceService/RepositoryIndex",
+		kservepb.GRPCInferenceService_RepositoryModelLoad_FullMethodName:   "/inference.GRPCInferenceService/RepositoryModelLoad",
+		kservepb.GRPCInferenceService_RepositoryModelUnload_FullMethodName: "/inference.GRPCInferenceService/RepositoryModelUnload",
 	}
 	for got, want := range cases {
 		if got != want {
@@ -54,8 +58,8 @@ func TestMethodPaths(t *testing.T) {
 	if desc.ServiceName != "inference.GRPCInferenceService" {
 		t.Errorf("GRPCInferenceService name %q", desc.ServiceName)
 	}
-	if len(desc.Methods) != 9 || len(desc.Streams) != 1 {
-		t.Errorf("GRPCInferenceService has %d unary and %d streaming methods, want 9 and 1", len(desc.Methods), len(desc.Streams))
+	if len(desc.Methods) != 12 || len(desc.Streams) != 1 {
+		t.Errorf("GRPCInferenceService has %d unary and %d streaming methods, want 12 and 1", len(desc.Methods), len(desc.Streams))
 	}
 	if s := desc.Streams[0]; s.StreamName != "ModelStreamInfer" || !s.ClientStreams || !s.ServerStreams {
 		t.Errorf("ModelStreamInfer stream desc %+v, want bidirectional", s)

@@ -42,6 +42,12 @@ var expected = map[string]struct{ inputs, outputs []tensor }{
 	"dummy_dynamic": {
 		[]tensor{{"b", om.Float32, []int64{-1, -1}}},
 		[]tensor{{"a", om.Float32, []int64{-1, -1}}}},
+	"image_nhwc": {
+		[]tensor{{"image", om.Float32, []int64{1, 4, 4, 3}}},
+		[]tensor{{"pixels", om.Float32, []int64{1, 4, 4, 3}}}},
+	"image_any": {
+		[]tensor{{"image", om.Uint8, []int64{-1, -1, -1, 3}}},
+		[]tensor{{"pixels", om.Uint8, []int64{-1, -1, -1, 3}}}},
 }
 
 func checkTensors(t *testing.T, what string, got []*onnxpb.ValueInfoProto, want []tensor) {

@@ -28,10 +28,14 @@ type Model struct {
 //     the output equal to the input
 //   - passthrough_string: "my_name" string [?] -> Result, the output also
 //     called "my_name"
+//   - image_nhwc (ours): "image" f32 [1,4,4,3] -> Identity -> "pixels", an
+//     NHWC input for binary (JPEG/PNG) inputs, resized to 4x4
+//   - image_any (ours): "image" u8 [-1,-1,-1,3] -> Identity -> "pixels":
+//     images keep their size (OVMS resizes only to fully static shapes)
 //
 // Directory names are this project's: add_two_inputs (OVMS:
 // add_two_inputs_model), passthrough_u8 (passthrough), string_passthrough
-// (passthrough_string), and dummy_dynamic, resnet50, add_one_1x3x1024x1024
+// (passthrough_string), and dummy_dynamic, image_nhwc, image_any, resnet50, add_one_1x3x1024x1024
 // and small_cnn, which OVMS does not have.
 var Models = []Model{
 	{Name: "dummy", Build: func() (*onnxpb.ModelProto, error) { return addOne("dummy", "b", "a", 1, 10) }},
@@ -49,6 +53,12 @@ var Models = []Model{
 		return identity("string_passthrough", "my_name", "my_name", om.String, -1)
 	}},
 	{Name: "dummy_dynamic", Build: func() (*onnxpb.ModelProto, error) { return addOne("dummy_dynamic", "b", "a", -1, -1) }},
+	{Name: "image_nhwc", Build: func() (*onnxpb.ModelProto, error) {
+		return identity("image_nhwc", "image", "pixels", om.Float32, 1, 4, 4, 3)
+	}},
+	{Name: "image_any", Build: func() (*onnxpb.ModelProto, error) {
+		return identity("image_any", "image", "pixels", om.Uint8, -1, -1, -1, 3)
+	}},
 	{Name: "resnet50", Bench: true, Build: resnet50},
 	{Name: "add_one_1x3x1024x1024", Bench: true, Build: func() (*onnxpb.ModelProto, error) {
 		return addOne("add_one_1x3x1024x1024", "input", "output", 1, 3, 1024, 1024)
