@@ -232,9 +232,9 @@ func schemaProblems(ve *jsonschema.ValidationError) []Problem {
 // alternatives words the schema's oneOf/anyOf choices that users get
 // wrong, by the schema location of the choice.
 var alternatives = map[string]string{
-	"/definitions/versionPolicy":          `must be one of {"all": {}}, {"latest": {"num_versions": N}} or {"specific": {"versions": [N, ...]}} (N >= 1)`,
-	"/definitions/shapeOrLayout":          `must be a string (e.g. "(1,3,224,224)", "auto", "NHWC:NCHW") or an object of such strings per input name`,
-	"/definitions/nodeConfig":             `a "DL model" node needs model_name and no library_name; a "custom" node needs library_name and no model_name`,
+	"/definitions/versionPolicy":                     `must be one of {"all": {}}, {"latest": {"num_versions": N}} or {"specific": {"versions": [N, ...]}} (N >= 1)`,
+	"/definitions/shapeOrLayout":                     `must be a string (e.g. "(1,3,224,224)", "auto", "NHWC:NCHW") or an object of such strings per input name`,
+	"/definitions/nodeConfig":                        `a "DL model" node needs model_name and no library_name; a "custom" node needs library_name and no model_name`,
 	"/properties/plugin_config/additionalProperties": `must be a string, a boolean or a number`,
 }
 
