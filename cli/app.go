@@ -53,7 +53,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			Usage:  "serve models (the same flags are accepted on the root command)",
 			Flags:  serveFlags(),
 			Action: serveAction,
-		}, benchCommand()},
+		}, benchCommand(), validateCommand()},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return fmt.Errorf("%w: error parsing options: %v", config.ErrUsage, err)
 		},
@@ -107,9 +107,6 @@ func serveAction(c *cli.Context) error {
 	cfg, err := serverConfig(c)
 	if err != nil {
 		return err
-	}
-	if cfg.ConfigPath != "" {
-		return errorf("--config_path is not supported yet; use --model_name and --model_path")
 	}
 	closer, err := logging.Setup(cfg.LogLevel, cfg.LogPath)
 	if err != nil {

@@ -141,16 +141,22 @@ func startCommand(t *testing.T, lead []string, model string, extra ...string) *s
 // startAt is startCommand serving model from path.
 func startAt(t *testing.T, lead []string, model, path string, extra ...string) *server {
 	t.Helper()
+	return startArgs(t, append(append(lead, "--model_name", model, "--model_path", path), extra...)...)
+}
+
+// startArgs runs ovms with args plus free ports, loopback addresses and a
+// log file, and waits until it is ready.
+func startArgs(t *testing.T, args ...string) *server {
+	t.Helper()
 	ports := freePorts(t, 2)
 	s := &server{t: t, grpcPort: ports[0], restPort: ports[1], out: &syncBuffer{}, done: make(chan struct{})}
 	s.logPath = filepath.Join(t.TempDir(), "ovms.log")
-	args := []string{
-		"--model_name", model, "--model_path", path,
+	args = append(args,
 		"--port", fmt.Sprint(s.grpcPort), "--rest_port", fmt.Sprint(s.restPort),
 		"--grpc_bind_address", "127.0.0.1", "--rest_bind_address", "127.0.0.1",
 		"--log_path", s.logPath,
-	}
-	s.cmd = exec.Command(filepath.Join(binDir, "ovms"), append(append(lead, args...), extra...)...)
+	)
+	s.cmd = exec.Command(filepath.Join(binDir, "ovms"), args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

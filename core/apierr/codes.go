@@ -75,6 +75,7 @@ const (
 	BytesContentsEmpty
 	UnsupportedLayout
 	InvalidStringMaxSizeExceeded
+	ConfigFileTimestampReadingFailed
 )
 
 type info struct {
@@ -110,6 +111,7 @@ var table = map[Code]info{
 	BinaryImagesResolutionMismatch:     {"Binary input images for this endpoint are required to have the same resolution", codes.InvalidArgument, http.StatusBadRequest},
 	StringValEmpty:                     {"String val is empty", codes.InvalidArgument, http.StatusBadRequest},
 	BytesContentsEmpty:                 {"Bytes contents is empty", codes.InvalidArgument, http.StatusBadRequest},
+	ConfigFileTimestampReadingFailed:   {"Error during config file timestamp reading", codes.Internal, http.StatusInternalServerError},
 	InvalidStringMaxSizeExceeded:       {"Maximum 2D array after string conversion exceeded 1GB", codes.InvalidArgument, http.StatusBadRequest},
 	UnsupportedLayout:                  {"Received binary image input but resource not configured to accept NHWC layout", codes.InvalidArgument, http.StatusBadRequest},
 	CannotCompileModelIntoTargetDevice: {"Cannot compile model into target device", codes.FailedPrecondition, http.StatusPreconditionFailed},

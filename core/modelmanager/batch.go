@@ -34,7 +34,7 @@ func (bt *batch) dispatch() {
 		refs[i] = device.TensorRef{Name: t.Name, DType: bt.dtypes[i], Shape: shape, Offset: bt.offs[i], Length: uint64(bt.rows) * bt.rowLen[i]}
 	}
 	resp, err := b.v.inst.Device.Infer(context.Background(), &device.InferRequest{
-		Model:  device.ModelKey{Name: b.v.Model, Version: b.v.Number},
+		Model:  b.v.key,
 		Inputs: refs,
 	})
 	bt.free()

@@ -75,7 +75,7 @@ func (v *Version) Infer(ctx context.Context, req *tensor.Request) (*tensor.Respo
 	// The plugin call is not cancelled with the client: input buffers must
 	// stay put until the plugin is done, and the outputs' lease must reach us.
 	resp, err := v.inst.Device.Infer(context.WithoutCancel(ctx), &device.InferRequest{
-		Model:      device.ModelKey{Name: v.Model, Version: v.Number},
+		Model:      v.key,
 		Inputs:     refs,
 		Outputs:    req.Outputs,
 		Placements: placements,

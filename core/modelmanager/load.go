@@ -29,7 +29,7 @@ func (m *Manager) loadVersion(ctx context.Context, mod *Model, v *Version) error
 	if cfg := mod.cfg.DynamicBatching; cfg != nil {
 		b, err := newBatcher(v, cfg)
 		if err != nil {
-			_ = inst.Device.Unload(ctx, device.ModelKey{Name: mod.Name, Version: v.Number})
+			_ = inst.Device.Unload(ctx, v.key)
 			v.setState(StateLoading, ErrUnknown)
 			log.WithError(err).Error("error occurred while loading model version")
 			return fmt.Errorf("version %d: %w", v.Number, err)
@@ -51,7 +51,7 @@ func (m *Manager) compile(ctx context.Context, mod *Model, v *Version) (*device.
 		return nil, nil, apierr.Wrap(apierr.CannotCompileModelIntoTargetDevice, err, "target device %s: %v", cfg.TargetDevice, err)
 	}
 	info, err := inst.Device.Load(ctx, &device.LoadRequest{
-		Model:        device.ModelKey{Name: mod.Name, Version: v.Number},
+		Model:        v.key,
 		Path:         v.Path,
 		PluginConfig: cfg.PluginConfig,
 		TargetDevice: cfg.TargetDevice,
@@ -73,7 +73,7 @@ func (m *Manager) unloadVersion(ctx context.Context, v *Version) {
 	v.setState(StateUnloading, ErrOK)
 	v.drain(ctx)
 	if v.inst != nil {
-		if err := v.inst.Device.Unload(ctx, device.ModelKey{Name: v.Model, Version: v.Number}); err != nil {
+		if err := v.inst.Device.Unload(ctx, v.key); err != nil {
 			m.log.WithError(err).WithFields(logrus.Fields{"model": v.Model, "version": v.Number}).Warn("unloading from the device plugin failed")
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -33,12 +34,13 @@ type Manager struct {
 
 	applyMu sync.Mutex
 	models  atomic.Pointer[map[string]*Model] // replaced, never mutated
+	gens    map[string]uint64                 // model objects made per name (under applyMu)
 	ready   atomic.Bool
 }
 
 // New returns an empty manager.
 func New(devices Devices, log *logrus.Entry) *Manager {
-	m := &Manager{devices: devices, log: log}
+	m := &Manager{devices: devices, log: log, gens: map[string]uint64{}}
 	m.models.Store(&map[string]*Model{})
 	return m
 }
@@ -69,36 +71,87 @@ func (m *Manager) Models() []*Model {
 // ErrLoadFailed reports that at least one model version failed to load.
 var ErrLoadFailed = errors.New("model loading failed")
 
-// Apply serves the given models: each one's versions are found on disk,
-// filtered by its version policy and loaded. Failures of one model do not
-// stop the others; the returned error joins them (wrapping ErrLoadFailed)
-// so single-model mode can refuse to start, as OVMS does.
+// Apply serves the given models (see Reconcile) and reports the failures.
 func (m *Manager) Apply(ctx context.Context, models []config.Model) error {
+	_, err := m.Reconcile(ctx, models)
+	return err
+}
+
+// Reconcile makes the served models those of a configuration, as an OVMS
+// config reload does: a new model is published and its versions loaded; a
+// model whose configuration changed is loaded again as a whole (its old
+// versions serve until the new ones are loaded, then retire after their
+// in-flight requests); an unchanged model only picks up added or removed
+// version folders; a model no longer listed retires (its versions go to
+// END and it stays known, as in OVMS). Failures of one model do not stop
+// the others; the returned error joins them (wrapping ErrLoadFailed).
+// changed reports whether anything was loaded or unloaded.
+func (m *Manager) Reconcile(ctx context.Context, models []config.Model) (changed bool, err error) {
 	m.applyMu.Lock()
 	defer m.applyMu.Unlock()
 	var errs []error
-	next := make(map[string]*Model, len(models))
-	for k, v := range *m.models.Load() {
-		next[k] = v
-	}
+	want := make(map[string]bool, len(models))
 	for _, cfg := range models {
-		if _, dup := next[cfg.Name]; dup {
+		if want[cfg.Name] {
 			m.log.WithField("model", cfg.Name).Warn("duplicated model name; only the first definition is loaded")
 			continue
 		}
-		mod := newModel(cfg, m.log)
-		next[cfg.Name] = mod
-		published := copyMap(next)
-		m.models.Store(&published)
+		want[cfg.Name] = true
+		old := (*m.models.Load())[cfg.Name]
+		if old != nil && !old.retired.Load() && reflect.DeepEqual(old.cfg, cfg) {
+			c, err := m.refreshModel(ctx, old, false)
+			changed = changed || c
+			if err != nil {
+				errs = append(errs, fmt.Errorf("model %s: %w", cfg.Name, err))
+			}
+			continue
+		}
+		changed = true
+		m.gens[cfg.Name]++
+		mod := newModel(cfg, m.gens[cfg.Name], m.log)
+		if old == nil || old.retired.Load() {
+			m.publish(mod) // requests wait for its LOADING versions
+		} else {
+			mod.log.Info("model configuration changed; loading all its versions again")
+		}
 		if err := m.loadModel(ctx, mod); err != nil {
 			errs = append(errs, fmt.Errorf("model %s: %w", cfg.Name, err))
+		}
+		m.publish(mod)
+		if old != nil && !old.retired.Load() {
+			m.retire(ctx, old)
+		}
+	}
+	for name, mod := range *m.models.Load() {
+		if !want[name] && !mod.retired.Load() {
+			mod.log.Info("model removed from the configuration; retiring it")
+			m.retire(ctx, mod)
+			changed = true
 		}
 	}
 	m.ready.Store(true)
 	if len(errs) > 0 {
-		return fmt.Errorf("%w: %w", ErrLoadFailed, errors.Join(errs...))
+		return changed, fmt.Errorf("%w: %w", ErrLoadFailed, errors.Join(errs...))
 	}
-	return nil
+	return changed, nil
+}
+
+// publish makes mod the model of its name for new requests.
+func (m *Manager) publish(mod *Model) {
+	next := copyMap(*m.models.Load())
+	next[mod.Name] = mod
+	m.models.Store(&next)
+}
+
+// retire unloads every version of a model that left the configuration or
+// was replaced (each after its in-flight requests).
+func (m *Manager) retire(ctx context.Context, mod *Model) {
+	mod.retired.Store(true)
+	mod.mu.Lock()
+	defer mod.mu.Unlock()
+	for _, v := range mod.Versions() {
+		m.unloadVersion(ctx, v)
+	}
 }
 
 func copyMap(in map[string]*Model) map[string]*Model {
@@ -115,6 +168,7 @@ func (m *Manager) loadModel(ctx context.Context, mod *Model) error {
 	defer mod.mu.Unlock()
 	found, err := listVersions(mod.cfg.BasePath, mod.log)
 	if err != nil {
+		mod.listErr = err.Error()
 		return err
 	}
 	if len(found) == 0 {
@@ -123,7 +177,7 @@ func (m *Manager) loadModel(ctx context.Context, mod *Model) error {
 	}
 	var errs []error
 	for _, n := range mod.cfg.VersionPolicy.Select(versionNumbers(found)) {
-		v := newVersion(mod.Name, n, found[n])
+		v := newVersion(mod, n, found[n])
 		mod.addVersion(v)
 		if err := m.loadVersion(ctx, mod, v); err != nil {
 			errs = append(errs, err)

@@ -3,6 +3,7 @@ package modelmanager
 import (
 	"context"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -19,15 +20,27 @@ type Model struct {
 
 	cfg config.Model
 	log *logrus.Entry
+	gen uint64 // the manager's count of model objects made for this name's configurations
+
+	retired atomic.Bool // removed from the configuration; its versions are END
+	listErr string      // the last version-listing failure (under mu), logged once
 
 	mu       sync.Mutex                 // serializes loads and unloads
 	versions atomic.Pointer[[]*Version] // ascending by number; replaced, never mutated
 }
 
-func newModel(cfg config.Model, log *logrus.Entry) *Model {
-	m := &Model{Name: cfg.Name, cfg: cfg, log: log.WithField("model", cfg.Name)}
+func newModel(cfg config.Model, gen uint64, log *logrus.Entry) *Model {
+	m := &Model{Name: cfg.Name, cfg: cfg, gen: gen, log: log.WithField("model", cfg.Name)}
 	m.versions.Store(&[]*Version{})
 	return m
+}
+
+// pluginName is the name the model's versions have in their plugin.
+func (m *Model) pluginName() string {
+	if m.gen <= 1 {
+		return m.Name
+	}
+	return m.Name + "@" + strconv.FormatUint(m.gen, 10)
 }
 
 // Config is the model's configuration.

@@ -3,7 +3,10 @@ package modelmanager
 import (
 	"context"
 	"errors"
+	"io"
 	"strconv"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/ovmsgo/ovms/core/apierr"
 )
@@ -21,7 +24,10 @@ func (m *Manager) LoadModel(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := m.refreshModel(ctx, mod); err != nil {
+	if mod.retired.Load() { // removed from the configuration
+		return apierr.New(apierr.ModelNameMissing)
+	}
+	if _, err := m.refreshModel(ctx, mod, true); err != nil {
 		return apierr.Wrap(apierr.CannotCompileModelIntoTargetDevice, err, "failed to load model %s: %v", name, err)
 	}
 	return nil
@@ -47,41 +53,70 @@ func (m *Manager) UnloadModel(ctx context.Context, name string) error {
 }
 
 // refreshModel brings a model's versions in line with its folder and
-// version policy (see LoadModel).
-func (m *Manager) refreshModel(ctx context.Context, mod *Model) error {
+// version policy (see LoadModel); changed reports whether a version was
+// loaded or retired. Versions that failed to load are tried again only
+// with retryFailed (an explicit load), not on every poll.
+func (m *Manager) refreshModel(ctx context.Context, mod *Model, retryFailed bool) (changed bool, err error) {
 	mod.mu.Lock()
 	defer mod.mu.Unlock()
-	found, err := listVersions(mod.cfg.BasePath, mod.log)
+	// Polls repeat: the listing's complaints are logged once per change.
+	found, err := listVersions(mod.cfg.BasePath, quietLog)
+	msg := ""
 	if err != nil {
-		return err
+		msg = err.Error()
+	}
+	if msg != mod.listErr {
+		if err != nil {
+			mod.log.WithError(err).Error("listing the model's version folders failed; its versions stay as they are")
+		} else {
+			mod.log.Info("the model's version folders can be listed again")
+		}
+		mod.listErr = msg
+	}
+	if err != nil {
+		return false, err
 	}
 	keep := map[int64]bool{}
 	var errs []error
 	for _, n := range mod.cfg.VersionPolicy.Select(versionNumbers(found)) {
 		keep[n] = true
 		if v := mod.Version(n); v != nil {
-			if s, c := v.Status(); s == StateAvailable || (s == StateLoading && c == ErrOK) {
+			if s, c := v.Status(); s == StateAvailable || (s == StateLoading && (c == ErrOK || !retryFailed)) {
 				continue
 			}
 		}
-		v := newVersion(mod.Name, n, found[n])
+		v := newVersion(mod, n, found[n])
 		mod.setVersion(v)
+		changed = true
 		if err := m.loadVersion(ctx, mod, v); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	failing := false // a selected version is not serving
+	for n := range keep {
+		if v := mod.Version(n); v == nil {
+			failing = true
+		} else if s, _ := v.Status(); s != StateAvailable {
+			failing = true
 		}
 	}
 	for _, v := range mod.Versions() {
 		if keep[v.Number] {
 			continue
 		}
-		if s, _ := v.Status(); len(errs) > 0 && s == StateAvailable {
+		if s, _ := v.Status(); failing && s == StateAvailable {
 			// Keep serving what works until its replacement loads.
-			mod.log.WithField("version", v.Number).Warn("version kept available: a version meant to replace it failed to load")
+			if !v.kept.Swap(true) {
+				mod.log.WithField("version", v.Number).Warn("version kept available: a version meant to replace it failed to load")
+			}
 			continue
+		}
+		if s, _ := v.Status(); s < StateUnloading {
+			changed = true
 		}
 		m.unloadVersion(ctx, v)
 	}
-	return errors.Join(errs...)
+	return changed, errors.Join(errs...)
 }
 
 // IndexEntry is one line of the model repository index: a model version,
@@ -124,3 +159,6 @@ func (m *Manager) Index(readyOnly bool) []IndexEntry {
 	}
 	return out
 }
+
+// quietLog discards the version listing's per-entry warnings on polls.
+var quietLog = logrus.NewEntry(&logrus.Logger{Out: io.Discard, Formatter: &logrus.TextFormatter{}, Level: logrus.PanicLevel})

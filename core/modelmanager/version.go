@@ -86,10 +86,19 @@ type Version struct {
 	info    *device.ModelInfo
 	inst    *pluginhost.Instance
 	batcher *batcher // nil unless dynamic batching is configured
+
+	// key names the version in its plugin: the model name, with "@<gen>"
+	// for a model reloaded with a new configuration, so that the new
+	// version loads while the old one still serves.
+	key device.ModelKey
+	// kept marks a version that serves on although the policy dropped it,
+	// because its replacement failed to load (warned once).
+	kept atomic.Bool
 }
 
-func newVersion(model string, number int64, path string) *Version {
-	v := &Version{Model: model, Number: number, Path: path, changed: make(chan struct{})}
+func newVersion(mod *Model, number int64, path string) *Version {
+	v := &Version{Model: mod.Name, Number: number, Path: path, changed: make(chan struct{})}
+	v.key = device.ModelKey{Name: mod.pluginName(), Version: number}
 	v.state.Store(int32(StateStart))
 	return v
 }

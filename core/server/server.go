@@ -52,11 +52,12 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 		defer func() { _ = shm.Unregister("") }()
 	}
 
+	rel := newReloader(cfg, models, logging.Component("config"))
 	grpcSrv, healthSrv, err := startGRPC(cfg, models, version, shm, log)
 	if err != nil {
 		return err
 	}
-	httpSrv, err := startREST(cfg, models, version, shm, log)
+	httpSrv, err := startREST(cfg, models, version, shm, rel, log)
 	if err != nil {
 		if grpcSrv != nil {
 			grpcSrv.Stop()
@@ -64,15 +65,12 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 		return err
 	}
 
-	var models0 []config.Model
-	if cfg.Model != nil {
-		models0 = append(models0, *cfg.Model)
-	}
-	if err := models.Apply(ctx, models0); err != nil {
+	if err := rel.start(ctx); err != nil {
 		log.WithError(err).Error("model loading failed")
 		stop(grpcSrv, httpSrv, models, log)
 		return fmt.Errorf("%w: %w", ErrStartup, err)
 	}
+	go rel.watch(ctx, time.Duration(cfg.FileSystemPollWaitSeconds)*time.Second)
 	if healthSrv != nil {
 		healthSrv.Resume() // every service SERVING, as ServerReady turns true
 	}
@@ -180,7 +178,7 @@ func grpcOptions(a config.GRPCArgs) []grpc.ServerOption {
 	return opts
 }
 
-func startREST(cfg config.Server, models *modelmanager.Manager, version string, shm *clientshm.Registry, log *logrus.Entry) (*http.Server, error) {
+func startREST(cfg config.Server, models *modelmanager.Manager, version string, shm *clientshm.Registry, rel rest.ConfigReloader, log *logrus.Entry) (*http.Server, error) {
 	if cfg.RestPort == 0 {
 		return nil, nil
 	}
@@ -193,6 +191,7 @@ func startREST(cfg config.Server, models *modelmanager.Manager, version string, 
 	if shm != nil {
 		api.EnableClientShm(shm)
 	}
+	api.EnableConfig(rel)
 	s := &http.Server{Handler: api, ReadHeaderTimeout: 30 * time.Second}
 	go func() {
 		if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -31,8 +31,7 @@ type Server struct {
 	models       *modelmanager.Manager
 	version      string
 	log          *logrus.Entry
-	configReload http.Handler
-	configStatus http.Handler
+	reloader     ConfigReloader
 	metrics      http.Handler
 	shm          *clientshm.Registry // nil: the shared-memory extension is off
 }
@@ -43,12 +42,9 @@ func New(models *modelmanager.Manager, version string, log *logrus.Entry) *Serve
 	return &Server{models: models, version: version, log: log}
 }
 
-// HandleConfig installs the handlers of POST /v1/config/reload and GET
-// /v1/config (routed here so that wrong methods get OVMS's answers).
-// Without them those paths answer 400 "Invalid request URL".
-func (s *Server) HandleConfig(reload, status http.Handler) {
-	s.configReload, s.configStatus = reload, status
-}
+// EnableConfig serves POST /v1/config/reload (through r) and GET
+// /v1/config. Without it those paths answer 400 "Invalid request URL".
+func (s *Server) EnableConfig(r ConfigReloader) { s.reloader = r }
 
 // EnableClientShm turns on the system shared-memory extension with the
 // given registry (shared with the gRPC API). Off by default, as in OVMS:
@@ -150,9 +146,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case routeServerMetadata:
 		s.writeJSON(w, r, func(out io.Writer) error { return WriteServerMetadata(out, serverName, s.version) })
 	case routeConfigReload:
-		s.delegate(w, r, s.configReload)
+		s.configReload(w, r)
 	case routeConfigStatus:
-		s.delegate(w, r, s.configStatus)
+		s.configStatus(w, r)
 	case routeMetrics:
 		s.delegate(w, r, s.metrics)
 	case routeShmStatus, routeShmRegister, routeShmUnregister:
