@@ -28,12 +28,12 @@ const MaxBodyBytes = 1 << 30
 // Server is the REST API handler. Configure it with the Handle* methods
 // before it serves; it is then safe for concurrent use.
 type Server struct {
-	models       *modelmanager.Manager
-	version      string
-	log          *logrus.Entry
-	reloader     ConfigReloader
-	metrics      http.Handler
-	shm          *clientshm.Registry // nil: the shared-memory extension is off
+	models   *modelmanager.Manager
+	version  string
+	log      *logrus.Entry
+	reloader ConfigReloader
+	metrics  http.Handler
+	shm      *clientshm.Registry // nil: the shared-memory extension is off
 }
 
 // New returns the REST API of the models; version is what GET /v2
