@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -104,6 +105,9 @@ func (r *reloader) Reload(ctx context.Context) (bool, error) {
 		}
 	}
 	changed, err := r.models.Reconcile(ctx, models)
+	if fileChanged {
+		r.log.WithFields(logrus.Fields{"models": len(models), "goroutines": runtime.NumGoroutine()}).Info("configuration applied")
+	}
 	if err != nil {
 		msg := rest.ReloadVersionsFailed
 		if fileChanged {
