@@ -135,6 +135,7 @@ func TestAPIDocExamples(t *testing.T) {
 		`/v1/models/dummy:predict`, `/v1/models/dummy/versions/1:predict`, `/v2/repository/index`, `/v2/repository/models/dummy/load`,
 		`/v2/repository/models/dummy/unload`, `/v2/systemsharedmemory/status`, `/v2/systemsharedmemory/region/io/status`,
 		`/v2/systemsharedmemory/region/io/register`, `/v2/systemsharedmemory/region/io/unregister`, `/v2/systemsharedmemory/unregister`,
+		`/v1/config\s`, `/v1/config/reload`,
 	} {
 		if !regexp.MustCompile(`localhost:8000` + re).MatchString(text) {
 			t.Errorf("docs/api.md has no example of the REST route %s", re)
