@@ -219,3 +219,27 @@ func TestConfigFileErrorsAtStartup(t *testing.T) {
 		t.Errorf("validate, good: exit %d\n%s", code, stdout)
 	}
 }
+
+// TestMappingConfig renames dummy's tensors with mapping_config.json:
+// metadata, requests and responses use the aliases.
+func TestMappingConfig(t *testing.T) {
+	dir := t.TempDir()
+	base := repoWithVersions(t, dir, "dummy", "renamed", 1)
+	if err := os.WriteFile(filepath.Join(base, "1", "mapping_config.json"), []byte(`{"inputs": {"b": "data"}, "outputs": {"a": "scores"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startAt(t, nil, "renamed", base)
+	code, body := get(t, s.url("/v2/models/renamed"))
+	if code != 200 || body != `{"name":"renamed","versions":["1"],"platform":"OpenVINO","inputs":[{"name":"data","datatype":"FP32","shape":[1,10]}],"outputs":[{"name":"scores","datatype":"FP32","shape":[1,10]}]}` {
+		t.Fatalf("metadata: %d %s", code, body)
+	}
+	r := kserveREST(t, s, "renamed", `{"inputs":[{"name":"data","shape":[1,10],"datatype":"FP32","data":[1,2,3,4,5,6,7,8,9,10]}],"outputs":[{"name":"scores"}]}`)
+	if len(r.Outputs) != 1 || r.Outputs[0].Name != "scores" || strings.ReplaceAll(string(r.Outputs[0].Data), " ", "") != "[2.0,3.0,4.0,5.0,6.0,7.0,8.0,9.0,10.0,11.0]" {
+		t.Fatalf("infer: %+v", r)
+	}
+	_, err := kpb.NewGRPCInferenceServiceClient(s.conn).ModelInfer(ctx(t), &kpb.ModelInferRequest{ModelName: "renamed",
+		Inputs: []*inT{{Name: "b", Datatype: "FP32", Shape: []int64{1, 10}}}, RawInputContents: [][]byte{f32bytes(seq(10, 0)...)}})
+	if status.Convert(err).Message() != "Missing input with specific name - Required input: data" {
+		t.Fatalf("the model's own name is not an API name: %v", err)
+	}
+}

@@ -31,7 +31,7 @@ func (bt *batch) dispatch() {
 	refs := make([]device.TensorRef, len(bt.offs))
 	for i, t := range b.v.info.Inputs {
 		shape := append(tensor.Shape{int64(bt.rows)}, bt.shapes[i]...)
-		refs[i] = device.TensorRef{Name: t.Name, DType: bt.dtypes[i], Shape: shape, Offset: bt.offs[i], Length: uint64(bt.rows) * bt.rowLen[i]}
+		refs[i] = device.TensorRef{Name: b.v.names.in(t.Name), DType: bt.dtypes[i], Shape: shape, Offset: bt.offs[i], Length: uint64(bt.rows) * bt.rowLen[i]}
 	}
 	resp, err := b.v.inst.Device.Infer(context.Background(), &device.InferRequest{
 		Model:  b.v.key,
@@ -68,17 +68,18 @@ func (bt *batch) member(row, n int, want []string) (*tensor.Response, error) {
 	arena := bt.b.v.inst.Arena
 	outs := make([]tensor.Output, 0, len(bt.resp.Outputs))
 	for _, o := range bt.resp.Outputs {
-		if len(want) > 0 && !contains(want, o.Name) {
+		name := bt.b.v.names.alias(o.Name)
+		if len(want) > 0 && !contains(want, name) {
 			continue
 		}
 		rowLen := o.Length / uint64(bt.rows)
 		data, err := arena.Bytes(o.Offset+uint64(row)*rowLen, uint64(n)*rowLen)
 		if err != nil {
 			bt.release()
-			return nil, apierr.Wrap(apierr.InternalError, err, "output %s", o.Name)
+			return nil, apierr.Wrap(apierr.InternalError, err, "output %s", name)
 		}
 		shape := append(tensor.Shape{int64(n)}, o.Shape[1:]...)
-		outs = append(outs, tensor.Output{Name: o.Name, DType: o.DType, Shape: shape, Data: data, Length: uint64(len(data))})
+		outs = append(outs, tensor.Output{Name: name, DType: o.DType, Shape: shape, Data: data, Length: uint64(len(data))})
 	}
 	return tensor.NewResponse(bt.b.v.Model, bt.b.v.Number, outs, bt.release), nil
 }

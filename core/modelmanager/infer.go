@@ -50,7 +50,7 @@ func (v *Version) Infer(ctx context.Context, req *tensor.Request) (*tensor.Respo
 			if err != nil {
 				return nil, err
 			}
-			refs[i] = device.TensorRef{Name: in.Name, DType: in.DType, Shape: in.Shape, Offset: in.Shm.Offset, Length: in.Shm.Size, Region: id}
+			refs[i] = device.TensorRef{Name: v.names.in(in.Name), DType: in.DType, Shape: in.Shape, Offset: in.Shm.Offset, Length: in.Shm.Size, Region: id}
 			continue
 		}
 		n := in.ByteSize(in.DType)
@@ -66,7 +66,7 @@ func (v *Version) Infer(ctx context.Context, req *tensor.Request) (*tensor.Respo
 		if err := in.WriteTo(dst, in.DType); err != nil {
 			return nil, apierr.Wrap(apierr.InvalidPrecision, err, "%v; input name: %s", err, in.Name)
 		}
-		refs[i] = device.TensorRef{Name: in.Name, DType: in.DType, Shape: in.Shape, Offset: off, Length: n}
+		refs[i] = device.TensorRef{Name: v.names.in(in.Name), DType: in.DType, Shape: in.Shape, Offset: off, Length: n}
 	}
 	placements, err := v.placements(ctx, req.Placements)
 	if err != nil {
@@ -77,7 +77,7 @@ func (v *Version) Infer(ctx context.Context, req *tensor.Request) (*tensor.Respo
 	resp, err := v.inst.Device.Infer(context.WithoutCancel(ctx), &device.InferRequest{
 		Model:      v.key,
 		Inputs:     refs,
-		Outputs:    req.Outputs,
+		Outputs:    v.names.outs(req.Outputs),
 		Placements: placements,
 	})
 	if err != nil {
@@ -96,16 +96,17 @@ func (v *Version) response(arena *shm.Arena, resp *device.InferResponse) (*tenso
 	}
 	outs := make([]tensor.Output, len(resp.Outputs))
 	for i, o := range resp.Outputs {
+		name := v.names.alias(o.Name)
 		if o.Region != 0 {
-			outs[i] = tensor.Output{Name: o.Name, DType: o.DType, Shape: o.Shape, Placed: true, Length: o.Length}
+			outs[i] = tensor.Output{Name: name, DType: o.DType, Shape: o.Shape, Placed: true, Length: o.Length}
 			continue
 		}
 		data, err := arena.Bytes(o.Offset, o.Length)
 		if err != nil {
 			release()
-			return nil, apierr.Wrap(apierr.InternalError, err, "output %s", o.Name)
+			return nil, apierr.Wrap(apierr.InternalError, err, "output %s", name)
 		}
-		outs[i] = tensor.Output{Name: o.Name, DType: o.DType, Shape: o.Shape, Data: data, Length: o.Length}
+		outs[i] = tensor.Output{Name: name, DType: o.DType, Shape: o.Shape, Data: data, Length: o.Length}
 	}
 	return tensor.NewResponse(v.Model, v.Number, outs, release), nil
 }
@@ -124,7 +125,7 @@ func (v *Version) placements(ctx context.Context, ps map[string]tensor.ShmRef) (
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, device.TensorRef{Name: name, Offset: p.Offset, Length: p.Size, Region: id})
+		out = append(out, device.TensorRef{Name: v.names.out(name), Offset: p.Offset, Length: p.Size, Region: id})
 	}
 	return out, nil
 }

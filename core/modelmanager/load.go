@@ -25,7 +25,11 @@ func (m *Manager) loadVersion(ctx context.Context, mod *Model, v *Version) error
 		log.WithError(err).Error("error occurred while loading model version")
 		return fmt.Errorf("version %d: %w", v.Number, err)
 	}
-	v.info, v.inst = info, inst
+	names, err := readMapping(v.Path, info)
+	if err != nil {
+		log.WithError(err).Warn("tensor renaming skipped")
+	}
+	v.info, v.inst, v.names = info, inst, names
 	if cfg := mod.cfg.DynamicBatching; cfg != nil {
 		b, err := newBatcher(v, cfg)
 		if err != nil {

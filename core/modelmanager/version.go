@@ -91,6 +91,9 @@ type Version struct {
 	// for a model reloaded with a new configuration, so that the new
 	// version loads while the old one still serves.
 	key device.ModelKey
+	// names renames tensors between the API and the model
+	// (mapping_config.json).
+	names *names
 	// kept marks a version that serves on although the policy dropped it,
 	// because its replacement failed to load (warned once).
 	kept atomic.Bool

@@ -1,0 +1,122 @@
+package modelmanager
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/ovmsgo/ovms/plugins/device"
+)
+
+// mappingFile is OVMS's per-version tensor renaming file.
+const mappingFile = "mapping_config.json"
+
+// names renames a version's tensors between the model (the plugin's names)
+// and the API (mapping_config.json's aliases). A nil *names renames
+// nothing.
+type names struct {
+	inReal, outReal map[string]string // alias -> model name
+	outAlias        map[string]string // model name -> alias
+}
+
+// in is the model's name of API input a.
+func (n *names) in(a string) string {
+	if n == nil {
+		return a
+	}
+	if r, ok := n.inReal[a]; ok {
+		return r
+	}
+	return a
+}
+
+// out is the model's name of API output a.
+func (n *names) out(a string) string {
+	if n == nil {
+		return a
+	}
+	if r, ok := n.outReal[a]; ok {
+		return r
+	}
+	return a
+}
+
+// outs maps API output names to the model's.
+func (n *names) outs(as []string) []string {
+	if n == nil || len(n.outReal) == 0 || len(as) == 0 {
+		return as
+	}
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = n.out(a)
+	}
+	return out
+}
+
+// alias is the API name of model output r.
+func (n *names) alias(r string) string {
+	if n == nil {
+		return r
+	}
+	if a, ok := n.outAlias[r]; ok {
+		return a
+	}
+	return r
+}
+
+// readMapping reads dir/mapping_config.json ({"inputs": {"model name":
+// "alias"}, "outputs": {...}}, both optional, nothing else) and renames
+// info's tensors in place. No file means no renaming; a file that cannot
+// be used, or an entry naming a tensor the model lacks, is reported and
+// skipped (the version loads with the names it has). Unnamed outputs
+// become out_<index>, as in OVMS.
+func readMapping(dir string, info *device.ModelInfo) (*names, error) {
+	n := &names{inReal: map[string]string{}, outReal: map[string]string{}, outAlias: map[string]string{}}
+	for i := range info.Outputs {
+		if info.Outputs[i].Name == "" {
+			info.Outputs[i].Name = fmt.Sprintf("out_%d", i)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(dir, mappingFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return n, nil
+	}
+	if err != nil {
+		return n, fmt.Errorf("%s: %w", mappingFile, err)
+	}
+	var m struct {
+		Inputs  map[string]string `json:"inputs"`
+		Outputs map[string]string `json:"outputs"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return n, fmt.Errorf("%s is not valid (want {\"inputs\": {\"name\": \"alias\"}, \"outputs\": {...}}): %w", mappingFile, err)
+	}
+	var missing []error
+	rename := func(ts []device.TensorInfo, mapping, real map[string]string, what string) {
+		for model, alias := range mapping {
+			found := false
+			for i := range ts {
+				if ts[i].Name == model {
+					ts[i].Name, found = alias, true
+				}
+			}
+			if !found {
+				missing = append(missing, fmt.Errorf("%s renames %s %q, which the model does not have", mappingFile, what, model))
+				continue
+			}
+			real[alias] = model
+		}
+	}
+	rename(info.Inputs, m.Inputs, n.inReal, "input")
+	rename(info.Outputs, m.Outputs, n.outReal, "output")
+	for a, r := range n.outReal {
+		n.outAlias[r] = a
+	}
+	return n, errors.Join(missing...)
+}
