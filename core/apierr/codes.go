@@ -76,6 +76,7 @@ const (
 	UnsupportedLayout
 	InvalidStringMaxSizeExceeded
 	ConfigFileTimestampReadingFailed
+	FilesystemError
 )
 
 type info struct {
@@ -111,6 +112,7 @@ var table = map[Code]info{
 	BinaryImagesResolutionMismatch:     {"Binary input images for this endpoint are required to have the same resolution", codes.InvalidArgument, http.StatusBadRequest},
 	StringValEmpty:                     {"String val is empty", codes.InvalidArgument, http.StatusBadRequest},
 	BytesContentsEmpty:                 {"Bytes contents is empty", codes.InvalidArgument, http.StatusBadRequest},
+	FilesystemError:                    {"Error during filesystem operation", codes.Internal, http.StatusInternalServerError},
 	ConfigFileTimestampReadingFailed:   {"Error during config file timestamp reading", codes.Internal, http.StatusInternalServerError},
 	InvalidStringMaxSizeExceeded:       {"Maximum 2D array after string conversion exceeded 1GB", codes.InvalidArgument, http.StatusBadRequest},
 	UnsupportedLayout:                  {"Received binary image input but resource not configured to accept NHWC layout", codes.InvalidArgument, http.StatusBadRequest},
