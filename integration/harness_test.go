@@ -148,6 +148,12 @@ func startAt(t *testing.T, lead []string, model, path string, extra ...string) *
 // log file, and waits until it is ready.
 func startArgs(t *testing.T, args ...string) *server {
 	t.Helper()
+	return startEnv(t, nil, args...)
+}
+
+// startEnv is startArgs with extra environment variables (KEY=value).
+func startEnv(t *testing.T, env []string, args ...string) *server {
+	t.Helper()
 	ports := freePorts(t, 2)
 	s := &server{t: t, grpcPort: ports[0], restPort: ports[1], out: &syncBuffer{}, done: make(chan struct{})}
 	s.logPath = filepath.Join(t.TempDir(), "ovms.log")
@@ -157,6 +163,7 @@ func startArgs(t *testing.T, args ...string) *server {
 		"--log_path", s.logPath,
 	)
 	s.cmd = exec.Command(filepath.Join(binDir, "ovms"), args...)
+	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

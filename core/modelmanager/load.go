@@ -25,7 +25,7 @@ func (m *Manager) loadVersion(ctx context.Context, mod *Model, v *Version) error
 		log.WithError(err).Error("error occurred while loading model version")
 		return fmt.Errorf("version %d: %w", v.Number, err)
 	}
-	names, err := readMapping(v.Path, info)
+	names, err := readMapping(v.local, info)
 	if err != nil {
 		log.WithError(err).Warn("tensor renaming skipped")
 	}
@@ -50,13 +50,18 @@ func (m *Manager) compile(ctx context.Context, mod *Model, v *Version) (*device.
 	if cfg.BatchSize != "" || cfg.Shape != "" || cfg.Layout != "" {
 		return nil, nil, apierr.Newf(apierr.NotImplemented, "batch_size, shape and layout are not supported yet")
 	}
+	local, err := m.localPath(ctx, mod, v)
+	if err != nil {
+		return nil, nil, err
+	}
+	v.local = local
 	inst, err := m.devices.Get(ctx, pluginhost.Family(cfg.TargetDevice))
 	if err != nil {
 		return nil, nil, apierr.Wrap(apierr.CannotCompileModelIntoTargetDevice, err, "target device %s: %v", cfg.TargetDevice, err)
 	}
 	info, err := inst.Device.Load(ctx, &device.LoadRequest{
 		Model:        v.key,
-		Path:         v.Path,
+		Path:         v.local,
 		PluginConfig: cfg.PluginConfig,
 		TargetDevice: cfg.TargetDevice,
 		Nireq:        uint32(cfg.Nireq),
@@ -80,6 +85,9 @@ func (m *Manager) unloadVersion(ctx context.Context, v *Version) {
 		if err := v.inst.Device.Unload(ctx, v.key); err != nil {
 			m.log.WithError(err).WithFields(logrus.Fields{"model": v.Model, "version": v.Number}).Warn("unloading from the device plugin failed")
 		}
+	}
+	if v.dropLocal != nil {
+		v.dropLocal()
 	}
 	v.setState(StateEnd, ErrOK)
 }

@@ -35,7 +35,9 @@ type Manager struct {
 	applyMu sync.Mutex
 	models  atomic.Pointer[map[string]*Model] // replaced, never mutated
 	gens    map[string]uint64                 // model objects made per name (under applyMu)
-	ready   atomic.Bool
+
+	cacheDir string // where remote versions are downloaded
+	ready    atomic.Bool
 }
 
 // New returns an empty manager.
@@ -152,6 +154,7 @@ func (m *Manager) retire(ctx context.Context, mod *Model) {
 	for _, v := range mod.Versions() {
 		m.unloadVersion(ctx, v)
 	}
+	mod.closeRepo()
 }
 
 func copyMap(in map[string]*Model) map[string]*Model {
@@ -166,8 +169,9 @@ func copyMap(in map[string]*Model) map[string]*Model {
 func (m *Manager) loadModel(ctx context.Context, mod *Model) error {
 	mod.mu.Lock()
 	defer mod.mu.Unlock()
-	found, err := listVersions(mod.cfg.BasePath, mod.log)
+	found, err := m.versionsOf(ctx, mod, mod.log)
 	if err != nil {
+		mod.log.WithError(err).Error("listing the model's version folders failed")
 		mod.listErr = err.Error()
 		return err
 	}
@@ -195,8 +199,10 @@ func (m *Manager) Close(ctx context.Context) {
 		for _, v := range mod.Versions() {
 			m.unloadVersion(ctx, v)
 		}
+		mod.closeRepo()
 		mod.mu.Unlock()
 	}
+	m.removeCache()
 }
 
 // Acquire resolves name and version (0 = default) for one request and pins

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/config"
+	"github.com/ovmsgo/ovms/core/storage"
 )
 
 // Model is one servable: a name, its configuration and its versions.
@@ -22,8 +23,9 @@ type Model struct {
 	log *logrus.Entry
 	gen uint64 // the manager's count of model objects made for this name's configurations
 
-	retired atomic.Bool // removed from the configuration; its versions are END
-	listErr string      // the last version-listing failure (under mu), logged once
+	retired atomic.Bool        // removed from the configuration; its versions are END
+	listErr string             // the last version-listing failure (under mu), logged once
+	repo    storage.Repository // where the version folders are (under mu; opened on first use)
 
 	mu       sync.Mutex                 // serializes loads and unloads
 	versions atomic.Pointer[[]*Version] // ascending by number; replaced, never mutated

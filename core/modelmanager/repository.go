@@ -60,7 +60,7 @@ func (m *Manager) refreshModel(ctx context.Context, mod *Model, retryFailed bool
 	mod.mu.Lock()
 	defer mod.mu.Unlock()
 	// Polls repeat: the listing's complaints are logged once per change.
-	found, err := listVersions(mod.cfg.BasePath, quietLog)
+	found, err := m.versionsOf(ctx, mod, quietLog)
 	msg := ""
 	if err != nil {
 		msg = err.Error()

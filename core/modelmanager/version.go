@@ -73,8 +73,10 @@ type Version struct {
 	Model string
 	// Number is the version number.
 	Number int64
-	// Path is the local version directory.
+	// Path is the version folder: local, or a remote prefix.
 	Path string
+	// local is the folder the plugin loads from (Path, or a downloaded copy).
+	local string
 
 	state atomic.Int32
 	code  atomic.Int32
@@ -94,6 +96,9 @@ type Version struct {
 	// names renames tensors between the API and the model
 	// (mapping_config.json).
 	names *names
+	// dropLocal removes a downloaded copy of the version (remote
+	// repositories), once it is unloaded.
+	dropLocal func()
 	// kept marks a version that serves on although the policy dropped it,
 	// because its replacement failed to load (warned once).
 	kept atomic.Bool

@@ -46,6 +46,7 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 	host := pluginhost.New(pluginhost.Config{Dirs: pluginDirs(cfg.PluginDir), ArenaBytes: uint64(cfg.ArenaMB) << 20})
 	defer host.Close()
 	models := modelmanager.New(host, logging.Component("model_manager"))
+	models.SetCacheDir(filepath.Join(os.TempDir(), fmt.Sprintf("ovms-models-%d", os.Getpid())))
 	var shm *clientshm.Registry
 	if cfg.AllowClientShm {
 		shm = clientshm.NewRegistry()

@@ -1,11 +1,5 @@
 // Package storageservers starts real storage servers for the integration
 // tests: an S3 server (gofakes3), a GCS emulator (fake-gcs-server) and
-// Azurite (npm).
+// Azurite (npm). Azurite serves Blob, Queue and Table storage but no Azure
+// Files, so azfs:// has no server here.
 package storageservers
-
-import (
-	_ "github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/share"
-	_ "github.com/fsouza/fake-gcs-server/fakestorage"
-	_ "github.com/johannesboyne/gofakes3"
-	_ "github.com/johannesboyne/gofakes3/backend/s3mem"
-)
