@@ -77,6 +77,9 @@ const (
 	InvalidStringMaxSizeExceeded
 	ConfigFileTimestampReadingFailed
 	FilesystemError
+	ShapeWrongFormat
+	LayoutWrongFormat
+	ModelConfigInvalid
 )
 
 type info struct {
@@ -112,6 +115,9 @@ var table = map[Code]info{
 	BinaryImagesResolutionMismatch:     {"Binary input images for this endpoint are required to have the same resolution", codes.InvalidArgument, http.StatusBadRequest},
 	StringValEmpty:                     {"String val is empty", codes.InvalidArgument, http.StatusBadRequest},
 	BytesContentsEmpty:                 {"Bytes contents is empty", codes.InvalidArgument, http.StatusBadRequest},
+	ShapeWrongFormat:                   {"The provided shape is in wrong format", codes.InvalidArgument, http.StatusBadRequest},
+	LayoutWrongFormat:                  {"The provided layout is in wrong format", codes.InvalidArgument, http.StatusBadRequest},
+	ModelConfigInvalid:                 {"Model config is invalid", codes.InvalidArgument, http.StatusBadRequest},
 	FilesystemError:                    {"Error during filesystem operation", codes.Internal, http.StatusInternalServerError},
 	ConfigFileTimestampReadingFailed:   {"Error during config file timestamp reading", codes.Internal, http.StatusInternalServerError},
 	InvalidStringMaxSizeExceeded:       {"Maximum 2D array after string conversion exceeded 1GB", codes.InvalidArgument, http.StatusBadRequest},

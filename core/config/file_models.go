@@ -168,6 +168,11 @@ func (c *modelEntry) model(path, dir string, loaders map[string]bool) (Model, []
 	}
 	if c.Shape != nil {
 		m.Shape = shapeText(c.Shape)
+		if _, _, err := ParseShape(m.Shape); err != nil {
+			// OVMS only warns: the model loads without the reshape.
+			warn("/shape", "%v; the model keeps its own shape", err)
+			m.Shape = ""
+		}
 		if c.BatchSize != nil {
 			warn("/batch_size", "Both shape and batch size have been defined. Batch size parameter will be ignored.")
 			m.BatchSize = ""
@@ -175,6 +180,9 @@ func (c *modelEntry) model(path, dir string, loaders map[string]bool) (Model, []
 	}
 	if c.Layout != nil {
 		m.Layout = shapeText(c.Layout)
+		if _, err := ParseLayout(m.Layout); err != nil {
+			bad("/layout", "%v", err)
+		}
 	}
 	if c.Stateful == nil || !*c.Stateful {
 		for key, set := range map[string]bool{

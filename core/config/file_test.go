@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,5 +126,40 @@ func TestLoadFileErrors(t *testing.T) {
 	var fe *FileError
 	if !errors.As(err, &fe) || fe.Reason != "Configuration file not found or cannot open" {
 		t.Fatalf("missing file: %v", err)
+	}
+}
+
+func TestParseShapeLayoutBatch(t *testing.T) {
+	for in, want := range map[string]string{
+		"(1,3,224,224)":              `map[:[1 3 224 224]]`,
+		" ( 1 , -1 ) ":               `map[:[1 -1]]`,
+		"(1,1:10)":                   `map[:[1 -1]]`,
+		`{"a": "(1,2)", "b": "(3)"}`: `map[a:[1 2] b:[3]]`,
+		"()":                         `map[:[]]`,
+	} {
+		got, _, err := ParseShape(in)
+		if err != nil || fmt.Sprint(got) != want {
+			t.Errorf("%q: %v %v, want %s", in, got, err, want)
+		}
+	}
+	if _, auto, err := ParseShape("auto"); !auto || err != nil {
+		t.Errorf("auto: %v %v", auto, err)
+	}
+	for _, in := range []string{"1,2", "(1,2", "((1))", "(1,-2)", "(a)", "(5:2)", "(0:3)", "(1;2)"} {
+		if _, _, err := ParseShape(in); err == nil || !strings.HasPrefix(err.Error(), "The provided shape is in wrong format") {
+			t.Errorf("%q: %v", in, err)
+		}
+	}
+	if l, err := ParseLayout("NHWC:NCHW"); err != nil || l[""] != "NHWC:NCHW" {
+		t.Errorf("layout: %v %v", l, err)
+	}
+	if _, err := ParseLayout("NXYZ"); err == nil {
+		t.Errorf("a bad layout was accepted")
+	}
+	if n, auto, err := ParseBatchSize("8"); n != 8 || auto || err != nil {
+		t.Errorf("batch 8: %d %v %v", n, auto, err)
+	}
+	if _, _, err := ParseBatchSize("-1"); err == nil {
+		t.Errorf("batch -1 accepted")
 	}
 }

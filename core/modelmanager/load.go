@@ -3,12 +3,14 @@ package modelmanager
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc/status"
 
 	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/config"
 	"github.com/ovmsgo/ovms/core/pluginhost"
 	"github.com/ovmsgo/ovms/plugins/device"
 )
@@ -24,6 +26,9 @@ func (m *Manager) loadVersion(ctx context.Context, mod *Model, v *Version) error
 		v.setState(StateLoading, ErrUnknown)
 		log.WithError(err).Error("error occurred while loading model version")
 		return fmt.Errorf("version %d: %w", v.Number, err)
+	}
+	for _, w := range info.Warnings {
+		log.WithField("code", "RESHAPE_ERROR").Warn(w)
 	}
 	names, err := readMapping(v.local, info)
 	if err != nil {
@@ -47,8 +52,23 @@ func (m *Manager) loadVersion(ctx context.Context, mod *Model, v *Version) error
 
 func (m *Manager) compile(ctx context.Context, mod *Model, v *Version) (*device.ModelInfo, *pluginhost.Instance, error) {
 	cfg := mod.cfg
-	if cfg.BatchSize != "" || cfg.Shape != "" || cfg.Layout != "" {
-		return nil, nil, apierr.Newf(apierr.NotImplemented, "batch_size, shape and layout are not supported yet")
+	shapes, shapeAuto, err := config.ParseShape(cfg.Shape)
+	if err != nil {
+		return nil, nil, apierr.Newf(apierr.ShapeWrongFormat, "%s", strings.TrimPrefix(err.Error(), apierr.ShapeWrongFormat.Message()+" - "))
+	}
+	batch, batchAuto, err := config.ParseBatchSize(cfg.BatchSize)
+	if err != nil {
+		return nil, nil, apierr.Newf(apierr.ModelConfigInvalid, "%v", err)
+	}
+	layouts, err := config.ParseLayout(cfg.Layout)
+	if err != nil {
+		return nil, nil, apierr.Newf(apierr.LayoutWrongFormat, "%s", strings.TrimPrefix(err.Error(), apierr.LayoutWrongFormat.Message()+" - "))
+	}
+	if len(shapes) > 0 {
+		batch = 0 // OVMS: shape wins over batch_size
+	}
+	if shapeAuto || batchAuto {
+		mod.log.Warn("shape and batch_size \"auto\" are not supported yet; the model keeps its own shapes for those inputs")
 	}
 	local, err := m.localPath(ctx, mod, v)
 	if err != nil {
@@ -65,6 +85,9 @@ func (m *Manager) compile(ctx context.Context, mod *Model, v *Version) (*device.
 		PluginConfig: cfg.PluginConfig,
 		TargetDevice: cfg.TargetDevice,
 		Nireq:        uint32(cfg.Nireq),
+		Shapes:       shapes,
+		BatchSize:    batch,
+		Layouts:      layouts,
 	})
 	if err != nil {
 		return nil, nil, apierr.Wrap(apierr.CannotCompileModelIntoTargetDevice, err, "%s", status.Convert(err).Message())

@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
+	"github.com/ovmsgo/ovms/devices/onnxmodel"
 	"github.com/ovmsgo/ovms/plugins/device"
 )
 
@@ -98,7 +99,24 @@ func loadModel(req *device.LoadRequest, log *logrus.Entry) (*model, error) {
 	noSpinning(&opts)
 	start := time.Now()
 	m := &model{sessions: make(chan *ort.Session, n)}
-	for i := 0; i < n; i++ {
+	var warnings []string
+	r := onnxmodel.Reshape{Shapes: req.Shapes, BatchSize: req.BatchSize, Layouts: req.Layouts}
+	if !r.Empty() {
+		edited, err := onnxmodel.ApplyReshape(bytes, r)
+		if err == nil {
+			var s *ort.Session
+			if s, err = ort.NewSession(edited, opts); err == nil {
+				m.all = append(m.all, s)
+				m.sessions <- s
+				bytes = edited
+			}
+		}
+		if err != nil { // OVMS: the model keeps its own shapes
+			warnings = append(warnings, fmt.Sprintf("Model could not be reshaped with requested shape - %v", err))
+			log.WithError(err).Warn("reshape not applied; the model keeps its own shapes")
+		}
+	}
+	for len(m.all) < n {
 		s, err := ort.NewSession(bytes, opts)
 		if err != nil {
 			m.closeSessions()
@@ -111,6 +129,7 @@ func loadModel(req *device.LoadRequest, log *logrus.Entry) (*model, error) {
 		m.closeSessions()
 		return nil, err
 	}
+	m.info.Warnings = warnings
 	m.inputs, m.outputs = byName(m.info.Inputs), byName(m.info.Outputs)
 	log.WithFields(logrus.Fields{"streams": n, "intra_op_threads": opts.IntraOpThreads, "took": time.Since(start).Round(time.Millisecond)}).Info("model compiled")
 	return m, nil

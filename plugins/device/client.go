@@ -36,11 +36,14 @@ func (c *Client) Load(ctx context.Context, req *LoadRequest) (*ModelInfo, error)
 		PluginConfig: req.PluginConfig,
 		TargetDevice: req.TargetDevice,
 		Nireq:        req.Nireq,
+		Shapes:       shapesToProto(req.Shapes),
+		BatchSize:    req.BatchSize,
+		Layouts:      req.Layouts,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &ModelInfo{Inputs: infosFromProto(r.GetInputs()), Outputs: infosFromProto(r.GetOutputs())}, nil
+	return &ModelInfo{Inputs: infosFromProto(r.GetInputs()), Outputs: infosFromProto(r.GetOutputs()), Warnings: r.GetWarnings()}, nil
 }
 
 // Unload drops one model version in the plugin.
@@ -90,4 +93,26 @@ func (c *Client) MapRegion(ctx context.Context, id uint32, path string, offset, 
 func (c *Client) UnmapRegion(ctx context.Context, id uint32) error {
 	_, err := c.rpc.UnmapRegion(ctx, &devicev1.UnmapRegionRequest{Region: id})
 	return err
+}
+
+func shapesToProto(m map[string][]int64) map[string]*devicev1.Dims {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]*devicev1.Dims, len(m))
+	for k, v := range m {
+		out[k] = &devicev1.Dims{Dims: v}
+	}
+	return out
+}
+
+func shapesFromProto(m map[string]*devicev1.Dims) map[string][]int64 {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string][]int64, len(m))
+	for k, v := range m {
+		out[k] = v.GetDims()
+	}
+	return out
 }

@@ -93,6 +93,16 @@ type LoadRequest struct {
 	TargetDevice string
 	// Nireq is the requested inference request pool size; 0 = plugin decides.
 	Nireq uint32
+	// Shapes reshapes inputs before compiling (OVMS's shape): input name
+	// ("" for the only input) -> dims, -1 dynamic.
+	Shapes map[string][]int64
+	// BatchSize sets every input's batch dimension (OVMS's batch_size); 0
+	// keeps it.
+	BatchSize int64
+	// Layouts are OVMS's layout settings per input ("" for the only input):
+	// "TARGET:SOURCE" makes requests come in TARGET order for a model that
+	// takes SOURCE; a bare layout names the dimensions.
+	Layouts map[string]string
 }
 
 // TensorInfo is the metadata of one model input or output.
@@ -111,6 +121,8 @@ type ModelInfo struct {
 	Inputs []TensorInfo
 	// Outputs in the model's order.
 	Outputs []TensorInfo
+	// Warnings say why a requested reshape or layout was not applied.
+	Warnings []string
 }
 
 // TensorRef is a tensor whose bytes lie in the arena. Numeric data is

@@ -55,11 +55,14 @@ func (s *server) Load(ctx context.Context, req *devicev1.LoadRequest) (*devicev1
 		PluginConfig: req.GetPluginConfig(),
 		TargetDevice: req.GetTargetDevice(),
 		Nireq:        req.GetNireq(),
+		Shapes:       shapesFromProto(req.GetShapes()),
+		BatchSize:    req.GetBatchSize(),
+		Layouts:      req.GetLayouts(),
 	})
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &devicev1.LoadResponse{Inputs: infosToProto(mi.Inputs), Outputs: infosToProto(mi.Outputs)}, nil
+	return &devicev1.LoadResponse{Inputs: infosToProto(mi.Inputs), Outputs: infosToProto(mi.Outputs), Warnings: mi.Warnings}, nil
 }
 
 func (s *server) Unload(ctx context.Context, req *devicev1.UnloadRequest) (*devicev1.UnloadResponse, error) {

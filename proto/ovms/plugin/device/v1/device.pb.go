@@ -436,7 +436,15 @@ type LoadRequest struct {
 	// Target device as configured, e.g. "CPU".
 	TargetDevice string `protobuf:"bytes,5,opt,name=target_device,json=targetDevice,proto3" json:"target_device,omitempty"`
 	// Size of the inference request pool; 0 means the plugin decides.
-	Nireq         uint32 `protobuf:"varint,6,opt,name=nireq,proto3" json:"nireq,omitempty"`
+	Nireq uint32 `protobuf:"varint,6,opt,name=nireq,proto3" json:"nireq,omitempty"`
+	// OVMS's reshaping, applied by the plugin before compiling: per input
+	// (key "" = the only input), the new dims (-1 = dynamic).
+	Shapes map[string]*Dims `protobuf:"bytes,7,rep,name=shapes,proto3" json:"shapes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The batch (first, or the layout's N) dimension of every input; 0 keeps it.
+	BatchSize int64 `protobuf:"varint,8,opt,name=batch_size,json=batchSize,proto3" json:"batch_size,omitempty"`
+	// Per input: "TARGET:SOURCE" (e.g. "NHWC:NCHW": requests come in TARGET,
+	// the model takes SOURCE) or a bare layout naming the dims.
+	Layouts       map[string]string `protobuf:"bytes,9,rep,name=layouts,proto3" json:"layouts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -513,17 +521,86 @@ func (x *LoadRequest) GetNireq() uint32 {
 	return 0
 }
 
-type LoadResponse struct {
+func (x *LoadRequest) GetShapes() map[string]*Dims {
+	if x != nil {
+		return x.Shapes
+	}
+	return nil
+}
+
+func (x *LoadRequest) GetBatchSize() int64 {
+	if x != nil {
+		return x.BatchSize
+	}
+	return 0
+}
+
+func (x *LoadRequest) GetLayouts() map[string]string {
+	if x != nil {
+		return x.Layouts
+	}
+	return nil
+}
+
+// Dims is a shape.
+type Dims struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Inputs        []*TensorInfo          `protobuf:"bytes,1,rep,name=inputs,proto3" json:"inputs,omitempty"`
-	Outputs       []*TensorInfo          `protobuf:"bytes,2,rep,name=outputs,proto3" json:"outputs,omitempty"`
+	Dims          []int64                `protobuf:"varint,1,rep,packed,name=dims,proto3" json:"dims,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Dims) Reset() {
+	*x = Dims{}
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Dims) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Dims) ProtoMessage() {}
+
+func (x *Dims) ProtoReflect() protoreflect.Message {
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Dims.ProtoReflect.Descriptor instead.
+func (*Dims) Descriptor() ([]byte, []int) {
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Dims) GetDims() []int64 {
+	if x != nil {
+		return x.Dims
+	}
+	return nil
+}
+
+type LoadResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Inputs  []*TensorInfo          `protobuf:"bytes,1,rep,name=inputs,proto3" json:"inputs,omitempty"`
+	Outputs []*TensorInfo          `protobuf:"bytes,2,rep,name=outputs,proto3" json:"outputs,omitempty"`
+	// Why a requested reshape or layout was not applied (the model then keeps
+	// its own shapes).
+	Warnings      []string `protobuf:"bytes,3,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LoadResponse) Reset() {
 	*x = LoadResponse{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[6]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -535,7 +612,7 @@ func (x *LoadResponse) String() string {
 func (*LoadResponse) ProtoMessage() {}
 
 func (x *LoadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[6]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -548,7 +625,7 @@ func (x *LoadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadResponse.ProtoReflect.Descriptor instead.
 func (*LoadResponse) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{6}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *LoadResponse) GetInputs() []*TensorInfo {
@@ -565,6 +642,13 @@ func (x *LoadResponse) GetOutputs() []*TensorInfo {
 	return nil
 }
 
+func (x *LoadResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
 type UnloadRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Model         *ModelKey              `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
@@ -574,7 +658,7 @@ type UnloadRequest struct {
 
 func (x *UnloadRequest) Reset() {
 	*x = UnloadRequest{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[7]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -586,7 +670,7 @@ func (x *UnloadRequest) String() string {
 func (*UnloadRequest) ProtoMessage() {}
 
 func (x *UnloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[7]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -599,7 +683,7 @@ func (x *UnloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnloadRequest.ProtoReflect.Descriptor instead.
 func (*UnloadRequest) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{7}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UnloadRequest) GetModel() *ModelKey {
@@ -617,7 +701,7 @@ type UnloadResponse struct {
 
 func (x *UnloadResponse) Reset() {
 	*x = UnloadResponse{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[8]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -629,7 +713,7 @@ func (x *UnloadResponse) String() string {
 func (*UnloadResponse) ProtoMessage() {}
 
 func (x *UnloadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[8]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -642,7 +726,7 @@ func (x *UnloadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnloadResponse.ProtoReflect.Descriptor instead.
 func (*UnloadResponse) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{8}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{9}
 }
 
 type InferRequest struct {
@@ -661,7 +745,7 @@ type InferRequest struct {
 
 func (x *InferRequest) Reset() {
 	*x = InferRequest{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[9]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -673,7 +757,7 @@ func (x *InferRequest) String() string {
 func (*InferRequest) ProtoMessage() {}
 
 func (x *InferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[9]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -686,7 +770,7 @@ func (x *InferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InferRequest.ProtoReflect.Descriptor instead.
 func (*InferRequest) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{9}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *InferRequest) GetModel() *ModelKey {
@@ -728,7 +812,7 @@ type InferResponse struct {
 
 func (x *InferResponse) Reset() {
 	*x = InferResponse{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[10]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +824,7 @@ func (x *InferResponse) String() string {
 func (*InferResponse) ProtoMessage() {}
 
 func (x *InferResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[10]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +837,7 @@ func (x *InferResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InferResponse.ProtoReflect.Descriptor instead.
 func (*InferResponse) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{10}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *InferResponse) GetOutputs() []*TensorRef {
@@ -779,7 +863,7 @@ type ReleaseRequest struct {
 
 func (x *ReleaseRequest) Reset() {
 	*x = ReleaseRequest{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[11]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -791,7 +875,7 @@ func (x *ReleaseRequest) String() string {
 func (*ReleaseRequest) ProtoMessage() {}
 
 func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[11]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -804,7 +888,7 @@ func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{11}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReleaseRequest) GetLeases() []uint64 {
@@ -822,7 +906,7 @@ type ReleaseResponse struct {
 
 func (x *ReleaseResponse) Reset() {
 	*x = ReleaseResponse{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[12]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -834,7 +918,7 @@ func (x *ReleaseResponse) String() string {
 func (*ReleaseResponse) ProtoMessage() {}
 
 func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[12]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -847,7 +931,7 @@ func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{12}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{13}
 }
 
 type MapRegionRequest struct {
@@ -866,7 +950,7 @@ type MapRegionRequest struct {
 
 func (x *MapRegionRequest) Reset() {
 	*x = MapRegionRequest{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[13]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -878,7 +962,7 @@ func (x *MapRegionRequest) String() string {
 func (*MapRegionRequest) ProtoMessage() {}
 
 func (x *MapRegionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[13]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -891,7 +975,7 @@ func (x *MapRegionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapRegionRequest.ProtoReflect.Descriptor instead.
 func (*MapRegionRequest) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{13}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *MapRegionRequest) GetRegion() uint32 {
@@ -930,7 +1014,7 @@ type MapRegionResponse struct {
 
 func (x *MapRegionResponse) Reset() {
 	*x = MapRegionResponse{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[14]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -942,7 +1026,7 @@ func (x *MapRegionResponse) String() string {
 func (*MapRegionResponse) ProtoMessage() {}
 
 func (x *MapRegionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[14]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -955,7 +1039,7 @@ func (x *MapRegionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapRegionResponse.ProtoReflect.Descriptor instead.
 func (*MapRegionResponse) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{14}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{15}
 }
 
 type UnmapRegionRequest struct {
@@ -967,7 +1051,7 @@ type UnmapRegionRequest struct {
 
 func (x *UnmapRegionRequest) Reset() {
 	*x = UnmapRegionRequest{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[15]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -979,7 +1063,7 @@ func (x *UnmapRegionRequest) String() string {
 func (*UnmapRegionRequest) ProtoMessage() {}
 
 func (x *UnmapRegionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[15]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -992,7 +1076,7 @@ func (x *UnmapRegionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnmapRegionRequest.ProtoReflect.Descriptor instead.
 func (*UnmapRegionRequest) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{15}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UnmapRegionRequest) GetRegion() uint32 {
@@ -1010,7 +1094,7 @@ type UnmapRegionResponse struct {
 
 func (x *UnmapRegionResponse) Reset() {
 	*x = UnmapRegionResponse{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[16]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1022,7 +1106,7 @@ func (x *UnmapRegionResponse) String() string {
 func (*UnmapRegionResponse) ProtoMessage() {}
 
 func (x *UnmapRegionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[16]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1035,7 +1119,7 @@ func (x *UnmapRegionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnmapRegionResponse.ProtoReflect.Descriptor instead.
 func (*UnmapRegionResponse) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{16}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{17}
 }
 
 var File_ovms_plugin_device_v1_device_proto protoreflect.FileDescriptor
@@ -1063,7 +1147,7 @@ const file_ovms_plugin_device_v1_device_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x16\n" +
 	"\x06engine\x18\x03 \x01(\tR\x06engine\x12\x18\n" +
-	"\adevices\x18\x04 \x03(\tR\adevices\"\xd0\x02\n" +
+	"\adevices\x18\x04 \x03(\tR\adevices\"\x96\x05\n" +
 	"\vLoadRequest\x125\n" +
 	"\x05model\x18\x01 \x01(\v2\x1f.ovms.plugin.device.v1.ModelKeyR\x05model\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x1f\n" +
@@ -1071,13 +1155,26 @@ const file_ovms_plugin_device_v1_device_proto_rawDesc = "" +
 	"modelBytes\x12Y\n" +
 	"\rplugin_config\x18\x04 \x03(\v24.ovms.plugin.device.v1.LoadRequest.PluginConfigEntryR\fpluginConfig\x12#\n" +
 	"\rtarget_device\x18\x05 \x01(\tR\ftargetDevice\x12\x14\n" +
-	"\x05nireq\x18\x06 \x01(\rR\x05nireq\x1a?\n" +
+	"\x05nireq\x18\x06 \x01(\rR\x05nireq\x12F\n" +
+	"\x06shapes\x18\a \x03(\v2..ovms.plugin.device.v1.LoadRequest.ShapesEntryR\x06shapes\x12\x1d\n" +
+	"\n" +
+	"batch_size\x18\b \x01(\x03R\tbatchSize\x12I\n" +
+	"\alayouts\x18\t \x03(\v2/.ovms.plugin.device.v1.LoadRequest.LayoutsEntryR\alayouts\x1a?\n" +
 	"\x11PluginConfigEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x86\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aV\n" +
+	"\vShapesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x121\n" +
+	"\x05value\x18\x02 \x01(\v2\x1b.ovms.plugin.device.v1.DimsR\x05value:\x028\x01\x1a:\n" +
+	"\fLayoutsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x1a\n" +
+	"\x04Dims\x12\x12\n" +
+	"\x04dims\x18\x01 \x03(\x03R\x04dims\"\xa2\x01\n" +
 	"\fLoadResponse\x129\n" +
 	"\x06inputs\x18\x01 \x03(\v2!.ovms.plugin.device.v1.TensorInfoR\x06inputs\x12;\n" +
-	"\aoutputs\x18\x02 \x03(\v2!.ovms.plugin.device.v1.TensorInfoR\aoutputs\"F\n" +
+	"\aoutputs\x18\x02 \x03(\v2!.ovms.plugin.device.v1.TensorInfoR\aoutputs\x12\x1a\n" +
+	"\bwarnings\x18\x03 \x03(\tR\bwarnings\"F\n" +
 	"\rUnloadRequest\x125\n" +
 	"\x05model\x18\x01 \x01(\v2\x1f.ovms.plugin.device.v1.ModelKeyR\x05model\"\x10\n" +
 	"\x0eUnloadResponse\"\xdb\x01\n" +
@@ -1142,7 +1239,7 @@ func file_ovms_plugin_device_v1_device_proto_rawDescGZIP() []byte {
 }
 
 var file_ovms_plugin_device_v1_device_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ovms_plugin_device_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_ovms_plugin_device_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_ovms_plugin_device_v1_device_proto_goTypes = []any{
 	(DataType)(0),               // 0: ovms.plugin.device.v1.DataType
 	(*ModelKey)(nil),            // 1: ovms.plugin.device.v1.ModelKey
@@ -1151,50 +1248,56 @@ var file_ovms_plugin_device_v1_device_proto_goTypes = []any{
 	(*InfoRequest)(nil),         // 4: ovms.plugin.device.v1.InfoRequest
 	(*InfoResponse)(nil),        // 5: ovms.plugin.device.v1.InfoResponse
 	(*LoadRequest)(nil),         // 6: ovms.plugin.device.v1.LoadRequest
-	(*LoadResponse)(nil),        // 7: ovms.plugin.device.v1.LoadResponse
-	(*UnloadRequest)(nil),       // 8: ovms.plugin.device.v1.UnloadRequest
-	(*UnloadResponse)(nil),      // 9: ovms.plugin.device.v1.UnloadResponse
-	(*InferRequest)(nil),        // 10: ovms.plugin.device.v1.InferRequest
-	(*InferResponse)(nil),       // 11: ovms.plugin.device.v1.InferResponse
-	(*ReleaseRequest)(nil),      // 12: ovms.plugin.device.v1.ReleaseRequest
-	(*ReleaseResponse)(nil),     // 13: ovms.plugin.device.v1.ReleaseResponse
-	(*MapRegionRequest)(nil),    // 14: ovms.plugin.device.v1.MapRegionRequest
-	(*MapRegionResponse)(nil),   // 15: ovms.plugin.device.v1.MapRegionResponse
-	(*UnmapRegionRequest)(nil),  // 16: ovms.plugin.device.v1.UnmapRegionRequest
-	(*UnmapRegionResponse)(nil), // 17: ovms.plugin.device.v1.UnmapRegionResponse
-	nil,                         // 18: ovms.plugin.device.v1.LoadRequest.PluginConfigEntry
+	(*Dims)(nil),                // 7: ovms.plugin.device.v1.Dims
+	(*LoadResponse)(nil),        // 8: ovms.plugin.device.v1.LoadResponse
+	(*UnloadRequest)(nil),       // 9: ovms.plugin.device.v1.UnloadRequest
+	(*UnloadResponse)(nil),      // 10: ovms.plugin.device.v1.UnloadResponse
+	(*InferRequest)(nil),        // 11: ovms.plugin.device.v1.InferRequest
+	(*InferResponse)(nil),       // 12: ovms.plugin.device.v1.InferResponse
+	(*ReleaseRequest)(nil),      // 13: ovms.plugin.device.v1.ReleaseRequest
+	(*ReleaseResponse)(nil),     // 14: ovms.plugin.device.v1.ReleaseResponse
+	(*MapRegionRequest)(nil),    // 15: ovms.plugin.device.v1.MapRegionRequest
+	(*MapRegionResponse)(nil),   // 16: ovms.plugin.device.v1.MapRegionResponse
+	(*UnmapRegionRequest)(nil),  // 17: ovms.plugin.device.v1.UnmapRegionRequest
+	(*UnmapRegionResponse)(nil), // 18: ovms.plugin.device.v1.UnmapRegionResponse
+	nil,                         // 19: ovms.plugin.device.v1.LoadRequest.PluginConfigEntry
+	nil,                         // 20: ovms.plugin.device.v1.LoadRequest.ShapesEntry
+	nil,                         // 21: ovms.plugin.device.v1.LoadRequest.LayoutsEntry
 }
 var file_ovms_plugin_device_v1_device_proto_depIdxs = []int32{
 	0,  // 0: ovms.plugin.device.v1.TensorInfo.dtype:type_name -> ovms.plugin.device.v1.DataType
 	0,  // 1: ovms.plugin.device.v1.TensorRef.dtype:type_name -> ovms.plugin.device.v1.DataType
 	1,  // 2: ovms.plugin.device.v1.LoadRequest.model:type_name -> ovms.plugin.device.v1.ModelKey
-	18, // 3: ovms.plugin.device.v1.LoadRequest.plugin_config:type_name -> ovms.plugin.device.v1.LoadRequest.PluginConfigEntry
-	2,  // 4: ovms.plugin.device.v1.LoadResponse.inputs:type_name -> ovms.plugin.device.v1.TensorInfo
-	2,  // 5: ovms.plugin.device.v1.LoadResponse.outputs:type_name -> ovms.plugin.device.v1.TensorInfo
-	1,  // 6: ovms.plugin.device.v1.UnloadRequest.model:type_name -> ovms.plugin.device.v1.ModelKey
-	1,  // 7: ovms.plugin.device.v1.InferRequest.model:type_name -> ovms.plugin.device.v1.ModelKey
-	3,  // 8: ovms.plugin.device.v1.InferRequest.inputs:type_name -> ovms.plugin.device.v1.TensorRef
-	3,  // 9: ovms.plugin.device.v1.InferRequest.placements:type_name -> ovms.plugin.device.v1.TensorRef
-	3,  // 10: ovms.plugin.device.v1.InferResponse.outputs:type_name -> ovms.plugin.device.v1.TensorRef
-	4,  // 11: ovms.plugin.device.v1.Device.Info:input_type -> ovms.plugin.device.v1.InfoRequest
-	6,  // 12: ovms.plugin.device.v1.Device.Load:input_type -> ovms.plugin.device.v1.LoadRequest
-	8,  // 13: ovms.plugin.device.v1.Device.Unload:input_type -> ovms.plugin.device.v1.UnloadRequest
-	10, // 14: ovms.plugin.device.v1.Device.Infer:input_type -> ovms.plugin.device.v1.InferRequest
-	12, // 15: ovms.plugin.device.v1.Device.Release:input_type -> ovms.plugin.device.v1.ReleaseRequest
-	14, // 16: ovms.plugin.device.v1.Device.MapRegion:input_type -> ovms.plugin.device.v1.MapRegionRequest
-	16, // 17: ovms.plugin.device.v1.Device.UnmapRegion:input_type -> ovms.plugin.device.v1.UnmapRegionRequest
-	5,  // 18: ovms.plugin.device.v1.Device.Info:output_type -> ovms.plugin.device.v1.InfoResponse
-	7,  // 19: ovms.plugin.device.v1.Device.Load:output_type -> ovms.plugin.device.v1.LoadResponse
-	9,  // 20: ovms.plugin.device.v1.Device.Unload:output_type -> ovms.plugin.device.v1.UnloadResponse
-	11, // 21: ovms.plugin.device.v1.Device.Infer:output_type -> ovms.plugin.device.v1.InferResponse
-	13, // 22: ovms.plugin.device.v1.Device.Release:output_type -> ovms.plugin.device.v1.ReleaseResponse
-	15, // 23: ovms.plugin.device.v1.Device.MapRegion:output_type -> ovms.plugin.device.v1.MapRegionResponse
-	17, // 24: ovms.plugin.device.v1.Device.UnmapRegion:output_type -> ovms.plugin.device.v1.UnmapRegionResponse
-	18, // [18:25] is the sub-list for method output_type
-	11, // [11:18] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	19, // 3: ovms.plugin.device.v1.LoadRequest.plugin_config:type_name -> ovms.plugin.device.v1.LoadRequest.PluginConfigEntry
+	20, // 4: ovms.plugin.device.v1.LoadRequest.shapes:type_name -> ovms.plugin.device.v1.LoadRequest.ShapesEntry
+	21, // 5: ovms.plugin.device.v1.LoadRequest.layouts:type_name -> ovms.plugin.device.v1.LoadRequest.LayoutsEntry
+	2,  // 6: ovms.plugin.device.v1.LoadResponse.inputs:type_name -> ovms.plugin.device.v1.TensorInfo
+	2,  // 7: ovms.plugin.device.v1.LoadResponse.outputs:type_name -> ovms.plugin.device.v1.TensorInfo
+	1,  // 8: ovms.plugin.device.v1.UnloadRequest.model:type_name -> ovms.plugin.device.v1.ModelKey
+	1,  // 9: ovms.plugin.device.v1.InferRequest.model:type_name -> ovms.plugin.device.v1.ModelKey
+	3,  // 10: ovms.plugin.device.v1.InferRequest.inputs:type_name -> ovms.plugin.device.v1.TensorRef
+	3,  // 11: ovms.plugin.device.v1.InferRequest.placements:type_name -> ovms.plugin.device.v1.TensorRef
+	3,  // 12: ovms.plugin.device.v1.InferResponse.outputs:type_name -> ovms.plugin.device.v1.TensorRef
+	7,  // 13: ovms.plugin.device.v1.LoadRequest.ShapesEntry.value:type_name -> ovms.plugin.device.v1.Dims
+	4,  // 14: ovms.plugin.device.v1.Device.Info:input_type -> ovms.plugin.device.v1.InfoRequest
+	6,  // 15: ovms.plugin.device.v1.Device.Load:input_type -> ovms.plugin.device.v1.LoadRequest
+	9,  // 16: ovms.plugin.device.v1.Device.Unload:input_type -> ovms.plugin.device.v1.UnloadRequest
+	11, // 17: ovms.plugin.device.v1.Device.Infer:input_type -> ovms.plugin.device.v1.InferRequest
+	13, // 18: ovms.plugin.device.v1.Device.Release:input_type -> ovms.plugin.device.v1.ReleaseRequest
+	15, // 19: ovms.plugin.device.v1.Device.MapRegion:input_type -> ovms.plugin.device.v1.MapRegionRequest
+	17, // 20: ovms.plugin.device.v1.Device.UnmapRegion:input_type -> ovms.plugin.device.v1.UnmapRegionRequest
+	5,  // 21: ovms.plugin.device.v1.Device.Info:output_type -> ovms.plugin.device.v1.InfoResponse
+	8,  // 22: ovms.plugin.device.v1.Device.Load:output_type -> ovms.plugin.device.v1.LoadResponse
+	10, // 23: ovms.plugin.device.v1.Device.Unload:output_type -> ovms.plugin.device.v1.UnloadResponse
+	12, // 24: ovms.plugin.device.v1.Device.Infer:output_type -> ovms.plugin.device.v1.InferResponse
+	14, // 25: ovms.plugin.device.v1.Device.Release:output_type -> ovms.plugin.device.v1.ReleaseResponse
+	16, // 26: ovms.plugin.device.v1.Device.MapRegion:output_type -> ovms.plugin.device.v1.MapRegionResponse
+	18, // 27: ovms.plugin.device.v1.Device.UnmapRegion:output_type -> ovms.plugin.device.v1.UnmapRegionResponse
+	21, // [21:28] is the sub-list for method output_type
+	14, // [14:21] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_ovms_plugin_device_v1_device_proto_init() }
@@ -1208,7 +1311,7 @@ func file_ovms_plugin_device_v1_device_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ovms_plugin_device_v1_device_proto_rawDesc), len(file_ovms_plugin_device_v1_device_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
