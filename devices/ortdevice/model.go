@@ -12,8 +12,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
 	"github.com/ovmsgo/ovms/devices/onnxmodel"
+	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
 	"github.com/ovmsgo/ovms/plugins/device"
 )
 
