@@ -85,3 +85,37 @@ func TestReshapeBatchAndLayout(t *testing.T) {
 		t.Errorf("a malformed shape: exit %d %s", code, stderr)
 	}
 }
+
+// TestAutoShapeAndBatch: with batch_size or shape "auto", a request of
+// another shape reloads the model with it (OVMS's behaviour) and succeeds.
+func TestAutoShapeAndBatch(t *testing.T) {
+	for _, flag := range []string{"--batch_size", "--shape"} {
+		t.Run(flag, func(t *testing.T) {
+			s := startServer(t, "dummy", flag, "auto")
+			kc := kpb.NewGRPCInferenceServiceClient(s.conn)
+			for _, rows := range []int{1, 3, 2, 3} {
+				r, err := kc.ModelInfer(ctx(t), &kpb.ModelInferRequest{ModelName: "dummy",
+					Inputs: []*inT{{Name: "b", Datatype: "FP32", Shape: []int64{int64(rows), 10}}}, RawInputContents: [][]byte{f32bytes(seq(10*rows, 0)...)}})
+				if err != nil || !equal(f32s(r.RawOutputContents[0]), seq(10*rows, 1)) {
+					t.Fatalf("%d rows: %v", rows, err)
+				}
+			}
+			if flag == "--shape" {
+				// Another second dimension is a new shape too.
+				_, err := kc.ModelInfer(ctx(t), &kpb.ModelInferRequest{ModelName: "dummy",
+					Inputs: []*inT{{Name: "b", Datatype: "FP32", Shape: []int64{1, 4}}}, RawInputContents: [][]byte{f32bytes(seq(4, 0)...)}})
+				if err != nil {
+					t.Fatalf("[1,4] with shape auto: %v", err)
+				}
+			}
+			if n := strings.Count(s.log(), "reloading the version for a request's shape"); n < 3 {
+				t.Errorf("%d reloads logged, want at least 3", n)
+			}
+			eventually(t, "one version serving", func() (bool, string) {
+				code, body := get(t, s.url("/v2/models/dummy/ready"))
+				return code == 200, body
+			})
+			s.alive()
+		})
+	}
+}

@@ -24,7 +24,15 @@ const releaseTimeout = 5 * time.Second
 // version (Acquire) and must Release the response when it has been sent.
 func (v *Version) Infer(ctx context.Context, req *tensor.Request) (*tensor.Response, error) {
 	if err := tensor.Validate(v.info.Inputs, req); err != nil {
-		return nil, err
+		nv := v.autoReshape(ctx, req, err)
+		if nv == nil {
+			return nil, err
+		}
+		defer nv.Release()
+		if err := tensor.Validate(nv.info.Inputs, req); err != nil {
+			return nil, err
+		}
+		v = nv
 	}
 	if err := v.checkOutputs(req.Outputs); err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ import (
 // loadVersion loads one version into its device plugin. A failure leaves
 // the version in LOADING with error code UNKNOWN, as OVMS reports it.
 func (m *Manager) loadVersion(ctx context.Context, mod *Model, v *Version) error {
+	v.mgr = m
 	log := mod.log.WithField("version", v.Number)
 	v.setState(StateLoading, ErrOK)
 	start := time.Now()
@@ -67,8 +68,9 @@ func (m *Manager) compile(ctx context.Context, mod *Model, v *Version) (*device.
 	if len(shapes) > 0 {
 		batch = 0 // OVMS: shape wins over batch_size
 	}
-	if shapeAuto || batchAuto {
-		mod.log.Warn("shape and batch_size \"auto\" are not supported yet; the model keeps its own shapes for those inputs")
+	v.shapeAuto, v.batchAuto = shapeAuto, batchAuto && len(shapes) == 0 && !shapeAuto
+	if v.auto != nil { // a reload for a request's shape
+		shapes, batch = v.auto.shapes, v.auto.batch
 	}
 	local, err := m.localPath(ctx, mod, v)
 	if err != nil {

@@ -25,6 +25,7 @@ type Model struct {
 
 	retired atomic.Bool        // removed from the configuration; its versions are END
 	listErr string             // the last version-listing failure (under mu), logged once
+	reloads uint64             // versions loaded again for a request's shape (under mu)
 	repo    storage.Repository // where the version folders are (under mu; opened on first use)
 
 	mu       sync.Mutex                 // serializes loads and unloads

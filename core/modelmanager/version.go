@@ -99,13 +99,21 @@ type Version struct {
 	// dropLocal removes a downloaded copy of the version (remote
 	// repositories), once it is unloaded.
 	dropLocal func()
+	// shapeAuto and batchAuto are shape/batch_size "auto": a request of
+	// another shape reloads the version with it (see autoReshape).
+	shapeAuto, batchAuto bool
+	// auto, for a version loaded for a request's shape, is that shape.
+	auto *autoShape
+	// mgr and mod let a version reload itself for "auto".
+	mgr *Manager
+	mod *Model
 	// kept marks a version that serves on although the policy dropped it,
 	// because its replacement failed to load (warned once).
 	kept atomic.Bool
 }
 
 func newVersion(mod *Model, number int64, path string) *Version {
-	v := &Version{Model: mod.Name, Number: number, Path: path, changed: make(chan struct{})}
+	v := &Version{Model: mod.Name, Number: number, Path: path, changed: make(chan struct{}), mod: mod}
 	v.key = device.ModelKey{Name: mod.pluginName(), Version: number}
 	v.state.Store(int32(StateStart))
 	return v
