@@ -3,6 +3,7 @@ package modelmanager
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -89,6 +90,10 @@ func (v *Version) Infer(ctx context.Context, req *tensor.Request) (*tensor.Respo
 		Placements: placements,
 	})
 	if err != nil {
+		if v.inst.Exited() {
+			return nil, apierr.Wrap(apierr.DeviceUnavailable, err, "the %s device plugin (%s) stopped during the request to model %s version %d; it is being restarted",
+				v.inst.Family, filepath.Base(v.inst.Path), v.Model, v.Number)
+		}
 		return nil, pluginError(err)
 	}
 	return v.response(arena, resp)

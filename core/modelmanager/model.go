@@ -74,6 +74,19 @@ func (m *Model) Default() *Version {
 	return nil
 }
 
+// loadingDefault is the highest version being loaded without error (one
+// a request for the default version may wait for, e.g. while a restarted
+// device plugin takes its versions back), or nil.
+func (m *Model) loadingDefault() *Version {
+	vs := m.Versions()
+	for i := len(vs) - 1; i >= 0; i-- {
+		if s, c := vs[i].Status(); (s == StateLoading || s == StateStart) && c == ErrOK {
+			return vs[i]
+		}
+	}
+	return nil
+}
+
 // Available lists the AVAILABLE versions in ascending order.
 func (m *Model) Available() []*Version {
 	var out []*Version
@@ -101,9 +114,15 @@ func (m *Model) Resolve(n int64) (*Version, error) {
 }
 
 // Acquire resolves and pins a version for one request, waiting for a
-// loading version as OVMS does. The caller must call Release on it.
+// loading version as OVMS does (for the default version: the highest one
+// being loaded when none is AVAILABLE). The caller must call Release on it.
 func (m *Model) Acquire(ctx context.Context, n int64) (*Version, error) {
 	v, err := m.Resolve(n)
+	if err != nil && n == 0 {
+		if v = m.loadingDefault(); v != nil {
+			err = nil
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

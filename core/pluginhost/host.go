@@ -44,6 +44,7 @@ type Host struct {
 	mu        sync.Mutex
 	instances map[string]*Instance // family -> running instance
 	closed    bool
+	onRestart RestartHandler
 }
 
 // New returns a Host; no process starts until Get is called.
@@ -93,8 +94,11 @@ func (h *Host) Get(ctx context.Context, family string) (*Instance, error) {
 	if h.closed {
 		return nil, errors.New("plugin host is shutting down")
 	}
-	if inst, ok := h.instances[family]; ok && !inst.Exited() {
-		return inst, nil
+	if inst, ok := h.instances[family]; ok {
+		if !inst.Exited() {
+			return inst, nil
+		}
+		return nil, fmt.Errorf("the %s device plugin is restarting", family)
 	}
 	path, err := h.Find(family)
 	if err != nil {
@@ -105,6 +109,7 @@ func (h *Host) Get(ctx context.Context, family string) (*Instance, error) {
 		return nil, err
 	}
 	h.instances[family] = inst
+	go h.supervise(family, inst)
 	return inst, nil
 }
 

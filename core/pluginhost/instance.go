@@ -34,6 +34,8 @@ type Instance struct {
 	channel *shm.Channel
 	pc      *plugin.Client
 	pid     int
+	started time.Time
+	done    chan struct{} // closed when the process has ended
 }
 
 // EnvDataPlane set to "grpc" makes requests travel as gRPC calls instead of
@@ -48,13 +50,30 @@ const EnvSpin = "OVMS_CHANNEL_SPIN"
 // rings hold at once; senders wait when a ring is full.
 const channelSlots = 1024
 
-// watch fails the requests in flight when the plugin process ends.
+// exitPoll is how often a plugin process is checked for having ended.
+const exitPoll = 20 * time.Millisecond
+
+// watch fails the requests in flight when the plugin process ends, then
+// closes done.
 func (i *Instance) watch() {
 	for !i.pc.Exited() {
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(exitPoll)
 	}
 	i.Device.Close()
 	_ = i.channel.Close()
+	close(i.done)
+}
+
+// Done is closed when the plugin process has ended (never for attached
+// instances).
+func (i *Instance) Done() <-chan struct{} { return i.done }
+
+// killProcess ends the process at once (a hung plugin), leaving the
+// cleanup to watch and the host.
+func (i *Instance) killProcess() {
+	if i.pid > 0 {
+		_ = syscall.Kill(i.pid, syscall.SIGKILL)
+	}
 }
 
 // start launches a plugin binary and completes the handshake.
@@ -88,7 +107,7 @@ func start(ctx context.Context, path, family string, arenaBytes uint64, log *log
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(plugins.MaxControlMessage), grpc.MaxCallSendMsgSize(plugins.MaxControlMessage))},
 	})
-	inst := &Instance{Family: family, Path: path, Arena: arena, channel: channel, pc: pc}
+	inst := &Instance{Family: family, Path: path, Arena: arena, channel: channel, pc: pc, started: time.Now(), done: make(chan struct{})}
 	rpc, err := pc.Client()
 	if err != nil {
 		inst.Kill()

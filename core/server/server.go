@@ -47,6 +47,7 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 	defer host.Close()
 	models := modelmanager.New(host, logging.Component("model_manager"))
 	models.SetCacheDir(filepath.Join(os.TempDir(), fmt.Sprintf("ovms-models-%d", os.Getpid())))
+	host.SetRestartHandler(models.Recover)
 	var shm *clientshm.Registry
 	if cfg.AllowClientShm {
 		shm = clientshm.NewRegistry()
