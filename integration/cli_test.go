@@ -84,3 +84,30 @@ func TestServeSubcommand(t *testing.T) {
 		t.Fatalf("%d %s", code, body)
 	}
 }
+
+// TestPluginListAndMissingDevices: `ovms plugin list` shows CPU available
+// and the GPU and CUDA plugins not present with the reason, and a model
+// loaded on a missing device fails with a message naming what is missing.
+func TestPluginListAndMissingDevices(t *testing.T) {
+	code, out, stderr := runOVMS(t, "plugin", "list")
+	if code != 0 {
+		t.Fatalf("plugin list: exit %d %s", code, stderr)
+	}
+	for _, want := range []string{
+		"PLUGIN  VERSION", "cpu ", " CPU ", " available\n",
+		"cuda ", "CUDA,NVIDIA", "not present: ", "libonnxruntime_providers_cuda.so",
+		"gpu ", "GPU ", "libonnxruntime_providers_openvino.so",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plugin list lacks %q:\n%s", want, out)
+		}
+	}
+	for _, dev := range []string{"GPU", "NVIDIA"} {
+		code, _, stderr := runOVMS(t, "--model_name", "dummy", "--model_path", filepath.Join(modelsDir, "dummy"),
+			"--target_device", dev, "--port", "0", "--rest_port", fmt.Sprint(freePort(t)))
+		if code != 1 || !strings.Contains(stderr, "Cannot compile model into target device") || !strings.Contains(stderr, "device is not available on this machine") ||
+			!strings.Contains(stderr, "provider") {
+			t.Errorf("%s: exit %d, stderr %q", dev, code, stderr)
+		}
+	}
+}

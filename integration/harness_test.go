@@ -45,6 +45,8 @@ func run(m *testing.M) int {
 	steps := [][]string{
 		{"go", "build", "-o", filepath.Join(binDir, "ovms"), "./cli/ovms"},
 		{"go", "build", "-o", filepath.Join(binDir, "ovms-device-cpu"), "./devices/cpu"},
+		{"go", "build", "-o", filepath.Join(binDir, "ovms-device-gpu"), "./devices/gpu"},
+		{"go", "build", "-o", filepath.Join(binDir, "ovms-device-cuda"), "./devices/cuda"},
 		{"go", "run", "./scripts/testmodels", "-out", modelsDir},
 	}
 	for _, s := range steps {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 
@@ -70,6 +71,9 @@ func Family(targetDevice string) string {
 	if i := strings.IndexAny(d, ".:("); i >= 0 {
 		d = d[:i]
 	}
+	if d == "nvidia" { // OVMS's name for the NVIDIA plugin
+		d = "cuda"
+	}
 	return d
 }
 
@@ -122,4 +126,26 @@ func (h *Host) Close() {
 		inst.Kill()
 		delete(h.instances, fam)
 	}
+}
+
+// Installed lists the device families whose plugin binaries are in the
+// search folders (the first folder that has one wins), sorted.
+func (h *Host) Installed() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, dir := range h.cfg.Dirs {
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			fam, ok := strings.CutPrefix(e.Name(), BinaryPrefix)
+			if !ok || fam == "" || seen[fam] {
+				continue
+			}
+			if _, err := h.Find(fam); err == nil {
+				seen[fam] = true
+				out = append(out, fam)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }

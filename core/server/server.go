@@ -43,7 +43,7 @@ var ErrStartup = errors.New("server failed to start")
 // Run serves cfg until ctx is done, then shuts down gracefully.
 func Run(ctx context.Context, cfg config.Server, version string) error {
 	log := logging.Component("server")
-	host := pluginhost.New(pluginhost.Config{Dirs: pluginDirs(cfg.PluginDir), ArenaBytes: uint64(cfg.ArenaMB) << 20})
+	host := pluginhost.New(pluginhost.Config{Dirs: PluginDirs(cfg.PluginDir), ArenaBytes: uint64(cfg.ArenaMB) << 20})
 	defer host.Close()
 	models := modelmanager.New(host, logging.Component("model_manager"))
 	models.SetCacheDir(filepath.Join(os.TempDir(), fmt.Sprintf("ovms-models-%d", os.Getpid())))
@@ -106,9 +106,9 @@ func stop(g *grpc.Server, h *http.Server, models *modelmanager.Manager, log *log
 	models.Close(ctx)
 }
 
-// pluginDirs is where device plugins are looked up: --plugin_dir, then the
+// PluginDirs is where device plugins are looked up: --plugin_dir, then the
 // directory of the ovms executable.
-func pluginDirs(flagDir string) []string {
+func PluginDirs(flagDir string) []string {
 	var dirs []string
 	if flagDir != "" {
 		dirs = append(dirs, flagDir)

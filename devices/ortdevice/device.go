@@ -7,6 +7,8 @@ package ortdevice
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/sirupsen/logrus"
@@ -27,11 +29,15 @@ type Config struct {
 	Name string
 	// Devices are the target_device names served, e.g. "CPU".
 	Devices []string
+	// Detect, when set, says why the device cannot run here ("" when it
+	// can), given the folder of the ONNX Runtime library.
+	Detect func(libDir string) string
 }
 
 // Device hosts ONNX Runtime sessions for loaded model versions.
 type Device struct {
 	cfg    Config
+	reason string // why the device cannot run here; "" when it can
 	env    *device.Env
 	arena  *shm.Arena
 	log    *logrus.Entry
@@ -60,16 +66,26 @@ func New(cfg Config, env *device.Env) (*Device, error) {
 		log.WithFields(logrus.Fields{"ort_category": category, "ort_location": location}).Warn(message)
 	})
 	log.WithFields(logrus.Fields{"library": path, "ort_version": ort.Version()}).Info("onnx runtime loaded")
-	return &Device{cfg: cfg, env: env, arena: env.Arena, log: log}, nil
+	d := &Device{cfg: cfg, env: env, arena: env.Arena, log: log}
+	if cfg.Detect != nil {
+		if d.reason = cfg.Detect(filepath.Dir(path)); d.reason != "" {
+			log.WithField("reason", d.reason).Warn("device not available on this machine; loads will fail")
+		}
+	}
+	return d, nil
 }
 
 // Info describes the plugin.
 func (d *Device) Info(context.Context) (*device.Info, error) {
-	return &device.Info{Name: d.cfg.Name, Version: Version, Engine: "onnxruntime " + ort.Version(), Devices: d.cfg.Devices}, nil
+	return &device.Info{Name: d.cfg.Name, Version: Version, Engine: "onnxruntime " + ort.Version(), Devices: d.cfg.Devices,
+		Unavailable: d.reason != "", Reason: d.reason}, nil
 }
 
 // Load compiles a model version into sessions.
 func (d *Device) Load(_ context.Context, req *device.LoadRequest) (*device.ModelInfo, error) {
+	if d.reason != "" {
+		return nil, status.Errorf(codes.FailedPrecondition, "%s device is not available on this machine: %s", strings.Join(d.cfg.Devices, "/"), d.reason)
+	}
 	m, err := loadModel(req, d.log.WithFields(logrus.Fields{"model": req.Model.Name, "version": req.Model.Version}))
 	if err != nil {
 		return nil, status.Error(codes.FailedPrecondition, err.Error())

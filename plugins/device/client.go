@@ -24,7 +24,8 @@ func (c *Client) Info(ctx context.Context) (*Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Info{Name: r.GetName(), Version: r.GetVersion(), Engine: r.GetEngine(), Devices: r.GetDevices()}, nil
+	return &Info{Name: r.GetName(), Version: r.GetVersion(), Engine: r.GetEngine(), Devices: r.GetDevices(),
+		Unavailable: r.GetUnavailable(), Reason: r.GetUnavailableReason()}, nil
 }
 
 // Load loads one model version in the plugin.

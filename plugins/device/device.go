@@ -69,6 +69,10 @@ type Info struct {
 	Engine string
 	// Devices lists the target_device names the plugin serves, e.g. "CPU".
 	Devices []string
+	// Unavailable is set when the hardware or the engine support the
+	// plugin needs is missing on this machine; Reason says what.
+	Unavailable bool
+	Reason      string
 }
 
 // ModelKey names one model version.

@@ -44,7 +44,8 @@ func (s *server) Info(ctx context.Context, _ *devicev1.InfoRequest) (*devicev1.I
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &devicev1.InfoResponse{Name: info.Name, Version: info.Version, Engine: info.Engine, Devices: info.Devices}, nil
+	return &devicev1.InfoResponse{Name: info.Name, Version: info.Version, Engine: info.Engine, Devices: info.Devices,
+		Unavailable: info.Unavailable, UnavailableReason: info.Reason}, nil
 }
 
 func (s *server) Load(ctx context.Context, req *devicev1.LoadRequest) (*devicev1.LoadResponse, error) {

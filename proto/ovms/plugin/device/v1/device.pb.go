@@ -361,9 +361,13 @@ type InfoResponse struct {
 	// Engine name and version, e.g. "onnxruntime 1.30.0".
 	Engine string `protobuf:"bytes,3,opt,name=engine,proto3" json:"engine,omitempty"`
 	// Target device names this plugin serves, e.g. ["CPU"].
-	Devices       []string `protobuf:"bytes,4,rep,name=devices,proto3" json:"devices,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Devices []string `protobuf:"bytes,4,rep,name=devices,proto3" json:"devices,omitempty"`
+	// Set when the device (hardware or engine support) is missing here;
+	// loads then fail with unavailable_reason.
+	Unavailable       bool   `protobuf:"varint,5,opt,name=unavailable,proto3" json:"unavailable,omitempty"`
+	UnavailableReason string `protobuf:"bytes,6,opt,name=unavailable_reason,json=unavailableReason,proto3" json:"unavailable_reason,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *InfoResponse) Reset() {
@@ -422,6 +426,20 @@ func (x *InfoResponse) GetDevices() []string {
 		return x.Devices
 	}
 	return nil
+}
+
+func (x *InfoResponse) GetUnavailable() bool {
+	if x != nil {
+		return x.Unavailable
+	}
+	return false
+}
+
+func (x *InfoResponse) GetUnavailableReason() string {
+	if x != nil {
+		return x.UnavailableReason
+	}
+	return ""
 }
 
 type LoadRequest struct {
@@ -1142,12 +1160,14 @@ const file_ovms_plugin_device_v1_device_proto_rawDesc = "" +
 	"\x06offset\x18\x04 \x01(\x04R\x06offset\x12\x16\n" +
 	"\x06length\x18\x05 \x01(\x04R\x06length\x12\x16\n" +
 	"\x06region\x18\x06 \x01(\rR\x06region\"\r\n" +
-	"\vInfoRequest\"n\n" +
+	"\vInfoRequest\"\xbf\x01\n" +
 	"\fInfoResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x16\n" +
 	"\x06engine\x18\x03 \x01(\tR\x06engine\x12\x18\n" +
-	"\adevices\x18\x04 \x03(\tR\adevices\"\x96\x05\n" +
+	"\adevices\x18\x04 \x03(\tR\adevices\x12 \n" +
+	"\vunavailable\x18\x05 \x01(\bR\vunavailable\x12-\n" +
+	"\x12unavailable_reason\x18\x06 \x01(\tR\x11unavailableReason\"\x96\x05\n" +
 	"\vLoadRequest\x125\n" +
 	"\x05model\x18\x01 \x01(\v2\x1f.ovms.plugin.device.v1.ModelKeyR\x05model\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x1f\n" +
