@@ -28,6 +28,7 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "target_device", Value: "CPU", Usage: "device of the model: CPU, GPU, ..."},
 		&cli.StringFlag{Name: "plugin_config", Usage: `device settings as JSON, e.g. {"NUM_STREAMS": "2"}`},
 		&cli.IntFlag{Name: "nireq", Usage: "size of the inference request pool; 0 lets the device decide"},
+		&cli.IntFlag{Name: "nireq_timeout_ms", Value: d.NireqTimeoutMs, Usage: "ovms extension: how long a request waits for one of the nireq slots of its model version before it fails (0: as long as the request lives)"},
 		&cli.StringFlag{Name: "model_version_policy", Usage: `e.g. {"latest": {"num_versions": 2}}`},
 		&cli.StringFlag{Name: "batch_size", Usage: "model batch size (not supported yet)"},
 		&cli.StringFlag{Name: "shape", Usage: "model input shape (not supported yet)"},
@@ -61,6 +62,7 @@ func serverConfig(c *cli.Context) (config.Server, error) {
 	s.PluginDir = c.String("plugin_dir")
 	s.ArenaMB = c.Int("plugin_arena_mb")
 	s.AllowClientShm = c.Bool("allow_client_shm")
+	s.NireqTimeoutMs = c.Int("nireq_timeout_ms")
 	m := config.DefaultModel()
 	m.Name = c.String("model_name")
 	m.BasePath = c.String("model_path")

@@ -80,6 +80,7 @@ const (
 	ShapeWrongFormat
 	LayoutWrongFormat
 	ModelConfigInvalid
+	NireqTimeout
 )
 
 type info struct {
@@ -117,6 +118,7 @@ var table = map[Code]info{
 	BytesContentsEmpty:                 {"Bytes contents is empty", codes.InvalidArgument, http.StatusBadRequest},
 	ShapeWrongFormat:                   {"The provided shape is in wrong format", codes.InvalidArgument, http.StatusBadRequest},
 	LayoutWrongFormat:                  {"The provided layout is in wrong format", codes.InvalidArgument, http.StatusBadRequest},
+	NireqTimeout:                       {"Timed out waiting for a free inference request", codes.ResourceExhausted, http.StatusServiceUnavailable},
 	ModelConfigInvalid:                 {"Model config is invalid", codes.InvalidArgument, http.StatusBadRequest},
 	FilesystemError:                    {"Error during filesystem operation", codes.Internal, http.StatusInternalServerError},
 	ConfigFileTimestampReadingFailed:   {"Error during config file timestamp reading", codes.Internal, http.StatusInternalServerError},

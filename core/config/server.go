@@ -39,6 +39,10 @@ type Server struct {
 	ArenaMB int
 	// AllowClientShm turns on the KServe system shared-memory extension.
 	AllowClientShm bool
+	// NireqTimeoutMs bounds how long a request waits for one of a model
+	// version's nireq inference slots (an ovms extension; 0 waits as long
+	// as the request lives).
+	NireqTimeoutMs int
 	// GRPCChannelArguments is --grpc_channel_arguments as given; Validate
 	// parses it into GRPC.
 	GRPCChannelArguments string
@@ -57,6 +61,7 @@ func DefaultServer() Server {
 		LogLevel:                  "INFO",
 		FileSystemPollWaitSeconds: 1,
 		ArenaMB:                   1024,
+		NireqTimeoutMs:            10000,
 		GRPC:                      GRPCArgs{MaxRecvBytes: DefaultMaxMessageBytes, MaxSendBytes: DefaultMaxMessageBytes},
 	}
 }

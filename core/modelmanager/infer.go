@@ -43,6 +43,11 @@ func (v *Version) Infer(ctx context.Context, req *tensor.Request) (*tensor.Respo
 			return v.batcher.infer(ctx, req, n)
 		}
 	}
+	done, err := v.slot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	arena := v.inst.Arena
 	zone := arena.HostZone()
 	refs := make([]device.TensorRef, len(req.Inputs))

@@ -36,6 +36,9 @@ func (m *Manager) loadVersion(ctx context.Context, mod *Model, v *Version) error
 		log.WithError(err).Warn("tensor renaming skipped")
 	}
 	v.info, v.inst, v.names = info, inst, names
+	if n := mod.cfg.Nireq; n > 0 {
+		v.slots = make(chan struct{}, n)
+	}
 	if cfg := mod.cfg.DynamicBatching; cfg != nil {
 		b, err := newBatcher(v, cfg)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -36,8 +37,9 @@ type Manager struct {
 	models  atomic.Pointer[map[string]*Model] // replaced, never mutated
 	gens    map[string]uint64                 // model objects made per name (under applyMu)
 
-	cacheDir string // where remote versions are downloaded
-	ready    atomic.Bool
+	cacheDir     string        // where remote versions are downloaded
+	nireqTimeout time.Duration // how long a request waits for a nireq slot
+	ready        atomic.Bool
 }
 
 // New returns an empty manager.

@@ -107,6 +107,9 @@ type Version struct {
 	// mgr and mod let a version reload itself for "auto".
 	mgr *Manager
 	mod *Model
+	// slots bounds the requests in the plugin at once (nireq); nil when
+	// nireq is 0.
+	slots chan struct{}
 	// kept marks a version that serves on although the policy dropped it,
 	// because its replacement failed to load (warned once).
 	kept atomic.Bool

@@ -48,6 +48,7 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 	models := modelmanager.New(host, logging.Component("model_manager"))
 	models.SetCacheDir(filepath.Join(os.TempDir(), fmt.Sprintf("ovms-models-%d", os.Getpid())))
 	host.SetRestartHandler(models.Recover)
+	models.SetNireqTimeout(time.Duration(cfg.NireqTimeoutMs) * time.Millisecond)
 	var shm *clientshm.Registry
 	if cfg.AllowClientShm {
 		shm = clientshm.NewRegistry()

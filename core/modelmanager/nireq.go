@@ -1,0 +1,42 @@
+package modelmanager
+
+import (
+	"context"
+	"time"
+
+	"github.com/ovmsgo/ovms/core/apierr"
+)
+
+// SetNireqTimeout bounds how long a request waits for one of a version's
+// nireq slots (0: as long as its context lives). Call it before Apply.
+func (m *Manager) SetNireqTimeout(d time.Duration) { m.nireqTimeout = d }
+
+// slot takes one of the version's nireq inference slots (none to take when
+// nireq is 0), waiting in line up to the manager's bound. The returned
+// func gives it back.
+func (v *Version) slot(ctx context.Context) (func(), error) {
+	if v.slots == nil {
+		return func() {}, nil
+	}
+	select {
+	case v.slots <- struct{}{}:
+		return func() { <-v.slots }, nil
+	default:
+	}
+	var timeout <-chan time.Time
+	if d := v.mgr.nireqTimeout; d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case v.slots <- struct{}{}:
+		return func() { <-v.slots }, nil
+	case <-timeout:
+		return nil, apierr.Newf(apierr.NireqTimeout, "model %s version %d has all its %d inference requests (nireq) busy for %v; raise nireq or --nireq_timeout_ms",
+			v.Model, v.Number, cap(v.slots), v.mgr.nireqTimeout)
+	case <-ctx.Done():
+		return nil, apierr.Wrap(apierr.NireqTimeout, ctx.Err(), "model %s version %d: the request ended while waiting for one of its %d inference requests (nireq)",
+			v.Model, v.Number, cap(v.slots))
+	}
+}
