@@ -9,7 +9,7 @@ BIN       := bin
 MODELS    := build/models
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/ovmsgo/ovms/cli.Version=$(VERSION) -X github.com/ovmsgo/ovms/devices/ortdevice.Version=$(VERSION)
-DEVICES := cpu gpu myriad hddl cuda
+DEVICES := cpu gpu myriad hddl cuda mock
 GRPC_PORT ?= 9000
 REST_PORT ?= 8000
 

@@ -47,6 +47,7 @@ func run(m *testing.M) int {
 		{"go", "build", "-o", filepath.Join(binDir, "ovms-device-cpu"), "./devices/cpu"},
 		{"go", "build", "-o", filepath.Join(binDir, "ovms-device-gpu"), "./devices/gpu"},
 		{"go", "build", "-o", filepath.Join(binDir, "ovms-device-cuda"), "./devices/cuda"},
+		{"go", "build", "-o", filepath.Join(binDir, "ovms-device-mock"), "./devices/mock"},
 		{"go", "run", "./scripts/testmodels", "-out", modelsDir},
 	}
 	for _, s := range steps {

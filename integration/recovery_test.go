@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -110,4 +112,58 @@ func TestPluginCrashRecovery(t *testing.T) {
 		t.Errorf("restart not logged:\n%s", s.log())
 	}
 	s.alive()
+}
+
+// TestMockDeviceFaults drives supervision with the mock device's injected
+// faults: a plugin that crashes, a plugin that hangs (caught by the health
+// check), and a load that fails.
+func TestMockDeviceFaults(t *testing.T) {
+	infer := func(s *server) error { return dummyInfer(t, s, "dummy", "") }
+	t.Run("crash", func(t *testing.T) {
+		s := startServer(t, "dummy", "--target_device", "MOCK", "--plugin_config", `{"MOCK_CRASH_AFTER": "3"}`)
+		for i := 0; i < 3; i++ {
+			if err := infer(s); err != nil {
+				t.Fatalf("request %d: %v", i+1, err)
+			}
+		}
+		err := infer(s)
+		if st := status.Convert(err); st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "the mock device plugin (ovms-device-mock) stopped during the request to model dummy version 1") {
+			t.Fatalf("the crashing request: %v", err)
+		}
+		eventually(t, "serving after the crash", func() (bool, string) {
+			err := infer(s)
+			return err == nil, fmt.Sprint(err)
+		})
+		s.alive()
+	})
+	t.Run("hang", func(t *testing.T) {
+		s := startServer(t, "dummy", "--target_device", "MOCK", "--plugin_config", `{"MOCK_HANG_AFTER": "2"}`)
+		for i := 0; i < 2; i++ {
+			if err := infer(s); err != nil {
+				t.Fatalf("request %d: %v", i+1, err)
+			}
+		}
+		t0 := time.Now()
+		err := infer(s)
+		took := time.Since(t0)
+		if st := status.Convert(err); st.Code() != codes.Unavailable || took > 10*time.Second {
+			t.Fatalf("the hung request: %v after %v", err, took)
+		}
+		t.Logf("the hung request failed after %v", took.Round(time.Millisecond))
+		if !strings.Contains(s.log(), "does not answer its health check; killing it") {
+			t.Errorf("the health check did not catch the hang:\n%s", s.log())
+		}
+		eventually(t, "serving after the hang", func() (bool, string) {
+			err := infer(s)
+			return err == nil, fmt.Sprint(err)
+		})
+		s.alive()
+	})
+	t.Run("fail_load", func(t *testing.T) {
+		code, _, stderr := runOVMS(t, "--model_name", "dummy", "--model_path", filepath.Join(modelsDir, "dummy"), "--target_device", "MOCK",
+			"--plugin_config", `{"MOCK_FAIL_LOAD": "true"}`, "--port", "0", "--rest_port", fmt.Sprint(freePort(t)))
+		if code != 1 || !strings.Contains(stderr, "Cannot compile model into target device - mock device: load of dummy version 1 failed on purpose (MOCK_FAIL_LOAD)") {
+			t.Errorf("exit %d: %s", code, stderr)
+		}
+	})
 }

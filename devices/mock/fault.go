@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/ovmsgo/ovms/devices/ortdevice"
+	"github.com/ovmsgo/ovms/plugins/device"
+)
+
+// The plugin_config keys of the fault injection (removed before the model
+// reaches ONNX Runtime).
+const (
+	keyFailLoad   = "MOCK_FAIL_LOAD"   // "true": every load of the model fails
+	keyLatency    = "MOCK_LATENCY_MS"  // added to every inference
+	keyCrashAfter = "MOCK_CRASH_AFTER" // the process exits at inference N+1
+	keyHangAfter  = "MOCK_HANG_AFTER"  // the process stops answering at inference N+1
+)
+
+// faults are one model's injected faults.
+type faults struct {
+	latency    time.Duration
+	crashAfter int64 // 0: never
+	hangAfter  int64
+	count      atomic.Int64
+}
+
+// mock wraps the ONNX Runtime device with fault injection.
+type mock struct {
+	*ortdevice.Device
+	models sync.Map // device.ModelKey -> *faults
+	hung   chan struct{}
+	once   sync.Once
+}
+
+// Info hangs once the plugin is hung (so that the host's health check fails).
+func (m *mock) Info(ctx context.Context) (*device.Info, error) {
+	select {
+	case <-m.hung:
+		select {} // never answers again
+	default:
+	}
+	return m.Device.Info(ctx)
+}
+
+// Load applies fail_load and strips the MOCK_ keys.
+func (m *mock) Load(ctx context.Context, req *device.LoadRequest) (*device.ModelInfo, error) {
+	f := &faults{}
+	cfg := map[string]string{}
+	for k, v := range req.PluginConfig {
+		if !strings.HasPrefix(k, "MOCK_") {
+			cfg[k] = v
+			continue
+		}
+		switch k {
+		case keyFailLoad:
+			if v == "true" {
+				return nil, status.Errorf(codes.FailedPrecondition, "mock device: load of %s version %d failed on purpose (%s)", req.Model.Name, req.Model.Version, keyFailLoad)
+			}
+		case keyLatency, keyCrashAfter, keyHangAfter:
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				return nil, status.Errorf(codes.InvalidArgument, "mock device: %s must be a whole number >= 0, got %q", k, v)
+			}
+			switch k {
+			case keyLatency:
+				f.latency = time.Duration(n) * time.Millisecond
+			case keyCrashAfter:
+				f.crashAfter = n
+			case keyHangAfter:
+				f.hangAfter = n
+			}
+		default:
+			return nil, status.Errorf(codes.InvalidArgument, "mock device: unknown plugin_config key %s", k)
+		}
+	}
+	r := *req
+	r.PluginConfig = cfg
+	info, err := m.Device.Load(ctx, &r)
+	if err == nil {
+		m.models.Store(req.Model, f)
+	}
+	return info, err
+}
+
+// Infer applies latency, crash_after and hang_after.
+func (m *mock) Infer(ctx context.Context, req *device.InferRequest) (*device.InferResponse, error) {
+	if v, ok := m.models.Load(req.Model); ok {
+		f := v.(*faults)
+		n := f.count.Add(1)
+		if f.crashAfter > 0 && n > f.crashAfter {
+			fmt.Fprintf(os.Stderr, "mock device: crashing at inference %d (%s=%d)\n", n, keyCrashAfter, f.crashAfter)
+			os.Exit(3)
+		}
+		if f.hangAfter > 0 && n > f.hangAfter {
+			m.once.Do(func() { close(m.hung) })
+			select {} // never returns
+		}
+		if f.latency > 0 {
+			time.Sleep(f.latency)
+		}
+	}
+	return m.Device.Infer(ctx, req)
+}

@@ -1,0 +1,23 @@
+// Command ovms-device-mock is a test device plugin: it runs models on the
+// CPU through ONNX Runtime, answers to target device MOCK, and injects the
+// faults a model's plugin_config asks for: MOCK_FAIL_LOAD ("true"),
+// MOCK_LATENCY_MS, MOCK_CRASH_AFTER (N inferences, then the process exits)
+// and MOCK_HANG_AFTER (N inferences, then the process stops answering,
+// health checks included). For tests of supervision and composite devices.
+package main
+
+import (
+	"github.com/ovmsgo/ovms/devices/ortdevice"
+	"github.com/ovmsgo/ovms/plugins"
+	"github.com/ovmsgo/ovms/plugins/device"
+)
+
+func main() {
+	plugins.ServeDevice("mock", func(env *device.Env) (device.Device, error) {
+		d, err := ortdevice.New(ortdevice.Config{Name: "mock", Devices: []string{"MOCK"}}, env)
+		if err != nil {
+			return nil, err
+		}
+		return &mock{Device: d, hung: make(chan struct{})}, nil
+	})
+}
