@@ -167,3 +167,29 @@ func TestMockDeviceFaults(t *testing.T) {
 		}
 	})
 }
+
+// TestCompositeTargets: HETERO and AUTO pick the first listed device that
+// can load the model (GPU and CUDA are not present here, so CPU or MOCK
+// serves); MULTI is refused with a clear message.
+func TestCompositeTargets(t *testing.T) {
+	for target, chosen := range map[string]string{"HETERO:GPU,CPU": "CPU", "AUTO": "CPU", "AUTO:CUDA,MOCK,CPU": "MOCK"} {
+		s := startServer(t, "dummy", "--target_device", target)
+		if err := dummyInfer(t, s, "dummy", ""); err != nil {
+			t.Errorf("%s: %v", target, err)
+		}
+		if !strings.Contains(s.log(), `chosen=`+chosen) {
+			t.Errorf("%s: the log does not say %s was chosen:\n%s", target, chosen, s.log())
+		}
+		s.stop()
+	}
+	for target, want := range map[string]string{
+		"HETERO:GPU,CUDA": "Cannot compile model into target device - no device of HETERO:GPU,CUDA could load the model: GPU: GPU device is not available on this machine",
+		"MULTI:CPU,GPU":   "Functionality not implemented - target device MULTI:CPU,GPU: MULTI (load balancing across devices) is not served yet",
+	} {
+		code, _, stderr := runOVMS(t, "--model_name", "dummy", "--model_path", filepath.Join(modelsDir, "dummy"), "--target_device", target,
+			"--port", "0", "--rest_port", fmt.Sprint(freePort(t)))
+		if code != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("%s: exit %d, stderr %q", target, code, stderr)
+		}
+	}
+}

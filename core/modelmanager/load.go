@@ -80,24 +80,80 @@ func (m *Manager) compile(ctx context.Context, mod *Model, v *Version) (*device.
 		return nil, nil, err
 	}
 	v.local = local
-	inst, err := m.devices.Get(ctx, pluginhost.Family(cfg.TargetDevice))
-	if err != nil {
-		return nil, nil, apierr.Wrap(apierr.CannotCompileModelIntoTargetDevice, err, "target device %s: %v", cfg.TargetDevice, err)
-	}
-	info, err := inst.Device.Load(ctx, &device.LoadRequest{
+	req := &device.LoadRequest{
 		Model:        v.key,
 		Path:         v.local,
 		PluginConfig: cfg.PluginConfig,
-		TargetDevice: cfg.TargetDevice,
 		Nireq:        uint32(cfg.Nireq),
 		Shapes:       shapes,
 		BatchSize:    batch,
 		Layouts:      layouts,
-	})
+	}
+	candidates, err := targetDevices(cfg.TargetDevice)
+	if err != nil {
+		return nil, nil, err
+	}
+	var errs []string
+	for _, dev := range candidates {
+		info, inst, err := m.loadOn(ctx, dev, req)
+		if err == nil {
+			if len(candidates) > 1 {
+				mod.log.WithFields(logrus.Fields{"version": v.Number, "target_device": cfg.TargetDevice, "chosen": dev}).Info("composite target: device chosen")
+			}
+			return info, inst, nil
+		}
+		if len(candidates) == 1 {
+			return nil, nil, err
+		}
+		errs = append(errs, dev+": "+apierr.From(err).Details)
+	}
+	return nil, nil, apierr.Newf(apierr.CannotCompileModelIntoTargetDevice, "no device of %s could load the model: %s", cfg.TargetDevice, strings.Join(errs, "; "))
+}
+
+// loadOn loads a version on one device's plugin.
+func (m *Manager) loadOn(ctx context.Context, dev string, req *device.LoadRequest) (*device.ModelInfo, *pluginhost.Instance, error) {
+	inst, err := m.devices.Get(ctx, pluginhost.Family(dev))
+	if err != nil {
+		return nil, nil, apierr.Wrap(apierr.CannotCompileModelIntoTargetDevice, err, "target device %s: %v", dev, err)
+	}
+	r := *req
+	r.TargetDevice = dev
+	info, err := inst.Device.Load(ctx, &r)
 	if err != nil {
 		return nil, nil, apierr.Wrap(apierr.CannotCompileModelIntoTargetDevice, err, "%s", status.Convert(err).Message())
 	}
 	return info, inst, nil
+}
+
+// autoDevices is AUTO's preference order (OVMS: discrete GPU, then
+// integrated GPU, then CPU; never NPU).
+var autoDevices = []string{"CUDA", "GPU", "CPU"}
+
+// targetDevices expands a target_device into the devices to try in order:
+// HETERO:A,B and AUTO:A,B try A then B (the first that loads the model
+// serves it), AUTO tries CUDA, GPU, CPU. MULTI is refused until it is
+// served.
+func targetDevices(target string) ([]string, error) {
+	kind, list, composite := strings.Cut(strings.TrimSpace(target), ":")
+	kind = strings.ToUpper(kind)
+	switch {
+	case kind == "AUTO" && !composite:
+		return autoDevices, nil
+	case kind == "AUTO" || kind == "HETERO":
+		var out []string
+		for _, d := range strings.Split(list, ",") {
+			if d = strings.TrimSpace(d); d != "" {
+				out = append(out, d)
+			}
+		}
+		if len(out) == 0 {
+			return nil, apierr.Newf(apierr.CannotCompileModelIntoTargetDevice, "%s lists no device", target)
+		}
+		return out, nil
+	case kind == "MULTI":
+		return nil, apierr.Newf(apierr.NotImplemented, "target device %s: MULTI (load balancing across devices) is not served yet; use HETERO or AUTO", target)
+	}
+	return []string{target}, nil
 }
 
 // unloadVersion retires a version: UNLOADING, wait for in-flight requests,
