@@ -2,13 +2,17 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ovmsgo/ovms/core/config"
 	"github.com/ovmsgo/ovms/core/logging"
 	"github.com/ovmsgo/ovms/core/pluginhost"
 	"github.com/ovmsgo/ovms/core/server"
@@ -26,6 +30,24 @@ func pluginCommand() *cli.Command {
 			Usage:  "start every installed device plugin once and print its version, protocol, engine, devices and availability",
 			Flags:  []cli.Flag{dir},
 			Action: pluginList,
+		}, {
+			Name:      "install",
+			Usage:     "copy a plugin binary into the plugin folder and record its sha256 in the folder's manifest (plugins.json)",
+			ArgsUsage: "PATH|file:///PATH",
+			Flags:     []cli.Flag{dir, &cli.StringFlag{Name: "sha256", Usage: "refuse the file unless its sha256 is this (hex)"}},
+			Action:    pluginInstall,
+		}, {
+			Name:      "remove",
+			Usage:     "delete an installed plugin and its manifest entry",
+			ArgsUsage: "NAME (e.g. gpu)",
+			Flags:     []cli.Flag{dir},
+			Action:    pluginRemove,
+		}, {
+			Name:      "inspect",
+			Usage:     "start one plugin and print what it reports about itself, as JSON",
+			ArgsUsage: "NAME (e.g. cpu)",
+			Flags:     []cli.Flag{dir},
+			Action:    pluginInspect,
 		}},
 	}
 }
@@ -64,3 +86,99 @@ func pluginList(c *cli.Context) error {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// installDir is where install and remove work: --plugin_dir, else the
+// folder of the ovms executable.
+func installDir(c *cli.Context) string {
+	return server.PluginDirs(c.String("plugin_dir"))[0]
+}
+
+func pluginInstall(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return fmt.Errorf("%w: plugin install takes one PATH", config.ErrUsage)
+	}
+	src := strings.TrimPrefix(c.Args().First(), "file://")
+	name := filepath.Base(src)
+	if !strings.HasPrefix(name, pluginhost.BinaryPrefix) || name == pluginhost.BinaryPrefix {
+		return errorf("%s: a device plugin's file name must be %s<family>", src, pluginhost.BinaryPrefix)
+	}
+	sum, err := pluginhost.FileSHA256(src)
+	if err != nil {
+		return errorf("%v", err)
+	}
+	if want := strings.ToLower(c.String("sha256")); want != "" && want != sum {
+		return errorf("%s: sha256 is %s, not %s; not installed", src, sum, want)
+	}
+	dir := installDir(c)
+	m, err := pluginhost.ReadManifest(dir)
+	if err != nil {
+		return errorf("%v", err)
+	}
+	if m == nil {
+		m = &pluginhost.Manifest{Plugins: map[string]string{}}
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return errorf("%v", err)
+	}
+	dst := filepath.Join(dir, name)
+	tmp := filepath.Join(dir, "."+name+".tmp")
+	if err := os.WriteFile(tmp, data, 0o755); err != nil {
+		return errorf("%v", err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return errorf("%v", err)
+	}
+	m.Plugins[name] = sum
+	if err := m.Write(dir); err != nil {
+		return errorf("%v", err)
+	}
+	fmt.Fprintf(c.App.Writer, "installed %s (sha256 %s) into %s\n", name, sum, dir)
+	return nil
+}
+
+func pluginRemove(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return fmt.Errorf("%w: plugin remove takes one NAME", config.ErrUsage)
+	}
+	name := pluginhost.BinaryPrefix + strings.TrimPrefix(c.Args().First(), pluginhost.BinaryPrefix)
+	dir := installDir(c)
+	if err := os.Remove(filepath.Join(dir, name)); err != nil {
+		return errorf("%v", err)
+	}
+	if m, err := pluginhost.ReadManifest(dir); err == nil && m != nil {
+		delete(m.Plugins, name)
+		if err := m.Write(dir); err != nil {
+			return errorf("%v", err)
+		}
+	}
+	fmt.Fprintf(c.App.Writer, "removed %s from %s\n", name, dir)
+	return nil
+}
+
+func pluginInspect(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return fmt.Errorf("%w: plugin inspect takes one NAME", config.ErrUsage)
+	}
+	closer, err := logging.Setup("ERROR", "")
+	if err != nil {
+		return errorf("%v", err)
+	}
+	defer closer.Close()
+	fam := strings.TrimPrefix(c.Args().First(), pluginhost.BinaryPrefix)
+	host := pluginhost.New(pluginhost.Config{Dirs: server.PluginDirs(c.String("plugin_dir")), ArenaBytes: 16 << 20})
+	defer host.Close()
+	inst, err := host.Get(c.Context, fam)
+	if err != nil {
+		return errorf("%v", err)
+	}
+	sum, _ := pluginhost.FileSHA256(inst.Path)
+	out := map[string]any{
+		"name": inst.Info.Name, "path": inst.Path, "sha256": sum, "version": inst.Info.Version,
+		"protocol_version": device.Handshake.ProtocolVersion, "engine": inst.Info.Engine, "devices": inst.Info.Devices,
+		"available": !inst.Info.Unavailable, "unavailable_reason": inst.Info.Reason,
+	}
+	enc := json.NewEncoder(c.App.Writer)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}

@@ -3,6 +3,7 @@ package integration
 import (
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -109,5 +110,59 @@ func TestPluginListAndMissingDevices(t *testing.T) {
 			!strings.Contains(stderr, "provider") {
 			t.Errorf("%s: exit %d, stderr %q", dev, code, stderr)
 		}
+	}
+}
+
+// TestPluginInstallVerifyRemove installs the mock plugin into a plugin
+// folder (recording its sha256), serves a model on it, refuses it once
+// the binary is altered, and removes it.
+func TestPluginInstallVerifyRemove(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(binDir, "ovms-device-mock")
+	if code, _, stderr := runOVMS(t, "plugin", "install", "--plugin_dir", dir, "--sha256", strings.Repeat("0", 64), src); code != 1 || !strings.Contains(stderr, "not installed") {
+		t.Fatalf("install with a wrong --sha256: exit %d %s", code, stderr)
+	}
+	code, out, stderr := runOVMS(t, "plugin", "install", "--plugin_dir", dir, "file://"+src)
+	if code != 0 || !strings.Contains(out, "installed ovms-device-mock (sha256 ") {
+		t.Fatalf("install: exit %d %s %s", code, out, stderr)
+	}
+	manifest, err := os.ReadFile(filepath.Join(dir, "plugins.json"))
+	if err != nil || !strings.Contains(string(manifest), `"ovms-device-mock": "`) {
+		t.Fatalf("manifest: %s %v", manifest, err)
+	}
+	code, out, _ = runOVMS(t, "plugin", "inspect", "--plugin_dir", dir, "mock")
+	if code != 0 || !strings.Contains(out, `"devices": [`) || !strings.Contains(out, `"MOCK"`) || !strings.Contains(out, `"available": true`) {
+		t.Fatalf("inspect: exit %d %s", code, out)
+	}
+	s := startServer(t, "dummy", "--target_device", "MOCK", "--plugin_dir", dir)
+	if err := dummyInfer(t, s, "dummy", ""); err != nil {
+		t.Fatalf("infer on the installed plugin: %v", err)
+	}
+	s.stop()
+	// An altered binary is refused.
+	f, err := os.OpenFile(filepath.Join(dir, "ovms-device-mock"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.Write([]byte{0})
+	f.Close()
+	code, _, stderr = runOVMS(t, "--model_name", "dummy", "--model_path", filepath.Join(modelsDir, "dummy"), "--target_device", "MOCK",
+		"--plugin_dir", dir, "--port", "0", "--rest_port", fmt.Sprint(freePort(t)))
+	if code != 1 || !strings.Contains(stderr, "refusing the mock plugin") || !strings.Contains(stderr, "its sha256 does not match") {
+		t.Errorf("an altered plugin: exit %d %s", code, stderr)
+	}
+	// A binary the manifest does not list is refused too.
+	if err := os.WriteFile(filepath.Join(dir, "ovms-device-cpu"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runOVMS(t, "plugin", "inspect", "--plugin_dir", dir, "cpu")
+	if code != 1 || !strings.Contains(stderr, "ovms-device-cpu is not in") {
+		t.Errorf("an unlisted plugin: exit %d %s", code, stderr)
+	}
+	if code, out, _ := runOVMS(t, "plugin", "remove", "--plugin_dir", dir, "mock"); code != 0 || !strings.Contains(out, "removed ovms-device-mock") {
+		t.Errorf("remove: exit %d %s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ovms-device-mock")); !os.IsNotExist(err) {
+		t.Errorf("the plugin is still there: %v", err)
 	}
 }

@@ -2,8 +2,11 @@ package pluginhost
 
 import (
 	"context"
+	"crypto/sha256"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"os/exec"
 	"syscall"
 	"time"
@@ -98,7 +101,18 @@ func start(ctx context.Context, path, family string, arenaBytes uint64, log *log
 	// terminal signals meant for the core do not reach it directly.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	plog := log.WithFields(logrus.Fields{"plugin": family})
+	sum, err := expectedChecksum(path)
+	if err != nil {
+		arena.Close()
+		_ = channel.Close()
+		return nil, fmt.Errorf("refusing the %s plugin: %w", family, err)
+	}
+	var secure *plugin.SecureConfig
+	if sum != nil {
+		secure = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
+	}
 	pc := plugin.NewClient(&plugin.ClientConfig{
+		SecureConfig:     secure,
 		HandshakeConfig:  device.Handshake,
 		Plugins:          plugin.PluginSet{device.PluginName: &device.Plugin{Arena: arena}},
 		Cmd:              cmd,
@@ -111,6 +125,9 @@ func start(ctx context.Context, path, family string, arenaBytes uint64, log *log
 	rpc, err := pc.Client()
 	if err != nil {
 		inst.Kill()
+		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
+			return nil, fmt.Errorf("refusing the %s plugin %s: its sha256 does not match %s", family, path, filepath.Join(filepath.Dir(path), ManifestFile))
+		}
 		return nil, fmt.Errorf("starting %s plugin %s: %w", family, path, err)
 	}
 	raw, err := rpc.Dispense(device.PluginName)
