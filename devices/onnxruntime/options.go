@@ -46,6 +46,10 @@ type SessionOptions struct {
 	// asked for (0: not set, StreamsAuto: automatic). NewSession ignores it:
 	// the device plugin runs that many requests at once, sharing the threads.
 	Streams int
+	// CPUPinning is plugin_config's ENABLE_CPU_PINNING: each stream's pool
+	// threads are pinned to their own cores. NewSession ignores it; the
+	// device plugin turns it into thread affinities per stream.
+	CPUPinning bool
 	// PerformanceHint is plugin_config's PERFORMANCE_HINT, "LATENCY",
 	// "THROUGHPUT" or "" when not set. NewSession ignores it; the device
 	// plugin uses it to size streams and threads.
@@ -56,7 +60,7 @@ type SessionOptions struct {
 var (
 	intraKeys    = []string{"INTRA_OP_THREADS", "INFERENCE_NUM_THREADS", "CPU_THREADS_NUM"}
 	streamKeys   = []string{"CPU_THROUGHPUT_STREAMS", "NUM_STREAMS"}
-	otherKeys    = []string{"INTER_OP_THREADS", "PERFORMANCE_HINT", "EXECUTION_MODE", "GRAPH_OPTIMIZATION_LEVEL"}
+	otherKeys    = []string{"INTER_OP_THREADS", "PERFORMANCE_HINT", "EXECUTION_MODE", "GRAPH_OPTIMIZATION_LEVEL", "ENABLE_CPU_PINNING"}
 	configPrefix = "session."
 	autoStreams  = []string{"AUTO", "NUMA", "CPU_THROUGHPUT_AUTO", "CPU_THROUGHPUT_NUMA"}
 	optLevels    = map[string]GraphOptimizationLevel{
@@ -136,6 +140,14 @@ func ParseSessionOptions(pluginConfig map[string]string) (SessionOptions, error)
 				return SessionOptions{}, bad("LATENCY or THROUGHPUT")
 			}
 			o.PerformanceHint = v
+		case k == "ENABLE_CPU_PINNING":
+			switch strings.ToUpper(v) {
+			case "TRUE", "YES":
+				o.CPUPinning = true
+			case "FALSE", "NO":
+			default:
+				return SessionOptions{}, bad("true or false")
+			}
 		case k == "EXECUTION_MODE":
 			if v != "SEQUENTIAL" && v != "PARALLEL" {
 				return SessionOptions{}, bad("SEQUENTIAL or PARALLEL")

@@ -33,8 +33,10 @@ func TestParseSessionOptions(t *testing.T) {
 		{"all", map[string]string{"CPU_THREADS_NUM": "8", "INTER_OP_THREADS": "1", "NUM_STREAMS": "2", "PERFORMANCE_HINT": "LATENCY"},
 			SessionOptions{IntraOpThreads: 8, InterOpThreads: 1, Streams: 2, PerformanceHint: "LATENCY"}, nil},
 
-		{"unknown key", map[string]string{"ENABLE_CPU_PINNING": "YES"}, SessionOptions{},
-			[]string{`"ENABLE_CPU_PINNING"`, "CPU_THREADS_NUM", "NUM_STREAMS", "PERFORMANCE_HINT", "INTRA_OP_THREADS", "session."}},
+		{"unknown key", map[string]string{"CPU_BIND_THREAD": "YES"}, SessionOptions{},
+			[]string{`"CPU_BIND_THREAD"`, "CPU_THREADS_NUM", "NUM_STREAMS", "PERFORMANCE_HINT", "INTRA_OP_THREADS", "ENABLE_CPU_PINNING", "session."}},
+		{"pinning", map[string]string{"ENABLE_CPU_PINNING": "true"}, SessionOptions{CPUPinning: true}, nil},
+		{"bad pinning", map[string]string{"ENABLE_CPU_PINNING": "maybe"}, SessionOptions{}, []string{`ENABLE_CPU_PINNING="maybe": want true or false`}},
 		{"lower-case key", map[string]string{"num_streams": "1"}, SessionOptions{}, []string{`"num_streams"`, "accepted"}},
 		{"bad threads", map[string]string{"INTRA_OP_THREADS": "many"}, SessionOptions{}, []string{"INTRA_OP_THREADS", `"many"`}},
 		{"negative threads", map[string]string{"INTER_OP_THREADS": "-1"}, SessionOptions{}, []string{"INTER_OP_THREADS", `"-1"`}},

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -105,7 +106,7 @@ func loadModel(req *device.LoadRequest, log *logrus.Entry) (*model, error) {
 		edited, err := onnxmodel.ApplyReshape(bytes, r)
 		if err == nil {
 			var s *ort.Session
-			if s, err = ort.NewSession(edited, opts); err == nil {
+			if s, err = ort.NewSession(edited, pinned(opts, 0)); err == nil {
 				m.all = append(m.all, s)
 				m.sessions <- s
 				bytes = edited
@@ -117,7 +118,7 @@ func loadModel(req *device.LoadRequest, log *logrus.Entry) (*model, error) {
 		}
 	}
 	for len(m.all) < n {
-		s, err := ort.NewSession(bytes, opts)
+		s, err := ort.NewSession(bytes, pinned(opts, len(m.all)))
 		if err != nil {
 			m.closeSessions()
 			return nil, err
@@ -192,4 +193,34 @@ func (m *model) closeSessions() {
 		s.Close()
 	}
 	m.all = nil
+}
+
+// affinityKey is ONNX Runtime's setting for the intra-op pool's thread
+// affinities: one entry per pool thread besides the calling one, each a
+// 1-based logical processor, separated by ';'.
+const affinityKey = "session.intra_op_thread_affinities"
+
+// pinned gives stream i of a model its own cores when ENABLE_CPU_PINNING is
+// set: stream i's threads take processors i*T+1 .. i*T+T (the calling
+// thread is not pinned, so the pool's T-1 threads take the last T-1).
+func pinned(opts ort.SessionOptions, stream int) ort.SessionOptions {
+	t := opts.IntraOpThreads
+	if !opts.CPUPinning || t < 2 {
+		return opts
+	}
+	if _, set := opts.ConfigEntries[affinityKey]; set {
+		return opts // plugin_config chose them
+	}
+	cores := runtime.NumCPU()
+	var aff []string
+	for j := 1; j < t; j++ {
+		aff = append(aff, strconv.Itoa((stream*t+j)%cores+1))
+	}
+	entries := make(map[string]string, len(opts.ConfigEntries)+1)
+	for k, v := range opts.ConfigEntries {
+		entries[k] = v
+	}
+	entries[affinityKey] = strings.Join(aff, ";")
+	opts.ConfigEntries = entries
+	return opts
 }
