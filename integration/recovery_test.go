@@ -170,7 +170,7 @@ func TestMockDeviceFaults(t *testing.T) {
 
 // TestCompositeTargets: HETERO and AUTO pick the first listed device that
 // can load the model (GPU and CUDA are not present here, so CPU or MOCK
-// serves); MULTI is refused with a clear message.
+// serves); MULTI loads on every device that can and fails when none can.
 func TestCompositeTargets(t *testing.T) {
 	for target, chosen := range map[string]string{"HETERO:GPU,CPU": "CPU", "AUTO": "CPU", "AUTO:CUDA,MOCK,CPU": "MOCK"} {
 		s := startServer(t, "dummy", "--target_device", target)
@@ -184,12 +184,62 @@ func TestCompositeTargets(t *testing.T) {
 	}
 	for target, want := range map[string]string{
 		"HETERO:GPU,CUDA": "Cannot compile model into target device - no device of HETERO:GPU,CUDA could load the model: GPU: GPU device is not available on this machine",
-		"MULTI:CPU,GPU":   "Functionality not implemented - target device MULTI:CPU,GPU: MULTI (load balancing across devices) is not served yet",
+		"MULTI:GPU,CUDA":  "Cannot compile model into target device - no device of MULTI:GPU,CUDA could load the model: GPU: GPU device is not available on this machine",
 	} {
 		code, _, stderr := runOVMS(t, "--model_name", "dummy", "--model_path", filepath.Join(modelsDir, "dummy"), "--target_device", target,
 			"--port", "0", "--rest_port", fmt.Sprint(freePort(t)))
 		if code != 1 || !strings.Contains(stderr, want) {
 			t.Errorf("%s: exit %d, stderr %q", target, code, stderr)
 		}
+	}
+}
+
+// TestMultiSpreadsRequests: MULTI:CPU,MOCK loads the model in both plugin
+// processes (GPU, listed too, is left out) and concurrent requests run on
+// both, as the plugins' own records show.
+func TestMultiSpreadsRequests(t *testing.T) {
+	s := startServer(t, "dummy", "--target_device", "MULTI:CPU,GPU,MOCK", "--log_level", "DEBUG")
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for c := 0; c < 8; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				if err := dummyInfer(t, s, "dummy", ""); err != nil {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.Fatalf("%d requests failed", failed.Load())
+	}
+	counts := map[string]int{}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		counts = map[string]int{}
+		for _, line := range strings.Split(s.log(), "\n") {
+			if !strings.Contains(line, "infer request") {
+				continue
+			}
+			for _, fam := range []string{"cpu", "mock"} {
+				if strings.Contains(line, "plugin="+fam+" ") {
+					counts[fam]++
+				}
+			}
+		}
+		if counts["cpu"]+counts["mock"] >= 400 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("requests per plugin: %v", counts)
+	if counts["cpu"] == 0 || counts["mock"] == 0 || counts["cpu"]+counts["mock"] != 400 {
+		t.Errorf("requests per plugin %v, want both used and 400 in all", counts)
+	}
+	if !strings.Contains(s.log(), "MULTI: device left out") || !strings.Contains(s.log(), "devices=2") {
+		t.Errorf("the log does not show GPU left out and 2 devices used:\n%s", s.log())
 	}
 }

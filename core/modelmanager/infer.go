@@ -11,9 +11,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/pluginhost"
 	"github.com/ovmsgo/ovms/core/tensor"
 	"github.com/ovmsgo/ovms/plugins/device"
-	"github.com/ovmsgo/ovms/plugins/shm"
 )
 
 // releaseTimeout bounds the call that returns output buffers to a plugin.
@@ -48,7 +48,9 @@ func (v *Version) Infer(ctx context.Context, req *tensor.Request) (*tensor.Respo
 		return nil, err
 	}
 	defer done()
-	arena := v.inst.Arena
+	inst, finished := v.pick()
+	defer finished()
+	arena := inst.Arena
 	zone := arena.HostZone()
 	refs := make([]device.TensorRef, len(req.Inputs))
 	offs := make([]uint64, 0, len(req.Inputs))
@@ -60,7 +62,7 @@ func (v *Version) Infer(ctx context.Context, req *tensor.Request) (*tensor.Respo
 	for i := range req.Inputs {
 		in := &req.Inputs[i]
 		if in.Shm != nil {
-			id, err := in.Shm.Region.MapOn(ctx, v.inst.Device)
+			id, err := in.Shm.Region.MapOn(ctx, inst.Device)
 			if err != nil {
 				return nil, err
 			}
@@ -82,33 +84,34 @@ func (v *Version) Infer(ctx context.Context, req *tensor.Request) (*tensor.Respo
 		}
 		refs[i] = device.TensorRef{Name: v.names.in(in.Name), DType: in.DType, Shape: in.Shape, Offset: off, Length: n}
 	}
-	placements, err := v.placements(ctx, req.Placements)
+	placements, err := v.placements(ctx, inst, req.Placements)
 	if err != nil {
 		return nil, err
 	}
 	// The plugin call is not cancelled with the client: input buffers must
 	// stay put until the plugin is done, and the outputs' lease must reach us.
-	resp, err := v.inst.Device.Infer(context.WithoutCancel(ctx), &device.InferRequest{
+	resp, err := inst.Device.Infer(context.WithoutCancel(ctx), &device.InferRequest{
 		Model:      v.key,
 		Inputs:     refs,
 		Outputs:    v.names.outs(req.Outputs),
 		Placements: placements,
 	})
 	if err != nil {
-		if v.inst.Exited() {
+		if inst.Exited() {
 			return nil, apierr.Wrap(apierr.DeviceUnavailable, err, "the %s device plugin (%s) stopped during the request to model %s version %d; it is being restarted",
-				v.inst.Family, filepath.Base(v.inst.Path), v.Model, v.Number)
+				inst.Family, filepath.Base(inst.Path), v.Model, v.Number)
 		}
 		return nil, pluginError(err)
 	}
-	return v.response(arena, resp)
+	return v.response(inst, resp)
 }
 
-func (v *Version) response(arena *shm.Arena, resp *device.InferResponse) (*tensor.Response, error) {
+func (v *Version) response(inst *pluginhost.Instance, resp *device.InferResponse) (*tensor.Response, error) {
+	arena := inst.Arena
 	release := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 		defer cancel()
-		if err := v.inst.Device.Release(ctx, resp.Lease); err != nil {
+		if err := inst.Device.Release(ctx, resp.Lease); err != nil {
 			logrus.WithError(err).WithFields(logrus.Fields{"model": v.Model, "version": v.Number}).Warn("releasing output buffers failed")
 		}
 	}
@@ -130,7 +133,7 @@ func (v *Version) response(arena *shm.Arena, resp *device.InferResponse) (*tenso
 }
 
 // placements maps requested output placements to device references.
-func (v *Version) placements(ctx context.Context, ps map[string]tensor.ShmRef) ([]device.TensorRef, error) {
+func (v *Version) placements(ctx context.Context, inst *pluginhost.Instance, ps map[string]tensor.ShmRef) ([]device.TensorRef, error) {
 	if len(ps) == 0 {
 		return nil, nil
 	}
@@ -139,7 +142,7 @@ func (v *Version) placements(ctx context.Context, ps map[string]tensor.ShmRef) (
 		if err := v.checkOutputs([]string{name}); err != nil {
 			return nil, err
 		}
-		id, err := p.Region.MapOn(ctx, v.inst.Device)
+		id, err := p.Region.MapOn(ctx, inst.Device)
 		if err != nil {
 			return nil, err
 		}

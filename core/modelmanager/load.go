@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -22,7 +23,7 @@ func (m *Manager) loadVersion(ctx context.Context, mod *Model, v *Version) error
 	log := mod.log.WithField("version", v.Number)
 	v.setState(StateLoading, ErrOK)
 	start := time.Now()
-	info, inst, err := m.compile(ctx, mod, v)
+	info, insts, err := m.compile(ctx, mod, v)
 	if err != nil {
 		v.setState(StateLoading, ErrUnknown)
 		log.WithError(err).Error("error occurred while loading model version")
@@ -35,11 +36,15 @@ func (m *Manager) loadVersion(ctx context.Context, mod *Model, v *Version) error
 	if err != nil {
 		log.WithError(err).Warn("tensor renaming skipped")
 	}
-	v.info, v.inst, v.names = info, inst, names
+	inst := insts[0]
+	v.info, v.inst, v.more, v.names = info, inst, insts[1:], names
+	v.busy = make([]atomic.Int64, len(insts))
 	if n := mod.cfg.Nireq; n > 0 {
 		v.slots = make(chan struct{}, n)
 	}
-	if cfg := mod.cfg.DynamicBatching; cfg != nil {
+	if cfg := mod.cfg.DynamicBatching; cfg != nil && len(insts) > 1 {
+		log.Warn("dynamic batching is not applied to a MULTI target")
+	} else if cfg != nil {
 		b, err := newBatcher(v, cfg)
 		if err != nil {
 			_ = inst.Device.Unload(ctx, v.key)
@@ -54,7 +59,7 @@ func (m *Manager) loadVersion(ctx context.Context, mod *Model, v *Version) error
 	return nil
 }
 
-func (m *Manager) compile(ctx context.Context, mod *Model, v *Version) (*device.ModelInfo, *pluginhost.Instance, error) {
+func (m *Manager) compile(ctx context.Context, mod *Model, v *Version) (*device.ModelInfo, []*pluginhost.Instance, error) {
 	cfg := mod.cfg
 	shapes, shapeAuto, err := config.ParseShape(cfg.Shape)
 	if err != nil {
@@ -89,9 +94,12 @@ func (m *Manager) compile(ctx context.Context, mod *Model, v *Version) (*device.
 		BatchSize:    batch,
 		Layouts:      layouts,
 	}
-	candidates, err := targetDevices(cfg.TargetDevice)
+	candidates, multi, err := targetDevices(cfg.TargetDevice)
 	if err != nil {
 		return nil, nil, err
+	}
+	if multi {
+		return m.loadMulti(ctx, mod, v, cfg.TargetDevice, candidates, req)
 	}
 	var errs []string
 	for _, dev := range candidates {
@@ -100,7 +108,7 @@ func (m *Manager) compile(ctx context.Context, mod *Model, v *Version) (*device.
 			if len(candidates) > 1 {
 				mod.log.WithFields(logrus.Fields{"version": v.Number, "target_device": cfg.TargetDevice, "chosen": dev}).Info("composite target: device chosen")
 			}
-			return info, inst, nil
+			return info, []*pluginhost.Instance{inst}, nil
 		}
 		if len(candidates) == 1 {
 			return nil, nil, err
@@ -131,15 +139,14 @@ var autoDevices = []string{"CUDA", "GPU", "CPU"}
 
 // targetDevices expands a target_device into the devices to try in order:
 // HETERO:A,B and AUTO:A,B try A then B (the first that loads the model
-// serves it), AUTO tries CUDA, GPU, CPU. MULTI is refused until it is
-// served.
-func targetDevices(target string) ([]string, error) {
+// serves it), AUTO tries CUDA, GPU, CPU; MULTI:A,B loads on all (multi).
+func targetDevices(target string) (devices []string, multi bool, err error) {
 	kind, list, composite := strings.Cut(strings.TrimSpace(target), ":")
 	kind = strings.ToUpper(kind)
 	switch {
 	case kind == "AUTO" && !composite:
-		return autoDevices, nil
-	case kind == "AUTO" || kind == "HETERO":
+		return autoDevices, false, nil
+	case kind == "AUTO" || kind == "HETERO" || kind == "MULTI":
 		var out []string
 		for _, d := range strings.Split(list, ",") {
 			if d = strings.TrimSpace(d); d != "" {
@@ -147,13 +154,59 @@ func targetDevices(target string) ([]string, error) {
 			}
 		}
 		if len(out) == 0 {
-			return nil, apierr.Newf(apierr.CannotCompileModelIntoTargetDevice, "%s lists no device", target)
+			return nil, false, apierr.Newf(apierr.CannotCompileModelIntoTargetDevice, "%s lists no device", target)
 		}
-		return out, nil
-	case kind == "MULTI":
-		return nil, apierr.Newf(apierr.NotImplemented, "target device %s: MULTI (load balancing across devices) is not served yet; use HETERO or AUTO", target)
+		return out, kind == "MULTI", nil
 	}
-	return []string{target}, nil
+	return []string{target}, false, nil
+}
+
+// loadMulti loads a version on every device of MULTI:A,B; requests are
+// then spread over them. The devices must agree on the model's inputs and
+// outputs; one that cannot load it is left out (logged), and the load
+// fails only when none can.
+func (m *Manager) loadMulti(ctx context.Context, mod *Model, v *Version, target string, devs []string, req *device.LoadRequest) (*device.ModelInfo, []*pluginhost.Instance, error) {
+	var info *device.ModelInfo
+	var insts []*pluginhost.Instance
+	var errs []string
+	for _, dev := range devs {
+		i, inst, err := m.loadOn(ctx, dev, req)
+		if err != nil {
+			errs = append(errs, dev+": "+apierr.From(err).Details)
+			mod.log.WithError(err).WithFields(logrus.Fields{"version": v.Number, "device": dev}).Warn("MULTI: device left out")
+			continue
+		}
+		if info == nil {
+			info = i
+		} else if !sameTensors(info, i) {
+			_ = inst.Device.Unload(ctx, req.Model)
+			errs = append(errs, dev+": the model's inputs or outputs differ from the first device's")
+			continue
+		}
+		insts = append(insts, inst)
+	}
+	if len(insts) == 0 {
+		return nil, nil, apierr.Newf(apierr.CannotCompileModelIntoTargetDevice, "no device of %s could load the model: %s", target, strings.Join(errs, "; "))
+	}
+	mod.log.WithFields(logrus.Fields{"version": v.Number, "target_device": target, "devices": len(insts)}).Info("MULTI: model loaded on every device that could")
+	return info, insts, nil
+}
+
+// sameTensors reports whether two loads describe the same inputs and
+// outputs.
+func sameTensors(a, b *device.ModelInfo) bool {
+	eq := func(x, y []device.TensorInfo) bool {
+		if len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if x[i].Name != y[i].Name || x[i].DType != y[i].DType || fmt.Sprint(x[i].Shape) != fmt.Sprint(y[i].Shape) {
+				return false
+			}
+		}
+		return true
+	}
+	return eq(a.Inputs, b.Inputs) && eq(a.Outputs, b.Outputs)
 }
 
 // unloadVersion retires a version: UNLOADING, wait for in-flight requests,
@@ -166,8 +219,10 @@ func (m *Manager) unloadVersion(ctx context.Context, v *Version) {
 	v.setState(StateUnloading, ErrOK)
 	v.drain(ctx)
 	if v.inst != nil {
-		if err := v.inst.Device.Unload(ctx, v.key); err != nil {
-			m.log.WithError(err).WithFields(logrus.Fields{"model": v.Model, "version": v.Number}).Warn("unloading from the device plugin failed")
+		for _, inst := range v.backends() {
+			if err := inst.Device.Unload(ctx, v.key); err != nil {
+				m.log.WithError(err).WithFields(logrus.Fields{"model": v.Model, "version": v.Number, "plugin": inst.Family}).Warn("unloading from the device plugin failed")
+			}
 		}
 	}
 	if v.dropLocal != nil {

@@ -26,7 +26,7 @@ func (m *Manager) Recover(family string, inst *pluginhost.Instance) {
 		}
 		mod.mu.Lock()
 		for _, v := range mod.Versions() {
-			if v.inst == nil || v.inst == inst || v.inst.Family != family {
+			if v.inst == nil || !usesFamily(v, family, inst) {
 				continue
 			}
 			if s, _ := v.Status(); s != StateAvailable {
@@ -43,4 +43,15 @@ func (m *Manager) Recover(family string, inst *pluginhost.Instance) {
 		mod.mu.Unlock()
 	}
 	m.log.WithFields(logrus.Fields{"plugin": family, "versions": n, "took": time.Since(start).Round(time.Millisecond)}).Info("model versions reloaded into the restarted device plugin")
+}
+
+// usesFamily reports whether v runs on a dead instance of family (one
+// that is not the restarted inst).
+func usesFamily(v *Version, family string, inst *pluginhost.Instance) bool {
+	for _, b := range v.backends() {
+		if b.Family == family && b != inst {
+			return true
+		}
+	}
+	return false
 }

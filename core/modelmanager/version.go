@@ -107,6 +107,10 @@ type Version struct {
 	// mgr and mod let a version reload itself for "auto".
 	mgr *Manager
 	mod *Model
+	// more are the further instances of a MULTI version, and busy the
+	// requests in flight on each backend (v.inst first).
+	more []*pluginhost.Instance
+	busy []atomic.Int64
 	// slots bounds the requests in the plugin at once (nireq); nil when
 	// nireq is 0.
 	slots chan struct{}
