@@ -166,3 +166,18 @@ func TestPluginInstallVerifyRemove(t *testing.T) {
 		t.Errorf("the plugin is still there: %v", err)
 	}
 }
+
+// TestCPUExtensionReachesThePlugin: --cpu_extension is handed to the
+// device plugin, which registers it with ONNX Runtime; a file that is not
+// a custom-operator library fails the load with ONNX Runtime's reason.
+func TestCPUExtensionReachesThePlugin(t *testing.T) {
+	lib := filepath.Join(t.TempDir(), "libnot_custom_ops.so")
+	if err := os.WriteFile(lib, []byte("not a library"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runOVMS(t, "--model_name", "dummy", "--model_path", filepath.Join(modelsDir, "dummy"), "--cpu_extension", lib,
+		"--port", "0", "--rest_port", fmt.Sprint(freePort(t)))
+	if code != 1 || !strings.Contains(stderr, "Cannot compile model into target device") || !strings.Contains(stderr, "custom op library "+lib+": ") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}

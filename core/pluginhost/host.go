@@ -33,6 +33,9 @@ type Config struct {
 	Dirs []string
 	// ArenaBytes is the size of each plugin's arena (0 = DefaultArenaBytes).
 	ArenaBytes uint64
+	// Env are extra KEY=value variables for every plugin process (e.g.
+	// OVMS_CPU_EXTENSION).
+	Env []string
 	// Logger receives host and plugin logs.
 	Logger *logrus.Entry
 }
@@ -108,7 +111,7 @@ func (h *Host) Get(ctx context.Context, family string) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	inst, err := start(ctx, path, family, h.cfg.ArenaBytes, h.log)
+	inst, err := start(ctx, path, family, h.cfg.ArenaBytes, h.cfg.Env, h.log)
 	if err != nil {
 		return nil, err
 	}

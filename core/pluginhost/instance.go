@@ -80,7 +80,7 @@ func (i *Instance) killProcess() {
 }
 
 // start launches a plugin binary and completes the handshake.
-func start(ctx context.Context, path, family string, arenaBytes uint64, log *logrus.Entry) (*Instance, error) {
+func start(ctx context.Context, path, family string, arenaBytes uint64, env []string, log *logrus.Entry) (*Instance, error) {
 	arena, err := shm.Create("ovms-"+family, arenaBytes, 0.5)
 	if err != nil {
 		return nil, fmt.Errorf("starting %s plugin: %w", family, err)
@@ -97,6 +97,7 @@ func start(ctx context.Context, path, family string, arenaBytes uint64, log *log
 		shm.EnvChannel+"="+channel.Env(),
 		plugins.EnvLogLevel+"="+logging.LevelName(),
 	)
+	cmd.Env = append(cmd.Env, env...)
 	// The plugin dies with the core even when the core is killed, and
 	// terminal signals meant for the core do not reach it directly.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}

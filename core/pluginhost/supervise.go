@@ -82,7 +82,7 @@ func (h *Host) supervise(family string, inst *Instance) {
 			h.mu.Unlock()
 			return
 		}
-		next, err := start(context.Background(), inst.Path, family, h.cfg.ArenaBytes, h.log)
+		next, err := start(context.Background(), inst.Path, family, h.cfg.ArenaBytes, h.cfg.Env, h.log)
 		if err == nil {
 			h.instances[family] = next
 			handler := h.onRestart

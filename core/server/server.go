@@ -32,6 +32,7 @@ import (
 	"github.com/ovmsgo/ovms/core/logging"
 	"github.com/ovmsgo/ovms/core/modelmanager"
 	"github.com/ovmsgo/ovms/core/pluginhost"
+	"github.com/ovmsgo/ovms/plugins/device"
 )
 
 // shutdownGrace bounds how long in-flight requests may take at shutdown.
@@ -43,7 +44,15 @@ var ErrStartup = errors.New("server failed to start")
 // Run serves cfg until ctx is done, then shuts down gracefully.
 func Run(ctx context.Context, cfg config.Server, version string) error {
 	log := logging.Component("server")
-	host := pluginhost.New(pluginhost.Config{Dirs: PluginDirs(cfg.PluginDir), ArenaBytes: uint64(cfg.ArenaMB) << 20})
+	var env []string
+	if cfg.CPUExtension != "" {
+		abs, err := filepath.Abs(cfg.CPUExtension)
+		if err != nil {
+			abs = cfg.CPUExtension
+		}
+		env = append(env, device.EnvCPUExtension+"="+abs)
+	}
+	host := pluginhost.New(pluginhost.Config{Dirs: PluginDirs(cfg.PluginDir), ArenaBytes: uint64(cfg.ArenaMB) << 20, Env: env})
 	defer host.Close()
 	models := modelmanager.New(host, logging.Component("model_manager"))
 	models.SetCacheDir(filepath.Join(os.TempDir(), fmt.Sprintf("ovms-models-%d", os.Getpid())))

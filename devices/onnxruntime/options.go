@@ -46,6 +46,9 @@ type SessionOptions struct {
 	// asked for (0: not set, StreamsAuto: automatic). NewSession ignores it:
 	// the device plugin runs that many requests at once, sharing the threads.
 	Streams int
+	// CustomOpLibraries are shared libraries of custom operators
+	// registered with every session (OVMS's --cpu_extension).
+	CustomOpLibraries []string
 	// CPUPinning is plugin_config's ENABLE_CPU_PINNING: each stream's pool
 	// threads are pinned to their own cores. NewSession ignores it; the
 	// device plugin turns it into thread affinities per stream.

@@ -16,6 +16,7 @@
 #define ORT_SLOT_SetSessionExecutionMode 13
 #define ORT_SLOT_SetSessionGraphOptimizationLevel 23
 #define ORT_SLOT_AddSessionConfigEntry 130
+#define ORT_SLOT_RegisterCustomOpsLibrary_V2 228
 #define ORT_SLOT_CreateSessionFromArray 8
 #define ORT_SLOT_ReleaseSession 95
 #define ORT_SLOT_Run 9
@@ -48,6 +49,6 @@
 #define ORT_SLOT_RunOptionsSetTerminate 46
 
 // Lowest OrtApi version that has every function above.
-#define ORTABI_MIN_API_VERSION 5
+#define ORTABI_MIN_API_VERSION 14
 
 #endif  // ORTABI_SLOTS_H

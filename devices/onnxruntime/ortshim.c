@@ -95,6 +95,9 @@ OrtStatus* ortgo_set_graph_optimization(OrtSessionOptions* o, int level) {
 OrtStatus* ortgo_add_config_entry(OrtSessionOptions* o, const char* key, const char* value) {
   return ORT_CALL(AddSessionConfigEntry, o, key, value);
 }
+OrtStatus* ortgo_register_custom_ops(OrtSessionOptions* o, const char* path) {
+  return ORT_CALL(RegisterCustomOpsLibrary_V2, o, path);
+}
 
 OrtStatus* ortgo_create_session(const OrtEnv* env, const void* model, size_t len, const OrtSessionOptions* o,
                                 OrtSession** out) {

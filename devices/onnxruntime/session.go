@@ -135,6 +135,15 @@ func newSessionOptions(opts SessionOptions) (*C.OrtSessionOptions, error) {
 			return nil, fmt.Errorf("session config entry %s=%q: %w", k, opts.ConfigEntries[k], err)
 		}
 	}
+	for _, lib := range opts.CustomOpLibraries {
+		cl := C.CString(lib)
+		err := statusErr(C.ortgo_register_custom_ops(o, cl))
+		C.free(unsafe.Pointer(cl))
+		if err != nil {
+			C.ortgo_release_session_options(o)
+			return nil, fmt.Errorf("custom op library %s: %w", lib, err)
+		}
+	}
 	return o, nil
 }
 

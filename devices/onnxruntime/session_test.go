@@ -189,3 +189,17 @@ func runNodeTestIO(t *testing.T, name string, inType, outType ElementType) {
 		t.Error(err)
 	}
 }
+
+// TestCustomOpLibraryIsRegistered: a library that cannot be loaded fails
+// the session with ONNX Runtime's reason and the library's name (a real
+// custom-op library is not available to the tests).
+func TestCustomOpLibraryIsRegistered(t *testing.T) {
+	initLib(t)
+	model := identityModel(t, Float32, "batch", 3, nil)
+	for _, lib := range []string{"/nonexistent/libcustom_ops.so", "/etc/hostname"} {
+		_, err := NewSession(model, SessionOptions{CustomOpLibraries: []string{lib}})
+		if err == nil || !strings.Contains(err.Error(), "custom op library "+lib+": ") {
+			t.Errorf("%s: %v", lib, err)
+		}
+	}
+}

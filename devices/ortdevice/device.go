@@ -7,6 +7,7 @@ package ortdevice
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -36,12 +37,13 @@ type Config struct {
 
 // Device hosts ONNX Runtime sessions for loaded model versions.
 type Device struct {
-	cfg    Config
-	reason string // why the device cannot run here; "" when it can
-	env    *device.Env
-	arena  *shm.Arena
-	log    *logrus.Entry
-	models sync.Map // device.ModelKey -> *model
+	cfg       Config
+	reason    string // why the device cannot run here; "" when it can
+	extension string // custom-operator library for every session
+	env       *device.Env
+	arena     *shm.Arena
+	log       *logrus.Entry
+	models    sync.Map // device.ModelKey -> *model
 }
 
 var _ device.Device = (*Device)(nil)
@@ -66,7 +68,7 @@ func New(cfg Config, env *device.Env) (*Device, error) {
 		log.WithFields(logrus.Fields{"ort_category": category, "ort_location": location}).Warn(message)
 	})
 	log.WithFields(logrus.Fields{"library": path, "ort_version": ort.Version()}).Info("onnx runtime loaded")
-	d := &Device{cfg: cfg, env: env, arena: env.Arena, log: log}
+	d := &Device{cfg: cfg, env: env, arena: env.Arena, log: log, extension: os.Getenv(device.EnvCPUExtension)}
 	if cfg.Detect != nil {
 		if d.reason = cfg.Detect(filepath.Dir(path)); d.reason != "" {
 			log.WithField("reason", d.reason).Warn("device not available on this machine; loads will fail")
@@ -86,7 +88,7 @@ func (d *Device) Load(_ context.Context, req *device.LoadRequest) (*device.Model
 	if d.reason != "" {
 		return nil, status.Errorf(codes.FailedPrecondition, "%s device is not available on this machine: %s", strings.Join(d.cfg.Devices, "/"), d.reason)
 	}
-	m, err := loadModel(req, d.log.WithFields(logrus.Fields{"model": req.Model.Name, "version": req.Model.Version}))
+	m, err := loadModel(req, d.extension, d.log.WithFields(logrus.Fields{"model": req.Model.Name, "version": req.Model.Version}))
 	if err != nil {
 		return nil, status.Error(codes.FailedPrecondition, err.Error())
 	}

@@ -81,10 +81,13 @@ func noSpinning(opts *ort.SessionOptions) {
 	}
 }
 
-func loadModel(req *device.LoadRequest, log *logrus.Entry) (*model, error) {
+func loadModel(req *device.LoadRequest, extension string, log *logrus.Entry) (*model, error) {
 	opts, err := ort.ParseSessionOptions(req.PluginConfig)
 	if err != nil {
 		return nil, err
+	}
+	if extension != "" {
+		opts.CustomOpLibraries = []string{extension}
 	}
 	bytes := req.ModelBytes
 	if bytes == nil {

@@ -75,6 +75,10 @@ type Info struct {
 	Reason      string
 }
 
+// EnvCPUExtension names a custom-operator library (OVMS's --cpu_extension)
+// that a plugin registers with every model it compiles; the host sets it.
+const EnvCPUExtension = "OVMS_CPU_EXTENSION"
+
 // ModelKey names one model version.
 type ModelKey struct {
 	// Name is the servable name.
