@@ -12,5 +12,5 @@ import (
 )
 
 func main() {
-	plugins.ServeDevice("cuda", ortdevice.Factory(ortdevice.Config{Name: "cuda", Devices: []string{"CUDA", "NVIDIA"}, Detect: detect.CUDA}))
+	plugins.ServeDevice("cuda", ortdevice.Factory(ortdevice.Config{Name: "cuda", Devices: []string{"CUDA", "NVIDIA"}, Detect: detect.CUDA, CUDA: true}))
 }

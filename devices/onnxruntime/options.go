@@ -46,6 +46,10 @@ type SessionOptions struct {
 	// asked for (0: not set, StreamsAuto: automatic). NewSession ignores it:
 	// the device plugin runs that many requests at once, sharing the threads.
 	Streams int
+	// CUDA appends ONNX Runtime's CUDA execution provider (default device
+	// 0) ahead of the CPU one. It needs the provider library beside
+	// libonnxruntime.so.1; NewSession fails with ORT's reason without it.
+	CUDA bool
 	// CustomOpLibraries are shared libraries of custom operators
 	// registered with every session (OVMS's --cpu_extension).
 	CustomOpLibraries []string

@@ -75,6 +75,7 @@ typedef struct OrtTypeInfo OrtTypeInfo;
 typedef struct OrtTensorTypeAndShapeInfo OrtTensorTypeAndShapeInfo;
 typedef struct OrtSessionOptions OrtSessionOptions;
 typedef struct OrtAllocator OrtAllocator;
+typedef struct OrtCUDAProviderOptionsV2 OrtCUDAProviderOptionsV2;
 
 // C enums are int-sized on every ABI ONNX Runtime supports.
 typedef int OrtLoggingLevel;
@@ -112,6 +113,9 @@ ORTABI_FN(OrtStatus*, SetSessionExecutionMode, (OrtSessionOptions* options, Exec
 ORTABI_FN(OrtStatus*, SetSessionGraphOptimizationLevel, (OrtSessionOptions* options, GraphOptimizationLevel level))
 ORTABI_FN(OrtStatus*, AddSessionConfigEntry, (OrtSessionOptions* options, const char* config_key, const char* config_value))
 ORTABI_FN(OrtStatus*, RegisterCustomOpsLibrary_V2, (OrtSessionOptions* options, const char* library_name))
+ORTABI_FN(OrtStatus*, CreateCUDAProviderOptions, (OrtCUDAProviderOptionsV2** out))
+ORTABI_FN(OrtStatus*, SessionOptionsAppendExecutionProvider_CUDA_V2, (OrtSessionOptions* options, const OrtCUDAProviderOptionsV2* cuda_options))
+ORTABI_FN(void, ReleaseCUDAProviderOptions, (OrtCUDAProviderOptionsV2* input))
 ORTABI_FN(OrtStatus*, CreateSessionFromArray, (const OrtEnv* env, const void* model_data, size_t model_data_length, const OrtSessionOptions* options, OrtSession** out))
 ORTABI_FN(void, ReleaseSession, (OrtSession* input))
 ORTABI_FN(OrtStatus*, Run, (OrtSession* session, const OrtRunOptions* run_options, const char* const* input_names, const OrtValue* const* inputs, size_t input_len, const char* const* output_names, size_t output_names_len, OrtValue** outputs))

@@ -17,6 +17,9 @@
 #define ORT_SLOT_SetSessionGraphOptimizationLevel 23
 #define ORT_SLOT_AddSessionConfigEntry 130
 #define ORT_SLOT_RegisterCustomOpsLibrary_V2 228
+#define ORT_SLOT_CreateCUDAProviderOptions 205
+#define ORT_SLOT_SessionOptionsAppendExecutionProvider_CUDA_V2 204
+#define ORT_SLOT_ReleaseCUDAProviderOptions 208
 #define ORT_SLOT_CreateSessionFromArray 8
 #define ORT_SLOT_ReleaseSession 95
 #define ORT_SLOT_Run 9

@@ -98,6 +98,14 @@ OrtStatus* ortgo_add_config_entry(OrtSessionOptions* o, const char* key, const c
 OrtStatus* ortgo_register_custom_ops(OrtSessionOptions* o, const char* path) {
   return ORT_CALL(RegisterCustomOpsLibrary_V2, o, path);
 }
+OrtStatus* ortgo_append_cuda(OrtSessionOptions* o) {
+  OrtCUDAProviderOptionsV2* cuda = NULL;
+  OrtStatus* st = ORT_CALL(CreateCUDAProviderOptions, &cuda);
+  if (st != NULL) return st;
+  st = ORT_CALL(SessionOptionsAppendExecutionProvider_CUDA_V2, o, cuda);
+  ORT_CALL(ReleaseCUDAProviderOptions, cuda);
+  return st;
+}
 
 OrtStatus* ortgo_create_session(const OrtEnv* env, const void* model, size_t len, const OrtSessionOptions* o,
                                 OrtSession** out) {

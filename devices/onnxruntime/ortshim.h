@@ -27,6 +27,7 @@ OrtStatus* ortgo_set_execution_mode(OrtSessionOptions* o, int mode);
 OrtStatus* ortgo_set_graph_optimization(OrtSessionOptions* o, int level);
 OrtStatus* ortgo_add_config_entry(OrtSessionOptions* o, const char* key, const char* value);
 OrtStatus* ortgo_register_custom_ops(OrtSessionOptions* o, const char* path);
+OrtStatus* ortgo_append_cuda(OrtSessionOptions* o);
 
 // Sessions. output selects outputs (1) or inputs (0). *name is malloc'ed.
 OrtStatus* ortgo_create_session(const OrtEnv* env, const void* model, size_t len,

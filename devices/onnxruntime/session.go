@@ -135,6 +135,12 @@ func newSessionOptions(opts SessionOptions) (*C.OrtSessionOptions, error) {
 			return nil, fmt.Errorf("session config entry %s=%q: %w", k, opts.ConfigEntries[k], err)
 		}
 	}
+	if opts.CUDA {
+		if err := statusErr(C.ortgo_append_cuda(o)); err != nil {
+			C.ortgo_release_session_options(o)
+			return nil, fmt.Errorf("CUDA execution provider: %w", err)
+		}
+	}
 	for _, lib := range opts.CustomOpLibraries {
 		cl := C.CString(lib)
 		err := statusErr(C.ortgo_register_custom_ops(o, cl))

@@ -203,3 +203,20 @@ func TestCustomOpLibraryIsRegistered(t *testing.T) {
 		}
 	}
 }
+
+// TestCUDAProviderWithoutItsLibrary: asking for the CUDA provider where
+// ONNX Runtime has no CUDA provider library fails with ORT's reason (the
+// fetched CPU-only build here); on a GPU machine with the library the same
+// call appends the provider.
+func TestCUDAProviderWithoutItsLibrary(t *testing.T) {
+	initLib(t)
+	s, err := NewSession(identityModel(t, Float32, "batch", 3, nil), SessionOptions{CUDA: true})
+	if err == nil {
+		s.Close()
+		t.Skip("this ONNX Runtime has a CUDA provider; nothing to check here")
+	}
+	if !strings.Contains(err.Error(), "CUDA execution provider: ") {
+		t.Errorf("error %q", err)
+	}
+	t.Logf("without the provider library: %v", err)
+}

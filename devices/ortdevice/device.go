@@ -33,6 +33,8 @@ type Config struct {
 	// Detect, when set, says why the device cannot run here ("" when it
 	// can), given the folder of the ONNX Runtime library.
 	Detect func(libDir string) string
+	// CUDA makes every session use ONNX Runtime's CUDA execution provider.
+	CUDA bool
 }
 
 // Device hosts ONNX Runtime sessions for loaded model versions.
@@ -88,7 +90,7 @@ func (d *Device) Load(_ context.Context, req *device.LoadRequest) (*device.Model
 	if d.reason != "" {
 		return nil, status.Errorf(codes.FailedPrecondition, "%s device is not available on this machine: %s", strings.Join(d.cfg.Devices, "/"), d.reason)
 	}
-	m, err := loadModel(req, d.extension, d.log.WithFields(logrus.Fields{"model": req.Model.Name, "version": req.Model.Version}))
+	m, err := loadModel(req, d.extension, d.cfg.CUDA, d.log.WithFields(logrus.Fields{"model": req.Model.Name, "version": req.Model.Version}))
 	if err != nil {
 		return nil, status.Error(codes.FailedPrecondition, err.Error())
 	}

@@ -81,11 +81,12 @@ func noSpinning(opts *ort.SessionOptions) {
 	}
 }
 
-func loadModel(req *device.LoadRequest, extension string, log *logrus.Entry) (*model, error) {
+func loadModel(req *device.LoadRequest, extension string, cuda bool, log *logrus.Entry) (*model, error) {
 	opts, err := ort.ParseSessionOptions(req.PluginConfig)
 	if err != nil {
 		return nil, err
 	}
+	opts.CUDA = cuda
 	if extension != "" {
 		opts.CustomOpLibraries = []string{extension}
 	}
