@@ -16,6 +16,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -37,6 +38,23 @@ type fakeServer struct {
 	lastInput  []float32
 	shmInfers  int
 	dataInfers int
+	lastInfer  time.Time
+}
+
+// waitQuiet waits until no inference has arrived for 100 ms (at most 2 s),
+// so that requests a finished run cancelled but the server still serves
+// are not counted in the next one.
+func (f *fakeServer) waitQuiet() {
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		f.mu.Lock()
+		quiet := time.Since(f.lastInfer) > 100*time.Millisecond
+		f.mu.Unlock()
+		if quiet {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 type fakeRegion struct {
@@ -138,6 +156,7 @@ func (f *fakeServer) infer(data []byte, in, out *place) ([]byte, error) {
 	vals := f32s(data)
 	f.mu.Lock()
 	f.lastInput = vals
+	f.lastInfer = time.Now()
 	if in != nil {
 		f.shmInfers++
 	} else {

@@ -67,6 +67,7 @@ func TestRunAgainstFakeServer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.p)+"/"+tt.shm, func(t *testing.T) {
+			f.waitQuiet() // the previous run's cancelled requests
 			f.mu.Lock()
 			f.events, f.shmInfers, f.dataInfers, f.lastInput = nil, 0, 0, nil
 			f.mu.Unlock()
