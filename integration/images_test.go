@@ -160,3 +160,26 @@ func TestBinaryImageInputs(t *testing.T) {
 	wantErr(t, err, "Binary input images for this endpoint are required to have the same resolution - image 1 is 4x6, the first is 8x8; input name: image")
 	d.alive()
 }
+
+// TestImageLayouts: binary images need an NHWC input. An input whose
+// configured layout is NCHW gets OVMS's UNSUPPORTED_LAYOUT; an NCHW model
+// served with layout NHWC:NCHW takes images (ovms transposes them).
+func TestImageLayouts(t *testing.T) {
+	red := solidImage(t, "png", 5, 4, color.RGBA{R: 255, A: 255})
+	s := startServer(t, "image_nhwc", "--layout", "NCHW")
+	_, err := kpb.NewGRPCInferenceServiceClient(s.conn).ModelInfer(ctx(t), &kpb.ModelInferRequest{ModelName: "image_nhwc",
+		Inputs: []*inT{{Name: "image", Datatype: "BYTES", Shape: []int64{1}, Contents: &kpb.InferTensorContents{BytesContents: [][]byte{red}}}}})
+	wantErr(t, err, `Received binary image input but resource not configured to accept NHWC layout - input image has layout NCHW; binary image inputs need NHWC (set its layout to "NHWC:NCHW" to convert)`)
+	s.stop()
+
+	s = startServer(t, "increment_1x3x4x5", "--layout", "NHWC:NCHW")
+	r, err := kpb.NewGRPCInferenceServiceClient(s.conn).ModelInfer(ctx(t), &kpb.ModelInferRequest{ModelName: "increment_1x3x4x5",
+		Inputs: []*inT{{Name: "input", Datatype: "BYTES", Shape: []int64{1}, Contents: &kpb.InferTensorContents{BytesContents: [][]byte{red}}}}})
+	if err != nil {
+		t.Fatalf("an image into an NCHW model served as NHWC: %v", err)
+	}
+	out := f32s(r.RawOutputContents[0]) // NCHW [1,3,4,5]: planes B, G, R, each + 1
+	if len(out) != 60 || out[0] != 1 || out[20] != 1 || out[40] != 256 || out[59] != 256 {
+		t.Fatalf("output planes: B %v G %v R %v", out[0], out[20], out[40])
+	}
+}

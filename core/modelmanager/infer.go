@@ -24,12 +24,14 @@ const releaseTimeout = 5 * time.Second
 // plugin and returns outputs that alias the arena. The caller holds the
 // version (Acquire) and must Release the response when it has been sent.
 func (v *Version) Infer(ctx context.Context, req *tensor.Request) (*tensor.Response, error) {
+	req.Layouts = v.layouts
 	if err := tensor.Validate(v.info.Inputs, req); err != nil {
 		nv := v.autoReshape(ctx, req, err)
 		if nv == nil {
 			return nil, err
 		}
 		defer nv.Release()
+		req.Layouts = nv.layouts
 		if err := tensor.Validate(nv.info.Inputs, req); err != nil {
 			return nil, err
 		}

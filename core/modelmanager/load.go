@@ -38,6 +38,7 @@ func (m *Manager) loadVersion(ctx context.Context, mod *Model, v *Version) error
 	}
 	inst := insts[0]
 	v.info, v.inst, v.more, v.names = info, inst, insts[1:], names
+	v.layouts = apiLayouts(mod.cfg.Layout, info, names)
 	v.busy = make([]atomic.Int64, len(insts))
 	if n := mod.cfg.Nireq; n > 0 {
 		v.slots = make(chan struct{}, n)
@@ -229,4 +230,32 @@ func (m *Manager) unloadVersion(ctx context.Context, v *Version) {
 		v.dropLocal()
 	}
 	v.setState(StateEnd, ErrOK)
+}
+
+// apiLayouts maps the version's inputs (by API name) to their configured
+// layout as requests see it: the TARGET of "TARGET:SOURCE", or the bare
+// layout. nil when no layout is set.
+func apiLayouts(setting string, info *device.ModelInfo, names *names) map[string]string {
+	ls, err := config.ParseLayout(setting)
+	if err != nil || len(ls) == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for key, l := range ls {
+		target, _, _ := strings.Cut(l, ":")
+		if key == "" {
+			if len(info.Inputs) == 1 {
+				out[info.Inputs[0].Name] = target
+			}
+			continue
+		}
+		alias := key
+		for a, r := range names.inReal {
+			if r == key {
+				alias = a
+			}
+		}
+		out[alias] = target
+	}
+	return out
 }

@@ -111,6 +111,9 @@ type Version struct {
 	// requests in flight on each backend (v.inst first).
 	more []*pluginhost.Instance
 	busy []atomic.Int64
+	// layouts are the inputs' configured layouts as requests see them
+	// (for binary image inputs), nil when none is set.
+	layouts map[string]string
 	// slots bounds the requests in the plugin at once (nireq); nil when
 	// nireq is 0.
 	slots chan struct{}

@@ -69,6 +69,9 @@ type Request struct {
 	Outputs []string
 	// Placements asks for outputs to be written into client shared memory.
 	Placements map[string]ShmRef
+	// Layouts are the configured layouts of the model's inputs as requests
+	// see them (e.g. "NHWC"), by input name; set by the model version.
+	Layouts map[string]string
 }
 
 // ByteSize is the arena size the validated input needs as the model's dt.

@@ -109,21 +109,25 @@ func strings2D(m *device.TensorInfo, in *Input, api API) error {
 // strings, by the input's processing hint: a string matrix, images, or a
 // precision error (OVMS answers the last case with a bare NOT_IMPLEMENTED,
 // which reaches clients as "Unknown error"; see docs/compatibility.md).
-func convertStrings(m *device.TensorInfo, in *Input, api API) error {
+func convertStrings(m *device.TensorInfo, in *Input, api API, layout string) error {
 	switch HintFor(m) {
 	case HintStrings2D:
 		return strings2D(m, in, api)
 	case HintImage:
-		return images(m, in, api)
+		return images(m, in, api, layout)
 	}
 	return apierr.Newf(apierr.InvalidPrecision, "Expected: %s; Actual: %s; input name: %s", PrecisionName(m.DType), in.DTypeName, in.Name)
 }
 
 // images validates encoded images sent to a 4-D input and replaces them by
 // the decoded, resized NHWC tensor in the model's precision (OVMS's
-// binary inputs). A model input's layout is taken as NHWC: layouts that
-// could say otherwise (UNSUPPORTED_LAYOUT) come with the layout setting.
-func images(m *device.TensorInfo, in *Input, api API) error {
+// binary inputs). The input must take NHWC: a configured layout that puts
+// the channels elsewhere (e.g. "NCHW") gets UNSUPPORTED_LAYOUT; no layout
+// setting means NHWC.
+func images(m *device.TensorInfo, in *Input, api API, layout string) error {
+	if layout != "" && !nhwcCompatible(layout) {
+		return apierr.Newf(apierr.UnsupportedLayout, "input %s has layout %s; binary image inputs need NHWC (set its layout to \"NHWC:%s\" to convert)", in.Name, layout, layout)
+	}
 	if err := binaryRank(in, api); err != nil {
 		return err
 	}
@@ -140,4 +144,18 @@ func images(m *device.TensorInfo, in *Input, api API) error {
 	in.DType, in.DTypeName, in.Shape = m.DType, PrecisionName(m.DType), Shape(shape)
 	in.Raw, in.RawParts, in.HasRaw, in.Strings, in.Values = data, nil, true, nil, nil
 	return nil
+}
+
+// nhwcCompatible reports whether a 4-D layout is N?HWC-compatible (OVMS's
+// check against "N...HWC": "?" matches any dimension).
+func nhwcCompatible(layout string) bool {
+	if len(layout) != 4 {
+		return false
+	}
+	for i, want := range "NHWC" {
+		if c := rune(layout[i]); c != want && c != '?' {
+			return false
+		}
+	}
+	return true
 }

@@ -30,7 +30,7 @@ func Validate(model []device.TensorInfo, req *Request) error {
 		if !ok {
 			return apierr.Newf(apierr.InvalidMissingInput, "Required input: %s", m.Name)
 		}
-		if err := validateInput(m, in, req.API); err != nil {
+		if err := validateInput(m, in, req.API, req.Layouts[m.Name]); err != nil {
 			return err
 		}
 	}
@@ -46,14 +46,14 @@ func ValidateCount(model []device.TensorInfo, n int) error {
 	return nil
 }
 
-func validateInput(m *device.TensorInfo, in *Input, api API) error {
+func validateInput(m *device.TensorInfo, in *Input, api API, layout string) error {
 	for _, d := range in.Shape {
 		if d < 0 {
 			return apierr.Newf(apierr.InvalidShape, "Negative or zero dimension size is not acceptable: %s; input name: %s", in.Shape, in.Name)
 		}
 	}
 	if in.DType == device.String && m.DType != device.String {
-		return convertStrings(m, in, api)
+		return convertStrings(m, in, api, layout)
 	}
 	if in.DType != m.DType {
 		return apierr.Newf(apierr.InvalidPrecision, "Expected: %s; Actual: %s; input name: %s", PrecisionName(m.DType), in.DTypeName, in.Name)
