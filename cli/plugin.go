@@ -52,14 +52,23 @@ func pluginCommand() *cli.Command {
 	}
 }
 
-func pluginList(c *cli.Context) error {
+// probeHost is a plugin host for starting plugins once to ask them about
+// themselves (small arenas; only errors are logged). done stops it.
+func probeHost(c *cli.Context) (host *pluginhost.Host, done func(), err error) {
 	closer, err := logging.Setup("ERROR", "")
 	if err != nil {
-		return errorf("%v", err)
+		return nil, nil, errorf("%v", err)
 	}
-	defer closer.Close()
-	host := pluginhost.New(pluginhost.Config{Dirs: server.PluginDirs(c.String("plugin_dir")), ArenaBytes: 16 << 20})
-	defer host.Close()
+	host = pluginhost.New(pluginhost.Config{Dirs: server.PluginDirs(c.String("plugin_dir")), ArenaBytes: 16 << 20})
+	return host, func() { host.Close(); _ = closer.Close() }, nil
+}
+
+func pluginList(c *cli.Context) error {
+	host, done, err := probeHost(c)
+	if err != nil {
+		return err
+	}
+	defer done()
 	fams := host.Installed()
 	if len(fams) == 0 {
 		return errorf("no device plugin (%s<family>) found; set --plugin_dir", pluginhost.BinaryPrefix)
@@ -160,14 +169,12 @@ func pluginInspect(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return fmt.Errorf("%w: plugin inspect takes one NAME", config.ErrUsage)
 	}
-	closer, err := logging.Setup("ERROR", "")
+	host, done, err := probeHost(c)
 	if err != nil {
-		return errorf("%v", err)
+		return err
 	}
-	defer closer.Close()
+	defer done()
 	fam := strings.TrimPrefix(c.Args().First(), pluginhost.BinaryPrefix)
-	host := pluginhost.New(pluginhost.Config{Dirs: server.PluginDirs(c.String("plugin_dir")), ArenaBytes: 16 << 20})
-	defer host.Close()
 	inst, err := host.Get(c.Context, fam)
 	if err != nil {
 		return errorf("%v", err)
