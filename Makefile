@@ -34,6 +34,14 @@ plugins: ## build the device plugin binaries into ./bin
 	@for d in $(DEVICES); do echo "$(GO) build -o $(BIN)/ovms-device-$$d ./devices/$$d"; \
 	  $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ovms-device-$$d ./devices/$$d || exit 1; done
 
+.PHONY: cuda-provider
+cuda-provider: onnxruntime ## fetch ONNX Runtime's CUDA provider (about 180 MB; for ovms-device-cuda on an NVIDIA GPU)
+	@./scripts/fetch-cuda-provider.sh >/dev/null
+
+.PHONY: cuda-check
+cuda-check: build cuda-provider ## on an NVIDIA GPU machine: check and measure the CUDA plugin against the CPU one
+	./scripts/cuda-check.sh "$$(dirname "$$(readlink -f "$$(./scripts/fetch-onnxruntime.sh)")")" $(BIN) build/cuda-check
+
 .PHONY: models
 models: ## generate the example and test models into build/models
 	@$(GO) run ./scripts/testmodels -out $(MODELS)

@@ -75,13 +75,18 @@ func HDDL(libDir string) string {
 	return strings.Join(missing, "; ")
 }
 
-// CUDA needs the NVIDIA driver (/proc/driver/nvidia/version and a
-// /dev/nvidia0 node) and ONNX Runtime's CUDA provider
+// CUDA needs the NVIDIA driver (/proc/driver/nvidia/version, or its
+// control node /dev/nvidiactl where a container such as gVisor shows no
+// /proc/driver), a /dev/nvidia0 node and ONNX Runtime's CUDA provider
 // (libonnxruntime_providers_cuda.so, with libonnxruntime_providers_shared.so).
+// The CUDA libraries the provider links (cudart, cuBLAS, cuRAND, cuDNN) are
+// found by the dynamic loader when the first session is made.
 func CUDA(libDir string) string {
 	var missing []string
-	if _, err := os.Stat(path("/proc/driver/nvidia/version")); err != nil {
-		missing = append(missing, "no NVIDIA driver (/proc/driver/nvidia/version)")
+	_, errVersion := os.Stat(path("/proc/driver/nvidia/version"))
+	_, errCtl := os.Stat(path("/dev/nvidiactl"))
+	if errVersion != nil && errCtl != nil {
+		missing = append(missing, "no NVIDIA driver (/proc/driver/nvidia/version or /dev/nvidiactl)")
 	} else if _, err := os.Stat(path("/dev/nvidia0")); err != nil {
 		missing = append(missing, "no NVIDIA GPU node (/dev/nvidia0)")
 	}
@@ -94,6 +99,12 @@ func CUDA(libDir string) string {
 // providerNames are the execution providers' display names.
 var providerNames = map[string]string{"openvino": "OpenVINO", "cuda": "CUDA"}
 
+// providerHints say where each provider library can come from.
+var providerHints = map[string]string{
+	"openvino": "the onnxruntime-node package ships the CPU provider only, and no npm package ships this one",
+	"cuda":     "run scripts/fetch-cuda-provider.sh",
+}
+
 // provider checks for ONNX Runtime's shared provider library of an
 // execution provider beside the ORT library.
 func provider(libDir, name string) string {
@@ -103,7 +114,7 @@ func provider(libDir, name string) string {
 	}
 	for _, f := range []string{lib, "libonnxruntime_providers_shared.so"} {
 		if _, err := os.Stat(filepath.Join(libDir, f)); err != nil {
-			return fmt.Sprintf("ONNX Runtime's %s provider (%s) is not in %s (the onnxruntime-node package ships the CPU provider only)", providerNames[name], f, libDir)
+			return fmt.Sprintf("ONNX Runtime's %s provider (%s) is not in %s (%s)", providerNames[name], f, libDir, providerHints[name])
 		}
 	}
 	return ""

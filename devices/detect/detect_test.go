@@ -56,4 +56,22 @@ func TestDetectOnAFakeMachine(t *testing.T) {
 			t.Errorf("%s with everything present: %q", name, r)
 		}
 	}
+	// A container without /proc/driver (gVisor) still shows the driver's
+	// control node; without it and the version file there is no driver.
+	if err := os.Remove(filepath.Join(Root, "proc/driver/nvidia/version")); err != nil {
+		t.Fatal(err)
+	}
+	if r := CUDA(lib); !strings.HasPrefix(r, "no NVIDIA driver") {
+		t.Errorf("CUDA with neither the version file nor nvidiactl: %q", r)
+	}
+	write(t, filepath.Join(Root, "dev/nvidiactl"), "")
+	if r := CUDA(lib); r != "" {
+		t.Errorf("CUDA with /dev/nvidiactl only: %q", r)
+	}
+	if err := os.Remove(filepath.Join(Root, "dev/nvidia0")); err != nil {
+		t.Fatal(err)
+	}
+	if r := CUDA(lib); r != "no NVIDIA GPU node (/dev/nvidia0)" {
+		t.Errorf("CUDA without /dev/nvidia0: %q", r)
+	}
 }

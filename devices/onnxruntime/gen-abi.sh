@@ -34,6 +34,9 @@ fi
 
 fns=$(sed -n 's/^ORTABI_FN([^,]*, *\([A-Za-z0-9_]*\),.*/\1/p' "$here/ortabi.h")
 [ -n "$fns" ] || { echo "gen-abi: no ORTABI_FN lines in ortabi.h" >&2; exit 1; }
+# Newer functions, called only where the library's OrtApi version has them:
+# slots and signatures are checked, but they do not raise the minimum.
+newer=$(sed -n 's/^ORTABI_FN_SINCE([0-9]*, *[^,]*, *\([A-Za-z0-9_]*\),.*/\1/p' "$here/ortabi.h")
 
 # The last OrtApi member of each API version N (the "End of Version N"
 # markers in ONNX Runtime's onnxruntime_c_api.cc). Used to find the lowest API
@@ -57,7 +60,7 @@ SAME(ortabi_logging_fn, OrtLoggingFunction, "ortabi_logging_fn")
 SAME(ortabi_GetApi_fn, __typeof__(((OrtApiBase*)0)->GetApi), "OrtApiBase.GetApi")
 SAME(ortabi_GetVersionString_fn, __typeof__(((OrtApiBase*)0)->GetVersionString), "OrtApiBase.GetVersionString")
 EOF
-  for f in $fns; do
+  for f in $fns $newer; do
     echo "SAME(ortabi_${f}_fn, __typeof__(((OrtApi*)0)->$f), \"signature of $f\")"
   done
   echo 'int main(void) {'
@@ -71,6 +74,9 @@ EOF
   for f in $fns; do
     echo "  printf(\"#define ORT_SLOT_%s %zu\n\", \"$f\", (size_t)SLOT($f));"
     echo "  if (SLOT($f) > max) max = SLOT($f);"
+  done
+  for f in $newer; do
+    echo "  printf(\"#define ORT_SLOT_%s %zu\n\", \"$f\", (size_t)SLOT($f));"
   done
   echo '  for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) if (ends[i] >= max) { min = (int)i + 1; break; }'
   echo '  if (!min) { fprintf(stderr, "gen-abi: a function is newer than the version table; extend ends\n"); return 1; }'

@@ -24,9 +24,10 @@ const (
 	// CacheVersion is the ONNX Runtime version that scripts/fetch-onnxruntime.sh
 	// fetches into <repo>/.cache/onnxruntime/<CacheVersion>/.
 	CacheVersion = "1.30.0"
-	// RequestedAPIVersion is the OrtApi version asked for first. Older
-	// libraries are asked for the lowest version that has every function the
-	// binding uses (see APIVersion).
+	// RequestedAPIVersion is the newest OrtApi version asked for. An older
+	// library (ONNX Runtime 1.N offers version N) gives its own version, at
+	// least the lowest that has every function the binding needs; newer
+	// functions are used only where that version has them (see APIVersion).
 	RequestedAPIVersion = 30
 )
 
@@ -165,6 +166,21 @@ func Init(path string) error {
 	return nil
 }
 
+// ProviderDir returns the folder ONNX Runtime looks in for its shared
+// provider libraries (libonnxruntime_providers_*.so): that of the loaded
+// library with symbolic links resolved (./bin/libonnxruntime.so.1 links to
+// the fetched library in .cache/), or "" before Init.
+func ProviderDir() string {
+	if !loaded.Load() {
+		return ""
+	}
+	p, err := filepath.EvalSymlinks(loadedPath)
+	if err != nil {
+		p = loadedPath
+	}
+	return filepath.Dir(p)
+}
+
 // Version returns the version of the loaded ONNX Runtime library, such as
 // "1.30.0", or "" before Init.
 func Version() string {
@@ -175,8 +191,7 @@ func Version() string {
 }
 
 // APIVersion returns the OrtApi version in use: RequestedAPIVersion, or the
-// lowest version the binding works with when the library is older; 0 before
-// Init.
+// library's own version when it is older; 0 before Init.
 func APIVersion() int {
 	if !loaded.Load() {
 		return 0

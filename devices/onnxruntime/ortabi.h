@@ -55,7 +55,9 @@
   X(ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT8E5M2FNUZ, 20)                        \
   X(ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT4, 21)                                 \
   X(ONNX_TENSOR_ELEMENT_DATA_TYPE_INT4, 22)                                  \
-  X(ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT4E2M1, 23)
+  X(ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT4E2M1, 23)                            \
+  X(OrtHardwareDeviceType_CPU, 0) X(OrtHardwareDeviceType_GPU, 1)            \
+  X(OrtHardwareDeviceType_NPU, 2)
 
 #ifdef ORTABI_REAL_HEADER
 // Generation mode: the real onnxruntime_c_api.h was included first.
@@ -76,6 +78,8 @@ typedef struct OrtTensorTypeAndShapeInfo OrtTensorTypeAndShapeInfo;
 typedef struct OrtSessionOptions OrtSessionOptions;
 typedef struct OrtAllocator OrtAllocator;
 typedef struct OrtCUDAProviderOptionsV2 OrtCUDAProviderOptionsV2;
+typedef struct OrtEpDevice OrtEpDevice;
+typedef struct OrtHardwareDevice OrtHardwareDevice;
 
 // C enums are int-sized on every ABI ONNX Runtime supports.
 typedef int OrtLoggingLevel;
@@ -86,6 +90,7 @@ typedef int GraphOptimizationLevel;
 typedef int ExecutionMode;
 typedef int OrtAllocatorType;
 typedef int OrtMemType;
+typedef int OrtHardwareDeviceType;
 
 #define ORTABI_DEFINE_ENUM(name, value) name = (value),
 enum { ORTABI_ENUMS(ORTABI_DEFINE_ENUM) };
@@ -146,6 +151,17 @@ ORTABI_FN(void, ReleaseValue, (OrtValue* input))
 ORTABI_FN(OrtStatus*, CreateRunOptions, (OrtRunOptions** out))
 ORTABI_FN(void, ReleaseRunOptions, (OrtRunOptions* input))
 ORTABI_FN(OrtStatus*, RunOptionsSetTerminate, (OrtRunOptions* options))
+
+// Functions of a newer OrtApi version than the binding needs (the version
+// comes first). They are called only where APIVersion() reaches it; gen-abi.sh
+// checks their signatures and slots but leaves them out of the minimum.
+#define ORTABI_FN_SINCE(since, ret, name, params) ORTABI_FN(ret, name, params) enum { ORTABI_SINCE_##name = since };
+ORTABI_FN_SINCE(22, OrtStatus*, RegisterExecutionProviderLibrary, (OrtEnv* env, const char* registration_name, const char* path))
+ORTABI_FN_SINCE(22, OrtStatus*, GetEpDevices, (const OrtEnv* env, const OrtEpDevice* const** ep_devices, size_t* num_ep_devices))
+ORTABI_FN_SINCE(22, OrtStatus*, SessionOptionsAppendExecutionProvider_V2, (OrtSessionOptions* session_options, OrtEnv* env, const OrtEpDevice* const* ep_devices, size_t num_ep_devices, const char* const* ep_option_keys, const char* const* ep_option_vals, size_t num_ep_options))
+ORTABI_FN_SINCE(22, OrtHardwareDeviceType, HardwareDevice_Type, (const OrtHardwareDevice* device))
+ORTABI_FN_SINCE(22, const char*, EpDevice_EpName, (const OrtEpDevice* ep_device))
+ORTABI_FN_SINCE(22, const OrtHardwareDevice*, EpDevice_Device, (const OrtEpDevice* ep_device))
 
 // OrtApiBase, returned by the library's exported OrtGetApiBase().
 typedef const OrtApi* (*ortabi_GetApi_fn)(uint32_t version);

@@ -50,6 +50,12 @@
 #define ORT_SLOT_CreateRunOptions 39
 #define ORT_SLOT_ReleaseRunOptions 97
 #define ORT_SLOT_RunOptionsSetTerminate 46
+#define ORT_SLOT_RegisterExecutionProviderLibrary 301
+#define ORT_SLOT_GetEpDevices 303
+#define ORT_SLOT_SessionOptionsAppendExecutionProvider_V2 304
+#define ORT_SLOT_HardwareDevice_Type 307
+#define ORT_SLOT_EpDevice_EpName 312
+#define ORT_SLOT_EpDevice_Device 316
 
 // Lowest OrtApi version that has every function above.
 #define ORTABI_MIN_API_VERSION 14

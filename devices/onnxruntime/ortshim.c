@@ -25,12 +25,16 @@ int ortgo_load(const char* path, uint32_t want, uint32_t* got, const char** err)
     return 1;
   }
   const OrtApiBase* base = get_base();
-  uint32_t v = want;
+  // The newest version offered, up to want: an older library still gets the
+  // newer functions it has (see ORTABI_FN_SINCE). ONNX Runtime 1.N offers
+  // OrtApi N, so start there (each refused GetApi logs an error), then step
+  // down to the minimum.
+  uint32_t v = want, major = 0, minor = 0;
+  if (sscanf(base->GetVersionString(), "%u.%u", &major, &minor) == 2 && major == 1 && minor < want &&
+      minor >= ORTABI_MIN_API_VERSION)
+    v = minor;
   const OrtApi* api = base->GetApi(v);
-  if (!api && want > ORTABI_MIN_API_VERSION) {
-    v = ORTABI_MIN_API_VERSION;
-    api = base->GetApi(v);
-  }
+  while (!api && v > ORTABI_MIN_API_VERSION) api = base->GetApi(--v);
   if (!api) {
     *err = "the library offers neither the requested OrtApi version nor the minimum this binding needs";
     dlclose(h);
@@ -105,6 +109,30 @@ OrtStatus* ortgo_append_cuda(OrtSessionOptions* o) {
   st = ORT_CALL(SessionOptionsAppendExecutionProvider_CUDA_V2, o, cuda);
   ORT_CALL(ReleaseCUDAProviderOptions, cuda);
   return st;
+}
+
+OrtStatus* ortgo_register_ep_library(OrtEnv* env, const char* name, const char* path) {
+  return ORT_CALL(RegisterExecutionProviderLibrary, env, name, path);
+}
+
+OrtStatus* ortgo_append_ep(OrtSessionOptions* o, OrtEnv* env, const char* ep_name, int hw_type, size_t* of_ep,
+                           int* appended) {
+  const OrtEpDevice* const* devs = NULL;
+  size_t n = 0;
+  *of_ep = 0;
+  *appended = 0;
+  OrtStatus* st = ORT_CALL(GetEpDevices, env, &devs, &n);
+  if (st) return st;
+  for (size_t i = 0; i < n; i++) {
+    const char* name = ORT_CALL(EpDevice_EpName, devs[i]);
+    if (!name || strcmp(name, ep_name) != 0) continue;
+    (*of_ep)++;
+    if ((int)ORT_CALL(HardwareDevice_Type, ORT_CALL(EpDevice_Device, devs[i])) != hw_type || *appended) continue;
+    st = ORT_CALL(SessionOptionsAppendExecutionProvider_V2, o, env, &devs[i], 1, NULL, NULL, 0);
+    if (st) return st;
+    *appended = 1;
+  }
+  return NULL;
 }
 
 OrtStatus* ortgo_create_session(const OrtEnv* env, const void* model, size_t len, const OrtSessionOptions* o,

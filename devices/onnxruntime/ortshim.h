@@ -29,6 +29,13 @@ OrtStatus* ortgo_add_config_entry(OrtSessionOptions* o, const char* key, const c
 OrtStatus* ortgo_register_custom_ops(OrtSessionOptions* o, const char* path);
 OrtStatus* ortgo_append_cuda(OrtSessionOptions* o);
 
+// Plugin execution providers (OrtApi 22+). ortgo_append_ep appends ep_name
+// for its first device of hardware type hw_type; *of_ep counts the EP's
+// devices of any type and *appended says whether one was appended.
+OrtStatus* ortgo_register_ep_library(OrtEnv* env, const char* name, const char* path);
+OrtStatus* ortgo_append_ep(OrtSessionOptions* o, OrtEnv* env, const char* ep_name, int hw_type, size_t* of_ep,
+                           int* appended);
+
 // Sessions. output selects outputs (1) or inputs (0). *name is malloc'ed.
 OrtStatus* ortgo_create_session(const OrtEnv* env, const void* model, size_t len,
                                 const OrtSessionOptions* o, OrtSession** out);

@@ -136,7 +136,7 @@ func newSessionOptions(opts SessionOptions) (*C.OrtSessionOptions, error) {
 		}
 	}
 	if opts.CUDA {
-		if err := statusErr(C.ortgo_append_cuda(o)); err != nil {
+		if err := appendCUDA(o); err != nil {
 			C.ortgo_release_session_options(o)
 			return nil, fmt.Errorf("CUDA execution provider: %w", err)
 		}

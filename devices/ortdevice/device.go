@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
@@ -72,7 +71,7 @@ func New(cfg Config, env *device.Env) (*Device, error) {
 	log.WithFields(logrus.Fields{"library": path, "ort_version": ort.Version()}).Info("onnx runtime loaded")
 	d := &Device{cfg: cfg, env: env, arena: env.Arena, log: log, extension: os.Getenv(device.EnvCPUExtension)}
 	if cfg.Detect != nil {
-		if d.reason = cfg.Detect(filepath.Dir(path)); d.reason != "" {
+		if d.reason = cfg.Detect(ort.ProviderDir()); d.reason != "" {
 			log.WithField("reason", d.reason).Warn("device not available on this machine; loads will fail")
 		}
 	}
