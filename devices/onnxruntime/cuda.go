@@ -18,10 +18,6 @@ import (
 // ProviderDir (scripts/fetch-cuda-provider.sh puts it there).
 const CUDAProviderLibrary = "libonnxruntime_providers_cuda.so"
 
-// epAPIVersion is the first OrtApi version with plugin execution providers
-// (RegisterExecutionProviderLibrary, GetEpDevices, ...: ONNX Runtime 1.22).
-const epAPIVersion = 22
-
 // cudaEPName is the name the CUDA provider gives its OrtEpDevices.
 const cudaEPName = "CUDAExecutionProvider"
 
@@ -41,7 +37,7 @@ var cudaEP struct {
 // ORT built with the CUDA provider bridge, as onnxruntime-node's is).
 func appendCUDA(o *C.OrtSessionOptions) error {
 	lib := filepath.Join(ProviderDir(), CUDAProviderLibrary)
-	if APIVersion() < epAPIVersion {
+	if C.ortgo_has_ep_api() == 0 {
 		return statusErr(C.ortgo_append_cuda(o))
 	}
 	if _, err := os.Stat(lib); err != nil {

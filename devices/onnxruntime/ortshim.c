@@ -11,6 +11,7 @@ const ortabi_voidfn* ortabi_api;           // set once by ortgo_load
 static const OrtApiBase* g_base;           // set once by ortgo_load
 static OrtMemoryInfo* g_cpu_mem;           // CPU memory info for caller-owned tensors
 static OrtAllocator* g_alloc;              // ORT's default CPU allocator (not released)
+static uint32_t g_version;                 // OrtApi version in use, set once by ortgo_load
 
 int ortgo_load(const char* path, uint32_t want, uint32_t* got, const char** err) {
   void* h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -41,6 +42,7 @@ int ortgo_load(const char* path, uint32_t want, uint32_t* got, const char** err)
     return 1;
   }
   g_base = base;
+  g_version = v;
   ortabi_api = (const ortabi_voidfn*)api;
   *got = v;
   return 0;
@@ -111,7 +113,20 @@ OrtStatus* ortgo_append_cuda(OrtSessionOptions* o) {
   return st;
 }
 
+int ortgo_has_ep_api(void) {
+  return g_version >= ORTABI_SINCE_RegisterExecutionProviderLibrary && g_version >= ORTABI_SINCE_GetEpDevices &&
+         g_version >= ORTABI_SINCE_SessionOptionsAppendExecutionProvider_V2 &&
+         g_version >= ORTABI_SINCE_HardwareDevice_Type && g_version >= ORTABI_SINCE_EpDevice_EpName &&
+         g_version >= ORTABI_SINCE_EpDevice_Device;
+}
+
+static OrtStatus* no_ep_api(void) {
+  return ORT_CALL(CreateStatus, ORT_NOT_IMPLEMENTED,
+                  "this ONNX Runtime has no plugin execution providers (OrtApi 22, ONNX Runtime 1.22, or later)");
+}
+
 OrtStatus* ortgo_register_ep_library(OrtEnv* env, const char* name, const char* path) {
+  if (!ortgo_has_ep_api()) return no_ep_api();
   return ORT_CALL(RegisterExecutionProviderLibrary, env, name, path);
 }
 
@@ -121,6 +136,7 @@ OrtStatus* ortgo_append_ep(OrtSessionOptions* o, OrtEnv* env, const char* ep_nam
   size_t n = 0;
   *of_ep = 0;
   *appended = 0;
+  if (!ortgo_has_ep_api()) return no_ep_api();
   OrtStatus* st = ORT_CALL(GetEpDevices, env, &devs, &n);
   if (st) return st;
   for (size_t i = 0; i < n; i++) {

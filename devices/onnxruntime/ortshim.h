@@ -29,9 +29,12 @@ OrtStatus* ortgo_add_config_entry(OrtSessionOptions* o, const char* key, const c
 OrtStatus* ortgo_register_custom_ops(OrtSessionOptions* o, const char* path);
 OrtStatus* ortgo_append_cuda(OrtSessionOptions* o);
 
-// Plugin execution providers (OrtApi 22+). ortgo_append_ep appends ep_name
+// Plugin execution providers (OrtApi 22+). ortgo_has_ep_api says whether the
+// OrtApi in use has every function they need (ORTABI_FN_SINCE); the other two
+// fail with ORT_NOT_IMPLEMENTED where it does not. ortgo_append_ep appends ep_name
 // for its first device of hardware type hw_type; *of_ep counts the EP's
 // devices of any type and *appended says whether one was appended.
+int ortgo_has_ep_api(void);
 OrtStatus* ortgo_register_ep_library(OrtEnv* env, const char* name, const char* path);
 OrtStatus* ortgo_append_ep(OrtSessionOptions* o, OrtEnv* env, const char* ep_name, int hw_type, size_t* of_ep,
                            int* appended);
