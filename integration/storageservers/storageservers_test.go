@@ -207,8 +207,9 @@ func TestUploadDir(t *testing.T) {
 		"s3":      func(t *testing.T) Server { return start(t, "s3", StartS3) },
 		"gcs":     func(t *testing.T) Server { return start(t, "gcs", StartGCS) },
 		"azurite": azuriteForTest,
+		"azfiles": func(t *testing.T) Server { return azureFilesForTest(t, AzureFilesOptions{PageSize: 3}) },
 	}
-	for _, name := range []string{"s3", "gcs", "azurite"} {
+	for _, name := range []string{"s3", "gcs", "azurite", "azfiles"} {
 		t.Run(name, func(t *testing.T) {
 			s := servers[name](t)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
