@@ -2,11 +2,17 @@ package storage
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"path"
 	"strings"
+	"syscall"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/directory"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/file"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/fileerror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azfile/share"
 )
@@ -123,13 +129,90 @@ func (s *azfsStore) listDir(ctx context.Context, prefix string) ([]string, []obj
 	return dirs, files, nil
 }
 
+// azfsResumes is how many times in a row a download cut by the network is
+// resumed without a byte arriving in between.
+const azfsResumes = 3
+
 func (s *azfsStore) open(ctx context.Context, key string) (io.ReadCloser, error) {
 	p, name := path.Split(key)
-	resp, err := s.dir(p).NewFileClient(name).DownloadStream(ctx, nil)
+	f := s.dir(p).NewFileClient(name)
+	resp, err := f.DownloadStream(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	return resp.NewRetryReader(ctx, nil), nil
+	return &azfsReader{ctx: ctx, f: f, key: key, body: resp.Body, etag: resp.ETag}, nil
+}
+
+// azfsReader reads a file and, when the connection fails mid-body,
+// resumes with a range request from the first byte not yet read. Azure
+// Files takes no If-Match on Get File (the SDK's retry reader sends
+// none), so the resumed answer's ETag is compared with the first one's: a
+// file replaced in between fails the read instead of joining two files'
+// bytes.
+type azfsReader struct {
+	ctx      context.Context
+	f        *file.Client
+	key      string
+	body     io.ReadCloser // nil between a failure and the resumed request
+	etag     *azcore.ETag  // of the first answer
+	off      int64         // bytes read so far
+	failures int           // failed reads since the last byte arrived
+}
+
+func (r *azfsReader) Read(p []byte) (int, error) {
+	for {
+		if r.body == nil {
+			resp, err := r.f.DownloadStream(r.ctx, &file.DownloadStreamOptions{Range: file.HTTPRange{Offset: r.off}})
+			if err != nil {
+				return 0, err
+			}
+			if r.etag != nil && (resp.ETag == nil || *resp.ETag != *r.etag) {
+				_ = resp.Body.Close()
+				return 0, fmt.Errorf("%q changed while it was downloaded (ETag %s, then %s)", r.key, *r.etag, ptrString(resp.ETag))
+			}
+			r.body = resp.Body
+		}
+		n, err := r.body.Read(p)
+		r.off += int64(n)
+		if n > 0 {
+			r.failures = 0
+		}
+		if err == nil || err == io.EOF {
+			return n, err
+		}
+		_ = r.body.Close()
+		r.body = nil
+		if !resumable(err) || r.failures >= azfsResumes || r.ctx.Err() != nil {
+			return n, err
+		}
+		r.failures++
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+// Close closes the current answer's body.
+func (r *azfsReader) Close() error {
+	if r.body == nil {
+		return nil
+	}
+	return r.body.Close()
+}
+
+// resumable reports whether a failed body read is worth resuming: the
+// connection closed early or failed.
+func resumable(err error) bool {
+	var ne net.Error
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// ptrString is *p, or "none".
+func ptrString[T ~string](p *T) string {
+	if p == nil {
+		return "none"
+	}
+	return string(*p)
 }
 
 func (s *azfsStore) kind(err error) errKind {
