@@ -12,7 +12,9 @@ import (
 )
 
 // TestCloudStorage serves dummy from each real storage server (an S3
-// server, a GCS emulator, Azurite) through s3://, gs:// and az:// URLs:
+// server, a GCS emulator, Azurite, the Azure Files server with a
+// connection string and with account and key) through s3://, gs://, az://
+// and azfs:// URLs:
 // the model loads, a version uploaded while ovms runs is picked up and the
 // one it replaces retires, a deleted version retires, and downloaded
 // copies are removed when their version unloads.
@@ -25,8 +27,15 @@ func TestCloudStorage(t *testing.T) {
 		"s3":      storageservers.StartS3,
 		"gcs":     storageservers.StartGCS,
 		"azurite": func() (storageservers.Server, error) { return storageservers.StartAzurite(root) },
+		"azfiles": func() (storageservers.Server, error) {
+			return storageservers.StartAzureFiles(storageservers.AzureFilesOptions{PageSize: 2})
+		},
+		"azfiles-shared-key": func() (storageservers.Server, error) {
+			s, err := storageservers.StartAzureFiles(storageservers.AzureFilesOptions{})
+			return sharedKeyEnv{s}, err
+		},
 	}
-	for _, name := range []string{"s3", "gcs", "azurite"} {
+	for _, name := range []string{"s3", "gcs", "azurite", "azfiles", "azfiles-shared-key"} {
 		t.Run(name, func(t *testing.T) {
 			srv, err := starts[name]()
 			if err != nil {
@@ -106,3 +115,9 @@ func countFiles(t *testing.T, dir string) int {
 	})
 	return n
 }
+
+// sharedKeyEnv gives ovms the Azure Files server's account and key
+// settings instead of its connection string.
+type sharedKeyEnv struct{ *storageservers.AzureFiles }
+
+func (s sharedKeyEnv) Env() []string { return s.SharedKeyEnv() }

@@ -207,6 +207,28 @@ func (s *AzureFiles) Put(_ context.Context, share, key string, data []byte) erro
 	return nil
 }
 
+// PutFiles writes several files at once (by path), as Put does each: a
+// listing sees all of them or none.
+func (s *AzureFiles) PutFiles(share string, files map[string][]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh, ok := s.shares[share]
+	if !ok {
+		return fmt.Errorf("azure files put %s: no such share", share)
+	}
+	for key, data := range files {
+		key = strings.Trim(key, "/")
+		if _, ok := sh.dirs[key]; ok || key == "" {
+			return fmt.Errorf("azure files put %s/%s: not a file name", share, key)
+		}
+		if err := s.mkdirAll(sh, parentOf(key)); err != nil {
+			return err
+		}
+		sh.files[key] = s.newNode(append([]byte(nil), data...))
+	}
+	return nil
+}
+
 // Delete removes every file whose path starts with prefix, and the folders
 // whose path followed by "/" does.
 func (s *AzureFiles) Delete(_ context.Context, share, prefix string) error {
