@@ -298,9 +298,9 @@ func (s *AzureFiles) record(r AzureFilesRequest) {
 	s.mu.Unlock()
 }
 
-// Close stops the server.
+// Close stops the server and closes its connections.
 func (s *AzureFiles) Close() error {
-	s.once.Do(func() { s.closeErr = s.http.close() })
+	s.once.Do(func() { s.closeErr = s.http.closeNow() })
 	return s.closeErr
 }
 

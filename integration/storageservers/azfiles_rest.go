@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // azFilesVersion is the x-ms-version the server answers with when a
@@ -70,9 +71,35 @@ func (s *AzureFiles) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("x-ms-client-request-id", id)
 	}
 	rec := &AzureFilesRequest{Method: r.Method, Query: r.URL.RawQuery, Range: requestRange(r)}
-	defer func() { s.record(*rec) }() // also when a cut answer panics
-	rec.Status = s.route(w, r, rec, rid)
+	// Recorded when the status is sent, before the body: a client that
+	// has read the whole answer finds its request in the log.
+	rw := &recordingWriter{ResponseWriter: w, record: func(status int) {
+		rec.Status = status
+		s.record(*rec)
+	}}
+	s.route(rw, r, rec, rid)
 }
+
+// recordingWriter calls record once, with the status, when the header is
+// written.
+type recordingWriter struct {
+	http.ResponseWriter
+	once   sync.Once
+	record func(status int)
+}
+
+func (w *recordingWriter) WriteHeader(status int) {
+	w.once.Do(func() { w.record(status) })
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *recordingWriter) Write(b []byte) (int, error) {
+	w.once.Do(func() { w.record(http.StatusOK) })
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap gives http.ResponseController the connection's writer (Flush).
+func (w *recordingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // route checks the request and runs its operation; it returns the status
 // sent.
@@ -345,7 +372,7 @@ func (s *AzureFiles) getFile(w http.ResponseWriter, r *http.Request, rec *AzureF
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	if c := s.takeCut(share + "/" + p); c != nil {
-		rec.Status, rec.Cut = status, true
+		rec.Cut = true
 		s.cutAnswer(w, status, body, c)
 	}
 	w.WriteHeader(status)

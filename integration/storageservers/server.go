@@ -106,6 +106,16 @@ func (h *httpServer) close() error {
 	return err
 }
 
+// closeNow closes the listener and every connection at once (Shutdown
+// waits up to 5 s for connections a client opened but sent nothing on).
+func (h *httpServer) closeNow() error {
+	err := h.srv.Close()
+	if serr := <-h.err; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
 // port is the loopback port a listener is bound to.
 func port(ln net.Listener) int {
 	return ln.Addr().(*net.TCPAddr).Port
