@@ -54,7 +54,7 @@ func TestStartupModels(t *testing.T) {
 	if d := m.GetGraph().GetInput()[0].GetType().GetTensorType().GetShape().GetDim()[0].GetDimValue(); d != 8 {
 		t.Errorf("small_cnn_b8 batch %d", d)
 	}
-	for _, parallel := range []bool{false, true} {
+	for _, parallel := range []int{1, 2, 6} {
 		if d, err := engineSessions(files, parallel); err != nil || d <= 0 {
 			t.Errorf("parallel %v: %v %v", parallel, d, err)
 		}
