@@ -81,3 +81,38 @@ func TestModelFileMustBeARegularFile(t *testing.T) {
 		t.Errorf("a link to a regular model file: %v", err)
 	}
 }
+
+// TestLoadAfterTheCallerLeftIsDropped: a load whose caller gave up (the
+// core's load timeout cancelled the call) is not kept, so it cannot
+// replace what the core knows to be loaded.
+func TestLoadAfterTheCallerLeftIsDropped(t *testing.T) {
+	if err := ort.Init(""); err != nil {
+		t.Skip("onnx runtime not available:", err)
+	}
+	g := om.NewGraph("id")
+	g.Output(g.Input("x", om.Float32, 1, 2), "x", om.Float32, 1, 2)
+	m, err := g.Model(13)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := om.WriteFile(filepath.Join(dir, "1", "model.onnx"), m); err != nil {
+		t.Fatal(err)
+	}
+	d := &Device{cfg: Config{Name: "test"}, log: logrus.NewEntry(logrus.New())}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	key := device.ModelKey{Name: "m", Version: 1}
+	if _, err := d.Load(ctx, &device.LoadRequest{Model: key, Path: filepath.Join(dir, "1")}); err == nil {
+		t.Fatal("a cancelled load succeeded")
+	}
+	if _, ok := d.models.Load(key); ok {
+		t.Fatal("a cancelled load was kept")
+	}
+	if _, err := d.Load(context.Background(), &device.LoadRequest{Model: key, Path: filepath.Join(dir, "1")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Unload(context.Background(), key); err != nil {
+		t.Fatal(err)
+	}
+}
