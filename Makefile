@@ -68,6 +68,13 @@ bench: build ## measure ovms against the raw engine and a gRPC echo server; exit
 	@$(GO) run ./scripts/testmodels -out $(MODELS) -bench >/dev/null
 	$(GO) run ./scripts/benchsuite -bin $(BIN) -models $(MODELS) $(BENCH_FLAGS)
 
+SOAK_DURATION ?= 10m
+SOAK_INTERVAL ?= 30s
+
+.PHONY: soak
+soak: build models ## mixed load with load/unload cycles and reloads for SOAK_DURATION (10m); prints RSS, fds, goroutines, mappings every 30 s; fails on growth
+	$(GO) run ./scripts/soak -bin $(BIN) -models $(MODELS) -duration $(SOAK_DURATION) -interval $(SOAK_INTERVAL) $(SOAK_FLAGS)
+
 .PHONY: proto
 proto: ## regenerate the Go code of proto/ (pinned protoc plugins)
 	@./scripts/install-deps.sh generate

@@ -29,6 +29,8 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "plugin_config", Usage: `device settings as JSON, e.g. {"NUM_STREAMS": "2"}`},
 		&cli.IntFlag{Name: "nireq", Usage: "size of the inference request pool; 0 lets the device decide"},
 		&cli.IntFlag{Name: "nireq_timeout_ms", Value: d.NireqTimeoutMs, Usage: "ovms extension: how long a request waits for one of the nireq slots of its model version before it fails (0: as long as the request lives)"},
+		&cli.IntFlag{Name: "model_load_timeout_seconds", Value: d.ModelLoadTimeoutSeconds, Usage: "ovms extension: a model version whose load (download, plugin start, compilation) takes longer fails, and other loads go on (0: no limit)"},
+		&cli.IntFlag{Name: "model_load_parallelism", Usage: "ovms extension: how many model versions load at once (0: the number of CPUs, at least 2)"},
 		&cli.StringFlag{Name: "model_version_policy", Usage: `e.g. {"latest": {"num_versions": 2}}`},
 		&cli.StringFlag{Name: "batch_size", Usage: "model batch size (not supported yet)"},
 		&cli.StringFlag{Name: "shape", Usage: "model input shape (not supported yet)"},
@@ -63,6 +65,8 @@ func serverConfig(c *cli.Context) (config.Server, error) {
 	s.ArenaMB = c.Int("plugin_arena_mb")
 	s.AllowClientShm = c.Bool("allow_client_shm")
 	s.NireqTimeoutMs = c.Int("nireq_timeout_ms")
+	s.ModelLoadTimeoutSeconds = c.Int("model_load_timeout_seconds")
+	s.ModelLoadParallelism = c.Int("model_load_parallelism")
 	m := config.DefaultModel()
 	m.Name = c.String("model_name")
 	m.BasePath = c.String("model_path")

@@ -86,6 +86,8 @@ func TestServerValidateOrder(t *testing.T) {
 		{func(s *Server) { s.RestPort = 9000 }, false, "port and rest_port cannot have the same values"},
 		{func(s *Server) { s.CPUExtension = "/no/such/file" }, false, "File path provided as an --cpu_extension parameter does not exist in the filesystem: /no/such/file"},
 		{func(s *Server) { s.LogLevel = "info" }, false, "log_level should be one of: TRACE, DEBUG, INFO, WARNING, ERROR"},
+		{func(s *Server) { s.ModelLoadTimeoutSeconds = -1 }, false, "model_load_timeout_seconds should be 0 (no limit) or more"},
+		{func(s *Server) { s.ModelLoadParallelism = -1 }, false, "model_load_parallelism should be from 0 (the default) to 1024"},
 	}
 	for i, c := range cases {
 		s := base()

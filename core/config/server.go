@@ -43,6 +43,12 @@ type Server struct {
 	// version's nireq inference slots (an ovms extension; 0 waits as long
 	// as the request lives).
 	NireqTimeoutMs int
+	// ModelLoadTimeoutSeconds bounds the load of one model version (an
+	// ovms extension; 0: no bound).
+	ModelLoadTimeoutSeconds int
+	// ModelLoadParallelism is how many model versions load at once (an
+	// ovms extension; 0: the model manager's default).
+	ModelLoadParallelism int
 	// GRPCChannelArguments is --grpc_channel_arguments as given; Validate
 	// parses it into GRPC.
 	GRPCChannelArguments string
@@ -62,9 +68,14 @@ func DefaultServer() Server {
 		FileSystemPollWaitSeconds: 1,
 		ArenaMB:                   1024,
 		NireqTimeoutMs:            10000,
+		ModelLoadTimeoutSeconds:   DefaultModelLoadTimeoutSeconds,
 		GRPC:                      GRPCArgs{MaxRecvBytes: DefaultMaxMessageBytes, MaxSendBytes: DefaultMaxMessageBytes},
 	}
 }
+
+// DefaultModelLoadTimeoutSeconds is --model_load_timeout_seconds's
+// default: generous, as large models take long to download and compile.
+const DefaultModelLoadTimeoutSeconds = 600
 
 // ErrUsage marks command-line errors; the CLI exits with code 64 on them.
 var ErrUsage = errors.New("usage error")
@@ -140,6 +151,12 @@ func (s *Server) Validate(modelFlagsSet bool) error {
 	}
 	if s.ArenaMB < 1 {
 		return usage("plugin_arena_mb should be at least 1")
+	}
+	if s.ModelLoadTimeoutSeconds < 0 {
+		return usage("model_load_timeout_seconds should be 0 (no limit) or more")
+	}
+	if s.ModelLoadParallelism < 0 || s.ModelLoadParallelism > 1024 {
+		return usage("model_load_parallelism should be from 0 (the default) to 1024")
 	}
 	return nil
 }

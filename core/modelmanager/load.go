@@ -2,12 +2,15 @@ package modelmanager
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/ovmsgo/ovms/core/apierr"
@@ -16,16 +19,68 @@ import (
 	"github.com/ovmsgo/ovms/plugins/device"
 )
 
-// loadVersion loads one version into its device plugin. A failure leaves
-// the version in LOADING with error code UNKNOWN, as OVMS reports it.
+// loadVersions loads versions of mod in parallel (each waits for a load
+// slot); the error joins the failures in version order.
+func (m *Manager) loadVersions(ctx context.Context, mod *Model, vs []*Version) error {
+	if len(vs) == 1 {
+		return m.loadVersion(ctx, mod, vs[0])
+	}
+	errs := make([]error, len(vs))
+	var wg sync.WaitGroup
+	for i, v := range vs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = m.loadVersion(ctx, mod, v)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// loadSlot waits for one of the load slots; call the returned func to
+// give it back.
+func (m *Manager) loadSlot(ctx context.Context) (func(), error) {
+	select {
+	case m.loadSlots <- struct{}{}:
+		return func() { <-m.loadSlots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// ErrLoadTimeout is wrapped by the error of a load that ran past the load
+// timeout.
+var ErrLoadTimeout = errors.New("model load timed out")
+
+// loadVersion loads one version into its device plugin, once a load slot
+// is free and within the load timeout. A failure, a timeout included,
+// leaves the version in LOADING with error code UNKNOWN, as OVMS reports a
+// failed load; a timed-out load is abandoned (the plugin drops it if it
+// ever ends) and holds no lock afterwards.
 func (m *Manager) loadVersion(ctx context.Context, mod *Model, v *Version) error {
 	v.mgr = m
 	log := mod.log.WithField("version", v.Number)
-	v.setState(StateLoading, ErrOK)
-	start := time.Now()
-	info, insts, err := m.compile(ctx, mod, v)
+	release, err := m.loadSlot(ctx)
 	if err != nil {
 		v.setState(StateLoading, ErrUnknown)
+		return fmt.Errorf("version %d: waiting to load: %w", v.Number, err)
+	}
+	defer release()
+	v.setState(StateLoading, ErrOK)
+	start := time.Now()
+	lctx, cancel := ctx, context.CancelFunc(func() {})
+	if m.loadTimeout > 0 {
+		lctx, cancel = context.WithTimeout(ctx, m.loadTimeout)
+	}
+	info, insts, err := m.compile(lctx, mod, v)
+	timedOut := m.loadTimeout > 0 && ctx.Err() == nil && (lctx.Err() != nil || cancelled(err))
+	cancel()
+	if err != nil {
+		v.setState(StateLoading, ErrUnknown)
+		if timedOut {
+			err = fmt.Errorf("%w after %v (--model_load_timeout_seconds); the version is left as a failed load", ErrLoadTimeout, m.loadTimeout)
+		}
 		log.WithError(err).Error("error occurred while loading model version")
 		return fmt.Errorf("version %d: %w", v.Number, err)
 	}
@@ -128,11 +183,35 @@ func (m *Manager) loadOn(ctx context.Context, dev string, req *device.LoadReques
 	r := *req
 	r.TargetDevice = dev
 	info, err := inst.Device.Load(ctx, &r)
+	if err != nil && (ctx.Err() != nil || cancelled(err)) {
+		// The core gave up (load timeout or shutdown). A plugin drops a
+		// load that ends after its caller left, but one that ended just
+		// as the deadline passed may be in place: unload it (under the
+		// model's lock, so it cannot hit a newer load of the same key).
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abandonedUnloadTimeout)
+		_ = inst.Device.Unload(uctx, r.Model)
+		cancel()
+	}
 	if err != nil {
 		return nil, nil, apierr.Wrap(apierr.CannotCompileModelIntoTargetDevice, err, "%s", status.Convert(err).Message())
 	}
 	return info, inst, nil
 }
+
+// cancelled reports whether a plugin call ended because its deadline
+// passed or it was cancelled. The plugin's side of the call may see the
+// deadline (sent rounded down) a little before the core does, and end the
+// call first.
+func cancelled(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return true
+	}
+	c := status.Code(err)
+	return c == codes.DeadlineExceeded || c == codes.Canceled
+}
+
+// abandonedUnloadTimeout bounds the unload sent after an abandoned load.
+const abandonedUnloadTimeout = 5 * time.Second
 
 // autoDevices is AUTO's preference order (OVMS: discrete GPU, then
 // integrated GPU, then CPU; never NPU).

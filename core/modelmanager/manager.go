@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -29,25 +30,58 @@ type Devices interface {
 }
 
 // Manager owns all served models.
+//
+// Locks: every model has its own lock (Model.mu), held while one of its
+// versions loads or unloads, so that the loads of different models never
+// wait for each other. applyMu is held shared by Reconcile, LoadModel and
+// UnloadModel, and exclusively by Recover and Close, which need the whole
+// set still. reconcileMu serializes configuration changes; publishMu the
+// short updates of the model table.
 type Manager struct {
 	devices Devices
 	log     *logrus.Entry
 
-	applyMu sync.Mutex
-	models  atomic.Pointer[map[string]*Model] // replaced, never mutated
-	gens    map[string]uint64                 // model objects made per name (under applyMu)
+	applyMu     sync.RWMutex
+	reconcileMu sync.Mutex
+	publishMu   sync.Mutex
+	models      atomic.Pointer[map[string]*Model] // replaced, never mutated
+	gens        map[string]uint64                 // model objects made per name (under reconcileMu)
 
 	cacheDir     string        // where remote versions are downloaded
 	nireqTimeout time.Duration // how long a request waits for a nireq slot
+	loadTimeout  time.Duration // bounds one version's load; 0: none
+	loadSlots    chan struct{} // bounds the versions loading at once
 	ready        atomic.Bool
 }
 
-// New returns an empty manager.
+// New returns an empty manager that loads up to DefaultLoadParallelism
+// versions at once, with no load timeout.
 func New(devices Devices, log *logrus.Entry) *Manager {
 	m := &Manager{devices: devices, log: log, gens: map[string]uint64{}}
 	m.models.Store(&map[string]*Model{})
+	m.SetLoadParallelism(0)
 	return m
 }
+
+// DefaultLoadParallelism is how many versions load at once unless set:
+// GOMAXPROCS, at least 2 (creating an engine session is mostly one
+// thread's work, and a load also waits on files and the plugin).
+func DefaultLoadParallelism() int { return max(2, runtime.GOMAXPROCS(0)) }
+
+// SetLoadParallelism bounds how many versions load at once (0: the
+// default). Call it before Apply.
+func (m *Manager) SetLoadParallelism(n int) {
+	if n <= 0 {
+		n = DefaultLoadParallelism()
+	}
+	m.loadSlots = make(chan struct{}, n)
+}
+
+// SetLoadTimeout bounds the load of one version (download, plugin start
+// and compilation; not the wait for a load slot): a load that takes longer
+// fails, and the version is left as a failed load. 0: no bound. Call it
+// before Apply.
+func (m *Manager) SetLoadTimeout(d time.Duration) { m.loadTimeout = d }
 
 // Ready reports whether the initial configuration has been applied (OVMS
 // stays ready even when some models failed to load).
@@ -86,62 +120,91 @@ func (m *Manager) Apply(ctx context.Context, models []config.Model) error {
 // model whose configuration changed is loaded again as a whole (its old
 // versions serve until the new ones are loaded, then retire after their
 // in-flight requests); an unchanged model only picks up added or removed
-// version folders; a model no longer listed retires (its versions go to
-// END and it stays known, as in OVMS). Failures of one model do not stop
+// version folders (unless a repository unload is in force for it); a model
+// no longer listed retires (its versions go to END and it stays known, as
+// in OVMS). Models are handled in parallel and their versions load in
+// parallel, up to the load parallelism. Failures of one model do not stop
 // the others; the returned error joins them (wrapping ErrLoadFailed).
 // changed reports whether anything was loaded or unloaded.
 func (m *Manager) Reconcile(ctx context.Context, models []config.Model) (changed bool, err error) {
-	m.applyMu.Lock()
-	defer m.applyMu.Unlock()
-	var errs []error
+	m.reconcileMu.Lock()
+	defer m.reconcileMu.Unlock()
+	m.applyMu.RLock()
+	defer m.applyMu.RUnlock()
+	var tasks []func() (bool, error)
 	want := make(map[string]bool, len(models))
+	current := *m.models.Load()
 	for _, cfg := range models {
 		if want[cfg.Name] {
 			m.log.WithField("model", cfg.Name).Warn("duplicated model name; only the first definition is loaded")
 			continue
 		}
 		want[cfg.Name] = true
-		old := (*m.models.Load())[cfg.Name]
+		old := current[cfg.Name]
 		if old != nil && !old.retired.Load() && reflect.DeepEqual(old.cfg, cfg) {
-			c, err := m.refreshModel(ctx, old, false)
-			changed = changed || c
-			if err != nil {
-				errs = append(errs, fmt.Errorf("model %s: %w", cfg.Name, err))
-			}
+			tasks = append(tasks, func() (bool, error) {
+				changed, err := m.refreshModel(ctx, old, false)
+				if err != nil {
+					err = fmt.Errorf("model %s: %w", cfg.Name, err)
+				}
+				return changed, err
+			})
 			continue
 		}
-		changed = true
 		m.gens[cfg.Name]++
 		mod := newModel(cfg, m.gens[cfg.Name], m.log)
-		if old == nil || old.retired.Load() {
-			m.publish(mod) // requests wait for its LOADING versions
-		} else {
+		replace := old != nil && !old.retired.Load()
+		if replace {
 			mod.log.Info("model configuration changed; loading all its versions again")
+		} else {
+			m.publish(mod) // requests wait for its LOADING versions
 		}
-		if err := m.loadModel(ctx, mod); err != nil {
-			errs = append(errs, fmt.Errorf("model %s: %w", cfg.Name, err))
-		}
-		m.publish(mod)
-		if old != nil && !old.retired.Load() {
-			m.retire(ctx, old)
+		tasks = append(tasks, func() (bool, error) {
+			err := m.loadModel(ctx, mod)
+			m.publish(mod)
+			if replace {
+				m.retire(ctx, old)
+			}
+			return true, err
+		})
+	}
+	for name, mod := range current {
+		if !want[name] && !mod.retired.Load() {
+			tasks = append(tasks, func() (bool, error) {
+				mod.log.Info("model removed from the configuration; retiring it")
+				m.retire(ctx, mod)
+				return true, nil
+			})
 		}
 	}
-	for name, mod := range *m.models.Load() {
-		if !want[name] && !mod.retired.Load() {
-			mod.log.Info("model removed from the configuration; retiring it")
-			m.retire(ctx, mod)
-			changed = true
+	changes, errs := make([]bool, len(tasks)), make([]error, len(tasks))
+	var wg sync.WaitGroup
+	for i, task := range tasks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			changes[i], errs[i] = task()
+		}()
+	}
+	wg.Wait()
+	var failed []error
+	for i := range tasks {
+		changed = changed || changes[i]
+		if errs[i] != nil {
+			failed = append(failed, errs[i])
 		}
 	}
 	m.ready.Store(true)
-	if len(errs) > 0 {
-		return changed, fmt.Errorf("%w: %w", ErrLoadFailed, errors.Join(errs...))
+	if len(failed) > 0 {
+		return changed, fmt.Errorf("%w: %w", ErrLoadFailed, errors.Join(failed...))
 	}
 	return changed, nil
 }
 
 // publish makes mod the model of its name for new requests.
 func (m *Manager) publish(mod *Model) {
+	m.publishMu.Lock()
+	defer m.publishMu.Unlock()
 	next := copyMap(*m.models.Load())
 	next[mod.Name] = mod
 	m.models.Store(&next)
@@ -167,7 +230,8 @@ func copyMap(in map[string]*Model) map[string]*Model {
 	return out
 }
 
-// loadModel finds the model's versions and loads those the policy selects.
+// loadModel finds the model's versions and loads those the policy selects,
+// in parallel. Errors name the model.
 func (m *Manager) loadModel(ctx context.Context, mod *Model) error {
 	mod.mu.Lock()
 	defer mod.mu.Unlock()
@@ -175,25 +239,28 @@ func (m *Manager) loadModel(ctx context.Context, mod *Model) error {
 	if err != nil {
 		mod.log.WithError(err).Error("listing the model's version folders failed")
 		mod.listErr = err.Error()
-		return err
+		return fmt.Errorf("model %s: %w", mod.Name, err)
 	}
 	if len(found) == 0 {
 		mod.log.WithField("base_path", mod.cfg.BasePath).Warn("no version found for model in path")
 		return nil
 	}
-	var errs []error
+	var vs []*Version
 	for _, n := range mod.cfg.VersionPolicy.Select(versionNumbers(found)) {
 		v := newVersion(mod, n, found[n])
 		mod.addVersion(v)
-		if err := m.loadVersion(ctx, mod, v); err != nil {
-			errs = append(errs, err)
-		}
+		vs = append(vs, v)
 	}
-	return errors.Join(errs...)
+	if err := m.loadVersions(ctx, mod, vs); err != nil {
+		return fmt.Errorf("model %s: %w", mod.Name, err)
+	}
+	return nil
 }
 
 // Close unloads every version (waiting for in-flight requests).
 func (m *Manager) Close(ctx context.Context) {
+	m.reconcileMu.Lock()
+	defer m.reconcileMu.Unlock()
 	m.applyMu.Lock()
 	defer m.applyMu.Unlock()
 	for _, mod := range m.Models() {

@@ -6,14 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/ovmsgo/ovms/plugins/device"
+	"github.com/ovmsgo/ovms/plugins/modelfile"
 )
 
 // mappingFile is OVMS's per-version tensor renaming file.
 const mappingFile = "mapping_config.json"
+
+// maxMappingFile bounds what is read of it (a regular file only, so that
+// a FIFO or a device there cannot block or flood the core).
+const maxMappingFile = 1 << 20
 
 // names renames a version's tensors between the model (the plugin's names)
 // and the API (mapping_config.json's aliases). A nil *names renames
@@ -81,7 +85,7 @@ func readMapping(dir string, info *device.ModelInfo) (*names, error) {
 			info.Outputs[i].Name = fmt.Sprintf("out_%d", i)
 		}
 	}
-	data, err := os.ReadFile(filepath.Join(dir, mappingFile))
+	data, err := modelfile.ReadFile(filepath.Join(dir, mappingFile), maxMappingFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return n, nil
 	}

@@ -27,6 +27,9 @@ type Model struct {
 	listErr string             // the last version-listing failure (under mu), logged once
 	reloads uint64             // versions loaded again for a request's shape (under mu)
 	repo    storage.Repository // where the version folders are (under mu; opened on first use)
+	// unloaded is a repository unload in force (under mu): polls leave
+	// the model alone until a repository load or a new configuration.
+	unloaded bool
 
 	mu       sync.Mutex                 // serializes loads and unloads
 	versions atomic.Pointer[[]*Version] // ascending by number; replaced, never mutated

@@ -2,7 +2,6 @@ package modelmanager
 
 import (
 	"context"
-	"errors"
 	"io"
 	"strconv"
 
@@ -15,50 +14,82 @@ import (
 // model repository extension's load asks: version folders are listed again
 // and filtered by the version policy; versions that are new, retired (END)
 // or failed are loaded, AVAILABLE ones are kept, and versions the policy no
-// longer selects are retired after their in-flight requests. Unknown names
-// get MODEL_NAME_MISSING; the error joins the versions that failed.
+// longer selects are retired after their in-flight requests. It ends a
+// repository unload in force. Unknown names get MODEL_NAME_MISSING; the
+// error joins the versions that failed. Only the model's own loads and
+// unloads wait for it, and it waits only for those.
 func (m *Manager) LoadModel(ctx context.Context, name string) error {
-	m.applyMu.Lock()
-	defer m.applyMu.Unlock()
+	m.applyMu.RLock()
+	defer m.applyMu.RUnlock()
+	for range 2 { // once more if a config reload replaced the model meanwhile
+		mod, err := m.liveModel(name)
+		if err != nil {
+			return err
+		}
+		_, err = m.refreshModel(ctx, mod, true)
+		switch {
+		case apierr.Is(err, apierr.ModelNameMissing):
+			continue
+		case err != nil:
+			return apierr.Wrap(apierr.CannotCompileModelIntoTargetDevice, err, "failed to load model %s: %v", name, err)
+		}
+		return nil
+	}
+	return apierr.New(apierr.ModelNameMissing)
+}
+
+// liveModel finds the configured model of a name: MODEL_NAME_MISSING when
+// it is unknown or was removed from the configuration.
+func (m *Manager) liveModel(name string) (*Model, error) {
 	mod, err := m.Model(name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if mod.retired.Load() { // removed from the configuration
-		return apierr.New(apierr.ModelNameMissing)
+		return nil, apierr.New(apierr.ModelNameMissing)
 	}
-	if _, err := m.refreshModel(ctx, mod, true); err != nil {
-		return apierr.Wrap(apierr.CannotCompileModelIntoTargetDevice, err, "failed to load model %s: %v", name, err)
-	}
-	return nil
+	return mod, nil
 }
 
 // UnloadModel retires every version of a model (UNLOADING, in-flight
 // requests finish, END); the model stays known, so status shows its END
-// versions and LoadModel can bring it back.
+// versions and LoadModel can bring it back. The unload stays in force
+// across file-system polls and config reloads until LoadModel, or until
+// the model's configuration changes.
 func (m *Manager) UnloadModel(ctx context.Context, name string) error {
-	m.applyMu.Lock()
-	defer m.applyMu.Unlock()
+	m.applyMu.RLock()
+	defer m.applyMu.RUnlock()
 	mod, err := m.Model(name)
 	if err != nil {
 		return err
 	}
 	mod.mu.Lock()
 	defer mod.mu.Unlock()
+	mod.unloaded = true
 	for _, v := range mod.Versions() {
 		m.unloadVersion(ctx, v)
 	}
-	mod.log.Info("model unloaded")
+	mod.log.Info("model unloaded; it stays unloaded until a repository load or a change of its configuration")
 	return nil
 }
 
 // refreshModel brings a model's versions in line with its folder and
 // version policy (see LoadModel); changed reports whether a version was
-// loaded or retired. Versions that failed to load are tried again only
-// with retryFailed (an explicit load), not on every poll.
-func (m *Manager) refreshModel(ctx context.Context, mod *Model, retryFailed bool) (changed bool, err error) {
+// loaded or retired. explicit is a repository load: it ends an unload in
+// force and tries versions that failed to load again; a poll (not
+// explicit) does neither, so that an unloaded model stays unloaded and a
+// broken version is not loaded again every second.
+func (m *Manager) refreshModel(ctx context.Context, mod *Model, explicit bool) (changed bool, err error) {
 	mod.mu.Lock()
 	defer mod.mu.Unlock()
+	if mod.retired.Load() { // replaced or removed while we waited
+		return false, apierr.New(apierr.ModelNameMissing)
+	}
+	if explicit {
+		mod.unloaded = false
+	} else if mod.unloaded {
+		return false, nil
+	}
 	// Polls repeat: the listing's complaints are logged once per change.
 	found, err := m.versionsOf(ctx, mod, quietLog)
 	msg := ""
@@ -77,20 +108,21 @@ func (m *Manager) refreshModel(ctx context.Context, mod *Model, retryFailed bool
 		return false, err
 	}
 	keep := map[int64]bool{}
-	var errs []error
+	var load []*Version
 	for _, n := range mod.cfg.VersionPolicy.Select(versionNumbers(found)) {
 		keep[n] = true
 		if v := mod.Version(n); v != nil {
-			if s, c := v.Status(); s == StateAvailable || (s == StateLoading && (c == ErrOK || !retryFailed)) {
+			if s, c := v.Status(); s == StateAvailable || (s == StateLoading && (c == ErrOK || !explicit)) {
 				continue
 			}
 		}
 		v := newVersion(mod, n, found[n])
 		mod.setVersion(v)
+		load = append(load, v)
+	}
+	if len(load) > 0 {
 		changed = true
-		if err := m.loadVersion(ctx, mod, v); err != nil {
-			errs = append(errs, err)
-		}
+		err = m.loadVersions(ctx, mod, load)
 	}
 	failing := false // a selected version is not serving
 	for n := range keep {
@@ -116,7 +148,7 @@ func (m *Manager) refreshModel(ctx context.Context, mod *Model, retryFailed bool
 		}
 		m.unloadVersion(ctx, v)
 	}
-	return changed, errors.Join(errs...)
+	return changed, err
 }
 
 // IndexEntry is one line of the model repository index: a model version,

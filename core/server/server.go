@@ -58,6 +58,8 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 	models.SetCacheDir(filepath.Join(os.TempDir(), fmt.Sprintf("ovms-models-%d", os.Getpid())))
 	host.SetRestartHandler(models.Recover)
 	models.SetNireqTimeout(time.Duration(cfg.NireqTimeoutMs) * time.Millisecond)
+	models.SetLoadTimeout(time.Duration(cfg.ModelLoadTimeoutSeconds) * time.Second)
+	models.SetLoadParallelism(cfg.ModelLoadParallelism)
 	var shm *clientshm.Registry
 	if cfg.AllowClientShm {
 		shm = clientshm.NewRegistry()

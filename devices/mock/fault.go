@@ -20,10 +20,11 @@ import (
 // The plugin_config keys of the fault injection (removed before the model
 // reaches ONNX Runtime).
 const (
-	keyFailLoad   = "MOCK_FAIL_LOAD"   // "true": every load of the model fails
-	keyLatency    = "MOCK_LATENCY_MS"  // added to every inference
-	keyCrashAfter = "MOCK_CRASH_AFTER" // the process exits at inference N+1
-	keyHangAfter  = "MOCK_HANG_AFTER"  // the process stops answering at inference N+1
+	keyFailLoad   = "MOCK_FAIL_LOAD"     // "true": every load of the model fails
+	keyLatency    = "MOCK_LATENCY_MS"    // added to every inference
+	keyCrashAfter = "MOCK_CRASH_AFTER"   // the process exits at inference N+1
+	keyHangAfter  = "MOCK_HANG_AFTER"    // the process stops answering at inference N+1
+	keyLoadDelay  = "MOCK_LOAD_DELAY_MS" // the load sleeps this long first, deaf to cancellation (as a stuck cgo call)
 )
 
 // faults are one model's injected faults.
@@ -52,9 +53,10 @@ func (m *mock) Info(ctx context.Context) (*device.Info, error) {
 	return m.Device.Info(ctx)
 }
 
-// Load applies fail_load and strips the MOCK_ keys.
+// Load applies fail_load and load_delay and strips the MOCK_ keys.
 func (m *mock) Load(ctx context.Context, req *device.LoadRequest) (*device.ModelInfo, error) {
 	f := &faults{}
+	var delay time.Duration
 	cfg := map[string]string{}
 	for k, v := range req.PluginConfig {
 		if !strings.HasPrefix(k, "MOCK_") {
@@ -66,7 +68,7 @@ func (m *mock) Load(ctx context.Context, req *device.LoadRequest) (*device.Model
 			if v == "true" {
 				return nil, status.Errorf(codes.FailedPrecondition, "mock device: load of %s version %d failed on purpose (%s)", req.Model.Name, req.Model.Version, keyFailLoad)
 			}
-		case keyLatency, keyCrashAfter, keyHangAfter:
+		case keyLatency, keyCrashAfter, keyHangAfter, keyLoadDelay:
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < 0 {
 				return nil, status.Errorf(codes.InvalidArgument, "mock device: %s must be a whole number >= 0, got %q", k, v)
@@ -78,11 +80,14 @@ func (m *mock) Load(ctx context.Context, req *device.LoadRequest) (*device.Model
 				f.crashAfter = n
 			case keyHangAfter:
 				f.hangAfter = n
+			case keyLoadDelay:
+				delay = time.Duration(n) * time.Millisecond
 			}
 		default:
 			return nil, status.Errorf(codes.InvalidArgument, "mock device: unknown plugin_config key %s", k)
 		}
 	}
+	time.Sleep(delay) // not cut short by ctx: a stuck engine call cannot be
 	r := *req
 	r.PluginConfig = cfg
 	info, err := m.Device.Load(ctx, &r)

@@ -1,9 +1,11 @@
 // Command ovms-device-mock is a test device plugin: it runs models on the
 // CPU through ONNX Runtime, answers to target device MOCK, and injects the
 // faults a model's plugin_config asks for: MOCK_FAIL_LOAD ("true"),
-// MOCK_LATENCY_MS, MOCK_CRASH_AFTER (N inferences, then the process exits)
-// and MOCK_HANG_AFTER (N inferences, then the process stops answering,
-// health checks included). For tests of supervision and composite devices.
+// MOCK_LATENCY_MS, MOCK_LOAD_DELAY_MS (the load first sleeps that long,
+// deaf to cancellation, as a stuck engine call), MOCK_CRASH_AFTER (N
+// inferences, then the process exits) and MOCK_HANG_AFTER (N inferences,
+// then the process stops answering, health checks included). For tests of
+// supervision, composite devices and load timeouts.
 package main
 
 import (

@@ -8,8 +8,13 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/ovmsgo/ovms/plugins/modelfile"
 	onnxpb "github.com/ovmsgo/ovms/proto/onnx"
 )
+
+// MaxFileSize is the largest ONNX file Load reads: a protobuf message, and
+// so a model with its weights inside, cannot exceed 2 GiB.
+const MaxFileSize = 2<<30 - 1
 
 // ErrNotFound is wrapped by errors about a graph input that does not exist.
 var ErrNotFound = errors.New("not found")
@@ -36,9 +41,10 @@ func Parse(data []byte) (*onnxpb.ModelProto, error) {
 	return m, nil
 }
 
-// Load reads and parses the ONNX model file at path.
+// Load reads and parses the ONNX model file at path, which must be a
+// regular file or a link to one (see package plugins/modelfile).
 func Load(path string) (*onnxpb.ModelProto, error) {
-	data, err := os.ReadFile(path)
+	data, err := modelfile.ReadFile(path, MaxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("load onnx model: %w", err)
 	}

@@ -45,6 +45,9 @@ func ApplyReshape(model []byte, r Reshape) ([]byte, error) {
 		return nil, fmt.Errorf("parsing the model: %w", err)
 	}
 	g := m.GetGraph()
+	if g == nil {
+		return nil, fmt.Errorf("parsing the model: no graph")
+	}
 	inits := map[string]bool{}
 	for _, t := range g.GetInitializer() {
 		inits[t.GetName()] = true
@@ -104,6 +107,9 @@ func ApplyReshape(model []byte, r Reshape) ([]byte, error) {
 	for in, l := range layouts {
 		if l[0] == l[1] {
 			continue
+		}
+		if n := len(dims(in)); n != len(l[1]) { // a shape of another rank was set
+			return nil, &ReshapeError{fmt.Sprintf("Layout incompatible with given shape - %q for an input of %d dimensions", l[0]+":"+l[1], n)}
 		}
 		if err := insertTranspose(g, in, l[0], l[1]); err != nil {
 			return nil, err

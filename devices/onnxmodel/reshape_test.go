@@ -65,11 +65,15 @@ func TestApplyReshape(t *testing.T) {
 		{Reshape{Shapes: map[string][]int64{"nope": {1}}}, `Shape from config not found in model - input "nope"`},
 		{Reshape{Layouts: map[string]string{"a": "NHWC:NCH"}}, `The provided layout is in wrong format - "NHWC:NCH" for an input of 4 dimensions`},
 		{Reshape{Layouts: map[string]string{"a": "NHWC:NCHD"}}, `Layout incompatible with given shape - "NHWC:NCHD" converts between different dimensions`},
+		{Reshape{Shapes: map[string][]int64{"a": {1, 2}}, Layouts: map[string]string{"a": "NHWC:NCHW"}}, `Layout incompatible with given shape - "NHWC:NCHW" for an input of 2 dimensions`},
 	} {
 		_, err := ApplyReshape(data, c.r)
 		var re *ReshapeError
 		if !errors.As(err, &re) || err.Error() != c.want {
 			t.Errorf("%+v: %v, want %q", c.r, err, c.want)
 		}
+	}
+	if _, err := ApplyReshape(nil, Reshape{BatchSize: 1}); err == nil || err.Error() != "parsing the model: no graph" {
+		t.Errorf("a model without a graph: %v", err)
 	}
 }

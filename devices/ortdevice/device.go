@@ -84,14 +84,21 @@ func (d *Device) Info(context.Context) (*device.Info, error) {
 		Unavailable: d.reason != "", Reason: d.reason}, nil
 }
 
-// Load compiles a model version into sessions.
-func (d *Device) Load(_ context.Context, req *device.LoadRequest) (*device.ModelInfo, error) {
+// Load compiles a model version into sessions. When the core gave up on
+// the load meanwhile (its load timeout cancelled the call), the result is
+// thrown away instead of replacing what the core knows to be loaded.
+func (d *Device) Load(ctx context.Context, req *device.LoadRequest) (*device.ModelInfo, error) {
 	if d.reason != "" {
 		return nil, status.Errorf(codes.FailedPrecondition, "%s device is not available on this machine: %s", strings.Join(d.cfg.Devices, "/"), d.reason)
 	}
-	m, err := loadModel(req, d.extension, d.cfg.CUDA, d.log.WithFields(logrus.Fields{"model": req.Model.Name, "version": req.Model.Version}))
+	m, err := loadModel(ctx, req, d.extension, d.cfg.CUDA, d.log.WithFields(logrus.Fields{"model": req.Model.Name, "version": req.Model.Version}))
 	if err != nil {
 		return nil, status.Error(codes.FailedPrecondition, err.Error())
+	}
+	if err := ctx.Err(); err != nil {
+		m.close()
+		d.log.WithFields(logrus.Fields{"model": req.Model.Name, "version": req.Model.Version}).Warn("load finished after the core gave up on it; discarded")
+		return nil, status.FromContextError(err).Err()
 	}
 	if old, ok := d.models.Swap(req.Model, m); ok {
 		old.(*model).close()

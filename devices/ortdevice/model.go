@@ -1,8 +1,8 @@
 package ortdevice
 
 import (
+	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -16,7 +16,13 @@ import (
 	"github.com/ovmsgo/ovms/devices/onnxmodel"
 	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
 	"github.com/ovmsgo/ovms/plugins/device"
+	"github.com/ovmsgo/ovms/plugins/modelfile"
 )
+
+// maxModelFile is the largest .onnx file read: protobuf messages, and so
+// ONNX models with their weights inside, cannot exceed 2 GiB (larger
+// models keep their weights as external data).
+const maxModelFile = 2<<30 - 1
 
 // model is one loaded model version: a pool of sessions (one per stream).
 type model struct {
@@ -81,7 +87,11 @@ func noSpinning(opts *ort.SessionOptions) {
 	}
 }
 
-func loadModel(req *device.LoadRequest, extension string, cuda bool, log *logrus.Entry) (*model, error) {
+// loadModel compiles a version into its sessions. The model file is read
+// only if it is a regular file (or a link to one), and no further than its
+// size; a cancelled ctx stops the load between sessions (a session being
+// created cannot be interrupted).
+func loadModel(ctx context.Context, req *device.LoadRequest, extension string, cuda bool, log *logrus.Entry) (*model, error) {
 	opts, err := ort.ParseSessionOptions(req.PluginConfig)
 	if err != nil {
 		return nil, err
@@ -96,8 +106,8 @@ func loadModel(req *device.LoadRequest, extension string, cuda bool, log *logrus
 		if err != nil {
 			return nil, err
 		}
-		if bytes, err = os.ReadFile(path); err != nil {
-			return nil, fmt.Errorf("reading model: %w", err)
+		if bytes, err = modelfile.ReadFile(path, maxModelFile); err != nil {
+			return nil, fmt.Errorf("reading model file: %w", err)
 		}
 	}
 	n := streams(&opts)
@@ -122,6 +132,10 @@ func loadModel(req *device.LoadRequest, extension string, cuda bool, log *logrus
 		}
 	}
 	for len(m.all) < n {
+		if err := ctx.Err(); err != nil {
+			m.closeSessions()
+			return nil, fmt.Errorf("load abandoned: %w", err)
+		}
 		s, err := ort.NewSession(bytes, pinned(opts, len(m.all)))
 		if err != nil {
 			m.closeSessions()

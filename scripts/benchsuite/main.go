@@ -34,7 +34,7 @@ var groups = []string{"startup", "overhead", "bandwidth", "rest", "throughput", 
 
 // groupModels are the models each group needs.
 var groupModels = map[string][]string{
-	"startup": {"dummy"}, "overhead": {"dummy"}, "bandwidth": {addOne}, "rest": {addOne},
+	"startup": {"dummy", "resnet50", "small_cnn", addOne}, "overhead": {"dummy"}, "bandwidth": {addOne}, "rest": {addOne},
 	"throughput": {"resnet50"}, "batching": {"small_cnn"},
 }
 

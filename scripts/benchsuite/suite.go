@@ -263,6 +263,7 @@ func (s *suite) startup() {
 		t.Formula = fmt.Sprintf("median of %d launches (%s)", n, strings.Join(all, ", "))
 	}
 	s.targets = append(s.targets, t)
+	s.manyModelsStartup()
 }
 
 // throughputGroup compares ovms with the raw engine on resnet50. The two

@@ -1,0 +1,111 @@
+// Package modelfile reads the files of a model repository safely: a model
+// folder is user input, and a file in it may be a FIFO (whose open blocks
+// until a writer comes), a device such as /dev/zero (endless), a socket or
+// a folder. ReadFile refuses everything that is not a regular file, without
+// blocking, and reads no more than the file's size when it was opened. A
+// symbolic link to a regular file is followed and accepted, as OVMS
+// accepts it. Device plugins and the core use it for every file of a
+// version folder they read.
+package modelfile
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+)
+
+// ErrNotRegular is wrapped by the error for a path that is not a regular
+// file (after following symbolic links).
+var ErrNotRegular = errors.New("not a regular file")
+
+// ErrTooLarge is wrapped by the error for a file larger than the limit.
+var ErrTooLarge = errors.New("file too large")
+
+// Open opens path for reading if it is a regular file (following symbolic
+// links) and returns it with its size. The open never blocks: a FIFO is
+// opened non-blocking and refused, as are devices, sockets and folders.
+func Open(path string) (*os.File, int64, error) {
+	// Stat first, so that a device is never opened at all (opening some
+	// has side effects); then check what was opened, which a rename in
+	// between cannot change.
+	if st, err := os.Stat(path); err != nil {
+		return nil, 0, err
+	} else if !st.Mode().IsRegular() {
+		return nil, 0, notRegular(path, st.Mode())
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := f.Stat() // of what was opened, not of the name: no race with a swap
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, notRegular(path, st.Mode())
+	}
+	// O_NONBLOCK has no effect on regular files; clear it anyway so that
+	// the descriptor behaves as a plain one if it is handed on.
+	if err := clearNonblock(f); err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, st.Size(), nil
+}
+
+// ReadFile reads the regular file at path (see Open), refusing files over
+// limit bytes (limit <= 0: no limit beyond the file's size). It reads
+// exactly the size the file had when opened: a file that grows meanwhile
+// is cut there, one that shrinks gives an error.
+func ReadFile(path string, limit int64) ([]byte, error) {
+	f, size, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if limit > 0 && size > limit {
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d allowed: %w", path, size, limit, ErrTooLarge)
+	}
+	buf := make([]byte, size)
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return nil, fmt.Errorf("%s: reading %d bytes: %w", path, size, err)
+	}
+	return buf, nil
+}
+
+func clearNonblock(f *os.File) error {
+	raw, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) { serr = syscall.SetNonblock(int(fd), false) }); err != nil {
+		return err
+	}
+	return serr
+}
+
+func notRegular(path string, m os.FileMode) error {
+	return fmt.Errorf("%s is %s, %w: model files must be regular files or symbolic links to one", path, kind(m), ErrNotRegular)
+}
+
+// kind names a file type for messages.
+func kind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "a special file"
+}

@@ -1,0 +1,60 @@
+package modelfile
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestReadFileRefusesWhatIsNotARegularFile(t *testing.T) {
+	dir := t.TempDir()
+	regular := filepath.Join(dir, "model.onnx")
+	if err := os.WriteFile(regular, []byte("12345"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo.onnx")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := func(name, target string) string {
+		p := filepath.Join(dir, name)
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	toRegular, toZero, toFifo := link("ok.onnx", regular), link("zero.onnx", "/dev/zero"), link("tofifo.onnx", fifo)
+
+	for _, c := range []struct{ path, want string }{
+		{fifo, "a named pipe (FIFO)"},
+		{toFifo, "a named pipe (FIFO)"},
+		{toZero, "a character device"},
+		{dir, "a directory"},
+	} {
+		done := make(chan error, 1)
+		go func() { _, err := ReadFile(c.path, 0); done <- err }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), c.path) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s: %v", c.path, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: ReadFile blocked", c.path)
+		}
+	}
+	for _, p := range []string{regular, toRegular} {
+		if data, err := ReadFile(p, 0); err != nil || string(data) != "12345" {
+			t.Errorf("%s: %q %v", p, data, err)
+		}
+	}
+	if _, err := ReadFile(regular, 4); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "5 bytes") {
+		t.Errorf("over the limit: %v", err)
+	}
+	if _, err := ReadFile(filepath.Join(dir, "none"), 0); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+}
