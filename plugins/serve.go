@@ -10,6 +10,7 @@ import (
 
 	"github.com/ovmsgo/ovms/plugins/device"
 	"github.com/ovmsgo/ovms/plugins/shm"
+	"github.com/ovmsgo/ovms/plugins/shm/faultguard"
 )
 
 // MaxControlMessage is the gRPC message limit on the control channel. Tensor
@@ -44,6 +45,13 @@ func ServeDevice(name string, factory device.Factory) {
 		}
 	}
 	regions := shm.NewRegionTable()
+	// A client may truncate a region's object while the engine reads it
+	// in place: absorb the SIGBUS and fail that request, not the process.
+	if g, err := faultguard.Install(); err != nil {
+		log.WithError(err).Warn("client shared-memory regions are not guarded against truncation")
+	} else {
+		regions.Guard = g
+	}
 	dev, err := factory(&device.Env{Arena: arena, Logger: log, Regions: regions})
 	if err != nil {
 		log.WithError(err).Error("cannot start the device")

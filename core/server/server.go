@@ -60,7 +60,7 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 	models.SetNireqTimeout(time.Duration(cfg.NireqTimeoutMs) * time.Millisecond)
 	var shm *clientshm.Registry
 	if cfg.AllowClientShm {
-		shm = clientshm.NewRegistry()
+		shm = clientshm.NewRegistry(cfg.ClientShmUIDs...)
 		defer func() { _ = shm.Unregister("") }()
 	}
 
