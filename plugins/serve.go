@@ -45,17 +45,19 @@ func ServeDevice(name string, factory device.Factory) {
 		}
 	}
 	regions := shm.NewRegionTable()
-	// A client may truncate a region's object while the engine reads it
-	// in place: absorb the SIGBUS and fail that request, not the process.
-	if g, err := faultguard.Install(); err != nil {
-		log.WithError(err).Warn("client shared-memory regions are not guarded against truncation")
-	} else {
-		regions.Guard = g
-	}
 	dev, err := factory(&device.Env{Arena: arena, Logger: log, Regions: regions})
 	if err != nil {
 		log.WithError(err).Error("cannot start the device")
 		os.Exit(1)
+	}
+	// A client may truncate a region's object while the engine reads it
+	// in place: absorb the SIGBUS and fail that request, not the process.
+	// Installed after the device started its engine, so that the guard
+	// chains to any handler the engine's libraries put in place.
+	if g, err := faultguard.Install(); err != nil {
+		log.WithError(err).Warn("client shared-memory regions are not guarded against truncation")
+	} else {
+		regions.Guard = g
 	}
 	go exitWithParent(log)
 	plugin.Serve(&plugin.ServeConfig{

@@ -129,11 +129,9 @@ func (s *server) checkRef(ref TensorRef, what string) error {
 	if s.regions == nil {
 		return status.Errorf(codes.InvalidArgument, "%s %q: client regions are not supported", what, ref.Name)
 	}
-	_, release, err := s.regions.Bytes(ref.Region, ref.Offset, ref.Length)
-	if err != nil {
-		return RegionError(what, ref.Name, err)
+	if err := s.regions.InBounds(ref.Region, ref.Offset, ref.Length); err != nil {
+		return status.Errorf(codes.InvalidArgument, "%s %q: %v", what, ref.Name, err)
 	}
-	release()
 	return nil
 }
 

@@ -200,6 +200,21 @@ func (t *RegionTable) Unmap(id uint32) {
 	}
 }
 
+// InBounds checks that region id is mapped and [off, off+n) lies in it,
+// without touching the object (the host's references are checked so
+// before the device runs; Bytes checks the object when the device uses
+// the memory).
+func (t *RegionTable) InBounds(id uint32, off, n uint64) error {
+	r, ok := (*t.regions.Load())[id]
+	if !ok {
+		return fmt.Errorf("shared memory region %d is not mapped", id)
+	}
+	if off > r.size || n > r.size-off {
+		return fmt.Errorf("range [%d, +%d) outside the %d-byte region", off, n, r.size)
+	}
+	return nil
+}
+
 // Bytes returns [off, off+n) of a region and a release function to call
 // when the bytes are no longer used. Bounds are checked without overflow,
 // and the object must still hold the bytes (one fstat): an object

@@ -147,3 +147,33 @@ func TestGuardedRegionTruncatedWhileUsed(t *testing.T) {
 		t.Fatalf("Bytes after a fault: %v", err)
 	}
 }
+
+// BenchmarkBytes is the per-tensor cost of using a guarded client region:
+// the lookup, the fstat and the fault flag.
+func BenchmarkBytes(b *testing.B) {
+	g, err := faultguard.Install()
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(ClientDir, fmt.Sprintf("ovms-regions-bench-%d", os.Getpid()))
+	if err := os.WriteFile(path, make([]byte, 4096), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	defer os.Remove(path)
+	tb := NewRegionTable()
+	tb.Guard = g
+	if err := tb.Map(RegionSpec{ID: 1, Name: "io", Path: path, Size: 4096}); err != nil {
+		b.Fatal(err)
+	}
+	defer tb.Unmap(1)
+	for b.Loop() {
+		_, release, err := tb.Bytes(1, 0, 40)
+		if err != nil {
+			b.Fatal(err)
+		}
+		release()
+		if err := tb.Intact(1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 // SIGBUS guard for client shared-memory mappings; see guard.go.
 #include "guard.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -18,6 +19,7 @@ static uintptr_t fg_page;
 // the faulting access is retried against them. Anything else goes to the
 // handler that was installed before (Go's), as if this one did not exist.
 static void fg_handler(int sig, siginfo_t *si, void *ctx) {
+	int saved_errno = errno; // mmap may set it; the interrupted code must not see that
 	if (si != NULL && si->si_code == BUS_ADRERR) {
 		uintptr_t a = (uintptr_t)si->si_addr;
 		for (int i = 0; i < FG_SLOTS; i++) {
@@ -33,11 +35,13 @@ static void fg_handler(int sig, siginfo_t *si, void *ctx) {
 			void *r = mmap((void *)p, e - p, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 			if (r != MAP_FAILED) {
 				__atomic_store_n(&fg_slots[i].faulted, 1, __ATOMIC_RELEASE);
+				errno = saved_errno;
 				return;
 			}
 			break;
 		}
 	}
+	errno = saved_errno;
 	if (fg_old.sa_flags & SA_SIGINFO) {
 		fg_old.sa_sigaction(sig, si, ctx);
 		return;
