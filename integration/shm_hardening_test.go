@@ -96,6 +96,29 @@ func TestClientShmRefusesAnythingButItsOwnFiles(t *testing.T) {
 	if _, err := c.SystemSharedMemoryRegister(ctx(t), &kpb.SystemSharedMemoryRegisterRequest{Name: "io", Key: own, ByteSize: 4096}); err != nil {
 		t.Fatalf("registering the server's own file: %v", err)
 	}
+	// A file put in a registered key's place before the region's first
+	// use is not the registered object: the plugin refuses to map it.
+	key, path := shmPath(t, "replaced")
+	if err := os.WriteFile(path, make([]byte, 4096), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SystemSharedMemoryRegister(ctx(t), &kpb.SystemSharedMemoryRegisterRequest{Name: "r", Key: key, ByteSize: 4096}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, f32bytes(seq(10, 0)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 4096); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.ModelInfer(ctx(t), &kpb.ModelInferRequest{ModelName: "dummy",
+		Inputs: []*inT{{Name: "b", Datatype: "FP32", Shape: []int64{1, 10}, Parameters: shmParams("r", 0, 40)}}})
+	if st := status.Convert(err); st.Code() != codes.InvalidArgument || st.Message() != "shared memory region 'r' cannot be mapped by the device" {
+		t.Errorf("a region whose file was replaced: %v", err)
+	}
 	s.alive()
 
 	// --client_shm_allowed_uids lets another owner's files in, and only
