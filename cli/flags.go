@@ -39,6 +39,7 @@ func serveFlags() []cli.Flag {
 		&cli.IntFlag{Name: "plugin_arena_mb", Value: d.ArenaMB, Usage: "ovms extension: shared-memory arena per device plugin, MiB"},
 		&cli.StringFlag{Name: "dynamic_batching", Usage: `ovms extension: batch concurrent requests, e.g. {"max_batch_size": 16, "max_queue_delay_microseconds": 1000}`},
 		&cli.BoolFlag{Name: "allow_client_shm", Usage: "ovms extension: let clients pass tensors in /dev/shm regions (KServe system shared-memory extension)"},
+		&cli.StringFlag{Name: "client_shm_allowed_uids", Usage: "ovms extension: comma-separated uids whose /dev/shm files clients may register besides the server's own (with --allow_client_shm)"},
 	}
 }
 
@@ -64,6 +65,7 @@ func serverConfig(c *cli.Context) (config.Server, error) {
 	s.PluginDir = c.String("plugin_dir")
 	s.ArenaMB = c.Int("plugin_arena_mb")
 	s.AllowClientShm = c.Bool("allow_client_shm")
+	s.ClientShmAllowedUIDs = c.String("client_shm_allowed_uids")
 	s.NireqTimeoutMs = c.Int("nireq_timeout_ms")
 	s.ModelLoadTimeoutSeconds = c.Int("model_load_timeout_seconds")
 	s.ModelLoadParallelism = c.Int("model_load_parallelism")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ovmsgo/ovms/plugins/device"
 	"github.com/ovmsgo/ovms/plugins/shm"
+	"github.com/ovmsgo/ovms/plugins/shm/faultguard"
 )
 
 // MaxControlMessage is the gRPC message limit on the control channel. Tensor
@@ -48,6 +49,15 @@ func ServeDevice(name string, factory device.Factory) {
 	if err != nil {
 		log.WithError(err).Error("cannot start the device")
 		os.Exit(1)
+	}
+	// A client may truncate a region's object while the engine reads it
+	// in place: absorb the SIGBUS and fail that request, not the process.
+	// Installed after the device started its engine, so that the guard
+	// chains to any handler the engine's libraries put in place.
+	if g, err := faultguard.Install(); err != nil {
+		log.WithError(err).Warn("client shared-memory regions are not guarded against truncation")
+	} else {
+		regions.Guard = g
 	}
 	go exitWithParent(log)
 	plugin.Serve(&plugin.ServeConfig{

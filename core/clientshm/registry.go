@@ -11,12 +11,11 @@ package clientshm
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/plugins/device"
@@ -34,6 +33,7 @@ type Region struct {
 
 	id      uint32
 	path    string
+	obj     *object // the object, held open from registration
 	refs    atomic.Int64
 	mu      sync.Mutex
 	mapped  map[*device.Client]bool // plugins that mapped the region
@@ -46,17 +46,25 @@ type Registry struct {
 	mu      sync.Mutex
 	regions atomic.Pointer[map[string]*Region] // replaced, never mutated
 	nextID  atomic.Uint32
+	owners  map[uint32]bool // uids whose objects may be registered
 }
 
-// NewRegistry returns an empty registry.
-func NewRegistry() *Registry {
-	r := &Registry{}
+// NewRegistry returns an empty registry that accepts objects owned by the
+// server's effective uid or by one of allowedUIDs.
+func NewRegistry(allowedUIDs ...uint32) *Registry {
+	r := &Registry{owners: map[uint32]bool{uint32(os.Geteuid()): true}}
+	for _, u := range allowedUIDs {
+		r.owners[u] = true
+	}
 	r.regions.Store(&map[string]*Region{})
 	return r
 }
 
-// Register adds a region after checking that the object exists under
-// /dev/shm and holds [offset, offset+size).
+// Register adds a region after checking that the key names a regular file
+// in /dev/shm (not a symlink) owned by an allowed uid and that it holds
+// [offset, offset+size). Every refusal of the object gets one answer,
+// Triton's for a key it cannot open, which says nothing about what the key
+// names.
 func (r *Registry) Register(name, key string, offset, size uint64) error {
 	if name == "" {
 		return apierr.Newf(apierr.SharedMemoryInvalid, "a region needs a name")
@@ -65,22 +73,24 @@ func (r *Registry) Register(name, key string, offset, size uint64) error {
 	if err != nil {
 		return apierr.Newf(apierr.SharedMemoryInvalid, "Unable to open shared memory region: '%s'", key)
 	}
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+	obj, err := openObject(path, r.owners)
+	if err != nil {
 		// Triton answers a key it cannot open with INTERNAL.
-		return apierr.Newf(apierr.SharedMemoryOpenFailed, "Unable to open shared memory region: '%s'", key)
+		return apierr.Wrap(apierr.SharedMemoryOpenFailed, err, "Unable to open shared memory region: '%s'", key)
 	}
-	if offset > uint64(st.Size) || size > uint64(st.Size)-offset {
-		return apierr.Newf(apierr.SharedMemoryInvalid, "failed to register shared memory region '%s': offset %d and byte size %d exceed the %d bytes of '%s'", name, offset, size, st.Size, key)
+	if offset > obj.size || size > obj.size-offset {
+		obj.close()
+		return apierr.Newf(apierr.SharedMemoryInvalid, "failed to register shared memory region '%s': offset %d and byte size %d exceed the %d bytes of '%s'", name, offset, size, obj.size, key)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old := *r.regions.Load()
 	if _, dup := old[name]; dup {
+		obj.close()
 		return apierr.Newf(apierr.SharedMemoryExists, "shared memory region '%s' already in manager", name)
 	}
 	next := copyMap(old)
-	next[name] = &Region{Name: name, Key: key, Offset: offset, Size: size, id: r.nextID.Add(1), path: path, mapped: map[*device.Client]bool{}}
+	next[name] = &Region{Name: name, Key: key, Offset: offset, Size: size, id: r.nextID.Add(1), path: path, obj: obj, mapped: map[*device.Client]bool{}}
 	r.regions.Store(&next)
 	return nil
 }
@@ -172,13 +182,31 @@ func (reg *Region) Slice(offset, size uint64) error {
 	return nil
 }
 
+// Holds checks, at each use, that the object still holds [offset,
+// offset+size) of the region (one fstat on the descriptor held since
+// registration): a client may have truncated it, and the device must not
+// touch what is gone. what names the tensor ("input x", "output y").
+func (reg *Region) Holds(what string, offset, size uint64) error {
+	n, err := reg.obj.currentSize()
+	if err != nil {
+		return apierr.Wrap(apierr.SharedMemoryInvalid, err, "%s: shared memory region '%s' cannot be read", what, reg.Name)
+	}
+	if n < reg.Offset+offset+size {
+		return apierr.Newf(apierr.SharedMemoryInvalid, "%s: shared memory region '%s' was truncated after registration and no longer holds bytes [%d, %d) of the region",
+			what, reg.Name, offset, offset+size)
+	}
+	return nil
+}
+
 // MapOn makes the region usable by a device plugin (mapping it there on
-// first use) and returns the id tensors name it by.
+// first use) and returns the id tensors name it by. The plugin maps the
+// very object registered (its device and inode are checked).
 func (reg *Region) MapOn(ctx context.Context, c *device.Client) (uint32, error) {
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
 	if !reg.mapped[c] {
-		if err := c.MapRegion(ctx, reg.id, reg.path, reg.Offset, reg.Size); err != nil {
+		spec := shm.RegionSpec{ID: reg.id, Name: reg.Name, Path: reg.path, Offset: reg.Offset, Size: reg.Size, Dev: reg.obj.dev, Ino: reg.obj.ino}
+		if err := c.MapRegion(ctx, spec); err != nil {
 			return 0, apierr.Wrap(apierr.SharedMemoryInvalid, err, "shared memory region '%s' cannot be mapped by the device", reg.Name)
 		}
 		reg.mapped[c] = true
@@ -200,6 +228,7 @@ func (reg *Region) unmapWhenIdle() {
 		cancel()
 	}
 	reg.mapped = map[*device.Client]bool{}
+	reg.obj.close()
 }
 
 // String describes the region for logs.

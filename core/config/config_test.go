@@ -2,7 +2,9 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -102,6 +104,41 @@ func TestServerValidateOrder(t *testing.T) {
 		}
 		if c.want == "" && got != "" || c.want != "" && (len(got) < len(c.want) || got[:len(c.want)] != c.want) {
 			t.Errorf("case %d: got %q, want %q", i, got, c.want)
+		}
+	}
+}
+
+func TestClientShmAllowedUIDs(t *testing.T) {
+	for _, c := range []struct {
+		list  string
+		allow bool
+		want  []uint32
+		err   string
+	}{
+		{"", false, nil, ""},
+		{"1000", true, []uint32{1000}, ""},
+		{" 1000, 0 ,65534", true, []uint32{1000, 0, 65534}, ""},
+		{"1000", false, nil, "client_shm_allowed_uids needs allow_client_shm"},
+		{"1000,,1", true, nil, "client_shm_allowed_uids should be a comma-separated list of numeric uids"},
+		{"root", true, nil, "client_shm_allowed_uids should be"},
+		{"-1", true, nil, "client_shm_allowed_uids should be"},
+		{"4294967295", true, nil, "client_shm_allowed_uids should be"},
+	} {
+		s := DefaultServer()
+		s.Port = 9000
+		m := DefaultModel()
+		m.Name, m.BasePath = "m", "/p"
+		s.Model = &m
+		s.AllowClientShm, s.ClientShmAllowedUIDs = c.allow, c.list
+		err := s.Validate(false)
+		if c.err != "" {
+			if err == nil || !errors.Is(err, ErrUsage) || !strings.HasPrefix(UsageMessage(err), c.err) {
+				t.Errorf("%q: %v, want usage error %q", c.list, err, c.err)
+			}
+			continue
+		}
+		if err != nil || fmt.Sprint(s.ClientShmUIDs) != fmt.Sprint(c.want) {
+			t.Errorf("%q: %v %v, want %v", c.list, s.ClientShmUIDs, err, c.want)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 )
 
@@ -39,6 +40,12 @@ type Server struct {
 	ArenaMB int
 	// AllowClientShm turns on the KServe system shared-memory extension.
 	AllowClientShm bool
+	// ClientShmAllowedUIDs is --client_shm_allowed_uids as given: a comma
+	// list of uids whose /dev/shm files clients may register besides the
+	// server's own; Validate parses it into ClientShmUIDs.
+	ClientShmAllowedUIDs string
+	// ClientShmUIDs are the parsed ClientShmAllowedUIDs.
+	ClientShmUIDs []uint32
 	// NireqTimeoutMs bounds how long a request waits for one of a model
 	// version's nireq inference slots (an ovms extension; 0 waits as long
 	// as the request lives).
@@ -158,7 +165,32 @@ func (s *Server) Validate(modelFlagsSet bool) error {
 	if s.ModelLoadParallelism < 0 || s.ModelLoadParallelism > 1024 {
 		return usage("model_load_parallelism should be from 0 (the default) to 1024")
 	}
+	uids, err := parseUIDs(s.ClientShmAllowedUIDs)
+	if err != nil {
+		return err
+	}
+	if len(uids) > 0 && !s.AllowClientShm {
+		return usage("client_shm_allowed_uids needs allow_client_shm")
+	}
+	s.ClientShmUIDs = uids
 	return nil
+}
+
+// parseUIDs reads a comma list of numeric uids ("" is none).
+func parseUIDs(list string) ([]uint32, error) {
+	var uids []uint32
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" && strings.TrimSpace(list) == "" {
+			continue
+		}
+		u, err := strconv.ParseUint(f, 10, 32)
+		if err != nil || u == 1<<32-1 {
+			return nil, usage("client_shm_allowed_uids should be a comma-separated list of numeric uids, got %q", list)
+		}
+		uids = append(uids, uint32(u))
+	}
+	return uids, nil
 }
 
 // validBindAddress accepts IPs and host names (RFC 1123 labels).

@@ -1,6 +1,7 @@
 package imagein
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/ovmsgo/ovms/core/apierr"
@@ -48,21 +49,41 @@ func Decode(images [][]byte, t Target) (data []byte, shape []int64, err error) {
 		}
 	}
 	sat, convertible := castCap(t.DType)
+	size := int64(t.DType.Size())
+	limit := t.limit()
 
-	var first *mat // the first image's size and channels only
+	var first *header // the first image's size and channels
 	var w, h, c, imgBytes int
 	for i, b := range images {
-		// convertTensorToMatsMatchingTensorInfo (tensor_conversion.hpp)
-		// decodes with convertStringToMat: cv::imdecode(IMREAD_UNCHANGED).
-		m, err := decodeImage(b)
+		// The header first: what OVMS checks after decoding is known from
+		// it, and so is what decoding would cost.
+		hd, err := readHeader(b)
 		if err != nil {
 			return nil, nil, apierr.Wrap(apierr.ImageParsingFailed, err, "image %d: %v; input name: %s", i, err, t.Name)
+		}
+		tw, th := int64(w), int64(h)
+		if first == nil {
+			th, tw = dims[1].fit(int64(hd.h)), dims[2].fit(int64(hd.w))
+		}
+		tensor := mul(n, th, tw, int64(hd.c), max(size, 1))
+		imgCost := hd.cost(resizeRows(hd, tw, th))
+		over := tensor > limit-imgCost
+		// convertTensorToMatsMatchingTensorInfo (tensor_conversion.hpp)
+		// decodes with convertStringToMat: cv::imdecode(IMREAD_UNCHANGED).
+		// An image within the limit is decoded before the checks, as
+		// OVMS does; one over it is answered from its header (the same
+		// answer unless its pixel data is corrupt).
+		var m *mat
+		if !over {
+			if m, err = decodeImage(b); err != nil {
+				return nil, nil, apierr.Wrap(apierr.ImageParsingFailed, err, "image %d: %v; input name: %s", i, err, t.Name)
+			}
 		}
 		// validateInput (tensor_conversion_common.cpp): the first image's
 		// resolution when resize is not supported
 		// (validateResolutionAgainstFirstBatchImage) ...
-		if first != nil && !resizable && (m.w != first.w || m.h != first.h) {
-			return nil, nil, fail(apierr.BinaryImagesResolutionMismatch, "image %d is %dx%d, the first is %dx%d; input name: %s", i, m.w, m.h, first.w, first.h, t.Name)
+		if first != nil && !resizable && (hd.w != first.w || hd.h != first.h) {
+			return nil, nil, fail(apierr.BinaryImagesResolutionMismatch, "image %d is %dx%d, the first is %dx%d; input name: %s", i, hd.w, hd.h, first.w, first.h, t.Name)
 		}
 		// ... then the channels (validateNumberOfChannels); a -1 C takes
 		// the first image's.
@@ -70,16 +91,15 @@ func Decode(images [][]byte, t Target) (data []byte, shape []int64, err error) {
 		if cd.isAny() && first != nil {
 			cd = dim{int64(first.c), int64(first.c)}
 		}
-		if !cd.match(int64(m.c)) || (first != nil && m.c != first.c) {
-			return nil, nil, fail(apierr.InvalidNoOfChannels, "image %d has %d channels; expected: %s; input name: %s", i, m.c, cd, t.Name)
+		if !cd.match(int64(hd.c)) || (first != nil && hd.c != first.c) {
+			return nil, nil, fail(apierr.InvalidNoOfChannels, "image %d has %d channels; expected: %s; input name: %s", i, hd.c, cd, t.Name)
 		}
 		if first == nil {
 			// updateTargetResolution (tensor_conversion_common.cpp): the
 			// first image sets H and W.
-			first = &mat{w: m.w, h: m.h, c: m.c}
-			hh, ww := dims[1].fit(int64(m.h)), dims[2].fit(int64(m.w))
-			c = m.c
-			size := int64(t.DType.Size())
+			first = &header{w: hd.w, h: hd.h, c: hd.c}
+			hh, ww := th, tw
+			c = hd.c
 			if hh <= 0 || ww <= 0 || hh > math.MaxInt32 || ww > math.MaxInt32 || hh*ww > math.MaxInt64/(n*int64(c)*max(size, 1)) {
 				return nil, nil, fail(apierr.InvalidShape, "cannot make a %dx%d image; input name: %s", ww, hh, t.Name)
 			}
@@ -90,20 +110,60 @@ func Decode(images [][]byte, t Target) (data []byte, shape []int64, err error) {
 		if !convertible {
 			return nil, nil, fail(apierr.InvalidPrecision, "binary inputs cannot be converted to %s; input name: %s", t.DType, t.Name)
 		}
+		same := hd.w == w && hd.h == h
+		// resizeNeeded / resizeMat (tensor_conversion_common.cpp): with a -1
+		// dimension OVMS does not resize.
+		if !same && !resizable {
+			return nil, nil, fail(apierr.InvalidShape, "image %d is %dx%d, the model needs %dx%d and has a -1 dimension, so no resize is done; input name: %s", i, hd.w, hd.h, w, h, t.Name)
+		}
+		if over {
+			return nil, nil, fail(apierr.ImageParsingFailed, "image %d is %dx%d: decoding it takes about %s and the tensor of %d %s %s, over the limit of %s for one input's images; input name: %s",
+				i, hd.w, hd.h, human(imgCost), n, plural(n, "image", "images"), human(tensor), human(limit), t.Name)
+		}
 		if data == nil {
 			data = make([]byte, int(n)*imgBytes)
 		}
 		dst := data[i*imgBytes : (i+1)*imgBytes]
-		if m.w == w && m.h == h {
+		if same {
 			convertMat(m, t.DType, sat, dst)
 			continue
-		}
-		// resizeNeeded / resizeMat (tensor_conversion_common.cpp): with a -1
-		// dimension OVMS does not resize.
-		if !resizable {
-			return nil, nil, fail(apierr.InvalidShape, "image %d is %dx%d, the model needs %dx%d and has a -1 dimension, so no resize is done; input name: %s", i, m.w, m.h, w, h, t.Name)
 		}
 		resizeMat(m, w, h, t.DType, sat, dst)
 	}
 	return data, []int64{n, int64(h), int64(w), int64(c)}, nil
+}
+
+// resizeRows is how many source rows a resize of the image to tw x th
+// reads (two a target row at most), or 0 for all of them.
+func resizeRows(hd header, tw, th int64) int {
+	if int64(hd.w) == tw && int64(hd.h) == th || th >= int64(hd.h) {
+		return 0
+	}
+	return int(2*th + 2)
+}
+
+// human is a byte count for messages: bytes, KiB or MiB, rounded up.
+func human(n int64) string {
+	up := func(shift uint) int64 {
+		if n&(1<<shift-1) != 0 {
+			return n>>shift + 1
+		}
+		return n >> shift
+	}
+	switch {
+	case n == 1:
+		return "1 byte"
+	case n < 1<<10:
+		return fmt.Sprintf("%d bytes", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%d KiB", up(10))
+	}
+	return fmt.Sprintf("%d MiB", up(20))
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

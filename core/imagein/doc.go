@@ -29,6 +29,19 @@
 //     when no dimension of the shape is -1: otherwise an image that does not
 //     already have the target size is INVALID_SHAPE.
 //
+// Every image's header is read first (PNG IHDR, JPEG SOF, with the checks
+// of OpenCV's size limits). From it, Decode bounds what the call costs:
+// the tensor plus decoding the image (the decoder's planes and the BGR
+// image). Within the bound (Target.MaxBytes, else SetMaxBytes, else
+// DefaultMaxBytes) the image is decoded and checked as above, as OVMS
+// does. Over it, nothing is decoded: the checks OVMS makes after decoding
+// (resolution, channels, target size, precision, the -1 resize rule) are
+// made from the header, in the same order and with the same messages, and
+// an image that passes them all gets IMAGE_PARSING_FAILED saying what it
+// would cost and the limit. A header that claims a huge image thus costs
+// microseconds, and a batch of many images cannot make a tensor above the
+// bound.
+//
 // Decoded pixels are in OpenCV's order: BGR for colour images, BGRA for
 // PNGs with alpha (or tRNS on RGB and palette images), one channel for grey.
 // 16-bit PNGs keep 16-bit values (0..65535); the cast to U8, I8 and I16

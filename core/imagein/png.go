@@ -14,6 +14,7 @@ import (
 type pngInfo struct {
 	depth, colorType int
 	trns             bool
+	interlaced       bool
 }
 
 // channels is the number of channels of the Mat OpenCV decodes with
@@ -49,6 +50,7 @@ func readPNGHeader(b []byte) (pngInfo, error) {
 				return p, errors.New("png: short IHDR")
 			}
 			p.depth, p.colorType = int(b[body+8]), int(b[body+9])
+			p.interlaced = b[body+12] != 0
 			seenIHDR = true
 		case "tRNS":
 			p.trns = true

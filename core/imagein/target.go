@@ -19,6 +19,10 @@ type Target struct {
 	Range [][2]int64
 	// DType is the element type of the model input.
 	DType device.DataType
+	// MaxBytes, when positive, bounds the memory of this call: the
+	// tensor plus the largest decoded image (see DefaultMaxBytes and
+	// SetMaxBytes, which apply otherwise).
+	MaxBytes int64
 }
 
 // dim is one model dimension the way OVMS's Dimension (src/shape.cpp) sees

@@ -182,6 +182,8 @@ func pluginError(err error) error {
 		return apierr.Wrap(apierr.InferenceError, err, "%s", st.Message())
 	case codes.ResourceExhausted:
 		return apierr.Wrap(apierr.ArenaFull, err, "%s", st.Message())
+	case codes.OutOfRange: // a client region changed under the request (device.RegionError)
+		return apierr.Wrap(apierr.SharedMemoryInvalid, err, "%s", st.Message())
 	case codes.NotFound:
 		return apierr.Wrap(apierr.ModelVersionNotLoadedAnymore, err, "%s", st.Message())
 	}

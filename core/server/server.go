@@ -62,7 +62,7 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 	models.SetLoadParallelism(cfg.ModelLoadParallelism)
 	var shm *clientshm.Registry
 	if cfg.AllowClientShm {
-		shm = clientshm.NewRegistry()
+		shm = clientshm.NewRegistry(cfg.ClientShmUIDs...)
 		defer func() { _ = shm.Unregister("") }()
 	}
 

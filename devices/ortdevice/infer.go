@@ -2,6 +2,7 @@ package ortdevice
 
 import (
 	"context"
+	"errors"
 	"unsafe"
 
 	"google.golang.org/grpc/codes"
@@ -32,10 +33,10 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 	for i, in := range req.Inputs {
 		mem, release, err := env.Bytes(in)
 		if err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "input %s: %v", in.Name, err)
+			return nil, bytesError("input", in.Name, err)
 		}
 		releases = append(releases, release)
-		v, err := inputValue(mem, in)
+		v, err := inputValue(env, mem, in)
 		if err != nil {
 			return nil, err
 		}
@@ -72,7 +73,7 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 		if p, ok := placement(req.Placements, name); ok {
 			mem, release, err := env.Bytes(p)
 			if err != nil {
-				return nil, status.Errorf(codes.InvalidArgument, "output %s: %v", name, err)
+				return nil, bytesError("output", name, err)
 			}
 			releases = append(releases, release)
 			placed[i] = mem
@@ -118,6 +119,12 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 			values = append(values, v)
 		}
 	}
+	// ONNX Runtime read and wrote client regions in place: a region whose
+	// object was truncated meanwhile gave it zero pages (faultguard), so
+	// the request fails, whatever the run said.
+	if ierr := intact(env, req); ierr != nil {
+		return nil, ierr
+	}
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
@@ -126,9 +133,16 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 			continue
 		}
 		if placed[i] != nil {
-			ref, err := copyInto(placed[i], refs[i], v)
+			p, _ := placement(req.Placements, outNames[i])
+			var ref device.TensorRef
+			if ferr := env.GuardFaults(p, func() { ref, err = copyInto(placed[i], refs[i], v) }); ferr != nil {
+				return nil, device.RegionError("output", outNames[i], ferr)
+			}
 			if err != nil {
 				return nil, err
+			}
+			if ierr := env.Intact(p); ierr != nil {
+				return nil, device.RegionError("output", outNames[i], ierr)
 			}
 			refs[i] = ref
 			continue
@@ -143,12 +157,40 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 	return &device.InferResponse{Outputs: refs}, nil
 }
 
+// bytesError is the status of a tensor whose memory cannot be used.
+func bytesError(what, name string, err error) error {
+	if errors.Is(err, shm.ErrRegionChanged) {
+		return device.RegionError(what, name, err)
+	}
+	return status.Errorf(codes.InvalidArgument, "%s %s: %v", what, name, err)
+}
+
+// intact fails the request when a client region of an input or output was
+// truncated while the engine used it.
+func intact(env *device.Env, req *device.InferRequest) error {
+	for _, in := range req.Inputs {
+		if err := env.Intact(in); err != nil {
+			return device.RegionError("input", in.Name, err)
+		}
+	}
+	for _, p := range req.Placements {
+		if err := env.Intact(p); err != nil {
+			return device.RegionError("output", p.Name, err)
+		}
+	}
+	return nil
+}
+
 // inputValue wraps an input's bytes (arena or client region) as an ORT
 // value (no copy) or, for strings, builds an ORT string tensor from the
 // length-prefixed elements.
-func inputValue(mem []byte, in device.TensorRef) (*ort.Value, error) {
+func inputValue(env *device.Env, mem []byte, in device.TensorRef) (*ort.Value, error) {
 	if in.DType == device.String {
-		elems, err := device.SplitStrings(mem)
+		var elems [][]byte
+		var err error
+		if ferr := env.GuardFaults(in, func() { elems, err = device.SplitStrings(mem) }); ferr != nil {
+			return nil, device.RegionError("input", in.Name, ferr)
+		}
 		if err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "input %s: %v", in.Name, err)
 		}

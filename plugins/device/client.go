@@ -3,6 +3,7 @@ package device
 import (
 	"context"
 
+	"github.com/ovmsgo/ovms/plugins/shm"
 	devicev1 "github.com/ovmsgo/ovms/proto/ovms/plugin/device/v1"
 )
 
@@ -85,8 +86,9 @@ func (c *Client) Release(ctx context.Context, leases ...uint64) error {
 }
 
 // MapRegion asks the plugin to map a client shared-memory region.
-func (c *Client) MapRegion(ctx context.Context, id uint32, path string, offset, size uint64) error {
-	_, err := c.rpc.MapRegion(ctx, &devicev1.MapRegionRequest{Region: id, Path: path, Offset: offset, Size: size})
+func (c *Client) MapRegion(ctx context.Context, s shm.RegionSpec) error {
+	_, err := c.rpc.MapRegion(ctx, &devicev1.MapRegionRequest{Region: s.ID, Name: s.Name, Path: s.Path,
+		Offset: s.Offset, Size: s.Size, Dev: s.Dev, Ino: s.Ino})
 	return err
 }
 

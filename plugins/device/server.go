@@ -129,11 +129,9 @@ func (s *server) checkRef(ref TensorRef, what string) error {
 	if s.regions == nil {
 		return status.Errorf(codes.InvalidArgument, "%s %q: client regions are not supported", what, ref.Name)
 	}
-	_, release, err := s.regions.Bytes(ref.Region, ref.Offset, ref.Length)
-	if err != nil {
+	if err := s.regions.InBounds(ref.Region, ref.Offset, ref.Length); err != nil {
 		return status.Errorf(codes.InvalidArgument, "%s %q: %v", what, ref.Name, err)
 	}
-	release()
 	return nil
 }
 
@@ -152,7 +150,8 @@ func (s *server) MapRegion(_ context.Context, req *devicev1.MapRegionRequest) (*
 	if s.regions == nil {
 		return nil, status.Error(codes.Unimplemented, "client shared-memory regions are not supported by this plugin")
 	}
-	if err := s.regions.Map(req.GetRegion(), req.GetPath(), req.GetOffset(), req.GetSize()); err != nil {
+	if err := s.regions.Map(shm.RegionSpec{ID: req.GetRegion(), Name: req.GetName(), Path: req.GetPath(),
+		Offset: req.GetOffset(), Size: req.GetSize(), Dev: req.GetDev(), Ino: req.GetIno()}); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	return &devicev1.MapRegionResponse{}, nil

@@ -61,6 +61,10 @@ func shmRef(shm *clientshm.Registry, what string, params map[string]*kpb.InferPa
 		reg.Release()
 		return tensor.ShmRef{}, nil, err
 	}
+	if err := reg.Holds(what, uint64(offset), uint64(size)); err != nil {
+		reg.Release()
+		return tensor.ShmRef{}, nil, err
+	}
 	return tensor.ShmRef{Region: reg, Offset: uint64(offset), Size: uint64(size)}, reg, nil
 }
 

@@ -961,7 +961,14 @@ type MapRegionRequest struct {
 	// Offset of the region in the file.
 	Offset uint64 `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
 	// Size of the region.
-	Size          uint64 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	Size uint64 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	// The client's name of the region, for messages.
+	Name string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	// Device and inode of the object the core validated at registration
+	// (a regular file of an allowed owner); the plugin maps only that
+	// object, so a file put in its place since is refused. Zero: unchecked.
+	Dev           uint64 `protobuf:"varint,6,opt,name=dev,proto3" json:"dev,omitempty"`
+	Ino           uint64 `protobuf:"varint,7,opt,name=ino,proto3" json:"ino,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1020,6 +1027,27 @@ func (x *MapRegionRequest) GetOffset() uint64 {
 func (x *MapRegionRequest) GetSize() uint64 {
 	if x != nil {
 		return x.Size
+	}
+	return 0
+}
+
+func (x *MapRegionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *MapRegionRequest) GetDev() uint64 {
+	if x != nil {
+		return x.Dev
+	}
+	return 0
+}
+
+func (x *MapRegionRequest) GetIno() uint64 {
+	if x != nil {
+		return x.Ino
 	}
 	return 0
 }
@@ -1210,12 +1238,15 @@ const file_ovms_plugin_device_v1_device_proto_rawDesc = "" +
 	"\x05lease\x18\x02 \x01(\x04R\x05lease\"(\n" +
 	"\x0eReleaseRequest\x12\x16\n" +
 	"\x06leases\x18\x01 \x03(\x04R\x06leases\"\x11\n" +
-	"\x0fReleaseResponse\"j\n" +
+	"\x0fReleaseResponse\"\xa2\x01\n" +
 	"\x10MapRegionRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\rR\x06region\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x16\n" +
 	"\x06offset\x18\x03 \x01(\x04R\x06offset\x12\x12\n" +
-	"\x04size\x18\x04 \x01(\x04R\x04size\"\x13\n" +
+	"\x04size\x18\x04 \x01(\x04R\x04size\x12\x12\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x12\x10\n" +
+	"\x03dev\x18\x06 \x01(\x04R\x03dev\x12\x10\n" +
+	"\x03ino\x18\a \x01(\x04R\x03ino\"\x13\n" +
 	"\x11MapRegionResponse\",\n" +
 	"\x12UnmapRegionRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\rR\x06region\"\x15\n" +

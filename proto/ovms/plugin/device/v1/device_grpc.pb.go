@@ -51,7 +51,8 @@ type DeviceClient interface {
 	// Release returns leased output buffers to the plugin.
 	Release(ctx context.Context, in *ReleaseRequest, opts ...grpc.CallOption) (*ReleaseResponse, error)
 	// MapRegion maps a client shared-memory region (a file under /dev/shm
-	// that the core has validated) so that tensors can refer to it.
+	// that the core has validated) so that tensors can refer to it. The
+	// plugin keeps the file open and checks its size at every use.
 	MapRegion(ctx context.Context, in *MapRegionRequest, opts ...grpc.CallOption) (*MapRegionResponse, error)
 	// UnmapRegion drops a mapping made by MapRegion.
 	UnmapRegion(ctx context.Context, in *UnmapRegionRequest, opts ...grpc.CallOption) (*UnmapRegionResponse, error)
@@ -153,7 +154,8 @@ type DeviceServer interface {
 	// Release returns leased output buffers to the plugin.
 	Release(context.Context, *ReleaseRequest) (*ReleaseResponse, error)
 	// MapRegion maps a client shared-memory region (a file under /dev/shm
-	// that the core has validated) so that tensors can refer to it.
+	// that the core has validated) so that tensors can refer to it. The
+	// plugin keeps the file open and checks its size at every use.
 	MapRegion(context.Context, *MapRegionRequest) (*MapRegionResponse, error)
 	// UnmapRegion drops a mapping made by MapRegion.
 	UnmapRegion(context.Context, *UnmapRegionRequest) (*UnmapRegionResponse, error)

@@ -1,0 +1,172 @@
+package integration
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"image/color"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	kpb "github.com/ovmsgo/ovms/proto/kserve"
+)
+
+// peakRSS is a process's peak resident set (VmHWM), in bytes.
+func peakRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
+}
+
+// bombJPEG is a baseline JPEG of a few hundred bytes whose frame header
+// claims w x h pixels (a real 16x16 image, its size patched, its scan cut).
+func bombJPEG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	b := solidImage(t, "jpeg", 16, 16, color.RGBA{R: 200, A: 255})
+	sof, sos := bytes.Index(b, []byte{0xff, 0xc0}), bytes.Index(b, []byte{0xff, 0xda})
+	if sof < 0 || sos < 0 {
+		t.Fatal("no SOF0 or SOS in image/jpeg's output")
+	}
+	out := append([]byte(nil), b[:sos+20]...)
+	binary.BigEndian.PutUint16(out[sof+5:], uint16(h))
+	binary.BigEndian.PutUint16(out[sof+7:], uint16(w))
+	return out
+}
+
+// zerosPNG is a valid w x h 8-bit PNG of zeros, grey (colorType 0) or RGB
+// (2): a few hundred KB to a few MB that decode to up to gigabytes.
+func zerosPNG(t *testing.T, w, h, colorType int) []byte {
+	t.Helper()
+	bpp := map[int]int{0: 1, 2: 3}[colorType]
+	var out bytes.Buffer
+	out.WriteString("\x89PNG\r\n\x1a\n")
+	chunk := func(typ string, data []byte) {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(data)))
+		out.Write(n[:])
+		out.WriteString(typ)
+		out.Write(data)
+		binary.BigEndian.PutUint32(n[:], crc32.ChecksumIEEE(append([]byte(typ), data...)))
+		out.Write(n[:])
+	}
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
+	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
+	ihdr[8], ihdr[9] = 8, byte(colorType)
+	chunk("IHDR", ihdr)
+	var z bytes.Buffer
+	zw, _ := zlib.NewWriterLevel(&z, zlib.BestSpeed)
+	row := make([]byte, 1+w*bpp)
+	for range h {
+		zw.Write(row)
+	}
+	zw.Close()
+	chunk("IDAT", z.Bytes())
+	chunk("IEND", nil)
+	return out.Bytes()
+}
+
+// TestImageDecodeBombs sends images whose headers claim huge sizes. Each
+// is answered from its header, quickly, and the core's peak RSS grows by
+// less than 100 MB over all of them (before the fix: the JPEG cost 1.5 GB
+// and 7 s, the grey PNG 4.4 GB).
+func TestImageDecodeBombs(t *testing.T) {
+	s := startServer(t, "image_nhwc")
+	infer := func(model string, imgs ...[]byte) error {
+		_, err := kpb.NewGRPCInferenceServiceClient(s.conn).ModelInfer(ctx(t), &kpb.ModelInferRequest{ModelName: model,
+			Inputs: []*inT{{Name: "image", Datatype: "BYTES", Shape: []int64{int64(len(imgs))}, Contents: &kpb.InferTensorContents{BytesContents: imgs}}}})
+		return err
+	}
+	if err := infer("image_nhwc", solidImage(t, "png", 8, 8, color.RGBA{R: 255, A: 255})); err != nil {
+		t.Fatal(err)
+	}
+	jpegBomb := bombJPEG(t, 32768, 32768)
+	grayBomb := zerosPNG(t, 32768, 32768, 0)
+	rgbBomb := zerosPNG(t, 16384, 16384, 2)
+	pid := s.cmd.Process.Pid
+	before := peakRSS(t, pid)
+	for _, c := range []struct {
+		name   string
+		img    []byte
+		prefix string
+	}{
+		{"jpeg header of 32768x32768", jpegBomb, "Image parsing failed - image 0 is 32768x32768: decoding it takes about"},
+		{"grey png of 32768x32768", grayBomb, "Invalid number of channels in binary input - image 0 has 1 channels; expected: 3; input name: image"},
+		{"rgb png of 16384x16384", rgbBomb, "Image parsing failed - image 0 is 16384x16384: decoding it takes about"},
+	} {
+		start := time.Now()
+		err := infer("image_nhwc", c.img)
+		took := time.Since(start)
+		if st := status.Convert(err); st.Code() != codes.InvalidArgument || !strings.HasPrefix(st.Message(), c.prefix) {
+			t.Errorf("%s (%d bytes): %v, want InvalidArgument %q...", c.name, len(c.img), err, c.prefix)
+		}
+		if took > 3*time.Second {
+			t.Errorf("%s: answered in %v", c.name, took)
+		}
+	}
+	// REST, TFS row format: the same answer with 400.
+	code, body := post(t, s.url("/v1/models/image_nhwc:predict"), `{"instances": [{"b64": "`+base64.StdEncoding.EncodeToString(jpegBomb)+`"}]}`)
+	if code != 400 || !strings.Contains(body, "Image parsing failed - image 0 is 32768x32768") {
+		t.Errorf("tfs rest: %d %s", code, body)
+	}
+	grew := peakRSS(t, pid) - before
+	t.Logf("the core's peak RSS grew by %d MB answering the bombs", grew>>20)
+	if grew > 100<<20 {
+		t.Errorf("the core's peak RSS grew by %d MB answering the bombs (bound 100 MB)", grew>>20)
+	}
+	// The server still decodes normal images.
+	if err := infer("image_nhwc", solidImage(t, "jpeg", 640, 480, color.RGBA{G: 255, A: 255})); err != nil {
+		t.Fatalf("a normal image after the bombs: %v", err)
+	}
+	s.alive()
+
+	// Many small images into a fully dynamic input: 24 JPEGs of 2048x2048
+	// (30 KB each) make a 288 MiB tensor, over the limit; refused before
+	// anything is decoded.
+	d := startServer(t, "image_any")
+	img := solidImage(t, "jpeg", 2048, 2048, color.RGBA{B: 255, A: 255})
+	batch := make([][]byte, 24)
+	for i := range batch {
+		batch[i] = img
+	}
+	dpid := d.cmd.Process.Pid
+	before = peakRSS(t, dpid)
+	start := time.Now()
+	_, err := kpb.NewGRPCInferenceServiceClient(d.conn).ModelInfer(ctx(t), &kpb.ModelInferRequest{ModelName: "image_any",
+		Inputs: []*inT{{Name: "image", Datatype: "BYTES", Shape: []int64{24}, Contents: &kpb.InferTensorContents{BytesContents: batch}}}})
+	if st := status.Convert(err); st.Code() != codes.InvalidArgument || !strings.HasPrefix(st.Message(), "Image parsing failed - image 0 is 2048x2048") ||
+		!strings.Contains(st.Message(), "tensor of 24 images") {
+		t.Errorf("24 images of 2048x2048: %v", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("24 images of 2048x2048: answered in %v", took)
+	}
+	grew = peakRSS(t, dpid) - before
+	t.Logf("the core's peak RSS grew by %d MB refusing the batch", grew>>20)
+	if grew > 100<<20 {
+		t.Errorf("the core's peak RSS grew by %d MB refusing the batch (bound 100 MB)", grew>>20)
+	}
+	d.alive()
+}
