@@ -91,11 +91,13 @@ func loadModel(req *device.LoadRequest, extension string, cuda bool, log *logrus
 		opts.CustomOpLibraries = []string{extension}
 	}
 	bytes := req.ModelBytes
+	src := req.Path // named in session errors: the model file, else its folder
 	if bytes == nil {
 		path, err := modelFile(req.Path)
 		if err != nil {
 			return nil, err
 		}
+		src = path
 		if bytes, err = os.ReadFile(path); err != nil {
 			return nil, fmt.Errorf("reading model: %w", err)
 		}
@@ -125,7 +127,7 @@ func loadModel(req *device.LoadRequest, extension string, cuda bool, log *logrus
 		s, err := ort.NewSession(bytes, pinned(opts, len(m.all)))
 		if err != nil {
 			m.closeSessions()
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", src, err)
 		}
 		m.all = append(m.all, s)
 		m.sessions <- s
