@@ -7,8 +7,9 @@ SHELL := /usr/bin/env bash
 GO        ?= go
 BIN       := bin
 MODELS    := build/models
-VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -X github.com/ovmsgo/ovms/cli.Version=$(VERSION) -X github.com/ovmsgo/ovms/devices/ortdevice.Version=$(VERSION)
+# The release is internal/version.Release; git describe adds the commit (see internal/version).
+DESCRIBE  ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+LDFLAGS   := -X github.com/ovmsgo/ovms/internal/version.Describe=$(DESCRIBE)
 DEVICES := cpu gpu myriad hddl cuda mock
 GRPC_PORT ?= 9000
 REST_PORT ?= 8000
