@@ -6,7 +6,7 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN make build models VERSION=docker
+RUN make build models
 
 FROM debian:bookworm-slim
 COPY --from=build /src/bin/ovms /src/bin/ovms-device-* /opt/ovms/bin/

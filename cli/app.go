@@ -18,6 +18,7 @@ import (
 	"github.com/ovmsgo/ovms/core/config"
 	"github.com/ovmsgo/ovms/core/logging"
 	"github.com/ovmsgo/ovms/core/server"
+	"github.com/ovmsgo/ovms/internal/version"
 )
 
 // Exit codes, as OVMS defines them.
@@ -26,9 +27,6 @@ const (
 	ExitFailure = 1
 	ExitUsage   = 64
 )
-
-// Version is the ovms version, set at build time with -ldflags -X.
-var Version = "dev"
 
 // plainError is a failure whose message is printed as is (exit 1).
 type plainError struct{ msg string }
@@ -42,7 +40,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:            "ovms",
 		Usage:           "OpenVINO Model Server compatible model server (gRPC and REST, TF Serving and KServe v2 APIs)",
-		Version:         Version,
+		Version:         version.String(),
 		Writer:          stdout,
 		ErrWriter:       stderr,
 		Flags:           serveFlags(),
@@ -59,9 +57,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
-	for _, c := range app.Commands {
-		c.OnUsageError = app.OnUsageError
-	}
+	usageErrors(app.Commands, app.OnUsageError)
 	cli.VersionPrinter = func(c *cli.Context) {
 		fmt.Fprintf(c.App.Writer, "OpenVINO Model Server (ovms) %s\n", c.App.Version)
 	}
@@ -77,7 +73,7 @@ func Main(args []string) int {
 // alone on a line on stderr as OVMS does.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := NewApp(stdout, stderr)
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, flagsFirst(app, args))
 	switch {
 	case err == nil:
 		return ExitOK
@@ -115,7 +111,7 @@ func serveAction(c *cli.Context) error {
 	defer closer.Close()
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := server.Run(ctx, cfg, Version); err != nil {
+	if err := server.Run(ctx, cfg, version.String()); err != nil {
 		return errorf("%v", err)
 	}
 	return nil

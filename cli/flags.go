@@ -8,38 +8,44 @@ import (
 
 // serveFlags are the OVMS server flags, accepted on the root command (as
 // Docker's ENTRYPOINT ["ovms"] passes them) and on `ovms serve`.
+//
+// This list is the one source of the flags' help text and of the flags
+// table in docs/configuration.md (generated from it: see flagdoc.go). To add
+// a flag, add one line here (Usage in plain text, no backticks; DefaultText
+// when the default is not the Value), read it in serverConfig, then run
+// `go test ./cli -run TestFlagTableInDocs -update` to rewrite the table.
 func serveFlags() []cli.Flag {
 	d := config.DefaultServer()
 	return []cli.Flag{
-		&cli.StringFlag{Name: "config_path", Usage: "absolute path to json configuration file"},
-		&cli.StringFlag{Name: "model_name", Usage: "name of the model (single-model mode)"},
-		&cli.StringFlag{Name: "model_path", Usage: "folder with numbered version directories (single-model mode)"},
-		&cli.IntFlag{Name: "port", Value: d.Port, Usage: "gRPC server port; 0 disables gRPC"},
-		&cli.IntFlag{Name: "rest_port", Value: d.RestPort, Usage: "REST server port; 0 disables REST"},
+		&cli.StringFlag{Name: "config_path", Usage: "many models from an OVMS config.json (relative base_path values resolve against its folder); excludes the single-model flags"},
+		&cli.StringFlag{Name: "model_name", Usage: "single-model mode: the servable name"},
+		&cli.StringFlag{Name: "model_path", Usage: "single-model mode: the folder with numbered version folders (/models/resnet/1/model.onnx, ...), or s3://, gs://, az://, azfs:// URL"},
+		&cli.IntFlag{Name: "port", Value: d.Port, Usage: "gRPC port (TF Serving and KServe v2 services); 0 disables gRPC"},
+		&cli.IntFlag{Name: "rest_port", Value: d.RestPort, Usage: "HTTP port (TF Serving REST /v1/..., KServe REST /v2/...); 0 disables REST"},
 		&cli.StringFlag{Name: "grpc_bind_address", Value: d.GRPCBindAddress, Usage: "gRPC listen address"},
 		&cli.StringFlag{Name: "rest_bind_address", Value: d.RestBindAddress, Usage: "REST listen address"},
-		&cli.IntFlag{Name: "grpc_workers", Value: d.GRPCWorkers, Usage: "accepted for compatibility; gRPC is served concurrently"},
-		&cli.StringFlag{Name: "grpc_channel_arguments", Usage: "comma-separated gRPC server arguments, e.g. grpc.max_receive_message_length=4194304,grpc.max_connection_age_ms=2000"},
-		&cli.IntFlag{Name: "rest_workers", Usage: "accepted for compatibility; REST is served concurrently"},
+		&cli.IntFlag{Name: "grpc_workers", Value: d.GRPCWorkers, Usage: "accepted and validated as OVMS does; gRPC is served concurrently"},
+		&cli.StringFlag{Name: "grpc_channel_arguments", Usage: "comma-separated gRPC server arguments, e.g. grpc.max_receive_message_length=4194304,grpc.max_connection_age_ms=2000 (message limits default to 1 GiB as in OVMS)"},
+		&cli.IntFlag{Name: "rest_workers", Usage: "accepted and validated as OVMS does (needs --rest_port); REST is served concurrently"},
 		&cli.StringFlag{Name: "log_level", Value: d.LogLevel, Usage: "TRACE, DEBUG, INFO, WARNING or ERROR"},
-		&cli.StringFlag{Name: "log_path", Usage: "log file (default: stdout)"},
-		&cli.IntFlag{Name: "file_system_poll_wait_seconds", Value: d.FileSystemPollWaitSeconds, Usage: "config and version polling period; 0 disables"},
-		&cli.StringFlag{Name: "cpu_extension", Usage: "accepted for compatibility; the file must exist"},
-		&cli.StringFlag{Name: "target_device", Value: "CPU", Usage: "device of the model: CPU, GPU, ..."},
-		&cli.StringFlag{Name: "plugin_config", Usage: `device settings as JSON, e.g. {"NUM_STREAMS": "2"}`},
-		&cli.IntFlag{Name: "nireq", Usage: "size of the inference request pool; 0 lets the device decide"},
-		&cli.IntFlag{Name: "nireq_timeout_ms", Value: d.NireqTimeoutMs, Usage: "ovms extension: how long a request waits for one of the nireq slots of its model version before it fails (0: as long as the request lives)"},
-		&cli.IntFlag{Name: "model_load_timeout_seconds", Value: d.ModelLoadTimeoutSeconds, Usage: "ovms extension: a model version whose load (download, plugin start, compilation) takes longer fails, and other loads go on (0: no limit)"},
-		&cli.IntFlag{Name: "model_load_parallelism", Usage: "ovms extension: how many model versions load at once (0: the number of CPUs, at least 2)"},
-		&cli.StringFlag{Name: "model_version_policy", Usage: `e.g. {"latest": {"num_versions": 2}}`},
-		&cli.StringFlag{Name: "batch_size", Usage: "model batch size (not supported yet)"},
-		&cli.StringFlag{Name: "shape", Usage: "model input shape (not supported yet)"},
-		&cli.StringFlag{Name: "layout", Usage: "model input layout (not supported yet)"},
-		&cli.StringFlag{Name: "plugin_dir", Usage: "ovms extension: folder searched first for device plugin binaries"},
-		&cli.IntFlag{Name: "plugin_arena_mb", Value: d.ArenaMB, Usage: "ovms extension: shared-memory arena per device plugin, MiB"},
-		&cli.StringFlag{Name: "dynamic_batching", Usage: `ovms extension: batch concurrent requests, e.g. {"max_batch_size": 16, "max_queue_delay_microseconds": 1000}`},
-		&cli.BoolFlag{Name: "allow_client_shm", Usage: "ovms extension: let clients pass tensors in /dev/shm regions (KServe system shared-memory extension)"},
-		&cli.StringFlag{Name: "client_shm_allowed_uids", Usage: "ovms extension: comma-separated uids whose /dev/shm files clients may register besides the server's own (with --allow_client_shm)"},
+		&cli.StringFlag{Name: "log_path", DefaultText: "stdout", Usage: "log file"},
+		&cli.IntFlag{Name: "file_system_poll_wait_seconds", Value: d.FileSystemPollWaitSeconds, Usage: "how often the config file and version folders are checked for changes, in seconds; 0 turns it off"},
+		&cli.StringFlag{Name: "cpu_extension", Usage: "a library of custom ONNX Runtime operators, registered with every model the device plugins compile (the path must exist, as in OVMS)"},
+		&cli.StringFlag{Name: "target_device", Value: "CPU", Usage: "device plugin for the model: CPU, GPU, MYRIAD, HDDL, CUDA or NVIDIA (each its own plugin process; ovms plugin list shows which are present here, docs/devices.md what each needs)"},
+		&cli.StringFlag{Name: "plugin_config", Usage: `device settings as JSON, e.g. {"NUM_STREAMS": 2}: INFERENCE_NUM_THREADS (or INTRA_OP_THREADS, CPU_THREADS_NUM), INTER_OP_THREADS, NUM_STREAMS (or CPU_THROUGHPUT_STREAMS), PERFORMANCE_HINT (LATENCY, THROUGHPUT), ENABLE_CPU_PINNING, EXECUTION_MODE, GRAPH_OPTIMIZATION_LEVEL, any session.* ONNX Runtime entry; unknown keys fail the load, as in OVMS`},
+		&cli.IntFlag{Name: "nireq", Usage: "inference requests of a model version in the plugin at once; more wait in line (0: the plugin's streams decide)"},
+		&cli.IntFlag{Name: "nireq_timeout_ms", Value: d.NireqTimeoutMs, Usage: "ovms extension: how long a request waits for a free inference request before it fails with RESOURCE_EXHAUSTED / 503; 0 waits as long as the request lives"},
+		&cli.IntFlag{Name: "model_load_timeout_seconds", Value: d.ModelLoadTimeoutSeconds, Usage: "ovms extension: a model version whose load (download, plugin start, compilation) takes longer fails (LOADING/UNKNOWN, as a failed load) and blocks nothing else; 0: no limit"},
+		&cli.IntFlag{Name: "model_load_parallelism", DefaultText: "CPUs, at least 2", Usage: "ovms extension: how many model versions load at once (at startup, on reload, on repository load)"},
+		&cli.StringFlag{Name: "model_version_policy", DefaultText: "latest 1", Usage: `versions to serve: {"all": {}}, {"latest": {"num_versions": N}} or {"specific": {"versions": [1, 3]}}`},
+		&cli.StringFlag{Name: "batch_size", Usage: "set the batch dimension (the layout's N, else the first) of every input; --shape wins; auto reloads the model with a request's batch when it differs"},
+		&cli.StringFlag{Name: "shape", Usage: `reshape inputs before compiling: (1,3,224,224), or {"input": "(1,3,-1,-1)"} per input; -1 is dynamic, min:max ranges become dynamic; auto reloads the model with a request's shape when it differs`},
+		&cli.StringFlag{Name: "layout", Usage: "NHWC:NCHW (requests in NHWC for an NCHW model: a Transpose is inserted) or a bare layout such as NCHW; per input as a JSON object"},
+		&cli.StringFlag{Name: "plugin_dir", DefaultText: "beside ovms", Usage: "ovms extension: folder searched first for device plugin binaries"},
+		&cli.IntFlag{Name: "plugin_arena_mb", Value: d.ArenaMB, Usage: "ovms extension: shared-memory arena per device plugin, MiB (committed only as used)"},
+		&cli.StringFlag{Name: "dynamic_batching", DefaultText: "off", Usage: `ovms extension: gather concurrent requests into one engine call, e.g. {"max_batch_size": 16, "max_queue_delay_microseconds": 1000, "preferred_batch_size": [8, 16]}; the model needs a dynamic first dimension`},
+		&cli.BoolFlag{Name: "allow_client_shm", DefaultText: "off", Usage: "ovms extension: the KServe system shared-memory extension (Triton's API): clients register /dev/shm regions and pass tensors in them, with no copy"},
+		&cli.StringFlag{Name: "client_shm_allowed_uids", DefaultText: "none", Usage: "ovms extension: comma-separated uids whose /dev/shm files may be registered besides the server's own (regular files only; see docs/api.md); needs --allow_client_shm"},
 	}
 }
 

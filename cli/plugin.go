@@ -23,8 +23,9 @@ import (
 func pluginCommand() *cli.Command {
 	dir := &cli.StringFlag{Name: "plugin_dir", Usage: "folder searched first for device plugin binaries"}
 	return &cli.Command{
-		Name:  "plugin",
-		Usage: "device plugins: list what is installed and whether its device is present here",
+		Name:   "plugin",
+		Usage:  "device plugins: list what is installed and whether its device is present here",
+		Action: pluginAction,
 		Subcommands: []*cli.Command{{
 			Name:   "list",
 			Usage:  "start every installed device plugin once and print its version, protocol, engine, devices and availability",
@@ -52,6 +53,15 @@ func pluginCommand() *cli.Command {
 	}
 }
 
+// pluginAction runs for `ovms plugin` without a known subcommand: help, or
+// a usage error naming the subcommands.
+func pluginAction(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return cli.ShowSubcommandHelp(c)
+	}
+	return fmt.Errorf("%w: plugin: unknown command %q (want list, install, remove or inspect)", config.ErrUsage, c.Args().First())
+}
+
 // probeHost is a plugin host for starting plugins once to ask them about
 // themselves (small arenas; only errors are logged). done stops it.
 func probeHost(c *cli.Context) (host *pluginhost.Host, done func(), err error) {
@@ -64,6 +74,9 @@ func probeHost(c *cli.Context) (host *pluginhost.Host, done func(), err error) {
 }
 
 func pluginList(c *cli.Context) error {
+	if err := noArgs(c, "plugin list"); err != nil {
+		return err
+	}
 	host, done, err := probeHost(c)
 	if err != nil {
 		return err
@@ -103,8 +116,8 @@ func installDir(c *cli.Context) string {
 }
 
 func pluginInstall(c *cli.Context) error {
-	if c.NArg() != 1 {
-		return fmt.Errorf("%w: plugin install takes one PATH", config.ErrUsage)
+	if err := oneArg(c, "plugin install", "PATH"); err != nil {
+		return err
 	}
 	src := strings.TrimPrefix(c.Args().First(), "file://")
 	name := filepath.Base(src)
@@ -147,8 +160,8 @@ func pluginInstall(c *cli.Context) error {
 }
 
 func pluginRemove(c *cli.Context) error {
-	if c.NArg() != 1 {
-		return fmt.Errorf("%w: plugin remove takes one NAME", config.ErrUsage)
+	if err := oneArg(c, "plugin remove", "NAME"); err != nil {
+		return err
 	}
 	name := pluginhost.BinaryPrefix + strings.TrimPrefix(c.Args().First(), pluginhost.BinaryPrefix)
 	dir := installDir(c)
@@ -166,8 +179,8 @@ func pluginRemove(c *cli.Context) error {
 }
 
 func pluginInspect(c *cli.Context) error {
-	if c.NArg() != 1 {
-		return fmt.Errorf("%w: plugin inspect takes one NAME", config.ErrUsage)
+	if err := oneArg(c, "plugin inspect", "NAME"); err != nil {
+		return err
 	}
 	host, done, err := probeHost(c)
 	if err != nil {

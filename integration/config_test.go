@@ -214,8 +214,11 @@ func TestConfigFileErrorsAtStartup(t *testing.T) {
 	if code != 1 || !strings.Contains(stdout, "Duplicated model names: m defined in config file") {
 		t.Errorf("validate, duplicate: exit %d\n%s", code, stdout)
 	}
+	if err := os.Symlink(filepath.Join(modelsDir, "dummy"), filepath.Join(dir, "m")); err != nil {
+		t.Fatal(err)
+	}
 	writeConfig(t, cfg, `{"model_config_list": [{"config": {"name": "m", "base_path": "m"}}]}`)
-	if code, stdout, _ = runOVMS(t, "validate", "--config_path", cfg); code != 0 || !strings.Contains(stdout, "valid, 1 models") {
+	if code, stdout, _ = runOVMS(t, "validate", "--config_path", cfg); code != 0 || !strings.Contains(stdout, "valid, 1 model\n") {
 		t.Errorf("validate, good: exit %d\n%s", code, stdout)
 	}
 }

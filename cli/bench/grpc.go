@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -225,6 +227,9 @@ func (g grpcShm) register(r *shmRegion) error {
 	defer cancel()
 	_, err := g.c.SystemSharedMemoryRegister(ctx, &kpb.SystemSharedMemoryRegisterRequest{
 		Name: r.name, Key: r.key, Offset: 0, ByteSize: uint64(len(r.mem))})
+	if status.Code(err) == codes.Unimplemented {
+		return fmt.Errorf("register shared memory region %s: %w: %w", r.name, errShmOff, err)
+	}
 	if err != nil {
 		return fmt.Errorf("register shared memory region %s: %w", r.name, err)
 	}

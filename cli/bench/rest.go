@@ -239,9 +239,21 @@ func (r restShm) post(name, action string, body any) error {
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s shared memory region %s: http %d: %s", action, name, resp.StatusCode, strings.TrimSpace(string(msg)))
+		err := fmt.Errorf("http %d: %s", resp.StatusCode, strings.TrimSpace(string(msg)))
+		if action == "register" && shmRouteMissing(resp.StatusCode, msg) {
+			err = fmt.Errorf("%w: %w", errShmOff, err)
+		}
+		return fmt.Errorf("%s shared memory region %s: %w", action, name, err)
 	}
 	return nil
+}
+
+// shmRouteMissing reports whether a register answer says the server has no
+// shared-memory endpoints: ovms without --allow_client_shm answers 400
+// "Invalid request URL" (as OVMS does for any unknown path), other servers
+// 404.
+func shmRouteMissing(code int, body []byte) bool {
+	return code == http.StatusNotFound || (code == http.StatusBadRequest && strings.Contains(string(body), "Invalid request URL"))
 }
 
 func (r restShm) register(reg *shmRegion) error {

@@ -94,6 +94,10 @@ func layout(sizes []int64) ([]int64, int64) {
 	return offs, total
 }
 
+// errShmOff is the error of a server that does not take client shared
+// memory regions.
+var errShmOff = errors.New("the server does not accept client shared memory (start ovms with --allow_client_shm)")
+
 // shmRegistrar registers regions with a server (the KServe system
 // shared-memory extension over gRPC or REST).
 type shmRegistrar interface {

@@ -67,17 +67,14 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 	}
 
 	rel := newReloader(cfg, models, logging.Component("config"))
-	grpcSrv, healthSrv, err := startGRPC(cfg, models, version, shm, log)
+	// Both ports are bound before either server starts, so that a port in
+	// use fails the start with one error and no server ever ran.
+	grpcLn, restLn, err := listen(cfg)
 	if err != nil {
 		return err
 	}
-	httpSrv, err := startREST(cfg, models, version, shm, rel, log)
-	if err != nil {
-		if grpcSrv != nil {
-			grpcSrv.Stop()
-		}
-		return err
-	}
+	grpcSrv, healthSrv := startGRPC(cfg, grpcLn, models, version, shm, log)
+	httpSrv := startREST(cfg, restLn, models, version, shm, rel, log)
 
 	if err := rel.start(ctx); err != nil {
 		log.WithError(err).Error("model loading failed")
@@ -138,16 +135,53 @@ func PluginDirs(flagDir string) []string {
 // besides "" (the whole server).
 var healthServices = []string{"inference.GRPCInferenceService", "tensorflow.serving.PredictionService", "tensorflow.serving.ModelService"}
 
-// startGRPC serves the TFS and KServe services plus the standard health
-// service (NOT_SERVING until the models are loaded) and server reflection.
-func startGRPC(cfg config.Server, models *modelmanager.Manager, version string, shm *clientshm.Registry, log *logrus.Entry) (*grpc.Server, *health.Server, error) {
-	if cfg.Port == 0 {
-		return nil, nil, nil
+// listen binds the gRPC and REST ports that cfg enables (nil listeners
+// for disabled ones). An address that cannot be bound gives an ErrStartup
+// error naming the flag, the address and the cause, with nothing left
+// open.
+func listen(cfg config.Server) (grpcLn, restLn net.Listener, err error) {
+	if cfg.Port != 0 {
+		if grpcLn, err = listenOn("--port", cfg.GRPCBindAddress, cfg.Port); err != nil {
+			return nil, nil, err
+		}
 	}
-	addr := net.JoinHostPort(cfg.GRPCBindAddress, strconv.Itoa(cfg.Port))
+	if cfg.RestPort != 0 {
+		if restLn, err = listenOn("--rest_port", cfg.RestBindAddress, cfg.RestPort); err != nil {
+			if grpcLn != nil {
+				_ = grpcLn.Close()
+			}
+			return nil, nil, err
+		}
+	}
+	return grpcLn, restLn, nil
+}
+
+// listenOn binds host:port for the server of flag.
+func listenOn(flag, host string, port int) (net.Listener, error) {
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: grpc listen on %s: %w", ErrStartup, addr, err)
+		// "listen tcp ADDR: bind: address already in use" -> the errno.
+		cause := err
+		var op *net.OpError
+		if errors.As(err, &op) {
+			cause = op.Err
+		}
+		var sc *os.SyscallError
+		if errors.As(cause, &sc) {
+			cause = sc.Err
+		}
+		return nil, fmt.Errorf("%w: %s %d: cannot listen on %s: %w", ErrStartup, flag, port, addr, cause)
+	}
+	return ln, nil
+}
+
+// startGRPC serves the TFS and KServe services plus the standard health
+// service (NOT_SERVING until the models are loaded) and server reflection
+// on ln (nil: gRPC is disabled).
+func startGRPC(cfg config.Server, ln net.Listener, models *modelmanager.Manager, version string, shm *clientshm.Registry, log *logrus.Entry) (*grpc.Server, *health.Server) {
+	if ln == nil {
+		return nil, nil
 	}
 	s := grpc.NewServer(grpcOptions(cfg.GRPC)...)
 	tfs.Register(s, models)
@@ -162,12 +196,13 @@ func startGRPC(cfg config.Server, models *modelmanager.Manager, version string, 
 		log.WithField("arguments", cfg.GRPC.Ignored).Warn("grpc_channel_arguments without effect in this server ignored")
 	}
 	go func() {
-		if err := s.Serve(ln); err != nil {
+		// Stop before Serve began gives ErrServerStopped: not a failure.
+		if err := s.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			log.WithError(err).Error("grpc server stopped")
 		}
 	}()
-	log.WithFields(logrus.Fields{"address": addr, "settings": cfg.GRPC.String()}).Info("started grpc server")
-	return s, hs, nil
+	log.WithFields(logrus.Fields{"address": net.JoinHostPort(cfg.GRPCBindAddress, strconv.Itoa(cfg.Port)), "settings": cfg.GRPC.String()}).Info("started grpc server")
+	return s, hs
 }
 
 // grpcOptions turns the --grpc_channel_arguments settings into options.
@@ -192,14 +227,10 @@ func grpcOptions(a config.GRPCArgs) []grpc.ServerOption {
 	return opts
 }
 
-func startREST(cfg config.Server, models *modelmanager.Manager, version string, shm *clientshm.Registry, rel rest.ConfigReloader, log *logrus.Entry) (*http.Server, error) {
-	if cfg.RestPort == 0 {
-		return nil, nil
-	}
-	addr := net.JoinHostPort(cfg.RestBindAddress, strconv.Itoa(cfg.RestPort))
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("%w: rest listen on %s: %w", ErrStartup, addr, err)
+// startREST serves the REST API on ln (nil: REST is disabled).
+func startREST(cfg config.Server, ln net.Listener, models *modelmanager.Manager, version string, shm *clientshm.Registry, rel rest.ConfigReloader, log *logrus.Entry) *http.Server {
+	if ln == nil {
+		return nil
 	}
 	api := rest.New(models, version, logging.Component("rest"))
 	if shm != nil {
@@ -212,6 +243,6 @@ func startREST(cfg config.Server, models *modelmanager.Manager, version string, 
 			log.WithError(err).Error("rest server stopped")
 		}
 	}()
-	log.WithField("address", addr).Info("started rest server")
-	return s, nil
+	log.WithField("address", net.JoinHostPort(cfg.RestBindAddress, strconv.Itoa(cfg.RestPort))).Info("started rest server")
+	return s
 }

@@ -16,12 +16,10 @@ import (
 	"google.golang.org/grpc/status"
 
 	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
+	"github.com/ovmsgo/ovms/internal/version"
 	"github.com/ovmsgo/ovms/plugins/device"
 	"github.com/ovmsgo/ovms/plugins/shm"
 )
-
-// Version is the plugin build version reported in Info.
-var Version = "dev"
 
 // Config chooses what a device binary serves.
 type Config struct {
@@ -80,7 +78,7 @@ func New(cfg Config, env *device.Env) (*Device, error) {
 
 // Info describes the plugin.
 func (d *Device) Info(context.Context) (*device.Info, error) {
-	return &device.Info{Name: d.cfg.Name, Version: Version, Engine: "onnxruntime " + ort.Version(), Devices: d.cfg.Devices,
+	return &device.Info{Name: d.cfg.Name, Version: version.String(), Engine: "onnxruntime " + ort.Version(), Devices: d.cfg.Devices,
 		Unavailable: d.reason != "", Reason: d.reason}, nil
 }
 

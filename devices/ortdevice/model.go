@@ -101,11 +101,13 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, c
 		opts.CustomOpLibraries = []string{extension}
 	}
 	bytes := req.ModelBytes
+	src := req.Path // named in session errors: the model file, else its folder
 	if bytes == nil {
 		path, err := modelFile(req.Path)
 		if err != nil {
 			return nil, err
 		}
+		src = path
 		if bytes, err = modelfile.ReadFile(path, maxModelFile); err != nil {
 			return nil, fmt.Errorf("reading model file: %w", err)
 		}
@@ -139,7 +141,7 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, c
 		s, err := ort.NewSession(bytes, pinned(opts, len(m.all)))
 		if err != nil {
 			m.closeSessions()
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", src, err)
 		}
 		m.all = append(m.all, s)
 		m.sessions <- s
