@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -39,6 +40,9 @@ type Instance struct {
 	pid     int
 	started time.Time
 	done    chan struct{} // closed when the process has ended
+	socket  string        // the plugin's unix socket file
+
+	releaseOnce sync.Once
 }
 
 // EnvDataPlane set to "grpc" makes requests travel as gRPC calls instead of
@@ -56,15 +60,35 @@ const channelSlots = 1024
 // exitPoll is how often a plugin process is checked for having ended.
 const exitPoll = 20 * time.Millisecond
 
-// watch fails the requests in flight when the plugin process ends, then
-// closes done.
+// watch fails the requests in flight when the plugin process ends,
+// releases what the process had (its gRPC connection and socket folder,
+// the channel's mapping and descriptors; the arena follows after a grace
+// period, see Host.supervise), then closes done.
 func (i *Instance) watch() {
 	for !i.pc.Exited() {
 		time.Sleep(exitPoll)
 	}
 	i.Device.Close()
-	_ = i.channel.Close()
+	i.release()
 	close(i.done)
+}
+
+// release gives back the process's connection, socket folder and channel
+// (once, whoever calls it first).
+func (i *Instance) release() {
+	i.releaseOnce.Do(func() {
+		if i.pc != nil {
+			i.pc.Kill() // on an ended process: closes the connection, removes the socket folder
+		}
+		if i.channel != nil {
+			_ = i.channel.Close()
+		}
+		// A killed plugin leaves its socket file behind (it removes it
+		// itself only when it exits cleanly).
+		if st, err := os.Lstat(i.socket); i.socket != "" && err == nil && st.Mode()&os.ModeSocket != 0 {
+			_ = os.Remove(i.socket)
+		}
+	})
 }
 
 // Done is closed when the plugin process has ended (never for attached
@@ -148,6 +172,9 @@ func start(ctx context.Context, path, family string, arenaBytes uint64, env []st
 	}
 	if rc := pc.ReattachConfig(); rc != nil {
 		inst.pid = rc.Pid
+		if rc.Addr != nil && rc.Addr.Network() == "unix" {
+			inst.socket = rc.Addr.String()
+		}
 	}
 	go inst.watch()
 	info, err := inst.Device.Info(ctx)
@@ -166,16 +193,12 @@ func (i *Instance) Pid() int { return i.pid }
 // Exited reports whether the plugin process has ended.
 func (i *Instance) Exited() bool { return i.pc != nil && i.pc.Exited() }
 
-// Kill stops the process (gracefully first) and unmaps the arena.
+// Kill stops the process (gracefully first), releases its connection and
+// channel and unmaps the arena.
 func (i *Instance) Kill() {
-	if i.pc != nil {
-		i.pc.Kill()
-	}
+	i.release()
 	if i.Device != nil {
 		i.Device.Close()
-	}
-	if i.channel != nil {
-		_ = i.channel.Close()
 	}
 	_ = i.Arena.Close()
 }

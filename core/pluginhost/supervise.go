@@ -17,10 +17,11 @@ const (
 	backoffMax     = 5 * time.Second
 	// stableAfter: a plugin that lived this long restarts at once.
 	stableAfter = 10 * time.Second
-	// arenaGrace is how long the arena of a dead plugin stays mapped, so
-	// that responses still being sent from it finish.
-	arenaGrace = 30 * time.Second
 )
+
+// arenaGrace is how long the arena of a dead plugin stays mapped, so that
+// responses still being sent from it finish.
+var arenaGrace = 30 * time.Second
 
 // RestartHandler is told about a plugin that was started again after its
 // process ended, so that the models it served can be loaded into it.
