@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"errors"
 	"sort"
 
 	"github.com/ovmsgo/ovms/core/apierr"
@@ -9,8 +10,8 @@ import (
 
 // Validate checks a request against a model's inputs in OVMS's order: the
 // number of inputs, then for each model input in name order its presence,
-// negative dimensions, precision, rank, batch, other dimensions and the
-// amount of data. The first failure is returned with OVMS's message.
+// negative dimensions, zero dimensions (refused here, unlike OVMS 2026.2),
+// precision, rank, batch, other dimensions and the amount of data. The first failure is returned with OVMS's message.
 func Validate(model []device.TensorInfo, req *Request) error {
 	if err := ValidateCount(model, len(req.Inputs)); err != nil {
 		return err
@@ -46,14 +47,29 @@ func ValidateCount(model []device.TensorInfo, n int) error {
 	return nil
 }
 
+// ErrDimension marks the INVALID_SHAPE errors of a negative or zero
+// dimension in a request, which no reshape can serve.
+var ErrDimension = errors.New("negative or zero dimension")
+
 func validateInput(m *device.TensorInfo, in *Input, api API, layout string) error {
 	for _, d := range in.Shape {
 		if d < 0 {
-			return apierr.Newf(apierr.InvalidShape, "Negative or zero dimension size is not acceptable: %s; input name: %s", in.Shape, in.Name)
+			return dimensionError(in)
 		}
 	}
 	if in.DType == device.String && m.DType != device.String {
-		return convertStrings(m, in, api, layout)
+		return convertStrings(m, in, api, layout) // refuses an empty batch itself
+	}
+	// OVMS 2026.2 passes zero dimensions on to OpenVINO; ONNX Runtime's
+	// kernels are not all safe with them (LSTM and GRU abort the process,
+	// DFT divides by zero, ConvTranspose reads out of bounds), and an abort
+	// takes every model of the plugin down. So a zero dimension is refused
+	// with OVMS's own message for it (OVMS refused zeros the same way up
+	// to 2023; see docs/compatibility.md).
+	for _, d := range in.Shape {
+		if d == 0 {
+			return dimensionError(in)
+		}
 	}
 	if in.DType != m.DType {
 		return apierr.Newf(apierr.InvalidPrecision, "Expected: %s; Actual: %s; input name: %s", PrecisionName(m.DType), in.DTypeName, in.Name)
@@ -71,6 +87,10 @@ func validateInput(m *device.TensorInfo, in *Input, api API, layout string) erro
 		}
 	}
 	return validateContent(in, api)
+}
+
+func dimensionError(in *Input) error {
+	return apierr.Wrap(apierr.InvalidShape, ErrDimension, "Negative or zero dimension size is not acceptable: %s; input name: %s", in.Shape, in.Name)
 }
 
 func validateContent(in *Input, api API) error {
