@@ -35,6 +35,7 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "layout", Usage: "model input layout (not supported yet)"},
 		&cli.StringFlag{Name: "plugin_dir", Usage: "ovms extension: folder searched first for device plugin binaries"},
 		&cli.IntFlag{Name: "plugin_arena_mb", Value: d.ArenaMB, Usage: "ovms extension: shared-memory arena per device plugin, MiB"},
+		&cli.StringFlag{Name: "plugin_isolation", Value: d.PluginIsolation, Usage: "ovms extension: device (one plugin process per device family) or model (one per model: a crash takes down only its model)"},
 		&cli.StringFlag{Name: "dynamic_batching", Usage: `ovms extension: batch concurrent requests, e.g. {"max_batch_size": 16, "max_queue_delay_microseconds": 1000}`},
 		&cli.BoolFlag{Name: "allow_client_shm", Usage: "ovms extension: let clients pass tensors in /dev/shm regions (KServe system shared-memory extension)"},
 	}
@@ -63,6 +64,7 @@ func serverConfig(c *cli.Context) (config.Server, error) {
 	s.ArenaMB = c.Int("plugin_arena_mb")
 	s.AllowClientShm = c.Bool("allow_client_shm")
 	s.NireqTimeoutMs = c.Int("nireq_timeout_ms")
+	s.PluginIsolation = c.String("plugin_isolation")
 	m := config.DefaultModel()
 	m.Name = c.String("model_name")
 	m.BasePath = c.String("model_path")

@@ -43,6 +43,10 @@ type Server struct {
 	// version's nireq inference slots (an ovms extension; 0 waits as long
 	// as the request lives).
 	NireqTimeoutMs int
+	// PluginIsolation is how models share device plugin processes (an ovms
+	// extension): "device", one process per device family, or "model", one
+	// per model, so that a crash takes down only the model that caused it.
+	PluginIsolation string
 	// GRPCChannelArguments is --grpc_channel_arguments as given; Validate
 	// parses it into GRPC.
 	GRPCChannelArguments string
@@ -62,6 +66,7 @@ func DefaultServer() Server {
 		FileSystemPollWaitSeconds: 1,
 		ArenaMB:                   1024,
 		NireqTimeoutMs:            10000,
+		PluginIsolation:           "device",
 		GRPC:                      GRPCArgs{MaxRecvBytes: DefaultMaxMessageBytes, MaxSendBytes: DefaultMaxMessageBytes},
 	}
 }
@@ -140,6 +145,11 @@ func (s *Server) Validate(modelFlagsSet bool) error {
 	}
 	if s.ArenaMB < 1 {
 		return usage("plugin_arena_mb should be at least 1")
+	}
+	switch s.PluginIsolation {
+	case "device", "model":
+	default:
+		return usage("plugin_isolation should be device or model")
 	}
 	return nil
 }

@@ -40,6 +40,10 @@ type Manager struct {
 	cacheDir     string        // where remote versions are downloaded
 	nireqTimeout time.Duration // how long a request waits for a nireq slot
 	ready        atomic.Bool
+
+	isolation pluginhost.Isolation // see SetPluginIsolation
+	useMu     sync.Mutex
+	uses      map[pluginhost.Key]int // versions running on each plugin process (isolation.go)
 }
 
 // New returns an empty manager.

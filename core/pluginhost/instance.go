@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,6 +27,9 @@ import (
 type Instance struct {
 	// Family is the device family, e.g. "cpu".
 	Family string
+	// Key names the process among the host's: the family, and the model
+	// it serves alone under --plugin_isolation model.
+	Key Key
 	// Path is the plugin executable.
 	Path string
 	// Device is the control client.
@@ -41,8 +45,14 @@ type Instance struct {
 	started time.Time
 	done    chan struct{} // closed when the process has ended
 	socket  string        // the plugin's unix socket file
+	onExit  func(*Instance)
 
+	suspects    chan struct{} // see Quarantine
 	releaseOnce sync.Once
+	// holds and gone guard the arena: see Hold.
+	holds      atomic.Int64
+	gone       atomic.Bool
+	arenaFreed atomic.Bool
 }
 
 // EnvDataPlane set to "grpc" makes requests travel as gRPC calls instead of
@@ -68,8 +78,12 @@ func (i *Instance) watch() {
 	for !i.pc.Exited() {
 		time.Sleep(exitPoll)
 	}
+	if i.onExit != nil {
+		i.onExit(i) // before anything can see the requests fail
+	}
 	i.Device.Close()
 	i.release()
+	i.retire()
 	close(i.done)
 }
 
@@ -103,9 +117,20 @@ func (i *Instance) killProcess() {
 	}
 }
 
+// spec is what start needs to launch one plugin process.
+type spec struct {
+	key        Key
+	path       string
+	arenaBytes uint64
+	env        []string
+	log        *logrus.Entry
+	onExit     func(*Instance)
+}
+
 // start launches a plugin binary and completes the handshake.
-func start(ctx context.Context, path, family string, arenaBytes uint64, env []string, log *logrus.Entry) (*Instance, error) {
-	arena, err := shm.Create("ovms-"+family, arenaBytes, 0.5)
+func start(ctx context.Context, sp spec) (*Instance, error) {
+	family, path, env, log := sp.key.Family, sp.path, sp.env, sp.log
+	arena, err := shm.Create("ovms-"+family, sp.arenaBytes, 0.5)
 	if err != nil {
 		return nil, fmt.Errorf("starting %s plugin: %w", family, err)
 	}
@@ -125,7 +150,7 @@ func start(ctx context.Context, path, family string, arenaBytes uint64, env []st
 	// The plugin dies with the core even when the core is killed, and
 	// terminal signals meant for the core do not reach it directly.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	plog := log.WithFields(logrus.Fields{"plugin": family})
+	plog := log.WithFields(logrus.Fields{"plugin": sp.key.String()})
 	sum, err := expectedChecksum(path)
 	if err != nil {
 		arena.Close()
@@ -146,7 +171,8 @@ func start(ctx context.Context, path, family string, arenaBytes uint64, env []st
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(plugins.MaxControlMessage), grpc.MaxCallSendMsgSize(plugins.MaxControlMessage))},
 	})
-	inst := &Instance{Family: family, Path: path, Arena: arena, channel: channel, pc: pc, started: time.Now(), done: make(chan struct{})}
+	inst := &Instance{Family: family, Key: sp.key, Path: path, Arena: arena, channel: channel, pc: pc, started: time.Now(),
+		done: make(chan struct{}), onExit: sp.onExit, suspects: newSuspects()}
 	rpc, err := pc.Client()
 	if err != nil {
 		inst.Kill()
@@ -194,11 +220,11 @@ func (i *Instance) Pid() int { return i.pid }
 func (i *Instance) Exited() bool { return i.pc != nil && i.pc.Exited() }
 
 // Kill stops the process (gracefully first), releases its connection and
-// channel and unmaps the arena.
+// channel, and unmaps the arena once nothing holds it.
 func (i *Instance) Kill() {
 	i.release()
 	if i.Device != nil {
 		i.Device.Close()
 	}
-	_ = i.Arena.Close()
+	i.retire()
 }

@@ -1,9 +1,10 @@
 // Command ovms-device-mock is a test device plugin: it runs models on the
 // CPU through ONNX Runtime, answers to target device MOCK, and injects the
 // faults a model's plugin_config asks for: MOCK_FAIL_LOAD ("true"),
-// MOCK_LATENCY_MS, MOCK_CRASH_AFTER (N inferences, then the process exits)
-// and MOCK_HANG_AFTER (N inferences, then the process stops answering,
-// health checks included). For tests of supervision and composite devices.
+// MOCK_LATENCY_MS, MOCK_CRASH_AFTER (N inferences, then the process exits),
+// MOCK_HANG_AFTER (N inferences, then the process stops answering, health
+// checks included) and MOCK_CRASH_ON (the process aborts on any request
+// whose first FP32 value is this number: a poison request). For tests of supervision and composite devices.
 package main
 
 import (
@@ -18,6 +19,6 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		return &mock{Device: d, hung: make(chan struct{})}, nil
+		return &mock{Device: d, hung: make(chan struct{}), env: env}, nil
 	})
 }
