@@ -160,6 +160,15 @@ func TestPoisonRequest(t *testing.T) {
 				if len(after) != 2 || kept != 1 {
 					t.Errorf("plugin processes %v, then %v: dummy's must stay the same and only poison's restart", before, after)
 				}
+				// A model removed from the configuration takes its process along.
+				writeConfig(t, cfg, `{"model_config_list": [{"config": {"name": "dummy", "base_path": "dummy", "target_device": "MOCK"}}]}`)
+				eventually(t, "poison's plugin process stopped", func() (bool, string) {
+					now := mockPids(t, s)
+					return len(now) == 1 && slices.Contains(after, now[0]), fmt.Sprint(now)
+				})
+				if err := inferValues(s, "dummy", 1, 10*time.Second); err != nil {
+					t.Errorf("dummy after poison was removed: %v", err)
+				}
 			}
 			s.alive()
 		})

@@ -118,6 +118,9 @@ func (v *Version) infer(ctx context.Context, req *tensor.Request, at attempt) (*
 	var fp *fingerprint
 	if at.retry || v.poison.active() {
 		f := newFingerprint(arena, refs)
+		if at.retry {
+			f.compute() // now, while this request holds the arena
+		}
 		if err := v.poison.refuse(v, &f); err != nil {
 			return nil, err
 		}

@@ -43,7 +43,7 @@ const maxUnsent = 3
 
 // Infer runs a request on the version (see infer). A request whose plugin
 // process ends under it is not lost: the version is LOADING until the
-// restarted plugin has it again (crash.go), and the request runs again
+// restarted plugin has it again (recover.go), and the request runs again
 // there, once, from the data its client sent (the core still holds it):
 // alone in the process, so that a request that kills the plugin again is
 // known. That one fails with an error naming the model and version; its
@@ -61,6 +61,7 @@ func (v *Version) Infer(ctx context.Context, req *tensor.Request) (*tensor.Respo
 	if !errors.As(err, &crash) {
 		return resp, err
 	}
+	mgr := v.mgr // read while pinned: a reload writes it
 	v.Release()
 	defer v.refs.Add(1) // the caller's pin, for its Release
 	retried := false
@@ -82,7 +83,7 @@ func (v *Version) Infer(ctx context.Context, req *tensor.Request) (*tensor.Respo
 		if !crash.inst.AwaitGone(ctx) {
 			return nil, crash.public()
 		}
-		cur, err := v.current(ctx) // waits while the version is LOADING
+		cur, err := v.current(ctx, mgr) // waits while the version is LOADING
 		if err != nil {
 			return nil, crash.public()
 		}
@@ -112,9 +113,9 @@ func (v *Version) poisoned(crash *crashError) error {
 // current pins the version that now serves v's model and number (v itself,
 // or what replaced it: a reload for another shape, a new configuration),
 // waiting for one that is LOADING.
-func (v *Version) current(ctx context.Context) (*Version, error) {
-	if v.mgr != nil {
-		return v.mgr.Acquire(ctx, v.Model, v.Number)
+func (v *Version) current(ctx context.Context, mgr *Manager) (*Version, error) {
+	if mgr != nil {
+		return mgr.Acquire(ctx, v.Model, v.Number)
 	}
 	return v.mod.Acquire(ctx, v.Number)
 }
