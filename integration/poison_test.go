@@ -174,3 +174,25 @@ func TestPoisonRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestIsolatedFailedLoadStopsItsPlugin: with --plugin_isolation model, a
+// model that cannot load leaves no plugin process behind; the others serve.
+func TestIsolatedFailedLoadStopsItsPlugin(t *testing.T) {
+	dir := t.TempDir()
+	repoWithVersions(t, dir, "dummy", "dummy", 1, 2)
+	cfg := filepath.Join(dir, "config.json")
+	writeConfig(t, cfg, `{"model_config_list": [
+		{"config": {"name": "broken", "base_path": "dummy", "target_device": "MOCK", "model_version_policy": {"all": {}}, "plugin_config": {"MOCK_FAIL_LOAD": "true"}}},
+		{"config": {"name": "dummy", "base_path": "dummy", "target_device": "MOCK"}}]}`)
+	s := startArgs(t, "--config_path", cfg, "--plugin_isolation", "model")
+	eventually(t, "one mock plugin process (dummy's)", func() (bool, string) {
+		p := mockPids(t, s)
+		return len(p) == 1, fmt.Sprint(p)
+	})
+	if err := inferValues(s, "dummy", 1, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s.log(), `stopping the device plugin: no model uses it" component=plugin_host plugin=mock/broken`) {
+		t.Errorf("broken's process was not stopped:\n%s", s.log())
+	}
+}

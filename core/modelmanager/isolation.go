@@ -19,13 +19,50 @@ type keyedDevices interface {
 // other model down. Call it before Apply.
 func (m *Manager) SetPluginIsolation(i pluginhost.Isolation) { m.isolation = i }
 
-// plugin returns the plugin process a model's versions load into on a
-// device family.
-func (m *Manager) plugin(ctx context.Context, family, model string) (*pluginhost.Instance, error) {
-	if kd, ok := m.devices.(keyedDevices); ok && m.isolation == pluginhost.IsolationModel {
-		return kd.GetKey(ctx, pluginhost.Key{Family: family, Model: model})
+// plugin returns the plugin process v loads into on a device family. A
+// model's own process is counted as used by the load until it ends
+// (unreserve), so that a failed load stops it and a sibling's does not.
+func (m *Manager) plugin(ctx context.Context, family string, v *Version) (*pluginhost.Instance, error) {
+	kd, ok := m.devices.(keyedDevices)
+	if !ok || m.isolation != pluginhost.IsolationModel {
+		return m.devices.Get(ctx, family)
 	}
-	return m.devices.Get(ctx, family)
+	key := pluginhost.Key{Family: family, Model: v.Model}
+	m.useMu.Lock()
+	m.use(key)
+	v.reserved = append(v.reserved, key)
+	m.useMu.Unlock()
+	return kd.GetKey(ctx, key)
+}
+
+// unreserve ends a load's use of the processes plugin handed it; one that
+// no version runs on then stops.
+func (m *Manager) unreserve(v *Version) {
+	m.useMu.Lock()
+	defer m.useMu.Unlock()
+	for _, k := range v.reserved {
+		m.unuse(k)
+	}
+	v.reserved = nil
+}
+
+// use and unuse count a process's users (m.useMu held); a model's own
+// process stops when its count drops to zero.
+func (m *Manager) use(k pluginhost.Key) {
+	if m.uses == nil {
+		m.uses = map[pluginhost.Key]int{}
+	}
+	m.uses[k]++
+}
+
+func (m *Manager) unuse(k pluginhost.Key) {
+	if m.uses[k]--; m.uses[k] > 0 {
+		return
+	}
+	delete(m.uses, k)
+	if kd, ok := m.devices.(keyedDevices); ok && k.Model != "" {
+		kd.Stop(k)
+	}
 }
 
 // count records that v runs on insts' processes instead of those it was
@@ -45,19 +82,11 @@ func (m *Manager) uncount(v *Version) { m.recount(v, nil) }
 func (m *Manager) recount(v *Version, keys []pluginhost.Key) {
 	m.useMu.Lock()
 	defer m.useMu.Unlock()
-	if m.uses == nil {
-		m.uses = map[pluginhost.Key]int{}
-	}
 	for _, k := range keys { // first, so that a reload never drops to zero
-		m.uses[k]++
+		m.use(k)
 	}
 	for _, k := range v.counted {
-		if m.uses[k]--; m.uses[k] <= 0 {
-			delete(m.uses, k)
-			if kd, ok := m.devices.(keyedDevices); ok && k.Model != "" {
-				kd.Stop(k)
-			}
-		}
+		m.unuse(k)
 	}
 	v.counted = keys
 }

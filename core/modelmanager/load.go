@@ -20,6 +20,7 @@ import (
 // the version in LOADING with error code UNKNOWN, as OVMS reports it.
 func (m *Manager) loadVersion(ctx context.Context, mod *Model, v *Version) error {
 	v.mgr = m
+	defer m.unreserve(v) // plugin processes kept for this load (isolation.go)
 	log := mod.log.WithField("version", v.Number)
 	v.setState(StateLoading, ErrOK)
 	start := time.Now()
@@ -105,7 +106,7 @@ func (m *Manager) compile(ctx context.Context, mod *Model, v *Version) (*device.
 	}
 	var errs []string
 	for _, dev := range candidates {
-		info, inst, err := m.loadOn(ctx, mod, dev, req)
+		info, inst, err := m.loadOn(ctx, v, dev, req)
 		if err == nil {
 			if len(candidates) > 1 {
 				mod.log.WithFields(logrus.Fields{"version": v.Number, "target_device": cfg.TargetDevice, "chosen": dev}).Info("composite target: device chosen")
@@ -121,8 +122,8 @@ func (m *Manager) compile(ctx context.Context, mod *Model, v *Version) (*device.
 }
 
 // loadOn loads a version on one device's plugin.
-func (m *Manager) loadOn(ctx context.Context, mod *Model, dev string, req *device.LoadRequest) (*device.ModelInfo, *pluginhost.Instance, error) {
-	inst, err := m.plugin(ctx, pluginhost.Family(dev), mod.Name)
+func (m *Manager) loadOn(ctx context.Context, v *Version, dev string, req *device.LoadRequest) (*device.ModelInfo, *pluginhost.Instance, error) {
+	inst, err := m.plugin(ctx, pluginhost.Family(dev), v)
 	if err != nil {
 		return nil, nil, apierr.Wrap(apierr.CannotCompileModelIntoTargetDevice, err, "target device %s: %v", dev, err)
 	}
@@ -172,7 +173,7 @@ func (m *Manager) loadMulti(ctx context.Context, mod *Model, v *Version, target 
 	var insts []*pluginhost.Instance
 	var errs []string
 	for _, dev := range devs {
-		i, inst, err := m.loadOn(ctx, mod, dev, req)
+		i, inst, err := m.loadOn(ctx, v, dev, req)
 		if err != nil {
 			errs = append(errs, dev+": "+apierr.From(err).Details)
 			mod.log.WithError(err).WithFields(logrus.Fields{"version": v.Number, "device": dev}).Warn("MULTI: device left out")

@@ -123,9 +123,10 @@ type Version struct {
 	// recovering marks a version whose plugin process ended: it is LOADING
 	// until Recover has loaded it into the restarted process (crash.go).
 	recovering atomic.Bool
-	// counted are the plugin processes this version is counted as using
-	// (isolation.go; under the manager's useMu).
-	counted []pluginhost.Key
+	// counted are the plugin processes this version is counted as using,
+	// reserved those a load in progress uses (isolation.go; under the
+	// manager's useMu).
+	counted, reserved []pluginhost.Key
 	// poison lists requests that crashed this version's plugin twice
 	// (poison.go).
 	poison poisonList
