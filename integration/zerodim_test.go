@@ -17,13 +17,16 @@ import (
 // silero-VAD-shaped model whose ONNX Runtime LSTM kernel aborts the process
 // on an empty batch, beside dummy in the same CPU plugin. The request is
 // refused with OVMS's message (gRPC and REST), the plugin process stays
-// the same and dummy keeps answering.
+// the same and dummy keeps answering; a model without such operators takes
+// the empty batch, as in OVMS.
 func TestZeroDimensionNeverReachesTheEngine(t *testing.T) {
 	dir := t.TempDir()
 	repoWithVersions(t, dir, "vad_lstm", "vad", 1)
 	repoWithVersions(t, dir, "dummy", "dummy", 1)
+	repoWithVersions(t, dir, "dummy_dynamic", "dynamic", 1)
 	cfg := filepath.Join(dir, "config.json")
-	writeConfig(t, cfg, `{"model_config_list": [{"config": {"name": "vad", "base_path": "vad"}}, {"config": {"name": "dummy", "base_path": "dummy"}}]}`)
+	writeConfig(t, cfg, `{"model_config_list": [{"config": {"name": "vad", "base_path": "vad"}}, {"config": {"name": "dummy", "base_path": "dummy"}},
+		{"config": {"name": "dynamic", "base_path": "dynamic"}}]}`)
 	s := startArgs(t, "--config_path", cfg)
 	plugin := pluginPid(t, s)
 	client := kpb.NewGRPCInferenceServiceClient(s.conn)
@@ -52,6 +55,12 @@ func TestZeroDimensionNeverReachesTheEngine(t *testing.T) {
 	if err := dummyInfer(t, s, "dummy", ""); err != nil {
 		t.Errorf("dummy after the zero-size requests: %v", err)
 	}
+	// A model whose operators take empty tensors gets them, as in OVMS.
+	r, err := client.ModelInfer(c, &kpb.ModelInferRequest{ModelName: "dynamic",
+		Inputs: []*inT{{Name: "b", Datatype: "FP32", Shape: []int64{0, 10}}}, RawInputContents: [][]byte{{}}})
+	if err != nil || len(r.Outputs) != 1 || len(r.Outputs[0].Shape) != 2 || r.Outputs[0].Shape[0] != 0 || len(r.RawOutputContents[0]) != 0 {
+		t.Errorf("[0,10] to an Add model: %v %v", r, err)
+	}
 	if now := pluginPid(t, s); now != plugin {
 		t.Errorf("the CPU plugin was restarted (pid %d, then %d):\n%s", plugin, now, s.log())
 	}
@@ -61,13 +70,18 @@ func TestZeroDimensionNeverReachesTheEngine(t *testing.T) {
 
 	s.stop()
 
-	// With shape auto, such a request is refused too, without a reload.
+	// With shape auto, a negative or zero dimension does not make the
+	// model reload (it is refused: a negative one as such, [0,10] as a
+	// batch other than the model's 1).
 	auto := startServer(t, "dummy", "--shape", "auto")
-	for _, shape := range [][]int64{{0, 10}, {-1, 10}} {
+	for shape, want := range map[[2]int64]string{
+		{0, 10}:  "Invalid input batch size - Expected: 1; Actual: 0; input name: b",
+		{-1, 10}: "Invalid input shape - Negative or zero dimension size is not acceptable: (-1,10); input name: b",
+	} {
 		_, err := kpb.NewGRPCInferenceServiceClient(auto.conn).ModelInfer(c, &kpb.ModelInferRequest{ModelName: "dummy",
-			Inputs: []*inT{{Name: "b", Datatype: "FP32", Shape: shape}}, RawInputContents: [][]byte{{}}})
-		if st := status.Convert(err); st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "Negative or zero dimension size is not acceptable") {
-			t.Errorf("shape auto, %v: %v", shape, err)
+			Inputs: []*inT{{Name: "b", Datatype: "FP32", Shape: shape[:]}}, RawInputContents: [][]byte{{}}})
+		if st := status.Convert(err); st.Code() != codes.InvalidArgument || st.Message() != want {
+			t.Errorf("shape auto, %v: %v, want %q", shape, err, want)
 		}
 	}
 	if strings.Contains(auto.log(), "reloading the version for a request's shape") {

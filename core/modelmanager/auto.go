@@ -28,7 +28,14 @@ type autoShape struct {
 func (v *Version) autoReshape(ctx context.Context, req *tensor.Request, verr error) *Version {
 	if (!v.shapeAuto && !v.batchAuto) || v.mgr == nil || v.mod == nil || errors.Is(verr, tensor.ErrDimension) ||
 		!(apierr.Is(verr, apierr.InvalidBatchSize) || apierr.Is(verr, apierr.InvalidShape)) {
-		return nil // a negative or zero dimension is never reloaded for
+		return nil
+	}
+	for _, in := range req.Inputs {
+		for _, d := range in.Shape {
+			if d <= 0 {
+				return nil // a model is never compiled for a negative or empty dimension
+			}
+		}
 	}
 	want := &autoShape{}
 	if v.shapeAuto {

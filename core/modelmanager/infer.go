@@ -33,14 +33,14 @@ type attempt struct {
 // Release the response when it has been sent. A failure because the
 // plugin process ended is a *crashError.
 func (v *Version) infer(ctx context.Context, req *tensor.Request, at attempt) (*tensor.Response, error) {
-	req.Layouts = v.layouts
+	req.Layouts, req.NoEmpty = v.layouts, len(v.info.EmptyUnsafe) > 0
 	if err := tensor.Validate(v.info.Inputs, req); err != nil {
 		nv := v.autoReshape(ctx, req, err)
 		if nv == nil {
 			return nil, err
 		}
 		defer nv.Release()
-		req.Layouts = nv.layouts
+		req.Layouts, req.NoEmpty = nv.layouts, len(nv.info.EmptyUnsafe) > 0
 		if err := tensor.Validate(nv.info.Inputs, req); err != nil {
 			return nil, err
 		}

@@ -10,8 +10,9 @@ import (
 
 // Validate checks a request against a model's inputs in OVMS's order: the
 // number of inputs, then for each model input in name order its presence,
-// negative dimensions, zero dimensions (refused here, unlike OVMS 2026.2),
-// precision, rank, batch, other dimensions and the amount of data. The first failure is returned with OVMS's message.
+// negative dimensions, zero dimensions (refused only with NoEmpty, unlike
+// OVMS 2026.2), precision, rank, batch, other dimensions and the amount of
+// data. The first failure is returned with OVMS's message.
 func Validate(model []device.TensorInfo, req *Request) error {
 	if err := ValidateCount(model, len(req.Inputs)); err != nil {
 		return err
@@ -31,7 +32,7 @@ func Validate(model []device.TensorInfo, req *Request) error {
 		if !ok {
 			return apierr.Newf(apierr.InvalidMissingInput, "Required input: %s", m.Name)
 		}
-		if err := validateInput(m, in, req.API, req.Layouts[m.Name]); err != nil {
+		if err := validateInput(m, in, req); err != nil {
 			return err
 		}
 	}
@@ -51,24 +52,28 @@ func ValidateCount(model []device.TensorInfo, n int) error {
 // dimension in a request, which no reshape can serve.
 var ErrDimension = errors.New("negative or zero dimension")
 
-func validateInput(m *device.TensorInfo, in *Input, api API, layout string) error {
+func validateInput(m *device.TensorInfo, in *Input, req *Request) error {
+	api := req.API
 	for _, d := range in.Shape {
 		if d < 0 {
 			return dimensionError(in)
 		}
 	}
 	if in.DType == device.String && m.DType != device.String {
-		return convertStrings(m, in, api, layout) // refuses an empty batch itself
+		return convertStrings(m, in, api, req.Layouts[m.Name]) // refuses an empty batch itself
 	}
-	// OVMS 2026.2 passes zero dimensions on to OpenVINO; ONNX Runtime's
-	// kernels are not all safe with them (LSTM and GRU abort the process,
-	// DFT divides by zero, ConvTranspose reads out of bounds), and an abort
-	// takes every model of the plugin down. So a zero dimension is refused
-	// with OVMS's own message for it (OVMS refused zeros the same way up
-	// to 2023; see docs/compatibility.md).
-	for _, d := range in.Shape {
-		if d == 0 {
-			return dimensionError(in)
+	// OVMS 2026.2 passes zero dimensions on to the engine, and so does
+	// ovms, except to a model with an operator whose ONNX Runtime kernel
+	// kills the process on an empty tensor (LSTM and GRU abort, DFT divides
+	// by zero, ConvTranspose reads out of bounds: see
+	// onnxmodel.EmptyUnsafe), which would take every model of the plugin
+	// down. Those get OVMS's own message for a zero dimension (OVMS refused
+	// zeros so up to 2023; see docs/compatibility.md).
+	if req.NoEmpty {
+		for _, d := range in.Shape {
+			if d == 0 {
+				return dimensionError(in)
+			}
 		}
 	}
 	if in.DType != m.DType {
