@@ -43,6 +43,7 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "layout", Usage: "NHWC:NCHW (requests in NHWC for an NCHW model: a Transpose is inserted) or a bare layout such as NCHW; per input as a JSON object"},
 		&cli.StringFlag{Name: "plugin_dir", DefaultText: "beside ovms", Usage: "ovms extension: folder searched first for device plugin binaries"},
 		&cli.IntFlag{Name: "plugin_arena_mb", Value: d.ArenaMB, Usage: "ovms extension: shared-memory arena per device plugin, MiB (committed only as used)"},
+		&cli.StringFlag{Name: "plugin_isolation", Value: d.PluginIsolation, Usage: "ovms extension: device (one plugin process per device family) or model (one per model, so a crash takes down only its model); see docs/devices.md"},
 		&cli.StringFlag{Name: "dynamic_batching", DefaultText: "off", Usage: `ovms extension: gather concurrent requests into one engine call, e.g. {"max_batch_size": 16, "max_queue_delay_microseconds": 1000, "preferred_batch_size": [8, 16]}; the model needs a dynamic first dimension`},
 		&cli.BoolFlag{Name: "allow_client_shm", DefaultText: "off", Usage: "ovms extension: the KServe system shared-memory extension (Triton's API): clients register /dev/shm regions and pass tensors in them, with no copy"},
 		&cli.StringFlag{Name: "client_shm_allowed_uids", DefaultText: "none", Usage: "ovms extension: comma-separated uids whose /dev/shm files may be registered besides the server's own (regular files only; see docs/api.md); needs --allow_client_shm"},
@@ -75,6 +76,7 @@ func serverConfig(c *cli.Context) (config.Server, error) {
 	s.NireqTimeoutMs = c.Int("nireq_timeout_ms")
 	s.ModelLoadTimeoutSeconds = c.Int("model_load_timeout_seconds")
 	s.ModelLoadParallelism = c.Int("model_load_parallelism")
+	s.PluginIsolation = c.String("plugin_isolation")
 	m := config.DefaultModel()
 	m.Name = c.String("model_name")
 	m.BasePath = c.String("model_path")

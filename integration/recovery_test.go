@@ -15,10 +15,10 @@ import (
 )
 
 // TestPluginCrashRecovery kills ovms-device-cpu with SIGKILL while 4
-// clients send requests: the core stays up, every request either succeeds
-// or fails with UNAVAILABLE naming the device, none takes long, and the
-// model is AVAILABLE again on a new plugin process. It reports the
-// recovery time (target: under 2 s).
+// clients send requests: the core stays up, every request succeeds (those
+// in flight run again on the restarted plugin, new ones wait for it), none
+// takes long, and the model is AVAILABLE again on a new plugin process. It
+// reports the recovery time (target: under 2 s).
 func TestPluginCrashRecovery(t *testing.T) {
 	s := startServer(t, "dummy")
 	plugins := children(t, s.cmd.Process.Pid)
@@ -102,6 +102,9 @@ func TestPluginCrashRecovery(t *testing.T) {
 	if len(other) > 0 {
 		t.Errorf("%d requests failed otherwise than UNAVAILABLE naming the device, e.g. %s", len(other), other[0])
 	}
+	if n := unavailable.Load(); n > 0 { // the requests in flight run again on the new process
+		t.Errorf("%d requests failed with UNAVAILABLE", n)
+	}
 	if d := time.Duration(slowest.Load()); d > bound {
 		t.Errorf("a request took %v (bound %v)", d, bound)
 	}
@@ -116,7 +119,8 @@ func TestPluginCrashRecovery(t *testing.T) {
 
 // TestMockDeviceFaults drives supervision with the mock device's injected
 // faults: a plugin that crashes, a plugin that hangs (caught by the health
-// check), and a load that fails.
+// check), and a load that fails. The request a plugin crashes or hangs
+// under runs again on the restarted plugin.
 func TestMockDeviceFaults(t *testing.T) {
 	infer := func(s *server) error { return dummyInfer(t, s, "dummy", "") }
 	t.Run("crash", func(t *testing.T) {
@@ -126,9 +130,13 @@ func TestMockDeviceFaults(t *testing.T) {
 				t.Fatalf("request %d: %v", i+1, err)
 			}
 		}
-		err := infer(s)
-		if st := status.Convert(err); st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "the mock device plugin (ovms-device-mock) stopped during the request to model dummy version 1") {
-			t.Fatalf("the crashing request: %v", err)
+		// The request the plugin died under runs again on the restarted
+		// plugin (whose count starts afresh) and succeeds.
+		if err := infer(s); err != nil {
+			t.Fatalf("the request the plugin crashed under: %v", err)
+		}
+		if !strings.Contains(s.log(), "device plugin restarted") {
+			t.Fatalf("the plugin did not crash and restart:\n%s", s.log())
 		}
 		eventually(t, "serving after the crash", func() (bool, string) {
 			err := infer(s)
@@ -143,13 +151,15 @@ func TestMockDeviceFaults(t *testing.T) {
 				t.Fatalf("request %d: %v", i+1, err)
 			}
 		}
+		// The hung request runs again once the health check has killed the
+		// plugin and it has restarted.
 		t0 := time.Now()
 		err := infer(s)
 		took := time.Since(t0)
-		if st := status.Convert(err); st.Code() != codes.Unavailable || took > 10*time.Second {
+		if err != nil || took > 15*time.Second {
 			t.Fatalf("the hung request: %v after %v", err, took)
 		}
-		t.Logf("the hung request failed after %v", took.Round(time.Millisecond))
+		t.Logf("the hung request succeeded on the restarted plugin after %v", took.Round(time.Millisecond))
 		if !strings.Contains(s.log(), "does not answer its health check; killing it") {
 			t.Errorf("the health check did not catch the hang:\n%s", s.log())
 		}

@@ -3,7 +3,8 @@
 # when everything is there). Used by `make test`, `make check-generated` and
 # .ci/run so that a fresh machine needs nothing installed by hand.
 #   install-deps.sh test        libonnx-testdata (the ONNX node tests)
-#   install-deps.sh generate    protobuf-compiler and libonnx-dev (make proto)
+#   install-deps.sh generate    protobuf-compiler, libprotobuf-dev (the well-known
+#                               types) and libonnx-dev (make proto)
 set -euo pipefail
 
 need=()
@@ -15,6 +16,7 @@ for what in "$@"; do
       ;;
     generate)
       command -v protoc >/dev/null || need+=(protobuf-compiler)
+      [ -f /usr/include/google/protobuf/wrappers.proto ] || need+=(libprotobuf-dev)
       [ -f /usr/include/onnx/onnx.proto ] || need+=(libonnx-dev)
       ;;
     *) echo "install-deps: unknown target $what" >&2; exit 2 ;;

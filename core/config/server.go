@@ -56,6 +56,10 @@ type Server struct {
 	// ModelLoadParallelism is how many model versions load at once (an
 	// ovms extension; 0: the model manager's default).
 	ModelLoadParallelism int
+	// PluginIsolation is how models share device plugin processes (an ovms
+	// extension): "device", one process per device family, or "model", one
+	// per model, so that a crash takes down only the model that caused it.
+	PluginIsolation string
 	// GRPCChannelArguments is --grpc_channel_arguments as given; Validate
 	// parses it into GRPC.
 	GRPCChannelArguments string
@@ -76,6 +80,7 @@ func DefaultServer() Server {
 		ArenaMB:                   1024,
 		NireqTimeoutMs:            10000,
 		ModelLoadTimeoutSeconds:   DefaultModelLoadTimeoutSeconds,
+		PluginIsolation:           "device",
 		GRPC:                      GRPCArgs{MaxRecvBytes: DefaultMaxMessageBytes, MaxSendBytes: DefaultMaxMessageBytes},
 	}
 }
@@ -173,6 +178,11 @@ func (s *Server) Validate(modelFlagsSet bool) error {
 		return usage("client_shm_allowed_uids needs allow_client_shm")
 	}
 	s.ClientShmUIDs = uids
+	switch s.PluginIsolation {
+	case "device", "model":
+	default:
+		return usage("plugin_isolation should be device or model")
+	}
 	return nil
 }
 

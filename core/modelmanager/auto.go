@@ -2,6 +2,7 @@ package modelmanager
 
 import (
 	"context"
+	"errors"
 	"strconv"
 
 	"github.com/sirupsen/logrus"
@@ -25,9 +26,16 @@ type autoShape struct {
 // when the error is not a shape mismatch, the model is not "auto", or the
 // reload failed (then the original error stands).
 func (v *Version) autoReshape(ctx context.Context, req *tensor.Request, verr error) *Version {
-	if (!v.shapeAuto && !v.batchAuto) || v.mgr == nil || v.mod == nil ||
+	if (!v.shapeAuto && !v.batchAuto) || v.mgr == nil || v.mod == nil || errors.Is(verr, tensor.ErrDimension) ||
 		!(apierr.Is(verr, apierr.InvalidBatchSize) || apierr.Is(verr, apierr.InvalidShape)) {
 		return nil
+	}
+	for _, in := range req.Inputs {
+		for _, d := range in.Shape {
+			if d <= 0 {
+				return nil // a model is never compiled for a negative or empty dimension
+			}
+		}
 	}
 	want := &autoShape{}
 	if v.shapeAuto {

@@ -10,7 +10,7 @@ import (
 
 // write places a member's inputs into its rows of the batch buffers.
 func (bt *batch) write(in map[string]*tensor.Input, row, n int) error {
-	arena := bt.b.v.inst.Arena
+	arena := bt.inst.Arena
 	for i, t := range bt.b.v.info.Inputs {
 		x := in[t.Name]
 		dst, err := arena.Bytes(bt.offs[i]+uint64(row)*bt.rowLen[i], uint64(n)*bt.rowLen[i])
@@ -33,14 +33,17 @@ func (bt *batch) dispatch() {
 		shape := append(tensor.Shape{int64(bt.rows)}, bt.shapes[i]...)
 		refs[i] = device.TensorRef{Name: b.v.names.in(t.Name), DType: bt.dtypes[i], Shape: shape, Offset: bt.offs[i], Length: uint64(bt.rows) * bt.rowLen[i]}
 	}
-	resp, err := b.v.inst.Device.Infer(context.Background(), &device.InferRequest{
+	resp, err := bt.inst.Device.Infer(context.Background(), &device.InferRequest{
 		Model:  b.v.key,
 		Inputs: refs,
 	})
 	bt.free()
-	if err != nil {
+	switch {
+	case err != nil && (bt.inst.Exited() || bt.inst.Gone()):
+		bt.err = &crashError{v: b.v, inst: bt.inst, err: err, sent: true} // each member runs again alone
+	case err != nil:
 		bt.err = pluginError(err)
-	} else {
+	default:
 		bt.resp = resp
 		for _, o := range resp.Outputs {
 			if len(o.Shape) == 0 || o.Shape[0] != int64(bt.rows) {
@@ -57,7 +60,7 @@ func (bt *batch) dispatch() {
 // free returns the batch's input buffers.
 func (bt *batch) free() {
 	for _, off := range bt.offs {
-		_ = bt.b.v.inst.Arena.HostZone().Free(off)
+		_ = bt.inst.Arena.HostZone().Free(off)
 	}
 	bt.offs = nil
 }
@@ -65,7 +68,7 @@ func (bt *batch) free() {
 // member builds one request's response: its rows of every output (or of
 // the requested ones), aliasing the batch's output buffers.
 func (bt *batch) member(row, n int, want []string) (*tensor.Response, error) {
-	arena := bt.b.v.inst.Arena
+	arena := bt.inst.Arena
 	outs := make([]tensor.Output, 0, len(bt.resp.Outputs))
 	for _, o := range bt.resp.Outputs {
 		name := bt.b.v.names.alias(o.Name)
@@ -84,14 +87,19 @@ func (bt *batch) member(row, n int, want []string) (*tensor.Response, error) {
 	return tensor.NewResponse(bt.b.v.Model, bt.b.v.Number, outs, bt.release), nil
 }
 
-// release drops one member's hold; the last one returns the outputs.
+// release drops one member's hold; the last one returns the outputs and
+// the batch's hold on its plugin's arena.
 func (bt *batch) release() {
-	if bt.holders.Add(-1) != 0 || bt.resp == nil {
+	if bt.holders.Add(-1) != 0 {
+		return
+	}
+	defer bt.inst.Unhold()
+	if bt.resp == nil || bt.inst.Gone() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 	defer cancel()
-	_ = bt.b.v.inst.Device.Release(ctx, bt.resp.Lease)
+	_ = bt.inst.Device.Release(ctx, bt.resp.Lease)
 }
 
 func contains(list []string, s string) bool {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/config"
+	"github.com/ovmsgo/ovms/core/pluginhost"
 	"github.com/ovmsgo/ovms/core/tensor"
 	"github.com/ovmsgo/ovms/plugins/device"
 )
@@ -36,6 +37,7 @@ type batcher struct {
 // batch is one group of requests sent to the plugin together.
 type batch struct {
 	b       *batcher
+	inst    *pluginhost.Instance // held from newBatch until the last member's release
 	sig     string
 	shapes  []tensor.Shape // per model input, without the first dimension
 	dtypes  []tensor.DataType
@@ -156,8 +158,12 @@ func (b *batcher) join(sig string, in map[string]*tensor.Input, n int) (*batch, 
 }
 
 func (b *batcher) newBatch(sig string, in map[string]*tensor.Input) (*batch, error) {
-	bt := &batch{b: b, sig: sig, done: make(chan struct{})}
-	zone := b.v.inst.Arena.HostZone()
+	inst := b.v.inst
+	if !inst.Hold() {
+		return nil, &crashError{v: b.v, inst: inst, err: errGone}
+	}
+	bt := &batch{b: b, inst: inst, sig: sig, done: make(chan struct{})}
+	zone := inst.Arena.HostZone()
 	for _, t := range b.v.info.Inputs {
 		x := in[t.Name]
 		rest := x.Shape[1:]
@@ -165,6 +171,7 @@ func (b *batcher) newBatch(sig string, in map[string]*tensor.Input) (*batch, err
 		off, err := zone.Alloc(row * uint64(b.max))
 		if err != nil {
 			bt.free()
+			inst.Unhold()
 			return nil, apierr.Wrap(apierr.ArenaFull, err, "a batch of %d rows of input %s needs %d bytes (raise --plugin_arena_mb)", b.max, t.Name, row*uint64(b.max))
 		}
 		bt.offs = append(bt.offs, off)

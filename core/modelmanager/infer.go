@@ -3,7 +3,6 @@ package modelmanager
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -19,19 +18,29 @@ import (
 // releaseTimeout bounds the call that returns output buffers to a plugin.
 const releaseTimeout = 5 * time.Second
 
-// Infer validates req against the version's inputs, writes the inputs into
-// the plugin's arena (the only copy of request bytes on this path), runs the
-// plugin and returns outputs that alias the arena. The caller holds the
-// version (Acquire) and must Release the response when it has been sent.
-func (v *Version) Infer(ctx context.Context, req *tensor.Request) (*tensor.Response, error) {
-	req.Layouts = v.layouts
+// attempt says how one try of a request runs.
+type attempt struct {
+	// retry marks the one retry of a request whose plugin died while it
+	// ran: it runs alone in its process (never batched, see
+	// pluginhost.Instance.Quarantine) and its inputs are fingerprinted.
+	retry bool
+}
+
+// infer is one try of Infer (see retry.go): it validates req against the
+// version's inputs, writes the inputs into the plugin's arena (the only
+// copy of request bytes on this path), runs the plugin and returns outputs
+// that alias the arena. The caller holds the version (Acquire) and must
+// Release the response when it has been sent. A failure because the
+// plugin process ended is a *crashError.
+func (v *Version) infer(ctx context.Context, req *tensor.Request, at attempt) (*tensor.Response, error) {
+	req.Layouts, req.NoEmpty = v.layouts, len(v.info.EmptyUnsafe) > 0
 	if err := tensor.Validate(v.info.Inputs, req); err != nil {
 		nv := v.autoReshape(ctx, req, err)
 		if nv == nil {
 			return nil, err
 		}
 		defer nv.Release()
-		req.Layouts = nv.layouts
+		req.Layouts, req.NoEmpty = nv.layouts, len(nv.info.EmptyUnsafe) > 0
 		if err := tensor.Validate(nv.info.Inputs, req); err != nil {
 			return nil, err
 		}
@@ -40,7 +49,7 @@ func (v *Version) Infer(ctx context.Context, req *tensor.Request) (*tensor.Respo
 	if err := v.checkOutputs(req.Outputs); err != nil {
 		return nil, err
 	}
-	if v.batcher != nil {
+	if v.batcher != nil && !at.retry {
 		if n, ok := v.batcher.eligible(req); ok {
 			return v.batcher.infer(ctx, req, n)
 		}
@@ -52,6 +61,22 @@ func (v *Version) Infer(ctx context.Context, req *tensor.Request) (*tensor.Respo
 	defer done()
 	inst, finished := v.pick()
 	defer finished()
+	if !inst.Hold() { // its process ended since the version was pinned
+		return nil, &crashError{v: v, inst: inst, err: errGone}
+	}
+	held := true
+	defer func() {
+		if held {
+			inst.Unhold()
+		}
+	}()
+	if at.retry {
+		release, ok := inst.Quarantine(ctx)
+		if !ok {
+			return nil, &crashError{v: v, inst: inst, err: errGone}
+		}
+		defer release()
+	}
 	arena := inst.Arena
 	zone := arena.HostZone()
 	refs := make([]device.TensorRef, len(req.Inputs))
@@ -90,6 +115,20 @@ func (v *Version) Infer(ctx context.Context, req *tensor.Request) (*tensor.Respo
 	if err != nil {
 		return nil, err
 	}
+	var fp *fingerprint
+	if at.retry || v.poison.active() {
+		f := newFingerprint(arena, refs)
+		if at.retry {
+			f.compute() // now, while this request holds the arena
+		}
+		if err := v.poison.refuse(v, &f); err != nil {
+			return nil, err
+		}
+		fp = &f
+	}
+	if inst.Exited() { // died while the inputs were written: not this request's doing
+		return nil, &crashError{v: v, inst: inst, err: errGone}
+	}
 	// The plugin call is not cancelled with the client: input buffers must
 	// stay put until the plugin is done, and the outputs' lease must reach us.
 	resp, err := inst.Device.Infer(context.WithoutCancel(ctx), &device.InferRequest{
@@ -99,21 +138,29 @@ func (v *Version) Infer(ctx context.Context, req *tensor.Request) (*tensor.Respo
 		Placements: placements,
 	})
 	if err != nil {
-		if inst.Exited() {
-			return nil, apierr.Wrap(apierr.DeviceUnavailable, err, "the %s device plugin (%s) stopped during the request to model %s version %d; it is being restarted",
-				inst.Family, filepath.Base(inst.Path), v.Model, v.Number)
+		if inst.Exited() || inst.Gone() {
+			return nil, &crashError{v: v, inst: inst, err: err, sent: true, fp: fp}
 		}
 		return nil, pluginError(err)
 	}
-	return v.response(inst, resp)
+	out, err := v.response(inst, resp)
+	if err == nil {
+		held = false // until the response is released
+	}
+	return out, err
 }
 
+// response wraps a plugin's result: the outputs alias the arena, which the
+// caller's hold on inst keeps mapped until the response is released.
 func (v *Version) response(inst *pluginhost.Instance, resp *device.InferResponse) (*tensor.Response, error) {
 	arena := inst.Arena
 	release := func() {
+		if inst.Gone() {
+			return // its buffers went with the process
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 		defer cancel()
-		if err := inst.Device.Release(ctx, resp.Lease); err != nil {
+		if err := inst.Device.Release(ctx, resp.Lease); err != nil && !inst.Gone() {
 			logrus.WithError(err).WithFields(logrus.Fields{"model": v.Model, "version": v.Number}).Warn("releasing output buffers failed")
 		}
 	}
@@ -131,7 +178,7 @@ func (v *Version) response(inst *pluginhost.Instance, resp *device.InferResponse
 		}
 		outs[i] = tensor.Output{Name: name, DType: o.DType, Shape: o.Shape, Data: data, Length: o.Length}
 	}
-	return tensor.NewResponse(v.Model, v.Number, outs, release), nil
+	return tensor.NewResponse(v.Model, v.Number, outs, func() { release(); inst.Unhold() }), nil
 }
 
 // placements maps requested output placements to device references.

@@ -60,6 +60,7 @@ var ErrLoadTimeout = errors.New("model load timed out")
 // ever ends) and holds no lock afterwards.
 func (m *Manager) loadVersion(ctx context.Context, mod *Model, v *Version) error {
 	v.mgr = m
+	defer m.unreserve(v) // plugin processes kept for this load (isolation.go)
 	log := mod.log.WithField("version", v.Number)
 	release, err := m.loadSlot(ctx)
 	if err != nil {
@@ -92,7 +93,7 @@ func (m *Manager) loadVersion(ctx context.Context, mod *Model, v *Version) error
 		log.WithError(err).Warn("tensor renaming skipped")
 	}
 	inst := insts[0]
-	v.info, v.inst, v.more, v.names = info, inst, insts[1:], names
+	m.setBackends(v, info, insts, names)
 	v.layouts = apiLayouts(mod.cfg.Layout, info, names)
 	v.busy = make([]atomic.Int64, len(insts))
 	if n := mod.cfg.Nireq; n > 0 {
@@ -111,6 +112,7 @@ func (m *Manager) loadVersion(ctx context.Context, mod *Model, v *Version) error
 		v.batcher = b
 	}
 	v.setState(StateAvailable, ErrOK)
+	v.checkBackends() // its plugin may have ended meanwhile
 	log.WithFields(logrus.Fields{"device": inst.Family, "took": time.Since(start).Round(time.Millisecond)}).Info("model version loaded")
 	return nil
 }
@@ -159,7 +161,7 @@ func (m *Manager) compile(ctx context.Context, mod *Model, v *Version) (*device.
 	}
 	var errs []string
 	for _, dev := range candidates {
-		info, inst, err := m.loadOn(ctx, dev, req)
+		info, inst, err := m.loadOn(ctx, v, dev, req)
 		if err == nil {
 			if len(candidates) > 1 {
 				mod.log.WithFields(logrus.Fields{"version": v.Number, "target_device": cfg.TargetDevice, "chosen": dev}).Info("composite target: device chosen")
@@ -175,8 +177,8 @@ func (m *Manager) compile(ctx context.Context, mod *Model, v *Version) (*device.
 }
 
 // loadOn loads a version on one device's plugin.
-func (m *Manager) loadOn(ctx context.Context, dev string, req *device.LoadRequest) (*device.ModelInfo, *pluginhost.Instance, error) {
-	inst, err := m.devices.Get(ctx, pluginhost.Family(dev))
+func (m *Manager) loadOn(ctx context.Context, v *Version, dev string, req *device.LoadRequest) (*device.ModelInfo, *pluginhost.Instance, error) {
+	inst, err := m.plugin(ctx, pluginhost.Family(dev), v)
 	if err != nil {
 		return nil, nil, apierr.Wrap(apierr.CannotCompileModelIntoTargetDevice, err, "target device %s: %v", dev, err)
 	}
@@ -250,7 +252,7 @@ func (m *Manager) loadMulti(ctx context.Context, mod *Model, v *Version, target 
 	var insts []*pluginhost.Instance
 	var errs []string
 	for _, dev := range devs {
-		i, inst, err := m.loadOn(ctx, dev, req)
+		i, inst, err := m.loadOn(ctx, v, dev, req)
 		if err != nil {
 			errs = append(errs, dev+": "+apierr.From(err).Details)
 			mod.log.WithError(err).WithFields(logrus.Fields{"version": v.Number, "device": dev}).Warn("MULTI: device left out")
@@ -305,6 +307,7 @@ func (m *Manager) unloadVersion(ctx context.Context, v *Version) {
 			}
 		}
 	}
+	m.uncount(v)
 	if v.dropLocal != nil {
 		v.dropLocal()
 	}

@@ -33,8 +33,8 @@ type Devices interface {
 //
 // Locks: every model has its own lock (Model.mu), held while one of its
 // versions loads or unloads, so that the loads of different models never
-// wait for each other. applyMu is held shared by Reconcile, LoadModel and
-// UnloadModel, and exclusively by Recover and Close, which need the whole
+// wait for each other. applyMu is held shared by Reconcile, LoadModel,
+// UnloadModel and Recover, and exclusively by Close, which needs the whole
 // set still. reconcileMu serializes configuration changes; publishMu the
 // short updates of the model table.
 type Manager struct {
@@ -52,6 +52,10 @@ type Manager struct {
 	loadTimeout  time.Duration // bounds one version's load; 0: none
 	loadSlots    chan struct{} // bounds the versions loading at once
 	ready        atomic.Bool
+
+	isolation pluginhost.Isolation // see SetPluginIsolation
+	useMu     sync.Mutex
+	uses      map[pluginhost.Key]int // versions running on each plugin process (isolation.go)
 }
 
 // New returns an empty manager that loads up to DefaultLoadParallelism

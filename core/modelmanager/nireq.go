@@ -15,12 +15,13 @@ func (m *Manager) SetNireqTimeout(d time.Duration) { m.nireqTimeout = d }
 // nireq is 0), waiting in line up to the manager's bound. The returned
 // func gives it back.
 func (v *Version) slot(ctx context.Context) (func(), error) {
-	if v.slots == nil {
+	slots := v.slots // a reload after a plugin crash makes new ones
+	if slots == nil {
 		return func() {}, nil
 	}
 	select {
-	case v.slots <- struct{}{}:
-		return func() { <-v.slots }, nil
+	case slots <- struct{}{}:
+		return func() { <-slots }, nil
 	default:
 	}
 	var timeout <-chan time.Time
@@ -30,13 +31,13 @@ func (v *Version) slot(ctx context.Context) (func(), error) {
 		timeout = t.C
 	}
 	select {
-	case v.slots <- struct{}{}:
-		return func() { <-v.slots }, nil
+	case slots <- struct{}{}:
+		return func() { <-slots }, nil
 	case <-timeout:
 		return nil, apierr.Newf(apierr.NireqTimeout, "model %s version %d has all its %d inference requests (nireq) busy for %v; raise nireq or --nireq_timeout_ms",
-			v.Model, v.Number, cap(v.slots), v.mgr.nireqTimeout)
+			v.Model, v.Number, cap(slots), v.mgr.nireqTimeout)
 	case <-ctx.Done():
 		return nil, apierr.Wrap(apierr.NireqTimeout, ctx.Err(), "model %s version %d: the request ended while waiting for one of its %d inference requests (nireq)",
-			v.Model, v.Number, cap(v.slots))
+			v.Model, v.Number, cap(slots))
 	}
 }

@@ -120,6 +120,16 @@ type Version struct {
 	// kept marks a version that serves on although the policy dropped it,
 	// because its replacement failed to load (warned once).
 	kept atomic.Bool
+	// recovering marks a version whose plugin process ended: it is LOADING
+	// until Recover has loaded it into the restarted process (crash.go).
+	recovering atomic.Bool
+	// counted are the plugin processes this version is counted as using,
+	// reserved those a load in progress uses (isolation.go; under the
+	// manager's useMu).
+	counted, reserved []pluginhost.Key
+	// poison lists requests that crashed this version's plugin twice
+	// (poison.go).
+	poison poisonList
 }
 
 func newVersion(mod *Model, number int64, path string) *Version {
@@ -139,11 +149,16 @@ func (v *Version) Info() *device.ModelInfo { return v.info }
 
 func (v *Version) setState(s State, c ErrorCode) {
 	v.mu.Lock()
+	v.setStateLocked(s, c)
+	v.mu.Unlock()
+}
+
+// setStateLocked is setState with v.mu held.
+func (v *Version) setStateLocked(s State, c ErrorCode) {
 	v.state.Store(int32(s))
 	v.code.Store(int32(c))
 	close(v.changed)
 	v.changed = make(chan struct{})
-	v.mu.Unlock()
 }
 
 func (v *Version) changes() <-chan struct{} {

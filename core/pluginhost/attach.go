@@ -7,7 +7,8 @@ import (
 
 // Attach wraps a device client that is not a process of this host (an
 // in-process plugin served over an in-memory connection, as in tests) as an
-// Instance. Kill only unmaps the arena; Exited is always false.
+// Instance. Kill only unmaps the arena (once nothing holds it); Exited is
+// always false.
 func Attach(family string, client *device.Client, arena *shm.Arena, info *device.Info) *Instance {
-	return &Instance{Family: family, Device: client, Arena: arena, Info: info}
+	return &Instance{Family: family, Key: Key{Family: family}, Device: client, Arena: arena, Info: info, suspects: newSuspects()}
 }

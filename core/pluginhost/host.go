@@ -46,9 +46,10 @@ type Host struct {
 	log *logrus.Entry
 
 	mu        sync.Mutex
-	instances map[string]*Instance // family -> running instance
+	instances map[Key]*Instance // the running (or restarting) instance of each process
 	closed    bool
 	onRestart RestartHandler
+	onExit    ExitHandler
 }
 
 // New returns a Host; no process starts until Get is called.
@@ -64,7 +65,7 @@ func New(cfg Config) *Host {
 	if cfg.Logger == nil {
 		cfg.Logger = logging.Component("plugin_host")
 	}
-	return &Host{cfg: cfg, log: cfg.Logger, instances: map[string]*Instance{}}
+	return &Host{cfg: cfg, log: cfg.Logger, instances: map[Key]*Instance{}}
 }
 
 // Family maps a target_device value to the device family whose plugin
@@ -94,30 +95,54 @@ func (h *Host) Find(family string) (string, error) {
 	return "", fmt.Errorf("device plugin %s not found (looked for %s; set --plugin_dir)", name, strings.Join(tried, ", "))
 }
 
-// Get returns the running instance of a family, starting it if needed.
+// Get returns the running instance of a family's shared process, starting
+// it if needed.
 func (h *Host) Get(ctx context.Context, family string) (*Instance, error) {
+	return h.GetKey(ctx, Key{Family: family})
+}
+
+// GetKey returns the running instance of one plugin process (a family's
+// shared one, or one model's), starting it if needed.
+func (h *Host) GetKey(ctx context.Context, key Key) (*Instance, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return nil, errors.New("plugin host is shutting down")
 	}
-	if inst, ok := h.instances[family]; ok {
+	if inst, ok := h.instances[key]; ok {
 		if !inst.Exited() {
 			return inst, nil
 		}
-		return nil, fmt.Errorf("the %s device plugin is restarting", family)
+		return nil, fmt.Errorf("the %s device plugin is restarting", key)
 	}
-	path, err := h.Find(family)
+	path, err := h.Find(key.Family)
 	if err != nil {
 		return nil, err
 	}
-	inst, err := start(ctx, path, family, h.cfg.ArenaBytes, h.cfg.Env, h.log)
+	inst, err := start(ctx, h.spec(key, path))
 	if err != nil {
 		return nil, err
 	}
-	h.instances[family] = inst
-	go h.supervise(family, inst)
+	h.instances[key] = inst
+	go h.supervise(inst)
 	return inst, nil
+}
+
+// Stop ends one plugin process for good (a model served in its own process
+// is gone); it is not restarted. It does not wait for the process to end.
+func (h *Host) Stop(key Key) {
+	h.mu.Lock()
+	inst, ok := h.instances[key]
+	delete(h.instances, key)
+	h.mu.Unlock()
+	if ok {
+		h.log.WithField("plugin", key.String()).Info("stopping the device plugin: no model uses it")
+		go inst.Kill()
+	}
+}
+
+func (h *Host) spec(key Key, path string) spec {
+	return spec{key: key, path: path, arenaBytes: h.cfg.ArenaBytes, env: h.cfg.Env, log: h.log, onExit: h.exited}
 }
 
 // Close stops every plugin process and unmaps the arenas.
@@ -125,9 +150,9 @@ func (h *Host) Close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closed = true
-	for fam, inst := range h.instances {
+	for key, inst := range h.instances {
 		inst.Kill()
-		delete(h.instances, fam)
+		delete(h.instances, key)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,6 +27,9 @@ import (
 type Instance struct {
 	// Family is the device family, e.g. "cpu".
 	Family string
+	// Key names the process among the host's: the family, and the model
+	// it serves alone under --plugin_isolation model.
+	Key Key
 	// Path is the plugin executable.
 	Path string
 	// Device is the control client.
@@ -39,6 +44,15 @@ type Instance struct {
 	pid     int
 	started time.Time
 	done    chan struct{} // closed when the process has ended
+	socket  string        // the plugin's unix socket file
+	onExit  func(*Instance)
+
+	suspects    chan struct{} // see Quarantine
+	releaseOnce sync.Once
+	// holds and gone guard the arena: see Hold.
+	holds      atomic.Int64
+	gone       atomic.Bool
+	arenaFreed atomic.Bool
 }
 
 // EnvDataPlane set to "grpc" makes requests travel as gRPC calls instead of
@@ -56,15 +70,39 @@ const channelSlots = 1024
 // exitPoll is how often a plugin process is checked for having ended.
 const exitPoll = 20 * time.Millisecond
 
-// watch fails the requests in flight when the plugin process ends, then
-// closes done.
+// watch fails the requests in flight when the plugin process ends,
+// releases what the process had (its gRPC connection and socket folder,
+// the channel's mapping and descriptors; the arena follows after a grace
+// period, see Host.supervise), then closes done.
 func (i *Instance) watch() {
 	for !i.pc.Exited() {
 		time.Sleep(exitPoll)
 	}
+	if i.onExit != nil {
+		i.onExit(i) // before anything can see the requests fail
+	}
 	i.Device.Close()
-	_ = i.channel.Close()
+	i.release()
+	i.retire()
 	close(i.done)
+}
+
+// release gives back the process's connection, socket folder and channel
+// (once, whoever calls it first).
+func (i *Instance) release() {
+	i.releaseOnce.Do(func() {
+		if i.pc != nil {
+			i.pc.Kill() // on an ended process: closes the connection, removes the socket folder
+		}
+		if i.channel != nil {
+			_ = i.channel.Close()
+		}
+		// A killed plugin leaves its socket file behind (it removes it
+		// itself only when it exits cleanly).
+		if st, err := os.Lstat(i.socket); i.socket != "" && err == nil && st.Mode()&os.ModeSocket != 0 {
+			_ = os.Remove(i.socket)
+		}
+	})
 }
 
 // Done is closed when the plugin process has ended (never for attached
@@ -79,9 +117,20 @@ func (i *Instance) killProcess() {
 	}
 }
 
+// spec is what start needs to launch one plugin process.
+type spec struct {
+	key        Key
+	path       string
+	arenaBytes uint64
+	env        []string
+	log        *logrus.Entry
+	onExit     func(*Instance)
+}
+
 // start launches a plugin binary and completes the handshake.
-func start(ctx context.Context, path, family string, arenaBytes uint64, env []string, log *logrus.Entry) (*Instance, error) {
-	arena, err := shm.Create("ovms-"+family, arenaBytes, 0.5)
+func start(ctx context.Context, sp spec) (*Instance, error) {
+	family, path, env, log := sp.key.Family, sp.path, sp.env, sp.log
+	arena, err := shm.Create("ovms-"+family, sp.arenaBytes, 0.5)
 	if err != nil {
 		return nil, fmt.Errorf("starting %s plugin: %w", family, err)
 	}
@@ -101,7 +150,7 @@ func start(ctx context.Context, path, family string, arenaBytes uint64, env []st
 	// The plugin dies with the core even when the core is killed, and
 	// terminal signals meant for the core do not reach it directly.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	plog := log.WithFields(logrus.Fields{"plugin": family})
+	plog := log.WithFields(logrus.Fields{"plugin": sp.key.String()})
 	sum, err := expectedChecksum(path)
 	if err != nil {
 		arena.Close()
@@ -122,7 +171,8 @@ func start(ctx context.Context, path, family string, arenaBytes uint64, env []st
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(plugins.MaxControlMessage), grpc.MaxCallSendMsgSize(plugins.MaxControlMessage))},
 	})
-	inst := &Instance{Family: family, Path: path, Arena: arena, channel: channel, pc: pc, started: time.Now(), done: make(chan struct{})}
+	inst := &Instance{Family: family, Key: sp.key, Path: path, Arena: arena, channel: channel, pc: pc, started: time.Now(),
+		done: make(chan struct{}), onExit: sp.onExit, suspects: newSuspects()}
 	rpc, err := pc.Client()
 	if err != nil {
 		inst.Kill()
@@ -148,6 +198,9 @@ func start(ctx context.Context, path, family string, arenaBytes uint64, env []st
 	}
 	if rc := pc.ReattachConfig(); rc != nil {
 		inst.pid = rc.Pid
+		if rc.Addr != nil && rc.Addr.Network() == "unix" {
+			inst.socket = rc.Addr.String()
+		}
 	}
 	go inst.watch()
 	info, err := inst.Device.Info(ctx)
@@ -166,16 +219,12 @@ func (i *Instance) Pid() int { return i.pid }
 // Exited reports whether the plugin process has ended.
 func (i *Instance) Exited() bool { return i.pc != nil && i.pc.Exited() }
 
-// Kill stops the process (gracefully first) and unmaps the arena.
+// Kill stops the process (gracefully first), releases its connection and
+// channel, and unmaps the arena once nothing holds it.
 func (i *Instance) Kill() {
-	if i.pc != nil {
-		i.pc.Kill()
-	}
+	i.release()
 	if i.Device != nil {
 		i.Device.Close()
 	}
-	if i.channel != nil {
-		_ = i.channel.Close()
-	}
-	_ = i.Arena.Close()
+	i.retire()
 }

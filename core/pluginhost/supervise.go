@@ -17,14 +17,17 @@ const (
 	backoffMax     = 5 * time.Second
 	// stableAfter: a plugin that lived this long restarts at once.
 	stableAfter = 10 * time.Second
-	// arenaGrace is how long the arena of a dead plugin stays mapped, so
-	// that responses still being sent from it finish.
-	arenaGrace = 30 * time.Second
 )
 
 // RestartHandler is told about a plugin that was started again after its
-// process ended, so that the models it served can be loaded into it.
+// process ended, so that the models it served can be loaded into it. The
+// new instance's Key says which process it replaces.
 type RestartHandler func(family string, inst *Instance)
+
+// ExitHandler is told that a plugin process has ended, before its requests
+// in flight fail and before it is restarted (so that the model versions it
+// served can stop taking requests at once). It must not block.
+type ExitHandler func(inst *Instance)
 
 // SetRestartHandler installs fn (call before the first Get).
 func (h *Host) SetRestartHandler(fn RestartHandler) {
@@ -33,12 +36,30 @@ func (h *Host) SetRestartHandler(fn RestartHandler) {
 	h.onRestart = fn
 }
 
+// SetExitHandler installs fn (call before the first Get).
+func (h *Host) SetExitHandler(fn ExitHandler) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.onExit = fn
+}
+
+// exited runs the exit handler for an instance whose process ended. It
+// does not take h.mu, which a restart holds while a process starts: the
+// handler is set before any instance exists.
+func (h *Host) exited(inst *Instance) {
+	if h.onExit != nil {
+		h.onExit(inst)
+	}
+}
+
 // supervise watches one instance: a plugin that stops answering its
 // health check is killed; a plugin whose process ended is started again
 // with capped exponential backoff (immediately if it had run for a while)
-// and the restart handler is told.
-func (h *Host) supervise(family string, inst *Instance) {
-	log := h.log.WithFields(logrus.Fields{"plugin": family})
+// and the restart handler is told. An instance that Stop or Close ended
+// is not restarted.
+func (h *Host) supervise(inst *Instance) {
+	key := inst.Key
+	log := h.log.WithFields(logrus.Fields{"plugin": key.String()})
 	t := time.NewTicker(healthEvery)
 	defer t.Stop()
 	failures := 0
@@ -60,15 +81,11 @@ func (h *Host) supervise(family string, inst *Instance) {
 			}
 		}
 	}
-	h.mu.Lock()
-	closed := h.closed
-	h.mu.Unlock()
-	if closed {
-		return // Close killed it and unmapped its arena
+	if !h.current(inst) {
+		return // Stop or Close ended it
 	}
-	time.AfterFunc(arenaGrace, func() { _ = inst.Arena.Close() })
 	lived := time.Since(inst.started).Round(time.Millisecond)
-	log.WithFields(logrus.Fields{"pid": inst.pid, "lived": lived}).Error("device plugin process ended; its requests in flight failed; restarting it")
+	log.WithFields(logrus.Fields{"pid": inst.pid, "lived": lived}).Error("device plugin process ended; restarting it (its requests in flight are retried once it serves again)")
 	delay := time.Duration(0)
 	if lived < stableAfter {
 		delay = backoffFirst
@@ -78,19 +95,19 @@ func (h *Host) supervise(family string, inst *Instance) {
 			time.Sleep(delay)
 		}
 		h.mu.Lock()
-		if h.closed {
+		if h.closed || h.instances[key] != inst {
 			h.mu.Unlock()
 			return
 		}
-		next, err := start(context.Background(), inst.Path, family, h.cfg.ArenaBytes, h.cfg.Env, h.log)
+		next, err := start(context.Background(), h.spec(key, inst.Path))
 		if err == nil {
-			h.instances[family] = next
+			h.instances[key] = next
 			handler := h.onRestart
 			h.mu.Unlock()
 			log.WithField("pid", next.pid).Info("device plugin restarted")
-			go h.supervise(family, next)
+			go h.supervise(next)
 			if handler != nil {
-				handler(family, next)
+				handler(key.Family, next)
 			}
 			return
 		}
@@ -98,4 +115,12 @@ func (h *Host) supervise(family string, inst *Instance) {
 		log.WithError(err).WithField("retry_in", max(delay*2, backoffFirst)).Error("restarting the device plugin failed")
 		delay = min(max(delay*2, backoffFirst), backoffMax)
 	}
+}
+
+// current reports whether inst is still its key's instance on a running
+// host.
+func (h *Host) current(inst *Instance) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return !h.closed && h.instances[inst.Key] == inst
 }

@@ -57,9 +57,15 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 	models := modelmanager.New(host, logging.Component("model_manager"))
 	models.SetCacheDir(filepath.Join(os.TempDir(), fmt.Sprintf("ovms-models-%d", os.Getpid())))
 	host.SetRestartHandler(models.Recover)
+	host.SetExitHandler(models.PluginExited)
 	models.SetNireqTimeout(time.Duration(cfg.NireqTimeoutMs) * time.Millisecond)
 	models.SetLoadTimeout(time.Duration(cfg.ModelLoadTimeoutSeconds) * time.Second)
 	models.SetLoadParallelism(cfg.ModelLoadParallelism)
+	isolation, err := pluginhost.ParseIsolation(cfg.PluginIsolation)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	models.SetPluginIsolation(isolation)
 	var shm *clientshm.Registry
 	if cfg.AllowClientShm {
 		shm = clientshm.NewRegistry(cfg.ClientShmUIDs...)

@@ -72,6 +72,10 @@ type Request struct {
 	// Layouts are the configured layouts of the model's inputs as requests
 	// see them (e.g. "NHWC"), by input name; set by the model version.
 	Layouts map[string]string
+	// NoEmpty refuses inputs with a zero dimension (the model has an
+	// operator whose engine kernel kills the plugin on empty tensors); set
+	// by the model version.
+	NoEmpty bool
 }
 
 // ByteSize is the arena size the validated input needs as the model's dt.

@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"errors"
 	"sort"
 
 	"github.com/ovmsgo/ovms/core/apierr"
@@ -9,8 +10,9 @@ import (
 
 // Validate checks a request against a model's inputs in OVMS's order: the
 // number of inputs, then for each model input in name order its presence,
-// negative dimensions, precision, rank, batch, other dimensions and the
-// amount of data. The first failure is returned with OVMS's message.
+// negative dimensions, zero dimensions (refused only with NoEmpty, unlike
+// OVMS 2026.2), precision, rank, batch, other dimensions and the amount of
+// data. The first failure is returned with OVMS's message.
 func Validate(model []device.TensorInfo, req *Request) error {
 	if err := ValidateCount(model, len(req.Inputs)); err != nil {
 		return err
@@ -30,7 +32,7 @@ func Validate(model []device.TensorInfo, req *Request) error {
 		if !ok {
 			return apierr.Newf(apierr.InvalidMissingInput, "Required input: %s", m.Name)
 		}
-		if err := validateInput(m, in, req.API, req.Layouts[m.Name]); err != nil {
+		if err := validateInput(m, in, req); err != nil {
 			return err
 		}
 	}
@@ -46,14 +48,33 @@ func ValidateCount(model []device.TensorInfo, n int) error {
 	return nil
 }
 
-func validateInput(m *device.TensorInfo, in *Input, api API, layout string) error {
+// ErrDimension marks the INVALID_SHAPE errors of a negative or zero
+// dimension in a request, which no reshape can serve.
+var ErrDimension = errors.New("negative or zero dimension")
+
+func validateInput(m *device.TensorInfo, in *Input, req *Request) error {
+	api := req.API
 	for _, d := range in.Shape {
 		if d < 0 {
-			return apierr.Newf(apierr.InvalidShape, "Negative or zero dimension size is not acceptable: %s; input name: %s", in.Shape, in.Name)
+			return dimensionError(in)
 		}
 	}
 	if in.DType == device.String && m.DType != device.String {
-		return convertStrings(m, in, api, layout)
+		return convertStrings(m, in, api, req.Layouts[m.Name]) // refuses an empty batch itself
+	}
+	// OVMS 2026.2 passes zero dimensions on to the engine, and so does
+	// ovms, except to a model with an operator whose ONNX Runtime kernel
+	// kills the process on an empty tensor (LSTM and GRU abort, DFT divides
+	// by zero, ConvTranspose reads out of bounds: see
+	// onnxmodel.EmptyUnsafe), which would take every model of the plugin
+	// down. Those get OVMS's own message for a zero dimension (OVMS refused
+	// zeros so up to 2023; see docs/compatibility.md).
+	if req.NoEmpty {
+		for _, d := range in.Shape {
+			if d == 0 {
+				return dimensionError(in)
+			}
+		}
 	}
 	if in.DType != m.DType {
 		return apierr.Newf(apierr.InvalidPrecision, "Expected: %s; Actual: %s; input name: %s", PrecisionName(m.DType), in.DTypeName, in.Name)
@@ -71,6 +92,10 @@ func validateInput(m *device.TensorInfo, in *Input, api API, layout string) erro
 		}
 	}
 	return validateContent(in, api)
+}
+
+func dimensionError(in *Input) error {
+	return apierr.Wrap(apierr.InvalidShape, ErrDimension, "Negative or zero dimension size is not acceptable: %s; input name: %s", in.Shape, in.Name)
 }
 
 func validateContent(in *Input, api API) error {

@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/ovmsgo/ovms/plugins/device"
@@ -36,6 +37,9 @@ func TestValidateOrderAndMessages(t *testing.T) {
 		},
 			TFS, "Invalid input precision - Expected: I64; Actual: I32; input name: a"},
 		{"negative", func(in []Input) []Input { in[1].Shape = Shape{-2, 3}; return in }, TFS, "Invalid input shape - Negative or zero dimension size is not acceptable: (-2,3); input name: a"},
+		{"zero", func(in []Input) []Input { in[1].Shape = Shape{0, 3}; in[1].Values = Numbers[int64]{}; return in }, KServe, "Invalid input shape - Negative or zero dimension size is not acceptable: (0,3); input name: a"},
+		{"empty allowed", func(in []Input) []Input { in[1].Shape = Shape{0, 3}; in[1].Values = Numbers[int64]{}; return in }, KServe, ""},
+		{"zero before precision", func(in []Input) []Input { in[0].Shape = Shape{1, 0}; in[0].DType = device.Int8; return in }, TFS, "Invalid input shape - Negative or zero dimension size is not acceptable: (1,0); input name: b"},
 		{"rank", func(in []Input) []Input { in[0].Shape = Shape{10}; return in }, TFS, "Invalid number of shape dimensions - Expected: (1,10); Actual: (10); input name: b"},
 		{"batch", func(in []Input) []Input { in[0].Shape = Shape{2, 10}; return in }, TFS, "Invalid input batch size - Expected: 1; Actual: 2; input name: b"},
 		{"shape", func(in []Input) []Input { in[1].Shape = Shape{2, 4}; return in }, TFS, "Invalid input shape - Expected: (-1,3); Actual: (2,4); input name: a"},
@@ -45,7 +49,7 @@ func TestValidateOrderAndMessages(t *testing.T) {
 		{"overflow", func(in []Input) []Input { in[1].Shape = Shape{1 << 62, 3}; return in }, TFS, "Invalid number of values in tensor proto container - Expected: 13835058055282163712; Actual: 6; input name: a"},
 	}
 	for _, c := range cases {
-		err := Validate(model, &Request{API: c.api, Inputs: c.edit(good())})
+		err := Validate(model, &Request{API: c.api, Inputs: c.edit(good()), NoEmpty: strings.HasPrefix(c.name, "zero")})
 		got := ""
 		if err != nil {
 			got = err.Error()

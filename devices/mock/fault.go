@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -25,6 +28,7 @@ const (
 	keyCrashAfter = "MOCK_CRASH_AFTER"   // the process exits at inference N+1
 	keyHangAfter  = "MOCK_HANG_AFTER"    // the process stops answering at inference N+1
 	keyLoadDelay  = "MOCK_LOAD_DELAY_MS" // the load sleeps this long first, deaf to cancellation (as a stuck cgo call)
+	keyCrashOn    = "MOCK_CRASH_ON"      // the process aborts on a request whose first FP32 value is this
 )
 
 // faults are one model's injected faults.
@@ -32,6 +36,7 @@ type faults struct {
 	latency    time.Duration
 	crashAfter int64 // 0: never
 	hangAfter  int64
+	crashOn    *float32 // nil: never
 	count      atomic.Int64
 }
 
@@ -41,6 +46,7 @@ type mock struct {
 	models sync.Map // device.ModelKey -> *faults
 	hung   chan struct{}
 	once   sync.Once
+	env    *device.Env
 }
 
 // Info hangs once the plugin is hung (so that the host's health check fails).
@@ -68,6 +74,12 @@ func (m *mock) Load(ctx context.Context, req *device.LoadRequest) (*device.Model
 			if v == "true" {
 				return nil, status.Errorf(codes.FailedPrecondition, "mock device: load of %s version %d failed on purpose (%s)", req.Model.Name, req.Model.Version, keyFailLoad)
 			}
+		case keyCrashOn:
+			x, err := strconv.ParseFloat(v, 32)
+			if err != nil {
+				return nil, status.Errorf(codes.InvalidArgument, "mock device: %s must be a number, got %q", k, v)
+			}
+			f.crashOn = new(float32(x))
 		case keyLatency, keyCrashAfter, keyHangAfter, keyLoadDelay:
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < 0 {
@@ -110,9 +122,30 @@ func (m *mock) Infer(ctx context.Context, req *device.InferRequest) (*device.Inf
 			m.once.Do(func() { close(m.hung) })
 			select {} // never returns
 		}
+		if f.crashOn != nil && m.firstValue(req) == *f.crashOn {
+			// A poison request: abort as ONNX Runtime does on a kernel's
+			// uncaught exception.
+			fmt.Fprintf(os.Stderr, "mock device: aborting on a request whose first value is %v (%s)\n", *f.crashOn, keyCrashOn)
+			_ = syscall.Kill(os.Getpid(), syscall.SIGABRT)
+			select {}
+		}
 		if f.latency > 0 {
 			time.Sleep(f.latency)
 		}
 	}
 	return m.Device.Infer(ctx, req)
+}
+
+// firstValue is the first FP32 value of a request's first input (NaN when
+// there is none).
+func (m *mock) firstValue(req *device.InferRequest) float32 {
+	if len(req.Inputs) == 0 || req.Inputs[0].DType != device.Float32 || req.Inputs[0].Length < 4 {
+		return float32(math.NaN())
+	}
+	b, done, err := m.env.Bytes(req.Inputs[0])
+	if err != nil {
+		return float32(math.NaN())
+	}
+	defer done()
+	return math.Float32frombits(binary.LittleEndian.Uint32(b))
 }

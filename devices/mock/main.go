@@ -3,9 +3,11 @@
 // faults a model's plugin_config asks for: MOCK_FAIL_LOAD ("true"),
 // MOCK_LATENCY_MS, MOCK_LOAD_DELAY_MS (the load first sleeps that long,
 // deaf to cancellation, as a stuck engine call), MOCK_CRASH_AFTER (N
-// inferences, then the process exits) and MOCK_HANG_AFTER (N inferences,
-// then the process stops answering, health checks included). For tests of
-// supervision, composite devices and load timeouts.
+// inferences, then the process exits), MOCK_HANG_AFTER (N inferences,
+// then the process stops answering, health checks included) and
+// MOCK_CRASH_ON (the process aborts on any request whose first FP32 value
+// is this number: a poison request). For tests of supervision, composite
+// devices and load timeouts.
 package main
 
 import (
@@ -20,6 +22,6 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		return &mock{Device: d, hung: make(chan struct{})}, nil
+		return &mock{Device: d, hung: make(chan struct{}), env: env}, nil
 	})
 }

@@ -3,6 +3,7 @@ package ortdevice
 import (
 	"context"
 	"errors"
+	"strings"
 	"unsafe"
 
 	"google.golang.org/grpc/codes"
@@ -28,6 +29,9 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 			r()
 		}
 	}()
+	if err := m.checkEmpty(req.Inputs); err != nil {
+		return nil, err
+	}
 	inNames := make([]string, len(req.Inputs))
 	inputs := make([]*ort.Value, len(req.Inputs))
 	for i, in := range req.Inputs {
@@ -292,3 +296,21 @@ func staticSize(t device.TensorInfo) int {
 // dataPtr is the address of b's first byte; arena slices are never nil, so
 // even an empty one yields a valid address.
 func dataPtr(b []byte) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(b)) }
+
+// checkEmpty refuses a zero dimension for a model with an operator that
+// kills the process on empty tensors (the host refuses such requests
+// first; this guards the plugin against any other caller).
+func (m *model) checkEmpty(inputs []device.TensorRef) error {
+	if len(m.info.EmptyUnsafe) == 0 {
+		return nil
+	}
+	for _, in := range inputs {
+		for _, d := range in.Shape {
+			if d == 0 {
+				return status.Errorf(codes.InvalidArgument, "input %s has a zero dimension %v: the model's %s kernels abort ONNX Runtime on empty tensors",
+					in.Name, in.Shape, strings.Join(m.info.EmptyUnsafe, ", "))
+			}
+		}
+	}
+	return nil
+}

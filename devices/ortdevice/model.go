@@ -151,6 +151,9 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, c
 		return nil, err
 	}
 	m.info.Warnings = warnings
+	if m.info.EmptyUnsafe, err = onnxmodel.EmptyUnsafeOps(bytes); err != nil {
+		m.info.EmptyUnsafe = []string{"(unreadable graph)"} // not ONNX protobuf (an ORT-format model): refuse empty inputs to be safe
+	}
 	m.inputs, m.outputs = byName(m.info.Inputs), byName(m.info.Outputs)
 	log.WithFields(logrus.Fields{"streams": n, "intra_op_threads": opts.IntraOpThreads, "took": time.Since(start).Round(time.Millisecond)}).Info("model compiled")
 	return m, nil

@@ -45,7 +45,8 @@ func (c *Client) Load(ctx context.Context, req *LoadRequest) (*ModelInfo, error)
 	if err != nil {
 		return nil, err
 	}
-	return &ModelInfo{Inputs: infosFromProto(r.GetInputs()), Outputs: infosFromProto(r.GetOutputs()), Warnings: r.GetWarnings()}, nil
+	return &ModelInfo{Inputs: infosFromProto(r.GetInputs()), Outputs: infosFromProto(r.GetOutputs()), Warnings: r.GetWarnings(),
+		EmptyUnsafe: r.GetEmptyUnsafeOps()}, nil
 }
 
 // Unload drops one model version in the plugin.

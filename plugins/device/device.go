@@ -131,6 +131,10 @@ type ModelInfo struct {
 	Outputs []TensorInfo
 	// Warnings say why a requested reshape or layout was not applied.
 	Warnings []string
+	// EmptyUnsafe lists the model's operators whose engine kernels kill
+	// the plugin process on an empty tensor (e.g. ONNX Runtime's LSTM on an
+	// empty batch): inputs with a zero dimension must not reach the model.
+	EmptyUnsafe []string
 }
 
 // TensorRef is a tensor whose bytes lie in the arena. Numeric data is

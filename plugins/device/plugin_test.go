@@ -43,8 +43,9 @@ func TestInfoLoadUnloadRoundTrip(t *testing.T) {
 		LoadF: func(_ context.Context, req *device.LoadRequest) (*device.ModelInfo, error) {
 			gotLoad = req
 			return &device.ModelInfo{
-				Inputs:  []device.TensorInfo{{Name: "b", DType: device.Float32, Shape: []int64{-1, 10}}},
-				Outputs: []device.TensorInfo{{Name: "a", DType: device.Float16, Shape: []int64{}}},
+				Inputs:      []device.TensorInfo{{Name: "b", DType: device.Float32, Shape: []int64{-1, 10}}},
+				Outputs:     []device.TensorInfo{{Name: "a", DType: device.Float16, Shape: []int64{}}},
+				EmptyUnsafe: []string{"LSTM"},
 			}, nil
 		},
 		UnloadF: func(_ context.Context, k device.ModelKey) error { gotUnload = k; return nil },
@@ -64,7 +65,8 @@ func TestInfoLoadUnloadRoundTrip(t *testing.T) {
 	if gotLoad.Model.Version != 3 || gotLoad.Path != "/m/3" || gotLoad.PluginConfig["NUM_STREAMS"] != "2" || gotLoad.Nireq != 4 {
 		t.Errorf("plugin saw %+v", gotLoad)
 	}
-	if mi.Inputs[0].Shape[0] != -1 || mi.Inputs[0].DType != device.Float32 || mi.Outputs[0].DType != device.Float16 || len(mi.Outputs[0].Shape) != 0 {
+	if mi.Inputs[0].Shape[0] != -1 || mi.Inputs[0].DType != device.Float32 || mi.Outputs[0].DType != device.Float16 || len(mi.Outputs[0].Shape) != 0 ||
+		len(mi.EmptyUnsafe) != 1 || mi.EmptyUnsafe[0] != "LSTM" {
 		t.Errorf("metadata = %+v", mi)
 	}
 	if err := c.Unload(ctx, device.ModelKey{Name: "dummy", Version: 3}); err != nil || gotUnload.Version != 3 {

@@ -63,7 +63,8 @@ func (s *server) Load(ctx context.Context, req *devicev1.LoadRequest) (*devicev1
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &devicev1.LoadResponse{Inputs: infosToProto(mi.Inputs), Outputs: infosToProto(mi.Outputs), Warnings: mi.Warnings}, nil
+	return &devicev1.LoadResponse{Inputs: infosToProto(mi.Inputs), Outputs: infosToProto(mi.Outputs), Warnings: mi.Warnings,
+		EmptyUnsafeOps: mi.EmptyUnsafe}, nil
 }
 
 func (s *server) Unload(ctx context.Context, req *devicev1.UnloadRequest) (*devicev1.UnloadResponse, error) {

@@ -50,6 +50,36 @@ type Channel struct {
 	pluginBell *os.File
 	hostBell   *os.File
 	closed     atomic.Bool
+	// users counts the calls touching the rings right now (Send, Receive,
+	// Nudge); the mapping is released by Close or by the last of them to
+	// leave after Close, never under a caller.
+	users    atomic.Int64
+	unmapped atomic.Bool
+}
+
+// enter registers a caller about to touch the rings; false once closed.
+func (c *Channel) enter() bool {
+	c.users.Add(1)
+	if c.closed.Load() {
+		c.leave()
+		return false
+	}
+	return true
+}
+
+// leave ends what enter began, unmapping a closed channel's rings when
+// the last caller is gone.
+func (c *Channel) leave() {
+	if c.users.Add(-1) == 0 && c.closed.Load() {
+		c.unmap()
+	}
+}
+
+func (c *Channel) unmap() {
+	if c.unmapped.Swap(true) || c.mem == nil {
+		return
+	}
+	_ = unix.Munmap(c.mem)
 }
 
 // CreateChannel makes a channel with rings of slots entries (host side).
@@ -156,8 +186,10 @@ func (c *Channel) Plugin() *Endpoint {
 	return &Endpoint{c: c, send: c.toHost, sendBell: c.hostBell, recv: c.toPlugin, recvBell: c.pluginBell, Spin: DefaultSpin}
 }
 
-// Close unmaps the rings and closes the descriptors; blocked receivers
-// return ErrClosed.
+// Close closes the descriptors (blocked receivers return ErrClosed) and
+// unmaps the rings as soon as no Send, Receive or Nudge is using them: at
+// once, or when the last one returns. Every plugin start, failed or not,
+// makes a channel, so a crash loop must not keep their mappings.
 func (c *Channel) Close() error {
 	if c.closed.Swap(true) {
 		return nil
@@ -168,8 +200,9 @@ func (c *Channel) Close() error {
 			errs = append(errs, f.Close())
 		}
 	}
-	// The mapping stays: a receiver may still be polling it. It is freed
-	// with the process, and a channel is made once per plugin process.
+	if c.users.Load() == 0 {
+		c.unmap()
+	}
 	return errors.Join(errs...)
 }
 
@@ -193,6 +226,10 @@ var one = []byte{1, 0, 0, 0, 0, 0, 0, 0}
 // makes the sender wait for room (the receiver is awake then: it only
 // sleeps on an empty ring).
 func (e *Endpoint) Send(id uint64, kind uint32, payload []byte) error {
+	if !e.c.enter() {
+		return ErrClosed
+	}
+	defer e.c.leave()
 	for {
 		if e.c.closed.Load() {
 			return ErrClosed
@@ -219,6 +256,10 @@ func (e *Endpoint) Send(id uint64, kind uint32, payload []byte) error {
 // then sleeps on the doorbell: a request or reply that follows soon costs
 // no wake-up.
 func (e *Endpoint) Receive(fn func(id uint64, kind uint32, payload []byte)) error {
+	if !e.c.enter() {
+		return ErrClosed
+	}
+	defer e.c.leave()
 	var buf [8]byte
 	last := time.Now()
 	for {
@@ -254,6 +295,10 @@ func (e *Endpoint) Receive(fn func(id uint64, kind uint32, payload []byte)) erro
 // Nudge wakes this endpoint's own Receive if it sleeps, so that it starts
 // polling again (SpinFor changed its mind, e.g. the plugin became idle).
 func (e *Endpoint) Nudge() {
+	if !e.c.enter() {
+		return
+	}
+	defer e.c.leave()
 	if e.recv.word(offSleeping).Load() != 0 {
 		_, _ = e.recvBell.Write(one)
 	}

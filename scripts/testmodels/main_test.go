@@ -48,6 +48,9 @@ var expected = map[string]struct{ inputs, outputs []tensor }{
 	"image_any": {
 		[]tensor{{"image", om.Uint8, []int64{-1, -1, -1, 3}}},
 		[]tensor{{"pixels", om.Uint8, []int64{-1, -1, -1, 3}}}},
+	"vad_lstm": {
+		[]tensor{{"input", om.Float32, []int64{-1, 512}}},
+		[]tensor{{"output", om.Float32, []int64{-1, 8}}}},
 }
 
 func checkTensors(t *testing.T, what string, got []*onnxpb.ValueInfoProto, want []tensor) {

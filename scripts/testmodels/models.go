@@ -32,10 +32,12 @@ type Model struct {
 //     NHWC input for binary (JPEG/PNG) inputs, resized to 4x4
 //   - image_any (ours): "image" u8 [-1,-1,-1,3] -> Identity -> "pixels":
 //     images keep their size (OVMS resizes only to fully static shapes)
+//   - vad_lstm (ours): "input" f32 [-1,512] -> LSTM -> "output" [-1,8], a
+//     silero-VAD-shaped model whose ONNX Runtime kernel aborts on [0,512]
 //
 // Directory names are this project's: add_two_inputs (OVMS:
 // add_two_inputs_model), passthrough_u8 (passthrough), string_passthrough
-// (passthrough_string), and dummy_dynamic, image_nhwc, image_any, resnet50, add_one_1x3x1024x1024
+// (passthrough_string), and dummy_dynamic, image_nhwc, image_any, vad_lstm, resnet50, add_one_1x3x1024x1024
 // and small_cnn, which OVMS does not have.
 var Models = []Model{
 	{Name: "dummy", Build: func() (*onnxpb.ModelProto, error) { return addOne("dummy", "b", "a", 1, 10) }},
@@ -59,6 +61,7 @@ var Models = []Model{
 	{Name: "image_any", Build: func() (*onnxpb.ModelProto, error) {
 		return identity("image_any", "image", "pixels", om.Uint8, -1, -1, -1, 3)
 	}},
+	{Name: "vad_lstm", Build: vadLSTM},
 	{Name: "resnet50", Bench: true, Build: resnet50},
 	{Name: "add_one_1x3x1024x1024", Bench: true, Build: func() (*onnxpb.ModelProto, error) {
 		return addOne("add_one_1x3x1024x1024", "input", "output", 1, 3, 1024, 1024)

@@ -611,9 +611,12 @@ type LoadResponse struct {
 	Outputs []*TensorInfo          `protobuf:"bytes,2,rep,name=outputs,proto3" json:"outputs,omitempty"`
 	// Why a requested reshape or layout was not applied (the model then keeps
 	// its own shapes).
-	Warnings      []string `protobuf:"bytes,3,rep,name=warnings,proto3" json:"warnings,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Warnings []string `protobuf:"bytes,3,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	// Operators of the model that kill the engine on an empty tensor; the
+	// host then refuses inputs with a zero dimension.
+	EmptyUnsafeOps []string `protobuf:"bytes,4,rep,name=empty_unsafe_ops,json=emptyUnsafeOps,proto3" json:"empty_unsafe_ops,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *LoadResponse) Reset() {
@@ -663,6 +666,13 @@ func (x *LoadResponse) GetOutputs() []*TensorInfo {
 func (x *LoadResponse) GetWarnings() []string {
 	if x != nil {
 		return x.Warnings
+	}
+	return nil
+}
+
+func (x *LoadResponse) GetEmptyUnsafeOps() []string {
+	if x != nil {
+		return x.EmptyUnsafeOps
 	}
 	return nil
 }
@@ -1218,11 +1228,12 @@ const file_ovms_plugin_device_v1_device_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x1a\n" +
 	"\x04Dims\x12\x12\n" +
-	"\x04dims\x18\x01 \x03(\x03R\x04dims\"\xa2\x01\n" +
+	"\x04dims\x18\x01 \x03(\x03R\x04dims\"\xcc\x01\n" +
 	"\fLoadResponse\x129\n" +
 	"\x06inputs\x18\x01 \x03(\v2!.ovms.plugin.device.v1.TensorInfoR\x06inputs\x12;\n" +
 	"\aoutputs\x18\x02 \x03(\v2!.ovms.plugin.device.v1.TensorInfoR\aoutputs\x12\x1a\n" +
-	"\bwarnings\x18\x03 \x03(\tR\bwarnings\"F\n" +
+	"\bwarnings\x18\x03 \x03(\tR\bwarnings\x12(\n" +
+	"\x10empty_unsafe_ops\x18\x04 \x03(\tR\x0eemptyUnsafeOps\"F\n" +
 	"\rUnloadRequest\x125\n" +
 	"\x05model\x18\x01 \x01(\v2\x1f.ovms.plugin.device.v1.ModelKeyR\x05model\"\x10\n" +
 	"\x0eUnloadResponse\"\xdb\x01\n" +
