@@ -37,6 +37,14 @@ func serveFlags() []cli.Flag {
 		&cli.IntFlag{Name: "plugin_arena_mb", Value: d.ArenaMB, Usage: "ovms extension: shared-memory arena per device plugin, MiB"},
 		&cli.StringFlag{Name: "dynamic_batching", Usage: `ovms extension: batch concurrent requests, e.g. {"max_batch_size": 16, "max_queue_delay_microseconds": 1000}`},
 		&cli.BoolFlag{Name: "allow_client_shm", Usage: "ovms extension: let clients pass tensors in /dev/shm regions (KServe system shared-memory extension)"},
+		&cli.IntFlag{Name: "max_request_memory_mb", Value: d.Limits.MaxRequestMemoryMB, Usage: "ovms extension: memory one request's decoded data may take beyond its body (JSON values, strings, broadcasts), MiB; 0: no bound"},
+		&cli.IntFlag{Name: "rest_read_timeout_seconds", Value: d.Limits.RestReadTimeoutSeconds, Usage: "ovms extension: time for a REST request's headers, and a body's grace before it must keep up --rest_body_min_rate_kib; 0: no read deadlines"},
+		&cli.IntFlag{Name: "rest_body_min_rate_kib", Value: d.Limits.RestBodyMinRateKiB, Usage: "ovms extension: slowest rate a REST request body may arrive at after its grace, KiB/s; 0: the whole body within --rest_read_timeout_seconds"},
+		&cli.IntFlag{Name: "rest_idle_timeout_seconds", Value: d.Limits.RestIdleTimeoutSeconds, Usage: "ovms extension: close REST keep-alive connections idle this long; 0: never"},
+		&cli.IntFlag{Name: "grpc_max_connection_idle_seconds", Value: d.Limits.GRPCMaxConnectionIdleSeconds, Usage: "ovms extension: close gRPC connections without a call for this long (GOAWAY); 0: never; grpc.max_connection_idle_ms overrides"},
+		&cli.IntFlag{Name: "grpc_keepalive_time_seconds", Value: d.Limits.GRPCKeepaliveTimeSeconds, Usage: "ovms extension: ping a quiet gRPC client after this long; 0: gRPC's 2 hours; grpc.keepalive_time_ms overrides"},
+		&cli.IntFlag{Name: "grpc_keepalive_timeout_seconds", Value: d.Limits.GRPCKeepaliveTimeoutSeconds, Usage: "ovms extension: close a gRPC connection whose ping is not answered within this; 0: gRPC's 20 s; grpc.keepalive_timeout_ms overrides"},
+		&cli.IntFlag{Name: "grpc_keepalive_min_time_seconds", Value: d.Limits.GRPCKeepaliveMinTimeSeconds, Usage: "ovms extension: shortest interval at which gRPC clients may ping (more often: GOAWAY too_many_pings); 0: gRPC's 5 minutes; grpc.http2.min_recv_ping_interval_without_data_ms overrides"},
 	}
 }
 
@@ -63,6 +71,16 @@ func serverConfig(c *cli.Context) (config.Server, error) {
 	s.ArenaMB = c.Int("plugin_arena_mb")
 	s.AllowClientShm = c.Bool("allow_client_shm")
 	s.NireqTimeoutMs = c.Int("nireq_timeout_ms")
+	s.Limits = config.Limits{
+		MaxRequestMemoryMB:           c.Int("max_request_memory_mb"),
+		RestReadTimeoutSeconds:       c.Int("rest_read_timeout_seconds"),
+		RestBodyMinRateKiB:           c.Int("rest_body_min_rate_kib"),
+		RestIdleTimeoutSeconds:       c.Int("rest_idle_timeout_seconds"),
+		GRPCMaxConnectionIdleSeconds: c.Int("grpc_max_connection_idle_seconds"),
+		GRPCKeepaliveTimeSeconds:     c.Int("grpc_keepalive_time_seconds"),
+		GRPCKeepaliveTimeoutSeconds:  c.Int("grpc_keepalive_timeout_seconds"),
+		GRPCKeepaliveMinTimeSeconds:  c.Int("grpc_keepalive_min_time_seconds"),
+	}
 	m := config.DefaultModel()
 	m.Name = c.String("model_name")
 	m.BasePath = c.String("model_path")

@@ -148,8 +148,8 @@ func startGRPC(cfg config.Server, models *modelmanager.Manager, version string, 
 		return nil, nil, fmt.Errorf("%w: grpc listen on %s: %w", ErrStartup, addr, err)
 	}
 	s := grpc.NewServer(grpcOptions(cfg.GRPC)...)
-	tfs.Register(s, models)
-	kserve.Register(s, models, version, shm)
+	tfs.Register(s, models, cfg.Limits.MaxRequestBytes())
+	kserve.Register(s, models, version, shm, cfg.Limits.MaxRequestBytes())
 	hs := health.NewServer()
 	for _, name := range append([]string{""}, healthServices...) {
 		hs.SetServingStatus(name, healthpb.HealthCheckResponse_NOT_SERVING)
@@ -187,6 +187,13 @@ func grpcOptions(a config.GRPCArgs) []grpc.ServerOption {
 	if kp != (keepalive.ServerParameters{}) {
 		opts = append(opts, grpc.KeepaliveParams(kp))
 	}
+	if a.KeepaliveMinTimeMs > 0 || a.PermitWithoutCalls != nil {
+		ep := keepalive.EnforcementPolicy{MinTime: ms(a.KeepaliveMinTimeMs), PermitWithoutStream: a.PermitWithoutCalls != nil && *a.PermitWithoutCalls}
+		if ep.MinTime == 0 {
+			ep.MinTime = 5 * time.Minute // gRPC's default
+		}
+		opts = append(opts, grpc.KeepaliveEnforcementPolicy(ep))
+	}
 	return opts
 }
 
@@ -204,12 +211,17 @@ func startREST(cfg config.Server, models *modelmanager.Manager, version string, 
 		api.EnableClientShm(shm)
 	}
 	api.EnableConfig(rel)
-	s := &http.Server{Handler: api, ReadHeaderTimeout: 30 * time.Second}
+	lim := cfg.Limits
+	api.SetLimits(rest.Limits{MaxRequestBytes: lim.MaxRequestBytes(), ReadTimeout: lim.ReadTimeout(), BodyMinRate: int64(lim.RestBodyMinRateKiB) << 10})
+	// The body deadline is set per request (rest.Limits); headers get the
+	// read timeout, idle keep-alive connections the idle timeout.
+	s := &http.Server{Handler: api, ReadHeaderTimeout: lim.ReadTimeout(), IdleTimeout: lim.IdleTimeout()}
 	go func() {
 		if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.WithError(err).Error("rest server stopped")
 		}
 	}()
-	log.WithField("address", addr).Info("started rest server")
+	log.WithFields(logrus.Fields{"address": addr, "read_timeout": lim.ReadTimeout().String(), "body_min_rate_kib": lim.RestBodyMinRateKiB,
+		"idle_timeout": lim.IdleTimeout().String(), "max_request_memory_mb": lim.MaxRequestMemoryMB}).Info("started rest server")
 	return s, nil
 }

@@ -22,7 +22,7 @@ func FuzzParsePredict(f *testing.F) {
 	}
 	inputs := []device.TensorInfo{{Name: "b", DType: device.Uint8, Shape: []int64{-1, -1}}}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, _, err := ParsePredict(body, inputs)
+		req, _, err := ParsePredict(body, inputs, ParseLimits{})
 		if err == nil && req == nil {
 			t.Fatal("no request and no error")
 		}
@@ -43,7 +43,7 @@ func FuzzParseInfer(f *testing.F) {
 		if hdr < -1 {
 			hdr = -1
 		}
-		req, err := ParseInfer(body, hdr)
+		req, err := ParseInfer(body, hdr, ParseLimits{})
 		if err == nil {
 			if ins, _, err := req.Inputs(nil); err == nil {
 				for _, in := range ins {

@@ -6,7 +6,6 @@
 package rest
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -34,6 +33,7 @@ type Server struct {
 	reloader ConfigReloader
 	metrics  http.Handler
 	shm      *clientshm.Registry // nil: the shared-memory extension is off
+	limits   Limits
 }
 
 // New returns the REST API of the models; version is what GET /v2
@@ -201,26 +201,4 @@ func writeError(w http.ResponseWriter, err error) int {
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 	return status
-}
-
-// readBody reads the whole request body, refusing more than MaxBodyBytes.
-// The buffer grows as bytes arrive (sized up front by Content-Length only
-// up to preallocateBytes), so a client announcing a huge body it never
-// sends cannot make the server allocate it.
-func readBody(r *http.Request) ([]byte, error) {
-	const preallocateBytes = 16 << 20
-	if r.ContentLength > MaxBodyBytes {
-		return nil, apierr.New(apierr.RequestTooLarge)
-	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(min(r.ContentLength, preallocateBytes)) + bytes.MinRead)
-	}
-	if _, err := buf.ReadFrom(io.LimitReader(r.Body, MaxBodyBytes+1)); err != nil {
-		return nil, apierr.Wrap(apierr.InternalError, err, "reading the request body failed")
-	}
-	if buf.Len() > MaxBodyBytes {
-		return nil, apierr.New(apierr.RequestTooLarge)
-	}
-	return buf.Bytes(), nil
 }

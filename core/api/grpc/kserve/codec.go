@@ -2,6 +2,7 @@ package kserve
 
 import (
 	"encoding/binary"
+	"fmt"
 
 	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/clientshm"
@@ -23,8 +24,10 @@ func hasContents(c *kpb.InferTensorContents) bool {
 // not nil, holds the same buffers as fragments instead (see rawcodec).
 // Inputs that name a client shared-memory region are resolved against shm
 // (nil: the extension is off); the regions returned must be released after
-// the response.
-func DecodeInputs(inputs []*kpb.ModelInferRequest_InferInputTensor, raw [][]byte, parts [][][]byte, shm *clientshm.Registry) ([]tensor.Input, Regions, error) {
+// the response. budget bounds the string elements split out of raw BYTES
+// buffers (tensor.StringOverhead each; strings past the declared shape are
+// counted in Excess, not kept); nil bounds nothing.
+func DecodeInputs(inputs []*kpb.ModelInferRequest_InferInputTensor, raw [][]byte, parts [][][]byte, shm *clientshm.Registry, budget *tensor.Budget) ([]tensor.Input, Regions, error) {
 	nraw := len(raw)
 	if parts != nil {
 		nraw = len(parts)
@@ -67,13 +70,13 @@ func DecodeInputs(inputs []*kpb.ModelInferRequest_InferInputTensor, raw [][]byte
 			held = append(held, reg)
 			t.Shm = &ref
 		case len(parts) > 0:
-			if err := fromParts(&t, parts[next]); err != nil {
+			if err := fromParts(&t, parts[next], budget); err != nil {
 				held.Release()
 				return nil, nil, err
 			}
 			next++
 		case nraw > 0:
-			if err := fromRaw(&t, raw[next]); err != nil {
+			if err := fromRaw(&t, raw[next], budget); err != nil {
 				held.Release()
 				return nil, nil, err
 			}
@@ -87,13 +90,16 @@ func DecodeInputs(inputs []*kpb.ModelInferRequest_InferInputTensor, raw [][]byte
 }
 
 // fromParts takes a raw buffer given as fragments; strings need it whole.
-func fromParts(t *tensor.Input, frags [][]byte) error {
+func fromParts(t *tensor.Input, frags [][]byte, budget *tensor.Budget) error {
 	if t.DType == device.String {
+		if len(frags) == 1 {
+			return fromRaw(t, frags[0], budget)
+		}
 		var whole []byte
 		for _, f := range frags {
 			whole = append(whole, f...)
 		}
-		return fromRaw(t, whole)
+		return fromRaw(t, whole, budget)
 	}
 	t.RawParts, t.HasRaw = frags, true
 	if t.RawParts == nil {
@@ -102,24 +108,57 @@ func fromParts(t *tensor.Input, frags [][]byte) error {
 	return nil
 }
 
-func fromRaw(t *tensor.Input, b []byte) error {
+// fromRaw takes a raw buffer; BYTES buffers hold (uint32 length, bytes)
+// elements, which become views. Elements past the declared shape are
+// counted, not kept; the views of the kept ones are charged to budget.
+func fromRaw(t *tensor.Input, b []byte, budget *tensor.Budget) error {
 	if t.DType != device.String {
 		t.Raw, t.HasRaw = b, true
 		return nil
 	}
-	size := len(b)
-	for len(b) > 0 {
-		if len(b) < 4 {
-			return apierr.Newf(apierr.InvalidContentSize, "Processed bytes: %d do not equal to buffer size: %d; input name: %s", size-len(b), size, t.Name)
-		}
+	count, err := countStrings(t.Name, b)
+	if err != nil {
+		return err
+	}
+	keep := t.Shape.Elements()
+	if keep < 0 || keep > count {
+		keep = count // a bad shape fails validation anyway
+	}
+	t.Excess = uint64(count - keep)
+	if keep == 0 {
+		return nil
+	}
+	if !budget.Take(keep * stringView) {
+		return &tensor.MemoryError{Input: t.Name, Limit: budget.Limit(), What: fmt.Sprintf("its %d string elements", keep)}
+	}
+	t.Strings = make([][]byte, 0, keep)
+	for int64(len(t.Strings)) < keep {
 		n := binary.LittleEndian.Uint32(b)
-		if uint64(n) > uint64(len(b)-4) {
-			return apierr.Newf(apierr.InvalidContentSize, "Batch length metadata exceeded buffer size, buffer size: %d, batch length: %d; input name: %s", size, n, t.Name)
-		}
 		t.Strings = append(t.Strings, b[4:4+n:4+n])
 		b = b[4+n:]
 	}
 	return nil
+}
+
+// stringView is the size of one string element's view ([]byte header).
+const stringView = 24
+
+// countStrings counts the (uint32 length, bytes) elements of a raw BYTES
+// buffer, checking that they fill it exactly.
+func countStrings(name string, b []byte) (int64, error) {
+	size, count := len(b), int64(0)
+	for len(b) > 0 {
+		if len(b) < 4 {
+			return 0, apierr.Newf(apierr.InvalidContentSize, "Processed bytes: %d do not equal to buffer size: %d; input name: %s", size-len(b), size, name)
+		}
+		n := binary.LittleEndian.Uint32(b)
+		if uint64(n) > uint64(len(b)-4) {
+			return 0, apierr.Newf(apierr.InvalidContentSize, "Batch length metadata exceeded buffer size, buffer size: %d, batch length: %d; input name: %s", size, n, name)
+		}
+		b = b[4+n:]
+		count++
+	}
+	return count, nil
 }
 
 func fromContents(t *tensor.Input, c *kpb.InferTensorContents) {
