@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	kpb "github.com/ovmsgo/ovms/proto/kserve"
 	fw "github.com/ovmsgo/ovms/proto/tensorflow/core/framework"
 	tfspb "github.com/ovmsgo/ovms/proto/tensorflow_serving/apis"
 )
@@ -246,6 +247,26 @@ func TestAbuseBroadcastStaysBounded(t *testing.T) {
 	if got := f32s(resp.GetOutputs()["a"].GetTensorContent()); len(got) != 6 || got[0] != 2 || got[5] != 2 {
 		t.Errorf("broadcast within the limit gave %v", got)
 	}
+}
+
+// Raw BYTES over KServe gRPC: 100 MiB of zero-length elements (26M
+// 4-byte length prefixes) for a BYTES [1] input. Each element became a
+// 24-byte view before the count was checked.
+func TestAbuseRawStringsStayBounded(t *testing.T) {
+	s := abuseServer(t)
+	w := watchMemory(t, s)
+	const n = 100 << 20 / 4
+	kc := kpb.NewGRPCInferenceServiceClient(s.conn)
+	_, err := kc.ModelInfer(ctx(t), &kpb.ModelInferRequest{ModelName: "string_passthrough",
+		Inputs:           []*kpb.ModelInferRequest_InferInputTensor{{Name: "my_name", Datatype: "BYTES", Shape: []int64{1}}},
+		RawInputContents: [][]byte{make([]byte, 4*n)}})
+	st := status.Convert(err)
+	want := fmt.Sprintf("Invalid number of values in tensor proto container - Expected: 1 values; Actual: %d values; input name: my_name", n)
+	if st.Code() != codes.InvalidArgument || st.Message() != want {
+		t.Errorf("got %v %q, want INVALID_ARGUMENT %q", st.Code(), st.Message(), want)
+	}
+	// The message (100 MiB) as gRPC received it, and 40 MiB.
+	w.check(t, "26M raw empty strings for 1", 100+40, 20)
 }
 
 // openAbusive opens n connections that each send the request head and

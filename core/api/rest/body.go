@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/reclaim"
 )
 
 // Request bodies are read in chunks taken from pools, never sized by the
@@ -111,16 +112,14 @@ func (b *body) Parts(off, n int) [][]byte {
 // large one are left to the garbage collector, so that the pools do not
 // keep a large body's memory); the body's bytes must not be used
 // afterwards unless Bytes copied them. A large body arms the reclaim of
-// free memory (see reclaimer).
+// free memory (package reclaim).
 func (b *body) release() {
 	if b.n <= maxPooledBody {
 		for _, c := range b.bufs {
 			putChunk(c)
 		}
 	}
-	if b.n >= reclaimAfter {
-		reclaim.touch()
-	}
+	reclaim.After(b.n)
 	b.bufs = nil
 	if b.whole == nil {
 		b.chunks = nil

@@ -26,7 +26,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request, rt route) {
 	}
 	defer body.release()
 	peek, _ := s.models.Available(rt.model, rt.version)
-	req, err := s.parseInfer(body, rt.headerLength, s.parseLimits(peek))
+	req, err := parseReceived(body, rt.headerLength, s.parseLimits(peek))
 	if err != nil {
 		version := rt.version
 		if peek != nil {
@@ -81,9 +81,9 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request, rt route) {
 	}
 }
 
-// parseInfer parses a received infer body: the JSON, then binary inputs
+// parseReceived parses a received infer body: the JSON, then binary inputs
 // that stay views of the body's chunks.
-func (s *Server) parseInfer(b *body, jsonLength int, lim ParseLimits) (*InferRequest, error) {
+func parseReceived(b *body, jsonLength int, lim ParseLimits) (*InferRequest, error) {
 	if jsonLength < 0 {
 		return parseInferBody(b.Bytes(), contiguous(nil), lim)
 	}

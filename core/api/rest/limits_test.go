@@ -202,7 +202,7 @@ func TestBinaryInputsAcrossChunks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.release()
-	req, err := s.parseInfer(b, len(js), ParseLimits{})
+	req, err := parseReceived(b, len(js), ParseLimits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,29 +251,5 @@ func TestBodyReadDeadline(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("cut after %v", d)
-	}
-}
-
-// A burst of large requests is followed by one reclaim, once they stop.
-func TestReclaimAfterABurst(t *testing.T) {
-	calls := make(chan struct{}, 10)
-	r := &reclaimer{free: func() { calls <- struct{}{} }}
-	for i := 0; i < 5; i++ {
-		r.touch()
-		time.Sleep(100 * time.Millisecond)
-	}
-	select {
-	case <-calls:
-		t.Fatal("reclaimed while large requests were still arriving")
-	default:
-	}
-	select {
-	case <-calls:
-	case <-time.After(reclaimQuiet + 5*time.Second):
-		t.Fatal("no reclaim after the burst")
-	}
-	time.Sleep(reclaimQuiet + 500*time.Millisecond)
-	if len(calls) != 0 {
-		t.Fatalf("%d more reclaims", len(calls))
 	}
 }

@@ -89,17 +89,11 @@ func DecodeInputs(inputs []*kpb.ModelInferRequest_InferInputTensor, raw [][]byte
 	return out, held, nil
 }
 
-// fromParts takes a raw buffer given as fragments; strings need it whole.
+// fromParts takes a raw buffer given as fragments (still in the buffers
+// the transport received them in).
 func fromParts(t *tensor.Input, frags [][]byte, budget *tensor.Budget) error {
 	if t.DType == device.String {
-		if len(frags) == 1 {
-			return fromRaw(t, frags[0], budget)
-		}
-		var whole []byte
-		for _, f := range frags {
-			whole = append(whole, f...)
-		}
-		return fromRaw(t, whole, budget)
+		return stringsFrom(t, frags, budget)
 	}
 	t.RawParts, t.HasRaw = frags, true
 	if t.RawParts == nil {
@@ -108,17 +102,34 @@ func fromParts(t *tensor.Input, frags [][]byte, budget *tensor.Budget) error {
 	return nil
 }
 
-// fromRaw takes a raw buffer; BYTES buffers hold (uint32 length, bytes)
-// elements, which become views. Elements past the declared shape are
-// counted, not kept; the views of the kept ones are charged to budget.
+// fromRaw takes a raw buffer.
 func fromRaw(t *tensor.Input, b []byte, budget *tensor.Budget) error {
 	if t.DType != device.String {
 		t.Raw, t.HasRaw = b, true
 		return nil
 	}
-	count, err := countStrings(t.Name, b)
-	if err != nil {
-		return err
+	return stringsFrom(t, [][]byte{b}, budget)
+}
+
+// stringsFrom splits a raw BYTES buffer, given as fragments, into its
+// (uint32 length, bytes) elements: views of the fragments (an element
+// that straddles two is copied). The elements are counted first; those
+// past the declared shape are counted in Excess, not kept; the views (and
+// copies) of the kept ones are charged to budget.
+func stringsFrom(t *tensor.Input, frags [][]byte, budget *tensor.Budget) error {
+	size := 0
+	for _, f := range frags {
+		size += len(f)
+	}
+	r := fragReader{frags: frags}
+	count := int64(0)
+	for r.left(size) > 0 {
+		n, err := r.length(t.Name, size)
+		if err != nil {
+			return err
+		}
+		r.skip(int(n))
+		count++
 	}
 	keep := t.Shape.Elements()
 	if keep < 0 || keep > count {
@@ -132,10 +143,14 @@ func fromRaw(t *tensor.Input, b []byte, budget *tensor.Budget) error {
 		return &tensor.MemoryError{Input: t.Name, Limit: budget.Limit(), What: fmt.Sprintf("its %d string elements", keep)}
 	}
 	t.Strings = make([][]byte, 0, keep)
+	r = fragReader{frags: frags}
 	for int64(len(t.Strings)) < keep {
-		n := binary.LittleEndian.Uint32(b)
-		t.Strings = append(t.Strings, b[4:4+n:4+n])
-		b = b[4+n:]
+		n, _ := r.length(t.Name, size) // checked above
+		s, copied := r.take(int(n))
+		if copied && !budget.Take(int64(n)) {
+			return &tensor.MemoryError{Input: t.Name, Limit: budget.Limit(), What: "its string elements"}
+		}
+		t.Strings = append(t.Strings, s)
 	}
 	return nil
 }
@@ -143,22 +158,85 @@ func fromRaw(t *tensor.Input, b []byte, budget *tensor.Budget) error {
 // stringView is the size of one string element's view ([]byte header).
 const stringView = 24
 
-// countStrings counts the (uint32 length, bytes) elements of a raw BYTES
-// buffer, checking that they fill it exactly.
-func countStrings(name string, b []byte) (int64, error) {
-	size, count := len(b), int64(0)
-	for len(b) > 0 {
-		if len(b) < 4 {
-			return 0, apierr.Newf(apierr.InvalidContentSize, "Processed bytes: %d do not equal to buffer size: %d; input name: %s", size-len(b), size, name)
-		}
-		n := binary.LittleEndian.Uint32(b)
-		if uint64(n) > uint64(len(b)-4) {
-			return 0, apierr.Newf(apierr.InvalidContentSize, "Batch length metadata exceeded buffer size, buffer size: %d, batch length: %d; input name: %s", size, n, name)
-		}
-		b = b[4+n:]
-		count++
+// fragReader reads across the fragments of a raw buffer.
+type fragReader struct {
+	frags [][]byte
+	i     int // current fragment
+	off   int // offset in it
+	done  int // bytes read
+}
+
+func (r *fragReader) left(size int) int { return size - r.done }
+
+// length reads an element's 4-byte length and checks that its bytes
+// follow (OVMS's messages).
+func (r *fragReader) length(name string, size int) (uint32, error) {
+	if r.left(size) < 4 {
+		return 0, apierr.Newf(apierr.InvalidContentSize, "Processed bytes: %d do not equal to buffer size: %d; input name: %s", r.done, size, name)
 	}
-	return count, nil
+	var b [4]byte
+	for k := range b {
+		b[k] = r.byte()
+	}
+	n := binary.LittleEndian.Uint32(b[:])
+	if uint64(n) > uint64(r.left(size)) {
+		return 0, apierr.Newf(apierr.InvalidContentSize, "Batch length metadata exceeded buffer size, buffer size: %d, batch length: %d; input name: %s", size, n, name)
+	}
+	return n, nil
+}
+
+func (r *fragReader) byte() byte {
+	for r.off == len(r.frags[r.i]) {
+		r.i, r.off = r.i+1, 0
+	}
+	c := r.frags[r.i][r.off]
+	r.off++
+	r.done++
+	return c
+}
+
+// skip passes n bytes (that are there).
+func (r *fragReader) skip(n int) {
+	r.done += n
+	for n > 0 {
+		if r.off == len(r.frags[r.i]) {
+			r.i, r.off = r.i+1, 0
+			continue
+		}
+		k := min(n, len(r.frags[r.i])-r.off)
+		r.off += k
+		n -= k
+	}
+}
+
+// take returns the next n bytes (that are there): a view when they lie in
+// one fragment, else a copy (copied true).
+func (r *fragReader) take(n int) ([]byte, bool) {
+	for n > 0 && r.off == len(r.frags[r.i]) {
+		r.i, r.off = r.i+1, 0
+	}
+	if n == 0 || r.off+n <= len(r.frags[r.i]) {
+		var s []byte
+		if n == 0 {
+			s = []byte{}
+		} else {
+			s = r.frags[r.i][r.off : r.off+n : r.off+n]
+		}
+		r.skip(n)
+		return s, false
+	}
+	s := make([]byte, 0, n)
+	for len(s) < n {
+		if r.off == len(r.frags[r.i]) {
+			r.i, r.off = r.i+1, 0
+			continue
+		}
+		k := min(n-len(s), len(r.frags[r.i])-r.off)
+		s = append(s, r.frags[r.i][r.off:r.off+k]...)
+		r.off += k
+		r.done += k
+	}
+	return s, true
 }
 
 func fromContents(t *tensor.Input, c *kpb.InferTensorContents) {
