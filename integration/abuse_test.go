@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http2"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -445,4 +446,70 @@ func TestAbuseIdleConnectionsAreClosed(t *testing.T) {
 	if open := closedWithin([]net.Conn{g}, 12*time.Second); open > 0 {
 		t.Errorf("an idle gRPC connection was still open after 12 s (idle timeout 2 s)")
 	}
+}
+
+// gRPC keepalive enforcement: a client may ping, even without calls, as
+// often as --grpc_keepalive_min_time_seconds allows; one that pings more
+// often is sent GOAWAY too_many_pings and closed.
+func TestAbuseGRPCPingEnforcement(t *testing.T) {
+	s := abuseServer(t, "--grpc_keepalive_min_time_seconds", "1")
+	ping := func(every time.Duration, n int) (goAway *http2.GoAwayFrame, err error) {
+		c, err := net.Dial("tcp", s.grpcAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+			t.Fatal(err)
+		}
+		fr := http2.NewFramer(c, c)
+		if err := fr.WriteSettings(); err != nil {
+			t.Fatal(err)
+		}
+		frames := make(chan http2.Frame, 64)
+		go func() {
+			defer close(frames)
+			for {
+				f, err := fr.ReadFrame()
+				if err != nil {
+					return
+				}
+				if g, ok := f.(*http2.GoAwayFrame); ok {
+					frames <- &http2.GoAwayFrame{ErrCode: g.ErrCode, LastStreamID: g.LastStreamID}
+					continue
+				}
+				if st, ok := f.(*http2.SettingsFrame); ok && !st.IsAck() {
+					_ = fr.WriteSettingsAck()
+				}
+			}
+		}()
+		for i := 0; i < n; i++ {
+			if err := fr.WritePing(false, [8]byte{byte(i)}); err != nil {
+				return nil, err
+			}
+			select {
+			case f, ok := <-frames:
+				if !ok {
+					return nil, io.EOF
+				}
+				return f.(*http2.GoAwayFrame), nil
+			case <-time.After(every):
+			}
+		}
+		return nil, nil
+	}
+	if g, err := ping(1500*time.Millisecond, 4); g != nil || err != nil {
+		t.Errorf("pings every 1.5 s without calls (allowed every 1 s): GOAWAY %v, %v", goAwayCode(g), err)
+	}
+	g, err := ping(100*time.Millisecond, 40)
+	if g == nil || g.ErrCode != http2.ErrCodeEnhanceYourCalm {
+		t.Errorf("pings every 100 ms: got GOAWAY %v, %v; want ENHANCE_YOUR_CALM (too_many_pings)", goAwayCode(g), err)
+	}
+}
+
+func goAwayCode(g *http2.GoAwayFrame) string {
+	if g == nil {
+		return "none"
+	}
+	return g.ErrCode.String()
 }
