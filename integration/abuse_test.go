@@ -339,6 +339,9 @@ func TestAbuseSlowBodies(t *testing.T) {
 	cases := []struct{ name, head, first string }{
 		{"huge content length", "POST /v2/models/dummy/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n", "{"},
 		{"endless chunked body", "POST /v2/models/dummy/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n", "1\r\n{\r\n"},
+		// A route that answers without reading the body: net/http then
+		// reads up to 256 KiB of it to reuse the connection.
+		{"endless chunked body to a route that does not read it", "POST /v2/models/dummy/ready HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", "1\r\n{\r\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

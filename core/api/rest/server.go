@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -79,6 +80,12 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // ServeHTTP answers one request. A panic is logged and answered with 500
 // "Internal server error" when nothing was sent yet.
 func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if s.limits.ReadTimeout > 0 && r.ContentLength != 0 {
+		// A body is read within the read timeout (readBody moves the
+		// deadline on as it arrives): also the one a handler leaves
+		// unread, which net/http reads on to reuse the connection.
+		_ = http.NewResponseController(rw).SetReadDeadline(time.Now().Add(s.limits.ReadTimeout))
+	}
 	w := &statusWriter{ResponseWriter: rw}
 	defer func() {
 		p := recover()
