@@ -65,6 +65,10 @@ test: onnxruntime ## run every test: unit, conformance, plugin contract and inte
 	@./scripts/install-deps.sh test
 	$(GO) test -count=1 ./...
 
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZTIME (default 20s) each
+	@./scripts/fuzz.sh
+
 .PHONY: integration
 integration: onnxruntime ## run the black-box suite against the real binaries
 	$(GO) test -count=1 -v ./integration/...

@@ -47,6 +47,14 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "dynamic_batching", DefaultText: "off", Usage: `ovms extension: gather concurrent requests into one engine call, e.g. {"max_batch_size": 16, "max_queue_delay_microseconds": 1000, "preferred_batch_size": [8, 16]}; the model needs a dynamic first dimension`},
 		&cli.BoolFlag{Name: "allow_client_shm", DefaultText: "off", Usage: "ovms extension: the KServe system shared-memory extension (Triton's API): clients register /dev/shm regions and pass tensors in them, with no copy"},
 		&cli.StringFlag{Name: "client_shm_allowed_uids", DefaultText: "none", Usage: "ovms extension: comma-separated uids whose /dev/shm files may be registered besides the server's own (regular files only; see docs/api.md); needs --allow_client_shm"},
+		&cli.IntFlag{Name: "max_request_memory_mb", Value: d.Limits.MaxRequestMemoryMB, Usage: "ovms extension: memory one request's decoded data may take beyond its body (JSON values, strings, broadcasts), MiB; 0: no bound"},
+		&cli.IntFlag{Name: "rest_read_timeout_seconds", Value: d.Limits.RestReadTimeoutSeconds, Usage: "ovms extension: time for a REST request's headers, and a body's grace before it must keep up --rest_body_min_rate_kib; 0: no read deadlines"},
+		&cli.IntFlag{Name: "rest_body_min_rate_kib", Value: d.Limits.RestBodyMinRateKiB, Usage: "ovms extension: slowest rate a REST request body may arrive at after its grace, KiB/s; 0: the whole body within --rest_read_timeout_seconds"},
+		&cli.IntFlag{Name: "rest_idle_timeout_seconds", Value: d.Limits.RestIdleTimeoutSeconds, Usage: "ovms extension: close REST keep-alive connections idle this long; 0: never"},
+		&cli.IntFlag{Name: "grpc_max_connection_idle_seconds", Value: d.Limits.GRPCMaxConnectionIdleSeconds, Usage: "ovms extension: close gRPC connections without a call for this long (GOAWAY); 0: never; grpc.max_connection_idle_ms overrides"},
+		&cli.IntFlag{Name: "grpc_keepalive_time_seconds", Value: d.Limits.GRPCKeepaliveTimeSeconds, Usage: "ovms extension: ping a quiet gRPC client after this long; 0: gRPC's 2 hours; grpc.keepalive_time_ms overrides"},
+		&cli.IntFlag{Name: "grpc_keepalive_timeout_seconds", Value: d.Limits.GRPCKeepaliveTimeoutSeconds, Usage: "ovms extension: close a gRPC connection whose ping is not answered within this; 0: gRPC's 20 s; grpc.keepalive_timeout_ms overrides"},
+		&cli.IntFlag{Name: "grpc_keepalive_min_time_seconds", Value: d.Limits.GRPCKeepaliveMinTimeSeconds, Usage: "ovms extension: shortest interval at which gRPC clients may ping (more often: GOAWAY too_many_pings); 0: gRPC's 5 minutes; grpc.http2.min_recv_ping_interval_without_data_ms overrides"},
 	}
 }
 
@@ -77,6 +85,16 @@ func serverConfig(c *cli.Context) (config.Server, error) {
 	s.ModelLoadTimeoutSeconds = c.Int("model_load_timeout_seconds")
 	s.ModelLoadParallelism = c.Int("model_load_parallelism")
 	s.PluginIsolation = c.String("plugin_isolation")
+	s.Limits = config.Limits{
+		MaxRequestMemoryMB:           c.Int("max_request_memory_mb"),
+		RestReadTimeoutSeconds:       c.Int("rest_read_timeout_seconds"),
+		RestBodyMinRateKiB:           c.Int("rest_body_min_rate_kib"),
+		RestIdleTimeoutSeconds:       c.Int("rest_idle_timeout_seconds"),
+		GRPCMaxConnectionIdleSeconds: c.Int("grpc_max_connection_idle_seconds"),
+		GRPCKeepaliveTimeSeconds:     c.Int("grpc_keepalive_time_seconds"),
+		GRPCKeepaliveTimeoutSeconds:  c.Int("grpc_keepalive_timeout_seconds"),
+		GRPCKeepaliveMinTimeSeconds:  c.Int("grpc_keepalive_min_time_seconds"),
+	}
 	m := config.DefaultModel()
 	m.Name = c.String("model_name")
 	m.BasePath = c.String("model_path")

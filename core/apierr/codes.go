@@ -68,6 +68,7 @@ const (
 	ArenaFull
 	DeviceUnavailable
 	RequestTooLarge
+	RequestTimeout
 	ImageParsingFailed
 	InvalidNoOfChannels
 	BinaryImagesResolutionMismatch
@@ -169,4 +170,5 @@ var table = map[Code]info{
 	ArenaFull:         {"Shared memory arena is full", codes.ResourceExhausted, http.StatusServiceUnavailable},
 	DeviceUnavailable: {"Device plugin is unavailable", codes.Unavailable, http.StatusServiceUnavailable},
 	RequestTooLarge:   {"Request is too large", codes.ResourceExhausted, http.StatusRequestEntityTooLarge},
+	RequestTimeout:    {"Request body was not received in time", codes.DeadlineExceeded, http.StatusRequestTimeout},
 }

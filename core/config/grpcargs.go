@@ -19,6 +19,12 @@ type GRPCArgs struct {
 	// in milliseconds; 0 leaves gRPC's default.
 	MaxConnectionAgeMs, MaxConnectionAgeGraceMs, MaxConnectionIdleMs int64
 	KeepaliveTimeMs, KeepaliveTimeoutMs                              int64
+	// KeepaliveMinTimeMs is the shortest interval at which clients may
+	// ping (keepalive enforcement; 0 leaves gRPC's default of 5 minutes).
+	KeepaliveMinTimeMs int64
+	// PermitWithoutCalls allows client pings on connections without
+	// active calls (nil: gRPC's default, not allowed).
+	PermitWithoutCalls *bool
 	// Ignored lists the arguments that were recognised as gRPC core
 	// arguments but have no effect here (for a warning).
 	Ignored []string
@@ -71,17 +77,24 @@ func ParseGRPCArgs(s string) (GRPCArgs, error) {
 			}
 			a.MaxConcurrentStreams = uint32(min(n, 1<<32-1))
 		case "grpc.max_connection_age_ms", "grpc.max_connection_age_grace_ms", "grpc.max_connection_idle_ms",
-			"grpc.keepalive_time_ms", "grpc.keepalive_timeout_ms":
+			"grpc.keepalive_time_ms", "grpc.keepalive_timeout_ms", "grpc.http2.min_recv_ping_interval_without_data_ms":
 			if err := bad(1); err != nil {
 				return a, err
 			}
 			*map[string]*int64{
-				"grpc.max_connection_age_ms":       &a.MaxConnectionAgeMs,
-				"grpc.max_connection_age_grace_ms": &a.MaxConnectionAgeGraceMs,
-				"grpc.max_connection_idle_ms":      &a.MaxConnectionIdleMs,
-				"grpc.keepalive_time_ms":           &a.KeepaliveTimeMs,
-				"grpc.keepalive_timeout_ms":        &a.KeepaliveTimeoutMs,
+				"grpc.max_connection_age_ms":                        &a.MaxConnectionAgeMs,
+				"grpc.max_connection_age_grace_ms":                  &a.MaxConnectionAgeGraceMs,
+				"grpc.max_connection_idle_ms":                       &a.MaxConnectionIdleMs,
+				"grpc.keepalive_time_ms":                            &a.KeepaliveTimeMs,
+				"grpc.keepalive_timeout_ms":                         &a.KeepaliveTimeoutMs,
+				"grpc.http2.min_recv_ping_interval_without_data_ms": &a.KeepaliveMinTimeMs,
 			}[k] = n
+		case "grpc.keepalive_permit_without_calls":
+			if err := bad(0); err != nil || n > 1 {
+				return a, usage("grpc_channel_arguments has invalid format: %s needs 0 or 1, got %q", k, v)
+			}
+			permit := n == 1
+			a.PermitWithoutCalls = &permit
 		default:
 			if !strings.HasPrefix(k, "grpc.") {
 				return a, usage("grpc_channel_arguments has invalid format: unknown argument %q (gRPC arguments start with \"grpc.\")", k)
@@ -94,5 +107,7 @@ func ParseGRPCArgs(s string) (GRPCArgs, error) {
 
 // String shows the effective settings (for the startup log).
 func (a GRPCArgs) String() string {
-	return fmt.Sprintf("max_recv=%d max_send=%d max_streams=%d", a.MaxRecvBytes, a.MaxSendBytes, a.MaxConcurrentStreams)
+	permit := a.PermitWithoutCalls != nil && *a.PermitWithoutCalls
+	return fmt.Sprintf("max_recv=%d max_send=%d max_streams=%d max_idle_ms=%d keepalive_ms=%d keepalive_timeout_ms=%d min_ping_ms=%d pings_without_calls=%t",
+		a.MaxRecvBytes, a.MaxSendBytes, a.MaxConcurrentStreams, a.MaxConnectionIdleMs, a.KeepaliveTimeMs, a.KeepaliveTimeoutMs, a.KeepaliveMinTimeMs, permit)
 }

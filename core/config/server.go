@@ -65,6 +65,9 @@ type Server struct {
 	GRPCChannelArguments string
 	// GRPC holds the gRPC server settings (message limits, keepalive).
 	GRPC GRPCArgs
+	// Limits bound what one request and one connection may hold (ovms
+	// extensions: request memory, REST timeouts, gRPC keepalive).
+	Limits Limits
 	// Model is the single model of single-model mode.
 	Model *Model
 }
@@ -82,6 +85,7 @@ func DefaultServer() Server {
 		ModelLoadTimeoutSeconds:   DefaultModelLoadTimeoutSeconds,
 		PluginIsolation:           "device",
 		GRPC:                      GRPCArgs{MaxRecvBytes: DefaultMaxMessageBytes, MaxSendBytes: DefaultMaxMessageBytes},
+		Limits:                    DefaultLimits(),
 	}
 }
 
@@ -155,7 +159,10 @@ func (s *Server) Validate(modelFlagsSet bool) error {
 	if err != nil {
 		return err
 	}
-	s.GRPC = args
+	if err := s.Limits.Validate(); err != nil {
+		return err
+	}
+	s.GRPC = s.Limits.applyGRPC(args)
 	switch s.LogLevel {
 	case "TRACE", "DEBUG", "INFO", "WARNING", "ERROR":
 	default:

@@ -214,3 +214,8 @@ func (v *Version) drain(ctx context.Context) {
 		}
 	}
 }
+
+// FixedShapes reports whether the version's input shapes stay as they are
+// for every request (not shape or batch_size "auto", which reload the
+// version with a request's shape).
+func (v *Version) FixedShapes() bool { return !v.shapeAuto && !v.batchAuto }

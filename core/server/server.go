@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -29,6 +30,7 @@ import (
 	"github.com/ovmsgo/ovms/core/api/rest"
 	"github.com/ovmsgo/ovms/core/clientshm"
 	"github.com/ovmsgo/ovms/core/config"
+	"github.com/ovmsgo/ovms/core/imagein"
 	"github.com/ovmsgo/ovms/core/logging"
 	"github.com/ovmsgo/ovms/core/modelmanager"
 	"github.com/ovmsgo/ovms/core/pluginhost"
@@ -66,6 +68,13 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 		return fmt.Errorf("%w: %w", ErrStartup, err)
 	}
 	models.SetPluginIsolation(isolation)
+	// Decoding a request's binary images counts against the same per-request
+	// bound as its other decoded data (0: no bound).
+	if n := cfg.Limits.MaxRequestBytes(); n > 0 {
+		imagein.SetMaxBytes(n)
+	} else {
+		imagein.SetMaxBytes(math.MaxInt64)
+	}
 	var shm *clientshm.Registry
 	if cfg.AllowClientShm {
 		shm = clientshm.NewRegistry(cfg.ClientShmUIDs...)
@@ -190,8 +199,8 @@ func startGRPC(cfg config.Server, ln net.Listener, models *modelmanager.Manager,
 		return nil, nil
 	}
 	s := grpc.NewServer(grpcOptions(cfg.GRPC)...)
-	tfs.Register(s, models)
-	kserve.Register(s, models, version, shm)
+	tfs.Register(s, models, cfg.Limits.MaxRequestBytes())
+	kserve.Register(s, models, version, shm, cfg.Limits.MaxRequestBytes())
 	hs := health.NewServer()
 	for _, name := range append([]string{""}, healthServices...) {
 		hs.SetServingStatus(name, healthpb.HealthCheckResponse_NOT_SERVING)
@@ -230,6 +239,13 @@ func grpcOptions(a config.GRPCArgs) []grpc.ServerOption {
 	if kp != (keepalive.ServerParameters{}) {
 		opts = append(opts, grpc.KeepaliveParams(kp))
 	}
+	if a.KeepaliveMinTimeMs > 0 || a.PermitWithoutCalls != nil {
+		ep := keepalive.EnforcementPolicy{MinTime: ms(a.KeepaliveMinTimeMs), PermitWithoutStream: a.PermitWithoutCalls != nil && *a.PermitWithoutCalls}
+		if ep.MinTime == 0 {
+			ep.MinTime = 5 * time.Minute // gRPC's default
+		}
+		opts = append(opts, grpc.KeepaliveEnforcementPolicy(ep))
+	}
 	return opts
 }
 
@@ -243,12 +259,17 @@ func startREST(cfg config.Server, ln net.Listener, models *modelmanager.Manager,
 		api.EnableClientShm(shm)
 	}
 	api.EnableConfig(rel)
-	s := &http.Server{Handler: api, ReadHeaderTimeout: 30 * time.Second}
+	lim := cfg.Limits
+	api.SetLimits(rest.Limits{MaxRequestBytes: lim.MaxRequestBytes(), ReadTimeout: lim.ReadTimeout(), BodyMinRate: int64(lim.RestBodyMinRateKiB) << 10})
+	// The body deadline is set per request (rest.Limits); headers get the
+	// read timeout, idle keep-alive connections the idle timeout.
+	s := &http.Server{Handler: api, ReadHeaderTimeout: lim.ReadTimeout(), IdleTimeout: lim.IdleTimeout()}
 	go func() {
 		if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.WithError(err).Error("rest server stopped")
 		}
 	}()
-	log.WithField("address", net.JoinHostPort(cfg.RestBindAddress, strconv.Itoa(cfg.RestPort))).Info("started rest server")
+	log.WithFields(logrus.Fields{"address": ln.Addr().String(), "read_timeout": lim.ReadTimeout().String(), "body_min_rate_kib": lim.RestBodyMinRateKiB,
+		"idle_timeout": lim.IdleTimeout().String(), "max_request_memory_mb": lim.MaxRequestMemoryMB}).Info("started rest server")
 	return s
 }

@@ -42,6 +42,22 @@ type Input struct {
 	Strings [][]byte
 	// Shm locates the data in a client shared-memory region instead.
 	Shm *ShmRef
+	// Excess counts values (or strings) the adapter read past what the
+	// declared shape allows and did not keep: the input then fails
+	// validation, and its messages count them too.
+	Excess uint64
+}
+
+// StringCount is the number of strings the client sent (kept or not).
+func (in *Input) StringCount() uint64 { return uint64(len(in.Strings)) + in.Excess }
+
+// ValueCount is the number of typed values the client sent (kept or not).
+func (in *Input) ValueCount() uint64 {
+	n := in.Excess
+	if in.Values != nil {
+		n += uint64(in.Values.Len())
+	}
+	return n
 }
 
 // ShmRef locates tensor bytes in a client shared-memory region.
@@ -108,6 +124,8 @@ func (in *Input) RawLen() int {
 // dst holds exactly ByteSize(dt) bytes.
 func (in *Input) WriteTo(dst []byte, dt DataType) error {
 	switch {
+	case in.Excess > 0:
+		return fmt.Errorf("input %s holds %d values that were not kept", in.Name, in.Excess)
 	case dt == device.String:
 		device.PutStrings(dst, in.Strings)
 		return nil

@@ -60,7 +60,7 @@ func binaryRank(in *Input, api API) error {
 // binaryBatch is OVMS's checkBinaryBatchSizeMismatch: the declared batch
 // must equal the number of strings and match the model's batch dimension.
 func binaryBatch(m *device.TensorInfo, in *Input) error {
-	n := int64(len(in.Strings))
+	n := int64(in.StringCount())
 	if in.Shape[0] != n {
 		return apierr.New(apierr.InvalidBatchSize)
 	}
@@ -78,7 +78,7 @@ func strings2D(m *device.TensorInfo, in *Input, api API) error {
 	if err := binaryRank(in, api); err != nil {
 		return err
 	}
-	n, width := int64(len(in.Strings)), int64(0)
+	n, width := int64(in.StringCount()), int64(0)
 	for _, s := range in.Strings {
 		width = max(width, int64(len(s)))
 	}

@@ -117,21 +117,20 @@ func validateContent(in *Input, api API) error {
 			return apierr.Newf(apierr.InvalidContentSize, "Expected: %d bytes; Actual: %d bytes; input name: %s", bytes, in.Shm.Size, in.Name)
 		}
 	case in.DType == device.String:
-		if uint64(len(in.Strings)) != n || overflow {
-			return valueCount(api, n, uint64(len(in.Strings)), in.Name)
+		if got := in.StringCount(); got != n || overflow {
+			return valueCount(api, n, got, in.Name)
 		}
 	case in.HasRaw:
 		if got := uint64(in.RawLen()); got != bytes || overflow {
 			return apierr.Newf(apierr.InvalidContentSize, "Expected: %d bytes; Actual: %d bytes; input name: %s", bytes, got, in.Name)
 		}
 	default:
-		got := uint64(0)
-		if in.Values != nil {
-			got = uint64(in.Values.Len())
-		}
-		if got != n || overflow {
+		if got := in.ValueCount(); got != n || overflow {
 			return valueCount(api, n, got, in.Name)
 		}
+	}
+	if in.Excess > 0 { // not reached: a count past the shape fails above
+		return apierr.Newf(apierr.InternalError, "input %s: %d values were not kept", in.Name, in.Excess)
 	}
 	return nil
 }

@@ -43,7 +43,7 @@ type stdInferRequest struct {
 // decodeOVMS is the server's path: rest.ParseInfer, then the input's
 // values written as FP32 into dst (what validation does into the arena).
 func decodeOVMS(body, dst []byte) error {
-	req, err := rest.ParseInfer(body, -1)
+	req, err := rest.ParseInfer(body, -1, rest.ParseLimits{})
 	if err != nil {
 		return err
 	}

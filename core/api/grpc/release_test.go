@@ -46,8 +46,8 @@ func serve(t *testing.T, withStats bool) (*grpc.ClientConn, *shm.Arena) {
 		opts = append(opts, grpc.StatsHandler(rpcctx.StatsHandler{}))
 	}
 	s := grpc.NewServer(opts...)
-	tfs.Register(s, models)
-	kserve.Register(s, models, "test", nil)
+	tfs.Register(s, models, 0)
+	kserve.Register(s, models, "test", nil, 0)
 	ln := bufconn.Listen(1 << 20)
 	go s.Serve(ln)
 	t.Cleanup(s.Stop)

@@ -43,7 +43,7 @@ func BenchmarkParsePredictImage(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		if _, _, err := ParsePredict(body, inputs); err != nil {
+		if _, _, err := ParsePredict(body, inputs, ParseLimits{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -54,7 +54,7 @@ func BenchmarkParseInferImage(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		req, err := ParseInfer(body, -1)
+		req, err := ParseInfer(body, -1, ParseLimits{})
 		if err != nil {
 			b.Fatal(err)
 		}

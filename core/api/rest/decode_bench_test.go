@@ -85,7 +85,7 @@ func decodeCases() []decodeCase {
 
 	tfsInputs := []device.TensorInfo{{Name: "input", DType: device.Float32, Shape: []int64{1, 3, 224, 224}}}
 	kserveOurs := func(body, dst []byte) error {
-		req, err := ParseInfer(body, -1)
+		req, err := ParseInfer(body, -1, ParseLimits{})
 		if err != nil {
 			return err
 		}
@@ -116,7 +116,7 @@ func decodeCases() []decodeCase {
 		return nil
 	}
 	kserveInt := func(body, dst []byte) error {
-		req, err := ParseInfer(body, -1)
+		req, err := ParseInfer(body, -1, ParseLimits{})
 		if err != nil {
 			return err
 		}
@@ -158,7 +158,7 @@ func decodeCases() []decodeCase {
 		return json.Unmarshal(body, &req)
 	}
 	tfsOurs := func(body, dst []byte) error {
-		req, _, err := ParsePredict(body, tfsInputs)
+		req, _, err := ParsePredict(body, tfsInputs, ParseLimits{})
 		if err != nil {
 			return err
 		}

@@ -24,7 +24,7 @@ func refParseInfer(body []byte, hdr int) (*InferRequest, error) {
 	end := len(body)
 	if hdr >= 0 {
 		if hdr > len(body) {
-			return ParseInfer(body, hdr)
+			return ParseInfer(body, hdr, ParseLimits{})
 		}
 		end = hdr
 	}
@@ -32,7 +32,7 @@ func refParseInfer(body []byte, hdr int) (*InferRequest, error) {
 	if err := rjson.Validate(data, maxJSONDepth); err != nil {
 		return nil, jsonError(err)
 	}
-	return parseInfer(rjson.NewCursor(data), body[end:])
+	return parseInfer(rjson.NewCursor(data), contiguous(body[end:]), ParseLimits{})
 }
 
 func refParsePredict(body []byte, inputs []device.TensorInfo) (*tensor.Request, Order, error) {
@@ -40,7 +40,7 @@ func refParsePredict(body []byte, inputs []device.TensorInfo) (*tensor.Request, 
 	if err := rjson.Validate(data, maxJSONDepth); err != nil {
 		return nil, 0, jsonError(err)
 	}
-	return parsePredict(rjson.NewCursor(data), inputs)
+	return parsePredict(rjson.NewCursor(data), inputs, ParseLimits{})
 }
 
 // describeInputs renders decoded inputs, arena bytes included.
@@ -200,7 +200,7 @@ func TestParseInferMatchesReference(t *testing.T) {
 		if i%2 == 1 {
 			body = mutateBody(r, body)
 		}
-		req, err := ParseInfer(body, -1)
+		req, err := ParseInfer(body, -1, ParseLimits{})
 		got := inferOutcome(t, req, err)
 		rreq, rerr := refParseInfer(body, -1)
 		if want := inferOutcome(t, rreq, rerr); got != want {
@@ -254,7 +254,7 @@ func TestParsePredictMatchesReference(t *testing.T) {
 		if i%2 == 1 {
 			body = mutateBody(r, body)
 		}
-		req, order, err := ParsePredict(body, model)
+		req, order, err := ParsePredict(body, model, ParseLimits{})
 		got := predictOutcome(t, req, order, err)
 		rreq, rorder, rerr := refParsePredict(body, model)
 		if want := predictOutcome(t, rreq, rorder, rerr); got != want {
@@ -274,7 +274,7 @@ func TestLongRunsConvertAsOVMS(t *testing.T) {
 		toks[i] = numberToken(r, r.IntN(4) != 0)
 	}
 	body := []byte(`{"inputs": [{"name": "x", "shape": [` + strconv.Itoa(n) + `], "datatype": "FP32", "data": [` + strings.Join(toks, ", ") + `]}]}`)
-	req, err := ParseInfer(body, -1)
+	req, err := ParseInfer(body, -1, ParseLimits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ func TestLongRunsConvertAsOVMS(t *testing.T) {
 	}
 	got := arenaBytes(t, ins[0])
 	tfs, _, err := ParsePredict([]byte(`{"inputs": {"x": [`+strings.Join(toks, ",")+`]}}`),
-		[]device.TensorInfo{{Name: "x", DType: device.Float32, Shape: []int64{-1}}})
+		[]device.TensorInfo{{Name: "x", DType: device.Float32, Shape: []int64{-1}}}, ParseLimits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,8 +329,10 @@ func TestLongRunsConvertAsOVMS(t *testing.T) {
 				list += ", -1"
 			}
 		}
-		body := []byte(`{"inputs": [{"name": "x", "shape": [1], "datatype": "` + tt.dt + `", "data": [` + list + `]}]}`)
-		req, err := ParseInfer(body, -1)
+		// The shape declares every value (values past it are only counted).
+		n := strings.Count(list, ",") + 1
+		body := []byte(`{"inputs": [{"name": "x", "shape": [` + strconv.Itoa(n) + `], "datatype": "` + tt.dt + `", "data": [` + list + `]}]}`)
+		req, err := ParseInfer(body, -1, ParseLimits{})
 		if (err == nil) != tt.ok {
 			t.Fatalf("%s %s: error %v", tt.dt, tt.last, err)
 		}
@@ -394,11 +396,11 @@ func TestSyntaxErrorsInLongRunsWin(t *testing.T) {
 					t.Fatalf("%s: valid", body)
 				}
 				wantMsg := "The file is not valid json - " + want.Error()
-				_, err := ParseInfer([]byte(body), -1)
+				_, err := ParseInfer([]byte(body), -1, ParseLimits{})
 				if status, msg := errText(err); status != 412 || msg != wantMsg || !strings.Contains(msg, tt.msg) {
 					t.Errorf("ParseInfer: %d %q, want 412 %q", status, msg, wantMsg)
 				}
-				_, _, err = ParsePredict([]byte(body), dummyInputs)
+				_, _, err = ParsePredict([]byte(body), dummyInputs, ParseLimits{})
 				if status, msg := errText(err); status != 412 || msg != wantMsg {
 					t.Errorf("ParsePredict: %d %q, want 412 %q", status, msg, wantMsg)
 				}
@@ -431,16 +433,16 @@ func FuzzParseMatchesReference(f *testing.F) {
 	f.Add([]byte(`{"inputs": {"b": [` + long + `4], "a": [[` + long + `1]]}}`))
 	f.Add([]byte(`{"instances": [{"b": [` + long + `4]}, {"b": [` + long + `x]}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := ParseInfer(body, -1)
+		req, err := ParseInfer(body, -1, ParseLimits{})
 		rreq, rerr := refParseInfer(body, -1)
 		if got, want := inferOutcome(t, req, err), inferOutcome(t, rreq, rerr); got != want {
-			t.Fatalf("ParseInfer(%q)\ngot  %s\nwant %s", body, got, want)
+			t.Fatalf("ParseInfer(%q, ParseLimits{})\ngot  %s\nwant %s", body, got, want)
 		}
 		for _, inputs := range [][]device.TensorInfo{dummyInputs, twoInputs} {
-			req, order, err := ParsePredict(body, inputs)
+			req, order, err := ParsePredict(body, inputs, ParseLimits{})
 			rreq, rorder, rerr := refParsePredict(body, inputs)
 			if got, want := predictOutcome(t, req, order, err), predictOutcome(t, rreq, rorder, rerr); got != want {
-				t.Fatalf("ParsePredict(%q)\ngot  %s\nwant %s", body, got, want)
+				t.Fatalf("ParsePredict(%q, ParseLimits{})\ngot  %s\nwant %s", body, got, want)
 			}
 		}
 	})
@@ -458,11 +460,11 @@ func TestIntRunsConvertAsPerNumber(t *testing.T) {
 	body := []byte(`{"inputs": {"x": [` + strings.Join(toks, ",") + `]}}`)
 	for _, dt := range []tensor.DataType{device.Int8, device.Uint8, device.Int16, device.Uint16, device.Int32, device.Uint32, device.Int64, device.Uint64,
 		device.Float32, device.Float64, device.Float16, device.BFloat16} {
-		req, _, err := ParsePredict(body, []device.TensorInfo{{Name: "x", DType: dt, Shape: []int64{-1}}})
+		req, _, err := ParsePredict(body, []device.TensorInfo{{Name: "x", DType: dt, Shape: []int64{-1}}}, ParseLimits{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := castSink(dt, 0)
+		want := castSink(dt, 0, newGate("x", unbounded, nil))
 		for _, tok := range toks {
 			want.add(rjson.ParseNumber([]byte(tok)))
 		}
@@ -485,7 +487,7 @@ func TestIntRunsConvertAsPerNumber(t *testing.T) {
 		{"INT8", strings.Repeat("-7, ", 30) + "-2147483649", false},
 		{"INT32", strings.Repeat("7, ", 30) + "1e0", false},
 	} {
-		_, err := ParseInfer([]byte(`{"inputs": [{"name": "x", "shape": [1], "datatype": "`+tt.dt+`", "data": [`+tt.toks+`]}]}`), -1)
+		_, err := ParseInfer([]byte(`{"inputs": [{"name": "x", "shape": [1], "datatype": "`+tt.dt+`", "data": [`+tt.toks+`]}]}`), -1, ParseLimits{})
 		if (err == nil) != tt.ok {
 			t.Errorf("%s [%s]: error %v", tt.dt, tt.toks, err)
 		}

@@ -1,7 +1,9 @@
 package rest
 
 import (
+	"bufio"
 	"encoding/binary"
+	"io"
 	"math"
 	"testing"
 
@@ -64,3 +66,5 @@ var (
 	dummyInputs = []device.TensorInfo{{Name: "b", DType: device.Float32, Shape: []int64{1, 10}}}
 	twoInputs   = []device.TensorInfo{{Name: "b", DType: device.Int32, Shape: []int64{-1, 2}}, {Name: "a", DType: device.Float32, Shape: []int64{-1, 2}}}
 )
+
+func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }

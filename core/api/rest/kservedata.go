@@ -30,33 +30,32 @@ var jsonDatatypes = map[string]int{
 // parseData is KFSRestParser::parseData: nested arrays are flattened and
 // each element must have the JSON type of the datatype. hint is the
 // number of values the shape declares (bounded by the body), to size the
-// contents once.
-func parseData(c *rjson.Cursor, datatype string, ct *kpb.InferTensorContents, hint int) error {
+// contents once; g bounds what is kept (values past the input's cap are
+// counted in g.excess; past the budget the parse fails with g.err).
+func parseData(c *rjson.Cursor, datatype string, ct *kpb.InferTensorContents, hint int, g *gate) error {
 	kind, ok := jsonDatatypes[datatype]
 	if !ok {
 		return apierr.New(apierr.RestUnsupportedPrecision)
 	}
+	g.hint = hint
 	switch kind {
-	case dataFP32:
-		ct.Fp32Contents = make([]float32, 0, hint)
-	case dataFP64:
-		ct.Fp64Contents = make([]float64, 0, hint)
-	case dataInt32:
-		ct.IntContents = make([]int32, 0, hint)
-	case dataInt64:
-		ct.Int64Contents = make([]int64, 0, hint)
-	case dataUint32:
-		ct.UintContents = make([]uint32, 0, hint)
-	case dataUint64:
-		ct.Uint64Contents = make([]uint64, 0, hint)
+	case dataFP32, dataInt32, dataUint32:
+		g.size = 4
+	case dataFP64, dataInt64, dataUint64:
+		g.size = 8
+	case dataBytes:
+		g.size = sizeOf[[]byte]()
 	}
-	if !parseDataArray(c, kind, ct) {
+	if !parseDataArray(c, kind, ct, g) {
+		if g.err != nil {
+			return g.err
+		}
 		return apierr.New(apierr.RestCouldNotParseInput)
 	}
 	return nil
 }
 
-func parseDataArray(c *rjson.Cursor, kind int, ct *kpb.InferTensorContents) bool {
+func parseDataArray(c *rjson.Cursor, kind int, ct *kpb.InferTensorContents, g *gate) bool {
 	if !c.EnterArray() {
 		return false
 	}
@@ -67,25 +66,29 @@ func parseDataArray(c *rjson.Cursor, kind int, ct *kpb.InferTensorContents) bool
 		k := c.Kind()
 		switch {
 		case k == rjson.KindArray:
-			if !parseDataArray(c, kind, ct) {
+			if !parseDataArray(c, kind, ct, g) {
 				return false
 			}
 		case kind == dataBool:
 			if k != rjson.KindTrue && k != rjson.KindFalse {
 				return false
 			}
-			ct.BoolContents = append(ct.BoolContents, c.Bool())
+			if !push(&ct.BoolContents, c.Bool(), g) {
+				return false
+			}
 		case kind == dataBytes:
 			if k != rjson.KindString {
 				return false
 			}
-			ct.BytesContents = append(ct.BytesContents, cBytes(c.String()))
+			if !pushString(&ct.BytesContents, cBytes(c.String()), g) {
+				return false
+			}
 		case k != rjson.KindNumber:
 			return false
 		default:
 			// A run of numbers, up to the end of the array (done) or to
 			// an element that is not a number (the cursor on it).
-			done, ok := appendData(c, kind, ct)
+			done, ok := appendData(c, kind, ct, g)
 			if !ok {
 				return false
 			}
@@ -101,29 +104,38 @@ func parseDataArray(c *rjson.Cursor, kind int, ct *kpb.InferTensorContents) bool
 }
 
 // appendData appends the run of numbers at the cursor to the contents of
-// kind, converted as KFSRestParser does: GetDouble for floats, integer
-// kinds only from integers in their range (unsigned ones from no negative
-// integer but -0).
-func appendData(c *rjson.Cursor, kind int, ct *kpb.InferTensorContents) (done, ok bool) {
-	ok = true
+// kind within g, converted as KFSRestParser does: GetDouble for floats,
+// integer kinds only from integers in their range (unsigned ones from no
+// negative integer but -0).
+func appendData(c *rjson.Cursor, kind int, ct *kpb.InferTensorContents, g *gate) (done, ok bool) {
 	switch kind {
 	case dataFP32:
-		ct.Fp32Contents, _, done = rjson.AppendFloats(c, ct.Fp32Contents, fp32Value)
+		_, done, ok = readRun(c, &ct.Fp32Contents, g, fp32Reader)
 	case dataFP64:
-		ct.Fp64Contents, _, done = rjson.AppendFloats(c, ct.Fp64Contents, rjson.Number.Float64)
+		_, done, ok = readRun(c, &ct.Fp64Contents, g, fp64Reader)
 	case dataInt32:
-		ct.IntContents, _, done, ok = rjson.AppendInts(c, ct.IntContents, false, int32Value)
+		_, done, ok = readRun(c, &ct.IntContents, g, int32Reader)
 	case dataInt64:
-		ct.Int64Contents, _, done, ok = rjson.AppendInts(c, ct.Int64Contents, false, int64Value)
+		_, done, ok = readRun(c, &ct.Int64Contents, g, int64Reader)
 	case dataUint32:
-		ct.UintContents, _, done, ok = rjson.AppendInts(c, ct.UintContents, true, uint32Value)
+		_, done, ok = readRun(c, &ct.UintContents, g, uint32Reader)
 	case dataUint64:
-		ct.Uint64Contents, _, done, ok = rjson.AppendInts(c, ct.Uint64Contents, true, uint64Value)
+		_, done, ok = readRun(c, &ct.Uint64Contents, g, uint64Reader)
 	default:
 		return false, false
 	}
 	return done, ok
 }
+
+// The readers of KServe JSON data.
+var (
+	fp32Reader   = floats(fp32Value)
+	fp64Reader   = floats(rjson.Number.Float64)
+	int32Reader  = ints(false, int32Value)
+	int64Reader  = ints(false, int64Value)
+	uint32Reader = ints(true, uint32Value)
+	uint64Reader = ints(true, uint64Value)
+)
 
 func fp32Value(n rjson.Number) float32 { return float32(n.Float64()) }
 
@@ -137,13 +149,14 @@ func uint64Value(n rjson.Number) (uint64, bool) { return n.Uint64(), n.IsUint64(
 
 // binaryInputs is OVMS's handleBinaryInputs: inputs with a
 // binary_data_size, or without data, take their bytes from buf in order.
-func (r *InferRequest) binaryInputs(buf []byte) error {
-	off := uint64(0)
+// They stay views of the body, which the arena write copies once.
+func (r *InferRequest) binaryInputs(buf binaryPart) error {
+	off, total := uint64(0), uint64(buf.Len())
 	for i, in := range r.inputs {
 		if kserve.HasShm(in.GetParameters()) {
 			continue // its bytes are in client shared memory
 		}
-		empty := inputEmpty(in)
+		empty := inputEmpty(in) && r.excess[i] == 0
 		var size uint64
 		if p, ok := r.params[i]["binary_data_size"]; ok {
 			if !empty {
@@ -158,15 +171,15 @@ func (r *InferRequest) binaryInputs(buf []byte) error {
 				continue
 			}
 			if len(r.inputs) == 1 && in.Datatype == "BYTES" {
-				size = uint64(len(buf))
+				size = total
 			} else {
 				size = binarySize(in)
 			}
 		}
-		if size > uint64(len(buf)) || off > uint64(len(buf))-size {
+		if size > total || off > total-size {
 			return apierr.New(apierr.RestBinaryBufferExceeded)
 		}
-		r.raw = append(r.raw, buf[off:off+size:off+size])
+		r.parts = append(r.parts, buf.Parts(int(off), int(size)))
 		off += size
 	}
 	return nil

@@ -15,16 +15,24 @@ import (
 const serverName = kserve.ServerName
 
 // infer is POST /v2/models/{m}[/versions/{n}]/infer. As in OVMS the body
-// is parsed (with its binary inputs) before the model is looked up.
+// is parsed (with its binary inputs) before the model is looked up; the
+// parser is given the shapes of the version if it is available now, to
+// stop keeping values past them.
 func (s *Server) infer(w http.ResponseWriter, r *http.Request, rt route) {
-	body, err := readBody(r)
+	body, err := s.readBody(w, r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	req, err := ParseInfer(body, rt.headerLength)
+	defer body.release()
+	peek, _ := s.models.Available(rt.model, rt.version)
+	req, err := parseReceived(body, rt.headerLength, s.parseLimits(peek))
 	if err != nil {
-		s.fail(w, r, err)
+		version := rt.version
+		if peek != nil {
+			version = peek.Number
+		}
+		s.fail(w, r, tensor.NameModel(err, rt.model, version))
 		return
 	}
 	v, err := s.models.Acquire(r.Context(), rt.model, rt.version)
@@ -39,7 +47,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request, rt route) {
 	}
 	inputs, held, err := req.Inputs(s.shm)
 	if err != nil {
-		s.fail(w, r, err)
+		s.fail(w, r, tensor.NameModel(err, v.Model, v.Number))
 		return
 	}
 	defer held.Release()
@@ -71,6 +79,18 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request, rt route) {
 	if _, err := enc.WriteTo(w); err != nil {
 		s.log.WithError(err).WithField("path", r.URL.Path).Debug("writing REST response failed")
 	}
+}
+
+// parseReceived parses a received infer body: the JSON, then binary inputs
+// that stay views of the body's chunks.
+func parseReceived(b *body, jsonLength int, lim ParseLimits) (*InferRequest, error) {
+	if jsonLength < 0 {
+		return parseInferBody(b.Bytes(), contiguous(nil), lim)
+	}
+	if jsonLength > b.Len() {
+		return nil, apierr.New(apierr.RestInferenceHeaderContentLengthExceeded)
+	}
+	return parseInferBody(b.Prefix(jsonLength), b.Tail(jsonLength), lim)
 }
 
 // modelReady is GET /v2/models/{m}[/versions/{n}]/ready: 200 with an empty

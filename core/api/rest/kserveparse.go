@@ -19,8 +19,10 @@ type InferRequest struct {
 
 	inputs  []*kpb.ModelInferRequest_InferInputTensor
 	params  []map[string]param // per input
-	raw     [][]byte
+	excess  []uint64           // per input: values past its cap, not kept
+	parts   [][][]byte         // binary inputs, as fragments of the body
 	outputs []*kpb.ModelInferRequest_InferRequestedOutputTensor
+	budget  *tensor.Budget
 }
 
 // NumInputs is the number of inputs in the request.
@@ -32,7 +34,14 @@ func (r *InferRequest) NumInputs() int { return len(r.inputs) }
 // client shared-memory regions of shm (nil: the extension is off). Release
 // the returned regions after the response.
 func (r *InferRequest) Inputs(shm *clientshm.Registry) ([]tensor.Input, kserve.Regions, error) {
-	return kserve.DecodeInputs(r.inputs, r.raw, nil, shm)
+	ins, held, err := kserve.DecodeInputs(r.inputs, nil, r.parts, shm, r.budget)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range ins {
+		ins[i].Excess += r.excess[i]
+	}
+	return ins, held, nil
 }
 
 // Outputs are the requested outputs with their parameters.
@@ -73,7 +82,11 @@ func protoParams(ps map[string]param) map[string]*kpb.InferParameter {
 // error codes follow OVMS's KFSRestParser and handleBinaryInputs, in their
 // order: id, parameters, outputs (only the last entry is kept), inputs.
 // As a superset of OVMS, INT64 and UINT64 data take the full 64-bit range.
-func ParseInfer(body []byte, jsonLength int) (*InferRequest, error) {
+// lim bounds what is kept: values past an input's declared shape (the
+// request's, and the model's when lim knows it) are counted, not kept (the
+// request then fails validation with the full count), and values past the
+// memory budget fail the parse with a *tensor.MemoryError.
+func ParseInfer(body []byte, jsonLength int, lim ParseLimits) (*InferRequest, error) {
 	end := len(body)
 	if jsonLength >= 0 {
 		if jsonLength > len(body) {
@@ -81,24 +94,45 @@ func ParseInfer(body []byte, jsonLength int) (*InferRequest, error) {
 		}
 		end = jsonLength
 	}
-	c, idx, err := checkJSON(body[:end])
+	return parseInferBody(body[:end], contiguous(body[end:]), lim)
+}
+
+// parseInferBody parses the JSON of an infer body; bin is its binary part.
+func parseInferBody(json []byte, bin binaryPart, lim ParseLimits) (*InferRequest, error) {
+	c, idx, err := checkJSON(json)
 	if err != nil {
 		return nil, err
 	}
-	r, err := parseInfer(c, body[end:])
+	r, err := parseInfer(c, bin, lim)
 	if jerr := finishJSON(idx); jerr != nil {
 		return nil, jerr
 	}
 	return r, err
 }
 
+// binaryPart is the binary part of a KServe REST body (after the JSON of
+// Inference-Header-Content-Length bytes).
+type binaryPart interface {
+	// Len is its size.
+	Len() int
+	// Parts returns bytes [off, off+n) as views of the body, in order.
+	Parts(off, n int) [][]byte
+}
+
+// contiguous is a binaryPart in one buffer.
+type contiguous []byte
+
+func (b contiguous) Len() int { return len(b) }
+
+func (b contiguous) Parts(off, n int) [][]byte { return [][]byte{b[off : off+n : off+n]} }
+
 // parseInfer parses the checked JSON of an infer body; bin is the binary
 // part of the body.
-func parseInfer(c *rjson.Cursor, bin []byte) (*InferRequest, error) {
+func parseInfer(c *rjson.Cursor, bin binaryPart, lim ParseLimits) (*InferRequest, error) {
 	if c.Kind() != rjson.KindObject {
 		return nil, apierr.New(apierr.RestBodyIsNotAnObject)
 	}
-	r := &InferRequest{}
+	r := &InferRequest{budget: lim.Budget}
 	var pos [4]int
 	c.FindMembers([]string{"id", "parameters", "outputs", "inputs"}, pos[:])
 	binaryDefault := false
@@ -129,7 +163,7 @@ func parseInfer(c *rjson.Cursor, bin []byte) (*InferRequest, error) {
 		return nil, apierr.New(apierr.RestNoInputsFound)
 	}
 	c.Seek(pos[3])
-	if err := r.parseInputs(c); err != nil {
+	if err := r.parseInputs(c, lim); err != nil {
 		return nil, err
 	}
 	if c.Bad() {
@@ -220,7 +254,7 @@ func (r *InferRequest) parseOutputs(c *rjson.Cursor, binaryDefault bool) error {
 	return nil
 }
 
-func (r *InferRequest) parseInputs(c *rjson.Cursor) error {
+func (r *InferRequest) parseInputs(c *rjson.Cursor, lim ParseLimits) error {
 	if c.Kind() != rjson.KindArray {
 		return apierr.New(apierr.RestCouldNotParseInput)
 	}
@@ -232,7 +266,7 @@ func (r *InferRequest) parseInputs(c *rjson.Cursor) error {
 	count := -1 // counted only when needed
 	budget := newBudget(c)
 	for {
-		in, params, err := parseInput(c, &budget, func() bool {
+		in, params, excess, err := parseInput(c, &budget, lim, func() bool {
 			if count < 0 {
 				count = countElements(c, start)
 			}
@@ -243,6 +277,7 @@ func (r *InferRequest) parseInputs(c *rjson.Cursor) error {
 		}
 		r.inputs = append(r.inputs, in)
 		r.params = append(r.params, params)
+		r.excess = append(r.excess, excess)
 		if !c.NextElement() {
 			return nil
 		}
@@ -266,11 +301,20 @@ func countElements(c *rjson.Cursor, start int) int {
 
 // parseInput is KFSRestParser::parseInput for the object at the cursor;
 // the cursor ends after it.
-// budget bounds the values preallocated for data (see sizeHint).
-func parseInput(c *rjson.Cursor, budget *int, onlyOne func() bool) (*kpb.ModelInferRequest_InferInputTensor, map[string]param, error) {
+// budget bounds the values preallocated for data (see sizeHint); lim
+// what is kept (the values past the declared shape are counted in excess).
+func parseInput(c *rjson.Cursor, budget *int, lim ParseLimits, onlyOne func() bool) (in *kpb.ModelInferRequest_InferInputTensor, params map[string]param, excess uint64, err error) {
+	in, params, g, err := parseInputGate(c, budget, lim, onlyOne)
+	if g != nil {
+		excess = g.excess
+	}
+	return in, params, excess, err
+}
+
+func parseInputGate(c *rjson.Cursor, budget *int, lim ParseLimits, onlyOne func() bool) (*kpb.ModelInferRequest_InferInputTensor, map[string]param, *gate, error) {
 	fail := apierr.New(apierr.RestCouldNotParseInput)
 	if c.Kind() != rjson.KindObject {
-		return nil, nil, fail
+		return nil, nil, nil, fail
 	}
 	var pos [5]int
 	c.FindMembers([]string{"name", "shape", "datatype", "parameters", "data"}, pos[:])
@@ -278,35 +322,35 @@ func parseInput(c *rjson.Cursor, budget *int, onlyOne func() bool) (*kpb.ModelIn
 	defer c.Seek(after)
 	in := &kpb.ModelInferRequest_InferInputTensor{}
 	if pos[0] < 0 {
-		return nil, nil, fail
+		return nil, nil, nil, fail
 	}
 	if c.Seek(pos[0]); c.Kind() != rjson.KindString {
-		return nil, nil, fail
+		return nil, nil, nil, fail
 	}
 	in.Name = cString(c.String())
 	if pos[1] < 0 {
-		return nil, nil, fail
+		return nil, nil, nil, fail
 	}
 	if c.Seek(pos[1]); c.Kind() != rjson.KindArray {
-		return nil, nil, fail
+		return nil, nil, nil, fail
 	}
 	c.EnterArray()
 	in.Shape = []int64{}
 	for c.NextElement() {
 		if c.Kind() != rjson.KindNumber {
-			return nil, nil, fail
+			return nil, nil, nil, fail
 		}
 		n := c.Number()
 		if !n.IsInt() || n.Int64() < 0 {
-			return nil, nil, fail
+			return nil, nil, nil, fail
 		}
 		in.Shape = append(in.Shape, n.Int64())
 	}
 	if pos[2] < 0 {
-		return nil, nil, fail
+		return nil, nil, nil, fail
 	}
 	if c.Seek(pos[2]); c.Kind() != rjson.KindString {
-		return nil, nil, fail
+		return nil, nil, nil, fail
 	}
 	in.Datatype = cString(c.String())
 	var params map[string]param
@@ -314,30 +358,40 @@ func parseInput(c *rjson.Cursor, budget *int, onlyOne func() bool) (*kpb.ModelIn
 		c.Seek(pos[3])
 		var err error
 		if params, err = parseParams(c); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		in.Parameters = protoParams(params)
 	}
 	if pos[4] < 0 {
 		if _, shm := params[kserve.ParamRegion]; shm {
-			return in, params, nil
+			return in, params, nil, nil
 		}
 		if _, ok := params["binary_data_size"]; !ok && in.Datatype == "BYTES" &&
 			(!onlyOne() || len(in.Shape) != 1 || in.Shape[0] != 1) {
-			return nil, nil, fail
+			return nil, nil, nil, fail
 		}
-		return in, params, nil
+		return in, params, nil, nil
 	}
 	c.Seek(pos[4])
 	if c.Kind() != rjson.KindArray {
-		return nil, nil, fail
+		return nil, nil, nil, fail
 	}
 	if in.Datatype == "FP16" || in.Datatype == "BF16" {
-		return nil, nil, fail
+		return nil, nil, nil, fail
 	}
 	in.Contents = &kpb.InferTensorContents{}
-	if err := parseData(c, in.Datatype, in.Contents, sizeHint(in.Shape, budget)); err != nil {
-		return nil, nil, err
+	g := newGate(in.Name, min(declared(in.Shape), lim.modelCap(in.Name, in.Datatype == "BYTES")), lim.Budget)
+	if err := parseData(c, in.Datatype, in.Contents, sizeHint(in.Shape, budget), g); err != nil {
+		return nil, nil, nil, err
 	}
-	return in, params, nil
+	return in, params, g, nil
+}
+
+// declared is the number of elements a request shape declares, or
+// unbounded when the product overflows.
+func declared(shape []int64) int64 {
+	if n := tensor.Shape(shape).Elements(); n >= 0 {
+		return n
+	}
+	return unbounded
 }

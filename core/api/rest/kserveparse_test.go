@@ -66,7 +66,7 @@ func TestParseInferErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseInfer([]byte(tt.body), tt.hdr)
+			_, err := ParseInfer([]byte(tt.body), tt.hdr, ParseLimits{})
 			status, msg := errText(err)
 			if status != tt.status || msg != tt.msg {
 				t.Errorf("got %d %q, want %d %q", status, msg, tt.status, tt.msg)
@@ -125,7 +125,7 @@ func TestParseInferInputs(t *testing.T) {
 			if tt.bin != nil {
 				body, hdr = withBinary(tt.body, tt.bin)
 			}
-			req, err := ParseInfer(body, hdr)
+			req, err := ParseInfer(body, hdr, ParseLimits{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -166,7 +166,7 @@ func toBytes(ss []string) [][]byte {
 
 func TestParseInferMixedInputsAreRejectedAfterParsing(t *testing.T) {
 	js := `{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}, {"name": "y", "shape": [1], "datatype": "INT32"}]}`
-	req, err := ParseInfer(append([]byte(js), i32Bytes(7)...), len(js))
+	req, err := ParseInfer(append([]byte(js), i32Bytes(7)...), len(js), ParseLimits{})
 	if err != nil {
 		t.Fatal(err)
 	}

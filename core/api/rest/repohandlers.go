@@ -43,7 +43,7 @@ func (s *Server) repository(w http.ResponseWriter, r *http.Request, rt route) {
 		var opts struct {
 			Ready bool `json:"ready"`
 		}
-		body, err := readBody(r)
+		body, err := s.readSmallBody(w, r)
 		if err != nil {
 			s.fail(w, r, err)
 			return

@@ -6,12 +6,12 @@
 package rest
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -34,6 +34,7 @@ type Server struct {
 	reloader ConfigReloader
 	metrics  http.Handler
 	shm      *clientshm.Registry // nil: the shared-memory extension is off
+	limits   Limits
 }
 
 // New returns the REST API of the models; version is what GET /v2
@@ -79,6 +80,12 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // ServeHTTP answers one request. A panic is logged and answered with 500
 // "Internal server error" when nothing was sent yet.
 func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if s.limits.ReadTimeout > 0 && r.ContentLength != 0 {
+		// A body is read within the read timeout (readBody moves the
+		// deadline on as it arrives): also the one a handler leaves
+		// unread, which net/http reads on to reuse the connection.
+		_ = http.NewResponseController(rw).SetReadDeadline(time.Now().Add(s.limits.ReadTimeout))
+	}
 	w := &statusWriter{ResponseWriter: rw}
 	defer func() {
 		p := recover()
@@ -201,26 +208,4 @@ func writeError(w http.ResponseWriter, err error) int {
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 	return status
-}
-
-// readBody reads the whole request body, refusing more than MaxBodyBytes.
-// The buffer grows as bytes arrive (sized up front by Content-Length only
-// up to preallocateBytes), so a client announcing a huge body it never
-// sends cannot make the server allocate it.
-func readBody(r *http.Request) ([]byte, error) {
-	const preallocateBytes = 16 << 20
-	if r.ContentLength > MaxBodyBytes {
-		return nil, apierr.New(apierr.RequestTooLarge)
-	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(min(r.ContentLength, preallocateBytes)) + bytes.MinRead)
-	}
-	if _, err := buf.ReadFrom(io.LimitReader(r.Body, MaxBodyBytes+1)); err != nil {
-		return nil, apierr.Wrap(apierr.InternalError, err, "reading the request body failed")
-	}
-	if buf.Len() > MaxBodyBytes {
-		return nil, apierr.New(apierr.RequestTooLarge)
-	}
-	return buf.Bytes(), nil
 }

@@ -21,7 +21,7 @@ type registerBody struct {
 func (s *Server) sharedMemory(w http.ResponseWriter, r *http.Request, rt route) {
 	switch rt.kind {
 	case routeShmRegister:
-		body, err := readBody(r)
+		body, err := s.readSmallBody(w, r)
 		if err != nil {
 			s.fail(w, r, err)
 			return

@@ -5,26 +5,28 @@ import (
 	"net/http"
 
 	"github.com/ovmsgo/ovms/core/api/grpc/tfs"
+	"github.com/ovmsgo/ovms/core/tensor"
 )
 
 // predict is POST /v1/models/{m}[/versions/{n}|/labels/{l}]:predict. As in
 // OVMS the version is resolved (waiting for a loading one) before the
 // body is parsed, and a version label is ignored.
 func (s *Server) predict(w http.ResponseWriter, r *http.Request, rt route) {
-	body, err := readBody(r)
+	body, err := s.readBody(w, r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	defer body.release()
 	v, err := s.models.Acquire(r.Context(), rt.model, rt.version)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	defer v.Release()
-	req, order, err := ParsePredict(body, v.Info().Inputs)
+	req, order, err := ParsePredict(body.Bytes(), v.Info().Inputs, s.parseLimits(v))
 	if err != nil {
-		s.fail(w, r, err)
+		s.fail(w, r, tensor.NameModel(err, v.Model, v.Number))
 		return
 	}
 	resp, err := v.Infer(r.Context(), req)

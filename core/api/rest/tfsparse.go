@@ -32,6 +32,8 @@ type tfsTensor struct {
 	// scalar marks a rank-0 value given as a bare JSON value (a superset
 	// of OVMS, which requires arrays and so cannot feed scalar inputs).
 	scalar bool
+	// ng bounds the numbers and booleans kept, sg the strings.
+	ng, sg *gate
 }
 
 // tfsParser is OVMS's TFSRestParser over a checked document.
@@ -44,6 +46,7 @@ type tfsParser struct {
 	shapes  map[string][]int64         // model input shapes, to size values
 	budget  int                        // for sizeHint
 	nModel  int
+	lim     ParseLimits
 }
 
 // ParsePredict parses a TFS REST predict body for a model with the given
@@ -54,12 +57,16 @@ type tfsParser struct {
 // OVMS, BOOL inputs take JSON true/false, FP16/BF16 inputs take numbers
 // (converted, not reinterpreted), STRING inputs take JSON strings and
 // rank-0 inputs take a bare value in the column layout ({"inputs": {"x": 7}}).
-func ParsePredict(body []byte, inputs []device.TensorInfo) (*tensor.Request, Order, error) {
+// lim bounds what the parser keeps: values past an input's static shape
+// are counted, not kept (the request then fails validation with the full
+// count), and values past the memory budget fail the parse with a
+// *tensor.MemoryError.
+func ParsePredict(body []byte, inputs []device.TensorInfo, lim ParseLimits) (*tensor.Request, Order, error) {
 	c, idx, err := checkJSON(body)
 	if err != nil {
 		return nil, 0, err
 	}
-	req, order, err := parsePredict(c, inputs)
+	req, order, err := parsePredict(c, inputs, lim)
 	if jerr := finishJSON(idx); jerr != nil {
 		return nil, 0, jerr
 	}
@@ -67,10 +74,10 @@ func ParsePredict(body []byte, inputs []device.TensorInfo) (*tensor.Request, Ord
 }
 
 // parsePredict parses the checked JSON of a predict body.
-func parsePredict(c *rjson.Cursor, inputs []device.TensorInfo) (*tensor.Request, Order, error) {
+func parsePredict(c *rjson.Cursor, inputs []device.TensorInfo, lim ParseLimits) (*tensor.Request, Order, error) {
 	var err error
 	p := &tfsParser{c: c, tensors: map[string]*tfsTensor{}, prec: map[string]tensor.DataType{},
-		scalars: map[string]bool{}, shapes: map[string][]int64{}, budget: newBudget(c), nModel: len(inputs)}
+		scalars: map[string]bool{}, shapes: map[string][]int64{}, budget: newBudget(c), nModel: len(inputs), lim: lim}
 	sorted := append([]device.TensorInfo(nil), inputs...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
 	for _, in := range sorted {
@@ -99,9 +106,24 @@ func parsePredict(c *rjson.Cursor, inputs []device.TensorInfo) (*tensor.Request,
 		err = apierr.Newf(apierr.InternalError, "request parsing went out of step")
 	}
 	if err != nil {
+		if me := p.memoryError(); me != nil {
+			return nil, 0, me
+		}
 		return nil, 0, err
 	}
 	return p.request(), order, nil
+}
+
+// memoryError is the first request budget failure, if any.
+func (p *tfsParser) memoryError() error {
+	for _, t := range p.order {
+		for _, g := range []*gate{t.ng, t.sg} {
+			if g.err != nil {
+				return g.err
+			}
+		}
+	}
+	return nil
 }
 
 // tensor returns the proto of a name, creating it as the proto map does.
@@ -109,7 +131,10 @@ func (p *tfsParser) tensor(name string) *tfsTensor {
 	if t, ok := p.tensors[name]; ok {
 		return t
 	}
-	t := &tfsTensor{name: name}
+	t := &tfsTensor{name: name,
+		ng: newGate(name, p.lim.modelCap(name, false), p.lim.Budget),
+		sg: newGate(name, p.lim.modelCap(name, true), p.lim.Budget)}
+	t.sg.size = sizeOf[[]byte]()
 	p.tensors[name] = t
 	p.order = append(p.order, t)
 	return t
@@ -253,7 +278,8 @@ func (p *tfsParser) removeUnused() {
 func (p *tfsParser) request() *tensor.Request {
 	req := &tensor.Request{API: tensor.TFS, Inputs: make([]tensor.Input, 0, len(p.order))}
 	for _, t := range p.order {
-		in := tensor.Input{Name: t.name, DType: t.dtype, DTypeName: tfsDTypeName(t.dtype), Shape: tensor.Shape(t.dims)}
+		in := tensor.Input{Name: t.name, DType: t.dtype, DTypeName: tfsDTypeName(t.dtype), Shape: tensor.Shape(t.dims),
+			Excess: t.ng.excess + t.sg.excess}
 		switch {
 		case t.dtype == device.String:
 			in.Strings = t.strs

@@ -56,7 +56,7 @@ func TestParsePredictErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := ParsePredict([]byte(tt.body), tt.inputs)
+			_, _, err := ParsePredict([]byte(tt.body), tt.inputs, ParseLimits{})
 			status, msg := errText(err)
 			if status != tt.status || msg != tt.msg {
 				t.Errorf("got %d %q, want %d %q", status, msg, tt.status, tt.msg)
@@ -126,7 +126,7 @@ func TestParsePredictInputs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, order, err := ParsePredict([]byte(tt.body), tt.inputs)
+			req, order, err := ParsePredict([]byte(tt.body), tt.inputs, ParseLimits{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -186,7 +186,7 @@ func TestParsePredictScalarColumnSuperset(t *testing.T) {
 		{Name: "s", DType: device.Float32, Shape: []int64{}},
 		{Name: "x", DType: device.Int64, Shape: []int64{2}},
 	}
-	req, order, err := ParsePredict([]byte(`{"inputs": {"s": 7.25, "x": [1, 2]}}`), inputs)
+	req, order, err := ParsePredict([]byte(`{"inputs": {"s": 7.25, "x": [1, 2]}}`), inputs, ParseLimits{})
 	if err != nil || order != OrderColumn || len(req.Inputs) != 2 {
 		t.Fatalf("%v %v %+v", err, order, req)
 	}
@@ -203,7 +203,7 @@ func TestParsePredictScalarColumnSuperset(t *testing.T) {
 		}
 	}
 	// A bare value for an input that is not rank 0 is still an error.
-	if _, _, err := ParsePredict([]byte(`{"inputs": {"s": 1, "x": 3}}`), inputs); err == nil {
+	if _, _, err := ParsePredict([]byte(`{"inputs": {"s": 1, "x": 3}}`), inputs, ParseLimits{}); err == nil {
 		t.Error("bare value for a rank-1 input accepted")
 	}
 }

@@ -59,8 +59,11 @@ func (p *tfsParser) parseArray(dim int, t *tfsTensor) bool {
 		}
 		for {
 			if t.nums != nil && t.dtype != device.String && c.Kind() == rjson.KindNumber {
-				n, done := t.nums.addRun(c) // the common case: a run of numbers
+				n, done, ok := t.nums.addRun(c) // the common case: a run of numbers
 				count += int64(n)
+				if !ok {
+					return false
+				}
 				if done {
 					break
 				}
@@ -91,7 +94,7 @@ func (p *tfsParser) parseSpecial(t *tfsTensor, count *int64) bool {
 		t.dtype = device.Uint32
 	}
 	if t.nums == nil {
-		t.nums = castSink(t.dtype, 0)
+		t.nums = castSink(t.dtype, 0, t.ng)
 	}
 	for {
 		if c.Kind() != rjson.KindNumber {
@@ -101,7 +104,9 @@ func (p *tfsParser) parseSpecial(t *tfsTensor, count *int64) bool {
 		if (t.dtype == device.Uint64 && !n.IsUint64()) || (t.dtype == device.Uint32 && !n.IsUint()) {
 			return false
 		}
-		t.nums.add(n)
+		if !t.nums.add(n) {
+			return false
+		}
 		*count++
 		if !c.NextElement() {
 			return true
@@ -143,24 +148,21 @@ func (p *tfsParser) addValue(t *tfsTensor) bool {
 		if t.dtype != device.Uint8 && t.dtype != device.String {
 			return false
 		}
-		t.strs = append(t.strs, cBytes(c.String()))
 		t.dtype = device.String
-		return true
+		return pushString(&t.strs, cBytes(c.String()), t.sg)
 	case rjson.KindTrue, rjson.KindFalse:
 		if t.dtype != device.Bool {
 			return false
 		}
-		t.bools = append(t.bools, c.Bool())
-		return true
+		return push(&t.bools, c.Bool(), t.ng)
 	case rjson.KindNumber:
 		if t.nums == nil {
-			t.nums = castSink(t.dtype, sizeHint(p.shapes[t.name], &p.budget))
+			t.nums = castSink(t.dtype, sizeHint(p.shapes[t.name], &p.budget), t.ng)
 			if t.nums == nil {
 				return false
 			}
 		}
-		t.nums.add(c.Number())
-		return true
+		return t.nums.add(c.Number())
 	}
 	return false
 }
@@ -175,9 +177,8 @@ func (p *tfsParser) addBinary(t *tfsTensor) bool {
 	if !ok {
 		return false
 	}
-	t.strs = append(t.strs, dec)
 	t.dtype = device.String
-	return true
+	return pushString(&t.strs, dec, t.sg)
 }
 
 // readBinary reads the object at the cursor and returns its "b64" string

@@ -2,6 +2,7 @@ package kserve
 
 import (
 	"encoding/binary"
+	"fmt"
 
 	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/clientshm"
@@ -23,8 +24,10 @@ func hasContents(c *kpb.InferTensorContents) bool {
 // not nil, holds the same buffers as fragments instead (see rawcodec).
 // Inputs that name a client shared-memory region are resolved against shm
 // (nil: the extension is off); the regions returned must be released after
-// the response.
-func DecodeInputs(inputs []*kpb.ModelInferRequest_InferInputTensor, raw [][]byte, parts [][][]byte, shm *clientshm.Registry) ([]tensor.Input, Regions, error) {
+// the response. budget bounds the string elements split out of raw BYTES
+// buffers (tensor.StringOverhead each; strings past the declared shape are
+// counted in Excess, not kept); nil bounds nothing.
+func DecodeInputs(inputs []*kpb.ModelInferRequest_InferInputTensor, raw [][]byte, parts [][][]byte, shm *clientshm.Registry, budget *tensor.Budget) ([]tensor.Input, Regions, error) {
 	nraw := len(raw)
 	if parts != nil {
 		nraw = len(parts)
@@ -67,13 +70,13 @@ func DecodeInputs(inputs []*kpb.ModelInferRequest_InferInputTensor, raw [][]byte
 			held = append(held, reg)
 			t.Shm = &ref
 		case len(parts) > 0:
-			if err := fromParts(&t, parts[next]); err != nil {
+			if err := fromParts(&t, parts[next], budget); err != nil {
 				held.Release()
 				return nil, nil, err
 			}
 			next++
 		case nraw > 0:
-			if err := fromRaw(&t, raw[next]); err != nil {
+			if err := fromRaw(&t, raw[next], budget); err != nil {
 				held.Release()
 				return nil, nil, err
 			}
@@ -86,14 +89,11 @@ func DecodeInputs(inputs []*kpb.ModelInferRequest_InferInputTensor, raw [][]byte
 	return out, held, nil
 }
 
-// fromParts takes a raw buffer given as fragments; strings need it whole.
-func fromParts(t *tensor.Input, frags [][]byte) error {
+// fromParts takes a raw buffer given as fragments (still in the buffers
+// the transport received them in).
+func fromParts(t *tensor.Input, frags [][]byte, budget *tensor.Budget) error {
 	if t.DType == device.String {
-		var whole []byte
-		for _, f := range frags {
-			whole = append(whole, f...)
-		}
-		return fromRaw(t, whole)
+		return stringsFrom(t, frags, budget)
 	}
 	t.RawParts, t.HasRaw = frags, true
 	if t.RawParts == nil {
@@ -102,24 +102,141 @@ func fromParts(t *tensor.Input, frags [][]byte) error {
 	return nil
 }
 
-func fromRaw(t *tensor.Input, b []byte) error {
+// fromRaw takes a raw buffer.
+func fromRaw(t *tensor.Input, b []byte, budget *tensor.Budget) error {
 	if t.DType != device.String {
 		t.Raw, t.HasRaw = b, true
 		return nil
 	}
-	size := len(b)
-	for len(b) > 0 {
-		if len(b) < 4 {
-			return apierr.Newf(apierr.InvalidContentSize, "Processed bytes: %d do not equal to buffer size: %d; input name: %s", size-len(b), size, t.Name)
+	return stringsFrom(t, [][]byte{b}, budget)
+}
+
+// stringsFrom splits a raw BYTES buffer, given as fragments, into its
+// (uint32 length, bytes) elements: views of the fragments (an element
+// that straddles two is copied). The elements are counted first; those
+// past the declared shape are counted in Excess, not kept; the views (and
+// copies) of the kept ones are charged to budget.
+func stringsFrom(t *tensor.Input, frags [][]byte, budget *tensor.Budget) error {
+	size := 0
+	for _, f := range frags {
+		size += len(f)
+	}
+	r := fragReader{frags: frags}
+	count := int64(0)
+	for r.left(size) > 0 {
+		n, err := r.length(t.Name, size)
+		if err != nil {
+			return err
 		}
-		n := binary.LittleEndian.Uint32(b)
-		if uint64(n) > uint64(len(b)-4) {
-			return apierr.Newf(apierr.InvalidContentSize, "Batch length metadata exceeded buffer size, buffer size: %d, batch length: %d; input name: %s", size, n, t.Name)
+		r.skip(int(n))
+		count++
+	}
+	keep := t.Shape.Elements()
+	if keep < 0 || keep > count {
+		keep = count // a bad shape fails validation anyway
+	}
+	t.Excess = uint64(count - keep)
+	if keep == 0 {
+		return nil
+	}
+	if !budget.Take(keep * stringView) {
+		return &tensor.MemoryError{Input: t.Name, Limit: budget.Limit(), What: fmt.Sprintf("its %d string elements", keep)}
+	}
+	t.Strings = make([][]byte, 0, keep)
+	r = fragReader{frags: frags}
+	for int64(len(t.Strings)) < keep {
+		n, _ := r.length(t.Name, size) // checked above
+		s, copied := r.take(int(n))
+		if copied && !budget.Take(int64(n)) {
+			return &tensor.MemoryError{Input: t.Name, Limit: budget.Limit(), What: "its string elements"}
 		}
-		t.Strings = append(t.Strings, b[4:4+n:4+n])
-		b = b[4+n:]
+		t.Strings = append(t.Strings, s)
 	}
 	return nil
+}
+
+// stringView is the size of one string element's view ([]byte header).
+const stringView = 24
+
+// fragReader reads across the fragments of a raw buffer.
+type fragReader struct {
+	frags [][]byte
+	i     int // current fragment
+	off   int // offset in it
+	done  int // bytes read
+}
+
+func (r *fragReader) left(size int) int { return size - r.done }
+
+// length reads an element's 4-byte length and checks that its bytes
+// follow (OVMS's messages).
+func (r *fragReader) length(name string, size int) (uint32, error) {
+	if r.left(size) < 4 {
+		return 0, apierr.Newf(apierr.InvalidContentSize, "Processed bytes: %d do not equal to buffer size: %d; input name: %s", r.done, size, name)
+	}
+	var b [4]byte
+	for k := range b {
+		b[k] = r.byte()
+	}
+	n := binary.LittleEndian.Uint32(b[:])
+	if uint64(n) > uint64(r.left(size)) {
+		return 0, apierr.Newf(apierr.InvalidContentSize, "Batch length metadata exceeded buffer size, buffer size: %d, batch length: %d; input name: %s", size, n, name)
+	}
+	return n, nil
+}
+
+func (r *fragReader) byte() byte {
+	for r.off == len(r.frags[r.i]) {
+		r.i, r.off = r.i+1, 0
+	}
+	c := r.frags[r.i][r.off]
+	r.off++
+	r.done++
+	return c
+}
+
+// skip passes n bytes (that are there).
+func (r *fragReader) skip(n int) {
+	r.done += n
+	for n > 0 {
+		if r.off == len(r.frags[r.i]) {
+			r.i, r.off = r.i+1, 0
+			continue
+		}
+		k := min(n, len(r.frags[r.i])-r.off)
+		r.off += k
+		n -= k
+	}
+}
+
+// take returns the next n bytes (that are there): a view when they lie in
+// one fragment, else a copy (copied true).
+func (r *fragReader) take(n int) ([]byte, bool) {
+	for n > 0 && r.off == len(r.frags[r.i]) {
+		r.i, r.off = r.i+1, 0
+	}
+	if n == 0 || r.off+n <= len(r.frags[r.i]) {
+		var s []byte
+		if n == 0 {
+			s = []byte{}
+		} else {
+			s = r.frags[r.i][r.off : r.off+n : r.off+n]
+		}
+		r.skip(n)
+		return s, false
+	}
+	s := make([]byte, 0, n)
+	for len(s) < n {
+		if r.off == len(r.frags[r.i]) {
+			r.i, r.off = r.i+1, 0
+			continue
+		}
+		k := min(n-len(s), len(r.frags[r.i])-r.off)
+		s = append(s, r.frags[r.i][r.off:r.off+k]...)
+		r.off += k
+		r.done += k
+	}
+	return s, true
 }
 
 func fromContents(t *tensor.Input, c *kpb.InferTensorContents) {

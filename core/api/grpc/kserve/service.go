@@ -36,13 +36,17 @@ type Service struct {
 	models  *modelmanager.Manager
 	version string
 	shm     *clientshm.Registry // nil: the shared-memory extension is off
+	// maxRequestBytes bounds the memory decoding one request may take
+	// beyond its message (tensor.Budget); 0: no bound.
+	maxRequestBytes int64
 }
 
-// Register adds the service to s; version is the server version string and
+// Register adds the service to s; version is the server version string,
 // shm the client shared-memory registry (nil keeps the extension off, as in
-// OVMS: its RPCs then answer UNIMPLEMENTED).
-func Register(s *grpc.Server, models *modelmanager.Manager, version string, shm *clientshm.Registry) {
-	kpb.RegisterGRPCInferenceServiceServer(s, &Service{models: models, version: version, shm: shm})
+// OVMS: its RPCs then answer UNIMPLEMENTED) and maxRequestBytes the
+// request memory budget (--max_request_memory_mb; 0: no bound).
+func Register(s *grpc.Server, models *modelmanager.Manager, version string, shm *clientshm.Registry, maxRequestBytes int64) {
+	kpb.RegisterGRPCInferenceServiceServer(s, &Service{models: models, version: version, shm: shm, maxRequestBytes: maxRequestBytes})
 }
 
 // ParseVersion parses a KServe version string; "" means the default.
@@ -176,9 +180,9 @@ func (s *Service) infer(ctx context.Context, req *kpb.ModelInferRequest) (*kpb.M
 	if err := tensor.ValidateCount(v.Info().Inputs, len(req.GetInputs())); err != nil {
 		return nil, nil, apierr.GRPCStatus(err)
 	}
-	inputs, held, err := DecodeInputs(req.GetInputs(), req.GetRawInputContents(), parts, s.shm)
+	inputs, held, err := DecodeInputs(req.GetInputs(), req.GetRawInputContents(), parts, s.shm, tensor.NewBudget(s.maxRequestBytes))
 	if err != nil {
-		return nil, nil, apierr.GRPCStatus(err)
+		return nil, nil, apierr.GRPCStatus(tensor.NameModel(err, v.Model, v.Number))
 	}
 	placements, heldOut, err := Placements(req.GetOutputs(), s.shm)
 	if err != nil {

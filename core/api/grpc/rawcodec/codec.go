@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	gproto "google.golang.org/protobuf/proto"
 
+	"github.com/ovmsgo/ovms/core/reclaim"
 	kpb "github.com/ovmsgo/ovms/proto/kserve"
 )
 
@@ -42,15 +43,24 @@ func (Codec) Name() string { return proto.Name }
 func (c Codec) Marshal(v any) (mem.BufferSlice, error) { return c.std.Marshal(v) }
 
 // Unmarshal decodes v; a large ModelInferRequest keeps its raw contents in
-// data, which it holds a reference to until Take's Free.
+// data, which it holds a reference to until Take's Free. A large message
+// arms the reclaim of free memory (package reclaim).
 func (c Codec) Unmarshal(data mem.BufferSlice, v any) error {
+	reclaim.After(data.Len())
 	req, ok := v.(*kpb.ModelInferRequest)
 	if !ok || data.Len() < minAlias {
 		return c.std.Unmarshal(data, v)
 	}
+	return c.unmarshalLarge(data, req)
+}
+
+// unmarshalLarge decodes a large ModelInferRequest with split; a message
+// split does not take (groups, a truncated field) goes the standard way,
+// so that every message decodes, or fails, as protobuf says.
+func (c Codec) unmarshalLarge(data mem.BufferSlice, req *kpb.ModelInferRequest) error {
 	parts, rest, err := split(data)
 	if err != nil {
-		return fmt.Errorf("decoding ModelInferRequest: %w", err)
+		return c.std.Unmarshal(data, req)
 	}
 	if err := gproto.Unmarshal(rest, req); err != nil {
 		return err
@@ -178,6 +188,9 @@ func (r *reader) varint() (uint64, error) {
 		b, err := r.byte()
 		if err != nil {
 			return 0, err
+		}
+		if shift == 63 && b > 1 {
+			break // past 64 bits, which protobuf refuses
 		}
 		v |= uint64(b&0x7f) << shift
 		if b < 0x80 {

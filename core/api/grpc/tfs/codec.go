@@ -1,6 +1,8 @@
 package tfs
 
 import (
+	"fmt"
+
 	fw "github.com/ovmsgo/ovms/proto/tensorflow/core/framework"
 
 	"github.com/ovmsgo/ovms/core/tensor"
@@ -18,8 +20,10 @@ var dtypeNames = map[fw.DataType]string{
 
 // decodeInput turns a TensorProto into a request input without copying
 // tensor bytes: tensor_content and string_val are aliased, typed fields are
-// converted while being written into the arena.
-func decodeInput(name string, tp *fw.TensorProto) tensor.Input {
+// converted while being written into the arena. A single value given for
+// a larger shape is broadcast (TF Serving's shorthand) when the tensor it
+// makes fits budget; otherwise the error is a *tensor.MemoryError.
+func decodeInput(name string, tp *fw.TensorProto, budget *tensor.Budget) (tensor.Input, error) {
 	in := tensor.Input{Name: name, DTypeName: "INVALID"}
 	if dt, ok := tensor.FromTFS(int32(tp.GetDtype())); ok {
 		in.DType = dt
@@ -30,7 +34,7 @@ func decodeInput(name string, tp *fw.TensorProto) tensor.Input {
 	}
 	if c := tp.GetTensorContent(); len(c) > 0 && in.DType != device.String {
 		in.Raw, in.HasRaw = c, true
-		return in
+		return in, nil
 	}
 	switch in.DType {
 	case device.String:
@@ -61,13 +65,18 @@ func decodeInput(name string, tp *fw.TensorProto) tensor.Input {
 		in.HasRaw = true
 	}
 	if n := in.Shape.Elements(); in.Values != nil && in.Values.Len() == 1 && n > 1 && n <= maxBroadcast {
+		if size := in.DType.Size(); size > 0 && !budget.Take(n*int64(size)) {
+			return in, &tensor.MemoryError{Input: name, Limit: budget.Limit(),
+				What: fmt.Sprintf("broadcasting one value to %s (%d bytes)", in.Shape, n*int64(size))}
+		}
 		in.Values = tensor.Broadcast{One: in.Values, N: int(n)}
 	}
-	return in
+	return in, nil
 }
 
-// maxBroadcast bounds the elements one value may fill (TF Serving's
-// single-value shorthand); larger declared shapes get the value-count error.
+// maxBroadcast bounds the elements one value may fill when no request
+// budget is set (TF Serving's single-value shorthand); larger declared
+// shapes get the value-count error.
 const maxBroadcast = 1 << 28
 
 // nonEmpty keeps a Values only if it holds something, so an empty typed

@@ -24,11 +24,15 @@ type Service struct {
 	tfspb.UnimplementedPredictionServiceServer
 	tfspb.UnimplementedModelServiceServer
 	models *modelmanager.Manager
+	// maxRequestBytes bounds the memory decoding one request may take
+	// beyond its message (single-value broadcasts); 0: no bound.
+	maxRequestBytes int64
 }
 
-// Register adds both TFS services to s.
-func Register(s *grpc.Server, models *modelmanager.Manager) {
-	svc := &Service{models: models}
+// Register adds both TFS services to s; maxRequestBytes is the request
+// memory budget (--max_request_memory_mb; 0: no bound).
+func Register(s *grpc.Server, models *modelmanager.Manager, maxRequestBytes int64) {
+	svc := &Service{models: models, maxRequestBytes: maxRequestBytes}
 	tfspb.RegisterPredictionServiceServer(s, svc)
 	tfspb.RegisterModelServiceServer(s, svc)
 }
@@ -48,8 +52,13 @@ func (s *Service) Predict(ctx context.Context, req *tfspb.PredictRequest) (*tfsp
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	budget := tensor.NewBudget(s.maxRequestBytes)
 	for _, name := range names {
-		treq.Inputs = append(treq.Inputs, decodeInput(name, req.GetInputs()[name]))
+		in, err := decodeInput(name, req.GetInputs()[name], budget)
+		if err != nil {
+			return nil, apierr.GRPCStatus(tensor.NameModel(err, v.Model, v.Number))
+		}
+		treq.Inputs = append(treq.Inputs, in)
 	}
 	resp, err := v.Infer(ctx, treq)
 	if err != nil {

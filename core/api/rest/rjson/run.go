@@ -24,13 +24,21 @@ type Float interface{ ~float32 | ~float64 }
 // form is scanned and converted in one pass over its bytes, eight at a
 // time (numberAt); others go through Number.
 func AppendFloats[T Float](c *Cursor, dst []T, slow func(Number) T) ([]T, int, bool) {
+	return AppendFloatsMax(c, dst, math.MaxInt, slow)
+}
+
+// AppendFloatsMax is AppendFloats that appends at most max values: when
+// it stops there, it returns false (the array goes on) with the cursor on
+// the next number, so a caller can tell the limit from the end of a run by
+// the kind of the element at the cursor.
+func AppendFloatsMax[T Float](c *Cursor, dst []T, max int, slow func(Number) T) ([]T, int, bool) {
 	data := c.data
 	s := skipWS(data, c.pos)
 	r := c.idx.runAt(s) // a run this loop checks
 	n0 := len(dst)
 	for {
 		// s is where an element starts.
-		if s >= len(data) || (data[s] != '-' && data[s]-'0' > 9) {
+		if s >= len(data) || (data[s] != '-' && data[s]-'0' > 9) || len(dst)-n0 >= max {
 			return dst, len(dst) - n0, c.runStop(r, s)
 		}
 		f, e, ok := numberAt(data, s)
@@ -200,12 +208,18 @@ func numberAt(data []byte, s int) (float64, int, bool) {
 // stopping when conv reports false (ok false, the cursor after that
 // number). Otherwise it is AppendFloats for any element type.
 func AppendNumbers[T any](c *Cursor, dst []T, conv func(Number) (T, bool)) (out []T, count int, done, ok bool) {
+	return AppendNumbersMax(c, dst, math.MaxInt, conv)
+}
+
+// AppendNumbersMax is AppendNumbers that appends at most max values (see
+// AppendFloatsMax).
+func AppendNumbersMax[T any](c *Cursor, dst []T, max int, conv func(Number) (T, bool)) (out []T, count int, done, ok bool) {
 	data := c.data
 	s := skipWS(data, c.pos)
 	r := c.idx.runAt(s) // a run this loop checks
 	n0 := len(dst)
 	for {
-		if s >= len(data) || (data[s] != '-' && data[s]-'0' > 9) {
+		if s >= len(data) || (data[s] != '-' && data[s]-'0' > 9) || len(dst)-n0 >= max {
 			return dst, len(dst) - n0, c.runStop(r, s), true
 		}
 		n, e := scanNum(data, s)
@@ -248,12 +262,18 @@ type Integer interface {
 // which truncates or wraps as C++ casts do) without conv, except, with
 // unsigned, when it is negative (-0 is not). conv must agree with that.
 func AppendInts[T Integer](c *Cursor, dst []T, unsigned bool, conv func(Number) (T, bool)) (out []T, count int, done, ok bool) {
+	return AppendIntsMax(c, dst, math.MaxInt, unsigned, conv)
+}
+
+// AppendIntsMax is AppendInts that appends at most max values (see
+// AppendFloatsMax).
+func AppendIntsMax[T Integer](c *Cursor, dst []T, max int, unsigned bool, conv func(Number) (T, bool)) (out []T, count int, done, ok bool) {
 	data := c.data
 	s := skipWS(data, c.pos)
 	r := c.idx.runAt(s) // a run this loop checks
 	n0 := len(dst)
 	for {
-		if s >= len(data) || (data[s] != '-' && data[s]-'0' > 9) {
+		if s >= len(data) || (data[s] != '-' && data[s]-'0' > 9) || len(dst)-n0 >= max {
 			return dst, len(dst) - n0, c.runStop(r, s), true
 		}
 		m, neg, e, fast := intAt(data, s)

@@ -161,6 +161,12 @@ const indexMin = 2048
 // runMin is the length from which a run of numbers is left to readers.
 const runMin = 64
 
+// maxIndexed bounds the runs and the containers an Index records (24 and
+// 16 bytes each), so that the index of a hostile document stays small;
+// past it, runs are checked at once and containers are skipped by reading
+// them.
+const maxIndexed = 1 << 20
+
 // end returns the offset after the container that starts at start.
 func (x *Index) end(start int) (int, bool) {
 	i, ok := slices.BinarySearchFunc(x.spans, start, func(s span, t int) int { return s.start - t })
@@ -236,7 +242,7 @@ func validate(data []byte, maxDepth int, idx *Index) error {
 			case c == ']' || c == '}' || c == ',' || c == ':':
 				return stateError(st, i)
 			case (c == '-' || c-'0' <= 9) && (st == stArrInitial || st == stElemDelim):
-				if idx != nil {
+				if idx != nil && len(idx.runs) < maxIndexed {
 					if end := runEnd(data, i); end-i >= runMin {
 						idx.runs = append(idx.runs, run{start: i, end: end})
 						i, st = end, runState(data, i, end)
@@ -305,7 +311,7 @@ func validate(data []byte, maxDepth int, idx *Index) error {
 // close records the container that ends at end if it is large.
 func (x *Index) close(starts []int, end int) []int {
 	start := starts[len(starts)-1]
-	if end-start >= indexMin {
+	if end-start >= indexMin && len(x.spans) < maxIndexed {
 		x.spans = append(x.spans, span{start, end})
 	}
 	return starts[:len(starts)-1]
