@@ -19,6 +19,7 @@ TARGETS='
 ./core/api/grpc/rawcodec:FuzzSplitAgreesWithProto
 ./core/api/grpc/kserve:FuzzDecodeInputs
 ./core/api/grpc/tfs:FuzzDecodePredict
+./devices/onnxmodel:FuzzModelLoad
 '
 
 check() {
