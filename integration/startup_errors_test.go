@@ -7,7 +7,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestStartupFailureSaysWhatFailedOnce: when a port is taken, ovms exits 1
@@ -83,5 +85,33 @@ func TestBenchSharedMemoryNamesTheFlag(t *testing.T) {
 		if len(left) != 0 {
 			t.Errorf("%s left %v", p, left)
 		}
+	}
+}
+
+// TestConfigFileFIFOFailsTheStart: a --config_path that is a FIFO (whose
+// open would wait for a writer forever) ends the start at once with
+// OVMS's "Configuration file not found or cannot open", naming the file.
+func TestConfigFileFIFOFailsTheStart(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "config.json")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		code        int
+		out, stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out, stderr := runOVMS(t, "--config_path", fifo, "--port", "0", "--rest_port", fmt.Sprint(freePort(t)))
+		done <- result{code, out, stderr}
+	}()
+	select {
+	case r := <-done:
+		all := r.out + r.stderr
+		if r.code == 0 || !strings.Contains(all, "Configuration file not found or cannot open") || !strings.Contains(all, "not a regular file") {
+			t.Errorf("exit %d, output:\n%s", r.code, all)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("ovms with a FIFO as --config_path did not end within 20 s")
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -20,6 +19,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/ovmsgo/ovms/plugins/modelfile"
 )
 
 // File is a parsed and validated config.json.
@@ -122,6 +123,17 @@ const (
 	readDelay    = 100 * time.Millisecond
 )
 
+// MaxFileBytes bounds the size of a config.json (OVMS's configs are a few
+// KiB; the bound only stops a runaway file).
+const MaxFileBytes = 64 << 20
+
+// ReadConfigFile reads a config.json: a regular file (a link to one is
+// followed) of at most MaxFileBytes. A FIFO, a device or a folder is
+// refused at once instead of blocking or reading without end.
+func ReadConfigFile(path string) ([]byte, error) {
+	return modelfile.ReadFile(path, MaxFileBytes)
+}
+
 // LoadFile reads, validates and parses a config.json. Relative base paths
 // resolve against the file's folder. A parse that fails as JSON is retried
 // (a writer may be mid-way), as OVMS does.
@@ -135,7 +147,7 @@ func LoadFile(path string) (*File, error) {
 			time.Sleep(readDelay)
 		}
 		var data []byte
-		data, err = os.ReadFile(path)
+		data, err = ReadConfigFile(path)
 		if err != nil {
 			return nil, &FileError{Path: path, Reason: ReasonCannotOpen, Err: err}
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -84,7 +83,7 @@ func (r *reloader) Reload(ctx context.Context) (bool, error) {
 	models := r.current
 	fileChanged := false
 	if r.path != "" {
-		data, err := os.ReadFile(r.path)
+		data, err := config.ReadConfigFile(r.path)
 		if err != nil {
 			return false, &rest.ReloadError{Message: rest.ReloadFileMissing,
 				Err: apierr.Wrap(apierr.ConfigFileTimestampReadingFailed, err, "%v", err)}
