@@ -45,14 +45,16 @@ func (b *bucket) NewRangeReader(ctx context.Context, key string, offset, length 
 			return nil, err
 		}
 	}
+	var err error
 	if length == 0 {
-		return r, r.openEmpty()
-	}
-	err := r.open()
-	var ge *googleapi.Error
-	if errors.As(err, &ge) && ge.Code == http.StatusRequestedRangeNotSatisfiable {
-		// offset is at or past the end: nothing to read.
-		return r, r.openEmpty()
+		err = r.openEmpty()
+	} else {
+		err = r.open()
+		var ge *googleapi.Error
+		if errors.As(err, &ge) && ge.Code == http.StatusRequestedRangeNotSatisfiable {
+			// offset is at or past the end: nothing to read.
+			err = r.openEmpty()
+		}
 	}
 	if err != nil {
 		return nil, err
