@@ -1,6 +1,9 @@
 // Package storage reads model repositories from local folders and from
-// cloud storage (s3://, gs://, az:// through gocloud.dev, azfs:// through
-// the Azure file share SDK).
+// cloud storage (s3://, gs://, az:// through gocloud.dev's blob.Bucket,
+// azfs:// through the Azure file share SDK). gs:// uses our read-only
+// gocloud.dev driver internal/gcsjson over Google's JSON API client
+// (google.golang.org/api/storage/v1) instead of gocloud's gcsblob, whose
+// cloud.google.com/go/storage links gRPC xDS and Cloud Monitoring.
 //
 // A model's base path holds numbered version folders (1/, 2/, ...).
 // Open returns its Repository: Versions lists the folders, Fetch makes one
@@ -27,7 +30,9 @@
 //   - gs://bucket/prefix. GOOGLE_APPLICATION_CREDENTIALS selects Google
 //     Application Default Credentials; without it requests are anonymous
 //     (as in OVMS). STORAGE_EMULATOR_HOST (host:port or URL) sends requests,
-//     unauthenticated, to an emulator such as fake-gcs-server.
+//     unauthenticated, to an emulator such as fake-gcs-server. Lists and
+//     reads go through the JSON API; transient failures are retried and a
+//     cut read resumes at the next byte, pinned to the object's generation.
 //   - az://container/prefix (also azure://). AZURE_STORAGE_CONNECTION_STRING
 //     (account key or SAS, and endpoints, e.g. Azurite's BlobEndpoint);
 //     otherwise AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY (shared key),

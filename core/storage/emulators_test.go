@@ -196,3 +196,25 @@ func TestGCSEmulator(t *testing.T) {
 		checkEmulatorRepo(t, "gs", "bkt")
 	})
 }
+
+// TestGCSAccessDenied runs gs:// against a JSON API that refuses every
+// request with 403, as GCS answers a caller without storage.objects.list on
+// the bucket: the error says access was denied (not that the bucket does not
+// exist) and carries the service's message.
+func TestGCSAccessDenied(t *testing.T) {
+	clearCloudEnv(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `{"error":{"code":403,"message":"caller does not have storage.objects.list access to the Google Cloud Storage bucket.","errors":[{"reason":"forbidden"}]}}`)
+	}))
+	defer srv.Close()
+	t.Setenv("STORAGE_EMULATOR_HOST", srv.URL)
+	repo, err := Open(context.Background(), "gs://private/models/m", t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer repo.Close()
+	_, err = repo.Versions(context.Background(), nil)
+	wantCode(t, err, errFilesystem, "gs://private/models/m", `access to bucket "private" denied`, "storage.objects.list access")
+}

@@ -13,9 +13,11 @@ import (
 	_ "gocloud.dev/blob/s3blob"
 )
 
-// TestEnvWithGocloud reads objects back with the gocloud.dev drivers that
-// ovms opens remote repositories with, configured by nothing but Env(): what
-// an ovms process started with that environment does.
+// TestEnvWithGocloud reads objects back with gocloud.dev's drivers,
+// configured by nothing but Env(): what an ovms process started with that
+// environment does (ovms reads gs:// with its own driver over Google's JSON
+// API client, core/storage/internal/gcsjson, which reads the same
+// STORAGE_EMULATOR_HOST; TestCloudStorage runs it through the binary).
 func TestEnvWithGocloud(t *testing.T) {
 	cases := []struct {
 		name  string
