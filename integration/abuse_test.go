@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,26 +27,6 @@ import (
 // The attacks of issue 11 (items 1, 2, 3 and 5): each is sent to a fresh
 // server, and each test checks the answer and the peak resident memory
 // (VmHWM) of the core and of its CPU plugin against a stated bound.
-
-// procKB reads a "Vm..." field of /proc/<pid>/status, in KiB.
-func procKB(t *testing.T, pid int, field string) int64 {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				t.Fatalf("%s of pid %d: %v", field, pid, err)
-			}
-			return n
-		}
-	}
-	t.Fatalf("no %s in /proc/%d/status", field, pid)
-	return 0
-}
 
 // memWatch records the resident memory of the core and its plugin before
 // an attack, to bound their peaks (VmHWM) after it.

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,13 +40,7 @@ func usage(t *testing.T, pid int) procUsage {
 			u.memfds++
 		}
 	}
-	st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if m := regexp.MustCompile(`VmRSS:\s+(\d+)`).FindSubmatch(st); m != nil {
-		u.rss, _ = strconv.Atoi(string(m[1]))
-	}
-	if m := regexp.MustCompile(`VmHWM:\s+(\d+)`).FindSubmatch(st); m != nil {
-		u.hwm, _ = strconv.Atoi(string(m[1]))
-	}
+	u.rss, u.hwm = int(procKB(t, pid, "VmRSS")), int(procKB(t, pid, "VmHWM"))
 	return u
 }
 

@@ -5,11 +5,8 @@ import (
 	"compress/zlib"
 	"encoding/base64"
 	"encoding/binary"
-	"fmt"
 	"hash/crc32"
 	"image/color"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,26 +16,6 @@ import (
 
 	kpb "github.com/ovmsgo/ovms/proto/kserve"
 )
-
-// peakRSS is a process's peak resident set (VmHWM), in bytes.
-func peakRSS(t *testing.T, pid int) int64 {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatalf("no VmHWM in /proc/%d/status", pid)
-	return 0
-}
 
 // bombJPEG is a baseline JPEG of a few hundred bytes whose frame header
 // claims w x h pixels (a real 16x16 image, its size patched, its scan cut).
@@ -106,7 +83,7 @@ func TestImageDecodeBombs(t *testing.T) {
 	grayBomb := zerosPNG(t, 32768, 32768, 0)
 	rgbBomb := zerosPNG(t, 16384, 16384, 2)
 	pid := s.cmd.Process.Pid
-	before := peakRSS(t, pid)
+	before := procKB(t, pid, "VmHWM") << 10
 	for _, c := range []struct {
 		name   string
 		img    []byte
@@ -131,7 +108,7 @@ func TestImageDecodeBombs(t *testing.T) {
 	if code != 400 || !strings.Contains(body, "Image parsing failed - image 0 is 32768x32768") {
 		t.Errorf("tfs rest: %d %s", code, body)
 	}
-	grew := peakRSS(t, pid) - before
+	grew := procKB(t, pid, "VmHWM")<<10 - before
 	t.Logf("the core's peak RSS grew by %d MB answering the bombs", grew>>20)
 	if grew > 100<<20 {
 		t.Errorf("the core's peak RSS grew by %d MB answering the bombs (bound 100 MB)", grew>>20)
@@ -152,7 +129,7 @@ func TestImageDecodeBombs(t *testing.T) {
 		batch[i] = img
 	}
 	dpid := d.cmd.Process.Pid
-	before = peakRSS(t, dpid)
+	before = procKB(t, dpid, "VmHWM") << 10
 	start := time.Now()
 	_, err := kpb.NewGRPCInferenceServiceClient(d.conn).ModelInfer(ctx(t), &kpb.ModelInferRequest{ModelName: "image_any",
 		Inputs: []*inT{{Name: "image", Datatype: "BYTES", Shape: []int64{24}, Contents: &kpb.InferTensorContents{BytesContents: batch}}}})
@@ -163,7 +140,7 @@ func TestImageDecodeBombs(t *testing.T) {
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("24 images of 2048x2048: answered in %v", took)
 	}
-	grew = peakRSS(t, dpid) - before
+	grew = procKB(t, dpid, "VmHWM")<<10 - before
 	t.Logf("the core's peak RSS grew by %d MB refusing the batch", grew>>20)
 	if grew > 100<<20 {
 		t.Errorf("the core's peak RSS grew by %d MB refusing the batch (bound 100 MB)", grew>>20)

@@ -5,28 +5,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
-
-// vmHWMMiB is a process's peak resident set (VmHWM), in MiB.
-func vmHWMMiB(t *testing.T, pid int) int {
-	t.Helper()
-	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(st)
-	if m == nil {
-		t.Fatalf("no VmHWM in /proc/%d/status", pid)
-	}
-	kb, _ := strconv.Atoi(string(m[1]))
-	return kb / 1024
-}
 
 // quickly runs f and fails the test if it takes longer than d.
 func quickly(t *testing.T, d time.Duration, what string, f func()) {
@@ -113,10 +96,10 @@ func TestModelFilesThatAreNotRegularFiles(t *testing.T) {
 	}
 	// Bounds: an idle core takes about 40 MiB, a CPU plugin with these
 	// models about 60 MiB; reading /dev/zero took gigabytes.
-	if hwm := vmHWMMiB(t, s.cmd.Process.Pid); hwm > 300 {
+	if hwm := procKB(t, s.cmd.Process.Pid, "VmHWM") >> 10; hwm > 300 {
 		t.Errorf("core peak RSS %d MiB, want at most 300", hwm)
 	}
-	if hwm := vmHWMMiB(t, pluginPid(t, s)); hwm > 400 {
+	if hwm := procKB(t, pluginPid(t, s), "VmHWM") >> 10; hwm > 400 {
 		t.Errorf("plugin peak RSS %d MiB, want at most 400", hwm)
 	}
 	s.alive()

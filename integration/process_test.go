@@ -161,3 +161,23 @@ func TestKillLeavesNoPluginOrSharedMemory(t *testing.T) {
 		t.Errorf("/dev/shm grew from %d to %d entries", len(shmBefore), len(shmAfter))
 	}
 }
+
+// procKB reads a "Vm..." field of /proc/<pid>/status, in KiB.
+func procKB(t *testing.T, pid int, field string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				t.Fatalf("%s of pid %d: %v", field, pid, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no %s in /proc/%d/status", field, pid)
+	return 0
+}

@@ -32,11 +32,12 @@ var emulatorFiles = map[string]string{
 
 // checkEmulatorRepo checks Versions, Fetch and Release on a repository
 // holding emulatorFiles, and the errors of a missing prefix and bucket.
-func checkEmulatorRepo(t *testing.T, scheme, bucket string) {
+// roundTrip opens the repository at base (versions 1 and 2, a "config"
+// folder), fetches version 2 into cache, releases it and checks the cache
+// is empty again; it returns version 2's files.
+func roundTrip(t *testing.T, base, cache string) map[string]string {
 	t.Helper()
 	ctx := context.Background()
-	base := scheme + "://" + bucket + "/models/m"
-	cache := t.TempDir()
 	repo, err := Open(ctx, base, cache, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -58,14 +59,22 @@ func checkEmulatorRepo(t *testing.T, scheme, bucket string) {
 		t.Errorf("Fetch gave %q", p)
 	}
 	files := readTree(t, p)
-	if len(files) != 3 || files["model.bin"] != emulatorFiles["models/m/2/model.bin"] || files["sub/vocab.txt"] != "a b c" {
-		t.Errorf("downloaded %v", keys(files))
-	}
 	if err := repo.Release(2); err != nil {
 		t.Fatal(err)
 	}
 	if e := entries(t, cache); len(e) != 0 {
 		t.Errorf("cache holds %v after Release", e)
+	}
+	return files
+}
+
+func checkEmulatorRepo(t *testing.T, scheme, bucket string) {
+	t.Helper()
+	ctx := context.Background()
+	cache := t.TempDir()
+	files := roundTrip(t, scheme+"://"+bucket+"/models/m", cache)
+	if len(files) != 3 || files["model.bin"] != emulatorFiles["models/m/2/model.bin"] || files["sub/vocab.txt"] != "a b c" {
+		t.Errorf("downloaded %v", keys(files))
 	}
 
 	missing, err := Open(ctx, scheme+"://"+bucket+"/models/nope", cache, nil)
