@@ -13,7 +13,7 @@ LDFLAGS   := -X github.com/ovmsgo/ovms/internal/version.Describe=$(DESCRIBE)
 DEVICES := cpu gpu myriad hddl cuda mock
 # Measured with a cold build cache (GOCACHE=$$(mktemp -d) time make build), module cache warm: 390 s of CPU
 # time (user+sys), about 4 min on 2 cores; see README.md.
-FIRST_BUILD := 4 min
+FIRST_BUILD := 3 min
 GRPC_PORT ?= 9000
 REST_PORT ?= 8000
 
