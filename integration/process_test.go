@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -180,4 +181,26 @@ func procKB(t *testing.T, pid int, field string) int64 {
 	}
 	t.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
+}
+
+// TestPluginMallocTunables: the plugin starts with glibc's malloc asking
+// for transparent huge pages (faster session creation), unless the
+// operator set GLIBC_TUNABLES, which the plugin then inherits unchanged.
+func TestPluginMallocTunables(t *testing.T) {
+	environ := func(s *server) []string {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pluginPid(t, s)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(string(b), "\x00")
+	}
+	s := startServer(t, "dummy")
+	if env := environ(s); !slices.Contains(env, "GLIBC_TUNABLES=glibc.malloc.hugetlb=1") {
+		t.Errorf("the plugin's environment has no GLIBC_TUNABLES=glibc.malloc.hugetlb=1: %q", env)
+	}
+	own := startEnv(t, []string{"GLIBC_TUNABLES=glibc.malloc.arena_max=2"}, "--model_name", "dummy", "--model_path", filepath.Join(modelsDir, "dummy"))
+	env := environ(own)
+	if !slices.Contains(env, "GLIBC_TUNABLES=glibc.malloc.arena_max=2") || slices.Contains(env, "GLIBC_TUNABLES=glibc.malloc.hugetlb=1") {
+		t.Errorf("the operator's GLIBC_TUNABLES was not passed on unchanged: %q", env)
+	}
 }

@@ -141,7 +141,7 @@ func start(ctx context.Context, sp spec) (*Instance, error) {
 	}
 	cmd := exec.Command(path)
 	cmd.ExtraFiles = append([]*os.File{arena.File()}, channel.Files()...)
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(WithMallocTunables(os.Environ()),
 		shm.EnvLayout+"="+arena.Layout().String(),
 		shm.EnvChannel+"="+channel.Env(),
 		plugins.EnvLogLevel+"="+logging.LevelName(),

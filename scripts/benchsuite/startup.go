@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ovmsgo/ovms/core/modelmanager"
+	"github.com/ovmsgo/ovms/core/pluginhost"
 	om "github.com/ovmsgo/ovms/devices/onnxmodel"
 	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
 )
@@ -182,18 +183,67 @@ func fmtRuns(ds []time.Duration) string {
 	return strings.Join(s, ", ")
 }
 
+// engineSessionsFlag makes benchsuite a fresh engine process: it loads
+// ONNX Runtime, creates the sessions of the files given (parallel at once)
+// and exits; the parent times it from launch to exit, as it times ovms.
+const engineSessionsFlag = "-engine-sessions"
+
+// engineSessionsMain is the child's side of engineSessionsFlag: args are
+// the parallelism and the model files.
+func engineSessionsMain(args []string) int {
+	parallel, err := strconv.Atoi(args[0])
+	if err == nil {
+		_, err = engineSessions(args[1:], parallel)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchsuite:", err)
+		return 1
+	}
+	return 0
+}
+
+// freshEngineSessions is the raw engine's session creation as a serving
+// process meets it: a new process loads ONNX Runtime and creates the
+// sessions (parallel at once), its memory touched for the first time, as
+// ovms's plugin's is; timed from launch to exit. It runs with the plugin's
+// malloc setting (pluginhost.MallocTunables) unless env sets another.
+func freshEngineSessions(files []string, parallel int) (time.Duration, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	cmd := exec.Command(exe, append([]string{engineSessionsFlag, strconv.Itoa(parallel)}, files...)...)
+	cmd.Env = pluginhost.WithMallocTunables(os.Environ())
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("engine in a fresh process: %w: %s", err, strings.TrimSpace(out.String()))
+	}
+	return time.Since(start), nil
+}
+
 // manyModelsStartup measures ovms loading the six startup models (launch to
 // all AVAILABLE) against the raw engine creating their sessions as many at
 // once as ovms loads by default (modelmanager.DefaultLoadParallelism), in
-// alternating rounds; the target is 1.3x the engine's time. The engine one
-// session after another and ovms loading one version at a time are
-// measured for context.
+// alternating rounds, with two baselines and a 1.3x target for each:
+//   - a fresh engine process (launch to exit), which touches its memory
+//     for the first time as ovms's plugin does: the like-for-like baseline;
+//   - the engine in this process, creating the sessions again after the
+//     rounds before (its heap already faulted in): the stricter reading of
+//     the target, which a starting server cannot reach by its nature
+//     (docs/performance.md gives the figures).
+//
+// The engine one session after another and ovms loading one version at a
+// time are measured for context.
 func (s *suite) manyModelsStartup() {
-	t := target{Group: "startup", Name: fmt.Sprintf("%d models: launch to all AVAILABLE", len(startupModels)), Unit: "s"}
-	defer func() { s.targets = append(s.targets, t) }()
+	name := fmt.Sprintf("%d models: launch to all AVAILABLE", len(startupModels))
+	fresh := target{Group: "startup", Name: name + ", vs a fresh engine process", Unit: "s"}
+	warm := target{Group: "startup", Name: name + ", vs the engine in a warm process", Unit: "s"}
+	defer func() { s.targets = append(s.targets, fresh, warm) }()
 	cfg, files, err := prepareStartupModels(s.opt.modelsDir)
 	if err != nil {
-		t.Err = err.Error()
+		fresh.Err, warm.Err = err.Error(), err.Error()
 		return
 	}
 	rounds := 3
@@ -201,10 +251,14 @@ func (s *suite) manyModelsStartup() {
 		rounds = 1
 	}
 	n := modelmanager.DefaultLoadParallelism()
-	var seq, par, ov, ovSeq []time.Duration
+	var seq, par, cold, ov, ovSeq []time.Duration
 	for r := 0; r < rounds && s.ctx.Err() == nil; r++ {
 		fmt.Fprintf(s.log, "measuring startup with %d models, round %d of %d\n", len(files), r+1, rounds)
-		d, err := engineSessions(files, 1)
+		d, err := freshEngineSessions(files, n)
+		if err == nil {
+			cold = append(cold, d)
+			d, err = engineSessions(files, 1)
+		}
 		if err == nil {
 			seq = append(seq, d)
 			d, err = engineSessions(files, n)
@@ -219,18 +273,21 @@ func (s *suite) manyModelsStartup() {
 			ovSeq = append(ovSeq, d)
 		}
 		if err != nil {
-			t.Err = err.Error()
+			fresh.Err, warm.Err = err.Error(), err.Error()
 			return
 		}
 	}
 	if len(ov) == 0 {
-		t.Err = "interrupted"
+		fresh.Err, warm.Err = "interrupted", "interrupted"
 		return
 	}
-	fmt.Fprintf(s.log, "startup, %d models: engine one at a time %s; engine %d at once %s; ovms %s; ovms --model_load_parallelism 1: %s\n",
-		len(files), fmtRuns(seq), n, fmtRuns(par), fmtRuns(ov), fmtRuns(ovSeq))
-	mSeq, mPar, mOv, mOvSeq := median(seq), median(par), median(ov), median(ovSeq)
-	t.Measured, t.Limit = mOv.Seconds(), 1.3*mPar.Seconds()
-	t.Formula = fmt.Sprintf("1.3 x engine creating the sessions %d at once %.3fs, as ovms loads (median of %d; engine one at a time %.3fs; ovms one at a time %.3fs)",
-		n, mPar.Seconds(), len(ov), mSeq.Seconds(), mOvSeq.Seconds())
+	fmt.Fprintf(s.log, "startup, %d models: engine in a fresh process %d at once %s; engine in this process one at a time %s, %d at once %s; ovms %s; ovms --model_load_parallelism 1: %s\n",
+		len(files), n, fmtRuns(cold), fmtRuns(seq), n, fmtRuns(par), fmtRuns(ov), fmtRuns(ovSeq))
+	mCold, mSeq, mPar, mOv, mOvSeq := median(cold), median(seq), median(par), median(ov), median(ovSeq)
+	fresh.Measured, fresh.Limit = mOv.Seconds(), 1.3*mCold.Seconds()
+	fresh.Formula = fmt.Sprintf("1.3 x a fresh engine process creating the sessions %d at once, launch to exit, %.3fs (median of %d; ovms one at a time %.3fs)",
+		n, mCold.Seconds(), len(ov), mOvSeq.Seconds())
+	warm.Measured, warm.Limit = mOv.Seconds(), 1.3*mPar.Seconds()
+	warm.Formula = fmt.Sprintf("1.3 x the engine in this process creating the sessions %d at once again, %.3fs (median of %d; one at a time %.3fs)",
+		n, mPar.Seconds(), len(ov), mSeq.Seconds())
 }
