@@ -1,11 +1,7 @@
 package integration
 
 import (
-	"bytes"
-	"compress/zlib"
 	"encoding/base64"
-	"encoding/binary"
-	"hash/crc32"
 	"image/color"
 	"strings"
 	"testing"
@@ -14,56 +10,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/ovmsgo/ovms/core/imagein/imagetest"
 	kpb "github.com/ovmsgo/ovms/proto/kserve"
 )
-
-// bombJPEG is a baseline JPEG of a few hundred bytes whose frame header
-// claims w x h pixels (a real 16x16 image, its size patched, its scan cut).
-func bombJPEG(t *testing.T, w, h int) []byte {
-	t.Helper()
-	b := solidImage(t, "jpeg", 16, 16, color.RGBA{R: 200, A: 255})
-	sof, sos := bytes.Index(b, []byte{0xff, 0xc0}), bytes.Index(b, []byte{0xff, 0xda})
-	if sof < 0 || sos < 0 {
-		t.Fatal("no SOF0 or SOS in image/jpeg's output")
-	}
-	out := append([]byte(nil), b[:sos+20]...)
-	binary.BigEndian.PutUint16(out[sof+5:], uint16(h))
-	binary.BigEndian.PutUint16(out[sof+7:], uint16(w))
-	return out
-}
-
-// zerosPNG is a valid w x h 8-bit PNG of zeros, grey (colorType 0) or RGB
-// (2): a few hundred KB to a few MB that decode to up to gigabytes.
-func zerosPNG(t *testing.T, w, h, colorType int) []byte {
-	t.Helper()
-	bpp := map[int]int{0: 1, 2: 3}[colorType]
-	var out bytes.Buffer
-	out.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		var n [4]byte
-		binary.BigEndian.PutUint32(n[:], uint32(len(data)))
-		out.Write(n[:])
-		out.WriteString(typ)
-		out.Write(data)
-		binary.BigEndian.PutUint32(n[:], crc32.ChecksumIEEE(append([]byte(typ), data...)))
-		out.Write(n[:])
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8], ihdr[9] = 8, byte(colorType)
-	chunk("IHDR", ihdr)
-	var z bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&z, zlib.BestSpeed)
-	row := make([]byte, 1+w*bpp)
-	for range h {
-		zw.Write(row)
-	}
-	zw.Close()
-	chunk("IDAT", z.Bytes())
-	chunk("IEND", nil)
-	return out.Bytes()
-}
 
 // TestImageDecodeBombs sends images whose headers claim huge sizes. Each
 // is answered from its header, quickly, and the core's peak RSS grows by
@@ -79,9 +28,12 @@ func TestImageDecodeBombs(t *testing.T) {
 	if err := infer("image_nhwc", solidImage(t, "png", 8, 8, color.RGBA{R: 255, A: 255})); err != nil {
 		t.Fatal(err)
 	}
-	jpegBomb := bombJPEG(t, 32768, 32768)
-	grayBomb := zerosPNG(t, 32768, 32768, 0)
-	rgbBomb := zerosPNG(t, 16384, 16384, 2)
+	jpegBomb, err := imagetest.JPEGBomb(32768, 32768)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grayBomb := imagetest.ZerosPNG(32768, 32768, imagetest.Grey)
+	rgbBomb := imagetest.ZerosPNG(16384, 16384, imagetest.RGB)
 	pid := s.cmd.Process.Pid
 	before := procKB(t, pid, "VmHWM") << 10
 	for _, c := range []struct {
@@ -131,7 +83,7 @@ func TestImageDecodeBombs(t *testing.T) {
 	dpid := d.cmd.Process.Pid
 	before = procKB(t, dpid, "VmHWM") << 10
 	start := time.Now()
-	_, err := kpb.NewGRPCInferenceServiceClient(d.conn).ModelInfer(ctx(t), &kpb.ModelInferRequest{ModelName: "image_any",
+	_, err = kpb.NewGRPCInferenceServiceClient(d.conn).ModelInfer(ctx(t), &kpb.ModelInferRequest{ModelName: "image_any",
 		Inputs: []*inT{{Name: "image", Datatype: "BYTES", Shape: []int64{24}, Contents: &kpb.InferTensorContents{BytesContents: batch}}}})
 	if st := status.Convert(err); st.Code() != codes.InvalidArgument || !strings.HasPrefix(st.Message(), "Image parsing failed - image 0 is 2048x2048") ||
 		!strings.Contains(st.Message(), "tensor of 24 images") {

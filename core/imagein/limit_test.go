@@ -3,8 +3,6 @@ package imagein
 import (
 	"bytes"
 	"compress/zlib"
-	"encoding/binary"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"runtime"
@@ -12,57 +10,18 @@ import (
 	"testing"
 
 	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/imagein/imagetest"
 	"github.com/ovmsgo/ovms/plugins/device"
 )
 
-// jpegBomb returns a small baseline JPEG whose frame header claims w x h
-// pixels: a real 16x16 image with its SOF0 dimensions patched and its scan
-// cut short, so that only the header is believable.
+// jpegBomb is imagetest.JPEGBomb, failing t on error.
 func jpegBomb(t testing.TB, w, h int) []byte {
 	t.Helper()
-	b := jpegOf(t, solid(16, 16, red), 90)
-	sof := bytes.Index(b, []byte{0xff, 0xc0})
-	sos := bytes.Index(b, []byte{0xff, 0xda})
-	if sof < 0 || sos < 0 {
-		t.Fatal("no SOF0 or SOS in image/jpeg's output")
+	b, err := imagetest.JPEGBomb(w, h)
+	if err != nil {
+		t.Fatal(err)
 	}
-	out := append([]byte(nil), b[:sos+20]...)
-	binary.BigEndian.PutUint16(out[sof+5:], uint16(h))
-	binary.BigEndian.PutUint16(out[sof+7:], uint16(w))
-	return out
-}
-
-// zeroPNG is a w x h PNG of zeros (8-bit grey or RGB), compressed as
-// image/png would.
-func zeroPNG(t testing.TB, w, h, colorType int) []byte {
-	t.Helper()
-	bpp := map[int]int{0: 1, 2: 3}[colorType]
-	var out bytes.Buffer
-	out.Write(pngSig)
-	chunk := func(typ string, data []byte) {
-		var n [4]byte
-		binary.BigEndian.PutUint32(n[:], uint32(len(data)))
-		out.Write(n[:])
-		out.WriteString(typ)
-		out.Write(data)
-		binary.BigEndian.PutUint32(n[:], crc32.ChecksumIEEE(append([]byte(typ), data...)))
-		out.Write(n[:])
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8], ihdr[9] = 8, byte(colorType)
-	chunk("IHDR", ihdr)
-	var z bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&z, zlib.BestSpeed)
-	row := make([]byte, 1+w*bpp)
-	for range h {
-		zw.Write(row)
-	}
-	zw.Close()
-	chunk("IDAT", z.Bytes())
-	chunk("IEND", nil)
-	return out.Bytes()
+	return b
 }
 
 // allocated runs f and returns the bytes it allocated on the Go heap.
@@ -93,7 +52,7 @@ func TestJPEGBombIsRefusedFromItsHeader(t *testing.T) {
 // A grey PNG of 16384x16384 zeros (300 KB) into a 3-channel input: OVMS
 // answers INVALID_NO_OF_CHANNELS, which the header already tells.
 func TestPNGBombChannelsFromTheHeader(t *testing.T) {
-	bomb := zeroPNG(t, 16384, 16384, 0)
+	bomb := imagetest.ZerosPNG(16384, 16384, imagetest.Grey)
 	var err error
 	n := allocated(func() { _, _, err = Decode([][]byte{bomb}, target(device.Uint8, 1, 224, 224, 3)) })
 	if want := "Invalid number of channels in binary input - image 0 has 1 channels; expected: 3; input name: in"; msg(err) != want {
@@ -103,7 +62,7 @@ func TestPNGBombChannelsFromTheHeader(t *testing.T) {
 		t.Fatalf("the channel check of a %d-byte PNG allocated %d MiB", len(bomb), n>>20)
 	}
 	// The same image with the right channel count is over the limit.
-	rgb := zeroPNG(t, 16384, 16384, 2)
+	rgb := imagetest.ZerosPNG(16384, 16384, imagetest.RGB)
 	n = allocated(func() { _, _, err = Decode([][]byte{rgb}, target(device.Uint8, 1, 224, 224, 3)) })
 	if !apierr.Is(err, apierr.ImageParsingFailed) || !strings.Contains(msg(err), "image 0 is 16384x16384") {
 		t.Fatalf("got %q", msg(err))
@@ -173,7 +132,7 @@ func TestOverTheLimitTheHeaderAnswersInOVMSOrder(t *testing.T) {
 	if want := "Binary input images for this endpoint are required to have the same resolution - image 1 is 2048x2048, the first is 4x4; input name: in"; msg(err) != want {
 		t.Fatalf("got %q", msg(err))
 	}
-	grayBig := zeroPNG(t, 2048, 2048, 0)
+	grayBig := imagetest.ZerosPNG(2048, 2048, imagetest.Grey)
 	_, _, err = Decode([][]byte{rgb, grayBig}, Target{Name: "in", Shape: []int64{2, 4, 4, 3}, DType: device.Uint8, MaxBytes: 1 << 20})
 	if want := "Invalid number of channels in binary input - image 1 has 1 channels; expected: 3; input name: in"; msg(err) != want {
 		t.Fatalf("got %q", msg(err))
@@ -293,23 +252,5 @@ func interlaced(t testing.TB) []byte {
 	zw := zlib.NewWriter(&z)
 	zw.Write(raw.Bytes())
 	zw.Close()
-	var out bytes.Buffer
-	out.Write(pngSig)
-	chunk := func(typ string, data []byte) {
-		var n [4]byte
-		binary.BigEndian.PutUint32(n[:], uint32(len(data)))
-		out.Write(n[:])
-		out.WriteString(typ)
-		out.Write(data)
-		binary.BigEndian.PutUint32(n[:], crc32.ChecksumIEEE(append([]byte(typ), data...)))
-		out.Write(n[:])
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], w)
-	binary.BigEndian.PutUint32(ihdr[4:], h)
-	ihdr[8], ihdr[12] = 8, 1
-	chunk("IHDR", ihdr)
-	chunk("IDAT", z.Bytes())
-	chunk("IEND", nil)
-	return out.Bytes()
+	return imagetest.PNG(w, h, imagetest.Grey, true, z.Bytes())
 }
