@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -13,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/imagein/imagetest"
 	"github.com/ovmsgo/ovms/plugins/device"
 )
 
@@ -59,28 +59,6 @@ func jpegOf(t testing.TB, img image.Image, q int) []byte {
 // unfiltered scanlines.
 func rawPNG(t testing.TB, w, h, depth, colorType int, rows [][]byte, trns []byte) []byte {
 	t.Helper()
-	var out bytes.Buffer
-	out.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		var n [4]byte
-		binary.BigEndian.PutUint32(n[:], uint32(len(data)))
-		out.Write(n[:])
-		crc := crc32.NewIEEE()
-		crc.Write([]byte(typ))
-		crc.Write(data)
-		out.WriteString(typ)
-		out.Write(data)
-		binary.BigEndian.PutUint32(n[:], crc.Sum32())
-		out.Write(n[:])
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8], ihdr[9] = byte(depth), byte(colorType)
-	chunk("IHDR", ihdr)
-	if trns != nil {
-		chunk("tRNS", trns)
-	}
 	var z bytes.Buffer
 	zw := zlib.NewWriter(&z)
 	for _, r := range rows {
@@ -88,9 +66,7 @@ func rawPNG(t testing.TB, w, h, depth, colorType int, rows [][]byte, trns []byte
 		zw.Write(r)
 	}
 	zw.Close()
-	chunk("IDAT", z.Bytes())
-	chunk("IEND", nil)
-	return out.Bytes()
+	return imagetest.PNG(imagetest.PNGHeader{Width: w, Height: h, Depth: depth, ColorType: colorType, TRNS: trns}, z.Bytes())
 }
 
 func target(dt device.DataType, shape ...int64) Target {

@@ -252,5 +252,5 @@ func interlaced(t testing.TB) []byte {
 	zw := zlib.NewWriter(&z)
 	zw.Write(raw.Bytes())
 	zw.Close()
-	return imagetest.PNG(w, h, imagetest.Grey, true, z.Bytes())
+	return imagetest.PNG(imagetest.PNGHeader{Width: w, Height: h, ColorType: imagetest.Grey, Interlace: true}, z.Bytes())
 }

@@ -56,12 +56,21 @@ func ZerosPNG(w, h, colorType int) []byte {
 		zw.Write(row)
 	}
 	zw.Close()
-	return PNG(w, h, colorType, false, z.Bytes())
+	return PNG(PNGHeader{Width: w, Height: h, ColorType: colorType}, z.Bytes())
 }
 
-// PNG assembles an 8-bit PNG from its zlib-compressed scanlines (idat), with
-// Adam7 interlacing when interlace is set (image/png writes none).
-func PNG(w, h, colorType int, interlace bool, idat []byte) []byte {
+// PNGHeader is what a PNG's IHDR chunk says, and its tRNS chunk if any.
+type PNGHeader struct {
+	Width, Height int
+	Depth         int  // bits per sample; 0 means 8
+	ColorType     int  // Grey, RGB, or any other PNG colour type
+	Interlace     bool // Adam7 (image/png writes none)
+	TRNS          []byte
+}
+
+// PNG assembles a PNG from its header and its zlib-compressed, filtered
+// scanlines (idat), for the headers image/png never writes.
+func PNG(h PNGHeader, idat []byte) []byte {
 	var out bytes.Buffer
 	out.WriteString("\x89PNG\r\n\x1a\n")
 	chunk := func(typ string, data []byte) {
@@ -74,13 +83,19 @@ func PNG(w, h, colorType int, interlace bool, idat []byte) []byte {
 		out.Write(n[:])
 	}
 	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8], ihdr[9] = 8, byte(colorType)
-	if interlace {
+	binary.BigEndian.PutUint32(ihdr[0:], uint32(h.Width))
+	binary.BigEndian.PutUint32(ihdr[4:], uint32(h.Height))
+	ihdr[8], ihdr[9] = byte(h.Depth), byte(h.ColorType)
+	if h.Depth == 0 {
+		ihdr[8] = 8
+	}
+	if h.Interlace {
 		ihdr[12] = 1
 	}
 	chunk("IHDR", ihdr)
+	if h.TRNS != nil {
+		chunk("tRNS", h.TRNS)
+	}
 	chunk("IDAT", idat)
 	chunk("IEND", nil)
 	return out.Bytes()
