@@ -170,3 +170,36 @@ func (g *Graph) Model(opset int64) (*onnxpb.ModelProto, error) {
 		},
 	}, nil
 }
+
+// InputUnranked declares a graph input of element type t whose rank is
+// unknown (no shape in the model).
+func (g *Graph) InputUnranked(name string, t DataType) Value {
+	g.inputs = append(g.inputs, &onnxpb.ValueInfoProto{Name: proto.String(name), Type: unranked(t)})
+	return g.define(name)
+}
+
+// OutputUnranked declares v as a graph output called name of element type
+// t whose rank is unknown; as Output, a different name inserts Identity.
+func (g *Graph) OutputUnranked(v Value, name string, t DataType) {
+	if !g.defined[v.name] {
+		g.fail("output %q: value %q is not defined", name, v.name)
+		return
+	}
+	if name == "" {
+		name = v.name
+	}
+	if name != v.name {
+		v = g.NamedNode("Identity", name, []Value{v})
+	}
+	g.outputs = append(g.outputs, &onnxpb.ValueInfoProto{Name: proto.String(name), Type: unranked(t)})
+}
+
+// Fresh returns a value name not used yet in the graph, built from prefix.
+func (g *Graph) Fresh(prefix string) string { return g.fresh(prefix) }
+
+// Err returns the first problem met while building, or nil.
+func (g *Graph) Err() error { return g.err }
+
+func unranked(t DataType) *onnxpb.TypeProto {
+	return &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(int32(t))}}}
+}

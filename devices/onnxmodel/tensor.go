@@ -113,3 +113,9 @@ func checkTensor(t *onnxpb.TensorProto) error {
 	}
 	return nil
 }
+
+// RawTensor returns a tensor of type t and shape holding raw as its
+// little-endian raw_data, without copying raw: the tensor shares it.
+func RawTensor(name string, t DataType, shape []int64, raw []byte) *onnxpb.TensorProto {
+	return rawTensor(name, t, shape, raw)
+}
