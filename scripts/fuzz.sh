@@ -3,7 +3,7 @@
 # .ci/run after `make test`. The targets are the list below, one
 # "package:FuzzName" a line; add yours there. `scripts/fuzz.sh -check` (run
 # first by every run) fails when a Fuzz function of the repository is not
-# listed. A failing target leaves its input in the package's
+# listed, or a listed one does not exist. A failing target leaves its input in the package's
 # testdata/fuzz/FuzzName/: fix the code and commit that file as a
 # regression seed.
 set -euo pipefail
@@ -33,6 +33,16 @@ check() {
 			missing=1
 		fi
 	done < <(git ls-files --cached --others --exclude-standard '*_test.go' | xargs grep -Ho '^func Fuzz[A-Za-z0-9_]*(' || true)
+	# A listed target that no longer exists would fuzz nothing and pass
+	# (go test -fuzz with no match only warns).
+	for target in $TARGETS; do
+		pkg="${target%%:*}"
+		name="${target#*:}"
+		if ! grep -qs "^func ${name}(" "${pkg}"/*_test.go; then
+			echo "scripts/fuzz.sh: ${target} is listed but ${pkg} has no func ${name}" >&2
+			missing=1
+		fi
+	done
 	return "$missing"
 }
 

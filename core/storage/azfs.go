@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"path"
 	"strings"
 	"syscall"
@@ -222,6 +223,13 @@ func (s *azfsStore) kind(err error) errKind {
 	case fileerror.HasCode(err, fileerror.ResourceNotFound, fileerror.ParentNotFound):
 		return errPathMissing
 	case fileerror.HasCode(err, fileerror.AuthenticationFailed, fileerror.AuthorizationFailure):
+		return errDenied
+	}
+	// Every other 403 is a refusal too (a SAS without the permission,
+	// another IP or protocol: Authorization*Mismatch), as gocloud maps 403
+	// for az:// blobs.
+	var re *azcore.ResponseError
+	if errors.As(err, &re) && re.StatusCode == http.StatusForbidden {
 		return errDenied
 	}
 	return errOther

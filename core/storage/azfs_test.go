@@ -3,9 +3,13 @@ package storage
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/integration/storageservers"
@@ -148,4 +152,20 @@ func commonPrefixLen(a, b string) int {
 		n++
 	}
 	return n
+}
+
+// TestAzfsKindDenied: every 403 of the file service is access denied, not
+// only a bad signature: a SAS without list or read permission gets
+// AuthorizationPermissionMismatch, one for another IP
+// AuthorizationSourceIPMismatch.
+func TestAzfsKindDenied(t *testing.T) {
+	for _, code := range []string{"AuthenticationFailed", "AuthorizationFailure", "AuthorizationPermissionMismatch", "AuthorizationSourceIPMismatch", "InsufficientAccountPermissions"} {
+		err := fmt.Errorf("listing: %w", &azcore.ResponseError{ErrorCode: code, StatusCode: http.StatusForbidden})
+		if got := (&azfsStore{}).kind(err); got != errDenied {
+			t.Errorf("%s: kind %v, want errDenied", code, got)
+		}
+	}
+	if got := (&azfsStore{}).kind(&azcore.ResponseError{ErrorCode: "ResourceNotFound", StatusCode: http.StatusNotFound}); got != errPathMissing {
+		t.Errorf("ResourceNotFound: kind %v, want errPathMissing", got)
+	}
 }

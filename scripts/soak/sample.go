@@ -15,10 +15,10 @@ import (
 
 // proc is one process's figures.
 type proc struct {
-	pid                  int
-	rssKiB, hwmKiB       int
-	fds, threads, maps   int
-	memfdMaps, shmMapped int
+	pid                int
+	rssKiB, hwmKiB     int
+	fds, threads, maps int
+	memfdMaps          int // mappings of memfds and /dev/shm objects
 }
 
 // sample is one interval's figures.

@@ -4,7 +4,7 @@
 //
 // gocloud.dev's own driver, gcsblob, needs cloud.google.com/go/storage, which
 // links gRPC xDS, Envoy's control plane and Cloud Monitoring exporters (about
-// 300 packages) that a model server reading its repository never uses. This
+// 220 packages) that a model server reading its repository never uses. This
 // driver implements what core/storage reads through *blob.Bucket: listing
 // with prefix, delimiter and paging, attributes, and (range) reads that
 // resume after a dropped connection. Writes, copies, deletes and signed URLs

@@ -409,3 +409,48 @@ func TestWritesUnimplemented(t *testing.T) {
 		t.Errorf("copy: %v", err)
 	}
 }
+
+// TestReadResumesAfterHTTP2StreamReset: over HTTP/2 (as Google's endpoint
+// is reached) a download cut by the server arrives as a stream error
+// (RST_STREAM INTERNAL_ERROR), not as a cut connection; the read resumes
+// all the same, as Google's storage client's does.
+func TestReadResumesAfterHTTP2StreamReset(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 8192) // 128 KiB
+	fake, err := fakestorage.NewServerWithOptions(fakestorage.Options{NoListener: true, InitialObjects: []fakestorage.Object{{
+		ObjectAttrs: fakestorage.ObjectAttrs{BucketName: "bkt", Name: "m/1/model.bin", ContentType: "application/octet-stream"},
+		Content:     data,
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{h: fake.HTTPHandler()}
+	srv := httptest.NewUnstartedServer(cutAfter(50000, nil)(rec))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(func() { srv.Close(); fake.Stop() })
+	svc, err := storagev1.NewService(context.Background(), option.WithHTTPClient(srv.Client()), option.WithEndpoint(srv.URL+"/storage/v1/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	drv := newBucket(svc, "bkt")
+	drv.retry.backoff.Initial, drv.retry.backoff.Max = time.Millisecond, 5*time.Millisecond
+	b := blob.NewBucket(drv)
+	defer b.Close()
+
+	r, err := b.NewReader(context.Background(), "m/1/model.bin", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read %d of %d bytes, equal %v: %v", len(got), len(data), bytes.Equal(got, data), err)
+	}
+	media := rec.requests("alt")
+	if len(media) != 2 || media[0].ProtoMajor != 2 {
+		t.Fatalf("%d media requests (HTTP/%d), want 2 over HTTP/2 (the first cut)", len(media), media[0].ProtoMajor)
+	}
+	if rng := media[1].Header.Get("Range"); rng != "bytes=50000-" {
+		t.Errorf("resumed with Range %q, want bytes=50000-", rng)
+	}
+}

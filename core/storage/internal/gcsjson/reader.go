@@ -17,8 +17,8 @@ import (
 
 // reader reads bytes [pos, end) of one generation of an object through the
 // JSON API's media download (GET .../o/<key>?alt=media with a Range
-// header). A read that fails on a dropped connection reopens at the next
-// byte, pinned to the generation first read: an object replaced in between
+// header). A read that fails mid-body (a dropped connection, a reset
+// HTTP/2 stream) reopens at the next byte, pinned to the generation first read: an object replaced in between
 // fails the read (NotFound) instead of mixing two versions.
 type reader struct {
 	ctx  context.Context
@@ -182,7 +182,13 @@ func (r *reader) Read(p []byte) (int, error) {
 		if n > 0 {
 			r.resumes = 0
 		}
-		if err == nil || errors.Is(err, io.EOF) || !transient(err) || r.ctx.Err() != nil || r.resumes >= r.b.retry.attempts {
+		// Any other failure of the body is resumed, as Google's storage
+		// client's reader does: over HTTP/2 (Google's endpoint) a cut
+		// download arrives as a stream error (RST_STREAM INTERNAL_ERROR)
+		// or a GOAWAY, which transient does not know. The reopening
+		// request fails for good on a permanent error.
+		if err == nil || errors.Is(err, io.EOF) || r.ctx.Err() != nil ||
+			errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || r.resumes >= r.b.retry.attempts {
 			return n, err
 		}
 		r.resumes++
