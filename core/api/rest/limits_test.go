@@ -253,3 +253,32 @@ func TestBodyReadDeadline(t *testing.T) {
 		t.Errorf("cut after %v", d)
 	}
 }
+
+// A JSON part longer than the first chunk is copied out alone: the binary
+// inputs after it stay views of the chunks, not of a copy of the body.
+func TestLongJSONPrefixKeepsBinaryViews(t *testing.T) {
+	n := 300_000
+	pad := strings.Repeat(" ", 40<<10) // the JSON spans the first chunks
+	js := `{"inputs":[{"name":"b","shape":[1,` + strconv.Itoa(n) + `],"datatype":"FP32","parameters":{"binary_data_size":` + strconv.Itoa(4*n) + `}}]` + pad + `}`
+	data := f32Bytes(seq(n, 0)...)
+	s, _, _ := newTestServer(t)
+	b, err := s.readBody(httptest.NewRecorder(), httptest.NewRequest("POST", "/", bytes.NewReader(append([]byte(js), data...))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.release()
+	req, err := parseReceived(b, len(js), ParseLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.whole != nil {
+		t.Errorf("the whole body (%d bytes) was copied to read a JSON part of %d", len(b.whole), len(js))
+	}
+	ins, _, err := req.Inputs(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := arenaBytes(t, ins[0]); !bytes.Equal(got, data) {
+		t.Error("binary FP32 data differs")
+	}
+}
