@@ -23,11 +23,7 @@ func numbers(tok string, n int) string {
 
 // staticLimits bounds a request to the given static model inputs.
 func staticLimits(budget int64, inputs ...device.TensorInfo) ParseLimits {
-	l := ParseLimits{Budget: tensor.NewBudget(budget), Inputs: map[string]device.TensorInfo{}}
-	for _, in := range inputs {
-		l.Inputs[in.Name] = in
-	}
-	return l
+	return ParseLimits{Budget: tensor.NewBudget(budget), Inputs: inputs}
 }
 
 // Values past the declared shape are counted, not kept, and validation
@@ -280,5 +276,21 @@ func TestLongJSONPrefixKeepsBinaryViews(t *testing.T) {
 	}
 	if got := arenaBytes(t, ins[0]); !bytes.Equal(got, data) {
 		t.Error("binary FP32 data differs")
+	}
+}
+
+// The limits of a request to a known model take no allocation beyond its
+// budget: they share the version's inputs.
+func TestParseLimitsShareTheModelInputs(t *testing.T) {
+	s, _ := startDummy(t)
+	v, err := s.models.Available("dummy", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := s.parseLimits(v); l.modelCap("b", false) != 10 || l.modelCap("b", true) != unbounded || l.modelCap("c", false) != unbounded {
+		t.Fatalf("caps %d %d %d", l.modelCap("b", false), l.modelCap("b", true), l.modelCap("c", false))
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = s.parseLimits(v) }); n != 0 {
+		t.Errorf("%v allocations per request", n)
 	}
 }
