@@ -3,6 +3,7 @@ package tensor
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/ovmsgo/ovms/core/apierr"
 )
@@ -57,6 +58,10 @@ func (b *Budget) Limit() int64 {
 	}
 	return b.limit
 }
+
+// StringOverhead is what a string element takes in a request beyond its
+// bytes: the view ([]byte) that holds it. Budgets charge it per element.
+const StringOverhead = int64(unsafe.Sizeof([]byte(nil)))
 
 // MemoryError reports a request whose decoded data would take more
 // memory than the request budget allows. Adapters that know the model

@@ -76,12 +76,17 @@ func (b *body) Bytes() []byte {
 }
 
 // Prefix returns the first n bytes in one buffer: a view when they lie in
-// the first chunk, else a copy.
+// the first chunk, else a copy of those n bytes only (the rest, binary
+// inputs, stays in the chunks).
 func (b *body) Prefix(n int) []byte {
 	if len(b.chunks) > 0 && n <= len(b.chunks[0]) {
 		return b.chunks[0][:n:n]
 	}
-	return append([]byte(nil), b.Bytes()[:n]...)
+	out := make([]byte, 0, n)
+	for _, p := range b.Parts(0, n) {
+		out = append(out, p...)
+	}
+	return out
 }
 
 // Tail is the body from offset off on, as a binaryPart.

@@ -44,7 +44,7 @@ func parseData(c *rjson.Cursor, datatype string, ct *kpb.InferTensorContents, hi
 	case dataFP64, dataInt64, dataUint64:
 		g.size = 8
 	case dataBytes:
-		g.size = sizeOf[[]byte]()
+		g.size = tensor.StringOverhead
 	}
 	if !parseDataArray(c, kind, ct, g) {
 		if g.err != nil {

@@ -33,25 +33,18 @@ func (s *Server) SetLimits(l Limits) { s.limits = l }
 type ParseLimits struct {
 	// Budget is the request's memory budget.
 	Budget *tensor.Budget
-	// Inputs are the model's inputs with a static shape, when the model
-	// is known and does not reshape for requests.
-	Inputs map[string]device.TensorInfo
+	// Inputs are the model's inputs, when the model is known and does
+	// not reshape for requests; those with a static shape bound the
+	// values kept.
+	Inputs []device.TensorInfo
 }
 
 // parseLimits is the ParseLimits of a request to version v (nil: the
-// model is not known yet).
+// model is not known yet). It shares the version's input list.
 func (s *Server) parseLimits(v *modelmanager.Version) ParseLimits {
 	l := ParseLimits{Budget: tensor.NewBudget(s.limits.MaxRequestBytes)}
-	if v == nil || !v.FixedShapes() {
-		return l
-	}
-	for _, in := range v.Info().Inputs {
-		if tensor.Shape(in.Shape).Elements() >= 0 {
-			if l.Inputs == nil {
-				l.Inputs = map[string]device.TensorInfo{}
-			}
-			l.Inputs[in.Name] = in
-		}
+	if v != nil && v.FixedShapes() {
+		l.Inputs = v.Info().Inputs
 	}
 	return l
 }
@@ -63,11 +56,17 @@ const unbounded = math.MaxInt64
 // whether the client sends strings (strings sent to an input that does
 // not take strings become a matrix or images, of another element count).
 func (l ParseLimits) modelCap(name string, strings bool) int64 {
-	m, ok := l.Inputs[name]
-	if !ok || (strings && m.DType != device.String) {
-		return unbounded
+	for _, m := range l.Inputs {
+		if m.Name != name {
+			continue
+		}
+		n := tensor.Shape(m.Shape).Elements()
+		if n < 0 || (strings && m.DType != device.String) {
+			return unbounded
+		}
+		return n
 	}
-	return tensor.Shape(m.Shape).Elements()
+	return unbounded
 }
 
 // gate bounds what one input keeps while it is parsed: values up to its

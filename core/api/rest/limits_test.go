@@ -23,11 +23,7 @@ func numbers(tok string, n int) string {
 
 // staticLimits bounds a request to the given static model inputs.
 func staticLimits(budget int64, inputs ...device.TensorInfo) ParseLimits {
-	l := ParseLimits{Budget: tensor.NewBudget(budget), Inputs: map[string]device.TensorInfo{}}
-	for _, in := range inputs {
-		l.Inputs[in.Name] = in
-	}
-	return l
+	return ParseLimits{Budget: tensor.NewBudget(budget), Inputs: inputs}
 }
 
 // Values past the declared shape are counted, not kept, and validation
@@ -251,5 +247,50 @@ func TestBodyReadDeadline(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("cut after %v", d)
+	}
+}
+
+// A JSON part longer than the first chunk is copied out alone: the binary
+// inputs after it stay views of the chunks, not of a copy of the body.
+func TestLongJSONPrefixKeepsBinaryViews(t *testing.T) {
+	n := 300_000
+	pad := strings.Repeat(" ", 40<<10) // the JSON spans the first chunks
+	js := `{"inputs":[{"name":"b","shape":[1,` + strconv.Itoa(n) + `],"datatype":"FP32","parameters":{"binary_data_size":` + strconv.Itoa(4*n) + `}}]` + pad + `}`
+	data := f32Bytes(seq(n, 0)...)
+	s, _, _ := newTestServer(t)
+	b, err := s.readBody(httptest.NewRecorder(), httptest.NewRequest("POST", "/", bytes.NewReader(append([]byte(js), data...))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.release()
+	req, err := parseReceived(b, len(js), ParseLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.whole != nil {
+		t.Errorf("the whole body (%d bytes) was copied to read a JSON part of %d", len(b.whole), len(js))
+	}
+	ins, _, err := req.Inputs(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := arenaBytes(t, ins[0]); !bytes.Equal(got, data) {
+		t.Error("binary FP32 data differs")
+	}
+}
+
+// The limits of a request to a known model take no allocation beyond its
+// budget: they share the version's inputs.
+func TestParseLimitsShareTheModelInputs(t *testing.T) {
+	s, _ := startDummy(t)
+	v, err := s.models.Available("dummy", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := s.parseLimits(v); l.modelCap("b", false) != 10 || l.modelCap("b", true) != unbounded || l.modelCap("c", false) != unbounded {
+		t.Fatalf("caps %d %d %d", l.modelCap("b", false), l.modelCap("b", true), l.modelCap("c", false))
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = s.parseLimits(v) }); n != 0 {
+		t.Errorf("%v allocations per request", n)
 	}
 }

@@ -134,7 +134,7 @@ func (p *tfsParser) tensor(name string) *tfsTensor {
 	t := &tfsTensor{name: name,
 		ng: newGate(name, p.lim.modelCap(name, false), p.lim.Budget),
 		sg: newGate(name, p.lim.modelCap(name, true), p.lim.Budget)}
-	t.sg.size = sizeOf[[]byte]()
+	t.sg.size = tensor.StringOverhead
 	p.tensors[name] = t
 	p.order = append(p.order, t)
 	return t

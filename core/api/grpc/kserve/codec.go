@@ -139,7 +139,7 @@ func stringsFrom(t *tensor.Input, frags [][]byte, budget *tensor.Budget) error {
 	if keep == 0 {
 		return nil
 	}
-	if !budget.Take(keep * stringView) {
+	if !budget.Take(keep * tensor.StringOverhead) {
 		return &tensor.MemoryError{Input: t.Name, Limit: budget.Limit(), What: fmt.Sprintf("its %d string elements", keep)}
 	}
 	t.Strings = make([][]byte, 0, keep)
@@ -154,9 +154,6 @@ func stringsFrom(t *tensor.Input, frags [][]byte, budget *tensor.Budget) error {
 	}
 	return nil
 }
-
-// stringView is the size of one string element's view ([]byte header).
-const stringView = 24
 
 // fragReader reads across the fragments of a raw buffer.
 type fragReader struct {

@@ -96,7 +96,7 @@ func FuzzDecodeInputs(f *testing.F) {
 				if n := w.Shape.Elements(); n >= 0 && int64(len(w.Strings)) > n {
 					t.Fatalf("input %s kept %d strings for shape %v", w.Name, len(w.Strings), w.Shape)
 				}
-				if int64(cap(w.Strings))*stringView > fuzzBudget {
+				if int64(cap(w.Strings))*tensor.StringOverhead > fuzzBudget {
 					t.Fatalf("input %s holds %d string views past the budget", w.Name, cap(w.Strings))
 				}
 			}

@@ -74,9 +74,9 @@ func decodeInput(name string, tp *fw.TensorProto, budget *tensor.Budget) (tensor
 	return in, nil
 }
 
-// maxBroadcast bounds the elements one value may fill when no request
-// budget is set (TF Serving's single-value shorthand); larger declared
-// shapes get the value-count error.
+// maxBroadcast bounds the elements one value may fill (TF Serving's
+// single-value shorthand), whether or not a request budget is set (which
+// bounds its bytes too); larger declared shapes get the value-count error.
 const maxBroadcast = 1 << 28
 
 // nonEmpty keeps a Values only if it holds something, so an empty typed
