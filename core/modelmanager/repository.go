@@ -108,13 +108,14 @@ func (m *Manager) refreshModel(ctx context.Context, mod *Model, explicit bool) (
 		return false, err
 	}
 	keep := map[int64]bool{}
-	var load []*Version
+	var load, replaced []*Version
 	for _, n := range mod.cfg.VersionPolicy.Select(versionNumbers(found)) {
 		keep[n] = true
 		if v := mod.Version(n); v != nil {
 			if s, c := v.Status(); s == StateAvailable || (s == StateLoading && (c == ErrOK || !explicit)) {
 				continue
 			}
+			replaced = append(replaced, v)
 		}
 		v := newVersion(mod, n, found[n])
 		mod.setVersion(v)
@@ -123,6 +124,12 @@ func (m *Manager) refreshModel(ctx context.Context, mod *Model, explicit bool) (
 	if len(load) > 0 {
 		changed = true
 		err = m.loadVersions(ctx, mod, load)
+	}
+	// A failed version may still be counted on the process it ran on
+	// before a crash (its reload there failed): it runs nowhere now. After
+	// the loads, so that a process its replacement uses never stops.
+	for _, v := range replaced {
+		m.uncount(v)
 	}
 	failing := false // a selected version is not serving
 	for n := range keep {
