@@ -8,7 +8,11 @@ package irtoonnx
 func init() {
 	// Ops ONNX defines for every numeric type.
 	for ir, onnx := range map[string]string{"Abs": "Abs", "Negative": "Neg", "Sign": "Sign"} {
-		register(ir, opsets(1), onnx, "", unaryOp(onnx, false))
+		note := ""
+		if ir == "Negative" {
+			note = "signed and floating-point inputs"
+		}
+		register(ir, opsets(1), onnx, note, unaryOp(onnx, false))
 	}
 	// Ops ONNX defines for floating-point types only (so does the IR spec).
 	for ir, onnx := range map[string]string{"Exp": "Exp", "Log": "Log", "Sqrt": "Sqrt", "Erf": "Erf", "Tanh": "Tanh", "Sigmoid": "Sigmoid"} {
@@ -58,7 +62,7 @@ func unaryOp(onnx string, floatOnly bool) Translator {
 		if floatOnly && !isFloat(t) {
 			return Unsupported("input type %s", t)
 		}
-		if !isFloat(t) && !isInt(t) {
+		if (!isFloat(t) && !isInt(t)) || (onnx == "Neg" && isUnsigned(t)) {
 			return Unsupported("input type %s", t)
 		}
 		c.Set(0, c.Node(onnx, []Value{c.In(0)}))
