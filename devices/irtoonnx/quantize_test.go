@@ -59,6 +59,7 @@ func TestFakeQuantizeINT8Exact(t *testing.T) {
 	}
 	x[0], x[1], x[21], x[22] = -1.27, 1.28, -2, 2.0000002
 	x[41] = 5.1
+	x[2], x[3], x[4], x[5] = 0.5, 1.5, 2.5, 3.5 // ties where levels-1 = input range
 
 	perChannel := []int64{1, 3, 1, 1}
 	cases := []struct {
@@ -75,6 +76,8 @@ func TestFakeQuantizeINT8Exact(t *testing.T) {
 			ol: []float32{-127, -12.7, -1.27}, oh: []float32{127, 12.7, 1.27}},
 		{name: "integer outputs -128..127", levels: 256,
 			dims: [4][]int64{perChannel, perChannel, {1}, {1}}, il: il, ih: ih, ol: []float32{-128}, oh: []float32{127}},
+		{name: "ties round to even", levels: 5,
+			dims: [4][]int64{nil, nil, nil, nil}, il: []float32{0}, ih: []float32{4}, ol: []float32{0}, oh: []float32{4}},
 		{name: "reversed input range", levels: 16,
 			dims: [4][]int64{{1}, {1}, {1}, {1}}, il: []float32{1}, ih: []float32{-1}, ol: []float32{0}, oh: []float32{15}},
 		{name: "binarization (input_low = input_high)", levels: 2,
