@@ -72,6 +72,46 @@ func convReadAttrs(c *Ctx, n int) (convAttrs, error) {
 	return a, nil
 }
 
+// resolveSame turns same_upper/same_lower into explicit pads (the spec's:
+// output ceil(X/s), odd padding at the end for same_upper) when the input's
+// spatial dims are static, as ONNX Runtime refuses SAME with dilations;
+// kernel are the window sizes (-1: unknown).
+func (a *convAttrs) resolveSame(c *Ctx, kernel []int64) error {
+	if a.autoPad != "SAME_UPPER" && a.autoPad != "SAME_LOWER" {
+		return nil
+	}
+	in, _ := c.InShape(0)
+	n := len(a.strides)
+	pb, pe := make([]int64, n), make([]int64, n)
+	for i := range n {
+		if !in[i+2].Static() || kernel[i] < 0 {
+			if anyNonOne(a.dilations) {
+				return Unsupported("auto_pad=%s with dilations and dynamic spatial dims", strings.ToLower(a.autoPad))
+			}
+			return nil
+		}
+		x := in[i+2].Size()
+		out := (x + a.strides[i] - 1) / a.strides[i]
+		total := max((out-1)*a.strides[i]+(kernel[i]-1)*a.dilations[i]+1-x, 0)
+		if a.autoPad == "SAME_UPPER" {
+			pb[i], pe[i] = total/2, total-total/2
+		} else {
+			pb[i], pe[i] = total-total/2, total/2
+		}
+	}
+	a.padsBegin, a.padsEnd, a.autoPad = pb, pe, "NOTSET"
+	return nil
+}
+
+func anyNonOne(v []int64) bool {
+	for _, x := range v {
+		if x != 1 {
+			return true
+		}
+	}
+	return false
+}
+
 // onnx returns the ONNX strides, dilations (when withDilations), auto_pad
 // and pads attributes.
 func (a convAttrs) onnx(withDilations bool) []*onnxpb.AttributeProto {
@@ -128,6 +168,17 @@ func convForward(c *Ctx, grouped bool) error {
 	if err != nil {
 		return err
 	}
+	ws, _ := c.InShape(1)
+	kernel := make([]int64, n)
+	for i := range n {
+		kernel[i] = -1
+		if len(ws) >= n {
+			kernel[i] = ws[len(ws)-n+i].Size()
+		}
+	}
+	if err := a.resolveSame(c, kernel); err != nil {
+		return err
+	}
 	w, attrs := c.In(1), a.onnx(true)
 	if grouped {
 		var g int64
@@ -171,13 +222,13 @@ func convBackprop(c *Ctx, grouped bool) error {
 		}
 		in, _ := c.InShape(0)
 		ws, ok := c.InShape(1)
-		if len(want) != n || !ok || len(ws) != n+2 {
+		if len(want) != n || !ok || len(ws) < n+2 {
 			return Unsupported("output_shape %v for %d spatial axes", want, n)
 		}
 		pb, pe = make([]int64, n), make([]int64, n)
 		extraBegin, extraEnd = make([]int64, n), make([]int64, n)
 		for i := range n {
-			x, k := in[i+2], ws[i+2]
+			x, k := in[i+2], ws[len(ws)-n+i]
 			if !x.Static() || !k.Static() {
 				return Unsupported("output_shape with dynamic spatial dims")
 			}

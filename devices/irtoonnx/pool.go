@@ -1,7 +1,6 @@
 package irtoonnx
 
 import (
-
 	"github.com/ovmsgo/ovms/devices/irmodel"
 	"github.com/ovmsgo/ovms/devices/onnxmodel"
 	onnxpb "github.com/ovmsgo/ovms/proto/onnx"
@@ -58,6 +57,9 @@ func poolAttrs(c *Ctx, n int, withDilations bool) ([]*onnxpb.AttributeProto, err
 	}
 	if len(kernel) != n {
 		return nil, Unsupported("kernel=%v for %d spatial axes", kernel, n)
+	}
+	if err := a.resolveSame(c, kernel); err != nil {
+		return nil, err
 	}
 	attrs := append(a.onnx(withDilations), onnxmodel.AttrInts("kernel_shape", kernel...))
 	switch r := c.AttrString("rounding_type", "floor"); r {
@@ -238,4 +240,3 @@ func adaptivePool(c *Ctx, isMax bool) error {
 	}
 	return nil
 }
-
