@@ -70,7 +70,7 @@ func TestConvolution(t *testing.T) {
 		{xs: []int64{1, 2, 4, 5, 3}, ws: []int64{2, 2, 2, 3, 2}, st: []int64{1, 2, 1}, dil: []int64{1, 1, 2}, pb: []int64{5, 5, 5}, pe: []int64{0, 0, 0}, autoPad: "valid"},
 	} {
 		t.Run(fmt.Sprint(tc.xs, tc.autoPad), func(t *testing.T) {
-			x, w := refSeq(refNum(tc.xs)), refSeq(refNum(tc.ws)+5)[5:]
+			x, w := refSeq(refNum(tc.xs)), refSeq(refNum(tc.ws) + 5)[5:]
 			pb, pe := tc.pb, tc.pe
 			switch tc.autoPad {
 			case "valid":
@@ -90,12 +90,12 @@ func TestConvolution(t *testing.T) {
 func TestGroupConvolution(t *testing.T) {
 	// IR weights [G=2, C_OUT/G=3, C_IN/G=2, 3, 3] are ONNX's [6, 2, 3, 3].
 	tc := convCase{xs: []int64{1, 4, 5, 5}, ws: []int64{2, 3, 2, 3, 3}, st: []int64{1, 2}, dil: []int64{1, 1}, pb: []int64{1, 1}, pe: []int64{1, 0}, dynBatch: true}
-	x, w := refSeq(refNum(tc.xs)), refSeq(refNum(tc.ws)+1)[1:]
+	x, w := refSeq(refNum(tc.xs)), refSeq(refNum(tc.ws) + 1)[1:]
 	want, os := refConv(x, tc.xs, w, []int64{6, 2, 3, 3}, 2, tc.st, tc.dil, tc.pb, tc.pe)
 	near(t, "GroupConvolution", runConv(t, "GroupConvolution", tc, x, w, os).F32(), want, 1e-5)
 	// depthwise, 1-D
 	tc = convCase{xs: []int64{1, 3, 6}, ws: []int64{3, 1, 1, 2}, st: []int64{1}, dil: []int64{2}, pb: []int64{0}, pe: []int64{0}, autoPad: "same_upper"}
-	x, w = refSeq(refNum(tc.xs)), refSeq(refNum(tc.ws)+1)[1:]
+	x, w = refSeq(refNum(tc.xs)), refSeq(refNum(tc.ws) + 1)[1:]
 	pb, pe := samePads(6, 2, 1, 2, true)
 	want, os = refConv(x, tc.xs, w, []int64{3, 1, 2}, 3, tc.st, tc.dil, []int64{pb}, []int64{pe})
 	near(t, "GroupConvolution 1-D", runConv(t, "GroupConvolution", tc, x, w, os).F32(), want, 1e-5)
@@ -116,7 +116,7 @@ func TestConvolutionBackpropData(t *testing.T) {
 	} {
 		t.Run(fmt.Sprint(tc.xs, tc.autoPad, tc.outShape), func(t *testing.T) {
 			n := len(tc.xs) - 2
-			x, w := refSeq(refNum(tc.xs)), refSeq(refNum(tc.ws)+2)[2:]
+			x, w := refSeq(refNum(tc.xs)), refSeq(refNum(tc.ws) + 2)[2:]
 			op := tc.opad
 			if op == nil {
 				op = make([]int64, n)
@@ -150,7 +150,7 @@ func TestConvolutionBackpropData(t *testing.T) {
 func TestGroupConvolutionBackpropData(t *testing.T) {
 	// IR weights [G=2, C_IN/G=2, C_OUT/G=3, 2, 2] are ONNX's [4, 3, 2, 2].
 	tc := convCase{xs: []int64{1, 4, 3, 2}, ws: []int64{2, 2, 3, 2, 2}, st: []int64{2, 1}, dil: []int64{1, 2}, pb: []int64{1, 0}, pe: []int64{0, 1}, opad: []int64{1, 0}, dynBatch: true}
-	x, w := refSeq(refNum(tc.xs)), refSeq(refNum(tc.ws)+3)[3:]
+	x, w := refSeq(refNum(tc.xs)), refSeq(refNum(tc.ws) + 3)[3:]
 	osp := []int64{2*2 + 2 - 1 + 1, 1 + 3 - 1}
 	want, os := refConvT(x, tc.xs, w, []int64{4, 3, 2, 2}, 2, tc.st, tc.dil, tc.pb, osp)
 	near(t, "GroupConvolutionBackpropData", runConv(t, "GroupConvolutionBackpropData", tc, x, w, os).F32(), want, 1e-5)

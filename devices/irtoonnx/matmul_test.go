@@ -105,7 +105,7 @@ func TestMatMul(t *testing.T) {
 		{[]int64{4}, []int64{4}, false, false, ""},
 	} {
 		t.Run(fmt.Sprint(tc.as, tc.bs, tc.ta, tc.tb), func(t *testing.T) {
-			a, b := refSeq(refNum(tc.as)), refSeq(refNum(tc.bs)+3)[3:]
+			a, b := refSeq(refNum(tc.as)), refSeq(refNum(tc.bs) + 3)[3:]
 			want, ws := refMatMul(a, tc.as, b, tc.bs, tc.ta, tc.tb)
 			n := irtest.New("mm")
 			shA := tc.dynA
