@@ -160,4 +160,3 @@ func TestReverseSequence(t *testing.T) {
 		})
 	}
 }
-
