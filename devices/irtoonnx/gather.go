@@ -62,6 +62,11 @@ func gatherGather(c *Ctx, batch, v8 bool) error {
 		return Unsupported("batch_dims=%d with axis %d and indices of rank %d", b, axis, ir)
 	}
 	idx := mvI64(c, 1)
+	if v8 {
+		if folded, ok := gatherConstIndices(c, axis); ok {
+			idx, v8 = folded, false // every index in range: no mask needed
+		}
+	}
 	var valid Value
 	if v8 {
 		dim := mvDim(c, c.In(0), axis)
@@ -105,6 +110,38 @@ func gatherGather(c *Ctx, batch, v8 bool) error {
 	}
 	c.Set(0, out)
 	return nil
+}
+
+// gatherConstIndices returns constant indices made non-negative when they
+// all lie in [-d, d) for the static size d of data's axis; ok is false
+// when the indices are computed, the dim is dynamic or an index is out of
+// range (then the v8 zero fill is built).
+func gatherConstIndices(c *Ctx, axis int64) (Value, bool) {
+	l := c.Const(1)
+	s, known := c.InShape(0)
+	if l == nil || !known || !s[axis].Static() {
+		return Value{}, false
+	}
+	vals, err := c.ConstInts(1)
+	if err != nil {
+		return Value{}, false
+	}
+	_, shape, err := l.ConstType()
+	if err != nil {
+		return Value{}, false
+	}
+	d := s[axis].Size()
+	norm := make([]int64, len(vals))
+	for i, v := range vals {
+		if v < -d || v >= d {
+			return Value{}, false
+		}
+		if v < 0 {
+			v += d
+		}
+		norm[i] = v
+	}
+	return c.Tensor(onnxmodel.Int64Tensor("", shape.Sizes(), norm)), true
 }
 
 // gatherND translates GatherND; flatten gives v5's output shape, where the

@@ -188,3 +188,31 @@ func mvDyn(r int) string {
 	}
 	return s
 }
+
+func TestGatherDynamicRank(t *testing.T) {
+	build := func(ver, b string) *irtest.Net {
+		n := irtest.New("gather")
+		d := n.Parameter("d", irmodel.F32, "2,3")
+		i := n.Parameter("i", irmodel.I32, "2")
+		y := n.Op("Gather", ver, map[string]string{"batch_dims": b}, []irtest.Out{d, i, n.I64(nil, 1)}, irtest.Port{Type: irmodel.F32, Shape: "?,?", Names: "y"})
+		n.Result(y[0], "y/sink")
+		return n
+	}
+	if err := mvTranslateDynamicRank(t, build("opset7", "0"), "d"); err != nil {
+		t.Fatal(err)
+	}
+	mvExpectUnsupported(t, mvTranslateDynamicRank(t, build("opset8", "0"), "d"), "needs the rank of data")
+	mvExpectUnsupported(t, mvTranslateDynamicRank(t, build("opset7", "1"), "d"), "needs the rank of data")
+}
+
+func TestGather8ConstantIndices(t *testing.T) {
+	data := mvIota(12)
+	for _, idx := range [][]int64{{-1, 0, 2}, {-1, 5, 0}} { // in range: folded; out of range: zero fill
+		n := irtest.New("gather")
+		d := n.Parameter("d", irmodel.F32, "?,4")
+		y := n.Op("Gather", "opset8", map[string]string{"batch_dims": "0"}, []irtest.Out{d, n.I64([]int64{3}, idx...), n.I64(nil, -1)}, irtest.Port{Type: irmodel.F32, Shape: "?,3", Names: "y"})
+		n.Result(y[0], "y/sink")
+		want, wshape := gatherRef(data, []int64{3, 4}, idx, []int64{3}, 1, 0)
+		mvCheck(t, fmt.Sprint(idx), run(t, n, f32("d", []int64{3, 4}, data...))["y"], wshape, want)
+	}
+}

@@ -120,3 +120,22 @@ func mvExpectUnsupported(t *testing.T, err error, want string) {
 		t.Fatalf("got %v, want an error containing %q", err, want)
 	}
 }
+
+// mvTranslateDynamicRank translates n with the rank of parameter param
+// marked unknown (irtest writes only ranked ports) and returns the error.
+func mvTranslateDynamicRank(t *testing.T, n *irtest.Net, param string) error {
+	t.Helper()
+	x, bin := n.Bytes()
+	m, err := irmodel.Parse(x, bin)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	for _, l := range m.Parameters() {
+		if l.Name == param {
+			l.Outputs[0].DynamicRank = true
+			l.Outputs[0].Shape = nil
+		}
+	}
+	_, err = Translate(m, Options{})
+	return err
+}

@@ -215,3 +215,19 @@ func TestSlice8(t *testing.T) {
 	n.Result(y[0], "y/sink")
 	mvCheck(t, "no axes", run(t, n, f32("a", []int64{2, 5}, mvIota(10)...))["y"], []int64{1, 2}, []float32{6, 8})
 }
+
+func TestStridedSliceDynamicRank(t *testing.T) {
+	build := func(ell string) *irtest.Net {
+		n := irtest.New("ss")
+		a := n.Parameter("a", irmodel.F32, "2,3,4")
+		y := n.Op("StridedSlice", "opset1", map[string]string{"begin_mask": "0,0", "end_mask": "0,0", "ellipsis_mask": ell},
+			[]irtest.Out{a, n.I64([]int64{2}, 0, 1), n.I64([]int64{2}, 0, 2)}, irtest.Port{Type: irmodel.F32, Shape: "?,?,?", Names: "y"})
+		n.Result(y[0], "y/sink")
+		return n
+	}
+	// Without an ellipsis the steps name their axes: no rank needed.
+	if err := mvTranslateDynamicRank(t, build("0,0"), "a"); err != nil {
+		t.Fatal(err)
+	}
+	mvExpectUnsupported(t, mvTranslateDynamicRank(t, build("1,0"), "a"), "ellipsis_mask needs the input rank, which is dynamic")
+}
