@@ -7,6 +7,8 @@ import (
 
 	"github.com/ovmsgo/ovms/devices/irmodel"
 	"github.com/ovmsgo/ovms/devices/irmodel/irtest"
+	"github.com/ovmsgo/ovms/devices/onnxmodel"
+	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
 )
 
 // Reference helpers for the data-movement tests: row-major index
@@ -138,4 +140,40 @@ func mvTranslateDynamicRank(t *testing.T, n *irtest.Net, param string) error {
 	}
 	_, err = Translate(m, Options{})
 	return err
+}
+
+// TestMovementOpsLoadAtMinOpset checks ONNX Runtime accepts the nodes the
+// movement families emit when the graph is built for MinOpset.
+func TestMovementOpsLoadAtMinOpset(t *testing.T) {
+	initORT(t)
+	n := irtest.New("min")
+	a := n.Parameter("a", irmodel.F32, "2,?")
+	ys := n.Op("VariadicSplit", "opset1", nil, []irtest.Out{a, n.I64(nil, 1), n.I64([]int64{2}, 1, -1)}, irtest.Port{Type: irmodel.F32, Shape: "2,1"}, irtest.Port{Type: irmodel.F32, Shape: "2,?"})
+	s := n.Op("Split", "opset1", map[string]string{"num_splits": "2"}, []irtest.Out{ys[1], n.I64(nil, 0)}, irtest.Port{Type: irmodel.F32, Shape: "1,?"}, irtest.Port{Type: irmodel.F32, Shape: "1,?"})
+	g := n.Op("Gather", "opset8", map[string]string{"batch_dims": "1"}, []irtest.Out{a, n.Parameter("i", irmodel.I64, "2,1"), n.I64(nil, 1)}, irtest.Port{Type: irmodel.F32, Shape: "2,1"})
+	tk := n.Op("TopK", "opset11", map[string]string{"axis": "1", "mode": "max", "sort": "index"}, []irtest.Out{a, n.I64(nil, 1)}, irtest.Port{Type: irmodel.F32, Shape: "2,1"}, irtest.Port{Type: irmodel.I32, Shape: "2,1"})
+	ss := n.Op("StridedSlice", "opset1", map[string]string{"begin_mask": "1", "end_mask": "1", "shrink_axis_mask": "0,1"}, []irtest.Out{a, n.I64([]int64{2}, 0, -1), n.I64([]int64{2}, 0, 0)}, irtest.Port{Type: irmodel.F32, Shape: "2"})
+	sh := n.Op("ShapeOf", "opset3", map[string]string{"output_type": "i32"}, []irtest.Out{a}, irtest.Port{Type: irmodel.I32, Shape: "2"})
+	r := n.Op("Range", "opset4", map[string]string{"output_type": "f32"}, []irtest.Out{n.I64(nil, 0), n.I64(nil, 3), n.I64(nil, 1)}, irtest.Port{Type: irmodel.F32, Shape: "3"})
+	for i, o := range []irtest.Out{ys[0], s[0], s[1], g[0], tk[0], tk[1], ss[0], sh[0], r[0]} {
+		n.Result(o, "out"+itoa(i))
+	}
+	x, bin := n.Bytes()
+	m, err := irmodel.Parse(x, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Translate(m, Options{Opset: MinOpset})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := onnxmodel.Marshal(res.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := ort.NewSession(data, ort.SessionOptions{IntraOpThreads: 1})
+	if err != nil {
+		t.Fatalf("ONNX Runtime refuses the opset %d model: %v", MinOpset, err)
+	}
+	sess.Close()
 }
