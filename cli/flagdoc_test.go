@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the flags table of docs/configuration.md from cli/flags.go")
+var update = flag.Bool("update", false, "rewrite the generated tables of docs/configuration.md (flags) and docs/openvino-ir.md (IR ops)")
 
 // TestFlagTableInDocs: the flags table of docs/configuration.md is the one
 // flagTable builds from serveFlags (the help's text and defaults). Run with

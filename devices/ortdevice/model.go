@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/ovmsgo/ovms/devices/irtoonnx"
 	"github.com/ovmsgo/ovms/devices/onnxmodel"
 	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
 	"github.com/ovmsgo/ovms/plugins/device"
@@ -36,20 +38,77 @@ type model struct {
 	closed atomic.Bool
 }
 
-// modelFile finds the one .onnx file of a version directory.
-func modelFile(dir string) (string, error) {
+// modelFiles finds the model of a version directory the way OVMS does
+// (ModelInstance::fetchModelFilepaths): OpenVINO IR first, when the folder
+// holds an .xml file and a .bin file, else the .onnx file. OVMS takes the
+// first file of each extension in directory order and OpenVINO reads the
+// .bin named like the .xml; ovms is deterministic instead: the IR is the
+// .xml file whose same-named .bin exists, and there must be one. ir tells
+// which format was found; for IR, path is the .xml and bin its weights.
+func modelFiles(dir string) (path, bin string, ir bool, err error) {
+	xmls, err := filepath.Glob(filepath.Join(dir, "*.xml"))
+	if err != nil {
+		return "", "", false, err
+	}
+	bins, err := filepath.Glob(filepath.Join(dir, "*.bin"))
+	if err != nil {
+		return "", "", false, err
+	}
+	if len(xmls) > 0 && len(bins) > 0 {
+		sort.Strings(xmls)
+		var pairs []string
+		for _, x := range xmls {
+			if slices.Contains(bins, irtoonnx.WeightsPath(x)) {
+				pairs = append(pairs, x)
+			}
+		}
+		switch len(pairs) {
+		case 0:
+			return "", "", true, fmt.Errorf("IR model file %s has no weights file %s", xmls[0], irtoonnx.WeightsPath(xmls[0]))
+		case 1:
+			return pairs[0], irtoonnx.WeightsPath(pairs[0]), true, nil
+		}
+		return "", "", true, fmt.Errorf("more than one IR model (.xml with its .bin) in %s: %s", dir, strings.Join(pairs, ", "))
+	}
 	matches, err := filepath.Glob(filepath.Join(dir, "*.onnx"))
 	if err != nil {
-		return "", err
+		return "", "", false, err
 	}
 	sort.Strings(matches)
 	switch len(matches) {
 	case 0:
-		return "", fmt.Errorf("no .onnx model file in %s", dir)
+		return "", "", false, fmt.Errorf("no model file in %s: neither an OpenVINO IR model (.xml and .bin) nor an .onnx file", dir)
 	case 1:
-		return matches[0], nil
+		return matches[0], "", false, nil
 	}
-	return "", fmt.Errorf("more than one .onnx model file in %s: %s", dir, strings.Join(matches, ", "))
+	return "", "", false, fmt.Errorf("more than one .onnx model file in %s: %s", dir, strings.Join(matches, ", "))
+}
+
+// readModel reads the model of a version directory as ONNX bytes: an .onnx
+// file as it is, an IR model translated (see irtoonnx.ConvertFiles). src is
+// the file that errors of the session name.
+func readModel(dir string, log *logrus.Entry) (bytes []byte, src string, err error) {
+	path, bin, ir, err := modelFiles(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	if !ir {
+		if bytes, err = modelfile.ReadFile(path, maxModelFile); err != nil {
+			return nil, "", fmt.Errorf("reading model file: %w", err)
+		}
+		return bytes, path, nil
+	}
+	start := time.Now()
+	bytes, res, err := irtoonnx.ConvertFiles(path, bin, irtoonnx.Options{})
+	if err != nil {
+		return nil, "", err
+	}
+	n := 0
+	for _, c := range res.Ops {
+		n += c
+	}
+	log.WithFields(logrus.Fields{"file": path, "layers": n, "onnx_bytes": len(bytes), "took": time.Since(start).Round(time.Millisecond)}).Info("OpenVINO IR model translated to ONNX")
+	return bytes, path, nil
 }
 
 // streams decides how many parallel sessions serve a model and the intra-op
@@ -87,9 +146,9 @@ func noSpinning(opts *ort.SessionOptions) {
 	}
 }
 
-// loadModel compiles a version into its sessions. The model file is read
-// only if it is a regular file (or a link to one), and no further than its
-// size; a cancelled ctx stops the load between sessions (a session being
+// loadModel compiles a version into its sessions. The model file (.onnx,
+// or OpenVINO IR translated to ONNX) is read only if it is a regular file
+// (or a link to one), and no further than its size; a cancelled ctx stops the load between sessions (a session being
 // created cannot be interrupted).
 func loadModel(ctx context.Context, req *device.LoadRequest, extension string, cuda bool, log *logrus.Entry) (*model, error) {
 	opts, err := ort.ParseSessionOptions(req.PluginConfig)
@@ -103,13 +162,8 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, c
 	bytes := req.ModelBytes
 	src := req.Path // named in session errors: the model file, else its folder
 	if bytes == nil {
-		path, err := modelFile(req.Path)
-		if err != nil {
+		if bytes, src, err = readModel(req.Path, log); err != nil {
 			return nil, err
-		}
-		src = path
-		if bytes, err = modelfile.ReadFile(path, maxModelFile); err != nil {
-			return nil, fmt.Errorf("reading model file: %w", err)
 		}
 	}
 	n := streams(&opts)

@@ -1,6 +1,7 @@
 // Command testmodels writes the project's test and benchmark ONNX models
 // as a model repository: <out>/<model>/1/model.onnx for each model in
-// Models. Files whose bytes would not change are left alone.
+// Models, and <out>/<model>/1/model.xml + model.bin for the OpenVINO IR
+// twins in IRModels. Files whose bytes would not change are left alone.
 //
 //	go run ./scripts/testmodels -out DIR [-bench]
 package main
@@ -59,7 +60,7 @@ func generate(dir string, bench bool, w io.Writer) error {
 		}
 		fmt.Fprintf(w, "wrote %s (%d bytes)\n", path, len(data))
 	}
-	return nil
+	return generateIR(dir, w)
 }
 
 // unchanged reports whether the file at path already holds exactly data.

@@ -5,7 +5,8 @@ import (
 	onnxpb "github.com/ovmsgo/ovms/proto/onnx"
 )
 
-// opset is the default-domain opset every test model imports.
+// opset is the default-domain opset the test models import (no_name_output
+// imports 14, where Mul and Add take int8).
 const opset = 13
 
 // Model is one generated test model: Build returns the graph written to
@@ -32,6 +33,9 @@ type Model struct {
 //     NHWC input for binary (JPEG/PNG) inputs, resized to 4x4
 //   - image_any (ours): "image" u8 [-1,-1,-1,3] -> Identity -> "pixels":
 //     images keep their size (OVMS resizes only to fully static shapes)
+//   - dummy_fp64: "b" f64 [?,10] -> Add 1 -> "a"
+//   - no_name_output: "input1", "input2" i8 [1,10] -> Multiply, Add; OVMS's IR
+//     has no output names (served as out_0, out_1), the ONNX twin names them so
 //   - vad_lstm (ours): "input" f32 [-1,512] -> LSTM -> "output" [-1,8], a
 //     silero-VAD-shaped model whose ONNX Runtime kernel aborts on [0,512]
 //
@@ -54,6 +58,8 @@ var Models = []Model{
 	{Name: "string_passthrough", Build: func() (*onnxpb.ModelProto, error) {
 		return identity("string_passthrough", "my_name", "my_name", om.String, -1)
 	}},
+	{Name: "dummy_fp64", Build: dummyFP64},
+	{Name: "no_name_output", Build: noNameOutput},
 	{Name: "dummy_dynamic", Build: func() (*onnxpb.ModelProto, error) { return addOne("dummy_dynamic", "b", "a", -1, -1) }},
 	{Name: "image_nhwc", Build: func() (*onnxpb.ModelProto, error) {
 		return identity("image_nhwc", "image", "pixels", om.Float32, 1, 4, 4, 3)
