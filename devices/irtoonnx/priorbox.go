@@ -264,7 +264,7 @@ func priorClusteredCompute(a priorClusteredAttrs, H, W, IH, IW int64) []float32 
 func priorSizes(c *Ctx) (layer, img []int64, err error) {
 	for i, dst := range []*[]int64{&layer, &img} {
 		v, ok := foldInts(c.InPort(i), 0)
-		if !ok || len(v) != 2 {
+		if !ok || len(v) != 2 || v[0] == foldUnknown || v[1] == foldUnknown {
 			return nil, nil, Unsupported("input %d (the spatial sizes) is not known at translate time: dynamic sizes are not translated", i)
 		}
 		if v[0] <= 0 || v[1] <= 0 {
@@ -290,10 +290,15 @@ func priorEmit(c *Ctx, vals []float32) error {
 	return nil
 }
 
+// foldUnknown marks a value foldInts cannot know (a dynamic dimension
+// read by ShapeOf); slices and gathers that leave it out still fold.
+const foldUnknown = math.MinInt64
+
 // foldInts evaluates the integer value of port p at translate time when it
 // is a constant or computed from constants and static shapes by ShapeOf,
 // Convert, StridedSlice, Slice, Gather, Concat, Squeeze and Unsqueeze
-// (the chains IR uses to feed PriorBox). ok is false otherwise.
+// (the chains IR uses to feed PriorBox). ok is false otherwise; dynamic
+// dimensions read by ShapeOf are foldUnknown in the result.
 func foldInts(p *irmodel.Port, depth int) ([]int64, bool) {
 	if p == nil || depth > 16 {
 		return nil, false
@@ -311,10 +316,16 @@ func foldInts(p *irmodel.Port, depth int) ([]int64, bool) {
 		return v, err == nil
 	case "ShapeOf":
 		src := l.Inputs[0].Source
-		if src.DynamicRank || !src.Shape.Static() {
+		if src.DynamicRank {
 			return nil, false
 		}
-		return src.Shape.Sizes(), true
+		out := src.Shape.Sizes()
+		for i, d := range out {
+			if d < 0 {
+				out[i] = foldUnknown
+			}
+		}
+		return out, true
 	case "Convert", "Squeeze", "Unsqueeze", "Reshape":
 		return in(0)
 	case "Concat":
