@@ -157,6 +157,9 @@ func detectionOutputOp(c *Ctx) error {
 	})
 	ninf := c.Scalar(irmodel.F32, math.Inf(-1))
 	masked := c.Node("Where", []Value{cand, scores, ninf})
+	if topK == 0 { // top_k 0 keeps no candidate
+		masked = c.Node("Where", []Value{cand, ninf, masked})
+	}
 	if topK > 0 && topK < P {
 		idx := c.MultiNode("TopK", 2, []Value{masked, c.Ints(topK)}, ax(2), onnxmodel.AttrInt("largest", 1), onnxmodel.AttrInt("sorted", 1))[1]
 		zeros := detectionFill(c, c.Node("Shape", []Value{masked}), 0)
@@ -166,7 +169,7 @@ func detectionOutputOp(c *Ctx) error {
 	}
 	sel := c.Node("NonMaxSuppression", []Value{boxes, masked, c.Int(P), c.Scalar(irmodel.F32, nmsThr), c.Scalar(irmodel.F32, -math.MaxFloat32)})
 	score := c.Node("GatherND", []Value{scores, sel}) // [S]
-	if k := keep[0]; k > 0 {
+	if k := keep[0]; k >= 0 {
 		sel, score = detectionKeepTopK(c, sel, score, k, c.Node("Slice", []Value{c.Node("Shape", []Value{c.In(0)}), c.Ints(0), c.Ints(1)}))
 	}
 	nb := c.Node("Slice", []Value{sel, c.Ints(0), c.Ints(1), c.Ints(1)})                // [S,1]

@@ -1,23 +1,22 @@
 package irtoonnx
 
 import (
-	"math"
-
 	"github.com/ovmsgo/ovms/devices/irmodel"
 	"github.com/ovmsgo/ovms/devices/onnxmodel"
 	onnxpb "github.com/ovmsgo/ovms/proto/onnx"
 )
 
 // NonMaxSuppression-5 and -9 as ONNX NonMaxSuppression plus the pieces
-// OpenVINO's op has and ONNX's lacks: a score kept when it is greater than
-// or equal to score_threshold (ONNX keeps strictly greater ones), the
-// selected_scores and valid_outputs outputs, the sort across batches
-// (sort_result_descending), i32 output, and the padding with -1 rows up to
-// the output size the IR declares when it declares a static one.
+// OpenVINO's op has and ONNX's lacks: the selected_scores and valid_outputs
+// outputs, the sort across batches (sort_result_descending), i32 output,
+// NMS-5's suppression at IoU >= iou_threshold (NMS-9 and ONNX suppress
+// above it), and the padding with -1 rows up to the output size the IR
+// declares when it declares a static one. Scores are kept when greater
+// than score_threshold, as OpenVINO's reference implementation and ONNX do.
 
 func init() {
 	register("NonMaxSuppression", opsets(5, 9), "NonMaxSuppression, GatherND, TopK, Concat",
-		"soft_nms_sigma must be absent or a constant 0; selected_indices and selected_scores are padded with -1 rows when the IR declares a static first dimension",
+		"soft_nms_sigma must be absent or a constant 0; scores kept when > score_threshold as in OpenVINO's reference (the v9 spec text says >=); NMS-5 suppresses at IoU >= iou_threshold; outputs padded with -1 rows when the IR declares a static first dimension",
 		nmsOp)
 }
 
@@ -75,12 +74,27 @@ func nmsOp(c *Ctx) error {
 	} else {
 		scoreThr = c.Scalar(irmodel.F32, 0)
 	}
-	// OpenVINO keeps score >= threshold; ONNX keeps score > threshold. Scores
-	// below the threshold become -inf and ONNX's threshold the lowest float,
-	// so the comparison is OpenVINO's, exactly, for any threshold.
-	keep := c.Node("GreaterOrEqual", []Value{scores, scoreThr})
-	masked := c.Node("Where", []Value{keep, scores, c.Scalar(irmodel.F32, math.Inf(-1))})
-	sel := c.Node("NonMaxSuppression", []Value{boxes, masked, maxOut, iou, c.Scalar(irmodel.F32, -math.MaxFloat32)},
+	// ONNX Runtime takes iou_threshold in [0, 1]. NMS-5 drops a box whose
+	// IoU with a kept one is >= iou_threshold, NMS-9 and ONNX one whose IoU
+	// is above it: for NMS-5 the threshold becomes the largest float32
+	// below it (t*(1-2^-24) rounds to it for t > 0). Where every IoU
+	// reaches the threshold (t <= 0 for NMS-5, t < 0 for NMS-9) each class
+	// keeps its best box only; above 1 nothing is dropped either way.
+	zero := c.Scalar(irmodel.F32, 0)
+	var onlyBest Value
+	if c.L.Version == "opset5" {
+		onlyBest = c.Node("LessOrEqual", []Value{iou, zero})
+		below := c.Node("Mul", []Value{iou, c.Scalar(irmodel.F32, float64(float32(1-1.0/(1<<24))))})
+		iou = c.Node("Where", []Value{onlyBest, zero, below})
+	} else {
+		onlyBest = c.Node("Less", []Value{iou, zero})
+	}
+	iou = c.Node("Clip", []Value{iou, zero, c.Scalar(irmodel.F32, 1)})
+	maxOut = c.Node("Where", []Value{onlyBest, c.Node("Min", []Value{maxOut, c.Int(1)}), maxOut})
+	// Scores must be greater than score_threshold, as in ONNX (OpenVINO's
+	// reference and CPU plugin compare with >; the text of the v9 spec says
+	// "greater or equal").
+	sel := c.Node("NonMaxSuppression", []Value{boxes, scores, maxOut, iou, scoreThr},
 		onnxmodel.AttrInt("center_point_box", center))
 	selScore := c.Node("GatherND", []Value{scores, sel}) // [n]
 	if sortDesc {

@@ -1,6 +1,7 @@
 package irtoonnx
 
 import (
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -10,16 +11,17 @@ import (
 	"github.com/ovmsgo/ovms/devices/irmodel/irtest"
 )
 
-// nmsRef is NonMaxSuppression-9 computed from the spec: per batch and
-// class, boxes taken by decreasing score while score >= scoreThr, each kept
-// unless its IoU with a kept box exceeds iouThr, at most maxOut per class;
-// then, with sortDesc, a stable sort of all by score.
+// nmsRef is NonMaxSuppression computed from the spec: per batch and class,
+// boxes taken by decreasing score while score > scoreThr (as OpenVINO's
+// reference compares), each kept unless its IoU with a kept box exceeds
+// iouThr (NMS-9) or reaches it (NMS-5), at most maxOut per class; then,
+// with sortDesc, a stable sort of all by score.
 type nmsSel struct {
 	b, c, i int
 	s       float32
 }
 
-func nmsRef(boxes, scores []float32, nb, nc, nbox int, maxOut int, iouThr, scoreThr float32, center, sortDesc bool) []nmsSel {
+func nmsRef(boxes, scores []float32, nb, nc, nbox int, maxOut int, iouThr, scoreThr float32, center, sortDesc, v5 bool) []nmsSel {
 	corners := func(b, i int) (y1, x1, y2, x2 float32) {
 		v := boxes[(b*nbox+i)*4:]
 		if center {
@@ -48,12 +50,12 @@ func nmsRef(boxes, scores []float32, nb, nc, nbox int, maxOut int, iouThr, score
 			sort.SliceStable(order, func(x, y int) bool { return sc[order[x]] > sc[order[y]] })
 			var kept []int
 			for _, i := range order {
-				if len(kept) >= maxOut || sc[i] < scoreThr {
+				if len(kept) >= maxOut || sc[i] <= scoreThr {
 					break
 				}
 				ok := true
 				for _, k := range kept {
-					if iou(b, i, k) > iouThr {
+					if o := iou(b, i, k); o > iouThr || (v5 && o >= iouThr) {
 						ok = false
 					}
 				}
@@ -82,7 +84,7 @@ var (
 		0.9, 0.75, 0.6, 0.95, 0.5, 0.3, // b0 c0
 		0.5, 0.5, 0.4, 0.3, 0.2, 0.1, // b0 c1 (a tie)
 		0.8, 0.7, 0.85, 0.3, 0.6, 0.65, // b1 c0
-		0.1, 0.2, 0.3, 0.4, 0.5, 0.3, // b1 c1 (0.3 equals the threshold)
+		0.1, 0.2, 0.3, 0.4, 0.5, 0.3, // b1 c1 (0.3 equals the threshold: dropped)
 	}
 )
 
@@ -123,7 +125,7 @@ func TestNonMaxSuppression(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			res := run(t, nmsNet(tc.version, tc.attrs, tc.rows, tc.typ, 6),
 				f32("boxes", []int64{2, 6, 4}, nmsBoxes...), f32("scores", []int64{2, 2, 6}, nmsScores...))
-			want := nmsRef(nmsBoxes, nmsScores, 2, 2, 6, 3, 0.5, 0.3, tc.center, tc.sortDesc)
+			want := nmsRef(nmsBoxes, nmsScores, 2, 2, 6, 3, 0.5, 0.3, tc.center, tc.sortDesc, tc.version == "opset5")
 			var wantIdx []int64
 			var wantSc []float32
 			for _, s := range want {
@@ -196,4 +198,36 @@ func containsAll(s string, subs ...string) bool {
 		}
 	}
 	return true
+}
+
+// TestNonMaxSuppressionIoUAtThreshold: two boxes with IoU exactly 0.5 and
+// iou_threshold 0.5: NMS-5 drops the second, NMS-9 keeps it; with no
+// iou_threshold input (0) NMS-5 keeps one box per class even apart.
+func TestNonMaxSuppressionIoUAtThreshold(t *testing.T) {
+	boxes := []float32{0, 0, 1, 1, 0, 0, 1, 0.5, 5, 5, 6, 6}
+	scores := []float32{0.9, 0.8, 0.7}
+	for _, tc := range []struct {
+		version string
+		inputs  int
+		want    []int64
+	}{
+		{"opset5", 4, []int64{0, 0, 0, 0, 0, 2}},
+		{"opset9", 4, []int64{0, 0, 0, 0, 0, 1, 0, 0, 2}},
+		{"opset5", 3, []int64{0, 0, 0}},
+		{"opset9", 3, []int64{0, 0, 0, 0, 0, 2}},
+	} {
+		t.Run(fmt.Sprint(tc.version, " ", tc.inputs, " inputs"), func(t *testing.T) {
+			n := irtest.New("nms")
+			b := n.Parameter("boxes", irmodel.F32, "1,3,4")
+			s := n.Parameter("scores", irmodel.F32, "1,1,3")
+			ins := []irtest.Out{b, s, n.I64(nil, 5), n.F32(nil, 0.5)}[:tc.inputs]
+			outs := n.Op("NonMaxSuppression", tc.version, nil, ins, irtest.Port{Type: irmodel.I64, Shape: "?,3", Names: "idx"},
+				irtest.Port{Type: irmodel.F32, Shape: "?,3"}, irtest.Port{Type: irmodel.I64, Shape: "1"})
+			n.Result(outs[0], "r")
+			got := run(t, n, f32("boxes", []int64{1, 3, 4}, boxes...), f32("scores", []int64{1, 1, 3}, scores...))["idx"].I64()
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
 }

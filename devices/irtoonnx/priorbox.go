@@ -87,7 +87,8 @@ func priorBoxOp(c *Ctx) error {
 // inverse with flip); duplicates within 1e-6 are dropped.
 func priorBoxAspectRatios(ars []float64, flip bool) []float32 {
 	out := []float32{1}
-	for _, ar := range ars {
+	for _, a := range ars {
+		ar := float64(float32(a)) // OpenVINO holds the attribute as float32
 		dup := false
 		for _, e := range out {
 			if math.Abs(ar-float64(e)) < 1e-6 {
