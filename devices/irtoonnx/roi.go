@@ -12,22 +12,24 @@ import (
 // 1x1, which is ONNX's output_half_pixel; half_pixel_for_nn is
 // x*spatial_scale - 0.5 without the 1x1 floor, ONNX's half_pixel; and
 // half_pixel, (x + 0.5)*spatial_scale - 0.5, is ONNX's half_pixel on boxes
-// shifted by 0.5 first. Mode max is not translated: ONNX Runtime's max
-// takes the largest weighted corner of each sample, not the largest
-// interpolated sample.
+// shifted by 0.5 first. Mode max is not ONNX's (ONNX Runtime's max takes
+// the largest weighted corner of each sample, not the largest interpolated
+// sample): it is RoiAlign avg on a grid sampling_ratio times finer with one
+// sample per cell, MaxPool over each bin's samples, and Max with 0;
+// sampling_ratio 0 (adaptive) with max is not translated.
 //
 // ROIPooling with method max is ONNX MaxRoiPool (both are Caffe's: box
 // corners rounded, bins floored and ceiled); method bilinear is not
 // translated.
 
 func init() {
-	register("ROIAlign", opsets(3, 9), "RoiAlign", "mode max is not translated", roiAlignOp)
+	register("ROIAlign", opsets(3, 9), "RoiAlign (avg); RoiAlign, MaxPool, Max (max)", "mode max needs sampling_ratio > 0", roiAlignOp)
 	register("ROIPooling", opsets(1), "MaxRoiPool", "method bilinear is not translated", roiPoolingOp)
 }
 
 func roiAlignOp(c *Ctx) error {
 	mode := c.AttrString("mode", "avg")
-	if mode != "avg" {
+	if mode != "avg" && mode != "max" {
 		return Unsupported("mode=%q", mode)
 	}
 	ph, err := c.AttrInt("pooled_h", 1)
@@ -69,10 +71,26 @@ func roiAlignOp(c *Ctx) error {
 	if c.InType(2) != irmodel.I64 {
 		idx = c.Cast(idx, irmodel.I64)
 	}
-	c.Set(0, c.Node("RoiAlign", []Value{c.In(0), rois, idx},
+	if mode == "avg" {
+		c.Set(0, c.Node("RoiAlign", []Value{c.In(0), rois, idx},
+			onnxmodel.AttrString("coordinate_transformation_mode", ctm), onnxmodel.AttrString("mode", "avg"),
+			onnxmodel.AttrInt("output_height", ph), onnxmodel.AttrInt("output_width", pw),
+			onnxmodel.AttrInt("sampling_ratio", sr), onnxmodel.AttrFloat("spatial_scale", float32(scale))))
+		return nil
+	}
+	// max: every sample on its own (an sr x sr finer grid with one sample
+	// per cell puts the samples where OpenVINO's bins have them), the
+	// largest of each bin's sr x sr, and at least 0 as OpenVINO starts
+	// its maximum from 0.
+	if sr <= 0 {
+		return Unsupported("mode=\"max\" with sampling_ratio=%d (the adaptive sampling differs per box)", sr)
+	}
+	samples := c.Node("RoiAlign", []Value{c.In(0), rois, idx},
 		onnxmodel.AttrString("coordinate_transformation_mode", ctm), onnxmodel.AttrString("mode", "avg"),
-		onnxmodel.AttrInt("output_height", ph), onnxmodel.AttrInt("output_width", pw),
-		onnxmodel.AttrInt("sampling_ratio", sr), onnxmodel.AttrFloat("spatial_scale", float32(scale))))
+		onnxmodel.AttrInt("output_height", ph*sr), onnxmodel.AttrInt("output_width", pw*sr),
+		onnxmodel.AttrInt("sampling_ratio", 1), onnxmodel.AttrFloat("spatial_scale", float32(scale)))
+	pooled := c.Node("MaxPool", []Value{samples}, onnxmodel.AttrInts("kernel_shape", sr, sr), onnxmodel.AttrInts("strides", sr, sr))
+	c.Set(0, c.Node("Max", []Value{pooled, c.Scalar(c.InType(0), 0)}))
 	return nil
 }
 

@@ -9,11 +9,11 @@ import (
 	"github.com/ovmsgo/ovms/devices/irmodel/irtest"
 )
 
-// roiAlignRef is ROIAlign (mode avg) from the spec: box corners mapped by
+// roiAlignRef is ROIAlign from the spec: box corners mapped by
 // aligned_mode, bins sampled on a grid of sampling_ratio (or
 // ceil(size/pooled)) points, each bilinearly interpolated (0 outside
-// [-1, size], edges clamped), averaged.
-func roiAlignRef(x []float32, C, H, W int, rois []float32, batch []int, ph, pw, sr int, scale float64, aligned string) []float32 {
+// [-1, size], edges clamped), averaged or (max) the largest, from 0.
+func roiAlignRef(x []float32, C, H, W int, rois []float32, batch []int, ph, pw, sr int, scale float64, aligned string, maxMode bool) []float32 {
 	var out []float32
 	for r := range batch {
 		co := make([]float64, 4)
@@ -62,10 +62,18 @@ func roiAlignRef(x []float32, C, H, W int, rois []float32, batch []int, ph, pw, 
 						for ix := range gw {
 							y := co[1] + float64(i)*bh + (float64(iy)+0.5)*bh/float64(gh)
 							xx := co[0] + float64(j)*bw + (float64(ix)+0.5)*bw/float64(gw)
-							sum += bil(c, y, xx)
+							if maxMode {
+								sum = max(sum, bil(c, y, xx))
+							} else {
+								sum += bil(c, y, xx)
+							}
 						}
 					}
-					out = append(out, float32(sum/float64(gh*gw)))
+					if maxMode {
+						out = append(out, float32(sum))
+					} else {
+						out = append(out, float32(sum/float64(gh*gw)))
+					}
 				}
 			}
 		}
@@ -85,13 +93,17 @@ func TestROIAlign(t *testing.T) {
 		ver, aligned string
 		sr           int
 		scale        float64
+		maxMode      bool
 	}{
-		{"opset3", "asymmetric", 2, 0.5},
-		{"opset3", "asymmetric", 0, 0.5},
-		{"opset9", "asymmetric", 0, 1},
-		{"opset9", "half_pixel_for_nn", 2, 0.5},
-		{"opset9", "half_pixel", 0, 0.5},
-		{"opset9", "half_pixel", 3, 1},
+		{"opset3", "asymmetric", 2, 0.5, false},
+		{"opset3", "asymmetric", 0, 0.5, false},
+		{"opset9", "asymmetric", 0, 1, false},
+		{"opset9", "half_pixel_for_nn", 2, 0.5, false},
+		{"opset9", "half_pixel", 0, 0.5, false},
+		{"opset9", "half_pixel", 3, 1, false},
+		{"opset3", "asymmetric", 2, 0.5, true},
+		{"opset9", "half_pixel", 3, 0.5, true},
+		{"opset9", "half_pixel_for_nn", 1, 1, true},
 	} {
 		t.Run(fmt.Sprint(tc), func(t *testing.T) {
 			n := irtest.New("roialign")
@@ -99,13 +111,16 @@ func TestROIAlign(t *testing.T) {
 			r := n.Parameter("rois", irmodel.F32, "?,4")
 			b := n.Parameter("idx", irmodel.I32, "?")
 			attrs := map[string]string{"pooled_h": "3", "pooled_w": "2", "sampling_ratio": fmt.Sprint(tc.sr), "spatial_scale": fmt.Sprint(tc.scale), "mode": "avg"}
+			if tc.maxMode {
+				attrs["mode"] = "max"
+			}
 			if tc.ver == "opset9" {
 				attrs["aligned_mode"] = tc.aligned
 			}
 			y := n.Op("ROIAlign", tc.ver, attrs, []irtest.Out{d, r, b}, irtest.Port{Type: irmodel.F32, Shape: fmt.Sprintf("?,%d,3,2", C), Names: "y"})
 			n.Result(y[0], "out")
 			res := run(t, n, f32("x", []int64{2, C, H, W}, x...), f32("rois", []int64{4, 4}, rois...), i32("idx", []int64{4}, 0, 1, 1, 0))
-			near(t, "ROIAlign", res["y"].F32(), roiAlignRef(x, C, H, W, rois, batch, 3, 2, tc.sr, tc.scale, tc.aligned), 1e-5)
+			near(t, "ROIAlign", res["y"].F32(), roiAlignRef(x, C, H, W, rois, batch, 3, 2, tc.sr, tc.scale, tc.aligned, tc.maxMode), 1e-5)
 		})
 	}
 }
