@@ -30,14 +30,17 @@ import (
 //     output size the spec gives: N*keep_top_k[0], else N*top_k*C, else
 //     N*C*P.
 //
+// With normalized false the priors hold 5 values each (the first unused)
+// in pixels, divided by input_width and input_height, and the variances
+// (4 per prior) follow them.
+//
 // Not translated (Unsupported with the attribute): share_location false,
-// variance_encoded_in_target true, normalized false, decrease_label_id
-// true, code_type CORNER_SIZE, and the two extra inputs of the
+// variance_encoded_in_target true, decrease_label_id true, code_type CORNER_SIZE, and the two extra inputs of the
 // RefineDet form.
 
 func init() {
 	register("DetectionOutput", opsets(1, 8), "NonMaxSuppression, TopK, ScatterElements, GatherND, Compress",
-		"SSD form: share_location true, normalized true, variance_encoded_in_target false, decrease_label_id false, code_type CENTER_SIZE or CORNER, three inputs",
+		"SSD form: share_location true, variance_encoded_in_target false, decrease_label_id false, code_type CENTER_SIZE or CORNER, three inputs",
 		detectionOutputOp)
 }
 
@@ -49,7 +52,7 @@ func detectionOutputOp(c *Ctx) error {
 		name string
 		def  bool
 		want bool
-	}{{"share_location", true, true}, {"variance_encoded_in_target", false, false}, {"normalized", false, true}, {"decrease_label_id", false, false}} {
+	}{{"share_location", true, true}, {"variance_encoded_in_target", false, false}, {"decrease_label_id", false, false}} {
 		v, err := c.AttrBool(b.name, b.def)
 		if err != nil {
 			return err
@@ -120,11 +123,35 @@ func detectionOutputOp(c *Ctx) error {
 		return v
 	}
 	ax := func(n int64) *onnxpb.AttributeProto { return onnxmodel.AttrInt("axis", n) }
-	loc := c.Node("Reshape", []Value{f32(c.In(0), ft), c.Ints(0, P, 4)})                 // [N, P, 4]
-	priors := c.Node("Reshape", []Value{f32(c.In(2), c.InType(2)), c.Ints(-1, 2, P, 4)}) // [B, 2, P, 4]
-	pv := c.MultiNode("Split", 2, []Value{priors, c.Ints(1, 1)}, ax(1))                  // [B, 1, P, 4] each
-	pbox := c.Node("Squeeze", []Value{pv[0], c.Ints(1)})                                 // [B, P, 4]
-	pvar := c.Node("Squeeze", []Value{pv[1], c.Ints(1)})
+	loc := c.Node("Reshape", []Value{f32(c.In(0), ft), c.Ints(0, P, 4)}) // [N, P, 4]
+	normalized, err := c.AttrBool("normalized", false)
+	if err != nil {
+		return err
+	}
+	var pbox, pvar Value // [B, P, 4]
+	if normalized {
+		priors := c.Node("Reshape", []Value{f32(c.In(2), c.InType(2)), c.Ints(-1, 2, P, 4)}) // [B, 2, P, 4]
+		pv := c.MultiNode("Split", 2, []Value{priors, c.Ints(1, 1)}, ax(1))                  // [B, 1, P, 4] each
+		pbox = c.Node("Squeeze", []Value{pv[0], c.Ints(1)})
+		pvar = c.Node("Squeeze", []Value{pv[1], c.Ints(1)})
+	} else {
+		// Priors of 5 values (the first unused), in pixels: divided by
+		// input_width and input_height; the variances, 4 per prior, follow
+		// the P*5 box values.
+		iw, err := c.AttrInt("input_width", 1)
+		if err != nil {
+			return err
+		}
+		ih, err := c.AttrInt("input_height", 1)
+		if err != nil {
+			return err
+		}
+		flat := c.Node("Reshape", []Value{f32(c.In(2), c.InType(2)), c.Ints(0, -1)}) // [B, 2*P*5]
+		b5 := c.Node("Reshape", []Value{c.Node("Slice", []Value{flat, c.Ints(0), c.Ints(P * 5), c.Ints(1)}), c.Ints(0, P, 5)})
+		pbox = c.Node("Div", []Value{c.Node("Slice", []Value{b5, c.Ints(1), c.Ints(5), c.Ints(2)}),
+			c.Tensor(onnxmodel.Float32Tensor("", []int64{4}, []float32{float32(iw), float32(ih), float32(iw), float32(ih)}))})
+		pvar = c.Node("Reshape", []Value{c.Node("Slice", []Value{flat, c.Ints(P * 5), c.Ints(P * 9), c.Ints(1)}), c.Ints(0, P, 4)})
+	}
 	var boxes Value
 	if center {
 		pc := c.MultiNode("Split", 2, []Value{pbox, c.Ints(2, 2)}, ax(2)) // mins, maxs [B, P, 2]

@@ -194,7 +194,7 @@ func TestSSDHead(t *testing.T) {
 }
 
 func TestDetectionOutputUnsupportedForms(t *testing.T) {
-	for attr, val := range map[string]string{"share_location": "false", "variance_encoded_in_target": "true", "normalized": "false", "decrease_label_id": "true", "code_type": "caffe.PriorBoxParameter.CORNER_SIZE"} {
+	for attr, val := range map[string]string{"share_location": "false", "variance_encoded_in_target": "true", "decrease_label_id": "true", "code_type": "caffe.PriorBoxParameter.CORNER_SIZE"} {
 		n := irtest.New("det")
 		l := n.Parameter("loc", irmodel.F32, "1,16")
 		cf := n.Parameter("conf", irmodel.F32, "1,8")
@@ -212,4 +212,44 @@ func TestDetectionOutputUnsupportedForms(t *testing.T) {
 			t.Errorf("%s=%s: got %v", attr, val, err)
 		}
 	}
+}
+
+// TestDetectionOutputPixelPriors: normalized false, priors [1, 2, P*5] in
+// pixels (a leading unused value per prior, variances after the boxes),
+// compared with the same detections from normalized priors.
+func TestDetectionOutputPixelPriors(t *testing.T) {
+	const N, P, C, IW, IH = 1, 6, 2, 40, 20
+	var boxes, vars, pix []float32
+	for p := range P {
+		x, y := float32(p%3)*12+2, float32(p/3)*8+1
+		b := []float32{x / IW, y / IH, (x + 14) / IW, (y + 9) / IH}
+		boxes = append(boxes, b...)
+		vars = append(vars, 0.1, 0.1, 0.2, 0.2)
+		pix = append(pix, 7, x, y, x+14, y+9)
+	}
+	priors := append(append([]float32{}, boxes...), vars...)
+	pixPriors := append(append(append([]float32{}, pix...), vars...), make([]float32, P)...) // the rest of the 2*P*5 block is unused
+	loc := make([]float32, N*P*4)
+	conf := make([]float32, N*P*C)
+	for i := range loc {
+		loc[i] = float32(i%7-3) * 0.1
+	}
+	for i := range conf {
+		conf[i] = float32((i*5)%11) / 11
+	}
+	a := detAttrs{center: true, background: 0, topK: -1, keep: 4, nms: 0.4, conf: 0.1}
+	want := detectionRef(loc, conf, priors, N, P, C, a)
+	if want[0] < 0 {
+		t.Fatal("the case selects nothing")
+	}
+	n := irtest.New("det")
+	l := n.Parameter("loc", irmodel.F32, fmt.Sprintf("?,%d", P*4))
+	cf := n.Parameter("conf", irmodel.F32, fmt.Sprintf("?,%d", P*C))
+	pr := n.Parameter("priors", irmodel.F32, fmt.Sprintf("1,2,%d", P*5))
+	do := n.Op("DetectionOutput", "opset8", map[string]string{"code_type": "caffe.PriorBoxParameter.CENTER_SIZE", "background_label_id": "0", "keep_top_k": "4",
+		"nms_threshold": "0.4", "confidence_threshold": "0.1", "normalized": "false", "input_width": fmt.Sprint(IW), "input_height": fmt.Sprint(IH)},
+		[]irtest.Out{l, cf, pr}, irtest.Port{Type: irmodel.F32, Shape: "1,1,4,7", Names: "det"})
+	n.Result(do[0], "out")
+	res := run(t, n, f32("loc", []int64{N, P * 4}, loc...), f32("conf", []int64{N, P * C}, conf...), f32("priors", []int64{1, 2, P * 5}, pixPriors...))["det"]
+	near(t, "detections", res.F32(), want, 1e-5)
 }
