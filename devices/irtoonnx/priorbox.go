@@ -17,7 +17,7 @@ import (
 
 func init() {
 	register("PriorBox", opsets(1, 8), "constant (folded)",
-		"folded when output_size and image_size are known at translate time; fixed_size, fixed_ratio, density and scale_all_sizes=false are not translated",
+		"folded when output_size and image_size are known at translate time; the IR's declared output size must match the priors computed",
 		priorBoxOp)
 	register("PriorBoxClustered", opsets(1), "constant (folded)",
 		"folded when output_size and image_size are known at translate time", priorBoxClusteredOp)
@@ -26,24 +26,25 @@ func init() {
 // priorBoxAttrs are the PriorBox attributes that shape the priors.
 type priorBoxAttrs struct {
 	minSize, maxSize, aspectRatio, variance []float64
-	flip, clip, minMaxOrder                 bool
+	fixedSize, fixedRatio, density          []float64
+	flip, clip, minMaxOrder, scaleAll       bool
 	step, offset                            float64
 }
 
 func priorBoxOp(c *Ctx) error {
 	var a priorBoxAttrs
 	var err error
-	for _, name := range []string{"fixed_size", "fixed_ratio", "density"} {
-		if v, _ := c.Attr(name); v != "" {
-			return Unsupported("%s=%q", name, v)
-		}
-	}
-	scaleAll, err := c.AttrBool("scale_all_sizes", true)
-	if err != nil {
+	if a.scaleAll, err = c.AttrBool("scale_all_sizes", true); err != nil {
 		return err
 	}
-	if !scaleAll {
-		return Unsupported("scale_all_sizes=%q", c.AttrString("scale_all_sizes", ""))
+	if a.fixedSize, err = c.AttrFloats("fixed_size", nil); err != nil {
+		return err
+	}
+	if a.fixedRatio, err = c.AttrFloats("fixed_ratio", nil); err != nil {
+		return err
+	}
+	if a.density, err = c.AttrFloats("density", nil); err != nil {
+		return err
 	}
 	if a.minSize, err = c.AttrFloats("min_size", nil); err != nil {
 		return err
@@ -74,6 +75,10 @@ func priorBoxOp(c *Ctx) error {
 	}
 	if n := len(a.variance); n != 0 && n != 1 && n != 4 {
 		return Unsupported("variance with %d values", n)
+	}
+	if len(a.fixedSize) > 0 && len(a.density) < len(a.fixedSize) &&
+		(len(a.density) > 0 || len(a.fixedRatio) > 0 || len(priorBoxAspectRatios(a.aspectRatio, a.flip)) > 1) {
+		return Unsupported("density=%q for fixed_size=%q", c.AttrString("density", ""), c.AttrString("fixed_size", ""))
 	}
 	layer, img, err := priorSizes(c)
 	if err != nil {
@@ -115,7 +120,26 @@ func priorBoxCompute(a priorBoxAttrs, H, W, IH, IW int64) []float32 {
 	add := func(cx, cy, bw, bh float32) {
 		boxes = append(boxes, (cx-bw)*iw, (cy-bh)*ih, (cx+bw)*iw, (cy+bh)*ih)
 	}
+	// addClipped is the fixed_size boxes' form: the low corner clipped at
+	// 0, the high one at 1.
+	addClipped := func(cx, cy, bw, bh float32) {
+		boxes = append(boxes, max((cx-bw)*iw, 0), max((cy-bh)*ih, 0), min((cx+bw)*iw, 1), min((cy+bh)*ih, 1))
+	}
 	step := float32(a.step)
+	minSize := make([]float32, len(a.minSize))
+	for i, m := range a.minSize {
+		minSize[i] = float32(m)
+	}
+	if !a.scaleAll { // MXNet's PriorBox: sizes and step relative to the image height
+		if step == -1 {
+			step = float32(IH) / float32(H)
+		} else {
+			step *= float32(IH)
+		}
+		for i := range minSize {
+			minSize[i] *= float32(IH)
+		}
+	}
 	stepX, stepY := step, step
 	if step == 0 {
 		stepX, stepY = float32(IW)/float32(W), float32(IH)/float32(H)
@@ -128,9 +152,42 @@ func priorBoxCompute(a priorBoxAttrs, H, W, IH, IW int64) []float32 {
 			} else {
 				cx, cy = (float32(a.offset)+float32(w))*step, (float32(a.offset)+float32(h))*step
 			}
-			for i, ms := range a.minSize {
-				m := float32(ms)
+			for s, fs := range a.fixedSize {
+				fsInt := float32(int64(fs)) // OpenVINO truncates the size here
+				fsHalf := float32(int64(fs) / 2)
+				grid := func(bw, bh float32) {
+					d := int64(a.density[s])
+					shift := int64(float32(fs) / float32(d))
+					for r := range d {
+						for col := range d {
+							addClipped(cx-fsHalf+float32(shift)/2+float32(col*shift), cy-fsHalf+float32(shift)/2+float32(r*shift), bw, bh)
+						}
+					}
+				}
+				if len(a.fixedRatio) > 0 {
+					for _, ar := range a.fixedRatio {
+						r := float32(math.Sqrt(float64(float32(ar))))
+						grid(float32(fs)*0.5*r, float32(fs)*0.5/r)
+					}
+					continue
+				}
+				if len(a.density) > 0 {
+					grid(fsInt*0.5, fsInt*0.5)
+				}
+				for _, ar := range ars {
+					if math.Abs(float64(ar)-1) < 1e-6 {
+						continue
+					}
+					r := float32(math.Sqrt(float64(ar)))
+					grid(float32(fs)*0.5*r, float32(fs)*0.5/r)
+				}
+			}
+			for i, m := range minSize {
 				add(cx, cy, m*0.5, m*0.5)
+				sizeIdx := i // the aspect-ratio boxes: each min_size, or (MXNet) min_size[0] after the last
+				if !a.scaleAll {
+					sizeIdx = 0
+				}
 				maxBox := func() {
 					if i < len(a.maxSize) {
 						s := float32(math.Sqrt(float64(m*float32(a.maxSize[i])))) * 0.5
@@ -138,12 +195,16 @@ func priorBoxCompute(a priorBoxAttrs, H, W, IH, IW int64) []float32 {
 					}
 				}
 				arBoxes := func() {
+					if !a.scaleAll && i != len(minSize)-1 {
+						return
+					}
+					ms := minSize[sizeIdx]
 					for _, ar := range ars {
 						if math.Abs(float64(ar)-1) < 1e-6 {
 							continue
 						}
 						r := float32(math.Sqrt(float64(ar)))
-						add(cx, cy, m*0.5*r, m*0.5/r)
+						add(cx, cy, ms*0.5*r, ms*0.5/r)
 					}
 				}
 				if a.minMaxOrder {

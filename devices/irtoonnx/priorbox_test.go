@@ -208,3 +208,34 @@ func TestPriorBoxDynamicSizesAreUnsupported(t *testing.T) {
 		}
 	}
 }
+
+// TestPriorBoxFixedSizeAndMXNet checks the fixed_size/density boxes and
+// MXNet's relative sizes (scale_all_sizes false) on a 1x1 map, against
+// values worked out by hand from the spec's reference formulas.
+func TestPriorBoxFixedSizeAndMXNet(t *testing.T) {
+	ensureShapeOps(t)
+	for _, tc := range []struct {
+		name  string
+		attrs map[string]string
+		img   string
+		side  int64
+		want  []float32
+	}{
+		// density 2 splits the 8-pixel box around the centre 8 into four
+		// boxes centred at 6 and 10.
+		{"density", map[string]string{"fixed_size": "8", "density": "2", "step": "16", "offset": "0.5"}, "1,3,16,16", 16, []float32{
+			0.125, 0.125, 0.625, 0.625, 0.375, 0.125, 0.875, 0.625, 0.125, 0.375, 0.625, 0.875, 0.375, 0.375, 0.875, 0.875,
+			0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1}},
+		// sizes 0.2 and 0.4 of a 20-pixel image, step -1 (= 20), the
+		// aspect-ratio box of the first size after the last.
+		{"mxnet", map[string]string{"min_size": "0.2,0.4", "aspect_ratio": "2", "scale_all_sizes": "false", "step": "-1", "offset": "0.5", "variance": "0.5"}, "1,3,20,20", 20, []float32{
+			0.4, 0.4, 0.6, 0.6, 0.3, 0.3, 0.7, 0.7, 0.3585786, 0.4292893, 0.6414214, 0.5707107,
+			0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := priorNet("PriorBox", "opset8", tc.attrs, "1,8,1,1", tc.img, len(tc.want)/2)
+			res := run(t, n, f32("feat", []int64{1, 8, 1, 1}, make([]float32, 8)...), f32("image", []int64{1, 3, tc.side, tc.side}, make([]float32, 3*tc.side*tc.side)...))
+			near(t, "priors", res["priors"].F32(), tc.want, 1e-6)
+		})
+	}
+}
