@@ -131,6 +131,9 @@ func Translate(m *irmodel.Model, opts Options) (*Result, error) {
 		}
 		res.Outputs = append(res.Outputs, t)
 	}
+	if err := stateIO(g, m, vals, res, usedNames); err != nil {
+		return nil, err
+	}
 	model, err := g.Model(opset)
 	if err != nil {
 		return nil, err
