@@ -116,24 +116,10 @@ func detectionRef(loc, conf, priors []float32, N, P, C int, a detAttrs) []float3
 	return out
 }
 
-// ensureUnsqueeze registers a minimal Unsqueeze-1 translator when its
-// family is not in this build; removed when t ends.
-func ensureUnsqueeze(t testing.TB) {
-	if _, ok := lookup("Unsqueeze", "opset1"); !ok {
-		t.Cleanup(func() { delete(registry, "Unsqueeze-opset1") })
-		register("Unsqueeze", opsets(1), "Unsqueeze", "test stub", func(c *Ctx) error {
-			c.Set(0, c.Node("Unsqueeze", []Value{c.In(0), c.Cast(c.In(1), irmodel.I64)}))
-			return nil
-		})
-	}
-}
-
 // TestSSDHead runs an SSD-style head: PriorBox over a 3x3 feature map of a
 // 30x30 image (4 priors per cell), Unsqueeze, and DetectionOutput over
 // box logits and class scores for a batch of 2, against detectionRef.
 func TestSSDHead(t *testing.T) {
-	ensureShapeOps(t)
-	ensureUnsqueeze(t)
 	const N, C = 2, 3
 	pbAttrs := map[string]string{"min_size": "10", "max_size": "20", "aspect_ratio": "2", "flip": "1", "clip": "0", "step": "10", "offset": "0.5", "variance": "0.1,0.1,0.2,0.2"}
 	priors := priorBoxSpec([]float64{10}, []float64{20}, []float64{2}, true, false, true, 10, 0.5, []float32{0.1, 0.1, 0.2, 0.2}, 3, 3, 30, 30)

@@ -18,27 +18,6 @@ func spatialOf(n *irtest.Net, x irtest.Out) irtest.Out {
 		[]irtest.Out{s[0], n.I64([]int64{1}, 2), n.I64([]int64{1}, 4), n.I64([]int64{1}, 1)}, irtest.Port{Type: irmodel.I64, Shape: "2"})[0]
 }
 
-// ensureShapeOps registers minimal ShapeOf-3 and StridedSlice-1
-// translators (the 1-D slices spatialOf writes) when the families that own
-// them are not in this build, so the folding tests run on their own; the
-// stubs are removed when t ends.
-func ensureShapeOps(t testing.TB) {
-	if _, ok := lookup("ShapeOf", "opset3"); !ok {
-		t.Cleanup(func() { delete(registry, "ShapeOf-opset3") })
-		register("ShapeOf", opsets(3), "Shape", "test stub", func(c *Ctx) error {
-			c.Set(0, c.Node("Shape", []Value{c.In(0)}))
-			return nil
-		})
-	}
-	if _, ok := lookup("StridedSlice", "opset1"); !ok {
-		t.Cleanup(func() { delete(registry, "StridedSlice-opset1") })
-		register("StridedSlice", opsets(1), "Slice", "test stub", func(c *Ctx) error {
-			c.Set(0, c.Node("Slice", []Value{c.In(0), c.In(1), c.In(2), c.Ints(0), c.In(3)}))
-			return nil
-		})
-	}
-}
-
 // priorNet is typ over a feature map [1,8,H,W] and an image [1,3,IH,IW]
 // (shapes as given, so they may be dynamic); count is the declared second
 // output dimension.
@@ -114,7 +93,6 @@ func priorBoxSpec(minS, maxS, ars []float64, flip, clip, order bool, step, offse
 }
 
 func TestPriorBox(t *testing.T) {
-	ensureShapeOps(t)
 	for _, tc := range []struct {
 		name    string
 		version string
@@ -150,7 +128,6 @@ func TestPriorBox(t *testing.T) {
 }
 
 func TestPriorBoxClustered(t *testing.T) {
-	ensureShapeOps(t)
 	widths, heights := []float64{4, 10, 20}, []float64{6, 8, 30}
 	spec := func(clip bool, stepW, stepH, offset float64, variance []float32, H, W, IH, IW int) []float32 {
 		var out []float32
@@ -194,7 +171,6 @@ func TestPriorBoxClustered(t *testing.T) {
 }
 
 func TestPriorBoxDynamicSizesAreUnsupported(t *testing.T) {
-	ensureShapeOps(t)
 	for _, typ := range []string{"PriorBox", "PriorBoxClustered"} {
 		n := priorNet(typ, "opset1", map[string]string{"min_size": "4", "width": "4", "height": "4", "offset": "0.5"}, "1,8,?,?", "1,3,24,32", 48)
 		x, bin := n.Bytes()
@@ -213,7 +189,6 @@ func TestPriorBoxDynamicSizesAreUnsupported(t *testing.T) {
 // MXNet's relative sizes (scale_all_sizes false) on a 1x1 map, against
 // values worked out by hand from the spec's reference formulas.
 func TestPriorBoxFixedSizeAndMXNet(t *testing.T) {
-	ensureShapeOps(t)
 	for _, tc := range []struct {
 		name  string
 		attrs map[string]string
