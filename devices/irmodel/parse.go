@@ -43,6 +43,9 @@ func Parse(xmlData, bin []byte) (*Model, error) {
 	if m.Layers, err = topoSort(m.xmlOrder); err != nil {
 		return nil, err
 	}
+	if err := parameterShapes(m.Layers); err != nil {
+		return nil, err
+	}
 	for _, l := range m.Layers {
 		if l.Type == "Const" {
 			if l.Data, err = constData(l, bin); err != nil {
@@ -51,6 +54,44 @@ func Parse(xmlData, bin []byte) (*Model, error) {
 		}
 	}
 	return m, nil
+}
+
+// parameterShapes takes each Parameter's shape from its shape attribute,
+// which keeps what its port's <dim>s lose (ranges such as 1..8, and a
+// dynamic rank, "..."), and marks the ports whose rank is unknown: IR
+// writes a port of dynamic rank with no <dim> at all, like a scalar, so an
+// output port without dims is taken as of unknown rank when an input of
+// its layer is.
+func parameterShapes(layers []*Layer) error {
+	for _, l := range layers {
+		if l.Type == "Parameter" && len(l.Outputs) == 1 {
+			if s, ok := l.Attrs["shape"]; ok {
+				shape, dyn, err := ParseShape(s)
+				if err != nil {
+					return fmt.Errorf("%s: %w", l, err)
+				}
+				p := l.Outputs[0]
+				if !dyn && len(shape) != len(p.Shape) {
+					return fmt.Errorf("%s: shape %q and its port's %d dims disagree", l, s, len(p.Shape))
+				}
+				p.Shape, p.DynamicRank = shape, dyn
+			}
+			continue
+		}
+		unknown := false
+		for _, in := range l.Inputs {
+			if in.Source.DynamicRank {
+				unknown = true
+				in.DynamicRank = len(in.Shape) == 0
+			}
+		}
+		for _, out := range l.Outputs {
+			if unknown && len(out.Shape) == 0 {
+				out.DynamicRank = true
+			}
+		}
+	}
+	return nil
 }
 
 // String names the layer in errors: "layer 'conv1' (id 3, Convolution)".

@@ -127,3 +127,36 @@ func dropLine(b []byte, substr string) []byte {
 	}
 	return bytes.Join(out, []byte("\n"))
 }
+
+// TestParameterShapeAttribute: a Parameter's shape attribute gives ranges
+// its port's dims lose, and "..." a dynamic rank that flows to the ports
+// IR writes without dims.
+func TestParameterShapeAttribute(t *testing.T) {
+	n := irtest.New("ranks")
+	x := n.Parameter("x", irmodel.F32, "1..8,3")
+	r := n.Parameter("r", irmodel.F32, "...")
+	y := n.Op("Relu", "opset1", nil, []irtest.Out{r}, irtest.Port{Type: irmodel.F32})
+	s := n.Op("ShapeOf", "opset3", map[string]string{"output_type": "i64"}, []irtest.Out{y[0]}, irtest.Port{Type: irmodel.I64, Shape: "-1"})
+	n.Result(x, "x_out")
+	n.Result(y[0], "y_out")
+	n.Result(s[0], "s_out")
+	xml, bin := n.Bytes()
+	m, err := irmodel.Parse(xml, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := m.Parameters()
+	if got := ps[0].Outputs[0].Shape.String(); got != "1..8,3" {
+		t.Errorf("x: %s", got)
+	}
+	if !ps[1].Outputs[0].DynamicRank {
+		t.Error("r: the rank should be dynamic")
+	}
+	relu := m.Results()[1].Inputs[0].Source
+	if !relu.DynamicRank {
+		t.Error("Relu of a dynamic-rank input: its dim-less port should be of dynamic rank")
+	}
+	if shp := m.Results()[2].Inputs[0].Source; shp.DynamicRank || len(shp.Shape) != 1 {
+		t.Errorf("ShapeOf output: %+v", shp)
+	}
+}

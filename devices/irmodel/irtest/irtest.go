@@ -42,7 +42,8 @@ type layer struct {
 type edge struct{ fromLayer, fromPort, toLayer, toPort int }
 
 // Port describes an output port: its element type, its dims (IR's shape
-// syntax: "1,3,?,-1"; "" for a scalar) and its tensor names
+// syntax: "1,3,?,-1"; "" for a scalar; "..." for a dynamic rank, written as
+// no dims, as OpenVINO writes it) and its tensor names
 // ("input,input:0"), optional.
 type Port struct {
 	Type  irmodel.ElementType
@@ -201,7 +202,7 @@ func writePorts(b *strings.Builder, kind string, first int, ports []Port, names 
 			fmt.Fprintf(b, " names=\"%s\"", esc(p.Names))
 		}
 		b.WriteString(">\n")
-		if strings.TrimSpace(p.Shape) != "" {
+		if sh := strings.TrimSpace(p.Shape); sh != "" && sh != "..." { // a dynamic rank has no dims
 			for d := range strings.SplitSeq(p.Shape, ",") {
 				dim, err := irmodel.ParseDim(d)
 				if err != nil {
