@@ -14,19 +14,27 @@ var update = flag.Bool("update", false, "rewrite the generated tables of docs/co
 // flagTable builds from serveFlags (the help's text and defaults). Run with
 // -update after changing a flag to rewrite it.
 func TestFlagTableInDocs(t *testing.T) {
-	path := filepath.Join("..", "docs", "configuration.md")
+	checkDocTable(t, filepath.Join("..", "docs", "configuration.md"), flagTableBegin, flagTableEnd, flagTable(),
+		"the flags table", "cli/flags.go", "TestFlagTableInDocs")
+}
+
+// checkDocTable checks that the text between the lines begin and end of
+// the doc at path is want, or rewrites it with -update. what names the
+// table and source where it comes from, in the failure; test is the test
+// to run with -update.
+func checkDocTable(t *testing.T, path, begin, end, want, what, source, test string) {
+	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	doc := string(data)
-	i := strings.Index(doc, flagTableBegin+"\n")
-	j := strings.Index(doc, flagTableEnd)
+	i := strings.Index(doc, begin+"\n")
+	j := strings.Index(doc, end)
 	if i < 0 || j < i {
-		t.Fatalf("%s lacks the lines %q and %q around the flags table", path, flagTableBegin, flagTableEnd)
+		t.Fatalf("%s lacks the lines %q and %q around %s", path, begin, end, what)
 	}
-	i += len(flagTableBegin) + 1
-	want := flagTable()
+	i += len(begin) + 1
 	if doc[i:j] == want {
 		return
 	}
@@ -43,10 +51,10 @@ func TestFlagTableInDocs(t *testing.T) {
 			if n < len(got) {
 				have = got[n]
 			}
-			t.Fatalf("%s: the flags table differs from cli/flags.go (run go test ./cli -run TestFlagTableInDocs -update)\nline %d is  %s\nflags.go has %s", path, n+1, have, line)
+			t.Fatalf("%s: %s differs from %s (run go test ./cli -run %s -update)\nline %d is  %s\n%s has %s", path, what, source, test, n+1, have, source, line)
 		}
 	}
-	t.Fatalf("%s: the flags table has more lines than cli/flags.go gives (run go test ./cli -run TestFlagTableInDocs -update)", path)
+	t.Fatalf("%s: %s has more lines than %s gives (run go test ./cli -run %s -update)", path, what, source, test)
 }
 
 // TestFlagTableCoversEveryFlag: each server flag has one row, and rows
