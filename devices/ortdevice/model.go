@@ -148,8 +148,9 @@ func noSpinning(opts *ort.SessionOptions) {
 
 // loadModel compiles a version into its sessions. The model file (.onnx,
 // or OpenVINO IR translated to ONNX) is read only if it is a regular file
-// (or a link to one), and no further than its size; a cancelled ctx stops the load between sessions (a session being
-// created cannot be interrupted).
+// (or a link to one), and no further than its size; a cancelled ctx stops
+// the load between sessions (a session being created cannot be
+// interrupted).
 func loadModel(ctx context.Context, req *device.LoadRequest, extension string, cuda bool, log *logrus.Entry) (*model, error) {
 	opts, err := ort.ParseSessionOptions(req.PluginConfig)
 	if err != nil {
