@@ -85,30 +85,31 @@ func modelFiles(dir string) (path, bin string, ir bool, err error) {
 }
 
 // readModel reads the model of a version directory as ONNX bytes: an .onnx
-// file as it is, an IR model translated (see irtoonnx.ConvertFiles). src is
-// the file that errors of the session name.
-func readModel(dir string, log *logrus.Entry) (bytes []byte, src string, err error) {
+// file as it is, an IR model translated (see irtoonnx.ConvertFiles; res
+// then describes its tensors and rt_info). src is the file that errors of
+// the session name.
+func readModel(dir string, log *logrus.Entry) (bytes []byte, src string, res *irtoonnx.Result, err error) {
 	path, bin, ir, err := modelFiles(dir)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	if !ir {
 		if bytes, err = modelfile.ReadFile(path, maxModelFile); err != nil {
-			return nil, "", fmt.Errorf("reading model file: %w", err)
+			return nil, "", nil, fmt.Errorf("reading model file: %w", err)
 		}
-		return bytes, path, nil
+		return bytes, path, nil, nil
 	}
 	start := time.Now()
-	bytes, res, err := irtoonnx.ConvertFiles(path, bin, irtoonnx.Options{})
+	bytes, res, err = irtoonnx.ConvertFiles(path, bin, irtoonnx.Options{})
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	n := 0
 	for _, c := range res.Ops {
 		n += c
 	}
 	log.WithFields(logrus.Fields{"file": path, "layers": n, "onnx_bytes": len(bytes), "took": time.Since(start).Round(time.Millisecond)}).Info("OpenVINO IR model translated to ONNX")
-	return bytes, path, nil
+	return bytes, path, res, nil
 }
 
 // streams decides how many parallel sessions serve a model and the intra-op
@@ -161,8 +162,9 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, c
 	}
 	bytes := req.ModelBytes
 	src := req.Path // named in session errors: the model file, else its folder
+	var ir *irtoonnx.Result
 	if bytes == nil {
-		if bytes, src, err = readModel(req.Path, log); err != nil {
+		if bytes, src, ir, err = readModel(req.Path, log); err != nil {
 			return nil, err
 		}
 	}
@@ -205,6 +207,9 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, c
 		return nil, err
 	}
 	m.info.Warnings = warnings
+	if ir != nil {
+		irInfo(m.info, ir)
+	}
 	if m.info.EmptyUnsafe, err = onnxmodel.EmptyUnsafeOps(bytes); err != nil {
 		m.info.EmptyUnsafe = []string{"(unreadable graph)"} // not ONNX protobuf (an ORT-format model): refuse empty inputs to be safe
 	}
@@ -300,4 +305,26 @@ func pinned(opts ort.SessionOptions, stream int) ort.SessionOptions {
 	entries[affinityKey] = strings.Join(aff, ";")
 	opts.ConfigEntries = entries
 	return opts
+}
+
+// irInfo adds what an IR model says beyond its ONNX translation: the other
+// names of its tensors (requests may use them) and its rt_info.
+func irInfo(info *device.ModelInfo, ir *irtoonnx.Result) {
+	info.RTInfo = ir.RTInfo
+	aliases := func(ts []device.TensorInfo, irs []irtoonnx.Tensor) {
+		for i := range ts {
+			for _, t := range irs {
+				if t.Name != ts[i].Name {
+					continue
+				}
+				for _, n := range t.Names {
+					if n != "" && n != t.Name && !slices.Contains(ts[i].Aliases, n) {
+						ts[i].Aliases = append(ts[i].Aliases, n)
+					}
+				}
+			}
+		}
+	}
+	aliases(info.Inputs, ir.Inputs)
+	aliases(info.Outputs, ir.Outputs)
 }
