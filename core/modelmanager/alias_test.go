@@ -58,3 +58,20 @@ func TestAliasesWithMapping(t *testing.T) {
 		t.Errorf("ServedOutputName = %q", got)
 	}
 }
+
+// TestAPILayoutsFromModel checks that an input's own layout (an IR's
+// rt_info) counts where no layout is configured for it.
+func TestAPILayoutsFromModel(t *testing.T) {
+	info := &device.ModelInfo{Inputs: []device.TensorInfo{{Name: "img", Layout: "NCHW"}, {Name: "other", Layout: "NC"}, {Name: "plain"}}}
+	got := apiLayouts("", info, &names{})
+	if len(got) != 2 || got["img"] != "NCHW" || got["other"] != "NC" {
+		t.Errorf("no setting: %v", got)
+	}
+	got = apiLayouts(`{"img": "NHWC:NCHW"}`, info, &names{})
+	if got["img"] != "NHWC" || got["other"] != "NC" {
+		t.Errorf("configured: %v", got)
+	}
+	if got := apiLayouts("", &device.ModelInfo{Inputs: []device.TensorInfo{{Name: "x"}}}, &names{}); got != nil {
+		t.Errorf("no layouts: %v", got)
+	}
+}

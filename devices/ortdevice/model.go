@@ -174,6 +174,9 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, c
 	m := &model{sessions: make(chan *ort.Session, n)}
 	var warnings []string
 	r := onnxmodel.Reshape{Shapes: req.Shapes, BatchSize: req.BatchSize, Layouts: req.Layouts}
+	if ir != nil && r.BatchSize > 0 {
+		r.Layouts = irLayouts(r.Layouts, ir)
+	}
 	if !r.Empty() {
 		edited, err := onnxmodel.ApplyReshape(bytes, r)
 		if err == nil {
@@ -311,6 +314,13 @@ func pinned(opts ort.SessionOptions, stream int) ort.SessionOptions {
 // names of its tensors (requests may use them) and its rt_info.
 func irInfo(info *device.ModelInfo, ir *irtoonnx.Result) {
 	info.RTInfo = ir.RTInfo
+	for i := range info.Inputs {
+		for _, t := range ir.Inputs {
+			if t.Name == info.Inputs[i].Name && len(t.Layout) == len(info.Inputs[i].Shape) {
+				info.Inputs[i].Layout = t.Layout
+			}
+		}
+	}
 	aliases := func(ts []device.TensorInfo, irs []irtoonnx.Tensor) {
 		for i := range ts {
 			for _, t := range irs {
@@ -327,4 +337,36 @@ func irInfo(info *device.ModelInfo, ir *irtoonnx.Result) {
 	}
 	aliases(info.Inputs, ir.Inputs)
 	aliases(info.Outputs, ir.Outputs)
+}
+
+// knownLayout reports whether an IR layout names each of rank dimensions
+// with a letter the layout settings know (N, C, H, W, D, ?).
+func knownLayout(l string, rank int) bool {
+	return l != "" && len(l) == rank && strings.Trim(l, "NCHWD?") == ""
+}
+
+// irLayouts adds to the configured layouts the IR's own layout of each
+// input the configuration leaves out, so that batch_size sets the IR's N
+// dimension as OVMS does (the layout of rt_info, unless configured).
+func irLayouts(configured map[string]string, ir *irtoonnx.Result) map[string]string {
+	if _, anon := configured[""]; anon && len(ir.Inputs) == 1 {
+		return configured
+	}
+	var out map[string]string
+	for _, t := range ir.Inputs {
+		if _, set := configured[t.Name]; set || !knownLayout(t.Layout, len(t.Shape)) {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]string, len(configured)+1)
+			for k, v := range configured {
+				out[k] = v
+			}
+		}
+		out[t.Name] = t.Layout
+	}
+	if out == nil {
+		return configured
+	}
+	return out
 }

@@ -124,6 +124,10 @@ type TensorInfo struct {
 	// Aliases are other names requests may give the tensor (an OpenVINO
 	// IR tensor's further names); responses always use Name.
 	Aliases []string
+	// Layout is the layout the model declares for the tensor ("NCHW", from
+	// an OpenVINO IR's rt_info), one letter a dimension; "" when unknown.
+	// A configured layout replaces it, as in OVMS.
+	Layout string
 }
 
 // ModelInfo is the metadata of a loaded model version.

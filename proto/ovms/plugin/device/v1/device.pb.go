@@ -175,7 +175,10 @@ type TensorInfo struct {
 	// Other names of the tensor that requests may use instead of name (an
 	// OpenVINO IR tensor with names="input,input:0" is served as one of them
 	// and takes the others too).
-	Aliases       []string `protobuf:"bytes,4,rep,name=aliases,proto3" json:"aliases,omitempty"`
+	Aliases []string `protobuf:"bytes,4,rep,name=aliases,proto3" json:"aliases,omitempty"`
+	// The layout the model declares for the tensor ("NCHW", from an OpenVINO
+	// IR's rt_info), one letter a dimension; empty when unknown.
+	Layout        string `protobuf:"bytes,5,opt,name=layout,proto3" json:"layout,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -236,6 +239,13 @@ func (x *TensorInfo) GetAliases() []string {
 		return x.Aliases
 	}
 	return nil
+}
+
+func (x *TensorInfo) GetLayout() string {
+	if x != nil {
+		return x.Layout
+	}
+	return ""
 }
 
 // TensorRef is a tensor whose bytes sit in the arena. Numeric tensors are
@@ -1207,13 +1217,14 @@ const file_ovms_plugin_device_v1_device_proto_rawDesc = "" +
 	"\"ovms/plugin/device/v1/device.proto\x12\x15ovms.plugin.device.v1\"8\n" +
 	"\bModelKey\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x03R\aversion\"\x87\x01\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\"\x9f\x01\n" +
 	"\n" +
 	"TensorInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
 	"\x05dtype\x18\x02 \x01(\x0e2\x1f.ovms.plugin.device.v1.DataTypeR\x05dtype\x12\x14\n" +
 	"\x05shape\x18\x03 \x03(\x03R\x05shape\x12\x18\n" +
-	"\aaliases\x18\x04 \x03(\tR\aaliases\"\xb4\x01\n" +
+	"\aaliases\x18\x04 \x03(\tR\aaliases\x12\x16\n" +
+	"\x06layout\x18\x05 \x01(\tR\x06layout\"\xb4\x01\n" +
 	"\tTensorRef\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
 	"\x05dtype\x18\x02 \x01(\x0e2\x1f.ovms.plugin.device.v1.DataTypeR\x05dtype\x12\x14\n" +
