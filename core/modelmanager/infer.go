@@ -46,9 +46,11 @@ func (v *Version) infer(ctx context.Context, req *tensor.Request, at attempt) (*
 		}
 		v = nv
 	}
-	if err := v.checkOutputs(req.Outputs); err != nil {
+	outs, err := v.checkOutputs(req.Outputs)
+	if err != nil {
 		return nil, err
 	}
+	req.Outputs = outs
 	if v.batcher != nil && !at.retry {
 		if n, ok := v.batcher.eligible(req); ok {
 			return v.batcher.infer(ctx, req, n)
@@ -187,9 +189,10 @@ func (v *Version) placements(ctx context.Context, inst *pluginhost.Instance, ps 
 		return nil, nil
 	}
 	out := make([]device.TensorRef, 0, len(ps))
+	v.servedKeys(ps)
 	for name, p := range ps {
-		if err := v.checkOutputs([]string{name}); err != nil {
-			return nil, err
+		if _, ok := v.outputName(name); !ok {
+			return nil, apierr.Newf(apierr.InvalidMissingOutput, "Required output: %s", name)
 		}
 		id, err := p.Region.MapOn(ctx, inst.Device)
 		if err != nil {
@@ -200,21 +203,74 @@ func (v *Version) placements(ctx context.Context, inst *pluginhost.Instance, ps 
 	return out, nil
 }
 
-// checkOutputs rejects requested output names the model does not have.
-func (v *Version) checkOutputs(names []string) error {
-	for _, n := range names {
-		found := false
-		for _, o := range v.info.Outputs {
-			if o.Name == n {
-				found = true
-				break
-			}
+// checkOutputs rejects requested output names the model does not have. An
+// output named by one of its aliases is renamed to the name it is served
+// by: names is then copied (it may alias the request message).
+func (v *Version) checkOutputs(names []string) ([]string, error) {
+	copied := false
+	for i, n := range names {
+		served, ok := v.outputName(n)
+		if !ok {
+			return nil, apierr.Newf(apierr.InvalidMissingOutput, "Required output: %s", n)
 		}
-		if !found {
-			return apierr.Newf(apierr.InvalidMissingOutput, "Required output: %s", n)
+		if served != n {
+			if !copied {
+				names, copied = append([]string(nil), names...), true
+			}
+			names[i] = served
 		}
 	}
-	return nil
+	return names, nil
+}
+
+// outputName is the served name of the output a request names n (by its
+// name or one of its aliases), and whether the model has it.
+func (v *Version) outputName(n string) (string, bool) {
+	outs := v.info.Outputs
+	for i := range outs {
+		if outs[i].Name == n {
+			return n, true
+		}
+	}
+	for i := range outs {
+		for _, a := range outs[i].Aliases {
+			if a == n {
+				return outs[i].Name, true
+			}
+		}
+	}
+	return "", false
+}
+
+// ServedOutputName is the name an output that a request names n (by its
+// name or one of its aliases) is served by; n itself when the model has no
+// such output.
+func (v *Version) ServedOutputName(n string) string {
+	if s, ok := v.outputName(n); ok {
+		return s
+	}
+	return n
+}
+
+// servedKeys renames, in place, the keys of m that are output aliases to
+// the outputs' served names (the API adapters look the served names up
+// once the response is back). Nothing happens for a model without aliases.
+func (v *Version) servedKeys(m map[string]tensor.ShmRef) {
+	var renamed map[string]string
+	for k := range m {
+		if s, ok := v.outputName(k); ok && s != k {
+			if renamed == nil {
+				renamed = map[string]string{}
+			}
+			renamed[k] = s
+		}
+	}
+	for k, s := range renamed {
+		if _, taken := m[s]; !taken {
+			m[s] = m[k]
+			delete(m, k)
+		}
+	}
 }
 
 // pluginError maps a plugin's gRPC error to an API error.

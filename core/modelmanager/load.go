@@ -314,10 +314,25 @@ func (m *Manager) unloadVersion(ctx context.Context, v *Version) {
 	v.setState(StateEnd, ErrOK)
 }
 
-// apiLayouts maps the version's inputs (by API name) to their configured
-// layout as requests see it: the TARGET of "TARGET:SOURCE", or the bare
-// layout. nil when no layout is set.
+// apiLayouts maps the version's inputs (by API name) to their layout as
+// requests see it: the TARGET of a configured "TARGET:SOURCE", or a bare
+// configured layout, else the layout the model declares (an OpenVINO IR's
+// rt_info), as OVMS reports it. nil when no input has a layout.
 func apiLayouts(setting string, info *device.ModelInfo, names *names) map[string]string {
+	out := configLayouts(setting, info, names)
+	for _, in := range info.Inputs {
+		if _, set := out[in.Name]; !set && in.Layout != "" {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[in.Name] = in.Layout
+		}
+	}
+	return out
+}
+
+// configLayouts is apiLayouts for the configured layouts only.
+func configLayouts(setting string, info *device.ModelInfo, names *names) map[string]string {
 	ls, err := config.ParseLayout(setting)
 	if err != nil || len(ls) == 0 {
 		return nil

@@ -79,6 +79,7 @@ func (n *names) alias(r string) string {
 // skipped (the version loads with the names it has). Unnamed outputs
 // become out_<index>, as in OVMS.
 func readMapping(dir string, info *device.ModelInfo) (*names, error) {
+	defer cleanAliases(info)
 	n := &names{inReal: map[string]string{}, outReal: map[string]string{}, outAlias: map[string]string{}}
 	for i := range info.Outputs {
 		if info.Outputs[i].Name == "" {
@@ -123,4 +124,46 @@ func readMapping(dir string, info *device.ModelInfo) (*names, error) {
 		n.outAlias[r] = a
 	}
 	return n, errors.Join(missing...)
+}
+
+// cleanAliases drops the tensor aliases (other names from the plugin, see
+// device.TensorInfo) that could mislead: one equal to a name the version
+// serves (after mapping_config.json), and one that two tensors of the same
+// side claim. Requests may use the others for their tensor.
+func cleanAliases(info *device.ModelInfo) {
+	for _, ts := range [][]device.TensorInfo{info.Inputs, info.Outputs} {
+		var count map[string]int
+		for i := range ts {
+			if len(ts[i].Aliases) == 0 {
+				continue
+			}
+			if count == nil {
+				count = map[string]int{}
+				for j := range ts {
+					count[ts[j].Name] += 2 // a served name is never an alias
+				}
+			}
+			for _, a := range ts[i].Aliases {
+				count[a]++
+			}
+		}
+		if count == nil {
+			continue
+		}
+		for i := range ts {
+			if len(ts[i].Aliases) == 0 {
+				continue
+			}
+			kept := make([]string, 0, len(ts[i].Aliases))
+			for _, a := range ts[i].Aliases {
+				if count[a] == 1 {
+					kept = append(kept, a)
+				}
+			}
+			if len(kept) == 0 {
+				kept = nil
+			}
+			ts[i].Aliases = kept
+		}
+	}
 }

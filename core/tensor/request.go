@@ -85,8 +85,9 @@ type Request struct {
 	Outputs []string
 	// Placements asks for outputs to be written into client shared memory.
 	Placements map[string]ShmRef
-	// Layouts are the configured layouts of the model's inputs as requests
-	// see them (e.g. "NHWC"), by input name; set by the model version.
+	// Layouts are the layouts of the model's inputs as requests see them
+	// (e.g. "NHWC"; configured, else the model's own), by input name; set
+	// by the model version.
 	Layouts map[string]string
 	// NoEmpty refuses inputs with a zero dimension (the model has an
 	// operator whose engine kernel kills the plugin on empty tensors); set

@@ -9,7 +9,8 @@ import (
 )
 
 // Validate checks a request against a model's inputs in OVMS's order: the
-// number of inputs, then for each model input in name order its presence,
+// number of inputs, then for each model input in name order its presence
+// (by its name, else by one of its Aliases: the input is then renamed),
 // negative dimensions, zero dimensions (refused only with NoEmpty, unlike
 // OVMS 2026.2), precision, rank, batch, other dimensions and the amount of
 // data. The first failure is returned with OVMS's message.
@@ -29,6 +30,9 @@ func Validate(model []device.TensorInfo, req *Request) error {
 	for _, i := range order {
 		m := &model[i]
 		in, ok := byName[m.Name]
+		if !ok && len(m.Aliases) > 0 {
+			in, ok = byAlias(byName, m)
+		}
 		if !ok {
 			return apierr.Newf(apierr.InvalidMissingInput, "Required input: %s", m.Name)
 		}
@@ -37,6 +41,18 @@ func Validate(model []device.TensorInfo, req *Request) error {
 		}
 	}
 	return nil
+}
+
+// byAlias finds the request input that names model input m by one of its
+// aliases and renames it to m's name, the one the rest of the way uses.
+func byAlias(byName map[string]*Input, m *device.TensorInfo) (*Input, bool) {
+	for _, a := range m.Aliases {
+		if in, ok := byName[a]; ok {
+			in.Name = m.Name
+			return in, true
+		}
+	}
+	return nil, false
 }
 
 // ValidateCount is the first check of Validate, for adapters that must run

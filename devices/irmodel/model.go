@@ -61,12 +61,18 @@ type Port struct {
 	Source *Port
 }
 
-// Name is the port's first tensor name, or "".
+// Name is the name the tensor is served by, or "" when it has none: the
+// lexicographically smallest of its names, as OpenVINO's get_any_name
+// picks it (and so OVMS serves it): names="input,input:0" is "input",
+// names="x:0,a" is "a".
 func (p *Port) Name() string {
-	if len(p.Names) == 0 {
-		return ""
+	name := ""
+	for _, n := range p.Names {
+		if n != "" && (name == "" || n < name) {
+			name = n
+		}
 	}
-	return p.Names[0]
+	return name
 }
 
 // Parameters returns the model's Parameter layers in the order they appear

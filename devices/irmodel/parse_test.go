@@ -160,3 +160,14 @@ func TestParameterShapeAttribute(t *testing.T) {
 		t.Errorf("ShapeOf output: %+v", shp)
 	}
 }
+
+// TestPortNameIsSmallest checks that a tensor is served by the smallest of
+// its names, as OpenVINO's get_any_name picks it.
+func TestPortNameIsSmallest(t *testing.T) {
+	for names, want := range map[string]string{"input,input:0": "input", "x:0,a": "a", "b": "b", "": "", "z,,y": "y"} {
+		p := &irmodel.Port{Names: irmodel.SplitNames(names)}
+		if got := p.Name(); got != want {
+			t.Errorf("%q: %q, want %q", names, got, want)
+		}
+	}
+}

@@ -52,6 +52,8 @@ type Result struct {
 	Inputs, Outputs []Tensor
 	// Ops counts the translated layers by "Type-opsetN".
 	Ops map[string]int
+	// RTInfo is the model's rt_info as OVMS shows it (see RTInfoJSON).
+	RTInfo []byte
 }
 
 // Translate builds the ONNX equivalent of m. When layers cannot be
@@ -74,7 +76,7 @@ func Translate(m *irmodel.Model, opts Options) (*Result, error) {
 		return nil, bad
 	}
 	g := onnxmodel.NewGraph(m.Name)
-	res := &Result{Ops: map[string]int{}}
+	res := &Result{Ops: map[string]int{}, RTInfo: RTInfoJSON(m)}
 	vals := map[*irmodel.Port]Value{}
 	usedNames := map[string]bool{}
 	for _, l := range m.Parameters() {

@@ -85,30 +85,31 @@ func modelFiles(dir string) (path, bin string, ir bool, err error) {
 }
 
 // readModel reads the model of a version directory as ONNX bytes: an .onnx
-// file as it is, an IR model translated (see irtoonnx.ConvertFiles). src is
-// the file that errors of the session name.
-func readModel(dir string, log *logrus.Entry) (bytes []byte, src string, err error) {
+// file as it is, an IR model translated (see irtoonnx.ConvertFiles; res
+// then describes its tensors and rt_info). src is the file that errors of
+// the session name.
+func readModel(dir string, log *logrus.Entry) (bytes []byte, src string, res *irtoonnx.Result, err error) {
 	path, bin, ir, err := modelFiles(dir)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	if !ir {
 		if bytes, err = modelfile.ReadFile(path, maxModelFile); err != nil {
-			return nil, "", fmt.Errorf("reading model file: %w", err)
+			return nil, "", nil, fmt.Errorf("reading model file: %w", err)
 		}
-		return bytes, path, nil
+		return bytes, path, nil, nil
 	}
 	start := time.Now()
-	bytes, res, err := irtoonnx.ConvertFiles(path, bin, irtoonnx.Options{})
+	bytes, res, err = irtoonnx.ConvertFiles(path, bin, irtoonnx.Options{})
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	n := 0
 	for _, c := range res.Ops {
 		n += c
 	}
 	log.WithFields(logrus.Fields{"file": path, "layers": n, "onnx_bytes": len(bytes), "took": time.Since(start).Round(time.Millisecond)}).Info("OpenVINO IR model translated to ONNX")
-	return bytes, path, nil
+	return bytes, path, res, nil
 }
 
 // streams decides how many parallel sessions serve a model and the intra-op
@@ -162,8 +163,9 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, c
 	}
 	bytes := req.ModelBytes
 	src := req.Path // named in session errors: the model file, else its folder
+	var ir *irtoonnx.Result
 	if bytes == nil {
-		if bytes, src, err = readModel(req.Path, log); err != nil {
+		if bytes, src, ir, err = readModel(req.Path, log); err != nil {
 			return nil, err
 		}
 	}
@@ -173,6 +175,9 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, c
 	m := &model{sessions: make(chan *ort.Session, n)}
 	var warnings []string
 	r := onnxmodel.Reshape{Shapes: req.Shapes, BatchSize: req.BatchSize, Layouts: req.Layouts}
+	if ir != nil && r.BatchSize > 0 {
+		r.Layouts = irLayouts(r.Layouts, ir)
+	}
 	if !r.Empty() {
 		edited, err := onnxmodel.ApplyReshape(bytes, r)
 		if err == nil {
@@ -206,6 +211,9 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, c
 		return nil, err
 	}
 	m.info.Warnings = warnings
+	if ir != nil {
+		irInfo(m.info, ir)
+	}
 	if m.info.EmptyUnsafe, err = onnxmodel.EmptyUnsafeOps(bytes); err != nil {
 		m.info.EmptyUnsafe = []string{"(unreadable graph)"} // not ONNX protobuf (an ORT-format model): refuse empty inputs to be safe
 	}
@@ -301,4 +309,65 @@ func pinned(opts ort.SessionOptions, stream int) ort.SessionOptions {
 	entries[affinityKey] = strings.Join(aff, ";")
 	opts.ConfigEntries = entries
 	return opts
+}
+
+// irInfo adds what an IR model says beyond its ONNX translation: the other
+// names of its tensors (requests may use them) and its rt_info.
+func irInfo(info *device.ModelInfo, ir *irtoonnx.Result) {
+	info.RTInfo = ir.RTInfo
+	for i := range info.Inputs {
+		for _, t := range ir.Inputs {
+			if t.Name == info.Inputs[i].Name && len(t.Layout) == len(info.Inputs[i].Shape) {
+				info.Inputs[i].Layout = t.Layout
+			}
+		}
+	}
+	aliases := func(ts []device.TensorInfo, irs []irtoonnx.Tensor) {
+		for i := range ts {
+			for _, t := range irs {
+				if t.Name != ts[i].Name {
+					continue
+				}
+				for _, n := range t.Names {
+					if n != "" && n != t.Name && !slices.Contains(ts[i].Aliases, n) {
+						ts[i].Aliases = append(ts[i].Aliases, n)
+					}
+				}
+			}
+		}
+	}
+	aliases(info.Inputs, ir.Inputs)
+	aliases(info.Outputs, ir.Outputs)
+}
+
+// knownLayout reports whether an IR layout names each of rank dimensions
+// with a letter the layout settings know (N, C, H, W, D, ?).
+func knownLayout(l string, rank int) bool {
+	return l != "" && len(l) == rank && strings.Trim(l, "NCHWD?") == ""
+}
+
+// irLayouts adds to the configured layouts the IR's own layout of each
+// input the configuration leaves out, so that batch_size sets the IR's N
+// dimension as OVMS does (the layout of rt_info, unless configured).
+func irLayouts(configured map[string]string, ir *irtoonnx.Result) map[string]string {
+	if _, anon := configured[""]; anon && len(ir.Inputs) == 1 {
+		return configured
+	}
+	var out map[string]string
+	for _, t := range ir.Inputs {
+		if _, set := configured[t.Name]; set || !knownLayout(t.Layout, len(t.Shape)) {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]string, len(configured)+1)
+			for k, v := range configured {
+				out[k] = v
+			}
+		}
+		out[t.Name] = t.Layout
+	}
+	if out == nil {
+		return configured
+	}
+	return out
 }

@@ -46,7 +46,7 @@ func (c *Client) Load(ctx context.Context, req *LoadRequest) (*ModelInfo, error)
 		return nil, err
 	}
 	return &ModelInfo{Inputs: infosFromProto(r.GetInputs()), Outputs: infosFromProto(r.GetOutputs()), Warnings: r.GetWarnings(),
-		EmptyUnsafe: r.GetEmptyUnsafeOps()}, nil
+		EmptyUnsafe: r.GetEmptyUnsafeOps(), RTInfo: rtInfo(r.GetRtInfoJson())}, nil
 }
 
 // Unload drops one model version in the plugin.

@@ -15,7 +15,7 @@ func keyFromProto(k *devicev1.ModelKey) ModelKey {
 func infosToProto(in []TensorInfo) []*devicev1.TensorInfo {
 	out := make([]*devicev1.TensorInfo, len(in))
 	for i, t := range in {
-		out[i] = &devicev1.TensorInfo{Name: t.Name, Dtype: devicev1.DataType(t.DType), Shape: t.Shape}
+		out[i] = &devicev1.TensorInfo{Name: t.Name, Dtype: devicev1.DataType(t.DType), Shape: t.Shape, Aliases: t.Aliases, Layout: t.Layout}
 	}
 	return out
 }
@@ -23,7 +23,7 @@ func infosToProto(in []TensorInfo) []*devicev1.TensorInfo {
 func infosFromProto(in []*devicev1.TensorInfo) []TensorInfo {
 	out := make([]TensorInfo, len(in))
 	for i, t := range in {
-		out[i] = TensorInfo{Name: t.GetName(), DType: DataType(t.GetDtype()), Shape: t.GetShape()}
+		out[i] = TensorInfo{Name: t.GetName(), DType: DataType(t.GetDtype()), Shape: t.GetShape(), Aliases: t.GetAliases(), Layout: t.GetLayout()}
 	}
 	return out
 }
@@ -42,4 +42,13 @@ func refsFromProto(in []*devicev1.TensorRef) []TensorRef {
 		out[i] = TensorRef{Name: t.GetName(), DType: DataType(t.GetDtype()), Shape: t.GetShape(), Offset: t.GetOffset(), Length: t.GetLength(), Region: t.GetRegion()}
 	}
 	return out
+}
+
+// rtInfo turns the wire form of ModelInfo.RTInfo back into bytes (nil for
+// none).
+func rtInfo(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return []byte(s)
 }

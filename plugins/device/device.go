@@ -121,6 +121,13 @@ type TensorInfo struct {
 	DType DataType
 	// Shape holds the dimensions, -1 for dynamic ones; empty for scalars.
 	Shape []int64
+	// Aliases are other names requests may give the tensor (an OpenVINO
+	// IR tensor's further names); responses always use Name.
+	Aliases []string
+	// Layout is the layout the model declares for the tensor ("NCHW", from
+	// an OpenVINO IR's rt_info), one letter a dimension; "" when unknown.
+	// A configured layout replaces it, as in OVMS.
+	Layout string
 }
 
 // ModelInfo is the metadata of a loaded model version.
@@ -135,6 +142,10 @@ type ModelInfo struct {
 	// the plugin process on an empty tensor (e.g. ONNX Runtime's LSTM on an
 	// empty batch): inputs with a zero dimension must not reach the model.
 	EmptyUnsafe []string
+	// RTInfo is the model's runtime information as a JSON object, shown by
+	// KServe REST model metadata as "rt_info" (OVMS shows an OpenVINO IR's
+	// <rt_info><model_info> as {"model_info": {...}}); nil for none.
+	RTInfo []byte
 }
 
 // TensorRef is a tensor whose bytes lie in the arena. Numeric data is

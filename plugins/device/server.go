@@ -64,7 +64,7 @@ func (s *server) Load(ctx context.Context, req *devicev1.LoadRequest) (*devicev1
 		return nil, toStatus(err)
 	}
 	return &devicev1.LoadResponse{Inputs: infosToProto(mi.Inputs), Outputs: infosToProto(mi.Outputs), Warnings: mi.Warnings,
-		EmptyUnsafeOps: mi.EmptyUnsafe}, nil
+		EmptyUnsafeOps: mi.EmptyUnsafe, RtInfoJson: string(mi.RTInfo)}, nil
 }
 
 func (s *server) Unload(ctx context.Context, req *devicev1.UnloadRequest) (*devicev1.UnloadResponse, error) {

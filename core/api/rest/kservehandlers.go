@@ -67,6 +67,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	defer resp.Release()
+	servedBinary(v, req.BinaryOutputs)
 	enc, err := EncodeInfer(resp, req.ID, req.BinaryOutputs, placements)
 	if err != nil {
 		s.fail(w, r, err)
@@ -122,5 +123,18 @@ func (s *Server) kserveMetadata(w http.ResponseWriter, r *http.Request, rt route
 		return
 	}
 	md := kserve.Metadata(s.models, v)
-	s.writeJSON(w, r, func(out io.Writer) error { return WriteKServeMetadata(out, md) })
+	s.writeJSON(w, r, func(out io.Writer) error { return WriteKServeMetadata(out, md, v.Info().RTInfo) })
+}
+
+// servedBinary renames, in place, the binary_data requests of outputs named
+// by an alias to the outputs' served names, which the response carries.
+func servedBinary(v *modelmanager.Version, m map[string]bool) {
+	for name, b := range m {
+		if s := v.ServedOutputName(name); s != name {
+			if _, taken := m[s]; !taken {
+				m[s] = b
+			}
+			delete(m, name)
+		}
+	}
 }

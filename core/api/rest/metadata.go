@@ -139,8 +139,10 @@ func tensorInfos(w *rjson.Writer, ts []device.TensorInfo) {
 
 // WriteKServeMetadata writes a ModelMetadataResponse as OVMS's KServe REST
 // API does: compact, fields name, versions, platform, inputs, outputs;
-// tensors name, datatype, shape (numbers).
-func WriteKServeMetadata(out io.Writer, m *kpb.ModelMetadataResponse) error {
+// tensors name, datatype, shape (numbers); then "rt_info" when rtInfo (a
+// JSON object, see device.ModelInfo.RTInfo) is set, as OVMS adds an
+// OpenVINO IR's model_info.
+func WriteKServeMetadata(out io.Writer, m *kpb.ModelMetadataResponse, rtInfo []byte) error {
 	w := rjson.NewWriter(out)
 	w.StartObject()
 	w.Key("name")
@@ -174,6 +176,10 @@ func WriteKServeMetadata(out io.Writer, m *kpb.ModelMetadataResponse) error {
 			w.EndObject()
 		}
 		w.EndArray()
+	}
+	if len(rtInfo) > 0 {
+		w.Key("rt_info")
+		w.Raw(rtInfo)
 	}
 	w.EndObject()
 	return w.Flush()

@@ -75,7 +75,12 @@ func TestWriteKServeMetadata(t *testing.T) {
 		Outputs: []*kpb.ModelMetadataResponse_TensorMetadata{{Name: "a", Datatype: "FP32", Shape: []int64{-1, 10}}, {Name: "s", Datatype: "BYTES", Shape: []int64{}}}}
 	want := `{"name":"dummy","versions":["1"],"platform":"OpenVINO","inputs":[{"name":"b","datatype":"FP32","shape":[1,10]}],"outputs":[{"name":"a","datatype":"FP32","shape":[-1,10]},{"name":"s","datatype":"BYTES","shape":[]}]}`
 	var b bytes.Buffer
-	if err := WriteKServeMetadata(&b, md); err != nil || b.String() != want {
+	if err := WriteKServeMetadata(&b, md, nil); err != nil || b.String() != want {
+		t.Errorf("got %s (%v)\nwant %s", b.String(), err, want)
+	}
+	b.Reset()
+	want = want[:len(want)-1] + `,"rt_info":{"model_info":{"labels":"cat dog","resolution":{"h":"224"}}}}`
+	if err := WriteKServeMetadata(&b, md, []byte(`{"model_info":{"labels":"cat dog","resolution":{"h":"224"}}}`)); err != nil || b.String() != want {
 		t.Errorf("got %s (%v)\nwant %s", b.String(), err, want)
 	}
 	b.Reset()

@@ -47,6 +47,9 @@ type tfsParser struct {
 	budget  int                        // for sizeHint
 	nModel  int
 	lim     ParseLimits
+	// aliased holds the model inputs when one of them has aliases (other
+	// names requests may use), else nil.
+	aliased []device.TensorInfo
 }
 
 // ParsePredict parses a TFS REST predict body for a model with the given
@@ -81,6 +84,9 @@ func parsePredict(c *rjson.Cursor, inputs []device.TensorInfo, lim ParseLimits) 
 	sorted := append([]device.TensorInfo(nil), inputs...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
 	for _, in := range sorted {
+		if len(in.Aliases) > 0 {
+			p.aliased = inputs
+		}
 		p.prec[in.Name] = in.DType
 		p.scalars[in.Name] = len(in.Shape) == 0
 		p.shapes[in.Name] = in.Shape
@@ -138,6 +144,22 @@ func (p *tfsParser) tensor(name string) *tfsTensor {
 	p.tensors[name] = t
 	p.order = append(p.order, t)
 	return t
+}
+
+// named is the tensor a request names: a model input by its name or one
+// of its aliases (the tensor keeps the served name), else a new one.
+func (p *tfsParser) named(name string) *tfsTensor {
+	if t, ok := p.tensors[name]; ok {
+		return t
+	}
+	for _, in := range p.aliased {
+		for _, a := range in.Aliases {
+			if a == name {
+				return p.tensor(in.Name)
+			}
+		}
+	}
+	return p.tensor(name)
 }
 
 func (p *tfsParser) parseRow(pos int) error {
@@ -209,7 +231,7 @@ func (p *tfsParser) parseColumn(pos int) error {
 			break
 		}
 		n++
-		t := p.tensor(cString(key))
+		t := p.named(cString(key))
 		if p.scalars[t.name] && c.Kind() != rjson.KindArray && c.Kind() != rjson.KindObject {
 			if !p.setDTypeIfNotSet(t) || !p.addValue(t) {
 				return apierr.New(apierr.RestCouldNotParseInput)
@@ -250,7 +272,7 @@ func (p *tfsParser) parseInstance() bool {
 			return n > 0
 		}
 		n++
-		t := p.tensor(cString(key))
+		t := p.named(cString(key))
 		if len(t.dims) == 0 {
 			t.dims = append(t.dims, 0)
 		}

@@ -207,3 +207,18 @@ func TestParsePredictScalarColumnSuperset(t *testing.T) {
 		t.Error("bare value for a rank-1 input accepted")
 	}
 }
+
+// TestParsePredictAliases checks that an input named by one of its aliases
+// is parsed as the model input (its precision) under the served name.
+func TestParsePredictAliases(t *testing.T) {
+	inputs := []device.TensorInfo{{Name: "input", DType: device.Uint8, Shape: []int64{1, 2}, Aliases: []string{"input:0"}}}
+	for _, body := range []string{`{"instances": [{"input:0": [1, 2]}]}`, `{"inputs": {"input:0": [[1, 2]]}}`} {
+		req, _, err := ParsePredict([]byte(body), inputs, ParseLimits{})
+		if err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		if len(req.Inputs) != 1 || req.Inputs[0].Name != "input" || req.Inputs[0].DType != device.Uint8 {
+			t.Errorf("%s: got %+v", body, req.Inputs)
+		}
+	}
+}

@@ -171,7 +171,14 @@ type TensorInfo struct {
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Dtype DataType               `protobuf:"varint,2,opt,name=dtype,proto3,enum=ovms.plugin.device.v1.DataType" json:"dtype,omitempty"`
 	// Dimensions; -1 marks a dynamic dimension. Empty means a scalar.
-	Shape         []int64 `protobuf:"varint,3,rep,packed,name=shape,proto3" json:"shape,omitempty"`
+	Shape []int64 `protobuf:"varint,3,rep,packed,name=shape,proto3" json:"shape,omitempty"`
+	// Other names of the tensor that requests may use instead of name (an
+	// OpenVINO IR tensor with names="input,input:0" is served as one of them
+	// and takes the others too).
+	Aliases []string `protobuf:"bytes,4,rep,name=aliases,proto3" json:"aliases,omitempty"`
+	// The layout the model declares for the tensor ("NCHW", from an OpenVINO
+	// IR's rt_info), one letter a dimension; empty when unknown.
+	Layout        string `protobuf:"bytes,5,opt,name=layout,proto3" json:"layout,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -225,6 +232,20 @@ func (x *TensorInfo) GetShape() []int64 {
 		return x.Shape
 	}
 	return nil
+}
+
+func (x *TensorInfo) GetAliases() []string {
+	if x != nil {
+		return x.Aliases
+	}
+	return nil
+}
+
+func (x *TensorInfo) GetLayout() string {
+	if x != nil {
+		return x.Layout
+	}
+	return ""
 }
 
 // TensorRef is a tensor whose bytes sit in the arena. Numeric tensors are
@@ -615,8 +636,12 @@ type LoadResponse struct {
 	// Operators of the model that kill the engine on an empty tensor; the
 	// host then refuses inputs with a zero dimension.
 	EmptyUnsafeOps []string `protobuf:"bytes,4,rep,name=empty_unsafe_ops,json=emptyUnsafeOps,proto3" json:"empty_unsafe_ops,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The model's runtime information as a JSON object, as OVMS shows it in
+	// KServe REST model metadata under "rt_info" (an OpenVINO IR's
+	// <rt_info><model_info> becomes {"model_info": {...}}); empty for none.
+	RtInfoJson    string `protobuf:"bytes,5,opt,name=rt_info_json,json=rtInfoJson,proto3" json:"rt_info_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LoadResponse) Reset() {
@@ -675,6 +700,13 @@ func (x *LoadResponse) GetEmptyUnsafeOps() []string {
 		return x.EmptyUnsafeOps
 	}
 	return nil
+}
+
+func (x *LoadResponse) GetRtInfoJson() string {
+	if x != nil {
+		return x.RtInfoJson
+	}
+	return ""
 }
 
 type UnloadRequest struct {
@@ -1185,12 +1217,14 @@ const file_ovms_plugin_device_v1_device_proto_rawDesc = "" +
 	"\"ovms/plugin/device/v1/device.proto\x12\x15ovms.plugin.device.v1\"8\n" +
 	"\bModelKey\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x03R\aversion\"m\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\"\x9f\x01\n" +
 	"\n" +
 	"TensorInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
 	"\x05dtype\x18\x02 \x01(\x0e2\x1f.ovms.plugin.device.v1.DataTypeR\x05dtype\x12\x14\n" +
-	"\x05shape\x18\x03 \x03(\x03R\x05shape\"\xb4\x01\n" +
+	"\x05shape\x18\x03 \x03(\x03R\x05shape\x12\x18\n" +
+	"\aaliases\x18\x04 \x03(\tR\aaliases\x12\x16\n" +
+	"\x06layout\x18\x05 \x01(\tR\x06layout\"\xb4\x01\n" +
 	"\tTensorRef\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
 	"\x05dtype\x18\x02 \x01(\x0e2\x1f.ovms.plugin.device.v1.DataTypeR\x05dtype\x12\x14\n" +
@@ -1228,12 +1262,14 @@ const file_ovms_plugin_device_v1_device_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x1a\n" +
 	"\x04Dims\x12\x12\n" +
-	"\x04dims\x18\x01 \x03(\x03R\x04dims\"\xcc\x01\n" +
+	"\x04dims\x18\x01 \x03(\x03R\x04dims\"\xee\x01\n" +
 	"\fLoadResponse\x129\n" +
 	"\x06inputs\x18\x01 \x03(\v2!.ovms.plugin.device.v1.TensorInfoR\x06inputs\x12;\n" +
 	"\aoutputs\x18\x02 \x03(\v2!.ovms.plugin.device.v1.TensorInfoR\aoutputs\x12\x1a\n" +
 	"\bwarnings\x18\x03 \x03(\tR\bwarnings\x12(\n" +
-	"\x10empty_unsafe_ops\x18\x04 \x03(\tR\x0eemptyUnsafeOps\"F\n" +
+	"\x10empty_unsafe_ops\x18\x04 \x03(\tR\x0eemptyUnsafeOps\x12 \n" +
+	"\frt_info_json\x18\x05 \x01(\tR\n" +
+	"rtInfoJson\"F\n" +
 	"\rUnloadRequest\x125\n" +
 	"\x05model\x18\x01 \x01(\v2\x1f.ovms.plugin.device.v1.ModelKeyR\x05model\"\x10\n" +
 	"\x0eUnloadResponse\"\xdb\x01\n" +
