@@ -17,8 +17,8 @@ import (
 
 	"github.com/ovmsgo/ovms/devices/irmodel"
 	"github.com/ovmsgo/ovms/devices/onnxmodel"
-	onnxpb "github.com/ovmsgo/ovms/proto/onnx"
 	"github.com/ovmsgo/ovms/plugins/modelfile"
+	onnxpb "github.com/ovmsgo/ovms/proto/onnx"
 )
 
 // externalMin is the smallest initializer left in the .bin: smaller ones
