@@ -64,7 +64,7 @@ func ConvertFilesExternal(xmlPath, binPath string, opts Options) (*External, err
 		return nil, fmt.Errorf("IR model %s: %w", xmlPath, err)
 	}
 	ext := &External{Location: filepath.Base(binPath), Weights: bin, Result: res}
-	ext.ExternalBytes = externalize(res.Model, bin, ext.Location)
+	ext.ExternalBytes = Externalize(res.Model, bin, ext.Location)
 	if size := proto.Size(res.Model); size > MaxONNXSize {
 		return nil, fmt.Errorf("IR model %s: the ONNX model it translates to is %d bytes, more than the %d a protobuf message can hold: %w",
 			xmlPath, size, MaxONNXSize, ErrTooLarge)
@@ -76,10 +76,11 @@ func ConvertFilesExternal(xmlPath, binPath string, opts Options) (*External, err
 	return ext, nil
 }
 
-// externalize turns the graph's initializers whose raw data is a slice of
-// bin (at least externalMin bytes) into external data at their offset in
-// bin under location, and returns the bytes so moved.
-func externalize(m *onnxpb.ModelProto, bin []byte, location string) int64 {
+// Externalize turns the graph's initializers whose raw data is a slice of
+// bin (at least 1 KiB) into external data at their offset in bin under
+// location, and returns the bytes so moved. ConvertFilesExternal does it
+// between Translate and the marshal.
+func Externalize(m *onnxpb.ModelProto, bin []byte, location string) int64 {
 	if len(bin) == 0 {
 		return 0
 	}
