@@ -12,6 +12,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/ovmsgo/ovms/devices/irmodel"
+	"github.com/ovmsgo/ovms/devices/irmodel/irtest"
 	"github.com/ovmsgo/ovms/devices/irmodel/irtest/irresnet"
 	om "github.com/ovmsgo/ovms/devices/onnxmodel"
 	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
@@ -149,5 +151,54 @@ func TestIRResNet(t *testing.T) {
 				t.Error("f16 weights gave the f32 answer exactly: were they compressed?")
 			}
 		})
+	}
+}
+
+// TestLoadIRExternalReshaped: an IR whose weights go to ONNX Runtime as
+// external data (a 1 KiB constant) still loads with a shape from the
+// configuration, which edits the translated graph, and answers right.
+func TestLoadIRExternalReshaped(t *testing.T) {
+	if err := ort.Init(""); err != nil {
+		t.Skip("onnx runtime not available:", err)
+	}
+	n := irtest.New("bias")
+	x := n.Parameter("x", irmodel.F32, "?,256")
+	vals := make([]float32, 256)
+	for i := range vals {
+		vals[i] = float32(i)
+	}
+	c := n.F32([]int64{1, 256}, vals...)
+	y := n.Op("Add", "opset1", map[string]string{"auto_broadcast": "numpy"}, []irtest.Out{x, c},
+		irtest.Port{Type: irmodel.F32, Shape: "?,256", Names: "y"})[0]
+	n.Result(y, "y/sink_port_0")
+	dir := filepath.Join(t.TempDir(), "1")
+	writeIR(t, dir, n)
+	m, err := loadModel(context.Background(), &device.LoadRequest{Path: dir, Shapes: map[string][]int64{"x": {3, 256}}}, "", false,
+		logrus.NewEntry(logrus.New()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.close()
+	if len(m.info.Warnings) > 0 || m.info.Inputs[0].Shape[0] != 3 {
+		t.Fatalf("shape not applied: %v, warnings %v", m.info.Inputs[0].Shape, m.info.Warnings)
+	}
+	in, err := ort.NewTensorCopy(ort.Float32, []int64{3, 256}, make([]byte, 3*256*4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	outs := make([]*ort.Value, 1)
+	s := <-m.sessions
+	err = s.Run([]string{"x"}, []*ort.Value{in}, []string{"y"}, outs)
+	m.sessions <- s
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outs[0].Close()
+	got := outs[0].Bytes()
+	for i := range 3 * 256 {
+		if v := math.Float32frombits(binary.LittleEndian.Uint32(got[4*i:])); v != float32(i%256) {
+			t.Fatalf("y[%d] = %v, want %v", i, v, i%256)
+		}
 	}
 }
