@@ -202,3 +202,24 @@ func TestLoadIRExternalReshaped(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadIREmptyWeights: an IR with no constants (an empty .bin) loads:
+// no external file is handed to ONNX Runtime.
+func TestLoadIREmptyWeights(t *testing.T) {
+	if err := ort.Init(""); err != nil {
+		t.Skip("onnx runtime not available:", err)
+	}
+	n := irtest.New("sum")
+	a := n.Parameter("a", irmodel.F32, "1,2")
+	b := n.Parameter("b", irmodel.F32, "1,2")
+	s := n.Op("Add", "opset1", map[string]string{"auto_broadcast": "numpy"}, []irtest.Out{a, b},
+		irtest.Port{Type: irmodel.F32, Shape: "1,2", Names: "s"})[0]
+	n.Result(s, "s/sink_port_0")
+	dir := filepath.Join(t.TempDir(), "1")
+	writeIR(t, dir, n)
+	m, err := loadModel(context.Background(), &device.LoadRequest{Path: dir}, "", false, logrus.NewEntry(logrus.New()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.close()
+}

@@ -112,7 +112,9 @@ func readModel(dir string, log *logrus.Entry) (bytes []byte, files []ort.Externa
 			return nil, nil, "", err
 		}
 		bytes, res = ext.Model, ext.Result
-		files = []ort.ExternalFile{{Name: ext.Location, Data: ext.Weights}}
+		if ext.ExternalBytes > 0 { // else every constant is in the model (an empty or tiny .bin)
+			files = []ort.ExternalFile{{Name: ext.Location, Data: ext.Weights}}
+		}
 	} else if bytes, res, err = irtoonnx.ConvertFiles(path, bin, irtoonnx.Options{}); err != nil {
 		return nil, nil, "", err
 	}

@@ -94,11 +94,13 @@ func irLoadMain(path string) int {
 			}
 			lap(&st.Translate)
 			loc := filepath.Base(binPath)
-			irtoonnx.Externalize(res.Model, bin, loc)
+			moved := irtoonnx.Externalize(res.Model, bin, loc)
 			if model, err = om.Marshal(res.Model); err != nil {
 				return err
 			}
-			opts.ExternalFiles = []ort.ExternalFile{{Name: loc, Data: bin}}
+			if moved > 0 {
+				opts.ExternalFiles = []ort.ExternalFile{{Name: loc, Data: bin}}
+			}
 			lap(&st.Marshal)
 		}
 		st.ModelSize = len(model)
