@@ -61,6 +61,19 @@ type SessionOptions struct {
 	// "THROUGHPUT" or "" when not set. NewSession ignores it; the device
 	// plugin uses it to size streams and threads.
 	PerformanceHint string
+	// ExternalFiles are files held in memory that the model's initializers
+	// with external data name as their location (ONNX Runtime's
+	// AddExternalInitializersFromFilesInMemory): the weights reach the
+	// engine straight from these bytes, which ONNX Runtime copies while
+	// NewSession runs and never keeps. Needs ONNX Runtime 1.18 or later.
+	ExternalFiles []ExternalFile
+}
+
+// ExternalFile is a file of external initializer data held in memory:
+// Name is the location the model's tensors give, Data its contents.
+type ExternalFile struct {
+	Name string
+	Data []byte
 }
 
 // plugin_config keys, as OVMS (OpenVINO) spells them, plus ONNX Runtime ones.

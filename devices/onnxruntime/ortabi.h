@@ -162,6 +162,7 @@ ORTABI_FN_SINCE(22, OrtStatus*, SessionOptionsAppendExecutionProvider_V2, (OrtSe
 ORTABI_FN_SINCE(22, OrtHardwareDeviceType, HardwareDevice_Type, (const OrtHardwareDevice* device))
 ORTABI_FN_SINCE(22, const char*, EpDevice_EpName, (const OrtEpDevice* ep_device))
 ORTABI_FN_SINCE(22, const OrtHardwareDevice*, EpDevice_Device, (const OrtEpDevice* ep_device))
+ORTABI_FN_SINCE(18, OrtStatus*, AddExternalInitializersFromFilesInMemory, (OrtSessionOptions* options, const char* const* external_initializer_file_names, char* const* external_initializer_file_buffer_array, const size_t* external_initializer_file_lengths, size_t num_external_initializer_files))
 
 // OrtApiBase, returned by the library's exported OrtGetApiBase().
 typedef const OrtApi* (*ortabi_GetApi_fn)(uint32_t version);

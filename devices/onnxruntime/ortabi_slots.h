@@ -56,6 +56,7 @@
 #define ORT_SLOT_HardwareDevice_Type 307
 #define ORT_SLOT_EpDevice_EpName 312
 #define ORT_SLOT_EpDevice_Device 316
+#define ORT_SLOT_AddExternalInitializersFromFilesInMemory 279
 
 // Lowest OrtApi version that has every function above.
 #define ORTABI_MIN_API_VERSION 14

@@ -104,6 +104,16 @@ OrtStatus* ortgo_add_config_entry(OrtSessionOptions* o, const char* key, const c
 OrtStatus* ortgo_register_custom_ops(OrtSessionOptions* o, const char* path) {
   return ORT_CALL(RegisterCustomOpsLibrary_V2, o, path);
 }
+// ortgo_add_external_files hands ONNX Runtime files held in memory that
+// initializers with external data name as their location; it copies the
+// data while the session is created.
+OrtStatus* ortgo_add_external_files(OrtSessionOptions* o, const char* const* names, char* const* data,
+                                    const size_t* lens, size_t n) {
+  if (g_version < ORTABI_SINCE_AddExternalInitializersFromFilesInMemory)
+    return ORT_CALL(CreateStatus, ORT_NOT_IMPLEMENTED,
+                    "this ONNX Runtime cannot take external initializer files from memory (OrtApi 18, ONNX Runtime 1.18, or later)");
+  return ORT_CALL(AddExternalInitializersFromFilesInMemory, o, names, data, lens, n);
+}
 OrtStatus* ortgo_append_cuda(OrtSessionOptions* o) {
   OrtCUDAProviderOptionsV2* cuda = NULL;
   OrtStatus* st = ORT_CALL(CreateCUDAProviderOptions, &cuda);

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"unsafe"
@@ -64,6 +65,11 @@ func NewSession(model []byte, opts SessionOptions) (*Session, error) {
 		return nil, fmt.Errorf("onnxruntime: create session: %w", err)
 	}
 	defer C.ortgo_release_session_options(o)
+	var pin runtime.Pinner // the external files, until the session holds its copy
+	defer pin.Unpin()
+	if err := addExternalFiles(o, opts.ExternalFiles, &pin); err != nil {
+		return nil, fmt.Errorf("onnxruntime: create session: %w", err)
+	}
 	var p *C.OrtSession
 	if err := statusErr(C.ortgo_create_session(env, unsafe.Pointer(&model[0]), C.size_t(len(model)), o, &p)); err != nil {
 		return nil, fmt.Errorf("onnxruntime: create session: %w", err)
@@ -151,6 +157,46 @@ func newSessionOptions(opts SessionOptions) (*C.OrtSessionOptions, error) {
 		}
 	}
 	return o, nil
+}
+
+// addExternalFiles hands files to o (see SessionOptions.ExternalFiles). ONNX
+// Runtime keeps pointers to their data until the session is created, so
+// the data is pinned with pin, which the caller releases after that.
+func addExternalFiles(o *C.OrtSessionOptions, files []ExternalFile, pin *runtime.Pinner) error {
+	if len(files) == 0 {
+		return nil
+	}
+	n := len(files)
+	ptrSize := C.size_t(unsafe.Sizeof(uintptr(0)))
+	names := (*[1 << 28]*C.char)(C.malloc(C.size_t(n) * ptrSize))[:n:n]
+	bufs := (*[1 << 28]*C.char)(C.malloc(C.size_t(n) * ptrSize))[:n:n]
+	lens := (*[1 << 28]C.size_t)(C.malloc(C.size_t(n) * C.size_t(unsafe.Sizeof(C.size_t(0)))))[:n:n]
+	defer func() {
+		for _, c := range names {
+			C.free(unsafe.Pointer(c))
+		}
+		C.free(unsafe.Pointer(&names[0]))
+		C.free(unsafe.Pointer(&bufs[0]))
+		C.free(unsafe.Pointer(&lens[0]))
+	}()
+	seen := map[string]bool{}
+	for i, f := range files {
+		if f.Name == "" || seen[f.Name] || len(f.Data) == 0 {
+			for j := i; j < n; j++ {
+				names[j] = nil
+			}
+			return fmt.Errorf("external file %d: a unique name and some data are needed (name %q, %d bytes)", i, f.Name, len(f.Data))
+		}
+		seen[f.Name] = true
+		pin.Pin(&f.Data[0])
+		names[i] = C.CString(f.Name)
+		bufs[i] = (*C.char)(unsafe.Pointer(&f.Data[0]))
+		lens[i] = C.size_t(len(f.Data))
+	}
+	if err := statusErr(C.ortgo_add_external_files(o, &names[0], &bufs[0], &lens[0], C.size_t(n))); err != nil {
+		return fmt.Errorf("external initializer files: %w", err)
+	}
+	return nil
 }
 
 // ioInfo reads the inputs (output 0) or outputs (output 1) of a session and

@@ -85,32 +85,51 @@ func modelFiles(dir string) (path, bin string, ir bool, err error) {
 }
 
 // readModel reads the model of a version directory as ONNX bytes: an .onnx
-// file as it is, an IR model translated (see irtoonnx.ConvertFiles; res
-// then describes its tensors and rt_info). src is the file that errors of
-// the session name.
-func readModel(dir string, log *logrus.Entry) (bytes []byte, src string, res *irtoonnx.Result, err error) {
+// file as it is, an IR model translated. With an ONNX Runtime that takes
+// external initializers from memory (OrtApi 18 and later) the IR's weights
+// stay in the .bin as read, returned as the one external file the model's
+// initializers point into (see irtoonnx.ConvertFilesExternal): they are
+// copied once, by ONNX Runtime, on their way to the engine. Otherwise the
+// weights are copied into the model (irtoonnx.ConvertFiles). src is the
+// file that errors of the session name; for IR, res describes its tensors
+// and rt_info.
+func readModel(dir string, log *logrus.Entry) (bytes []byte, files []ort.ExternalFile, src string, res *irtoonnx.Result, err error) {
 	path, bin, ir, err := modelFiles(dir)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, nil, "", nil, err
 	}
 	if !ir {
 		if bytes, err = modelfile.ReadFile(path, maxModelFile); err != nil {
-			return nil, "", nil, fmt.Errorf("reading model file: %w", err)
+			return nil, nil, "", nil, fmt.Errorf("reading model file: %w", err)
 		}
-		return bytes, path, nil, nil
+		return bytes, nil, path, nil, nil
 	}
 	start := time.Now()
-	bytes, res, err = irtoonnx.ConvertFiles(path, bin, irtoonnx.Options{})
-	if err != nil {
-		return nil, "", nil, err
+	external := ort.APIVersion() >= externalFilesAPI
+	if external {
+		var ext *irtoonnx.External
+		if ext, err = irtoonnx.ConvertFilesExternal(path, bin, irtoonnx.Options{}); err != nil {
+			return nil, nil, "", nil, err
+		}
+		bytes, res = ext.Model, ext.Result
+		if ext.ExternalBytes > 0 { // else every constant is in the model (an empty or tiny .bin)
+			files = []ort.ExternalFile{{Name: ext.Location, Data: ext.Weights}}
+		}
+	} else if bytes, res, err = irtoonnx.ConvertFiles(path, bin, irtoonnx.Options{}); err != nil {
+		return nil, nil, "", nil, err
 	}
 	n := 0
 	for _, c := range res.Ops {
 		n += c
 	}
-	log.WithFields(logrus.Fields{"file": path, "layers": n, "onnx_bytes": len(bytes), "took": time.Since(start).Round(time.Millisecond)}).Info("OpenVINO IR model translated to ONNX")
-	return bytes, path, res, nil
+	log.WithFields(logrus.Fields{"file": path, "layers": n, "onnx_bytes": len(bytes), "external_weights": external,
+		"took": time.Since(start).Round(time.Millisecond)}).Info("OpenVINO IR model translated to ONNX")
+	return bytes, files, path, res, nil
 }
+
+// externalFilesAPI is the OrtApi version with
+// AddExternalInitializersFromFilesInMemory (ONNX Runtime 1.18).
+const externalFilesAPI = 18
 
 // streams decides how many parallel sessions serve a model and the intra-op
 // threads of each: NUM_STREAMS if given, else one stream for LATENCY (the
@@ -165,7 +184,7 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, c
 	src := req.Path // named in session errors: the model file, else its folder
 	var ir *irtoonnx.Result
 	if bytes == nil {
-		if bytes, src, ir, err = readModel(req.Path, log); err != nil {
+		if bytes, opts.ExternalFiles, src, ir, err = readModel(req.Path, log); err != nil {
 			return nil, err
 		}
 	}

@@ -34,7 +34,7 @@ var groups = []string{"startup", "overhead", "bandwidth", "rest", "throughput", 
 
 // groupModels are the models each group needs.
 var groupModels = map[string][]string{
-	"startup": {"dummy", "resnet50", "small_cnn", addOne}, "overhead": {"dummy"}, "bandwidth": {addOne}, "rest": {addOne},
+	"startup": {"dummy", "resnet50", "small_cnn", addOne, benchIRTwin}, "overhead": {"dummy"}, "bandwidth": {addOne}, "rest": {addOne},
 	"throughput": {"resnet50"}, "batching": {"small_cnn"},
 }
 
@@ -50,6 +50,9 @@ type options struct {
 }
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == irLoadFlag {
+		os.Exit(irLoadMain(os.Args[2]))
+	}
 	if len(os.Args) >= 3 && os.Args[1] == engineSessionsFlag {
 		os.Exit(engineSessionsMain(os.Args[2:]))
 	}
@@ -146,6 +149,11 @@ func checkSetup(opt options) error {
 		for _, m := range groupModels[g] {
 			if _, err := os.Stat(filepath.Join(opt.modelsDir, m, "1", "model.onnx")); err != nil {
 				return fmt.Errorf("no model %s in %s: run go run ./scripts/testmodels -out %s -bench", m, opt.modelsDir, opt.modelsDir)
+			}
+		}
+		if g == "startup" {
+			if _, err := os.Stat(filepath.Join(opt.modelsDir, benchIR, "1", "model.bin")); err != nil {
+				return fmt.Errorf("no model %s in %s: run go run ./scripts/testmodels -out %s -bench", benchIR, opt.modelsDir, opt.modelsDir)
 			}
 		}
 	}

@@ -111,6 +111,12 @@ func engineSessions(files []string, parallel int) (time.Duration, error) {
 // ovmsStartup starts bin/ovms with the config and returns the time from
 // the process start to every model's version AVAILABLE (GET /v1/config).
 func ovmsStartup(binDir, cfg string, n int, extra ...string) (time.Duration, error) {
+	return ovmsStartupProbe(binDir, cfg, n, nil, extra...)
+}
+
+// ovmsStartupProbe is ovmsStartup calling probe (if not nil) with the ovms
+// process id once every model is AVAILABLE, before ovms is stopped.
+func ovmsStartupProbe(binDir, cfg string, n int, probe func(pid int), extra ...string) (time.Duration, error) {
 	ports, err := freePorts(2)
 	if err != nil {
 		return 0, err
@@ -138,7 +144,11 @@ func ovmsStartup(binDir, cfg string, n int, extra ...string) (time.Duration, err
 		default:
 		}
 		if available(client, url) == n {
-			return time.Since(start), nil
+			took := time.Since(start)
+			if probe != nil {
+				probe(cmd.Process.Pid)
+			}
+			return took, nil
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

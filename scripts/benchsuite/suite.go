@@ -264,6 +264,7 @@ func (s *suite) startup() {
 	}
 	s.targets = append(s.targets, t)
 	s.manyModelsStartup()
+	s.irLoad()
 }
 
 // throughputGroup compares ovms with the raw engine on resnet50. The two

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ovmsgo/ovms/devices/irmodel"
 	"github.com/ovmsgo/ovms/devices/irmodel/irtest"
+	"github.com/ovmsgo/ovms/devices/irmodel/irtest/irresnet"
 	om "github.com/ovmsgo/ovms/devices/onnxmodel"
 	onnxpb "github.com/ovmsgo/ovms/proto/onnx"
 )
@@ -174,6 +175,49 @@ func generateIR(dir string, w io.Writer) error {
 			}
 			fmt.Fprintf(w, "wrote %s (%d bytes)\n", path, len(f.data))
 		}
+	}
+	return nil
+}
+
+// Bench IR models: the ResNet-50-shaped IR (f32 weights) and its ONNX twin
+// with the same weights (devices/irmodel/irtest/irresnet), for the IR load
+// time target of make bench's startup group.
+const (
+	BenchIR     = "resnet50_ir"
+	BenchIRTwin = "resnet50_ir_onnx"
+)
+
+// generateBenchIR writes BenchIR (model.xml + model.bin) and BenchIRTwin
+// (model.onnx) under dir; files whose bytes would not change are left alone.
+func generateBenchIR(dir string, w io.Writer) error {
+	net, twin, err := irresnet.Build(irresnet.ResNet50(irresnet.F32))
+	if err != nil {
+		return fmt.Errorf("model %s: %w", BenchIR, err)
+	}
+	xmlData, bin := net.Bytes()
+	onnxData, err := om.Marshal(twin)
+	if err != nil {
+		return fmt.Errorf("model %s: %w", BenchIRTwin, err)
+	}
+	for _, f := range []struct {
+		path string
+		data []byte
+	}{
+		{filepath.Join(dir, BenchIR, "1", "model.xml"), xmlData},
+		{filepath.Join(dir, BenchIR, "1", "model.bin"), bin},
+		{filepath.Join(dir, BenchIRTwin, "1", "model.onnx"), onnxData},
+	} {
+		same, err := unchanged(f.path, f.data)
+		if err != nil {
+			return err
+		}
+		if same {
+			continue
+		}
+		if err := om.WriteBytes(f.path, f.data); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "wrote %s (%d bytes)\n", f.path, len(f.data))
 	}
 	return nil
 }

@@ -20,7 +20,7 @@ import (
 
 func main() {
 	out := flag.String("out", "", "model repository directory to write (required)")
-	bench := flag.Bool("bench", false, "also write the benchmark models (resnet50, add_one_1x3x1024x1024, small_cnn)")
+	bench := flag.Bool("bench", false, "also write the benchmark models (resnet50, add_one_1x3x1024x1024, small_cnn, resnet50_ir and its twin resnet50_ir_onnx)")
 	flag.Parse()
 	if *out == "" || flag.NArg() > 0 {
 		flag.Usage()
@@ -60,7 +60,13 @@ func generate(dir string, bench bool, w io.Writer) error {
 		}
 		fmt.Fprintf(w, "wrote %s (%d bytes)\n", path, len(data))
 	}
-	return generateIR(dir, w)
+	if err := generateIR(dir, w); err != nil {
+		return err
+	}
+	if bench {
+		return generateBenchIR(dir, w)
+	}
+	return nil
 }
 
 // unchanged reports whether the file at path already holds exactly data.
