@@ -1,6 +1,7 @@
 package irtoonnx
 
 import (
+	"encoding/binary"
 	"math"
 	"strings"
 
@@ -157,9 +158,35 @@ func actClamp(c *Ctx) error {
 			lo = min(max(lo, tmin), tmax)
 			hi = min(max(hi, tmin), tmax)
 		}
+		if t == irmodel.I64 || t == irmodel.U64 {
+			c.Set(0, c.Node("Clip", []Value{c.In(0), actBound64(c, t, lo), actBound64(c, t, hi)}))
+			return nil
+		}
 	}
 	c.Set(0, c.Node("Clip", []Value{c.In(0), c.Scalar(t, lo), c.Scalar(t, hi)}))
 	return nil
+}
+
+// actBound64 is a whole-number bound as an i64 or u64 scalar, saturated at
+// the type's range: a float64 at or past 2^63 (±FLT_MAX, ±Inf) has no
+// int64 conversion Go defines.
+func actBound64(c *Ctx, t irmodel.ElementType, v float64) Value {
+	var bits uint64
+	switch {
+	case t == irmodel.U64 && v <= 0:
+		bits = 0
+	case t == irmodel.U64 && v >= 1<<64:
+		bits = math.MaxUint64
+	case t == irmodel.U64:
+		bits = uint64(v)
+	case v <= math.MinInt64:
+		bits = 1 << 63
+	case v >= 1<<63:
+		bits = math.MaxInt64
+	default:
+		bits = uint64(int64(v))
+	}
+	return c.Tensor(onnxmodel.RawTensor("", t.ONNX(), nil, binary.LittleEndian.AppendUint64(nil, bits)))
 }
 
 // actIntRange is the value range of integer type t up to 32 bits (64-bit
