@@ -53,7 +53,7 @@ func normMVN1(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	nv, err := c.AttrBool("normalize_variance", true)
+	nv, err := c.AttrBool("normalize_variance", false)
 	if err != nil {
 		return err
 	}

@@ -104,6 +104,8 @@ func TestMVN1(t *testing.T) {
 		{map[string]string{"across_channels": "false", "normalize_variance": "true", "eps": "0.5"}, []int{2, 3}, true, 0.5},
 		{map[string]string{"across_channels": "false", "normalize_variance": "false", "eps": "1e-9"}, []int{2, 3}, false, 0},
 		{map[string]string{"reduction_axes": "0,-1", "normalize_variance": "true", "eps": "0.01"}, []int{0, 3}, true, 0.01},
+		// normalize_variance and across_channels absent: both default to false (MVN-1 spec).
+		{map[string]string{"eps": "0.01"}, []int{2, 3}, false, 0},
 	} {
 		out := run(t, normNet("MVN", "opset1", tc.attrs, nil), f32("x", []int64{2, 3, 2, 2}, normXs...))["y"]
 		near(t, fmt.Sprint("MVN-1 ", tc.attrs), out.F32(), mvnRef(normXs, normDims, tc.axes, tc.nv, tc.eps, true), 1e-5)
