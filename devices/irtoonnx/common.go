@@ -1,6 +1,9 @@
 package irtoonnx
 
-import "github.com/ovmsgo/ovms/devices/onnxmodel"
+import (
+	"github.com/ovmsgo/ovms/devices/irmodel"
+	"github.com/ovmsgo/ovms/devices/onnxmodel"
+)
 
 // Helpers more than one op family uses.
 
@@ -30,4 +33,15 @@ func axesInput(c *Ctx, i int) Value {
 // shapeDims is dims [from, to) of v's shape as a 1-D INT64 value.
 func shapeDims(c *Ctx, v Value, from, to int64) Value {
 	return c.Node("Shape", []Value{v}, onnxmodel.AttrInt("start", from), onnxmodel.AttrInt("end", to))
+}
+
+// where is ONNX Where(cond, a, b) for a and b of type t. ONNX Runtime's
+// Where has no kernel for i8 or boolean: those go through u8 and back,
+// which keeps every bit pattern.
+func where(c *Ctx, cond, a, b Value, t irmodel.ElementType) Value {
+	if t != irmodel.I8 && t != irmodel.Boolean {
+		return c.Node("Where", []Value{cond, a, b})
+	}
+	v := c.Node("Where", []Value{cond, c.Cast(a, irmodel.U8), c.Cast(b, irmodel.U8)})
+	return c.Cast(v, t)
 }
