@@ -1,6 +1,7 @@
 package irtoonnx
 
 import (
+	"encoding/binary"
 	"math"
 	"strings"
 
@@ -18,7 +19,7 @@ func init() {
 		"a 1-D slope as long as data's dimension 1 applies per channel, else NumPy broadcasting", actPRelu)
 	register("Clamp", opsets(1), "Clip", "integer inputs: min rounded up, max rounded down, both kept in the type's range", actClamp)
 	register("Elu", opsets(1), "Elu", "", func(c *Ctx) error {
-		if err := actFloat(c); err != nil {
+		if err := floatInput(c); err != nil {
 			return err
 		}
 		alpha, err := c.AttrFloat("alpha", 1)
@@ -30,21 +31,21 @@ func init() {
 	})
 	register("Selu", opsets(1), "Selu (constant alpha and lambda), else Exp, Sub, Mul, Where", "", actSelu)
 	register("HSwish", opsets(4), "HardSwish", "", func(c *Ctx) error {
-		if err := actFloat(c); err != nil {
+		if err := floatInput(c); err != nil {
 			return err
 		}
 		c.Set(0, c.Node("HardSwish", []Value{c.In(0)}))
 		return nil
 	})
 	register("HSigmoid", opsets(5), "HardSigmoid (alpha 1/6, beta 0.5)", "min(max(x + 3, 0), 6) / 6", func(c *Ctx) error {
-		if err := actFloat(c); err != nil {
+		if err := floatInput(c); err != nil {
 			return err
 		}
 		c.Set(0, c.Node("HardSigmoid", []Value{c.In(0)}, onnxmodel.AttrFloat("alpha", 1.0/6), onnxmodel.AttrFloat("beta", 0.5)))
 		return nil
 	})
 	register("Swish", opsets(4), "Sigmoid, Mul", "x * sigmoid(beta * x); beta from the optional second input, else 1", func(c *Ctx) error {
-		if err := actFloat(c); err != nil {
+		if err := floatInput(c); err != nil {
 			return err
 		}
 		x := c.In(0)
@@ -56,7 +57,7 @@ func init() {
 		return nil
 	})
 	register("Mish", opsets(4), "Softplus, Tanh, Mul", "x * tanh(softplus(x))", func(c *Ctx) error {
-		if err := actFloat(c); err != nil {
+		if err := floatInput(c); err != nil {
 			return err
 		}
 		x := c.In(0)
@@ -71,7 +72,7 @@ func init() {
 			return actGelu(c, strings.ToLower(c.AttrString("approximation_mode", "erf")))
 		})
 	register("SoftPlus", opsets(4), "Softplus", "ln(1 + e^x); ONNX Runtime's form is stable for large x as the spec's threshold is", func(c *Ctx) error {
-		if err := actFloat(c); err != nil {
+		if err := floatInput(c); err != nil {
 			return err
 		}
 		c.Set(0, c.Node("Softplus", []Value{c.In(0)}))
@@ -82,20 +83,11 @@ func init() {
 	register("LogSoftmax", opsets(5), "LogSoftmax", "axis (default 1) may be negative", actAxisOp("LogSoftmax"))
 }
 
-// actFloat refuses inputs that are not floating-point (the activations'
-// specs allow only those).
-func actFloat(c *Ctx) error {
-	if t := c.InType(0); !isFloat(t) {
-		return Unsupported("input type %s", t)
-	}
-	return nil
-}
-
 // actAxisOp translates SoftMax and LogSoftmax: ONNX (opset 13 on) computes
 // along one axis as OpenVINO does.
 func actAxisOp(onnx string) Translator {
 	return func(c *Ctx) error {
-		if err := actFloat(c); err != nil {
+		if err := floatInput(c); err != nil {
 			return err
 		}
 		axis, err := c.AttrInt("axis", 1)
@@ -111,7 +103,7 @@ func actAxisOp(onnx string) Translator {
 // data's dimension 1 (or that dimension is dynamic and data has rank 3 or
 // more), else with NumPy broadcasting, as the PRelu-1 spec says.
 func actPRelu(c *Ctx) error {
-	if err := actFloat(c); err != nil {
+	if err := floatInput(c); err != nil {
 		return err
 	}
 	x, slope := c.In(0), c.In(1)
@@ -157,9 +149,35 @@ func actClamp(c *Ctx) error {
 			lo = min(max(lo, tmin), tmax)
 			hi = min(max(hi, tmin), tmax)
 		}
+		if t == irmodel.I64 || t == irmodel.U64 {
+			c.Set(0, c.Node("Clip", []Value{c.In(0), actBound64(c, t, lo), actBound64(c, t, hi)}))
+			return nil
+		}
 	}
 	c.Set(0, c.Node("Clip", []Value{c.In(0), c.Scalar(t, lo), c.Scalar(t, hi)}))
 	return nil
+}
+
+// actBound64 is a whole-number bound as an i64 or u64 scalar, saturated at
+// the type's range: a float64 at or past 2^63 (±FLT_MAX, ±Inf) has no
+// int64 conversion Go defines.
+func actBound64(c *Ctx, t irmodel.ElementType, v float64) Value {
+	var bits uint64
+	switch {
+	case t == irmodel.U64 && v <= 0:
+		bits = 0
+	case t == irmodel.U64 && v >= 1<<64:
+		bits = math.MaxUint64
+	case t == irmodel.U64:
+		bits = uint64(v)
+	case v <= math.MinInt64:
+		bits = 1 << 63
+	case v >= 1<<63:
+		bits = math.MaxInt64
+	default:
+		bits = uint64(int64(v))
+	}
+	return c.Tensor(onnxmodel.RawTensor("", t.ONNX(), nil, binary.LittleEndian.AppendUint64(nil, bits)))
 }
 
 // actIntRange is the value range of integer type t up to 32 bits (64-bit
@@ -190,7 +208,7 @@ func actIntRange(t irmodel.ElementType) (lo, hi float64, ok bool) {
 // with alpha and lambda from inputs 2 and 3: ONNX Selu when both are
 // constants, else the formula.
 func actSelu(c *Ctx) error {
-	if err := actFloat(c); err != nil {
+	if err := floatInput(c); err != nil {
 		return err
 	}
 	x := c.In(0)
@@ -211,7 +229,7 @@ func actSelu(c *Ctx) error {
 // approximation 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))).
 // The subgraph is valid in every opset ovms writes (ONNX Gelu needs 20).
 func actGelu(c *Ctx, mode string) error {
-	if err := actFloat(c); err != nil {
+	if err := floatInput(c); err != nil {
 		return err
 	}
 	t, x := c.InType(0), c.In(0)

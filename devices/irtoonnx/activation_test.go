@@ -194,3 +194,19 @@ func TestActivationUnsupported(t *testing.T) {
 		t.Errorf("Mish: %q", e)
 	}
 }
+
+func TestClampInt64HugeBounds(t *testing.T) {
+	// TF-converted models clamp with ±FLT_MAX: on i64 those bounds must not
+	// wrap when converted (int64(3.4e38) is MinInt64 on amd64).
+	n := opsUnary("Clamp", "opset1", map[string]string{"min": "-3.4028234663852886e+38", "max": "3.4028234663852886e+38"}, irmodel.I64, "4")
+	vals := []int64{math.MinInt64, -5, 7, math.MaxInt64}
+	out := run(t, n, i64("x", []int64{4}, vals...))["y"]
+	if got := out.I64(); !slices.Equal(got, vals) {
+		t.Errorf("Clamp i64 ±FLT_MAX: %v, want %v", got, vals)
+	}
+	n = opsUnary("Clamp", "opset1", map[string]string{"min": "-2.5", "max": "1e30"}, irmodel.I64, "3")
+	out = run(t, n, i64("x", []int64{3}, -9, 4, math.MaxInt64))["y"]
+	if got := out.I64(); !slices.Equal(got, []int64{-2, 4, math.MaxInt64}) {
+		t.Errorf("Clamp i64 [-2.5, 1e30]: %v", got)
+	}
+}

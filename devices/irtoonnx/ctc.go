@@ -23,15 +23,14 @@ func ctcGreedyOp(c *Ctx) error {
 		return err
 	}
 	data := c.In(0)
-	shape := c.Node("Shape", []Value{data})
-	tDim := c.Node("Slice", []Value{shape, c.Ints(0), c.Ints(1)}) // [1]
-	blank := c.Node("Sub", []Value{c.Node("Slice", []Value{shape, c.Ints(2), c.Ints(3)}), c.Ints(1)})
+	tDim := shapeDims(c, data, 0, 1) // [1]
+	blank := c.Node("Sub", []Value{shapeDims(c, data, 2, 3), c.Ints(1)})
 	perm := onnxmodel.AttrInts("perm", 1, 0)
 	cls := c.Node("Transpose", []Value{c.Node("ArgMax", []Value{data}, onnxmodel.AttrInt("axis", 2), onnxmodel.AttrInt("keepdims", 0))}, perm) // [N, T]
 	valid := c.Node("Not", []Value{c.Node("Equal", []Value{c.Node("Transpose", []Value{c.In(1)}, perm), c.Scalar(c.InType(1), 0)})})
 	emit := c.Node("And", []Value{valid, c.Node("Not", []Value{c.Node("Equal", []Value{cls, blank})})})
 	if merge {
-		nDim := c.Node("Slice", []Value{c.Node("Shape", []Value{cls}), c.Ints(0), c.Ints(1)})
+		nDim := shapeDims(c, cls, 0, 1)
 		first := c.Node("Expand", []Value{c.Int(-1), c.Node("Concat", []Value{nDim, c.Ints(1)}, onnxmodel.AttrInt("axis", 0))})
 		prev := c.Node("Concat", []Value{first, c.Node("Slice", []Value{cls, c.Ints(0), c.Ints(-1), c.Ints(1)})}, onnxmodel.AttrInt("axis", 1))
 		emit = c.Node("And", []Value{emit, c.Node("Not", []Value{c.Node("Equal", []Value{cls, prev})})})

@@ -33,23 +33,41 @@ func (c *Ctx) Opset() int64 { return c.opset }
 func (c *Ctx) NumInputs() int { return len(c.L.Inputs) }
 
 // In is the ONNX value feeding input port i.
-func (c *Ctx) In(i int) Value { return c.vals[c.L.Inputs[i].Source] }
+func (c *Ctx) In(i int) Value { return c.vals[c.input(i).Source] }
+
+// input is input port i. A layer with fewer inputs panics with a message
+// naming the missing one, which translateLayer reports as the error.
+func (c *Ctx) input(i int) *irmodel.Port {
+	if i < 0 || i >= len(c.L.Inputs) {
+		panic(fmt.Sprintf("input %d is missing (the layer has %d)", i, len(c.L.Inputs)))
+	}
+	return c.L.Inputs[i]
+}
+
+// output is output port i, with the same check as input.
+func (c *Ctx) output(i int) *irmodel.Port {
+	if i < 0 || i >= len(c.L.Outputs) {
+		panic(fmt.Sprintf("output %d is missing (the layer has %d)", i, len(c.L.Outputs)))
+	}
+	return c.L.Outputs[i]
+}
 
 // InPort is the output port that feeds input i (its type and shape are
 // what the producer declared).
-func (c *Ctx) InPort(i int) *irmodel.Port { return c.L.Inputs[i].Source }
+func (c *Ctx) InPort(i int) *irmodel.Port { return c.input(i).Source }
 
 // InType is the element type of input i.
 func (c *Ctx) InType(i int) irmodel.ElementType {
-	if t := c.L.Inputs[i].Source.Type; t != "" {
+	p := c.input(i)
+	if t := p.Source.Type; t != "" {
 		return t
 	}
-	return c.L.Inputs[i].Type
+	return p.Type
 }
 
 // InShape is the shape of input i; ok is false when its rank is unknown.
 func (c *Ctx) InShape(i int) (irmodel.Shape, bool) {
-	p := c.L.Inputs[i]
+	p := c.input(i)
 	return p.Shape, !p.DynamicRank && !p.Source.DynamicRank
 }
 
@@ -66,14 +84,14 @@ func (c *Ctx) InRank(i int) (int, error) {
 func (c *Ctx) NumOutputs() int { return len(c.L.Outputs) }
 
 // OutPort is output port i.
-func (c *Ctx) OutPort(i int) *irmodel.Port { return c.L.Outputs[i] }
+func (c *Ctx) OutPort(i int) *irmodel.Port { return c.output(i) }
 
 // OutType is the element type output i declares.
-func (c *Ctx) OutType(i int) irmodel.ElementType { return c.L.Outputs[i].Type }
+func (c *Ctx) OutType(i int) irmodel.ElementType { return c.output(i).Type }
 
 // Set binds output i to v.
 func (c *Ctx) Set(i int, v Value) {
-	c.vals[c.L.Outputs[i]] = v
+	c.vals[c.output(i)] = v
 	c.set[i] = true
 }
 
@@ -111,7 +129,7 @@ func (c *Ctx) Cast(v Value, t irmodel.ElementType) Value {
 // Const returns the Const layer feeding input i, or nil when input i is
 // computed.
 func (c *Ctx) Const(i int) *irmodel.Layer {
-	if l := c.L.Inputs[i].Source.Layer; l.Type == "Const" {
+	if l := c.input(i).Source.Layer; l.Type == "Const" {
 		return l
 	}
 	return nil

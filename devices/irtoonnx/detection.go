@@ -197,7 +197,7 @@ func detectionOutputOp(c *Ctx) error {
 	sel := c.Node("NonMaxSuppression", []Value{boxes, masked, c.Int(P), c.Scalar(irmodel.F32, nmsThr), c.Scalar(irmodel.F32, -math.MaxFloat32)})
 	score := c.Node("GatherND", []Value{scores, sel}) // [S]
 	if k := keep[0]; k >= 0 {
-		sel, score = detectionKeepTopK(c, sel, score, k, c.Node("Slice", []Value{c.Node("Shape", []Value{c.In(0)}), c.Ints(0), c.Ints(1)}))
+		sel, score = detectionKeepTopK(c, sel, score, k, shapeDims(c, c.In(0), 0, 1))
 	}
 	nb := c.Node("Slice", []Value{sel, c.Ints(0), c.Ints(1), c.Ints(1)})                // [S,1]
 	np := c.Node("Slice", []Value{sel, c.Ints(2), c.Ints(3), c.Ints(1)})                // [S,1]
@@ -214,7 +214,7 @@ func detectionOutputOp(c *Ctx) error {
 	case topK > 0:
 		per = topK * C
 	}
-	n := c.Node("Slice", []Value{c.Node("Shape", []Value{c.In(0)}), c.Ints(0), c.Ints(1)})
+	n := shapeDims(c, c.In(0), 0, 1)
 	total := c.Node("Mul", []Value{n, c.Ints(per)}) // [1]
 	marker := c.Tensor(onnxmodel.Float32Tensor("", []int64{1, 7}, []float32{-1, 0, 0, 0, 0, 0, 0}))
 	pad := c.Node("Expand", []Value{c.Scalar(irmodel.F32, 0), c.Node("Concat", []Value{total, c.Ints(7)}, ax(0))})
@@ -234,7 +234,7 @@ func detectionOutputOp(c *Ctx) error {
 // detection and those ranked below k are kept.
 func detectionKeepTopK(c *Ctx, sel, score Value, k int64, nBatches Value) (Value, Value) {
 	ax := func(n int64) *onnxpb.AttributeProto { return onnxmodel.AttrInt("axis", n) }
-	s := c.Node("Slice", []Value{c.Node("Shape", []Value{score}), c.Ints(0), c.Ints(1)}) // [1]
+	s := shapeDims(c, score, 0, 1) // [1]
 	byScore := c.MultiNode("TopK", 2, []Value{score, s}, ax(0), onnxmodel.AttrInt("largest", 1), onnxmodel.AttrInt("sorted", 1))[1]
 	batch := c.Cast(c.Node("Reshape", []Value{c.Node("Slice", []Value{sel, c.Ints(0), c.Ints(1), c.Ints(1)}), c.Ints(-1)}), irmodel.F32)
 	b1 := c.Node("Gather", []Value{batch, byScore}, ax(0))

@@ -64,7 +64,7 @@ func init() {
 		if err := checkBroadcast(c); err != nil {
 			return err
 		}
-		c.Set(0, c.Node("Where", []Value{c.In(0), c.In(1), c.In(2)}))
+		c.Set(0, where(c, c.In(0), c.In(1), c.In(2), c.InType(1)))
 		return nil
 	})
 }

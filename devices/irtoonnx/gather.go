@@ -106,7 +106,7 @@ func gatherGather(c *Ctx, batch, v8 bool) error {
 		if len(axes) > 0 {
 			valid = c.Node("Unsqueeze", []Value{valid, c.Ints(axes...)})
 		}
-		out = c.Node("Where", []Value{valid, out, c.Scalar(c.InType(0), 0)})
+		out = where(c, valid, out, c.Scalar(c.InType(0), 0), c.InType(0))
 	}
 	c.Set(0, out)
 	return nil

@@ -175,10 +175,11 @@ func near(t testing.TB, what string, got, want []float32, tol float64) {
 	}
 	for i := range got {
 		d := math.Abs(float64(got[i]) - float64(want[i]))
-		if math.IsNaN(float64(want[i])) && math.IsNaN(float64(got[i])) {
+		gotNaN, wantNaN := math.IsNaN(float64(got[i])), math.IsNaN(float64(want[i]))
+		if gotNaN && wantNaN {
 			continue
 		}
-		if d > tol*math.Max(1, math.Abs(float64(want[i]))) {
+		if gotNaN || wantNaN || d > tol*math.Max(1, math.Abs(float64(want[i]))) {
 			t.Fatalf("%s[%d] = %g, want %g (and %d more values)", what, i, got[i], want[i], len(got)-i-1)
 		}
 	}

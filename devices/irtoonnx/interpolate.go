@@ -89,8 +89,12 @@ func interpolate1(c *Ctx) error {
 		return err
 	}
 	a := interpSpec{shapeCalc: "sizes", nearest: "simple", coord: "asymmetric", cubeCoeff: -0.75}
-	a.padsBegin, _ = c.AttrInts("pads_begin", nil)
-	a.padsEnd, _ = c.AttrInts("pads_end", nil)
+	if a.padsBegin, err = c.AttrInts("pads_begin", nil); err != nil {
+		return err
+	}
+	if a.padsEnd, err = c.AttrInts("pads_end", nil); err != nil {
+		return err
+	}
 	if a.antialias, err = c.AttrBool("antialias", false); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package irtoonnx
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/ovmsgo/ovms/devices/irmodel"
@@ -197,8 +198,26 @@ func TestInterpolate1(t *testing.T) {
 	y := n.Op("Interpolate", "opset1", map[string]string{"axes": "2,3", "mode": "area"}, []irtest.Out{px, n.I64([]int64{2}, 2, 3)}, irtest.Port{Type: irmodel.F32, Shape: "1,1,2,3"})
 	n.Result(y[0], "r")
 	xm, bin := n.Bytes()
-	m, _ := irmodel.Parse(xm, bin)
-	if _, err := Translate(m, Options{}); err == nil {
-		t.Fatal("mode area translated")
+	m, err := irmodel.Parse(xm, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Translate(m, Options{}); err == nil || !strings.Contains(err.Error(), `mode="area"`) {
+		t.Fatalf("mode area: %v", err)
+	}
+}
+
+func TestInterpolate1BadPads(t *testing.T) {
+	// A pads attribute that is not a list of integers is an error, not
+	// "no padding".
+	for _, attr := range []string{"pads_begin", "pads_end"} {
+		n := irtest.New("interp1")
+		px := n.Parameter("x", irmodel.F32, "1,1,4,6")
+		y := n.Op("Interpolate", "opset1", map[string]string{"axes": "2,3", "mode": "nearest", attr: "0,0,one,0"},
+			[]irtest.Out{px, n.I64([]int64{2}, 8, 12)}, irtest.Port{Type: irmodel.F32, Shape: "1,1,8,12"})
+		n.Result(y[0], "r")
+		if e := opsTranslateErr(t, n); !strings.Contains(e, attr) {
+			t.Errorf("%s=0,0,one,0: %q", attr, e)
+		}
 	}
 }

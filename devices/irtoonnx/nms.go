@@ -98,14 +98,14 @@ func nmsOp(c *Ctx) error {
 		onnxmodel.AttrInt("center_point_box", center))
 	selScore := c.Node("GatherND", []Value{scores, sel}) // [n]
 	if sortDesc {
-		n := c.Node("Slice", []Value{c.Node("Shape", []Value{sel}), c.Ints(0), c.Ints(1)}) // [1]
+		n := shapeDims(c, sel, 0, 1) // [1]
 		topk := c.MultiNode("TopK", 2, []Value{selScore, n}, onnxmodel.AttrInt("largest", 1), onnxmodel.AttrInt("sorted", 1))
 		sel = c.Node("Gather", []Value{sel, topk[1]}, onnxmodel.AttrInt("axis", 0))
 		selScore = topk[0]
 	}
 	bc := c.Cast(c.Node("Slice", []Value{sel, c.Ints(0), c.Ints(2), c.Ints(1)}), irmodel.F32) // [n,2]
 	scoreRows := c.Node("Concat", []Value{bc, c.Node("Unsqueeze", []Value{selScore, c.Ints(1)})}, onnxmodel.AttrInt("axis", 1))
-	valid := c.Node("Slice", []Value{c.Node("Shape", []Value{sel}), c.Ints(0), c.Ints(1)})
+	valid := shapeDims(c, sel, 0, 1)
 	if rows := nmsDeclaredRows(c); rows >= 0 {
 		sel = nmsPad(c, sel, rows, onnxmodel.Int64Tensor("", []int64{rows, 3}, nmsFill(rows*3, int64(-1))))
 		scoreRows = nmsPad(c, scoreRows, rows, onnxmodel.Float32Tensor("", []int64{rows, 3}, nmsFill(rows*3, float32(-1))))

@@ -35,25 +35,17 @@ func init() {
 		"the window spans size/2 on each side, as the spec says, also for even sizes; axes may not include 0; at most 3 axes after it", normLRN)
 }
 
-// normFloat refuses inputs that are not floating-point.
-func normFloat(c *Ctx) error {
-	if t := c.InType(0); !isFloat(t) {
-		return Unsupported("input type %s", t)
-	}
-	return nil
-}
-
 // normMVN1 reads MVN-1's axes from reduction_axes, else from
 // across_channels (1..r-1 when true, 2..r-1 when false).
 func normMVN1(c *Ctx) error {
-	if err := normFloat(c); err != nil {
+	if err := floatInput(c); err != nil {
 		return err
 	}
 	eps, err := c.AttrFloat("eps", 0)
 	if err != nil {
 		return err
 	}
-	nv, err := c.AttrBool("normalize_variance", true)
+	nv, err := c.AttrBool("normalize_variance", false)
 	if err != nil {
 		return err
 	}
@@ -85,7 +77,7 @@ func normMVN1(c *Ctx) error {
 
 // normMVN6 takes its axes from input 2 and eps_mode from its attribute.
 func normMVN6(c *Ctx) error {
-	if err := normFloat(c); err != nil {
+	if err := floatInput(c); err != nil {
 		return err
 	}
 	eps, err := c.AttrFloat("eps", 0)
@@ -104,7 +96,7 @@ func normMVN6(c *Ctx) error {
 	default:
 		return Unsupported("eps_mode=%q", m)
 	}
-	c.Set(0, normMVN(c, reduceAxes1D(c, 1), nv, eps, inside))
+	c.Set(0, normMVN(c, axesInput(c, 1), nv, eps, inside))
 	return nil
 }
 
@@ -131,7 +123,7 @@ func normMVN(c *Ctx, axes Value, normalizeVariance bool, eps float64, inside boo
 // normL2 is x / sqrt(max(sum x^2, eps)) or x / sqrt(sum x^2 + eps), the
 // sum over the axes of input 2.
 func normL2(c *Ctx) error {
-	if err := normFloat(c); err != nil {
+	if err := floatInput(c); err != nil {
 		return err
 	}
 	eps, err := c.AttrFloat("eps", 0)
@@ -139,7 +131,7 @@ func normL2(c *Ctx) error {
 		return err
 	}
 	t, x := c.InType(0), c.In(0)
-	ss := c.Node("ReduceSumSquare", []Value{x, reduceAxes1D(c, 1)}, onnxmodel.AttrInt("keepdims", 1), onnxmodel.AttrInt("noop_with_empty_axes", 1))
+	ss := c.Node("ReduceSumSquare", []Value{x, axesInput(c, 1)}, onnxmodel.AttrInt("keepdims", 1), onnxmodel.AttrInt("noop_with_empty_axes", 1))
 	switch m := c.AttrString("eps_mode", "add"); m {
 	case "add", "ADD":
 		ss = c.Node("Add", []Value{ss, c.Scalar(t, eps)})
@@ -173,7 +165,7 @@ func normBatch(c *Ctx, data, gamma, beta int) error {
 // with an odd window of that span (alpha scaled to keep the spec's
 // divisor); other axes sum with an AveragePool that counts the padding.
 func normLRN(c *Ctx) error {
-	if err := normFloat(c); err != nil {
+	if err := floatInput(c); err != nil {
 		return err
 	}
 	alpha, err := c.AttrFloat("alpha", 1e-4)

@@ -213,8 +213,8 @@ func proposalOp(c *Ctx) error {
 	}
 	rows := c.Node("Concat", []Value{c.Cast(bIdx, irmodel.F32), roi}, ax(1)) // [S, 5]
 	// Row of each proposal: image*post + its rank in the image.
-	nImg := c.Node("Slice", []Value{c.Node("Shape", []Value{c.In(0)}), c.Ints(0), c.Ints(1)}) // [1]
-	sN := c.Node("Slice", []Value{c.Node("Shape", []Value{sel}), c.Ints(0), c.Ints(1)})
+	nImg := shapeDims(c, c.In(0), 0, 1) // [1]
+	sN := shapeDims(c, sel, 0, 1)
 	bFlat := c.Node("Reshape", []Value{bIdx, c.Ints(-1)})
 	counts := c.Node("ScatterElements", []Value{c.Node("Expand", []Value{c.Int(0), nImg}), bFlat, c.Node("Expand", []Value{c.Int(1), sN})},
 		ax(0), onnxmodel.AttrString("reduction", "add"))

@@ -19,8 +19,8 @@ func init() {
 
 // quantFakeQuantize builds the FakeQuantize subgraph.
 func quantFakeQuantize(c *Ctx) error {
-	if t := c.InType(0); !isFloat(t) {
-		return Unsupported("input type %s", t)
+	if err := floatInput(c); err != nil {
+		return err
 	}
 	if err := checkBroadcast(c); err != nil {
 		return err

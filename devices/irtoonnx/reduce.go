@@ -1,7 +1,6 @@
 package irtoonnx
 
 import (
-	"github.com/ovmsgo/ovms/devices/irmodel"
 	"github.com/ovmsgo/ovms/devices/onnxmodel"
 )
 
@@ -54,7 +53,7 @@ func reduceOp(onnx string) Translator {
 		if err != nil {
 			return err
 		}
-		axes := reduceAxes1D(c, 1)
+		axes := axesInput(c, 1)
 		c.Set(0, c.Node(onnx, []Value{c.In(0), axes},
 			onnxmodel.AttrInt("keepdims", reduceBool(keep)), onnxmodel.AttrInt("noop_with_empty_axes", 1)))
 		return nil
@@ -70,26 +69,7 @@ func reduceAxes(c *Ctx, i int) Value {
 		}
 		return c.Ints(vals...)
 	}
-	if c.InType(i) == irmodel.I64 {
-		return c.In(i)
-	}
-	return c.Cast(c.In(i), irmodel.I64)
-}
-
-// reduceAxes1D is input i (a scalar or 1-D list of axes) as the 1-D INT64
-// tensor ONNX reductions take.
-func reduceAxes1D(c *Ctx, i int) Value {
-	if vals, err := c.ConstInts(i); err == nil {
-		return c.Ints(vals...)
-	}
-	v := c.In(i)
-	if c.InType(i) != irmodel.I64 {
-		v = c.Cast(v, irmodel.I64)
-	}
-	if s, ok := c.InShape(i); ok && len(s) == 1 {
-		return v
-	}
-	return c.Node("Reshape", []Value{v, c.Ints(-1)})
+	return mvI64(c, i)
 }
 
 // reduceBool is an ONNX boolean attribute value.

@@ -27,11 +27,7 @@ func init() {
 	register("VariadicSplit", opsets(1), "Split (split input)", "axis must be a constant; a -1 length takes the rest of the dim, computed at run time when the dim is dynamic", reshapeVariadicSplit)
 	register("Squeeze", opsets(1), "Squeeze", "constant axes that point at a static dim other than 1 are ignored, as the spec says", reshapeSqueeze)
 	register("Unsqueeze", opsets(1), "Unsqueeze", "", func(c *Ctx) error {
-		axes, err := reshapeAxes(c, 1)
-		if err != nil {
-			return err
-		}
-		c.Set(0, c.Node("Unsqueeze", []Value{c.In(0), axes}))
+		c.Set(0, c.Node("Unsqueeze", []Value{c.In(0), axesInput(c, 1)}))
 		return nil
 	})
 	register("ShapeOf", opsets(1, 3), "Shape, Cast", "v3 output_type i32 or i64", func(c *Ctx) error {
@@ -168,14 +164,6 @@ func reshapeFillRest(c *Ctx, lengths Value, axis int64) Value {
 	return c.Node("Where", []Value{c.Node("Equal", []Value{lengths, c.Int(-1)}), rest, lengths})
 }
 
-// reshapeAxes is input i (axes) as a 1-D INT64 tensor.
-func reshapeAxes(c *Ctx, i int) (Value, error) {
-	if v, err := c.ConstInts(i); err == nil {
-		return c.Ints(v...), nil
-	}
-	return c.Node("Reshape", []Value{mvI64(c, i), c.Ints(-1)}), nil
-}
-
 func reshapeSqueeze(c *Ctx) error {
 	if c.NumInputs() < 2 {
 		c.Set(0, c.Node("Squeeze", []Value{c.In(0)}))
@@ -183,8 +171,7 @@ func reshapeSqueeze(c *Ctx) error {
 	}
 	axes, err := c.ConstInts(1)
 	if err != nil {
-		v, _ := reshapeAxes(c, 1)
-		c.Set(0, c.Node("Squeeze", []Value{c.In(0), v}))
+		c.Set(0, c.Node("Squeeze", []Value{c.In(0), axesInput(c, 1)}))
 		return nil
 	}
 	if len(axes) == 0 {

@@ -1,6 +1,7 @@
 package irtoonnx
 
 import (
+	"github.com/ovmsgo/ovms/devices/irmodel"
 	"github.com/ovmsgo/ovms/devices/onnxmodel"
 )
 
@@ -11,7 +12,7 @@ import (
 
 func init() {
 	register("DepthToSpace", opsets(1), "DepthToSpace (4-D), else Reshape, Transpose, Reshape",
-		"ranks other than 4 need static channel and spatial dims", func(c *Ctx) error { return spaceDepth(c, true) })
+		"ranks other than 4, and types other than f32/f16/f64/u8/i8, need static channel and spatial dims", func(c *Ctx) error { return spaceDepth(c, true) })
 	register("SpaceToDepth", opsets(1), "SpaceToDepth (4-D blocks_first), else Reshape, Transpose, Reshape",
 		"other cases need static channel and spatial dims", func(c *Ctx) error { return spaceDepth(c, false) })
 	register("ShuffleChannels", opsets(1), "Reshape, Transpose, Reshape", "", shuffleChannels)
@@ -38,7 +39,14 @@ func spaceDepth(c *Ctx, toSpace bool) error {
 		return Unsupported("input of rank %d", r)
 	}
 	k := r - 2
-	if r == 4 {
+	// ONNX Runtime's DepthToSpace and SpaceToDepth kernels take these
+	// types only; others (i32, i64, boolean) take the general form.
+	kernel := false
+	switch c.InType(0) {
+	case irmodel.F32, irmodel.F16, irmodel.F64, irmodel.U8, irmodel.I8:
+		kernel = true
+	}
+	if r == 4 && kernel {
 		if toSpace {
 			m := "DCR"
 			if mode == "depth_first" {

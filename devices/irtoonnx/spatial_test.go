@@ -116,3 +116,38 @@ func TestEinsum(t *testing.T) {
 	}
 	near(t, "Einsum", out.F32(), want, 1e-5)
 }
+
+func TestDepthToSpaceInt64(t *testing.T) {
+	// ONNX Runtime has no DepthToSpace/SpaceToDepth kernel for i32/i64:
+	// 4-D integer inputs take the Reshape-Transpose-Reshape form.
+	xs := []int64{1, 8, 2, 3}
+	for _, mode := range []string{"blocks_first", "depth_first"} {
+		x := make([]float32, refNum(xs))
+		xi := make([]int64, len(x))
+		for i := range x {
+			x[i], xi[i] = float32(i), int64(i)
+		}
+		want, os := refDepthToSpace(x, xs, 2, mode == "depth_first")
+		n := irtest.New("d2s")
+		px := n.Parameter("x", irmodel.I64, dimsStr(xs))
+		y := n.Op("DepthToSpace", "opset1", map[string]string{"block_size": "2", "mode": mode}, []irtest.Out{px}, irtest.Port{Type: irmodel.I64, Shape: dimsStr(os), Names: "y"})
+		n.Result(y[0], "r")
+		got := run(t, n, i64("x", xs, xi...))["y"].I64()
+		for i := range want {
+			if got[i] != int64(want[i]) {
+				t.Fatalf("DepthToSpace i64 %s: %v, want %v", mode, got, want)
+			}
+		}
+		n = irtest.New("s2d")
+		px = n.Parameter("x", irmodel.I64, dimsStr(os))
+		y = n.Op("SpaceToDepth", "opset1", map[string]string{"block_size": "2", "mode": mode}, []irtest.Out{px}, irtest.Port{Type: irmodel.I64, Shape: dimsStr(xs), Names: "y"})
+		n.Result(y[0], "r")
+		wi := make([]int64, len(want))
+		for i, v := range want {
+			wi[i] = int64(v)
+		}
+		if back := run(t, n, i64("x", os, wi...))["y"].I64(); !slices.Equal(back, xi) {
+			t.Fatalf("SpaceToDepth i64 %s: %v", mode, back)
+		}
+	}
+}

@@ -24,11 +24,6 @@ func init() {
 	register("ReorgYolo", opsets(1), "Reshape, Transpose", "the channel count must be static", reorgYoloOp)
 }
 
-// yoloDims is dims [from, to) of v's shape as a 1-D INT64 value.
-func yoloDims(c *Ctx, v Value, from, to int64) Value {
-	return c.Node("Slice", []Value{c.Node("Shape", []Value{v}), c.Ints(from), c.Ints(to)})
-}
-
 func regionYoloOp(c *Ctx) error {
 	rank, err := c.InRank(0)
 	if err != nil {
@@ -70,7 +65,7 @@ func regionYoloOp(c *Ctx) error {
 		return Unsupported("%d channels for %d regions of %d values", s[1].Size(), regions, k)
 	}
 	x := c.In(0)
-	shape5 := c.Node("Concat", []Value{yoloDims(c, x, 0, 1), c.Ints(regions, k), yoloDims(c, x, 2, 4)}, onnxmodel.AttrInt("axis", 0))
+	shape5 := c.Node("Concat", []Value{shapeDims(c, x, 0, 1), c.Ints(regions, k), shapeDims(c, x, 2, 4)}, onnxmodel.AttrInt("axis", 0))
 	x5 := c.Node("Reshape", []Value{x, shape5})
 	sizes := []int64{2}
 	if coords > 2 {
@@ -108,7 +103,7 @@ func regionYoloOp(c *Ctx) error {
 		if axis < 0 || end > 3 || axis > end {
 			return Unsupported("axis=%d, end_axis=%d", axis, end)
 		}
-		shape := c.Node("Concat", []Value{yoloDims(c, x, 0, axis), c.Ints(-1), yoloDims(c, x, end+1, 4)}, onnxmodel.AttrInt("axis", 0))
+		shape := c.Node("Concat", []Value{shapeDims(c, x, 0, axis), c.Ints(-1), shapeDims(c, x, end+1, 4)}, onnxmodel.AttrInt("axis", 0))
 		y = c.Node("Reshape", []Value{y, shape})
 	}
 	c.Set(0, y)
@@ -139,7 +134,7 @@ func reorgYoloOp(c *Ctx) error {
 		return Unsupported("%d channels for stride %d", ch, st)
 	}
 	x := c.In(0)
-	n, h, w := yoloDims(c, x, 0, 1), yoloDims(c, x, 2, 3), yoloDims(c, x, 3, 4)
+	n, h, w := shapeDims(c, x, 0, 1), shapeDims(c, x, 2, 3), shapeDims(c, x, 3, 4)
 	six := c.Node("Concat", []Value{n, c.Ints(ch / (st * st)), h, c.Ints(st), w, c.Ints(st)}, onnxmodel.AttrInt("axis", 0))
 	t := c.Node("Transpose", []Value{c.Node("Reshape", []Value{x, six})}, onnxmodel.AttrInts("perm", 0, 3, 5, 1, 2, 4))
 	stride := c.Ints(st)
