@@ -12,7 +12,7 @@ import (
 func init() {
 	binary := map[string]string{
 		"Add": "Add", "Subtract": "Sub", "Multiply": "Mul", "Divide": "Div", "Power": "Pow",
-		"Maximum": "Max", "Minimum": "Min", "Equal": "Equal", "Less": "Less", "LessOrEqual": "LessOrEqual",
+		"Maximum": "Max", "Minimum": "Min", "Equal": "Equal", "Less": "Less", "LessEqual": "LessOrEqual",
 		"Greater": "Greater", "GreaterEqual": "GreaterOrEqual", "LogicalAnd": "And", "LogicalOr": "Or", "LogicalXor": "Xor",
 	}
 	for ir, onnx := range binary {

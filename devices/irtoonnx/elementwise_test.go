@@ -100,3 +100,23 @@ func TestUntranslatedOpsAreListedTogether(t *testing.T) {
 		t.Fatalf("got %v\nwant %s", err, want)
 	}
 }
+
+// TestComparisons: OpenVINO's comparison ops by their IR type names
+// (LessEqual, GreaterEqual, NotEqual: not ONNX's spellings) give booleans.
+func TestComparisons(t *testing.T) {
+	a := []float32{1, 2, 3, 4, 5, 6}
+	b := []float32{2, 2, 7}
+	cases := map[string]func(x, y float32) bool{
+		"Equal": func(x, y float32) bool { return x == y }, "NotEqual": func(x, y float32) bool { return x != y },
+		"Less": func(x, y float32) bool { return x < y }, "LessEqual": func(x, y float32) bool { return x <= y },
+		"Greater": func(x, y float32) bool { return x > y }, "GreaterEqual": func(x, y float32) bool { return x >= y },
+	}
+	for op, f := range cases {
+		out := run(t, binaryNet(op, irmodel.F32, irmodel.Boolean, nil), f32("a", []int64{2, 3}, a...), f32("b", []int64{3}, b...))["y"]
+		for i, got := range out.raw {
+			if want := f(a[i], b[i%3]); (got == 1) != want {
+				t.Errorf("%s[%d] = %d, want %v", op, i, got, want)
+			}
+		}
+	}
+}
