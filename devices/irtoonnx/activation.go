@@ -78,8 +78,12 @@ func init() {
 		c.Set(0, c.Node("Softplus", []Value{c.In(0)}))
 		return nil
 	})
-	register("SoftMax", opsets(1), "Softmax", "axis (default 1)", actAxisOp("Softmax"))
-	register("SoftMax", opsets(8), "Softmax", "axis (default 1) may be negative", actAxisOp("Softmax"))
+	// OpenVINO writes the type as "Softmax" (the spec's title says SoftMax);
+	// both spellings are read.
+	for _, typ := range []string{"Softmax", "SoftMax"} {
+		register(typ, opsets(1), "Softmax", "axis (default 1)", actAxisOp("Softmax"))
+		register(typ, opsets(8), "Softmax", "axis (default 1) may be negative", actAxisOp("Softmax"))
+	}
 	register("LogSoftmax", opsets(5), "LogSoftmax", "axis (default 1) may be negative", actAxisOp("LogSoftmax"))
 }
 

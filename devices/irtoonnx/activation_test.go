@@ -169,9 +169,9 @@ func TestSoftMaxAxes(t *testing.T) {
 		op, ver, axis string
 		want          []float32
 	}{
-		{"SoftMax", "opset1", "", softmax(1, false)},
+		{"Softmax", "opset1", "", softmax(1, false)},
 		{"SoftMax", "opset1", "2", softmax(2, false)},
-		{"SoftMax", "opset8", "-1", softmax(2, false)},
+		{"Softmax", "opset8", "-1", softmax(2, false)},
 		{"SoftMax", "opset8", "-3", softmax(0, false)},
 		{"LogSoftmax", "opset5", "-2", softmax(1, true)},
 		{"LogSoftmax", "opset5", "0", softmax(0, true)},

@@ -377,6 +377,6 @@ func (b *builder) fc(x value, classes int64) value {
 
 // softmax is SoftMax-8 over axis 1, named Output.
 func (b *builder) softmax(x value) value {
-	y := b.n.Op("SoftMax", "opset8", map[string]string{"axis": "1"}, []irtest.Out{x.ir}, port(x.shape, Output))[0]
+	y := b.n.Op("Softmax", "opset8", map[string]string{"axis": "1"}, []irtest.Out{x.ir}, port(x.shape, Output))[0]
 	return value{ir: y, ox: b.g.NamedNode("Softmax", Output, []om.Value{x.ox}, om.AttrInt("axis", 1)), shape: x.shape}
 }
