@@ -275,6 +275,9 @@ func TestBadIRFailsItsLoadOnly(t *testing.T) {
 		{"entity_bomb", good(), func(x, b []byte) ([]byte, []byte) {
 			return []byte(`<?xml version="1.0"?><!DOCTYPE net [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><net name="&c;" version="11"></net>`), b
 		}, []string{"entity_bomb/1/model.xml", "not an IR file"}},
+		{"claims_2GB", good(), edit(`size="4"`, `size="2147483648"`), []string{"claims_2GB/1/model.xml", "const_1", "size 2147483648 is past the end"}},
+		{"cycle", good(), edit(`<edge from-layer="0" from-port="0" to-layer="2" to-port="0"/>`, `<edge from-layer="2" from-port="2" to-layer="2" to-port="0"/>`),
+			[]string{"cycle/1/model.xml", "cycle through layer 'add_2'"}},
 		{"untranslatable", unknown, func(x, b []byte) ([]byte, []byte) { return x, b }, []string{"untranslatable/1/model.xml", "FancyOp-opset99", "fancyop_1"}},
 	}
 	entries := []string{fmt.Sprintf(`{"config":{"name":"good","base_path":%q}}`, filepath.Join(modelsDir, "dummy_ir"))}
