@@ -131,15 +131,25 @@ func maxPool(c *Ctx, v8 bool) error {
 		}
 		idx = c.Node("Mod", []Value{idx, bound})
 	}
-	switch t := c.AttrString("index_element_type", "i64"); t {
-	case "i64", "I64", "":
-	case "i32", "I32":
-		idx = c.Cast(idx, irmodel.I32)
-	default:
-		return Unsupported("index_element_type=%q", t)
+	idx, err = poolIndexType(c, idx)
+	if err != nil {
+		return err
 	}
 	c.Set(1, idx)
 	return nil
+}
+
+// poolIndexType casts an indices output (int64) to the layer's
+// index_element_type, i64 (the default) or i32.
+func poolIndexType(c *Ctx, idx Value) (Value, error) {
+	switch t := c.AttrString("index_element_type", "i64"); t {
+	case "i64", "I64", "":
+		return idx, nil
+	case "i32", "I32":
+		return c.Cast(idx, irmodel.I32), nil
+	default:
+		return Value{}, Unsupported("index_element_type=%q", t)
+	}
 }
 
 // adaptivePool translates AdaptiveAvgPool-8 and AdaptiveMaxPool-8. Bin i of
@@ -228,13 +238,9 @@ func adaptivePool(c *Ctx, isMax bool) error {
 	}
 	c.Set(0, join(vals))
 	if isMax && c.NumOutputs() > 1 {
-		idx := join(idxs)
-		switch t := c.AttrString("index_element_type", "i64"); t {
-		case "i64", "I64", "":
-		case "i32", "I32":
-			idx = c.Cast(idx, irmodel.I32)
-		default:
-			return Unsupported("index_element_type=%q", t)
+		idx, err := poolIndexType(c, join(idxs))
+		if err != nil {
+			return err
 		}
 		c.Set(1, idx)
 	}
