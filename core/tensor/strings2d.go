@@ -1,7 +1,6 @@
 package tensor
 
 import (
-	"strconv"
 
 	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/imagein"
@@ -41,11 +40,6 @@ func HintFor(m *device.TensorInfo) Hint {
 	return HintNone
 }
 
-// dimString is a model dimension as OVMS prints it.
-func dimString(d int64) string {
-	return strconv.FormatInt(max(d, -1), 10)
-}
-
 // binaryRank checks that string data for a converted input is 1-D.
 func binaryRank(in *Input, api API) error {
 	if len(in.Shape) == 1 {
@@ -64,8 +58,8 @@ func binaryBatch(m *device.TensorInfo, in *Input) error {
 	if in.Shape[0] != n {
 		return apierr.New(apierr.InvalidBatchSize)
 	}
-	if b := m.Shape[0]; b >= 0 && b != n {
-		return apierr.Newf(apierr.InvalidBatchSize, "Expected: %s; Actual: %d; input name: %s", dimString(b), n, in.Name)
+	if !m.InRange(0, n) {
+		return apierr.Newf(apierr.InvalidBatchSize, "Expected: %s; Actual: %d; input name: %s", m.DimString(0), n, in.Name)
 	}
 	return nil
 }
@@ -92,9 +86,9 @@ func strings2D(m *device.TensorInfo, in *Input, api API) error {
 	if err := binaryBatch(m, in); err != nil {
 		return err
 	}
-	if (m.Shape[0] >= 0 && m.Shape[0] != n) || (m.Shape[1] >= 0 && m.Shape[1] != width) {
+	if !m.InRange(0, n) || !m.InRange(1, width) {
 		return apierr.Newf(apierr.InvalidShape, "Expected batch size: %s; got: %d; Expected max null terminated string length: %s; got: %d; input name: %s",
-			dimString(m.Shape[0]), n, dimString(m.Shape[1]), width, in.Name)
+			m.DimString(0), n, m.DimString(1), width, in.Name)
 	}
 	buf := make([]byte, n*width)
 	for i, s := range in.Strings {
@@ -134,7 +128,7 @@ func images(m *device.TensorInfo, in *Input, api API, layout string) error {
 	if err := binaryBatch(m, in); err != nil {
 		return err
 	}
-	data, shape, err := imagein.Decode(in.Strings, imagein.Target{Name: in.Name, Shape: m.Shape, DType: m.DType})
+	data, shape, err := imagein.Decode(in.Strings, imagein.Target{Name: in.Name, Shape: m.Shape, Range: ranges(m), DType: m.DType})
 	if err != nil {
 		if api == KServe && apierr.Is(err, apierr.StringValEmpty) {
 			return &apierr.Error{Code: apierr.BytesContentsEmpty, Details: apierr.From(err).Details}
@@ -144,6 +138,22 @@ func images(m *device.TensorInfo, in *Input, api API, layout string) error {
 	in.DType, in.DTypeName, in.Shape = m.DType, PrecisionName(m.DType), Shape(shape)
 	in.Raw, in.RawParts, in.HasRaw, in.Strings, in.Values = data, nil, true, nil, nil
 	return nil
+}
+
+// ranges is m's dimension ranges as imagein.Target takes them; nil when
+// the model declares none.
+func ranges(m *device.TensorInfo) [][2]int64 {
+	if len(m.ShapeMax) == 0 {
+		return nil
+	}
+	out := make([][2]int64, len(m.Shape))
+	for i := range out {
+		out[i] = [2]int64{-1, -1}
+		if m.Bounded(i) {
+			out[i] = [2]int64{m.ShapeMin[i], m.ShapeMax[i]}
+		}
+	}
+	return out
 }
 
 // nhwcCompatible reports whether a 4-D layout is N?HWC-compatible (OVMS's

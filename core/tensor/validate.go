@@ -97,7 +97,13 @@ func validateInput(m *device.TensorInfo, in *Input, req *Request) error {
 	}
 	want := Shape(m.Shape)
 	if len(in.Shape) != len(want) {
-		return apierr.Newf(apierr.InvalidNoOfShapeDimensions, "Expected: %s; Actual: %s; input name: %s", want, in.Shape, in.Name)
+		return apierr.Newf(apierr.InvalidNoOfShapeDimensions, "Expected: %s; Actual: %s; input name: %s", m.ShapeString(), in.Shape, in.Name)
+	}
+	if len(m.ShapeMax) > 0 { // dimension ranges (an OpenVINO IR's "1..8")
+		if err := validateRanges(m, in); err != nil {
+			return err
+		}
+		return validateContent(in, api)
 	}
 	if len(want) > 0 && want[0] >= 0 && in.Shape[0] != want[0] {
 		return apierr.Newf(apierr.InvalidBatchSize, "Expected: %d; Actual: %d; input name: %s", want[0], in.Shape[0], in.Name)
@@ -108,6 +114,22 @@ func validateInput(m *device.TensorInfo, in *Input, req *Request) error {
 		}
 	}
 	return validateContent(in, api)
+}
+
+// validateRanges is the batch and shape check for a model input with
+// dimension ranges, as OVMS's Dimension::match: the batch dimension (the
+// first) out of its range is INVALID_BATCH_SIZE "Expected: [1~4]", any
+// other dimension INVALID_SHAPE "Expected: ([1~4],10)".
+func validateRanges(m *device.TensorInfo, in *Input) error {
+	if len(in.Shape) > 0 && !m.InRange(0, in.Shape[0]) {
+		return apierr.Newf(apierr.InvalidBatchSize, "Expected: %s; Actual: %d; input name: %s", m.DimString(0), in.Shape[0], in.Name)
+	}
+	for i, d := range in.Shape {
+		if !m.InRange(i, d) {
+			return apierr.Newf(apierr.InvalidShape, "Expected: %s; Actual: %s; input name: %s", m.ShapeString(), in.Shape, in.Name)
+		}
+	}
+	return nil
 }
 
 func dimensionError(in *Input) error {

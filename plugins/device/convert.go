@@ -15,7 +15,7 @@ func keyFromProto(k *devicev1.ModelKey) ModelKey {
 func infosToProto(in []TensorInfo) []*devicev1.TensorInfo {
 	out := make([]*devicev1.TensorInfo, len(in))
 	for i, t := range in {
-		out[i] = &devicev1.TensorInfo{Name: t.Name, Dtype: devicev1.DataType(t.DType), Shape: t.Shape, Aliases: t.Aliases, Layout: t.Layout}
+		out[i] = &devicev1.TensorInfo{Name: t.Name, Dtype: devicev1.DataType(t.DType), Shape: t.Shape, Aliases: t.Aliases, Layout: t.Layout, ShapeMin: t.ShapeMin, ShapeMax: t.ShapeMax}
 	}
 	return out
 }
@@ -23,7 +23,7 @@ func infosToProto(in []TensorInfo) []*devicev1.TensorInfo {
 func infosFromProto(in []*devicev1.TensorInfo) []TensorInfo {
 	out := make([]TensorInfo, len(in))
 	for i, t := range in {
-		out[i] = TensorInfo{Name: t.GetName(), DType: DataType(t.GetDtype()), Shape: t.GetShape(), Aliases: t.GetAliases(), Layout: t.GetLayout()}
+		out[i] = TensorInfo{Name: t.GetName(), DType: DataType(t.GetDtype()), Shape: t.GetShape(), Aliases: t.GetAliases(), Layout: t.GetLayout(), ShapeMin: t.GetShapeMin(), ShapeMax: t.GetShapeMax()}
 	}
 	return out
 }

@@ -3,6 +3,8 @@ package device
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/sirupsen/logrus"
 
@@ -128,6 +130,50 @@ type TensorInfo struct {
 	// an OpenVINO IR's rt_info), one letter a dimension; "" when unknown.
 	// A configured layout replaces it, as in OVMS.
 	Layout string
+	// ShapeMin and ShapeMax bound the dimensions the model declares as
+	// ranges (an OpenVINO IR's "1..8"): nil when there is none, else as long
+	// as Shape, where a dimension with Shape -1 and ShapeMax >= 0 accepts
+	// ShapeMin to ShapeMax; the other entries repeat Shape. Shape keeps -1
+	// for a range, as OVMS's metadata shows it.
+	ShapeMin, ShapeMax []int64
+}
+
+// Bounded reports whether dimension i is a range with an upper bound.
+func (t *TensorInfo) Bounded(i int) bool {
+	return i < len(t.ShapeMax) && i < len(t.ShapeMin) && i < len(t.Shape) && t.Shape[i] < 0 && t.ShapeMax[i] >= 0
+}
+
+// DimString writes dimension i as OVMS's Dimension::toString does: the
+// size, -1 for an unbounded dynamic dimension, "[1~8]" for a range.
+func (t *TensorInfo) DimString(i int) string {
+	if t.Bounded(i) {
+		return "[" + strconv.FormatInt(t.ShapeMin[i], 10) + "~" + strconv.FormatInt(t.ShapeMax[i], 10) + "]"
+	}
+	return strconv.FormatInt(max(t.Shape[i], -1), 10)
+}
+
+// ShapeString writes the shape as OVMS's Shape::toString does:
+// "([1~4],10)".
+func (t *TensorInfo) ShapeString() string {
+	var b strings.Builder
+	b.WriteByte('(')
+	for i := range t.Shape {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(t.DimString(i))
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+// InRange reports whether size d fits dimension i: any size for an
+// unbounded dynamic dimension, the bounds for a range, else the size.
+func (t *TensorInfo) InRange(i int, d int64) bool {
+	if t.Bounded(i) {
+		return d >= t.ShapeMin[i] && d <= t.ShapeMax[i]
+	}
+	return t.Shape[i] < 0 || t.Shape[i] == d
 }
 
 // ModelInfo is the metadata of a loaded model version.

@@ -178,7 +178,13 @@ type TensorInfo struct {
 	Aliases []string `protobuf:"bytes,4,rep,name=aliases,proto3" json:"aliases,omitempty"`
 	// The layout the model declares for the tensor ("NCHW", from an OpenVINO
 	// IR's rt_info), one letter a dimension; empty when unknown.
-	Layout        string `protobuf:"bytes,5,opt,name=layout,proto3" json:"layout,omitempty"`
+	Layout string `protobuf:"bytes,5,opt,name=layout,proto3" json:"layout,omitempty"`
+	// Bounds of dimensions the model declares as ranges (an OpenVINO IR's
+	// "1..8"): either both empty (no range) or both as long as shape, where a
+	// dimension with shape -1 and shape_max >= 0 accepts shape_min to
+	// shape_max; other entries repeat shape. shape keeps -1 for a range.
+	ShapeMin      []int64 `protobuf:"varint,6,rep,packed,name=shape_min,json=shapeMin,proto3" json:"shape_min,omitempty"`
+	ShapeMax      []int64 `protobuf:"varint,7,rep,packed,name=shape_max,json=shapeMax,proto3" json:"shape_max,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -246,6 +252,20 @@ func (x *TensorInfo) GetLayout() string {
 		return x.Layout
 	}
 	return ""
+}
+
+func (x *TensorInfo) GetShapeMin() []int64 {
+	if x != nil {
+		return x.ShapeMin
+	}
+	return nil
+}
+
+func (x *TensorInfo) GetShapeMax() []int64 {
+	if x != nil {
+		return x.ShapeMax
+	}
+	return nil
 }
 
 // TensorRef is a tensor whose bytes sit in the arena. Numeric tensors are
@@ -1217,14 +1237,16 @@ const file_ovms_plugin_device_v1_device_proto_rawDesc = "" +
 	"\"ovms/plugin/device/v1/device.proto\x12\x15ovms.plugin.device.v1\"8\n" +
 	"\bModelKey\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x03R\aversion\"\x9f\x01\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\"\xd9\x01\n" +
 	"\n" +
 	"TensorInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
 	"\x05dtype\x18\x02 \x01(\x0e2\x1f.ovms.plugin.device.v1.DataTypeR\x05dtype\x12\x14\n" +
 	"\x05shape\x18\x03 \x03(\x03R\x05shape\x12\x18\n" +
 	"\aaliases\x18\x04 \x03(\tR\aaliases\x12\x16\n" +
-	"\x06layout\x18\x05 \x01(\tR\x06layout\"\xb4\x01\n" +
+	"\x06layout\x18\x05 \x01(\tR\x06layout\x12\x1b\n" +
+	"\tshape_min\x18\x06 \x03(\x03R\bshapeMin\x12\x1b\n" +
+	"\tshape_max\x18\a \x03(\x03R\bshapeMax\"\xb4\x01\n" +
 	"\tTensorRef\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
 	"\x05dtype\x18\x02 \x01(\x0e2\x1f.ovms.plugin.device.v1.DataTypeR\x05dtype\x12\x14\n" +
