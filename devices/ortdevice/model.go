@@ -197,6 +197,7 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, c
 	if ir != nil && r.BatchSize > 0 {
 		r.Layouts = irLayouts(r.Layouts, ir)
 	}
+	reshaped := false
 	if !r.Empty() {
 		edited, err := onnxmodel.ApplyReshape(bytes, r)
 		if err == nil {
@@ -205,6 +206,7 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, c
 				m.all = append(m.all, s)
 				m.sessions <- s
 				bytes = edited
+				reshaped = true
 			}
 		}
 		if err != nil { // OVMS: the model keeps its own shapes
@@ -232,6 +234,10 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, c
 	m.info.Warnings = warnings
 	if ir != nil {
 		irInfo(m.info, ir)
+		if !reshaped {
+			r = onnxmodel.Reshape{}
+		}
+		irRanges(m.info, ir, r)
 	}
 	if m.info.EmptyUnsafe, err = onnxmodel.EmptyUnsafeOps(bytes); err != nil {
 		m.info.EmptyUnsafe = []string{"(unreadable graph)"} // not ONNX protobuf (an ORT-format model): refuse empty inputs to be safe
@@ -359,6 +365,47 @@ func irInfo(info *device.ModelInfo, ir *irtoonnx.Result) {
 	aliases(info.Outputs, ir.Outputs)
 }
 
+// irRanges gives the inputs the dimension ranges their IR declares
+// ("1..4"), which ONNX cannot say and serves as -1, so that requests out of
+// a range are refused as OVMS does. A range counts where the served
+// dimension is still dynamic and the reshape r applied to the model left
+// the input in its own order and shape: a configured shape replaces the
+// IR's (as OVMS's reshape does) and a layout conversion reorders the
+// dimensions (their ranges are then not checked).
+func irRanges(info *device.ModelInfo, ir *irtoonnx.Result, r onnxmodel.Reshape) {
+	for i := range info.Inputs {
+		in := &info.Inputs[i]
+		if _, set := r.Shapes[in.Name]; set || anonymous(r.Shapes, len(info.Inputs)) {
+			continue
+		}
+		l, ok := r.Layouts[in.Name]
+		if !ok && len(info.Inputs) == 1 {
+			l = r.Layouts[""]
+		}
+		if strings.Contains(l, ":") {
+			continue
+		}
+		for _, t := range ir.Inputs {
+			if t.Name != in.Name || len(t.Shape) != len(in.Shape) {
+				continue
+			}
+			bounded := false
+			for j, d := range t.Shape {
+				bounded = bounded || (in.Shape[j] < 0 && !d.Static() && d.Max >= 0)
+			}
+			if !bounded {
+				continue
+			}
+			in.ShapeMin, in.ShapeMax = slices.Clone(in.Shape), slices.Clone(in.Shape)
+			for j, d := range t.Shape {
+				if in.Shape[j] < 0 && !d.Static() && d.Max >= 0 {
+					in.ShapeMin[j], in.ShapeMax[j] = d.Min, d.Max
+				}
+			}
+		}
+	}
+}
+
 // knownLayout reports whether an IR layout names each of rank dimensions
 // with a letter the layout settings know (N, C, H, W, D, ?).
 func knownLayout(l string, rank int) bool {
@@ -389,4 +436,11 @@ func irLayouts(configured map[string]string, ir *irtoonnx.Result) map[string]str
 		return configured
 	}
 	return out
+}
+
+// anonymous reports whether a setting map has the "" key that stands for
+// the only input of a model with n inputs.
+func anonymous[V any](m map[string]V, n int) bool {
+	_, ok := m[""]
+	return ok && n == 1
 }
