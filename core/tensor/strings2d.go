@@ -1,7 +1,6 @@
 package tensor
 
 import (
-
 	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/imagein"
 	"github.com/ovmsgo/ovms/plugins/device"
