@@ -55,6 +55,11 @@ func serveFlags() []cli.Flag {
 		&cli.IntFlag{Name: "grpc_keepalive_time_seconds", Value: d.Limits.GRPCKeepaliveTimeSeconds, Usage: "ovms extension: ping a quiet gRPC client after this long; 0: gRPC's 2 hours; grpc.keepalive_time_ms overrides"},
 		&cli.IntFlag{Name: "grpc_keepalive_timeout_seconds", Value: d.Limits.GRPCKeepaliveTimeoutSeconds, Usage: "ovms extension: close a gRPC connection whose ping is not answered within this; 0: gRPC's 20 s; grpc.keepalive_timeout_ms overrides"},
 		&cli.IntFlag{Name: "grpc_keepalive_min_time_seconds", Value: d.Limits.GRPCKeepaliveMinTimeSeconds, Usage: "ovms extension: shortest interval at which gRPC clients may ping (more often: GOAWAY too_many_pings); 0: gRPC's 5 minutes; grpc.http2.min_recv_ping_interval_without_data_ms overrides"},
+		&cli.StringFlag{Name: "tls_cert", Usage: "ovms extension: PEM certificate (chain) both ports serve TLS with; needs --tls_key; reloaded when the file changes (docs/security.md)"},
+		&cli.StringFlag{Name: "tls_key", Usage: "ovms extension: PEM private key of --tls_cert"},
+		&cli.StringFlag{Name: "tls_client_ca", Usage: "ovms extension: PEM CA bundle; clients must present a certificate it signed (mutual TLS on both ports)"},
+		&cli.StringFlag{Name: "api_key_file", Usage: "ovms extension: API keys (one a line, # comments) for inference and metadata endpoints, sent as Authorization: Bearer KEY; also control endpoints unless --control_api_key_file; health stays open; reloaded on change"},
+		&cli.StringFlag{Name: "control_api_key_file", Usage: "ovms extension: API keys for control endpoints (config reload, repository load/unload, shared-memory registration); they open inference endpoints too"},
 	}
 }
 
@@ -85,6 +90,8 @@ func serverConfig(c *cli.Context) (config.Server, error) {
 	s.ModelLoadTimeoutSeconds = c.Int("model_load_timeout_seconds")
 	s.ModelLoadParallelism = c.Int("model_load_parallelism")
 	s.PluginIsolation = c.String("plugin_isolation")
+	s.TLSCert, s.TLSKey, s.TLSClientCA = c.String("tls_cert"), c.String("tls_key"), c.String("tls_client_ca")
+	s.APIKeyFile, s.ControlAPIKeyFile = c.String("api_key_file"), c.String("control_api_key_file")
 	s.Limits = config.Limits{
 		MaxRequestMemoryMB:           c.Int("max_request_memory_mb"),
 		RestReadTimeoutSeconds:       c.Int("rest_read_timeout_seconds"),

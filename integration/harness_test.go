@@ -88,6 +88,10 @@ type server struct {
 	out      *syncBuffer
 	done     chan struct{}
 	conn     *grpc.ClientConn
+	// scheme of url ("" is http) and the client waitReady polls with
+	// (nil: http.DefaultClient); set for servers with TLS.
+	scheme string
+	httpc  *http.Client
 }
 
 type syncBuffer struct {
@@ -157,6 +161,21 @@ func startArgs(t *testing.T, args ...string) *server {
 // startEnv is startArgs with extra environment variables (KEY=value).
 func startEnv(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
+	s := launch(t, env, args...)
+	s.waitReady()
+	conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", s.grpcPort),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30), grpc.MaxCallSendMsgSize(1<<30)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.conn = conn
+	return s
+}
+
+// launch starts ovms as startEnv does, without waiting for it.
+func launch(t *testing.T, env []string, args ...string) *server {
+	t.Helper()
 	ports := freePorts(t, 2)
 	s := &server{t: t, grpcPort: ports[0], restPort: ports[1], out: &syncBuffer{}, done: make(chan struct{})}
 	s.logPath = filepath.Join(t.TempDir(), "ovms.log")
@@ -173,19 +192,15 @@ func startEnv(t *testing.T, env []string, args ...string) *server {
 	}
 	go func() { _ = s.cmd.Wait(); close(s.done) }()
 	t.Cleanup(s.stop)
-	s.waitReady()
-	conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", s.grpcPort),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30), grpc.MaxCallSendMsgSize(1<<30)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.conn = conn
 	return s
 }
 
 func (s *server) url(path string) string {
-	return fmt.Sprintf("http://127.0.0.1:%d%s", s.restPort, path)
+	scheme := s.scheme
+	if scheme == "" {
+		scheme = "http"
+	}
+	return fmt.Sprintf("%s://127.0.0.1:%d%s", scheme, s.restPort, path)
 }
 
 // waitReady polls the KServe readiness endpoint until the model is loaded.
@@ -197,7 +212,11 @@ func (s *server) waitReady() {
 			s.t.Fatalf("ovms exited during startup: %v\n%s\n%s", s.cmd.ProcessState, s.out, s.log())
 		default:
 		}
-		resp, err := http.Get(s.url("/v2/health/ready"))
+		c := s.httpc
+		if c == nil {
+			c = http.DefaultClient
+		}
+		resp, err := c.Get(s.url("/v2/health/ready"))
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

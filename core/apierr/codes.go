@@ -82,6 +82,8 @@ const (
 	LayoutWrongFormat
 	ModelConfigInvalid
 	NireqTimeout
+	Unauthenticated
+	PermissionDenied
 )
 
 type info struct {
@@ -171,4 +173,8 @@ var table = map[Code]info{
 	DeviceUnavailable: {"Device plugin is unavailable", codes.Unavailable, http.StatusServiceUnavailable},
 	RequestTooLarge:   {"Request is too large", codes.ResourceExhausted, http.StatusRequestEntityTooLarge},
 	RequestTimeout:    {"Request body was not received in time", codes.DeadlineExceeded, http.StatusRequestTimeout},
+	// API keys (docs/security.md): one message for a missing and a wrong
+	// key, so that an answer never tells whether a key exists.
+	Unauthenticated:  {"Unauthenticated: a valid API key is required", codes.Unauthenticated, http.StatusUnauthorized},
+	PermissionDenied: {"Permission denied: this API key is not allowed to use this endpoint", codes.PermissionDenied, http.StatusForbidden},
 }

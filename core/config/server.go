@@ -68,6 +68,15 @@ type Server struct {
 	// Limits bound what one request and one connection may hold (ovms
 	// extensions: request memory, REST timeouts, gRPC keepalive).
 	Limits Limits
+	// TLSCert and TLSKey are PEM files of the certificate (chain) and
+	// private key both ports serve TLS with (an ovms extension; "": plain
+	// TCP). TLSClientCA, when set, is a PEM bundle of the CAs that client
+	// certificates must chain to: mutual TLS. docs/security.md.
+	TLSCert, TLSKey, TLSClientCA string
+	// APIKeyFile holds the API keys of inference and metadata endpoints,
+	// ControlAPIKeyFile those of control endpoints (an ovms extension; ""
+	// for none). docs/security.md.
+	APIKeyFile, ControlAPIKeyFile string
 	// Model is the single model of single-model mode.
 	Model *Model
 }
@@ -189,6 +198,17 @@ func (s *Server) Validate(modelFlagsSet bool) error {
 	case "device", "model":
 	default:
 		return usage("plugin_isolation should be device or model")
+	}
+	return s.validateSecurity()
+}
+
+// validateSecurity checks that the TLS flags come together.
+func (s *Server) validateSecurity() error {
+	switch {
+	case (s.TLSCert == "") != (s.TLSKey == ""):
+		return usage("tls_cert and tls_key must be given together")
+	case s.TLSClientCA != "" && s.TLSCert == "":
+		return usage("tls_client_ca needs tls_cert and tls_key")
 	}
 	return nil
 }

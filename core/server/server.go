@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -34,6 +36,7 @@ import (
 	"github.com/ovmsgo/ovms/core/logging"
 	"github.com/ovmsgo/ovms/core/modelmanager"
 	"github.com/ovmsgo/ovms/core/pluginhost"
+	"github.com/ovmsgo/ovms/core/security"
 	"github.com/ovmsgo/ovms/plugins/device"
 )
 
@@ -81,6 +84,15 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 		defer func() { _ = shm.Unregister("") }()
 	}
 
+	sec, err := security.Load(security.Config{TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey, TLSClientCA: cfg.TLSClientCA,
+		APIKeyFile: cfg.APIKeyFile, ControlAPIKeyFile: cfg.ControlAPIKeyFile})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go sec.Watch(watchCtx, logging.Component("security"))
+
 	rel := newReloader(cfg, models, logging.Component("config"))
 	// Both ports are bound before either server starts, so that a port in
 	// use fails the start with one error and no server ever ran.
@@ -88,8 +100,8 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 	if err != nil {
 		return err
 	}
-	grpcSrv, healthSrv := startGRPC(cfg, grpcLn, models, version, shm, log)
-	httpSrv := startREST(cfg, restLn, models, version, shm, rel, log)
+	grpcSrv, healthSrv := startGRPC(cfg, grpcLn, models, version, shm, sec, log)
+	httpSrv := startREST(cfg, restLn, models, version, shm, rel, sec, log)
 
 	if err := rel.start(ctx); err != nil {
 		log.WithError(err).Error("model loading failed")
@@ -194,11 +206,16 @@ func listenOn(flag, host string, port int) (net.Listener, error) {
 // startGRPC serves the TFS and KServe services plus the standard health
 // service (NOT_SERVING until the models are loaded) and server reflection
 // on ln (nil: gRPC is disabled).
-func startGRPC(cfg config.Server, ln net.Listener, models *modelmanager.Manager, version string, shm *clientshm.Registry, log *logrus.Entry) (*grpc.Server, *health.Server) {
+func startGRPC(cfg config.Server, ln net.Listener, models *modelmanager.Manager, version string, shm *clientshm.Registry, sec *security.Security, log *logrus.Entry) (*grpc.Server, *health.Server) {
 	if ln == nil {
 		return nil, nil
 	}
-	s := grpc.NewServer(grpcOptions(cfg.GRPC)...)
+	opts := grpcOptions(cfg.GRPC)
+	if sec.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(sec.TLS.ServerConfig("h2"))))
+	}
+	opts = append(opts, sec.Auth.GRPCOptions()...)
+	s := grpc.NewServer(opts...)
 	tfs.Register(s, models, cfg.Limits.MaxRequestBytes())
 	kserve.Register(s, models, version, shm, cfg.Limits.MaxRequestBytes())
 	hs := health.NewServer()
@@ -216,8 +233,21 @@ func startGRPC(cfg config.Server, ln net.Listener, models *modelmanager.Manager,
 			log.WithError(err).Error("grpc server stopped")
 		}
 	}()
-	log.WithFields(logrus.Fields{"address": net.JoinHostPort(cfg.GRPCBindAddress, strconv.Itoa(cfg.Port)), "settings": cfg.GRPC.String()}).Info("started grpc server")
+	log.WithFields(logrus.Fields{"address": net.JoinHostPort(cfg.GRPCBindAddress, strconv.Itoa(cfg.Port)), "settings": cfg.GRPC.String()}).
+		WithFields(securityFields(sec)).Info("started grpc server")
 	return s, hs
+}
+
+// securityFields describe the transport security of a port for its log.
+func securityFields(sec *security.Security) logrus.Fields {
+	tlsMode := "off"
+	if sec.TLS != nil {
+		tlsMode = "on"
+		if sec.TLS.MutualTLS() {
+			tlsMode = "mutual"
+		}
+	}
+	return logrus.Fields{"tls": tlsMode, "api_keys": sec.Auth != nil}
 }
 
 // grpcOptions turns the --grpc_channel_arguments settings into options.
@@ -250,11 +280,17 @@ func grpcOptions(a config.GRPCArgs) []grpc.ServerOption {
 }
 
 // startREST serves the REST API on ln (nil: REST is disabled).
-func startREST(cfg config.Server, ln net.Listener, models *modelmanager.Manager, version string, shm *clientshm.Registry, rel rest.ConfigReloader, log *logrus.Entry) *http.Server {
+func startREST(cfg config.Server, ln net.Listener, models *modelmanager.Manager, version string, shm *clientshm.Registry, rel rest.ConfigReloader, sec *security.Security, log *logrus.Entry) *http.Server {
 	if ln == nil {
 		return nil
 	}
+	if sec.TLS != nil {
+		// HTTP/1.1 only, as over plain TCP (OVMS's REST server has no
+		// HTTP/2), so the per-request read deadlines work the same.
+		ln = tls.NewListener(ln, sec.TLS.ServerConfig("http/1.1"))
+	}
 	api := rest.New(models, version, logging.Component("rest"))
+	api.RequireAPIKeys(sec.Auth)
 	if shm != nil {
 		api.EnableClientShm(shm)
 	}
@@ -270,6 +306,6 @@ func startREST(cfg config.Server, ln net.Listener, models *modelmanager.Manager,
 		}
 	}()
 	log.WithFields(logrus.Fields{"address": ln.Addr().String(), "read_timeout": lim.ReadTimeout().String(), "body_min_rate_kib": lim.RestBodyMinRateKiB,
-		"idle_timeout": lim.IdleTimeout().String(), "max_request_memory_mb": lim.MaxRequestMemoryMB}).Info("started rest server")
+		"idle_timeout": lim.IdleTimeout().String(), "max_request_memory_mb": lim.MaxRequestMemoryMB}).WithFields(securityFields(sec)).Info("started rest server")
 	return s
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/security"
 )
 
 // The URL patterns of OVMS's HttpRestApiHandler (std::regex_match, so
@@ -53,6 +54,21 @@ const (
 	routeRepoLoad
 	routeRepoUnload
 )
+
+// routeClass is the API key class of an endpoint: the server health
+// checks and /metrics are open; reload, repository load/unload and the
+// shared-memory extension are control endpoints; the rest (inference,
+// model and server metadata and status, GET /v1/config, the repository
+// index) are inference endpoints.
+func routeClass(k routeKind) security.Class {
+	switch k {
+	case routeServerLive, routeServerReady, routeMetrics:
+		return security.Open
+	case routeConfigReload, routeRepoLoad, routeRepoUnload, routeShmStatus, routeShmRegister, routeShmUnregister:
+		return security.Control
+	}
+	return security.Inference
+}
 
 // route is a resolved request: the endpoint and its URL parameters.
 type route struct {

@@ -19,6 +19,7 @@ import (
 	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/clientshm"
 	"github.com/ovmsgo/ovms/core/modelmanager"
+	"github.com/ovmsgo/ovms/core/security"
 )
 
 // MaxBodyBytes is the largest request body accepted (OVMS's Drogon
@@ -35,6 +36,7 @@ type Server struct {
 	metrics  http.Handler
 	shm      *clientshm.Registry // nil: the shared-memory extension is off
 	limits   Limits
+	auth     *security.Authorizer // nil: API keys are off
 }
 
 // New returns the REST API of the models; version is what GET /v2
@@ -51,6 +53,10 @@ func (s *Server) EnableConfig(r ConfigReloader) { s.reloader = r }
 // given registry (shared with the gRPC API). Off by default, as in OVMS:
 // its paths then answer 400 "Invalid request URL".
 func (s *Server) EnableClientShm(reg *clientshm.Registry) { s.shm = reg }
+
+// RequireAPIKeys checks the API keys of requests with a (nil: off, the
+// default). docs/security.md lists the endpoints of each class.
+func (s *Server) RequireAPIKeys(a *security.Authorizer) { s.auth = a }
 
 // HandleMetrics installs the handler of GET /metrics. Without it the path
 // answers 400 "Invalid request URL", as OVMS does with metrics disabled.
@@ -122,6 +128,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if s.auth != nil {
+		if err := s.auth.Authorize(routeClass(rt.kind), r.Header.Get("Authorization")); err != nil {
+			if apierr.Is(err, apierr.Unauthenticated) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="ovms"`)
+			}
+			s.fail(w, r, err)
+			return
+		}
 	}
 	switch rt.kind {
 	case routePredict:
