@@ -6,7 +6,7 @@
 // (stride on the 3x3, projection shortcuts where the shape changes), the
 // other batch norms folded into a bias Add as OpenVINO's converters write
 // them, residual Adds and ReLUs, global average pooling (ReduceMean),
-// a 2048x1000 fully connected layer (MatMul transpose_b + Add) and SoftMax.
+// a 2048x1000 fully connected layer (MatMul transpose_b + Add) and Softmax.
 // The full model has 25.5M parameters (about 100 MB of f32 weights) drawn
 // from a seeded generator and scaled (He-uniform, the last convolution of
 // each residual branch shrunk) so that activations stay of order one.
@@ -375,7 +375,7 @@ func (b *builder) fc(x value, classes int64) value {
 	return value{ir: y, ox: ox, shape: shape}
 }
 
-// softmax is SoftMax-8 over axis 1, named Output.
+// softmax is Softmax-8 over axis 1, named Output.
 func (b *builder) softmax(x value) value {
 	y := b.n.Op("Softmax", "opset8", map[string]string{"axis": "1"}, []irtest.Out{x.ir}, port(x.shape, Output))[0]
 	return value{ir: y, ox: b.g.NamedNode("Softmax", Output, []om.Value{x.ox}, om.AttrInt("axis", 1)), shape: x.shape}

@@ -29,7 +29,7 @@ func TestResNet50Shape(t *testing.T) {
 		// 1 stem conv, 3 per bottleneck (16 blocks), 4 projection shortcuts;
 		// in INT8 a FakeQuantize on each weight (53 + FC) and on each
 		// activation read (input, 3 per block, the FC's input).
-		want := map[string]int{"Convolution": 53, "BatchNormInference": 1, "MaxPool": 1, "ReduceMean": 1, "MatMul": 1, "SoftMax": 1}
+		want := map[string]int{"Convolution": 53, "BatchNormInference": 1, "MaxPool": 1, "ReduceMean": 1, "MatMul": 1, "Softmax": 1}
 		switch f {
 		case F16:
 			want["Convert"] = 53 + 52 + 4 + 2
