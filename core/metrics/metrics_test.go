@@ -66,9 +66,11 @@ func TestDefaultFamiliesNamesLabelsBuckets(t *testing.T) {
 	defer r.Close()
 	v := r.Version("m", 2)
 	v.Loaded(3, 0)
-	start := v.Begin()
+	start := Now()
+	v.Begin()
 	v.End(KServeGRPCModelInfer, start, true)
-	v.End(TFSRESTPredict, v.Begin(), false)
+	v.Begin()
+	v.End(TFSRESTPredict, Now(), false)
 	v.Count(KServeRESTModelReady, true)
 	v.Inferred(time.Now().Add(-50 * time.Microsecond))
 	fams := scrape(t, r)
@@ -170,7 +172,8 @@ func TestInvalidNameAndOff(t *testing.T) {
 		t.Fatalf("off: %v %v", r, err)
 	}
 	var v *Version = r.Version("m", 1)
-	v.End(TFSGRPCPredict, v.Begin(), true) // nil-safe
+	v.Begin() // nil-safe
+	v.End(TFSGRPCPredict, Now(), true)
 	r.PluginRestarted("cpu")
 	r.ConfigReloaded(true)
 }
@@ -226,7 +229,8 @@ func BenchmarkRequest(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				start := v.Begin()
+				start := Now()
+				v.Begin()
 				t := v.Clock()
 				v.Waited(t)
 				v.Inferred(v.Clock())

@@ -139,6 +139,7 @@ func New(cfg Config) (*Registry, error) {
 		_ = r.provider.Shutdown(context.Background())
 		return nil, fmt.Errorf("metrics: creating instruments: %v", errs)
 	}
+	timing.Store(true)
 	return r, nil
 }
 
@@ -151,6 +152,7 @@ func (r *Registry) Enabled(family string) bool { return r != nil && r.on[family]
 // Close stops the meter provider.
 func (r *Registry) Close() {
 	if r != nil {
+		timing.Store(false)
 		_ = r.provider.Shutdown(context.Background())
 	}
 }

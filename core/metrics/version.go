@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -60,13 +61,12 @@ const (
 // once (all series exist, at zero, from its load on, as in OVMS). A nil
 // *Version is metrics off: every method returns at once.
 type Version struct {
-	r         *Registry
-	bg        context.Context
-	calls     [numCalls][]metric.AddOption
-	reqTime   [2][]metric.RecordOption
-	nvAdd     []metric.AddOption
-	nvRecord  []metric.RecordOption
-	timeCalls bool // request time or current requests are on: Begin reads the clock
+	r        *Registry
+	bg       context.Context
+	calls    [numCalls][]metric.AddOption
+	reqTime  [2][]metric.RecordOption
+	nvAdd    []metric.AddOption
+	nvRecord []metric.RecordOption
 }
 
 // Version binds the instruments for model name, version number. It
@@ -104,21 +104,28 @@ func (r *Registry) Version(name string, number int64) *Version {
 	if r.active != nil {
 		r.active.Add(v.bg, 0, v.nvAdd...)
 	}
-	v.timeCalls = r.requestTime != nil || r.current != nil
 	return v
 }
 
 // Begin marks a request to the version as in process; End must follow.
-// It returns the start time for End (zero when not needed).
-func (v *Version) Begin() time.Time {
-	if v == nil || !v.timeCalls {
-		return time.Time{}
+func (v *Version) Begin() {
+	if v == nil || v.r.current == nil {
+		return
 	}
-	if v.r.current != nil {
-		v.r.current.Add(v.bg, 1, v.nvAdd...)
+	v.r.current.Add(v.bg, 1, v.nvAdd...)
+}
+
+// Now is the start time of a request for End: the clock while metrics are
+// on, else the zero time (one atomic load).
+func Now() time.Time {
+	if !timing.Load() {
+		return time.Time{}
 	}
 	return time.Now()
 }
+
+// timing is set while a Registry is open: API handlers read the clock only then.
+var timing atomic.Bool
 
 // End counts a request begun at start as a success or a failure of call,
 // and its time in ovms_request_time_us.
