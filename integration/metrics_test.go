@@ -12,8 +12,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	fw "github.com/ovmsgo/ovms/proto/tensorflow/core/framework"
 	kpb "github.com/ovmsgo/ovms/proto/kserve"
+	fw "github.com/ovmsgo/ovms/proto/tensorflow/core/framework"
 	tfspb "github.com/ovmsgo/ovms/proto/tensorflow_serving/apis"
 )
 
