@@ -30,6 +30,8 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "log_level", Value: d.LogLevel, Usage: "TRACE, DEBUG, INFO, WARNING or ERROR"},
 		&cli.StringFlag{Name: "log_path", DefaultText: "stdout", Usage: "log file"},
 		&cli.IntFlag{Name: "file_system_poll_wait_seconds", Value: d.FileSystemPollWaitSeconds, Usage: "how often the config file and version folders are checked for changes, in seconds; 0 turns it off"},
+		&cli.BoolFlag{Name: "metrics_enable", DefaultText: "off", Usage: "Prometheus metrics on the REST port (GET /metrics; needs --rest_port); see docs/metrics.md"},
+		&cli.StringFlag{Name: "metrics_list", Usage: "comma-separated metric families to serve instead of the default set, e.g. ovms_requests_success,ovms_infer_req_queue_size (needs --metrics_enable)"},
 		&cli.StringFlag{Name: "cpu_extension", Usage: "a library of custom ONNX Runtime operators, registered with every model the device plugins compile (the path must exist, as in OVMS)"},
 		&cli.StringFlag{Name: "target_device", Value: "CPU", Usage: "device plugin for the model: CPU, GPU, MYRIAD, HDDL, CUDA or NVIDIA (each its own plugin process; ovms plugin list shows which are present here, docs/devices.md what each needs)"},
 		&cli.StringFlag{Name: "plugin_config", Usage: `device settings as JSON, e.g. {"NUM_STREAMS": 2}: INFERENCE_NUM_THREADS (or INTRA_OP_THREADS, CPU_THREADS_NUM), INTER_OP_THREADS, NUM_STREAMS (or CPU_THROUGHPUT_STREAMS), PERFORMANCE_HINT (LATENCY, THROUGHPUT), ENABLE_CPU_PINNING, EXECUTION_MODE, GRAPH_OPTIMIZATION_LEVEL, any session.* ONNX Runtime entry; unknown keys fail the load, as in OVMS`},
@@ -82,6 +84,8 @@ func serverConfig(c *cli.Context) (config.Server, error) {
 	s.LogPath = c.String("log_path")
 	s.FileSystemPollWaitSeconds = c.Int("file_system_poll_wait_seconds")
 	s.CPUExtension = c.String("cpu_extension")
+	s.MetricsEnable = c.Bool("metrics_enable")
+	s.MetricsList = c.String("metrics_list")
 	s.PluginDir = c.String("plugin_dir")
 	s.ArenaMB = c.Int("plugin_arena_mb")
 	s.AllowClientShm = c.Bool("allow_client_shm")

@@ -37,6 +37,17 @@ type File struct {
 	Problems []Problem
 	// Warnings are accepted settings without effect (logged).
 	Warnings []Problem
+	// Monitoring is the "monitoring": {"metrics": ...} section; nil when
+	// the file has none. The server reads it once, at start.
+	Monitoring *Monitoring
+}
+
+// Monitoring is config.json's metrics setting.
+type Monitoring struct {
+	// Enable is monitoring.metrics.enable.
+	Enable bool
+	// List is monitoring.metrics.metrics_list; nil when absent.
+	List []string
 }
 
 // Problem is one finding, located by a JSON pointer into the file.

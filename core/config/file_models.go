@@ -26,7 +26,12 @@ type fileDoc struct {
 	MediapipeConfigList []struct {
 		Name string `json:"name"`
 	} `json:"mediapipe_config_list"`
-	Monitoring map[string]any `json:"monitoring"`
+	Monitoring *struct {
+		Metrics struct {
+			Enable      bool     `json:"enable"`
+			MetricsList []string `json:"metrics_list"`
+		} `json:"metrics"`
+	} `json:"monitoring"`
 }
 
 // modelEntry is one model_config_list[i].config.
@@ -84,7 +89,7 @@ func (d *fileDoc) apply(f *File, dir string) {
 		warn("/custom_loader_config_list", "custom model loaders are not served yet; ignored")
 	}
 	if d.Monitoring != nil {
-		warn("/monitoring", "metrics are not served yet; ignored")
+		f.Monitoring = &Monitoring{Enable: d.Monitoring.Metrics.Enable, List: d.Monitoring.Metrics.MetricsList}
 	}
 	seen := map[string]bool{}
 	for i, e := range d.ModelConfigList {

@@ -110,11 +110,13 @@ func TestGoodConfig(t *testing.T) {
 		warnings = append(warnings, w.String())
 	}
 	want := []string{ // file-level warnings first, then per model
-		"/monitoring: metrics are not served yet; ignored",
 		"/model_config_list/3/config/batch_size: Both shape and batch size have been defined. Batch size parameter will be ignored.",
 	}
 	if strings.Join(warnings, "\n") != strings.Join(want, "\n") {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(warnings, "\n"), strings.Join(want, "\n"))
+	}
+	if f.Monitoring == nil || f.Monitoring.Enable || f.Monitoring.List != nil {
+		t.Errorf("monitoring: %+v", f.Monitoring)
 	}
 	if empty, err := ParseFile("/c.json", []byte(`{"model_config_list": []}`)); err != nil || len(empty.Models) != 0 {
 		t.Errorf("an empty list is valid (OVMS's emptyConfig.json): %v", err)

@@ -28,6 +28,12 @@ type Server struct {
 	LogLevel string
 	// LogPath, when set, is the log file.
 	LogPath string
+	// MetricsEnable is --metrics_enable: Prometheus metrics on the REST
+	// port (GET /metrics).
+	MetricsEnable bool
+	// MetricsList is --metrics_list as given: comma-separated metric
+	// families (see core/metrics); "" serves the default set.
+	MetricsList string
 	// ConfigPath is the config.json of multi-model mode.
 	ConfigPath string
 	// FileSystemPollWaitSeconds is the config/version polling period.
@@ -149,6 +155,12 @@ func (s *Server) Validate(modelFlagsSet bool) error {
 	}
 	if s.RestPort < 0 || s.RestPort > 65535 {
 		return usage("rest_port number out of range from 0 to 65535")
+	}
+	if s.MetricsEnable && s.RestPort == 0 {
+		return usage("rest_port setting is missing, metrics are enabled on rest port")
+	}
+	if !s.MetricsEnable && s.MetricsList != "" {
+		return usage("metrics_enable setting is missing, required when metrics_list is provided")
 	}
 	if !validBindAddress(s.RestBindAddress) {
 		return usage("rest_bind_address has invalid format: proper hostname or IP address expected.")

@@ -33,10 +33,14 @@ func (bt *batch) dispatch() {
 		shape := append(tensor.Shape{int64(bt.rows)}, bt.shapes[i]...)
 		refs[i] = device.TensorRef{Name: b.v.names.in(t.Name), DType: bt.dtypes[i], Shape: shape, Offset: bt.offs[i], Length: uint64(bt.rows) * bt.rowLen[i]}
 	}
+	met := b.v.met
+	bt.sentAt = met.Clock()
+	met.Batched(bt.rows)
 	resp, err := bt.inst.Device.Infer(context.Background(), &device.InferRequest{
 		Model:  b.v.key,
 		Inputs: refs,
 	})
+	met.Inferred(bt.sentAt)
 	bt.free()
 	switch {
 	case err != nil && (bt.inst.Exited() || bt.inst.Gone()):

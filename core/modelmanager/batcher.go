@@ -50,6 +50,7 @@ type batch struct {
 	resp    *device.InferResponse
 	err     error
 	holders atomic.Int32 // members still holding the outputs
+	sentAt  time.Time    // when the batch went to the device (metrics on only)
 }
 
 // newBatcher checks that the model can be batched: every input and output
@@ -98,6 +99,7 @@ func (b *batcher) infer(ctx context.Context, req *tensor.Request, n int) (*tenso
 		byName[req.Inputs[i].Name] = &req.Inputs[i]
 	}
 	sig := b.signature(byName)
+	joined := b.v.met.Clock()
 	bt, row, err := b.join(sig, byName, n)
 	if err != nil {
 		return nil, err
@@ -105,6 +107,7 @@ func (b *batcher) infer(ctx context.Context, req *tensor.Request, n int) (*tenso
 	err = bt.write(byName, row, n)
 	bt.writers.Done()
 	<-bt.done
+	b.v.met.Queued(joined, bt.sentAt)
 	if err != nil {
 		bt.release()
 		return nil, err

@@ -56,11 +56,15 @@ func (v *Version) infer(ctx context.Context, req *tensor.Request, at attempt) (*
 			return v.batcher.infer(ctx, req, n)
 		}
 	}
+	met := v.met
+	waitStart := met.Clock()
 	done, err := v.slot(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
+	met.Waited(waitStart)
+	defer met.Finished()
 	inst, finished := v.pick()
 	defer finished()
 	if !inst.Hold() { // its process ended since the version was pinned
@@ -133,12 +137,14 @@ func (v *Version) infer(ctx context.Context, req *tensor.Request, at attempt) (*
 	}
 	// The plugin call is not cancelled with the client: input buffers must
 	// stay put until the plugin is done, and the outputs' lease must reach us.
+	inferStart := met.Clock()
 	resp, err := inst.Device.Infer(context.WithoutCancel(ctx), &device.InferRequest{
 		Model:      v.key,
 		Inputs:     refs,
 		Outputs:    v.names.outs(req.Outputs),
 		Placements: placements,
 	})
+	met.Inferred(inferStart)
 	if err != nil {
 		if inst.Exited() || inst.Gone() {
 			return nil, &crashError{v: v, inst: inst, err: err, sent: true, fp: fp}

@@ -99,6 +99,10 @@ func (m *Manager) loadVersion(ctx context.Context, mod *Model, v *Version) error
 	if n := mod.cfg.Nireq; n > 0 {
 		v.slots = make(chan struct{}, n)
 	}
+	if v.met == nil {
+		v.met = m.metrics.Version(v.Model, v.Number)
+	}
+	v.met.Loaded(streamCount(mod.cfg.PluginConfig), mod.cfg.Nireq)
 	if cfg := mod.cfg.DynamicBatching; cfg != nil && len(insts) > 1 {
 		log.Warn("dynamic batching is not applied to a MULTI target")
 	} else if cfg != nil {

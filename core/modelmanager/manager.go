@@ -20,6 +20,7 @@ import (
 
 	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/config"
+	"github.com/ovmsgo/ovms/core/metrics"
 	"github.com/ovmsgo/ovms/core/pluginhost"
 )
 
@@ -38,6 +39,8 @@ type Devices interface {
 // set still. reconcileMu serializes configuration changes; publishMu the
 // short updates of the model table.
 type Manager struct {
+	// metrics binds each loaded version's instruments; nil: metrics off.
+	metrics *metrics.Registry
 	devices Devices
 	log     *logrus.Entry
 
@@ -308,3 +311,7 @@ func (m *Manager) Available(name string, version int64) (*Version, error) {
 		return nil, apierr.New(apierr.ModelVersionNotLoadedYet)
 	}
 }
+
+// SetMetrics makes every version loaded from now on report to r (nil:
+// metrics off). Call it before Apply.
+func (m *Manager) SetMetrics(r *metrics.Registry) { m.metrics = r }

@@ -2,6 +2,9 @@ package modelmanager
 
 import (
 	"context"
+	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ovmsgo/ovms/core/apierr"
@@ -40,4 +43,27 @@ func (v *Version) slot(ctx context.Context) (func(), error) {
 		return nil, apierr.Wrap(apierr.NireqTimeout, ctx.Err(), "model %s version %d: the request ended while waiting for one of its %d inference requests (nireq)",
 			v.Model, v.Number, cap(slots))
 	}
+}
+
+// streamCount is the execution streams the ONNX Runtime plugins run for a
+// plugin_config (their rule, devices/ortdevice streams): NUM_STREAMS (or
+// CPU_THROUGHPUT_STREAMS) when a number, one per two cores for AUTO or the
+// THROUGHPUT hint, else one. It feeds ovms_streams.
+func streamCount(pc map[string]string) int {
+	for _, k := range []string{"NUM_STREAMS", "CPU_THROUGHPUT_STREAMS"} {
+		s, ok := pc[k]
+		if !ok {
+			continue
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && n > 0 {
+			return n
+		}
+		if strings.Contains(strings.ToUpper(s), "AUTO") {
+			return max(1, runtime.NumCPU()/2)
+		}
+	}
+	if strings.EqualFold(pc["PERFORMANCE_HINT"], "THROUGHPUT") {
+		return max(1, runtime.NumCPU()/2)
+	}
+	return 1
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/metrics"
 	"github.com/ovmsgo/ovms/core/pluginhost"
 	"github.com/ovmsgo/ovms/plugins/device"
 )
@@ -127,6 +128,8 @@ type Version struct {
 	// reserved those a load in progress uses (isolation.go; under the
 	// manager's useMu).
 	counted, reserved []pluginhost.Key
+	// met is the version's metrics instruments; nil when metrics are off.
+	met *metrics.Version
 	// poison lists requests that crashed this version's plugin twice
 	// (poison.go).
 	poison poisonList
@@ -143,6 +146,10 @@ func newVersion(mod *Model, number int64, path string) *Version {
 func (v *Version) Status() (State, ErrorCode) {
 	return State(v.state.Load()), ErrorCode(v.code.Load())
 }
+
+// Metrics is the version's metrics instruments; nil (a no-op) when
+// metrics are off.
+func (v *Version) Metrics() *metrics.Version { return v.met }
 
 // Info is the model metadata; nil until the version has loaded.
 func (v *Version) Info() *device.ModelInfo { return v.info }

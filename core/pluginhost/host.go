@@ -177,3 +177,19 @@ func (h *Host) Installed() []string {
 	sort.Strings(out)
 	return out
 }
+
+// Each calls fn for every running plugin instance (metrics read their
+// arenas). fn must not call back into h.
+func (h *Host) Each(fn func(*Instance)) {
+	h.mu.Lock()
+	insts := make([]*Instance, 0, len(h.instances))
+	for _, inst := range h.instances {
+		insts = append(insts, inst)
+	}
+	h.mu.Unlock()
+	for _, inst := range insts {
+		if inst != nil && inst.Arena != nil && !inst.Gone() {
+			fn(inst)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/ovmsgo/ovms/core/api/rest"
 	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/config"
+	"github.com/ovmsgo/ovms/core/metrics"
 	"github.com/ovmsgo/ovms/core/modelmanager"
 )
 
@@ -31,6 +32,7 @@ type reloader struct {
 	applied [sha256.Size]byte // hash of the config in force
 	current []config.Model    // its models
 	badHash [sha256.Size]byte // last hash that failed (logged once)
+	met     *metrics.Registry // counts reloads; nil: metrics off
 }
 
 // newReloader returns a reloader for cfg.
@@ -94,6 +96,7 @@ func (r *reloader) Reload(ctx context.Context) (bool, error) {
 				if sum != r.badHash {
 					r.log.WithError(err).Error("configuration file not applied; the previous configuration stays in force")
 					r.badHash = sum
+					r.met.ConfigReloaded(false)
 				}
 				return false, &rest.ReloadError{Message: rest.ReloadConfigFailed, Err: configErr(err)}
 			}
@@ -106,6 +109,9 @@ func (r *reloader) Reload(ctx context.Context) (bool, error) {
 	changed, err := r.models.Reconcile(ctx, models)
 	if fileChanged {
 		r.log.WithFields(logrus.Fields{"models": len(models), "goroutines": runtime.NumGoroutine()}).Info("configuration applied")
+	}
+	if fileChanged || changed || err != nil {
+		r.met.ConfigReloaded(err == nil)
 	}
 	if err != nil {
 		msg := rest.ReloadVersionsFailed

@@ -34,6 +34,7 @@ import (
 	"github.com/ovmsgo/ovms/core/config"
 	"github.com/ovmsgo/ovms/core/imagein"
 	"github.com/ovmsgo/ovms/core/logging"
+	"github.com/ovmsgo/ovms/core/metrics"
 	"github.com/ovmsgo/ovms/core/modelmanager"
 	"github.com/ovmsgo/ovms/core/pluginhost"
 	"github.com/ovmsgo/ovms/core/security"
@@ -61,7 +62,16 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 	defer host.Close()
 	models := modelmanager.New(host, logging.Component("model_manager"))
 	models.SetCacheDir(filepath.Join(os.TempDir(), fmt.Sprintf("ovms-models-%d", os.Getpid())))
-	host.SetRestartHandler(models.Recover)
+	met, err := startMetrics(cfg, host)
+	if err != nil {
+		return err
+	}
+	defer met.Close()
+	models.SetMetrics(met)
+	host.SetRestartHandler(func(family string, inst *pluginhost.Instance) {
+		met.PluginRestarted(inst.Key.String())
+		models.Recover(family, inst)
+	})
 	host.SetExitHandler(models.PluginExited)
 	models.SetNireqTimeout(time.Duration(cfg.NireqTimeoutMs) * time.Millisecond)
 	models.SetLoadTimeout(time.Duration(cfg.ModelLoadTimeoutSeconds) * time.Second)
@@ -94,6 +104,7 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 	go sec.Watch(watchCtx, logging.Component("security"))
 
 	rel := newReloader(cfg, models, logging.Component("config"))
+	rel.met = met
 	// Both ports are bound before either server starts, so that a port in
 	// use fails the start with one error and no server ever ran.
 	grpcLn, restLn, err := listen(cfg)
@@ -101,7 +112,7 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 		return err
 	}
 	grpcSrv, healthSrv := startGRPC(cfg, grpcLn, models, version, shm, sec, log)
-	httpSrv := startREST(cfg, restLn, models, version, shm, rel, sec, log)
+	httpSrv := startREST(cfg, restLn, models, version, shm, rel, sec, met, log)
 
 	if err := rel.start(ctx); err != nil {
 		log.WithError(err).Error("model loading failed")
@@ -280,7 +291,7 @@ func grpcOptions(a config.GRPCArgs) []grpc.ServerOption {
 }
 
 // startREST serves the REST API on ln (nil: REST is disabled).
-func startREST(cfg config.Server, ln net.Listener, models *modelmanager.Manager, version string, shm *clientshm.Registry, rel rest.ConfigReloader, sec *security.Security, log *logrus.Entry) *http.Server {
+func startREST(cfg config.Server, ln net.Listener, models *modelmanager.Manager, version string, shm *clientshm.Registry, rel rest.ConfigReloader, sec *security.Security, met *metrics.Registry, log *logrus.Entry) *http.Server {
 	if ln == nil {
 		return nil
 	}
@@ -295,6 +306,9 @@ func startREST(cfg config.Server, ln net.Listener, models *modelmanager.Manager,
 		api.EnableClientShm(shm)
 	}
 	api.EnableConfig(rel)
+	if met != nil {
+		api.HandleMetrics(met.Handler())
+	}
 	lim := cfg.Limits
 	api.SetLimits(rest.Limits{MaxRequestBytes: lim.MaxRequestBytes(), ReadTimeout: lim.ReadTimeout(), BodyMinRate: int64(lim.RestBodyMinRateKiB) << 10})
 	// The body deadline is set per request (rest.Limits); headers get the

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ovmsgo/ovms/core/api/grpc/kserve"
 	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/metrics"
 	"github.com/ovmsgo/ovms/core/modelmanager"
 	"github.com/ovmsgo/ovms/core/tensor"
 )
@@ -19,6 +20,7 @@ const serverName = kserve.ServerName
 // parser is given the shapes of the version if it is available now, to
 // stop keeping values past them.
 func (s *Server) infer(w http.ResponseWriter, r *http.Request, rt route) {
+	start := metrics.Now()
 	body, err := s.readBody(w, r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -41,6 +43,9 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	defer v.Release()
+	met, ok := v.Metrics(), false
+	met.Begin()
+	defer func() { met.End(metrics.KServeRESTModelInfer, start, ok) }()
 	if err := tensor.ValidateCount(v.Info().Inputs, req.NumInputs()); err != nil {
 		s.fail(w, r, err)
 		return
@@ -77,6 +82,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request, rt route) {
 		w.Header().Set("Inference-Header-Content-Length", strconv.Itoa(n))
 	}
 	w.Header().Set("Content-Type", "application/json")
+	ok = true
 	if _, err := enc.WriteTo(w); err != nil {
 		s.log.WithError(err).WithField("path", r.URL.Path).Debug("writing REST response failed")
 	}
@@ -108,9 +114,11 @@ func (s *Server) modelReady(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	if st, _ := v.Status(); st != modelmanager.StateAvailable {
+		v.Metrics().Count(metrics.KServeRESTModelReady, false)
 		s.fail(w, r, apierr.New(apierr.ModelVersionNotLoadedYet))
 		return
 	}
+	v.Metrics().Count(metrics.KServeRESTModelReady, true)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 }
@@ -122,6 +130,7 @@ func (s *Server) kserveMetadata(w http.ResponseWriter, r *http.Request, rt route
 		s.fail(w, r, err)
 		return
 	}
+	v.Metrics().Count(metrics.KServeRESTModelMetadata, true)
 	md := kserve.Metadata(s.models, v)
 	s.writeJSON(w, r, func(out io.Writer) error { return WriteKServeMetadata(out, md, v.Info().RTInfo) })
 }

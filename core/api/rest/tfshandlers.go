@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/ovmsgo/ovms/core/api/grpc/tfs"
+	"github.com/ovmsgo/ovms/core/metrics"
 	"github.com/ovmsgo/ovms/core/tensor"
 )
 
@@ -12,6 +13,7 @@ import (
 // OVMS the version is resolved (waiting for a loading one) before the
 // body is parsed, and a version label is ignored.
 func (s *Server) predict(w http.ResponseWriter, r *http.Request, rt route) {
+	start := metrics.Now()
 	body, err := s.readBody(w, r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -24,6 +26,9 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	defer v.Release()
+	met, ok := v.Metrics(), false
+	met.Begin()
+	defer func() { met.End(metrics.TFSRESTPredict, start, ok) }()
 	req, order, err := ParsePredict(body.Bytes(), v.Info().Inputs, s.parseLimits(v))
 	if err != nil {
 		s.fail(w, r, tensor.NameModel(err, v.Model, v.Number))
@@ -35,6 +40,7 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	defer resp.Release()
+	ok = true
 	s.writeJSON(w, r, func(out io.Writer) error { return WritePredict(out, resp, order) })
 }
 
@@ -57,6 +63,7 @@ func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request, rt route)
 		return
 	}
 	info := v.Info()
+	v.Metrics().Count(metrics.TFSRESTGetModelMetadata, true)
 	s.writeJSON(w, r, func(out io.Writer) error {
 		return WriteModelMetadata(out, v.Model, v.Number, info.Inputs, info.Outputs)
 	})

@@ -18,6 +18,7 @@ import (
 	"github.com/ovmsgo/ovms/core/api/grpc/rpcctx"
 	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/clientshm"
+	"github.com/ovmsgo/ovms/core/metrics"
 	"github.com/ovmsgo/ovms/core/modelmanager"
 	"github.com/ovmsgo/ovms/core/tensor"
 	"github.com/ovmsgo/ovms/plugins/device"
@@ -85,6 +86,7 @@ func (s *Service) ModelReady(_ context.Context, req *kpb.ModelReadyRequest) (*kp
 		return nil, apierr.GRPCStatus(err)
 	}
 	st, _ := v.Status()
+	v.Metrics().Count(metrics.KServeGRPCModelReady, true)
 	return &kpb.ModelReadyResponse{Ready: st == modelmanager.StateAvailable}, nil
 }
 
@@ -110,6 +112,7 @@ func (s *Service) ModelMetadata(_ context.Context, req *kpb.ModelMetadataRequest
 	if err != nil {
 		return nil, apierr.GRPCStatus(err)
 	}
+	v.Metrics().Count(metrics.KServeGRPCModelMetadata, true)
 	return Metadata(s.models, v), nil
 }
 
@@ -160,6 +163,7 @@ func (s *Service) ModelInfer(ctx context.Context, req *kpb.ModelInferRequest) (*
 // infer runs one request. The response's raw outputs alias the arena until
 // done is called, after the response has been serialized.
 func (s *Service) infer(ctx context.Context, req *kpb.ModelInferRequest) (*kpb.ModelInferResponse, func(), error) {
+	start := metrics.Now()
 	// Raw contents kept in the received buffers (large requests) go back to
 	// gRPC when the handler returns, on every path; the inputs are in the
 	// arena by then.
@@ -177,6 +181,9 @@ func (s *Service) infer(ctx context.Context, req *kpb.ModelInferRequest) (*kpb.M
 		return nil, nil, apierr.GRPCStatus(err)
 	}
 	defer v.Release()
+	met, ok := v.Metrics(), false
+	met.Begin()
+	defer func() { met.End(metrics.KServeGRPCModelInfer, start, ok) }()
 	if err := tensor.ValidateCount(v.Info().Inputs, len(req.GetInputs())); err != nil {
 		return nil, nil, apierr.GRPCStatus(err)
 	}
@@ -213,6 +220,7 @@ func (s *Service) infer(ctx context.Context, req *kpb.ModelInferRequest) (*kpb.M
 		// An output in shared memory keeps its index with an empty buffer.
 		out.RawOutputContents = append(out.RawOutputContents, o.Data)
 	}
+	ok = true
 	return out, func() { resp.Release(); held.Release() }, nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ovmsgo/ovms/core/api/grpc/rpcctx"
 	"github.com/ovmsgo/ovms/core/apierr"
+	"github.com/ovmsgo/ovms/core/metrics"
 	"github.com/ovmsgo/ovms/core/modelmanager"
 	"github.com/ovmsgo/ovms/core/tensor"
 	fw "github.com/ovmsgo/ovms/proto/tensorflow/core/framework"
@@ -40,12 +41,16 @@ func Register(s *grpc.Server, models *modelmanager.Manager, maxRequestBytes int6
 // Predict runs inference; outputs go back as tensor_content aliasing the
 // plugin's arena until the response has been written.
 func (s *Service) Predict(ctx context.Context, req *tfspb.PredictRequest) (*tfspb.PredictResponse, error) {
+	start := metrics.Now()
 	spec := req.GetModelSpec()
 	v, err := s.models.Acquire(ctx, spec.GetName(), spec.GetVersion().GetValue())
 	if err != nil {
 		return nil, apierr.GRPCStatus(err)
 	}
 	defer v.Release()
+	met, ok := v.Metrics(), false
+	met.Begin()
+	defer func() { met.End(metrics.TFSGRPCPredict, start, ok) }()
 	treq := &tensor.Request{API: tensor.TFS, Outputs: req.GetOutputFilter()}
 	names := make([]string, 0, len(req.GetInputs()))
 	for name := range req.GetInputs() {
@@ -77,6 +82,7 @@ func (s *Service) Predict(ctx context.Context, req *tfspb.PredictRequest) (*tfsp
 		detach(out)
 		resp.Release()
 	}
+	ok = true
 	return out, nil
 }
 
@@ -105,6 +111,7 @@ func (s *Service) GetModelMetadata(_ context.Context, req *tfspb.GetModelMetadat
 		return nil, apierr.GRPCStatus(err)
 	}
 	resp, err := Metadata(v)
+	v.Metrics().Count(metrics.TFSGRPCGetModelMetadata, err == nil)
 	if err != nil {
 		return nil, apierr.GRPCStatus(err)
 	}
