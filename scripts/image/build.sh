@@ -26,5 +26,15 @@ if ! command -v podman >/dev/null && docker info >/dev/null 2>&1; then
 fi
 ./scripts/image/podman-setup.sh
 ./scripts/image/base-image.sh "$base"
-podman build --quiet --pull=never --format docker "${args[@]}" >/dev/null
+# RUN steps get buildah's own rlimits, not containers.conf's: keep them
+# within the current hard limits (runc's setrlimit is refused otherwise).
+nofile=$(ulimit -Hn) nproc=$(ulimit -Hu)
+[ "$nofile" = unlimited ] && nofile=1048576
+[ "$nproc" = unlimited ] && nproc=4194304
+# podman lowers its own (and so conmon's and runc's) nproc limit to
+# kernel.pid_max: a larger value is refused like one above the hard limit.
+pidmax=$(cat /proc/sys/kernel/pid_max 2>/dev/null || echo "$nproc")
+[ "$nproc" -gt "$pidmax" ] && nproc=$pidmax
+podman build --quiet --pull=never --format docker \
+  --ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc" "${args[@]}" >/dev/null
 echo "built $tag ($(podman image inspect --format '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1/1e6}'))"

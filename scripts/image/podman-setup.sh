@@ -75,6 +75,10 @@ nofile=$(ulimit -Hn)
 nproc=$(ulimit -Hu)
 [ "$nofile" = unlimited ] && nofile=1048576
 [ "$nproc" = unlimited ] && nproc=4194304
+# podman lowers its own (and so conmon's and runc's) nproc limit to
+# kernel.pid_max: a larger value is refused like one above the hard limit.
+pidmax=$(cat /proc/sys/kernel/pid_max 2>/dev/null || echo "$nproc")
+[ "$nproc" -gt "$pidmax" ] && nproc=$pidmax
 want="$marker
 [containers]
 default_ulimits = [
