@@ -29,7 +29,13 @@ func getF32(b []byte) float32    { return math.Float32frombits(binary.LittleEndi
 // mock plugin.
 func TestImage(t *testing.T) {
 	got := mustDocker(t, "image", "inspect", "--format",
-		"{{.Config.User}}|{{json .Config.Entrypoint}}|{{index .Config.Labels \"org.opencontainers.image.version\"}}|{{index .Config.Labels \"org.opencontainers.image.source\"}}|{{json .Config.Healthcheck.Test}}", image)
+		"{{.Config.User}}|{{json .Config.Entrypoint}}|{{index .Config.Labels \"org.opencontainers.image.version\"}}|{{index .Config.Labels \"org.opencontainers.image.source\"}}", image)
+	// podman's Docker API leaves the health check out of image inspect; ask podman.
+	hc, err := exec.Command("podman", "image", "inspect", "--format", "{{json .HealthCheck.Test}}", image).CombinedOutput()
+	if err != nil {
+		t.Fatalf("podman image inspect: %v\n%s", err, hc)
+	}
+	got += "|" + strings.TrimSpace(string(hc))
 	parts := strings.Split(got, "|")
 	if len(parts) != 5 {
 		t.Fatalf("inspect: %q", got)
@@ -51,12 +57,21 @@ func TestImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []string{"ovms-device-cpu", "ovms-device-gpu", "ovms-device-cuda"} {
-		if !strings.Contains(out, d) {
+	lines := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			lines[f[0]] = l
+		}
+	}
+	for _, d := range []string{"cpu", "gpu", "myriad", "hddl", "cuda"} {
+		if lines[d] == "" {
 			t.Errorf("plugin list lacks %s:\n%s", d, out)
 		}
 	}
-	if strings.Contains(out, "mock") {
+	if !strings.Contains(lines["cpu"], "onnxruntime 1.30.0") || !strings.Contains(lines["cpu"], "available") {
+		t.Errorf("the CPU plugin is not available with ONNX Runtime 1.30.0:\n%s", out)
+	}
+	if lines["mock"] != "" {
 		t.Errorf("the mock plugin ships in the image:\n%s", out)
 	}
 	out, err = docker(t, "run", "--rm", image, "--version")
@@ -209,26 +224,31 @@ func TestWrongFlag(t *testing.T) {
 // flight when the signal comes finish with answers, and ovms exits 0 well
 // within the grace period (no SIGKILL).
 func TestSIGTERM(t *testing.T) {
-	models := modelDir(t, "resnet50")
+	// dummy_dynamic with a 2M-row batch (80 MB each way): slow enough that
+	// requests are surely in flight when the signal comes.
+	models := modelDir(t, "dummy_dynamic")
 	opts, grpcPort, restPort := publish(t)
 	c := run(t, append(opts, "-v", models+":/models:ro"),
-		"--model_name", "resnet50", "--model_path", "/models/resnet50", "--port", "9000", "--rest_port", "8000")
-	waitReady(t, c, restPort, "resnet50", 120*time.Second)
+		"--model_name", "big", "--model_path", "/models/dummy_dynamic", "--port", "9000", "--rest_port", "8000")
+	waitReady(t, c, restPort, "big", 120*time.Second)
 	conn := grpcConn(t, grpcPort)
 	client := kservepb.NewGRPCInferenceServiceClient(conn)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	meta, err := client.ModelMetadata(ctx, &kservepb.ModelMetadataRequest{Name: "resnet50"})
+	meta, err := client.ModelMetadata(ctx, &kservepb.ModelMetadataRequest{Name: "big"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := &kservepb.ModelInferRequest{ModelName: "resnet50"}
+	req := &kservepb.ModelInferRequest{ModelName: "big"}
 	for _, in := range meta.Inputs {
 		shape := append([]int64(nil), in.Shape...)
 		n := int64(4)
 		for i, d := range shape {
 			if d < 0 {
 				shape[i] = 1
+				if i == 0 {
+					shape[i] = 2 << 20
+				}
 			}
 			n *= shape[i]
 		}
@@ -236,11 +256,12 @@ func TestSIGTERM(t *testing.T) {
 		req.RawInputContents = append(req.RawInputContents, make([]byte, n))
 	}
 	start := time.Now()
-	if _, err := client.ModelInfer(ctx, req); err != nil {
+	big := []grpc.CallOption{grpc.MaxCallRecvMsgSize(1 << 30), grpc.MaxCallSendMsgSize(1 << 30)}
+	if _, err := client.ModelInfer(ctx, req, big...); err != nil {
 		t.Fatal(err)
 	}
 	one := time.Since(start)
-	t.Logf("one resnet50 inference through the container: %s", one)
+	t.Logf("one 80 MB inference through the container: %s", one)
 
 	type result struct {
 		sent, done time.Time
@@ -263,7 +284,7 @@ func TestSIGTERM(t *testing.T) {
 				default:
 				}
 				r := result{sent: time.Now()}
-				_, r.err = client.ModelInfer(ctx, req, grpc.WaitForReady(false))
+				_, r.err = client.ModelInfer(ctx, req, big...)
 				r.done = time.Now()
 				mu.Lock()
 				results = append(results, r)
@@ -306,6 +327,7 @@ func TestSIGTERM(t *testing.T) {
 	if ok == 0 {
 		t.Fatal("no request succeeded")
 	}
+	t.Logf("%d requests in flight at the signal, all answered", inflight)
 	if inflight == 0 {
 		t.Logf("no request was in flight at the signal (the check above had nothing to look at)")
 	}
