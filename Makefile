@@ -86,6 +86,34 @@ SOAK_INTERVAL ?= 30s
 soak: build models ## mixed load with load/unload cycles and reloads for SOAK_DURATION (10m); prints RSS, fds, goroutines, mappings every 30 s; fails on growth
 	$(GO) run ./scripts/soak -bin $(BIN) -models $(MODELS) -duration $(SOAK_DURATION) -interval $(SOAK_INTERVAL) $(SOAK_FLAGS)
 
+IMAGE      ?= ovms:latest
+IMAGE_CTX  := build/image
+IMAGE_DEVICES := $(filter-out mock,$(DEVICES))
+export DOCKER_HOST ?= unix:///run/podman/podman.sock
+
+.PHONY: image-context
+image-context: build ## stage the image's build context into build/image (binaries without the mock plugin, ONNX Runtime, CA bundle)
+	@rm -rf $(IMAGE_CTX) && mkdir -p $(IMAGE_CTX)/bin $(IMAGE_CTX)/lib $(IMAGE_CTX)/cuda $(IMAGE_CTX)/certs
+	@cp $(BIN)/ovms $(addprefix $(BIN)/ovms-device-,$(IMAGE_DEVICES)) $(IMAGE_CTX)/bin/
+	@cp -L $(BIN)/libonnxruntime.so.1 $(IMAGE_CTX)/lib/
+	@cp -L /etc/ssl/certs/ca-certificates.crt $(IMAGE_CTX)/certs/ 2>/dev/null || cp -L /etc/pki/tls/certs/ca-bundle.crt $(IMAGE_CTX)/certs/ca-certificates.crt
+	@chmod 0755 $(IMAGE_CTX)/bin/* && chmod 0644 $(IMAGE_CTX)/lib/* $(IMAGE_CTX)/certs/*
+
+.PHONY: image
+image: image-context ## build the container image $(IMAGE) (installs and starts podman where there is no Docker engine; see docs/container.md)
+	@./scripts/image/build.sh ovms $(IMAGE)
+
+.PHONY: image-cuda
+image-cuda: image-context cuda-provider ## build $(IMAGE)-cuda: the image plus ONNX Runtime's CUDA provider (about 180 MB fetched)
+	@cp -L "$$(./scripts/fetch-cuda-provider.sh)"/libonnxruntime_providers_*.so $(IMAGE_CTX)/cuda/
+	@./scripts/image/build.sh cuda $(IMAGE)-cuda
+
+.PHONY: image-test
+image-test: image models ## build the image, then run the container tests (docker CLI and docker-compose against podman's API socket)
+	@$(GO) build -o build/image-test/s3server ./scripts/s3server
+	$(GO) vet -tags container ./integration/container
+	OVMS_IMAGE=$(IMAGE) $(GO) test -tags container -count=1 -v -timeout 30m ./integration/container
+
 .PHONY: proto
 proto: ## regenerate the Go code of proto/ (pinned protoc plugins)
 	@./scripts/install-deps.sh generate

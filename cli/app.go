@@ -51,7 +51,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 			Usage:  "serve models (the same flags are accepted on the root command)",
 			Flags:  serveFlags(),
 			Action: serveAction,
-		}, benchCommand(), validateCommand(), pluginCommand(), convertCommand()},
+		}, benchCommand(), validateCommand(), pluginCommand(), convertCommand(), healthCommand()},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return fmt.Errorf("%w: error parsing options: %v", config.ErrUsage, err)
 		},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -39,6 +40,13 @@ func StartS3() (Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3 server: %w", err)
 	}
+	return ServeS3(ln), nil
+}
+
+// ServeS3 serves an S3 server (as StartS3) on ln, for a server that other
+// hosts or containers reach (scripts/s3server). Its own client, Env's
+// S3_ENDPOINT included, uses ln's address, with 127.0.0.1 for a wildcard one.
+func ServeS3(ln net.Listener) Server {
 	faker := gofakes3.New(s3mem.New(), gofakes3.WithLogger(gofakes3.DiscardLog()))
 	s := &s3Server{
 		http:     serve(ln, faker.Server()),
@@ -50,7 +58,7 @@ func StartS3() (Server, error) {
 		BaseEndpoint: aws.String(s.endpoint),
 		UsePathStyle: true,
 	})
-	return s, nil
+	return s
 }
 
 // Scheme is "s3".
