@@ -105,7 +105,11 @@ func run(t *testing.T, opts []string, args ...string) *container {
 			logs, _ := docker(t, "logs", c.name)
 			t.Logf("docker logs %s:\n%s", c.name, logs)
 		}
-		_, _ = docker(t, "rm", "-f", "-t", "2", c.name)
+		// docker rm has no -t (a stop timeout): -f kills at once. An error
+		// here would leave the container running after the test.
+		if _, err := docker(t, "rm", "-f", c.name); err != nil {
+			t.Errorf("removing container %s: %v", c.name, err)
+		}
 	})
 	return c
 }
