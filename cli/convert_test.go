@@ -40,9 +40,7 @@ func runCLI(args ...string) (int, string, string) {
 // ONNX Runtime loads and that computes what the IR says, and prints the
 // ops it translated.
 func TestConvertWritesAModelORTRuns(t *testing.T) {
-	if err := ort.Init(""); err != nil {
-		t.Skip("onnx runtime not available:", err)
-	}
+	requireORT(t)
 	dir := t.TempDir()
 	if err := convertNet().WriteFiles(dir, "model"); err != nil {
 		t.Fatal(err)

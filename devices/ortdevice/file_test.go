@@ -12,7 +12,6 @@ import (
 	"github.com/sirupsen/logrus"
 
 	om "github.com/ovmsgo/ovms/devices/onnxmodel"
-	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
 	"github.com/ovmsgo/ovms/plugins/device"
 )
 
@@ -20,9 +19,7 @@ import (
 // a FIFO, a link to /dev/zero and a link to a regular model elsewhere: the
 // first two are refused at once, naming the file; the link loads.
 func TestModelFileMustBeARegularFile(t *testing.T) {
-	if err := ort.Init(""); err != nil {
-		t.Skip("onnx runtime not available:", err)
-	}
+	requireORT(t)
 	dir := t.TempDir()
 	version := func(name string) string {
 		p := filepath.Join(dir, name, "1")
@@ -86,9 +83,7 @@ func TestModelFileMustBeARegularFile(t *testing.T) {
 // core's load timeout cancelled the call) is not kept, so it cannot
 // replace what the core knows to be loaded.
 func TestLoadAfterTheCallerLeftIsDropped(t *testing.T) {
-	if err := ort.Init(""); err != nil {
-		t.Skip("onnx runtime not available:", err)
-	}
+	requireORT(t)
 	g := om.NewGraph("id")
 	g.Output(g.Input("x", om.Float32, 1, 2), "x", om.Float32, 1, 2)
 	m, err := g.Model(13)

@@ -113,9 +113,7 @@ func TestModelFilesPrecedence(t *testing.T) {
 // TestLoadIR loads an IR version folder (beside an ONNX file, which loses),
 // checks the metadata and runs it.
 func TestLoadIR(t *testing.T) {
-	if err := ort.Init(""); err != nil {
-		t.Skip("onnx runtime not available:", err)
-	}
+	requireORT(t)
 	dir := filepath.Join(t.TempDir(), "1")
 	writeIR(t, dir, plusOne())
 	writeONNXIdentity(t, filepath.Join(dir, "other.onnx"), "x")
@@ -159,9 +157,7 @@ func TestLoadIR(t *testing.T) {
 // TestLoadBadIR: bad IR fails the load with an error naming the file and,
 // where the IR is at fault, the layer.
 func TestLoadBadIR(t *testing.T) {
-	if err := ort.Init(""); err != nil {
-		t.Skip("onnx runtime not available:", err)
-	}
+	requireORT(t)
 	root := t.TempDir()
 	log := logrus.NewEntry(logrus.New())
 	load := func(name string, edit func(xml, bin []byte) ([]byte, []byte), n *irtest.Net) error {

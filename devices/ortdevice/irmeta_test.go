@@ -10,7 +10,6 @@ import (
 
 	"github.com/ovmsgo/ovms/devices/irmodel"
 	"github.com/ovmsgo/ovms/devices/irmodel/irtest"
-	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
 	"github.com/ovmsgo/ovms/plugins/device"
 )
 
@@ -18,9 +17,7 @@ import (
 // tensors as aliases, its input layout from rt_info and its model_info;
 // batch_size sets the N of the IR's layout.
 func TestLoadIRNamesAndMetadata(t *testing.T) {
-	if err := ort.Init(""); err != nil {
-		t.Skip("onnx runtime not available:", err)
-	}
+	requireORT(t)
 	n := irtest.New("meta")
 	x := n.Op("Parameter", "opset1", map[string]string{"shape": "3,1,2", "element_type": "f32"}, nil,
 		irtest.Port{Type: irmodel.F32, Shape: "3,1,2", Names: "input,input:0",

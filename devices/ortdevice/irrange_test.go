@@ -10,7 +10,6 @@ import (
 
 	"github.com/ovmsgo/ovms/devices/irmodel"
 	"github.com/ovmsgo/ovms/devices/irmodel/irtest"
-	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
 	"github.com/ovmsgo/ovms/plugins/device"
 )
 
@@ -20,9 +19,7 @@ import (
 // batch_size leaves the other dimensions' ranges, a layout conversion
 // drops them; an input without a range has none.
 func TestLoadIRRanges(t *testing.T) {
-	if err := ort.Init(""); err != nil {
-		t.Skip("onnx runtime not available:", err)
-	}
+	requireORT(t)
 	n := irtest.New("ranges")
 	x := n.Op("Parameter", "opset1", map[string]string{"shape": "1..4,?,2..6,3", "element_type": "f32"}, nil,
 		irtest.Port{Type: irmodel.F32, Shape: "1..4,?,2..6,3", Names: "x"})[0]

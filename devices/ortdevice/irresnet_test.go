@@ -117,9 +117,7 @@ func maxRel(a, b []float32) (float64, int) {
 // cases; the small model does not flip). The small variant
 // has every kind of layer; the full-size f32 model runs unless -short.
 func TestIRResNet(t *testing.T) {
-	if err := ort.Init(""); err != nil {
-		t.Skip("onnx runtime not available:", err)
-	}
+	requireORT(t)
 	unfused := map[string]string{"GRAPH_OPTIMIZATION_LEVEL": "DISABLE_ALL"}
 	cases := []struct {
 		name         string
@@ -158,9 +156,7 @@ func TestIRResNet(t *testing.T) {
 // external data (a 1 KiB constant) still loads with a shape from the
 // configuration, which edits the translated graph, and answers right.
 func TestLoadIRExternalReshaped(t *testing.T) {
-	if err := ort.Init(""); err != nil {
-		t.Skip("onnx runtime not available:", err)
-	}
+	requireORT(t)
 	n := irtest.New("bias")
 	x := n.Parameter("x", irmodel.F32, "?,256")
 	vals := make([]float32, 256)
@@ -206,9 +202,7 @@ func TestLoadIRExternalReshaped(t *testing.T) {
 // TestLoadIREmptyWeights: an IR with no constants (an empty .bin) loads:
 // no external file is handed to ONNX Runtime.
 func TestLoadIREmptyWeights(t *testing.T) {
-	if err := ort.Init(""); err != nil {
-		t.Skip("onnx runtime not available:", err)
-	}
+	requireORT(t)
 	n := irtest.New("sum")
 	a := n.Parameter("a", irmodel.F32, "1,2")
 	b := n.Parameter("b", irmodel.F32, "1,2")

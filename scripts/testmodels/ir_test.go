@@ -14,9 +14,7 @@ import (
 // outputs (names, element types, dims) of its ONNX twin, and both give the
 // same bytes in ONNX Runtime for the same inputs.
 func TestIRTwins(t *testing.T) {
-	if err := ort.Init(""); err != nil {
-		t.Skip("onnx runtime not available:", err)
-	}
+	requireORT(t)
 	twins := map[string]Model{}
 	for _, m := range Models {
 		twins[m.Name] = m
