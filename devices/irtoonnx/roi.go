@@ -32,19 +32,11 @@ func roiAlignOp(c *Ctx) error {
 	if mode != "avg" && mode != "max" {
 		return Unsupported("mode=%q", mode)
 	}
-	ph, err := c.AttrInt("pooled_h", 1)
-	if err != nil {
-		return err
-	}
-	pw, err := c.AttrInt("pooled_w", 1)
+	ph, pw, scale, err := roiPooled(c)
 	if err != nil {
 		return err
 	}
 	sr, err := c.AttrInt("sampling_ratio", 0)
-	if err != nil {
-		return err
-	}
-	scale, err := c.AttrFloat("spatial_scale", 1)
 	if err != nil {
 		return err
 	}
@@ -98,15 +90,7 @@ func roiPoolingOp(c *Ctx) error {
 	if m := c.AttrString("method", "max"); m != "max" {
 		return Unsupported("method=%q", m)
 	}
-	ph, err := c.AttrInt("pooled_h", 1)
-	if err != nil {
-		return err
-	}
-	pw, err := c.AttrInt("pooled_w", 1)
-	if err != nil {
-		return err
-	}
-	scale, err := c.AttrFloat("spatial_scale", 1)
+	ph, pw, scale, err := roiPooled(c)
 	if err != nil {
 		return err
 	}
@@ -117,4 +101,17 @@ func roiPoolingOp(c *Ctx) error {
 	c.Set(0, c.Node("MaxRoiPool", []Value{c.In(0), rois},
 		onnxmodel.AttrInts("pooled_shape", ph, pw), onnxmodel.AttrFloat("spatial_scale", float32(scale))))
 	return nil
+}
+
+// roiPooled reads the pooled output size and the spatial scale that
+// ROIAlign and ROIPooling share.
+func roiPooled(c *Ctx) (ph, pw int64, scale float64, err error) {
+	if ph, err = c.AttrInt("pooled_h", 1); err != nil {
+		return
+	}
+	if pw, err = c.AttrInt("pooled_w", 1); err != nil {
+		return
+	}
+	scale, err = c.AttrFloat("spatial_scale", 1)
+	return
 }
