@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -48,5 +50,23 @@ func TestHealthREST(t *testing.T) {
 	}
 	if code, _, _ := runCLI("health", "extra"); code != ExitUsage {
 		t.Fatalf("an argument: exit %d, want 64", code)
+	}
+}
+
+// TestReadServerTLSFiles: the server's TLS flags, relative paths resolved
+// against the server's working folder (read from /proc), none without
+// --tls_cert.
+func TestReadServerTLSFiles(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readServerTLSFiles(os.Getpid(), []string{"ovms", "--tls_cert", "certs/tls.crt", "--tls_key=/abs/tls.key", "-tls_client_ca", "ca.pem"})
+	want := serverTLSFiles{cert: filepath.Join(wd, "certs/tls.crt"), key: "/abs/tls.key", clientCA: filepath.Join(wd, "ca.pem")}
+	if got == nil || *got != want {
+		t.Fatalf("readServerTLSFiles = %+v, want %+v", got, want)
+	}
+	if got := readServerTLSFiles(os.Getpid(), []string{"ovms", "--rest_port", "8000"}); got != nil {
+		t.Fatalf("without --tls_cert: %+v, want nil", got)
 	}
 }
