@@ -10,7 +10,7 @@
 #
 #   prometheus-image.sh [TAG]
 #
-# Cost here: about 20 MB downloaded once; the build about 10 s.
+# Cost here: 19 MB downloaded once; 10 to 21 s cold (download included), 0.4 s when up to date.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
