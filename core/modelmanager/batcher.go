@@ -11,8 +11,8 @@ import (
 	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/config"
 	"github.com/ovmsgo/ovms/core/pluginhost"
-	"github.com/ovmsgo/ovms/core/tracing"
 	"github.com/ovmsgo/ovms/core/tensor"
+	"github.com/ovmsgo/ovms/core/tracing"
 	"github.com/ovmsgo/ovms/plugins/device"
 )
 
