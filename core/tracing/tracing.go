@@ -183,9 +183,10 @@ func (t *Tracer) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-// newTracer wraps a provider for tests (an in-memory exporter) and makes
-// it active.
-func newTracer(tp *sdktrace.TracerProvider) *Tracer {
+// Use makes a tracer of tp the one requests use, as Start does from the
+// environment (for tests, with an in-memory exporter); Shutdown ends it and
+// tp.
+func Use(tp *sdktrace.TracerProvider) *Tracer {
 	t := &Tracer{provider: tp, tracer: tp.Tracer(ScopeName),
 		prop: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})}
 	active.Store(t)

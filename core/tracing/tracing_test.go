@@ -106,7 +106,7 @@ func inMemory(t *testing.T, opts ...sdktrace.TracerProviderOption) *tracetest.In
 	t.Helper()
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(append([]sdktrace.TracerProviderOption{sdktrace.WithSyncer(exp)}, opts...)...)
-	tr := newTracer(tp)
+	tr := Use(tp)
 	t.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
 	return exp
 }
