@@ -149,7 +149,7 @@ func Start(ctx context.Context, version string, log *logrus.Entry) (*Tracer, err
 	// by default; the batch processor's settings from OTEL_BSP_*.
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		log.WithError(err).Warn("tracing: exporting spans failed")
+		log.WithError(err).Warn("OpenTelemetry SDK error (exporting spans)")
 	}))
 	t := &Tracer{
 		provider: tp,
