@@ -62,7 +62,6 @@ type Tracer struct {
 	provider *sdktrace.TracerProvider
 	tracer   trace.Tracer
 	prop     propagation.TextMapPropagator
-	protocol string
 }
 
 // active is the Tracer the request hooks use; nil: off.
@@ -155,7 +154,6 @@ func Start(ctx context.Context, version string, log *logrus.Entry) (*Tracer, err
 		provider: tp,
 		tracer:   tp.Tracer(ScopeName),
 		prop:     propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
-		protocol: s.Protocol,
 	}
 	active.Store(t)
 	log.WithFields(logrus.Fields{"protocol": s.Protocol, "endpoint": endpoint()}).Info("tracing on: exporting spans over OTLP")
