@@ -5,6 +5,7 @@ import (
 
 	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/tensor"
+	"github.com/ovmsgo/ovms/core/tracing"
 	"github.com/ovmsgo/ovms/plugins/device"
 )
 
@@ -35,12 +36,17 @@ func (bt *batch) dispatch() {
 	}
 	met := b.v.met
 	bt.sentAt = met.Clock()
+	if bt.sentAt.IsZero() {
+		bt.sentAt = tracing.Now()
+	}
 	met.Batched(bt.rows)
 	resp, err := bt.inst.Device.Infer(context.Background(), &device.InferRequest{
 		Model:  b.v.key,
 		Inputs: refs,
 	})
 	met.Inferred(bt.sentAt)
+	bt.doneAt = tracing.Now()
+	bt.pluginErr = err
 	bt.free()
 	switch {
 	case err != nil && (bt.inst.Exited() || bt.inst.Gone()):

@@ -12,6 +12,7 @@ import (
 	"github.com/ovmsgo/ovms/core/config"
 	"github.com/ovmsgo/ovms/core/pluginhost"
 	"github.com/ovmsgo/ovms/core/tensor"
+	"github.com/ovmsgo/ovms/core/tracing"
 	"github.com/ovmsgo/ovms/plugins/device"
 )
 
@@ -50,7 +51,11 @@ type batch struct {
 	resp    *device.InferResponse
 	err     error
 	holders atomic.Int32 // members still holding the outputs
-	sentAt  time.Time    // when the batch went to the device (metrics on only)
+	sentAt  time.Time    // when the batch went to the device (metrics or tracing on only)
+	// doneAt is when the device answered, and pluginErr its error (tracing
+	// on only).
+	doneAt    time.Time
+	pluginErr error
 }
 
 // newBatcher checks that the model can be batched: every input and output
@@ -100,6 +105,9 @@ func (b *batcher) infer(ctx context.Context, req *tensor.Request, n int) (*tenso
 	}
 	sig := b.signature(byName)
 	joined := b.v.met.Clock()
+	if joined.IsZero() {
+		joined = tracing.Now()
+	}
 	bt, row, err := b.join(sig, byName, n)
 	if err != nil {
 		return nil, err
@@ -108,6 +116,10 @@ func (b *batcher) infer(ctx context.Context, req *tensor.Request, n int) (*tenso
 	bt.writers.Done()
 	<-bt.done
 	b.v.met.Queued(joined, bt.sentAt)
+	if tracing.On() {
+		tracing.Queue(ctx, joined, bt.sentAt, true)
+		tracePlugin(ctx, bt.inst, bt.sentAt, bt.doneAt, bt.resp, bt.rows, bt.pluginErr)
+	}
 	if err != nil {
 		bt.release()
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/pluginhost"
 	"github.com/ovmsgo/ovms/core/tensor"
+	"github.com/ovmsgo/ovms/core/tracing"
 	"github.com/ovmsgo/ovms/plugins/device"
 )
 
@@ -58,12 +59,16 @@ func (v *Version) infer(ctx context.Context, req *tensor.Request, at attempt) (*
 	}
 	met := v.met
 	waitStart := met.Clock()
+	if waitStart.IsZero() {
+		waitStart = tracing.Now()
+	}
 	done, err := v.slot(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
 	met.Waited(waitStart)
+	tracing.Queue(ctx, waitStart, time.Time{}, false)
 	defer met.Finished()
 	inst, finished := v.pick()
 	defer finished()
@@ -138,6 +143,9 @@ func (v *Version) infer(ctx context.Context, req *tensor.Request, at attempt) (*
 	// The plugin call is not cancelled with the client: input buffers must
 	// stay put until the plugin is done, and the outputs' lease must reach us.
 	inferStart := met.Clock()
+	if inferStart.IsZero() {
+		inferStart = tracing.Now()
+	}
 	resp, err := inst.Device.Infer(context.WithoutCancel(ctx), &device.InferRequest{
 		Model:      v.key,
 		Inputs:     refs,
@@ -145,6 +153,9 @@ func (v *Version) infer(ctx context.Context, req *tensor.Request, at attempt) (*
 		Placements: placements,
 	})
 	met.Inferred(inferStart)
+	if tracing.On() {
+		tracePlugin(ctx, inst, inferStart, time.Now(), resp, 0, err)
+	}
 	if err != nil {
 		if inst.Exited() || inst.Gone() {
 			return nil, &crashError{v: v, inst: inst, err: err, sent: true, fp: fp}
@@ -187,6 +198,17 @@ func (v *Version) response(inst *pluginhost.Instance, resp *device.InferResponse
 		outs[i] = tensor.Output{Name: name, DType: o.DType, Shape: o.Shape, Data: data, Length: o.Length}
 	}
 	return tensor.NewResponse(v.Model, v.Number, outs, func() { release(); inst.Unhold() }), nil
+}
+
+// tracePlugin records a plugin call that ran from start to end (and the
+// engine run it reported in resp, nil when it failed with err) under the
+// request's span in ctx; rows is the dynamic batch's size, 0 for none.
+func tracePlugin(ctx context.Context, inst *pluginhost.Instance, start, end time.Time, resp *device.InferResponse, rows int, err error) {
+	c := tracing.PluginCall{Family: inst.Family, Process: inst.Key.String(), PID: inst.Pid(), Start: start, End: end, Rows: rows, Err: err}
+	if resp != nil {
+		c.EngineStart, c.EngineEnd = resp.EngineStart, resp.EngineEnd
+	}
+	tracing.Plugin(ctx, &c)
 }
 
 // placements maps requested output placements to device references.

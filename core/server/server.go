@@ -38,11 +38,15 @@ import (
 	"github.com/ovmsgo/ovms/core/modelmanager"
 	"github.com/ovmsgo/ovms/core/pluginhost"
 	"github.com/ovmsgo/ovms/core/security"
+	"github.com/ovmsgo/ovms/core/tracing"
 	"github.com/ovmsgo/ovms/plugins/device"
 )
 
 // shutdownGrace bounds how long in-flight requests may take at shutdown.
 const shutdownGrace = 30 * time.Second
+
+// tracingFlushTimeout bounds the export of the last spans at shutdown.
+const tracingFlushTimeout = 5 * time.Second
 
 // ErrStartup marks failures that stop the server from starting.
 var ErrStartup = errors.New("server failed to start")
@@ -68,6 +72,19 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 	}
 	defer met.Close()
 	models.SetMetrics(met)
+	tr, err := tracing.Start(ctx, version, logging.Component("tracing"))
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	// Deferred before the servers stop (below), so it runs after them: the
+	// spans of the requests drained at shutdown are flushed too.
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.Background(), tracingFlushTimeout)
+		defer cancel()
+		if err := tr.Shutdown(fctx); err != nil {
+			log.WithError(err).Warn("tracing: spans not flushed at shutdown")
+		}
+	}()
 	host.SetRestartHandler(func(family string, inst *pluginhost.Instance) {
 		met.PluginRestarted(inst.Key.String())
 		models.Recover(family, inst)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 	"unsafe"
 
 	"google.golang.org/grpc/codes"
@@ -116,7 +117,9 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 	}
 
 	sess := <-m.sessions
+	engineStart := time.Now().UnixNano()
 	err = sess.RunWithOptions(ctx, inNames, inputs, outNames, outputs)
+	engineEnd := time.Now().UnixNano()
 	m.sessions <- sess
 	for i, v := range outputs {
 		if !prealloc[i] && v != nil {
@@ -158,7 +161,7 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 		allocated = append(allocated, ref.Offset)
 		refs[i] = ref
 	}
-	return &device.InferResponse{Outputs: refs}, nil
+	return &device.InferResponse{Outputs: refs, EngineStart: engineStart, EngineEnd: engineEnd}, nil
 }
 
 // bytesError is the status of a tensor whose memory cannot be used.

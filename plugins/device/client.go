@@ -74,7 +74,8 @@ func (c *Client) Infer(ctx context.Context, req *InferRequest) (*InferResponse, 
 	if err != nil {
 		return nil, err
 	}
-	return &InferResponse{Outputs: refsFromProto(r.GetOutputs()), Lease: r.GetLease()}, nil
+	return &InferResponse{Outputs: refsFromProto(r.GetOutputs()), Lease: r.GetLease(),
+		EngineStart: r.GetEngineStartUnixNano(), EngineEnd: r.GetEngineEndUnixNano()}, nil
 }
 
 // Release hands output buffers back to the plugin.

@@ -235,4 +235,8 @@ type InferResponse struct {
 	// Lease identifies the output buffers for Client.Release. The SDK sets
 	// it; device implementations leave it zero.
 	Lease uint64
+	// EngineStart and EngineEnd are when the engine ran the request (wall
+	// clock, Unix nanoseconds), for the core's trace spans; zero: not
+	// reported.
+	EngineStart, EngineEnd int64
 }

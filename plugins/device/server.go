@@ -115,7 +115,8 @@ func (s *server) Infer(ctx context.Context, req *devicev1.InferRequest) (*device
 	}
 	lease := s.next.Add(1)
 	s.leases.Store(lease, offs)
-	return &devicev1.InferResponse{Outputs: refsToProto(resp.Outputs), Lease: lease}, nil
+	return &devicev1.InferResponse{Outputs: refsToProto(resp.Outputs), Lease: lease,
+		EngineStartUnixNano: resp.EngineStart, EngineEndUnixNano: resp.EngineEnd}, nil
 }
 
 // checkRef checks that a tensor from the host lies in the host zone or in

@@ -21,6 +21,8 @@ const serverName = kserve.ServerName
 // stop keeping values past them.
 func (s *Server) infer(w http.ResponseWriter, r *http.Request, rt route) {
 	start := metrics.Now()
+	r, sp := startSpan(r, rt)
+	defer sp.End()
 	body, err := s.readBody(w, r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -43,6 +45,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	defer v.Release()
+	sp.Version(v.Number)
 	met, ok := v.Metrics(), false
 	met.Begin()
 	defer func() { met.End(metrics.KServeRESTModelInfer, start, ok) }()

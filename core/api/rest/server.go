@@ -20,6 +20,7 @@ import (
 	"github.com/ovmsgo/ovms/core/clientshm"
 	"github.com/ovmsgo/ovms/core/modelmanager"
 	"github.com/ovmsgo/ovms/core/security"
+	"github.com/ovmsgo/ovms/core/tracing"
 )
 
 // MaxBodyBytes is the largest request body accepted (OVMS's Drogon
@@ -205,6 +206,10 @@ func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, write func(io
 // fail answers an error as OVMS does and logs it at debug level.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status := writeError(w, err)
+	if sp := tracing.FromContext(r.Context()); sp.On() {
+		_, msg := errorStatus(err)
+		sp.FailHTTP(status, msg)
+	}
 	if s.log.Logger.IsLevelEnabled(logrus.DebugLevel) {
 		s.log.WithError(err).WithFields(logrus.Fields{"method": r.Method, "path": r.URL.Path, "status": status}).
 			Debug("processing REST request failed")

@@ -14,6 +14,8 @@ import (
 // body is parsed, and a version label is ignored.
 func (s *Server) predict(w http.ResponseWriter, r *http.Request, rt route) {
 	start := metrics.Now()
+	r, sp := startSpan(r, rt)
+	defer sp.End()
 	body, err := s.readBody(w, r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -26,6 +28,7 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	defer v.Release()
+	sp.Version(v.Number)
 	met, ok := v.Metrics(), false
 	met.Begin()
 	defer func() { met.End(metrics.TFSRESTPredict, start, ok) }()

@@ -21,6 +21,7 @@ import (
 	"github.com/ovmsgo/ovms/core/metrics"
 	"github.com/ovmsgo/ovms/core/modelmanager"
 	"github.com/ovmsgo/ovms/core/tensor"
+	"github.com/ovmsgo/ovms/core/tracing"
 	"github.com/ovmsgo/ovms/plugins/device"
 	kpb "github.com/ovmsgo/ovms/proto/kserve"
 )
@@ -147,7 +148,7 @@ func tensorMetadata(ts []device.TensorInfo) []*kpb.ModelMetadataResponse_TensorM
 // ModelInfer runs inference; outputs go back in raw_output_contents that
 // alias the plugin's arena until the response has been written.
 func (s *Service) ModelInfer(ctx context.Context, req *kpb.ModelInferRequest) (*kpb.ModelInferResponse, error) {
-	out, done, err := s.infer(ctx, req)
+	out, done, err := s.infer(ctx, req, "ModelInfer")
 	if err != nil {
 		return nil, err
 	}
@@ -160,10 +161,13 @@ func (s *Service) ModelInfer(ctx context.Context, req *kpb.ModelInferRequest) (*
 	return out, nil
 }
 
-// infer runs one request. The response's raw outputs alias the arena until
-// done is called, after the response has been serialized.
-func (s *Service) infer(ctx context.Context, req *kpb.ModelInferRequest) (*kpb.ModelInferResponse, func(), error) {
+// infer runs one request of the RPC method (its trace span's name). The
+// response's raw outputs alias the arena until done is called, after the
+// response has been serialized.
+func (s *Service) infer(ctx context.Context, req *kpb.ModelInferRequest, method string) (_ *kpb.ModelInferResponse, _ func(), err error) {
 	start := metrics.Now()
+	ctx, sp := tracing.StartGRPC(ctx, "inference.GRPCInferenceService", method, tracing.KServe)
+	defer func() { sp.EndGRPC(err) }()
 	// Raw contents kept in the received buffers (large requests) go back to
 	// gRPC when the handler returns, on every path; the inputs are in the
 	// arena by then.
@@ -173,6 +177,7 @@ func (s *Service) infer(ctx context.Context, req *kpb.ModelInferRequest) (*kpb.M
 		parts = raw.Parts
 	}
 	n, err := ParseVersion(req.GetModelVersion())
+	sp.Model(req.GetModelName(), n)
 	if err != nil {
 		return nil, nil, apierr.GRPCStatus(err)
 	}
@@ -181,6 +186,7 @@ func (s *Service) infer(ctx context.Context, req *kpb.ModelInferRequest) (*kpb.M
 		return nil, nil, apierr.GRPCStatus(err)
 	}
 	defer v.Release()
+	sp.Version(v.Number)
 	met, ok := v.Metrics(), false
 	met.Begin()
 	defer func() { met.End(metrics.KServeGRPCModelInfer, start, ok) }()
@@ -238,7 +244,7 @@ func (s *Service) ModelStreamInfer(stream kpb.GRPCInferenceService_ModelStreamIn
 			}
 			return err
 		}
-		out, done, err := s.infer(ctx, req)
+		out, done, err := s.infer(ctx, req, "ModelStreamInfer")
 		if err != nil {
 			err = stream.Send(&kpb.ModelStreamInferResponse{ErrorMessage: status.Convert(err).Message(),
 				InferResponse: &kpb.ModelInferResponse{ModelName: req.GetModelName(), ModelVersion: req.GetModelVersion(), Id: req.GetId()}})

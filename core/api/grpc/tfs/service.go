@@ -15,6 +15,7 @@ import (
 	"github.com/ovmsgo/ovms/core/metrics"
 	"github.com/ovmsgo/ovms/core/modelmanager"
 	"github.com/ovmsgo/ovms/core/tensor"
+	"github.com/ovmsgo/ovms/core/tracing"
 	fw "github.com/ovmsgo/ovms/proto/tensorflow/core/framework"
 	tferr "github.com/ovmsgo/ovms/proto/tensorflow/core/protobuf"
 	tfspb "github.com/ovmsgo/ovms/proto/tensorflow_serving/apis"
@@ -40,14 +41,18 @@ func Register(s *grpc.Server, models *modelmanager.Manager, maxRequestBytes int6
 
 // Predict runs inference; outputs go back as tensor_content aliasing the
 // plugin's arena until the response has been written.
-func (s *Service) Predict(ctx context.Context, req *tfspb.PredictRequest) (*tfspb.PredictResponse, error) {
+func (s *Service) Predict(ctx context.Context, req *tfspb.PredictRequest) (_ *tfspb.PredictResponse, err error) {
 	start := metrics.Now()
+	ctx, sp := tracing.StartGRPC(ctx, "tensorflow.serving.PredictionService", "Predict", tracing.TFS)
+	defer func() { sp.EndGRPC(err) }()
 	spec := req.GetModelSpec()
+	sp.Model(spec.GetName(), spec.GetVersion().GetValue())
 	v, err := s.models.Acquire(ctx, spec.GetName(), spec.GetVersion().GetValue())
 	if err != nil {
 		return nil, apierr.GRPCStatus(err)
 	}
 	defer v.Release()
+	sp.Version(v.Number)
 	met, ok := v.Metrics(), false
 	met.Begin()
 	defer func() { met.End(metrics.TFSGRPCPredict, start, ok) }()

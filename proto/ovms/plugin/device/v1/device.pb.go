@@ -885,9 +885,13 @@ type InferResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Outputs []*TensorRef           `protobuf:"bytes,1,rep,name=outputs,proto3" json:"outputs,omitempty"`
 	// Lease that covers every output buffer; pass it to Release.
-	Lease         uint64 `protobuf:"varint,2,opt,name=lease,proto3" json:"lease,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Lease uint64 `protobuf:"varint,2,opt,name=lease,proto3" json:"lease,omitempty"`
+	// When the engine run of this request started and ended (wall clock,
+	// Unix nanoseconds), for the core's "engine" trace span; 0: not reported.
+	EngineStartUnixNano int64 `protobuf:"varint,3,opt,name=engine_start_unix_nano,json=engineStartUnixNano,proto3" json:"engine_start_unix_nano,omitempty"`
+	EngineEndUnixNano   int64 `protobuf:"varint,4,opt,name=engine_end_unix_nano,json=engineEndUnixNano,proto3" json:"engine_end_unix_nano,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *InferResponse) Reset() {
@@ -930,6 +934,20 @@ func (x *InferResponse) GetOutputs() []*TensorRef {
 func (x *InferResponse) GetLease() uint64 {
 	if x != nil {
 		return x.Lease
+	}
+	return 0
+}
+
+func (x *InferResponse) GetEngineStartUnixNano() int64 {
+	if x != nil {
+		return x.EngineStartUnixNano
+	}
+	return 0
+}
+
+func (x *InferResponse) GetEngineEndUnixNano() int64 {
+	if x != nil {
+		return x.EngineEndUnixNano
 	}
 	return 0
 }
@@ -1301,10 +1319,12 @@ const file_ovms_plugin_device_v1_device_proto_rawDesc = "" +
 	"\aoutputs\x18\x03 \x03(\tR\aoutputs\x12@\n" +
 	"\n" +
 	"placements\x18\x04 \x03(\v2 .ovms.plugin.device.v1.TensorRefR\n" +
-	"placements\"a\n" +
+	"placements\"\xc7\x01\n" +
 	"\rInferResponse\x12:\n" +
 	"\aoutputs\x18\x01 \x03(\v2 .ovms.plugin.device.v1.TensorRefR\aoutputs\x12\x14\n" +
-	"\x05lease\x18\x02 \x01(\x04R\x05lease\"(\n" +
+	"\x05lease\x18\x02 \x01(\x04R\x05lease\x123\n" +
+	"\x16engine_start_unix_nano\x18\x03 \x01(\x03R\x13engineStartUnixNano\x12/\n" +
+	"\x14engine_end_unix_nano\x18\x04 \x01(\x03R\x11engineEndUnixNano\"(\n" +
 	"\x0eReleaseRequest\x12\x16\n" +
 	"\x06leases\x18\x01 \x03(\x04R\x06leases\"\x11\n" +
 	"\x0fReleaseResponse\"\xa2\x01\n" +
