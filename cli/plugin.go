@@ -16,7 +16,7 @@ import (
 	"github.com/ovmsgo/ovms/core/logging"
 	"github.com/ovmsgo/ovms/core/pluginhost"
 	"github.com/ovmsgo/ovms/core/server"
-	"github.com/ovmsgo/ovms/plugins/device"
+	plugproto "github.com/ovmsgo/ovms/plugins/host"
 )
 
 // pluginCommand is `ovms plugin ...`: device plugin management.
@@ -102,7 +102,7 @@ func pluginList(c *cli.Context) error {
 		if info.Unavailable {
 			state = "not present: " + info.Reason
 		}
-		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\n", fam, info.Version, device.Handshake.ProtocolVersion, info.Engine, strings.Join(info.Devices, ","), state)
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\n", fam, info.Version, plugproto.Handshake.ProtocolVersion, info.Engine, strings.Join(info.Devices, ","), state)
 	}
 	return w.Flush()
 }
@@ -195,7 +195,7 @@ func pluginInspect(c *cli.Context) error {
 	sum, _ := pluginhost.FileSHA256(inst.Path)
 	out := map[string]any{
 		"name": inst.Info.Name, "path": inst.Path, "sha256": sum, "version": inst.Info.Version,
-		"protocol_version": device.Handshake.ProtocolVersion, "engine": inst.Info.Engine, "devices": inst.Info.Devices,
+		"protocol_version": plugproto.Handshake.ProtocolVersion, "engine": inst.Info.Engine, "devices": inst.Info.Devices,
 		"available": !inst.Info.Unavailable, "unavailable_reason": inst.Info.Reason,
 	}
 	enc := json.NewEncoder(c.App.Writer)

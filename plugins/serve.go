@@ -9,6 +9,8 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/ovmsgo/ovms/plugins/device"
+	"github.com/ovmsgo/ovms/plugins/host"
+	"github.com/ovmsgo/ovms/plugins/host/dataplane"
 	"github.com/ovmsgo/ovms/plugins/shm"
 	"github.com/ovmsgo/ovms/plugins/shm/faultguard"
 )
@@ -23,21 +25,21 @@ const MaxControlMessage = 1 << 30
 // stops it or exits. It never returns.
 func ServeDevice(name string, factory device.Factory) {
 	log := NewLogger(name)
-	if os.Getenv(device.Handshake.MagicCookieKey) != device.Handshake.MagicCookieValue {
+	if os.Getenv(host.Handshake.MagicCookieKey) != host.Handshake.MagicCookieValue {
 		fmt.Fprintf(os.Stderr, "%s is an ovms device plugin: it is started by ovms, not by hand\n", os.Args[0])
 		os.Exit(1)
 	}
-	arena, err := shm.OpenFromEnv()
+	arena, err := host.OpenArenaFromEnv()
 	if err != nil {
 		log.WithError(err).Error("cannot map the shared-memory arena")
 		os.Exit(1)
 	}
-	channel, err := shm.OpenChannelFromEnv()
+	channel, err := dataplane.OpenChannelFromEnv()
 	if err != nil {
 		log.WithError(err).Error("cannot map the data-plane channel")
 		os.Exit(1)
 	}
-	var ep *shm.Endpoint
+	var ep *dataplane.Endpoint
 	if channel != nil {
 		ep = channel.Plugin()
 		if d, err := time.ParseDuration(os.Getenv("OVMS_CHANNEL_SPIN")); err == nil {
@@ -61,8 +63,8 @@ func ServeDevice(name string, factory device.Factory) {
 	}
 	go exitWithParent(log)
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: device.Handshake,
-		Plugins:         plugin.PluginSet{device.PluginName: &device.Plugin{Impl: dev, Arena: arena, Logger: log, Channel: ep, Regions: regions}},
+		HandshakeConfig: host.Handshake,
+		Plugins:         plugin.PluginSet{host.PluginName: &host.Plugin{Impl: dev, Arena: arena, Logger: log, Channel: ep, Regions: regions}},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			opts = append(opts, grpc.MaxRecvMsgSize(MaxControlMessage), grpc.MaxSendMsgSize(MaxControlMessage))
 			return grpc.NewServer(opts...)

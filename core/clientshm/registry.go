@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/ovmsgo/ovms/core/apierr"
-	"github.com/ovmsgo/ovms/plugins/device"
+	"github.com/ovmsgo/ovms/plugins/host"
 	"github.com/ovmsgo/ovms/plugins/shm"
 )
 
@@ -36,7 +36,7 @@ type Region struct {
 	obj     *object // the object, held open from registration
 	refs    atomic.Int64
 	mu      sync.Mutex
-	mapped  map[*device.Client]bool // plugins that mapped the region
+	mapped  map[*host.Client]bool // plugins that mapped the region
 	removed atomic.Bool
 }
 
@@ -90,7 +90,7 @@ func (r *Registry) Register(name, key string, offset, size uint64) error {
 		return apierr.Newf(apierr.SharedMemoryExists, "shared memory region '%s' already in manager", name)
 	}
 	next := copyMap(old)
-	next[name] = &Region{Name: name, Key: key, Offset: offset, Size: size, id: r.nextID.Add(1), path: path, obj: obj, mapped: map[*device.Client]bool{}}
+	next[name] = &Region{Name: name, Key: key, Offset: offset, Size: size, id: r.nextID.Add(1), path: path, obj: obj, mapped: map[*host.Client]bool{}}
 	r.regions.Store(&next)
 	return nil
 }
@@ -201,7 +201,7 @@ func (reg *Region) Holds(what string, offset, size uint64) error {
 // MapOn makes the region usable by a device plugin (mapping it there on
 // first use) and returns the id tensors name it by. The plugin maps the
 // very object registered (its device and inode are checked).
-func (reg *Region) MapOn(ctx context.Context, c *device.Client) (uint32, error) {
+func (reg *Region) MapOn(ctx context.Context, c *host.Client) (uint32, error) {
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
 	if !reg.mapped[c] {
@@ -227,7 +227,7 @@ func (reg *Region) unmapWhenIdle() {
 		_ = c.UnmapRegion(ctx, reg.id)
 		cancel()
 	}
-	reg.mapped = map[*device.Client]bool{}
+	reg.mapped = map[*host.Client]bool{}
 	reg.obj.close()
 }
 

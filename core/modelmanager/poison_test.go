@@ -6,14 +6,14 @@ import (
 	"time"
 
 	"github.com/ovmsgo/ovms/plugins/device"
-	"github.com/ovmsgo/ovms/plugins/shm"
+	"github.com/ovmsgo/ovms/plugins/host"
 )
 
 // TestPoisonList: a recorded request is refused by its exact inputs (names,
 // types, shapes and bytes), with an error naming the model and version,
 // until its entry expires; other requests pass.
 func TestPoisonList(t *testing.T) {
-	arena, err := shm.Create("poison-test", 1<<20, 0.5)
+	arena, err := host.CreateArena("poison-test", 1<<20, 0.5)
 	if err != nil {
 		t.Fatal(err)
 	}

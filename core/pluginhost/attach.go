@@ -2,6 +2,7 @@ package pluginhost
 
 import (
 	"github.com/ovmsgo/ovms/plugins/device"
+	"github.com/ovmsgo/ovms/plugins/host"
 	"github.com/ovmsgo/ovms/plugins/shm"
 )
 
@@ -9,6 +10,6 @@ import (
 // in-process plugin served over an in-memory connection, as in tests) as an
 // Instance. Kill only unmaps the arena (once nothing holds it); Exited is
 // always false.
-func Attach(family string, client *device.Client, arena *shm.Arena, info *device.Info) *Instance {
+func Attach(family string, client *host.Client, arena *shm.Arena, info *device.Info) *Instance {
 	return &Instance{Family: family, Key: Key{Family: family}, Device: client, Arena: arena, Info: info, suspects: newSuspects()}
 }

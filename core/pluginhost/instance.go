@@ -20,6 +20,8 @@ import (
 	"github.com/ovmsgo/ovms/core/logging"
 	"github.com/ovmsgo/ovms/plugins"
 	"github.com/ovmsgo/ovms/plugins/device"
+	"github.com/ovmsgo/ovms/plugins/host"
+	"github.com/ovmsgo/ovms/plugins/host/dataplane"
 	"github.com/ovmsgo/ovms/plugins/shm"
 )
 
@@ -33,13 +35,13 @@ type Instance struct {
 	// Path is the plugin executable.
 	Path string
 	// Device is the control client.
-	Device *device.Client
+	Device *host.Client
 	// Arena is the shared-memory arena shared with the process.
 	Arena *shm.Arena
 	// Info is what the plugin reported about itself at start.
 	Info *device.Info
 
-	channel *shm.Channel
+	channel *dataplane.Channel
 	pc      *plugin.Client
 	pid     int
 	started time.Time
@@ -130,11 +132,11 @@ type spec struct {
 // start launches a plugin binary and completes the handshake.
 func start(ctx context.Context, sp spec) (*Instance, error) {
 	family, path, env, log := sp.key.Family, sp.path, sp.env, sp.log
-	arena, err := shm.Create("ovms-"+family, sp.arenaBytes, 0.5)
+	arena, err := host.CreateArena("ovms-"+family, sp.arenaBytes, 0.5)
 	if err != nil {
 		return nil, fmt.Errorf("starting %s plugin: %w", family, err)
 	}
-	channel, err := shm.CreateChannel(channelSlots)
+	channel, err := dataplane.CreateChannel(channelSlots)
 	if err != nil {
 		arena.Close()
 		return nil, fmt.Errorf("starting %s plugin: %w", family, err)
@@ -142,8 +144,8 @@ func start(ctx context.Context, sp spec) (*Instance, error) {
 	cmd := exec.Command(path)
 	cmd.ExtraFiles = append([]*os.File{arena.File()}, channel.Files()...)
 	cmd.Env = append(WithMallocTunables(os.Environ()),
-		shm.EnvLayout+"="+arena.Layout().String(),
-		shm.EnvChannel+"="+channel.Env(),
+		host.EnvLayout+"="+arena.Layout().String(),
+		dataplane.EnvChannel+"="+channel.Env(),
 		plugins.EnvLogLevel+"="+logging.LevelName(),
 	)
 	cmd.Env = append(cmd.Env, env...)
@@ -163,8 +165,8 @@ func start(ctx context.Context, sp spec) (*Instance, error) {
 	}
 	pc := plugin.NewClient(&plugin.ClientConfig{
 		SecureConfig:     secure,
-		HandshakeConfig:  device.Handshake,
-		Plugins:          plugin.PluginSet{device.PluginName: &device.Plugin{Arena: arena}},
+		HandshakeConfig:  host.Handshake,
+		Plugins:          plugin.PluginSet{host.PluginName: &host.Plugin{Arena: arena}},
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           logging.NewHCLog(plog),
@@ -181,12 +183,12 @@ func start(ctx context.Context, sp spec) (*Instance, error) {
 		}
 		return nil, fmt.Errorf("starting %s plugin %s: %w", family, path, err)
 	}
-	raw, err := rpc.Dispense(device.PluginName)
+	raw, err := rpc.Dispense(host.PluginName)
 	if err != nil {
 		inst.Kill()
 		return nil, fmt.Errorf("connecting to %s plugin: %w", family, err)
 	}
-	inst.Device = raw.(*device.Client)
+	inst.Device = raw.(*host.Client)
 	if os.Getenv(EnvDataPlane) != "grpc" {
 		ep := channel.Host()
 		if v := os.Getenv(EnvSpin); v != "" {

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/ovmsgo/ovms/plugins/device"
+	"github.com/ovmsgo/ovms/plugins/host"
 )
 
 // API says which protocol a request came in by; some OVMS messages differ.
@@ -72,7 +73,7 @@ type ShmRef struct {
 type Shared interface {
 	// MapOn maps the region in the plugin behind c (once) and returns the
 	// id tensors name it by.
-	MapOn(ctx context.Context, c *device.Client) (uint32, error)
+	MapOn(ctx context.Context, c *host.Client) (uint32, error)
 }
 
 // Request is one inference request as the model manager sees it.

@@ -3,21 +3,12 @@ package shm
 import (
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
 
-// EnvLayout is the environment variable through which the host tells the
-// plugin where the arena is: "fd=3,size=N,split=S".
-const EnvLayout = "OVMS_ARENA"
-
-// ChildFD is the descriptor number the arena has in the plugin process
-// (exec.Cmd.ExtraFiles[0]).
-const ChildFD = 3
-
-// Layout describes an arena: its size and where the plugin zone begins.
+// Layout describes an arena: its size, where the plugin zone begins, and
+// the descriptor the plugin process has it as.
 type Layout struct {
 	FD    int
 	Size  uint64
@@ -29,37 +20,6 @@ func (l Layout) String() string {
 	return fmt.Sprintf("fd=%d,size=%d,split=%d", l.FD, l.Size, l.Split)
 }
 
-// ParseLayout decodes the value of EnvLayout.
-func ParseLayout(s string) (Layout, error) {
-	var l Layout
-	seen := 0
-	for _, kv := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return l, fmt.Errorf("arena layout %q: %q is not key=value", s, kv)
-		}
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return l, fmt.Errorf("arena layout %q: %s: %w", s, k, err)
-		}
-		switch k {
-		case "fd":
-			l.FD = int(n)
-		case "size":
-			l.Size = n
-		case "split":
-			l.Split = n
-		default:
-			return l, fmt.Errorf("arena layout %q: unknown key %q", s, k)
-		}
-		seen++
-	}
-	if seen != 3 || l.Split > l.Size || l.Split%Align != 0 {
-		return l, fmt.Errorf("arena layout %q: want fd, size and an aligned split <= size", s)
-	}
-	return l, nil
-}
-
 // Arena is one shared-memory region mapped into this process.
 type Arena struct {
 	mem    []byte
@@ -69,62 +29,10 @@ type Arena struct {
 	plugin *Zone
 }
 
-// Create makes a new arena of size bytes (host side). The plugin zone gets the
-// upper pluginPart of it (0 < pluginPart < 1). Pages are not touched: memory
-// is committed on first use and then stays with the arena, so the steady state
-// costs no page faults and no mapping per request.
-func Create(name string, size uint64, pluginPart float64) (*Arena, error) {
-	if size < 2*Align || pluginPart <= 0 || pluginPart >= 1 {
-		return nil, fmt.Errorf("creating arena: size %d or plugin part %v out of range", size, pluginPart)
-	}
-	split := uint64(float64(size)*(1-pluginPart)) &^ (Align - 1)
-	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
-	if err != nil {
-		return nil, fmt.Errorf("creating arena memfd: %w", err)
-	}
-	f := os.NewFile(uintptr(fd), "memfd:"+name)
-	if err := unix.Ftruncate(fd, int64(size)); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("sizing arena to %d bytes: %w", size, err)
-	}
-	a, err := mapArena(f, Layout{FD: ChildFD, Size: size, Split: split})
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return a, nil
-}
-
-// Open maps the arena this process inherited (plugin side).
-func Open(l Layout) (*Arena, error) {
-	f := os.NewFile(uintptr(l.FD), "arena")
-	if f == nil {
-		return nil, fmt.Errorf("opening arena: bad descriptor %d", l.FD)
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(l.FD, &st); err != nil {
-		return nil, fmt.Errorf("opening arena fd %d: %w", l.FD, err)
-	}
-	if uint64(st.Size) < l.Size {
-		return nil, fmt.Errorf("opening arena fd %d: file has %d bytes, layout says %d", l.FD, st.Size, l.Size)
-	}
-	return mapArena(f, l)
-}
-
-// OpenFromEnv maps the arena described by EnvLayout (plugin side).
-func OpenFromEnv() (*Arena, error) {
-	v := os.Getenv(EnvLayout)
-	if v == "" {
-		return nil, fmt.Errorf("opening arena: %s is not set (is this process started by ovms?)", EnvLayout)
-	}
-	l, err := ParseLayout(v)
-	if err != nil {
-		return nil, err
-	}
-	return Open(l)
-}
-
-func mapArena(f *os.File, l Layout) (*Arena, error) {
+// Map maps an arena's memory from its descriptor f: the host's memfd or,
+// in a plugin process, the inherited descriptor. The SDK and the host call
+// it (see package host); a device gets its arena in device.Env.
+func Map(f *os.File, l Layout) (*Arena, error) {
 	mem, err := unix.Mmap(int(f.Fd()), 0, int(l.Size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("mapping arena of %d bytes: %w", l.Size, err)

@@ -1,6 +1,6 @@
 // Package devicetest serves mock device plugins in process for the core's
 // tests: the real go-plugin gRPC client and server shims over an in-memory
-// connection and a real shared-memory arena, with a device.Mock behind them
+// connection and a real shared-memory arena, with a host.Mock behind them
 // (for fault injection and for tests of code above the plugin boundary).
 package devicetest
 
@@ -15,13 +15,14 @@ import (
 
 	"github.com/ovmsgo/ovms/core/pluginhost"
 	"github.com/ovmsgo/ovms/plugins/device"
+	"github.com/ovmsgo/ovms/plugins/host"
 	"github.com/ovmsgo/ovms/plugins/shm"
 )
 
 // NewArena creates a 1 MiB arena closed with the test.
 func NewArena(t testing.TB) *shm.Arena {
 	t.Helper()
-	arena, err := shm.Create("devicetest", 1<<20, 0.5)
+	arena, err := host.CreateArena("devicetest", 1<<20, 0.5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,17 +32,17 @@ func NewArena(t testing.TB) *shm.Arena {
 
 // Serve serves mock over an in-memory connection and returns it as the
 // "cpu" plugin instance.
-func Serve(t testing.TB, mock *device.Mock, arena *shm.Arena) *pluginhost.Instance {
+func Serve(t testing.TB, mock *host.Mock, arena *shm.Arena) *pluginhost.Instance {
 	t.Helper()
 	client, _ := plugin.TestPluginGRPCConn(t, true, map[string]plugin.Plugin{
-		device.PluginName: &device.Plugin{Impl: mock, Arena: arena},
+		host.PluginName: &host.Plugin{Impl: mock, Arena: arena},
 	})
 	t.Cleanup(func() { client.Close() })
-	raw, err := client.Dispense(device.PluginName)
+	raw, err := client.Dispense(host.PluginName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pluginhost.Attach("cpu", raw.(*device.Client), arena, &device.Info{Name: "mock", Devices: []string{"CPU"}})
+	return pluginhost.Attach("cpu", raw.(*host.Client), arena, &device.Info{Name: "mock", Devices: []string{"CPU"}})
 }
 
 // Devices hands out one instance for the "cpu" family and reports every
@@ -68,11 +69,11 @@ var DummyInfo = &device.ModelInfo{
 // AddOne returns a mock whose every model has info (DummyInfo if nil) and
 // whose Infer adds one to the first input (FP32) into an output named after
 // info's first output, allocated in the plugin zone as a real plugin does.
-func AddOne(arena *shm.Arena, info *device.ModelInfo) *device.Mock {
+func AddOne(arena *shm.Arena, info *device.ModelInfo) *host.Mock {
 	if info == nil {
 		info = DummyInfo
 	}
-	return &device.Mock{
+	return &host.Mock{
 		LoadF:   func(context.Context, *device.LoadRequest) (*device.ModelInfo, error) { return info, nil },
 		UnloadF: func(context.Context, device.ModelKey) error { return nil },
 		InferF: func(_ context.Context, req *device.InferRequest) (*device.InferResponse, error) {

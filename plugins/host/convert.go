@@ -1,4 +1,4 @@
-package device
+package host
 
 import (
 	devicev1 "github.com/ovmsgo/ovms/proto/ovms/plugin/device/v1"

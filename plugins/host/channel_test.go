@@ -1,4 +1,4 @@
-package device_test
+package host_test
 
 import (
 	"context"
@@ -12,31 +12,33 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ovmsgo/ovms/plugins/device"
+	"github.com/ovmsgo/ovms/plugins/host"
+	"github.com/ovmsgo/ovms/plugins/host/dataplane"
 	"github.com/ovmsgo/ovms/plugins/shm"
 )
 
 // connectChannel is connect with the shared-memory data plane attached.
-func connectChannel(t *testing.T, mock *device.Mock) (*device.Client, *shm.Arena, *shm.Channel) {
+func connectChannel(t *testing.T, mock *host.Mock) (*host.Client, *shm.Arena, *dataplane.Channel) {
 	t.Helper()
-	arena, err := shm.Create("channel-test", 1<<20, 0.5)
+	arena, err := host.CreateArena("channel-test", 1<<20, 0.5)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { arena.Close() })
-	ch, err := shm.CreateChannel(16)
+	ch, err := dataplane.CreateChannel(16)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ch.Close() })
 	client, _ := plugin.TestPluginGRPCConn(t, true, map[string]plugin.Plugin{
-		device.PluginName: &device.Plugin{Impl: mock, Arena: arena, Channel: ch.Plugin()},
+		host.PluginName: &host.Plugin{Impl: mock, Arena: arena, Channel: ch.Plugin()},
 	})
 	t.Cleanup(func() { client.Close() })
-	raw, err := client.Dispense(device.PluginName)
+	raw, err := client.Dispense(host.PluginName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := raw.(*device.Client)
+	c := raw.(*host.Client)
 	c.AttachChannel(ch.Host(), arena)
 	return c, arena, ch
 }
@@ -44,7 +46,7 @@ func connectChannel(t *testing.T, mock *device.Mock) (*device.Client, *shm.Arena
 func TestChannelCarriesBigRequestsAndResults(t *testing.T) {
 	var arena *shm.Arena
 	var seen int
-	mock := &device.Mock{InferF: func(_ context.Context, req *device.InferRequest) (*device.InferResponse, error) {
+	mock := &host.Mock{InferF: func(_ context.Context, req *device.InferRequest) (*device.InferResponse, error) {
 		seen = len(req.Inputs)
 		resp := &device.InferResponse{}
 		for i := 0; i < 40; i++ { // far more than a ring slot holds
@@ -92,7 +94,7 @@ func TestChannelCarriesBigRequestsAndResults(t *testing.T) {
 
 func TestChannelErrorsAndPluginLoss(t *testing.T) {
 	block := make(chan struct{})
-	mock := &device.Mock{InferF: func(_ context.Context, req *device.InferRequest) (*device.InferResponse, error) {
+	mock := &host.Mock{InferF: func(_ context.Context, req *device.InferRequest) (*device.InferResponse, error) {
 		if req.Model.Name == "slow" {
 			<-block
 		}

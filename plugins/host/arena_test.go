@@ -1,13 +1,15 @@
-package shm
+package host
 
 import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ovmsgo/ovms/plugins/shm"
 )
 
 func TestLayoutRoundTripAndErrors(t *testing.T) {
-	l := Layout{FD: 3, Size: 1 << 20, Split: 1 << 19}
+	l := shm.Layout{FD: 3, Size: 1 << 20, Split: 1 << 19}
 	got, err := ParseLayout(l.String())
 	if err != nil || got != l {
 		t.Fatalf("round trip %+v %v", got, err)
@@ -20,7 +22,7 @@ func TestLayoutRoundTripAndErrors(t *testing.T) {
 }
 
 func TestArenaSharedBetweenMappings(t *testing.T) {
-	host, err := Create("test", 1<<20, 0.25)
+	host, err := CreateArena("test", 1<<20, 0.25)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +38,7 @@ func TestArenaSharedBetweenMappings(t *testing.T) {
 	}
 	l := host.Layout()
 	l.FD = dup
-	child, err := Open(l)
+	child, err := OpenArena(l)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +59,7 @@ func TestArenaSharedBetweenMappings(t *testing.T) {
 
 func TestOpenFromEnvNeedsLayout(t *testing.T) {
 	t.Setenv(EnvLayout, "")
-	if _, err := OpenFromEnv(); err == nil {
+	if _, err := OpenArenaFromEnv(); err == nil {
 		t.Fatal("OpenFromEnv without layout succeeded")
 	}
 }

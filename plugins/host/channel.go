@@ -1,4 +1,4 @@
-package device
+package host
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/ovmsgo/ovms/plugins/host/dataplane"
 	"github.com/ovmsgo/ovms/plugins/shm"
 	devicev1 "github.com/ovmsgo/ovms/proto/ovms/plugin/device/v1"
 )
@@ -27,7 +28,7 @@ const (
 	kindResult       uint32 = 4 // plugin -> host: InferResponse
 	kindResultArena  uint32 = 5 // plugin -> host: InferResponse in the arena
 	kindError        uint32 = 6 // plugin -> host: uint32 gRPC code + message
-	maxReleasePerMsg        = shm.SlotPayload / 8
+	maxReleasePerMsg        = dataplane.SlotPayload / 8
 )
 
 // result is what a waiting Infer call gets.
@@ -39,7 +40,7 @@ type result struct {
 // dataPlane is the host side of the channel: Infer sends a request and
 // waits for its result, which one receiver goroutine delivers.
 type dataPlane struct {
-	ep       *shm.Endpoint
+	ep       *dataplane.Endpoint
 	arena    *shm.Arena
 	next     atomic.Uint64
 	pending  sync.Map     // id -> chan result
@@ -67,7 +68,7 @@ func (d *dataPlane) spinFor() time.Duration {
 
 // AttachChannel makes Infer and Release use the shared-memory channel
 // instead of gRPC calls. It starts the goroutine that receives results.
-func (c *Client) AttachChannel(ep *shm.Endpoint, arena *shm.Arena) {
+func (c *Client) AttachChannel(ep *dataplane.Endpoint, arena *shm.Arena) {
 	d := &dataPlane{ep: ep, arena: arena}
 	ep.SpinFor = d.spinFor
 	c.dp = d
@@ -141,7 +142,7 @@ func (d *dataPlane) infer(req *devicev1.InferRequest) (*devicev1.InferResponse, 
 		return nil, status.Errorf(codes.Internal, "encoding request: %v", err)
 	}
 	kind := kindInfer
-	if len(msg) > shm.SlotPayload {
+	if len(msg) > dataplane.SlotPayload {
 		off, err := d.arena.HostZone().Alloc(uint64(len(msg)))
 		if err != nil {
 			return nil, status.Errorf(codes.ResourceExhausted, "request message: %v", err)
@@ -195,7 +196,7 @@ func (d *dataPlane) release(leases []uint64) error {
 // While a request runs the receiver sleeps between messages (the engine has
 // the cores); once the plugin is idle again it polls for DefaultSpin, so the
 // next request of a busy client costs no wake-up.
-func (s *server) serveChannel(ep *shm.Endpoint) error {
+func (s *server) serveChannel(ep *dataplane.Endpoint) error {
 	spin := ep.Spin
 	ep.SpinFor = func() time.Duration {
 		if s.running.Load() > 0 {
@@ -236,7 +237,7 @@ func (s *server) decodeRequest(kind uint32, payload []byte) (*devicev1.InferRequ
 }
 
 // answer runs one request and sends its result or error.
-func (s *server) answer(ep *shm.Endpoint, id uint64, req *devicev1.InferRequest, err error) {
+func (s *server) answer(ep *dataplane.Endpoint, id uint64, req *devicev1.InferRequest, err error) {
 	defer func() {
 		if s.running.Add(-1) == 0 {
 			ep.Nudge() // idle now: poll for the next request
@@ -249,12 +250,12 @@ func (s *server) answer(ep *shm.Endpoint, id uint64, req *devicev1.InferRequest,
 	if err != nil {
 		st := status.Convert(err)
 		msg := binary.LittleEndian.AppendUint32(nil, uint32(st.Code()))
-		msg = append(msg, st.Message()[:min(len(st.Message()), shm.SlotPayload-4)]...)
+		msg = append(msg, st.Message()[:min(len(st.Message()), dataplane.SlotPayload-4)]...)
 		_ = ep.Send(id, kindError, msg)
 		return
 	}
 	msg, err := proto.Marshal(resp)
-	if err == nil && len(msg) > shm.SlotPayload {
+	if err == nil && len(msg) > dataplane.SlotPayload {
 		msg, err = s.resultInArena(resp.GetLease(), msg)
 		if err == nil {
 			_ = ep.Send(id, kindResultArena, msg)

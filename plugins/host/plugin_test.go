@@ -1,4 +1,4 @@
-package device_test
+package host_test
 
 import (
 	"context"
@@ -10,33 +10,34 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ovmsgo/ovms/plugins/device"
+	"github.com/ovmsgo/ovms/plugins/host"
 	"github.com/ovmsgo/ovms/plugins/shm"
 )
 
 // connect serves mock over an in-memory gRPC connection and returns the
 // host-side client, both sides sharing one arena.
-func connect(t *testing.T, mock *device.Mock) (*device.Client, *shm.Arena) {
+func connect(t *testing.T, mock *host.Mock) (*host.Client, *shm.Arena) {
 	t.Helper()
-	arena, err := shm.Create("contract-test", 1<<20, 0.5)
+	arena, err := host.CreateArena("contract-test", 1<<20, 0.5)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { arena.Close() })
 	client, _ := plugin.TestPluginGRPCConn(t, true, map[string]plugin.Plugin{
-		device.PluginName: &device.Plugin{Impl: mock, Arena: arena},
+		host.PluginName: &host.Plugin{Impl: mock, Arena: arena},
 	})
 	t.Cleanup(func() { client.Close() })
-	raw, err := client.Dispense(device.PluginName)
+	raw, err := client.Dispense(host.PluginName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return raw.(*device.Client), arena
+	return raw.(*host.Client), arena
 }
 
 func TestInfoLoadUnloadRoundTrip(t *testing.T) {
 	var gotLoad *device.LoadRequest
 	var gotUnload device.ModelKey
-	c, _ := connect(t, &device.Mock{
+	c, _ := connect(t, &host.Mock{
 		InfoF: func(context.Context) (*device.Info, error) {
 			return &device.Info{Name: "mock", Version: "v1", Engine: "none", Devices: []string{"CPU", "MOCK"}}, nil
 		},
@@ -76,7 +77,7 @@ func TestInfoLoadUnloadRoundTrip(t *testing.T) {
 
 func TestInferLeasesOutputsUntilRelease(t *testing.T) {
 	var arena *shm.Arena
-	mock := &device.Mock{InferF: func(_ context.Context, req *device.InferRequest) (*device.InferResponse, error) {
+	mock := &host.Mock{InferF: func(_ context.Context, req *device.InferRequest) (*device.InferResponse, error) {
 		in := req.Inputs[0]
 		src, err := arena.Bytes(in.Offset, in.Length)
 		if err != nil {
@@ -128,7 +129,7 @@ func TestInferLeasesOutputsUntilRelease(t *testing.T) {
 
 func TestInferRejectsInputsOutsideHostZone(t *testing.T) {
 	called := false
-	c, arena := connect(t, &device.Mock{InferF: func(context.Context, *device.InferRequest) (*device.InferResponse, error) {
+	c, arena := connect(t, &host.Mock{InferF: func(context.Context, *device.InferRequest) (*device.InferResponse, error) {
 		called = true
 		return &device.InferResponse{}, nil
 	}})
@@ -148,7 +149,7 @@ func TestInferRejectsInputsOutsideHostZone(t *testing.T) {
 }
 
 func TestErrorsKeepTheirCode(t *testing.T) {
-	c, _ := connect(t, &device.Mock{
+	c, _ := connect(t, &host.Mock{
 		LoadF: func(context.Context, *device.LoadRequest) (*device.ModelInfo, error) {
 			return nil, status.Error(codes.FailedPrecondition, "cannot compile")
 		},
@@ -170,7 +171,7 @@ func TestErrorsKeepTheirCode(t *testing.T) {
 }
 
 func TestOutputOutsidePluginZoneIsRejected(t *testing.T) {
-	c, arena := connect(t, &device.Mock{InferF: func(context.Context, *device.InferRequest) (*device.InferResponse, error) {
+	c, arena := connect(t, &host.Mock{InferF: func(context.Context, *device.InferRequest) (*device.InferResponse, error) {
 		return &device.InferResponse{Outputs: []device.TensorRef{{Name: "a", Offset: 0, Length: 8}}}, nil
 	}})
 	_ = arena

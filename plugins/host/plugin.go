@@ -1,4 +1,4 @@
-package device
+package host
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc"
 
+	"github.com/ovmsgo/ovms/plugins/host/dataplane"
 	"github.com/ovmsgo/ovms/plugins/shm"
 	devicev1 "github.com/ovmsgo/ovms/proto/ovms/plugin/device/v1"
 )
@@ -35,7 +36,7 @@ type Plugin struct {
 	Logger *logrus.Entry
 	// Channel, in the plugin process, is the data-plane endpoint requests
 	// also arrive on (nil: gRPC only).
-	Channel *shm.Endpoint
+	Channel *dataplane.Endpoint
 	// Regions, in the plugin process, holds the client regions MapRegion
 	// maps (nil: client regions are refused).
 	Regions *shm.RegionTable

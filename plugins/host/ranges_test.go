@@ -1,16 +1,18 @@
-package device
+package host
 
 import (
 	"reflect"
 	"testing"
+
+	"github.com/ovmsgo/ovms/plugins/device"
 )
 
 // TestTensorInfoRanges: dimension ranges survive the protocol, are written
 // as OVMS's Dimension::toString ("[1~4]", -1, the size) and bound InRange.
 func TestTensorInfoRanges(t *testing.T) {
 	in := []TensorInfo{
-		{Name: "x", DType: Float32, Shape: []int64{-1, -1, 10}, ShapeMin: []int64{1, -1, 10}, ShapeMax: []int64{4, -1, 10}},
-		{Name: "y", DType: Float32, Shape: []int64{-1, 3}},
+		{Name: "x", DType: device.Float32, Shape: []int64{-1, -1, 10}, ShapeMin: []int64{1, -1, 10}, ShapeMax: []int64{4, -1, 10}},
+		{Name: "y", DType: device.Float32, Shape: []int64{-1, 3}},
 	}
 	got := infosFromProto(infosToProto(in))
 	if !reflect.DeepEqual(got, in) {
