@@ -1,11 +1,19 @@
-// Package plugins is the public SDK for ovms plugin authors. A device plugin
-// is a separate executable that hosts an inference engine; the ovms core
-// starts it through hashicorp/go-plugin, talks to it over gRPC for control and
-// hands tensor bytes over in a shared-memory arena (package shm).
+// Package plugins is the public SDK for ovms device plugin authors. A device
+// plugin is a separate executable, ovms-device-<family>, that hosts an
+// inference engine; ovms starts it through hashicorp/go-plugin, talks to it
+// over gRPC for control and hands tensor bytes over in a shared-memory
+// arena. An author implements device.Device and serves it:
 //
-// A device plugin's main function is one line:
+//	func main() { plugins.ServeDevice("negate", newNegate) }
 //
-//	func main() { plugins.ServeDevice(cpu.New) }
+// where newNegate is a device.Factory. The packages an author uses:
 //
-// The SDK never imports the ovms core, so plugins can be built against it alone.
+//   - plugins: ServeDevice and the plugin's logger;
+//   - plugins/device: the Device contract, Env.Respond for outputs, Models;
+//   - plugins/modelinfo: a model's inputs and outputs for Load;
+//   - plugins/device/devicetest: the contract tests to run on a Device.
+//
+// plugins/host is the core's side of the protocol: authors never need it.
+// docs/device-plugins.md walks through a whole plugin. The SDK never
+// imports the ovms core, so plugins can be built against it alone.
 package plugins

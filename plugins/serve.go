@@ -23,6 +23,16 @@ const MaxControlMessage = 1 << 30
 // ServeDevice runs a device plugin process: it maps the arena inherited from
 // the host, builds the device with factory and serves it until the host
 // stops it or exits. It never returns.
+//
+// name is the plugin's name in its log lines (the "plugin" field the host
+// re-emits); by convention it is the family of the binary's file name.
+// ServeDevice does not decide which models reach the plugin: the host
+// does, by file name. A model's target_device is lowercased and cut at the
+// first '.', ':' or '(' to give its family ("NEGATE" -> "negate", "GPU.1"
+// -> "gpu"; OVMS's "NVIDIA" -> "cuda"), and the family's plugin is the
+// executable ovms-device-<family>, looked for in --plugin_dir and then in
+// the folder of the ovms executable. Info.Devices only describes the
+// plugin to `ovms plugin list` and `inspect`.
 func ServeDevice(name string, factory device.Factory) {
 	log := NewLogger(name)
 	if os.Getenv(host.Handshake.MagicCookieKey) != host.Handshake.MagicCookieValue {

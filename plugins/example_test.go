@@ -1,0 +1,50 @@
+package plugins_test
+
+import (
+	"context"
+
+	"github.com/ovmsgo/ovms/plugins"
+	"github.com/ovmsgo/ovms/plugins/device"
+	"github.com/ovmsgo/ovms/plugins/modelinfo"
+)
+
+// echo answers every output with the first input: a whole device.
+type echo struct {
+	device.Models[*device.ModelInfo]
+	env *device.Env
+}
+
+func (e *echo) Info(context.Context) (*device.Info, error) {
+	return &device.Info{Name: "echo", Devices: []string{"ECHO"}}, nil
+}
+
+func (e *echo) Load(_ context.Context, req *device.LoadRequest) (*device.ModelInfo, error) {
+	info, err := modelinfo.Read(req)
+	if err == nil {
+		e.Store(req.Model, info)
+	}
+	return info, err
+}
+
+func (e *echo) Infer(_ context.Context, req *device.InferRequest) (*device.InferResponse, error) {
+	info, err := e.Get(req.Model)
+	if err != nil {
+		return nil, err
+	}
+	return e.env.Respond(req, func(c *device.Call) error {
+		in, x, err := c.Input(info.Inputs[0].Name)
+		if err != nil {
+			return err
+		}
+		y, err := c.OutputBytes(info.Outputs[0].Name, in.DType, in.Shape, in.Length)
+		copy(y, x)
+		return err
+	})
+}
+
+// The main function of the binary ovms-device-echo, which serves models
+// whose target_device is ECHO. (Compiled, not run: ServeDevice never
+// returns.)
+func ExampleServeDevice() {
+	plugins.ServeDevice("echo", func(env *device.Env) (device.Device, error) { return &echo{env: env}, nil })
+}
