@@ -26,14 +26,14 @@ func pluginCommand() *cli.Command {
 		Name:   "plugin",
 		Usage:  "device plugins: list what is installed and whether its device is present here",
 		Action: pluginAction,
-		Subcommands: []*cli.Command{{
+		Subcommands: []*cli.Command{pluginNewCommand(), {
 			Name:   "list",
 			Usage:  "start every installed device plugin once and print its version, protocol, engine, devices and availability",
 			Flags:  []cli.Flag{dir},
 			Action: pluginList,
 		}, {
 			Name:      "install",
-			Usage:     "copy a plugin binary into the plugin folder and record its sha256 in the folder's manifest (plugins.json)",
+			Usage:     "copy a plugin binary into the plugin folder and record its sha256 in the folder's manifest (plugins.json); a folder without a manifest gets one that also records the plugins already there",
 			ArgsUsage: "PATH|file:///PATH",
 			Flags:     []cli.Flag{dir, &cli.StringFlag{Name: "sha256", Usage: "refuse the file unless its sha256 is this (hex)"}},
 			Action:    pluginInstall,
@@ -59,7 +59,7 @@ func pluginAction(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return cli.ShowSubcommandHelp(c)
 	}
-	return fmt.Errorf("%w: plugin: unknown command %q (want list, install, remove or inspect)", config.ErrUsage, c.Args().First())
+	return fmt.Errorf("%w: plugin: unknown command %q (want new, list, install, remove or inspect)", config.ErrUsage, c.Args().First())
 }
 
 // probeHost is a plugin host for starting plugins once to ask them about
@@ -136,8 +136,14 @@ func pluginInstall(c *cli.Context) error {
 	if err != nil {
 		return errorf("%v", err)
 	}
+	var adopted []string
 	if m == nil {
-		m = &pluginhost.Manifest{Plugins: map[string]string{}}
+		// A folder without a manifest trusts every plugin in it; a manifest
+		// trusts only what it lists. Keep the plugins already there (the
+		// built-in ones beside ovms) trusted, as they are now.
+		if m, adopted, err = adoptInstalled(dir, name); err != nil {
+			return errorf("%v", err)
+		}
 	}
 	data, err := os.ReadFile(src)
 	if err != nil {
@@ -155,8 +161,40 @@ func pluginInstall(c *cli.Context) error {
 	if err := m.Write(dir); err != nil {
 		return errorf("%v", err)
 	}
+	if len(adopted) > 0 {
+		fmt.Fprintf(c.App.Writer, "%s had no %s: recorded the plugins already there as installed: %s\n", dir, pluginhost.ManifestFile, strings.Join(adopted, ", "))
+	}
 	fmt.Fprintf(c.App.Writer, "installed %s (sha256 %s) into %s\n", name, sum, dir)
 	return nil
+}
+
+// adoptInstalled starts the manifest of a folder that has none: every
+// plugin binary already in dir (other than the one being installed, skip)
+// is recorded with its current sha256, so that writing the manifest does
+// not lock them out. It returns the manifest and the names recorded.
+func adoptInstalled(dir, skip string) (*pluginhost.Manifest, []string, error) {
+	m := &pluginhost.Manifest{Plugins: map[string]string{}}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasPrefix(name, pluginhost.BinaryPrefix) || name == skip || !e.Type().IsRegular() {
+			continue
+		}
+		if info, err := e.Info(); err != nil || info.Mode()&0o111 == 0 {
+			continue
+		}
+		sum, err := pluginhost.FileSHA256(filepath.Join(dir, name))
+		if err != nil {
+			return nil, nil, err
+		}
+		m.Plugins[name] = sum
+		names = append(names, name)
+	}
+	return m, names, nil
 }
 
 func pluginRemove(c *cli.Context) error {

@@ -1,0 +1,196 @@
+package integration
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// docIncludes returns the ```go blocks of a doc that follow an
+// "<!-- file PATH -->" comment, by PATH (relative to the repository).
+func docIncludes(t *testing.T, doc string) map[string]string {
+	t.Helper()
+	f, err := os.Open(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string]string{}
+	var path string
+	var b strings.Builder
+	in := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "<!-- file "):
+			path = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(line, "<!-- file "), "-->"))
+		case path != "" && !in && line == "```go":
+			in = true
+			b.Reset()
+		case in && line == "```":
+			out[path] = b.String()
+			path, in = "", false
+		case in:
+			b.WriteString(line + "\n")
+		}
+	}
+	return out
+}
+
+// buildIn runs go with args in dir with the environment env added.
+func goIn(t *testing.T, dir string, env []string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go %s in %s: %v\n%s", strings.Join(args, " "), dir, err, out)
+	}
+}
+
+// restOutputs posts the dummy model's input b = 1..10 over KServe REST and
+// returns output a.
+func restOutputs(t *testing.T, s *server) []float32 {
+	t.Helper()
+	code, body, err := restDo(s, http.DefaultClient, http.MethodPost, "/v2/models/dummy/infer",
+		`{"inputs":[{"name":"b","shape":[1,10],"datatype":"FP32","data":[1,2,3,4,5,6,7,8,9,10]}]}`)
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("infer: %d %s %v\n%s", code, body, err, s.log())
+	}
+	var resp struct {
+		Outputs []struct {
+			Name string    `json:"name"`
+			Data []float32 `json:"data"`
+		} `json:"outputs"`
+	}
+	if err := json.Unmarshal([]byte(body), &resp); err != nil || len(resp.Outputs) != 1 || resp.Outputs[0].Name != "a" {
+		t.Fatalf("answer %s: %v", body, err)
+	}
+	return resp.Outputs[0].Data
+}
+
+// TestPluginSDKNegateFromDocs: the negate device of docs/device-plugins.md
+// is examples/negate verbatim (under 60 lines), and as the doc says it is
+// built, installed with `ovms plugin install` and serves the dummy model
+// through the real ovms binary: every output value is minus its input.
+func TestPluginSDKNegateFromDocs(t *testing.T) {
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := docIncludes(t, filepath.Join(root, "docs", "device-plugins.md"))
+	for _, path := range []string{"examples/negate/main.go", "examples/negate/main_test.go"} {
+		want, err := os.ReadFile(filepath.Join(root, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if blocks[path] != string(want) {
+			t.Errorf("docs/device-plugins.md does not include %s verbatim", path)
+		}
+	}
+	if n := strings.Count(blocks["examples/negate/main.go"], "\n"); n == 0 || n >= 60 {
+		t.Errorf("the negate device is %d lines, want under 60", n)
+	}
+	// The plugins package doc's one-line main is the example's.
+	doc, _ := os.ReadFile(filepath.Join(root, "plugins", "doc.go"))
+	for _, line := range strings.Split(string(doc), "\n") {
+		if code, ok := strings.CutPrefix(line, "//\t"); ok && strings.HasPrefix(code, "func main()") && !strings.Contains(blocks["examples/negate/main.go"], code+"\n") {
+			t.Errorf("plugins/doc.go shows %q, which examples/negate does not have", code)
+		}
+	}
+
+	bin := filepath.Join(t.TempDir(), "ovms-device-negate")
+	goIn(t, root, nil, "build", "-o", bin, "./examples/negate")
+	plugins := t.TempDir()
+	code, out, stderr := runOVMS(t, "plugin", "install", bin, "--plugin_dir", plugins)
+	if code != 0 || !strings.Contains(out, "installed ovms-device-negate") {
+		t.Fatalf("plugin install: exit %d %s %s", code, out, stderr)
+	}
+	code, out, stderr = runOVMS(t, "plugin", "list", "--plugin_dir", plugins)
+	if code != 0 || !strings.Contains(out, "negate") || !strings.Contains(out, "NEGATE") {
+		t.Errorf("plugin list: exit %d %s %s", code, out, stderr)
+	}
+	s := startServer(t, "dummy", "--target_device", "NEGATE", "--plugin_dir", plugins)
+	got := restOutputs(t, s)
+	for i, v := range got {
+		if v != -float32(i+1) {
+			t.Fatalf("a = %v, want -1..-10", got)
+		}
+	}
+	if len(got) != 10 {
+		t.Fatalf("a = %v", got)
+	}
+}
+
+// TestPluginNewStarter: `ovms plugin new` writes a plugin that builds,
+// passes its contract test, installs and serves through the real ovms (it
+// answers every output with its input).
+func TestPluginNewStarter(t *testing.T) {
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "starter")
+	code, out, stderr := runOVMS(t, "plugin", "new", "starter", "--dir", dir, "--sdk", root)
+	if code != 0 || !strings.Contains(out, "target_device STARTER") {
+		t.Fatalf("plugin new: exit %d %s %s", code, out, stderr)
+	}
+	if code, _, stderr := runOVMS(t, "plugin", "new", "starter", "--dir", dir); code == 0 || !strings.Contains(stderr, "not empty") {
+		t.Errorf("plugin new over a written plugin: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := runOVMS(t, "plugin", "new", "Bad.Name"); code == 0 || !strings.Contains(stderr, "not a plugin family name") {
+		t.Errorf("plugin new Bad.Name: exit %d %s", code, stderr)
+	}
+	// Offline: the module cache of this checkout's build has every module.
+	offline := []string{"GOPROXY=off", "GOFLAGS=-mod=mod"}
+	goIn(t, dir, offline, "mod", "tidy")
+	goIn(t, dir, offline, "test", "-count=1", "./...")
+	bin := filepath.Join(dir, "ovms-device-starter")
+	goIn(t, dir, offline, "build", "-o", bin, ".")
+	plugins := t.TempDir()
+	if code, out, stderr := runOVMS(t, "plugin", "install", bin, "--plugin_dir", plugins); code != 0 {
+		t.Fatalf("plugin install: exit %d %s %s", code, out, stderr)
+	}
+	s := startServer(t, "dummy", "--target_device", "STARTER", "--plugin_dir", plugins)
+	got := restOutputs(t, s)
+	if len(got) != 10 || got[0] != 1 || got[9] != 10 {
+		t.Fatalf("a = %v, want the input 1..10", got)
+	}
+}
+
+// TestPluginInstallKeepsBuiltins: installing a plugin beside ovms, in a
+// folder without a manifest, records the plugins already there, so the
+// built-in CPU plugin still serves afterwards.
+func TestPluginInstallKeepsBuiltins(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"ovms", "ovms-device-cpu"} {
+		data, err := os.ReadFile(filepath.Join(binDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(filepath.Join(dir, "ovms"), "plugin", "install", filepath.Join(binDir, "ovms-device-mock"))
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "recorded the plugins already there as installed: ovms-device-cpu") {
+		t.Fatalf("plugin install beside ovms: %v\n%s", err, out)
+	}
+	manifest, err := os.ReadFile(filepath.Join(dir, "plugins.json"))
+	if err != nil || !strings.Contains(string(manifest), `"ovms-device-cpu"`) || !strings.Contains(string(manifest), `"ovms-device-mock"`) {
+		t.Fatalf("manifest %s %v", manifest, err)
+	}
+	for _, target := range []string{"CPU", "MOCK"} {
+		cmd := exec.Command(filepath.Join(dir, "ovms"), "plugin", "inspect", strings.ToLower(target))
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), `"available": true`) {
+			t.Errorf("plugin inspect %s after the install: %v\n%s", target, err, out)
+		}
+	}
+}
