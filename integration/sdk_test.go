@@ -55,8 +55,8 @@ func goIn(t *testing.T, dir string, env []string, args ...string) {
 }
 
 // restOutputs posts the dummy model's input b = 1..10 over KServe REST and
-// returns output a.
-func restOutputs(t *testing.T, s *server) []float32 {
+// returns output a and the whole answer.
+func restOutputs(t *testing.T, s *server) ([]float32, string) {
 	t.Helper()
 	code, body, err := restDo(s, http.DefaultClient, http.MethodPost, "/v2/models/dummy/infer",
 		`{"inputs":[{"name":"b","shape":[1,10],"datatype":"FP32","data":[1,2,3,4,5,6,7,8,9,10]}]}`)
@@ -72,7 +72,7 @@ func restOutputs(t *testing.T, s *server) []float32 {
 	if err := json.Unmarshal([]byte(body), &resp); err != nil || len(resp.Outputs) != 1 || resp.Outputs[0].Name != "a" {
 		t.Fatalf("answer %s: %v", body, err)
 	}
-	return resp.Outputs[0].Data
+	return resp.Outputs[0].Data, body
 }
 
 // TestPluginSDKNegateFromDocs: the negate device of docs/device-plugins.md
@@ -117,7 +117,11 @@ func TestPluginSDKNegateFromDocs(t *testing.T) {
 		t.Errorf("plugin list: exit %d %s %s", code, out, stderr)
 	}
 	s := startServer(t, "dummy", "--target_device", "NEGATE", "--plugin_dir", plugins)
-	got := restOutputs(t, s)
+	got, body := restOutputs(t, s)
+	doc, _ = os.ReadFile(filepath.Join(root, "docs", "device-plugins.md"))
+	if _, answer, ok := strings.Cut(string(doc), "```json\n"); !ok || !strings.HasPrefix(answer, strings.TrimSpace(body)+"\n```") {
+		t.Errorf("docs/device-plugins.md does not show the answer ovms gives:\n%s", body)
+	}
 	for i, v := range got {
 		if v != -float32(i+1) {
 			t.Fatalf("a = %v, want -1..-10", got)
@@ -158,7 +162,7 @@ func TestPluginNewStarter(t *testing.T) {
 		t.Fatalf("plugin install: exit %d %s %s", code, out, stderr)
 	}
 	s := startServer(t, "dummy", "--target_device", "STARTER", "--plugin_dir", plugins)
-	got := restOutputs(t, s)
+	got, _ := restOutputs(t, s)
 	if len(got) != 10 || got[0] != 1 || got[9] != 10 {
 		t.Fatalf("a = %v, want the input 1..10", got)
 	}

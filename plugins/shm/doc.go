@@ -16,4 +16,10 @@
 // Each zone has exactly one allocator, owned by one process, so no lock is
 // shared between processes. Every offset and length that arrives from the
 // other side is bounds-checked (Arena.Bytes) before use.
+//
+// A device reaches the arena through device.Env, and one that writes its
+// outputs with Env.Respond never touches this package. The arena's creation
+// (host.CreateArena, host.OpenArenaFromEnv) and the request channel
+// (plugins/host/dataplane) are the SDK's and the core's business; Map,
+// NewRegionTable, RegionTable.Map and ClientPath are used by them too.
 package shm

@@ -83,10 +83,14 @@ func (h *Harness) Unload(key device.ModelKey) error {
 // Tensor is a tensor as Go values: Data is its bytes as in the arena
 // (little-endian, row-major; String tensors as device.PutStrings lays them).
 type Tensor struct {
-	Name  string
+	// Name is the input or output name.
+	Name string
+	// DType is the element type.
 	DType device.DataType
+	// Shape holds the dimensions.
 	Shape []int64
-	Data  []byte
+	// Data is the tensor's bytes.
+	Data []byte
 }
 
 // Float32 makes an FP32 tensor.
