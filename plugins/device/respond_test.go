@@ -2,7 +2,13 @@ package device_test
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/ovmsgo/ovms/plugins/device"
 	"github.com/ovmsgo/ovms/plugins/host"
@@ -99,5 +105,70 @@ func TestRespondOutputs(t *testing.T) {
 	}
 	if _, err := e.Respond(req, func(c *device.Call) error { _, err := c.Output("s", device.String, []int64{1}); return err }); err == nil {
 		t.Fatal("Output of a String tensor without a size accepted")
+	}
+}
+
+// TestRespondPlacement: an output the host placed in a client region is
+// written there, not leased from the arena; one too large for its room is
+// refused; a region truncated during the call fails the request with the
+// region error (OUT_OF_RANGE), freeing what was allocated in the arena.
+func TestRespondPlacement(t *testing.T) {
+	e := env(t)
+	path := filepath.Join(shm.ClientDir, fmt.Sprintf("ovms-respond-test-%d", os.Getpid()))
+	if err := os.WriteFile(path, make([]byte, 4096), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(path)
+	if err := e.Regions.Map(shm.RegionSpec{ID: 7, Name: "out", Path: path, Size: 4096}); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Regions.Unmap(7)
+	x := input(t, e, "x", 1, 2)
+	req := &device.InferRequest{Inputs: []device.TensorRef{x},
+		Placements: []device.TensorRef{{Name: "y", Region: 7, Offset: 128, Length: 8}}}
+	negate := func(c *device.Call) error {
+		_, src, err := c.Input("x")
+		if err != nil {
+			return err
+		}
+		dst, err := c.Output("y", device.Float32, []int64{2})
+		if err != nil {
+			return err
+		}
+		for i, v := range device.View[float32](src) {
+			device.View[float32](dst)[i] = -v
+		}
+		_, err = c.Output("z", device.Float32, []int64{2}) // in the arena
+		return err
+	}
+	resp, err := e.Respond(req, negate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y := resp.Outputs[0]; y.Region != 7 || y.Offset != 128 || y.Length != 8 {
+		t.Fatalf("y %+v, want in its placement", y)
+	}
+	data, _ := os.ReadFile(path)
+	if got := device.View[float32](data[128:136]); got[0] != -1 || got[1] != -2 {
+		t.Fatalf("region holds %v", got)
+	}
+	_ = e.Arena.PluginZone().Free(resp.Outputs[1].Offset) // the host's release
+	req.Placements[0].Length = 4
+	if _, err := e.Respond(req, negate); status.Code(err) != codes.InvalidArgument || e.Arena.PluginZone().Allocations() != 0 {
+		t.Fatalf("an output larger than its placement: %v, %d allocations", err, e.Arena.PluginZone().Allocations())
+	}
+	req.Placements[0].Length = 8
+	_, err = e.Respond(req, func(c *device.Call) error {
+		if _, err := c.Output("z", device.Float32, []int64{2}); err != nil {
+			return err
+		}
+		if err := os.Truncate(path, 64); err != nil { // the client shrinks its object meanwhile
+			return err
+		}
+		_, err := c.Output("y", device.Float32, []int64{2})
+		return err
+	})
+	if status.Code(err) != codes.OutOfRange || e.Arena.PluginZone().Allocations() != 0 {
+		t.Fatalf("a region truncated during the call: %v, %d allocations", err, e.Arena.PluginZone().Allocations())
 	}
 }
