@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	kpb "github.com/ovmsgo/ovms/proto/kserve"
 )
 
 // docIncludes returns the ```go blocks of a doc that follow an
@@ -105,14 +107,8 @@ func TestPluginSDKNegateFromDocs(t *testing.T) {
 		}
 	}
 
-	bin := filepath.Join(t.TempDir(), "ovms-device-negate")
-	goIn(t, root, nil, "build", "-o", bin, "./examples/negate")
-	plugins := t.TempDir()
-	code, out, stderr := runOVMS(t, "plugin", "install", bin, "--plugin_dir", plugins)
-	if code != 0 || !strings.Contains(out, "installed ovms-device-negate") {
-		t.Fatalf("plugin install: exit %d %s %s", code, out, stderr)
-	}
-	code, out, stderr = runOVMS(t, "plugin", "list", "--plugin_dir", plugins)
+	plugins := installNegate(t, root)
+	code, out, stderr := runOVMS(t, "plugin", "list", "--plugin_dir", plugins)
 	if code != 0 || !strings.Contains(out, "negate") || !strings.Contains(out, "NEGATE") {
 		t.Errorf("plugin list: exit %d %s %s", code, out, stderr)
 	}
@@ -130,6 +126,66 @@ func TestPluginSDKNegateFromDocs(t *testing.T) {
 	if len(got) != 10 {
 		t.Fatalf("a = %v", got)
 	}
+}
+
+// installNegate builds examples/negate and installs it into a new plugin
+// folder, which it returns.
+func installNegate(t *testing.T, root string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ovms-device-negate")
+	goIn(t, root, nil, "build", "-o", bin, "./examples/negate")
+	plugins := t.TempDir()
+	code, out, stderr := runOVMS(t, "plugin", "install", bin, "--plugin_dir", plugins)
+	if code != 0 || !strings.Contains(out, "installed ovms-device-negate") {
+		t.Fatalf("plugin install: exit %d %s %s", code, out, stderr)
+	}
+	return plugins
+}
+
+// TestPluginSDKNegateClientSharedMemory: the negate device, which leaves
+// memory to Env.Respond, reads its input from and writes its output into a
+// client's shared-memory region through the real server (KServe gRPC).
+func TestPluginSDKNegateClientSharedMemory(t *testing.T) {
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, "dummy", "--target_device", "NEGATE", "--plugin_dir", installNegate(t, root), "--allow_client_shm")
+	c := kpb.NewGRPCInferenceServiceClient(s.conn)
+	key, mem := clientRegion(t, 4096)
+	copy(mem[100:], f32bytes(seq(10, 5)...))
+	if _, err := c.SystemSharedMemoryRegister(ctx(t), &kpb.SystemSharedMemoryRegisterRequest{Name: "io", Key: key, ByteSize: 4096}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.ModelInfer(ctx(t), &kpb.ModelInferRequest{
+		ModelName: "dummy",
+		Inputs:    []*kpb.ModelInferRequest_InferInputTensor{{Name: "b", Datatype: "FP32", Shape: []int64{1, 10}, Parameters: shmParams("io", 100, 40)}},
+		Outputs:   []*kpb.ModelInferRequest_InferRequestedOutputTensor{{Name: "a", Parameters: shmParams("io", 2048, 40)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := seq(10, 5)
+	for i := range want {
+		want[i] = -want[i]
+	}
+	if !equal(f32s(mem[2048:2088]), want) || len(resp.RawOutputContents) != 1 || len(resp.RawOutputContents[0]) != 0 {
+		t.Fatalf("output in shared memory: %v, response %v", f32s(mem[2048:2088]), resp)
+	}
+	// A room too small for the output fails the request (as the CPU
+	// plugin's does: the core maps the plugin's error), not the plugin.
+	_, err = c.ModelInfer(ctx(t), &kpb.ModelInferRequest{
+		ModelName: "dummy",
+		Inputs:    []*kpb.ModelInferRequest_InferInputTensor{{Name: "b", Datatype: "FP32", Shape: []int64{1, 10}, Parameters: shmParams("io", 100, 40)}},
+		Outputs:   []*kpb.ModelInferRequest_InferRequestedOutputTensor{{Name: "a", Parameters: shmParams("io", 2048, 20)}},
+	})
+	if err == nil || !strings.Contains(err.Error(), `output "a": 40 bytes do not fit the 20 bytes of its shared-memory region`) {
+		t.Errorf("an output region too small: %v", err)
+	}
+	if got, _ := restOutputs(t, s); len(got) != 10 || got[0] != -1 {
+		t.Errorf("after the failed request: %v", got)
+	}
+	s.alive()
 }
 
 // TestPluginNewStarter: `ovms plugin new` writes a plugin that builds,
