@@ -145,6 +145,11 @@ func (c *Call) Output(name string, dtype DataType, shape []int64) ([]byte, error
 // (see PutStrings and StringsSize) or any layout the device computes.
 func (c *Call) OutputBytes(name string, dtype DataType, shape []int64, size uint64) ([]byte, error) {
 	ref := TensorRef{Name: name, DType: dtype, Shape: shape, Length: size}
+	for _, o := range c.outs {
+		if o.Name == name {
+			return nil, status.Errorf(codes.Internal, "output %q allocated twice", name)
+		}
+	}
 	for _, p := range c.req.Placements {
 		if p.Name != name {
 			continue
@@ -181,7 +186,9 @@ type Number interface {
 
 // View returns tensor memory as a slice of T, without copying (tensor bytes
 // are little-endian, as the machines ovms runs on). Trailing bytes that do
-// not make a whole element are left out.
+// not make a whole element are left out. The memory must be aligned for T:
+// the arena's always is; a client region's is where the client's offset is
+// a multiple of the element size (else copy the bytes out first).
 func View[T Number](b []byte) []T {
 	var zero T
 	n := len(b) / int(unsafe.Sizeof(zero))

@@ -106,6 +106,14 @@ func TestRespondOutputs(t *testing.T) {
 	if _, err := e.Respond(req, func(c *device.Call) error { _, err := c.Output("s", device.String, []int64{1}); return err }); err == nil {
 		t.Fatal("Output of a String tensor without a size accepted")
 	}
+	_, err = e.Respond(req, func(c *device.Call) error {
+		_, _ = c.Output("neg", device.Float32, []int64{3})
+		_, err := c.Output("neg", device.Float32, []int64{3})
+		return err
+	})
+	if err == nil || e.Arena.PluginZone().Allocations() != 1 {
+		t.Fatalf("an output allocated twice: %v, %d allocations", err, e.Arena.PluginZone().Allocations())
+	}
 }
 
 // TestRespondPlacement: an output the host placed in a client region is
