@@ -2,6 +2,9 @@ package plugins_test
 
 import (
 	"context"
+	"os"
+	"strings"
+	"testing"
 
 	"github.com/ovmsgo/ovms/plugins"
 	"github.com/ovmsgo/ovms/plugins/device"
@@ -47,4 +50,29 @@ func (e *echo) Infer(_ context.Context, req *device.InferRequest) (*device.Infer
 // returns.)
 func ExampleServeDevice() {
 	plugins.ServeDevice("echo", func(env *device.Env) (device.Device, error) { return &echo{env: env}, nil })
+}
+
+// TestPackageDocMainCompiles: the one-line main the package comment shows
+// is examples/negate's, which is built (so the comment's code compiles).
+func TestPackageDocMainCompiles(t *testing.T) {
+	doc, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile("../examples/negate/main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, line := range strings.Split(string(doc), "\n") {
+		if code, ok := strings.CutPrefix(line, "//\t"); ok && strings.HasPrefix(code, "func main()") {
+			found = true
+			if !strings.Contains(string(example), "\n"+code+"\n") {
+				t.Errorf("doc.go shows %q, which examples/negate/main.go does not have", code)
+			}
+		}
+	}
+	if !found {
+		t.Error("doc.go shows no main function")
+	}
 }
