@@ -56,6 +56,8 @@ type Manager struct {
 	loadSlots    chan struct{} // bounds the versions loading at once
 	ready        atomic.Bool
 
+	sequenceCleaner time.Duration // see SetSequenceCleaner
+
 	isolation pluginhost.Isolation // see SetPluginIsolation
 	useMu     sync.Mutex
 	uses      map[pluginhost.Key]int // versions running on each plugin process (isolation.go)

@@ -32,6 +32,15 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 	if err := m.checkEmpty(req.Inputs); err != nil {
 		return nil, err
 	}
+	var seq *sequence
+	var seqID uint64
+	if m.seqs != nil {
+		var finish func()
+		if seq, seqID, finish, err = m.seqs.begin(req.SequenceID, req.SequenceControl); err != nil {
+			return nil, err
+		}
+		defer finish()
+	}
 	inNames := make([]string, len(req.Inputs))
 	inputs := make([]*ort.Value, len(req.Inputs))
 	for i, in := range req.Inputs {
@@ -46,6 +55,14 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 		}
 		values = append(values, v)
 		inNames[i], inputs[i] = in.Name, v
+	}
+	if seq != nil {
+		names, states, err := m.seqs.stateInputs(seq, m.info, req)
+		if err != nil {
+			return nil, err
+		}
+		values = append(values, states...)
+		inNames, inputs = append(inNames, names...), append(inputs, states...)
 	}
 
 	outNames := req.Outputs
@@ -115,8 +132,14 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 		outputs[i], prealloc[i] = v, true
 	}
 
+	runNames := outNames
+	if seq != nil { // the state outputs too, allocated by ONNX Runtime
+		runNames = append(outNames[:len(outNames):len(outNames)], m.stateOuts...)
+		outputs = append(outputs, make([]*ort.Value, len(m.stateOuts))...)
+		prealloc = append(prealloc, make([]bool, len(m.stateOuts))...)
+	}
 	sess := <-m.sessions
-	err = sess.RunWithOptions(ctx, inNames, inputs, outNames, outputs)
+	err = sess.RunWithOptions(ctx, inNames, inputs, runNames, outputs)
 	m.sessions <- sess
 	for i, v := range outputs {
 		if !prealloc[i] && v != nil {
@@ -131,6 +154,12 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 	}
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
+	}
+	if seq != nil {
+		if err := m.seqs.keep(seq, outputs[len(outNames):]); err != nil {
+			return nil, err
+		}
+		outputs, prealloc = outputs[:len(outNames)], prealloc[:len(outNames)]
 	}
 	for i, v := range outputs {
 		if prealloc[i] {
@@ -158,7 +187,7 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 		allocated = append(allocated, ref.Offset)
 		refs[i] = ref
 	}
-	return &device.InferResponse{Outputs: refs}, nil
+	return &device.InferResponse{Outputs: refs, SequenceID: seqID}, nil
 }
 
 // bytesError is the status of a tensor whose memory cannot be used.

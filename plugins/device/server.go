@@ -59,6 +59,7 @@ func (s *server) Load(ctx context.Context, req *devicev1.LoadRequest) (*devicev1
 		Shapes:       shapesFromProto(req.GetShapes()),
 		BatchSize:    req.GetBatchSize(),
 		Layouts:      req.GetLayouts(),
+		Stateful:     statefulFromProto(req.GetStateful()),
 	})
 	if err != nil {
 		return nil, toStatus(err)
@@ -93,7 +94,8 @@ func (s *server) Infer(ctx context.Context, req *devicev1.InferRequest) (*device
 			return nil, err
 		}
 	}
-	resp, err := s.impl.Infer(ctx, &InferRequest{Model: keyFromProto(req.GetModel()), Inputs: inputs, Outputs: req.GetOutputs(), Placements: placements})
+	resp, err := s.impl.Infer(ctx, &InferRequest{Model: keyFromProto(req.GetModel()), Inputs: inputs, Outputs: req.GetOutputs(), Placements: placements,
+		SequenceID: req.GetSequenceId(), SequenceControl: req.GetSequenceControl()})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -115,7 +117,7 @@ func (s *server) Infer(ctx context.Context, req *devicev1.InferRequest) (*device
 	}
 	lease := s.next.Add(1)
 	s.leases.Store(lease, offs)
-	return &devicev1.InferResponse{Outputs: refsToProto(resp.Outputs), Lease: lease}, nil
+	return &devicev1.InferResponse{Outputs: refsToProto(resp.Outputs), Lease: lease, SequenceId: resp.SequenceID}, nil
 }
 
 // checkRef checks that a tensor from the host lies in the host zone or in

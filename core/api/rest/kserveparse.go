@@ -16,6 +16,8 @@ type InferRequest struct {
 	ID string
 	// BinaryOutputs names the outputs to return as binary data.
 	BinaryOutputs map[string]bool
+	// Parameters are the request-level parameters (nil for none).
+	Parameters map[string]*kpb.InferParameter
 
 	inputs  []*kpb.ModelInferRequest_InferInputTensor
 	params  []map[string]param // per input
@@ -27,6 +29,9 @@ type InferRequest struct {
 
 // NumInputs is the number of inputs in the request.
 func (r *InferRequest) NumInputs() int { return len(r.inputs) }
+
+// InputName is the name of the request's i-th input.
+func (r *InferRequest) InputName(i int) string { return r.inputs[i].GetName() }
 
 // Inputs decodes the inputs with the KServe gRPC rules (run it after the
 // input count check, as OVMS does): contents and binary data may not be
@@ -152,6 +157,7 @@ func parseInfer(c *rjson.Cursor, bin binaryPart, lim ParseLimits) (*InferRequest
 		if p, ok := params["binary_data_output"]; ok && p.kind == 'b' {
 			binaryDefault = p.b
 		}
+		r.Parameters = protoParams(params)
 	}
 	if pos[2] >= 0 {
 		c.Seek(pos[2])

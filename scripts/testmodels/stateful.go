@@ -1,0 +1,71 @@
+package main
+
+import (
+	om "github.com/ovmsgo/ovms/devices/onnxmodel"
+	onnxpb "github.com/ovmsgo/ovms/proto/onnx"
+)
+
+// rnnStateful builds a one-layer RNN cell with explicit state, the model of
+// the stateful tests and of docs/stateful.md: "x" f32 [1,4] and the state
+// "h_in" f32 [1,4] give out = tanh(x·W + h_in·U), returned both as "out"
+// and as the next state "h_out". Served stateful with state_mapping
+// {"h_in": "h_out"} the server keeps h; served stateless the client sends
+// h_in and reads h_out in every request.
+func rnnStateful() (*onnxpb.ModelProto, error) {
+	const n = 4
+	g := om.NewGraph("rnn_stateful")
+	x := g.Input("x", om.Float32, 1, n)
+	h := g.Input("h_in", om.Float32, 1, n)
+	w := g.Constant(om.UniformFloat32Tensor("W", []int64{n, n}, 11, 0.9))
+	u := g.Constant(om.UniformFloat32Tensor("U", []int64{n, n}, 12, 0.9))
+	sum := g.Node("Add", []om.Value{g.Node("MatMul", []om.Value{x, w}), g.Node("MatMul", []om.Value{h, u})})
+	out := g.NamedNode("Tanh", "out", []om.Value{sum})
+	g.Output(out, "out", om.Float32, 1, n)
+	g.Output(g.NamedNode("Identity", "h_out", []om.Value{out}), "h_out", om.Float32, 1, n)
+	return g.Model(opset)
+}
+
+// vadStateful builds a streaming voice-activity-detection-shaped model, as
+// silero VAD is shaped: "input" f32 [batch,64] (audio windows) and the
+// state "state" f32 [2,batch,8] give "output" f32 [batch,1] (speech
+// probability) and the next state "stateN" [2,batch,8]. The batch is a
+// symbolic dimension ("batch") of both, so a sequence's initial state takes
+// its size from the first request.
+//
+//	h = tanh(input·W + state[0]·U); c = state[1] + h
+//	stateN = [h, c]; output = sigmoid(sum(c) / 8)
+func vadStateful() (*onnxpb.ModelProto, error) {
+	const window, hidden = 64, 8
+	g := om.NewGraph("vad_stateful")
+	x := g.Input("input", om.Float32, -1, window)
+	st := g.Input("state", om.Float32, 2, -1, hidden)
+	w := g.Constant(om.UniformFloat32Tensor("W", []int64{window, hidden}, 21, 0.3))
+	u := g.Constant(om.UniformFloat32Tensor("U", []int64{hidden, hidden}, 22, 0.5))
+	i0 := g.Constant(om.Int64Tensor("i0", nil, []int64{0}))
+	i1 := g.Constant(om.Int64Tensor("i1", nil, []int64{1}))
+	h0 := g.Node("Gather", []om.Value{st, i0}, om.AttrInt("axis", 0)) // [batch, 8]
+	c0 := g.Node("Gather", []om.Value{st, i1}, om.AttrInt("axis", 0))
+	h := g.Node("Tanh", []om.Value{g.Node("Add", []om.Value{g.Node("MatMul", []om.Value{x, w}), g.Node("MatMul", []om.Value{h0, u})})})
+	c := g.Node("Add", []om.Value{c0, h})
+	axis0 := g.Constant(om.Int64Tensor("axis0", []int64{1}, []int64{0}))
+	next := g.NamedNode("Concat", "stateN", []om.Value{g.Node("Unsqueeze", []om.Value{h, axis0}), g.Node("Unsqueeze", []om.Value{c, axis0})}, om.AttrInt("axis", 0))
+	axis1 := g.Constant(om.Int64Tensor("axis1", []int64{1}, []int64{1}))
+	eighth := g.Constant(om.Float32Tensor("eighth", []int64{1}, []float32{1.0 / hidden}))
+	mean := g.Node("Mul", []om.Value{g.Node("ReduceSum", []om.Value{c, axis1}, om.AttrInt("keepdims", 1)), eighth})
+	g.Output(g.NamedNode("Sigmoid", "output", []om.Value{mean}), "output", om.Float32, -1, 1)
+	g.Output(next, "stateN", om.Float32, 2, -1, hidden)
+	m, err := g.Model(opset)
+	if err != nil {
+		return nil, err
+	}
+	// One symbolic name for the batch of the input, the state and outputs.
+	batch := &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: "batch"}}
+	for _, vi := range append(m.GetGraph().GetInput(), m.GetGraph().GetOutput()...) {
+		for _, d := range vi.GetType().GetTensorType().GetShape().GetDim() {
+			if d.GetDimParam() != "" {
+				d.Value = batch.Value
+			}
+		}
+	}
+	return m, nil
+}
