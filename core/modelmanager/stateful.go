@@ -114,6 +114,16 @@ func (v *Version) takeSequence(req *tensor.Request) error {
 		}
 		req.Inputs = kept
 	}
+	// One sequence per request: a dynamic batch dimension takes 1 (a
+	// static one is checked by the usual validation).
+	for i := range req.Inputs {
+		in := &req.Inputs[i]
+		for j := range v.info.Inputs {
+			if m := &v.info.Inputs[j]; m.Name == in.Name && len(m.Shape) > 0 && m.Shape[0] < 0 && len(in.Shape) > 0 && in.Shape[0] > 1 {
+				return apierr.Newf(apierr.InvalidBatchSize, "Expected: 1; Actual: %d; input name: %s; a request of a stateful model carries one sequence", in.Shape[0], in.Name)
+			}
+		}
+	}
 	req.Sequence = &seq
 	// The sequence_id output is always returned; a client may name it.
 	if len(req.Outputs) > 0 {
