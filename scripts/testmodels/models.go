@@ -77,6 +77,7 @@ var Models = []Model{
 		return addOne("add_one_1x3x1024x1024", "input", "output", 1, 3, 1024, 1024)
 	}},
 	{Name: "small_cnn", Bench: true, Build: smallCNN},
+	{Name: "rnn_stateful_256", Bench: true, Build: func() (*onnxpb.ModelProto, error) { return rnnCell("rnn_stateful_256", 256) }},
 }
 
 // addOne builds output = input + 1 in FP32, the constant shaped [1,...,1]

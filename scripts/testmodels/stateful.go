@@ -11,13 +11,20 @@ import (
 // and as the next state "h_out". Served stateful with state_mapping
 // {"h_in": "h_out"} the server keeps h; served stateless the client sends
 // h_in and reads h_out in every request.
-func rnnStateful() (*onnxpb.ModelProto, error) {
-	const n = 4
-	g := om.NewGraph("rnn_stateful")
+func rnnStateful() (*onnxpb.ModelProto, error) { return rnnCell("rnn_stateful", 4) }
+
+// rnnCell is rnnStateful with n features and hidden units (the benchmark's
+// rnn_stateful_256 is a small RNN layer of realistic width).
+func rnnCell(name string, n int64) (*onnxpb.ModelProto, error) {
+	g := om.NewGraph(name)
 	x := g.Input("x", om.Float32, 1, n)
 	h := g.Input("h_in", om.Float32, 1, n)
-	w := g.Constant(om.UniformFloat32Tensor("W", []int64{n, n}, 11, 0.9))
-	u := g.Constant(om.UniformFloat32Tensor("U", []int64{n, n}, 12, 0.9))
+	limit := float32(0.9)
+	if n > 4 {
+		limit = 1.5 / float32(n)
+	}
+	w := g.Constant(om.UniformFloat32Tensor("W", []int64{n, n}, 11, limit))
+	u := g.Constant(om.UniformFloat32Tensor("U", []int64{n, n}, 12, limit))
 	sum := g.Node("Add", []om.Value{g.Node("MatMul", []om.Value{x, w}), g.Node("MatMul", []om.Value{h, u})})
 	out := g.NamedNode("Tanh", "out", []om.Value{sum})
 	g.Output(out, "out", om.Float32, 1, n)
