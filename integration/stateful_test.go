@@ -595,3 +595,40 @@ func TestStatefulFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestStatefulIRSummator serves OVMS's stateful test model, an OpenVINO IR
+// summator whose ReadValue/Assign pair is mapped by the server with no
+// state_mapping: each sequence sums its inputs from zero, two sequences do
+// not share their sums, and the state variable is not in the metadata.
+func TestStatefulIRSummator(t *testing.T) {
+	s := startServer(t, "summator_ir", "--stateful", "--low_latency_transformation")
+	pc := tfspb.NewPredictionServiceClient(s.conn)
+	step := func(id uint64, control uint32, x float32) float32 {
+		t.Helper()
+		resp, err := pc.Predict(ctx(t), &tfspb.PredictRequest{ModelSpec: &tfspb.ModelSpec{Name: "summator_ir"},
+			Inputs: seqInputs(map[string]*fw.TensorProto{"input": {Dtype: fw.DataType_DT_FLOAT, TensorShape: shape(1, 1), FloatVal: []float32{x}}}, u64(id), u32(control))})
+		if err != nil {
+			t.Fatalf("sequence %d: %v", id, err)
+		}
+		return f32s(resp.Outputs["output"].TensorContent)[0]
+	}
+	var a, b []float32
+	for i, x := range []float32{1, 2, 3, 4} {
+		control := map[bool]uint32{true: 1}[i == 0]
+		a = append(a, step(1, control, x))
+		b = append(b, step(2, control, 10*x))
+	}
+	if !close32(a, []float32{1, 3, 6, 10}) || !close32(b, []float32{10, 30, 60, 100}) {
+		t.Fatalf("sums %v and %v", a, b)
+	}
+	if got := step(1, 2, 5); got != 15 {
+		t.Fatalf("end step %v", got)
+	}
+	if got := step(1, 1, 5); got != 5 {
+		t.Fatalf("a sequence restarted with the same id starts from zero: %v", got)
+	}
+	code, body := get(t, s.url("/v2/models/summator_ir"))
+	if code != 200 || strings.Contains(body, "state_") || !strings.Contains(body, `"input"`) {
+		t.Fatalf("metadata %d %s", code, body)
+	}
+}

@@ -108,15 +108,16 @@ func TestGenerate(t *testing.T) {
 	if err := generate(dir, false, &out); err != nil {
 		t.Fatal(err)
 	}
-	if lines := strings.Count(out.String(), "\n"); lines != len(expected)+2*len(IRModels) {
-		t.Errorf("first run printed %d lines, want %d:\n%s", lines, len(expected)+2*len(IRModels), out.String())
+	irs := len(IRModels) + len(StatefulIRModels)
+	if lines := strings.Count(out.String(), "\n"); lines != len(expected)+2*irs {
+		t.Errorf("first run printed %d lines, want %d:\n%s", lines, len(expected)+2*irs, out.String())
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != len(expected)+len(IRModels) {
-		t.Errorf("generated %d models, want %d", len(entries), len(expected)+len(IRModels))
+	if len(entries) != len(expected)+irs {
+		t.Errorf("generated %d models, want %d", len(entries), len(expected)+irs)
 	}
 	for name, want := range expected {
 		t.Run(name, func(t *testing.T) {

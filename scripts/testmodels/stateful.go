@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/ovmsgo/ovms/devices/irmodel"
+	"github.com/ovmsgo/ovms/devices/irmodel/irtest"
 	om "github.com/ovmsgo/ovms/devices/onnxmodel"
 	onnxpb "github.com/ovmsgo/ovms/proto/onnx"
 )
@@ -75,4 +77,25 @@ func vadStateful() (*onnxpb.ModelProto, error) {
 		}
 	}
 	return m, nil
+}
+
+// StatefulIRModels are OpenVINO IR models with state variables, written
+// like IRModels but without an ONNX twin (their state is carried by the
+// server, see docs/stateful.md).
+var StatefulIRModels = []IRModel{{Name: "summator_ir", Build: irSummator}}
+
+// irSummator is OVMS's stateful test model (src/test/summator): "input"
+// f32 [1,1] is added to the state variable "sum" (ReadValue-6, zeros at a
+// sequence's start) and the new sum is returned as "output" and assigned
+// back to the variable.
+func irSummator() *irtest.Net {
+	n := irtest.New("summator")
+	x := n.Parameter("input", irmodel.F32, "1,1")
+	attrs := map[string]string{"variable_id": "sum", "variable_type": "f32", "variable_shape": "1,1"}
+	rv := n.Op("ReadValue", "opset6", attrs, nil, irtest.Port{Type: irmodel.F32, Shape: "1,1"})
+	y := n.Op("Add", "opset1", map[string]string{"auto_broadcast": "numpy"}, []irtest.Out{rv[0], x},
+		irtest.Port{Type: irmodel.F32, Shape: "1,1", Names: "output"})[0]
+	n.Op("Assign", "opset6", map[string]string{"variable_id": "sum"}, []irtest.Out{y}, irtest.Port{Type: irmodel.F32, Shape: "1,1"})
+	n.Result(y, "output/sink_port_0")
+	return n
 }
