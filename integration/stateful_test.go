@@ -632,3 +632,69 @@ func TestStatefulIRSummator(t *testing.T) {
 		t.Fatalf("metadata %d %s", code, body)
 	}
 }
+
+// TestStatefulReload: a configuration reload of a stateful model keeps its
+// sequences when the state inputs are unchanged (the new version takes
+// them over), drops them with a log line when they changed, and refuses
+// to turn a stateful model stateless (OVMS: "Model type cannot be changed
+// after it is loaded").
+func TestStatefulReload(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.json")
+	write := func(basePath, extra string) {
+		t.Helper()
+		cfg := fmt.Sprintf(`{"model_config_list": [
+			{"config": {"name": "rnn", "base_path": %q%s}},
+			{"config": {"name": "rnn_explicit", "base_path": %q}}]}`, filepath.Join(modelsDir, basePath), extra, filepath.Join(modelsDir, "rnn_stateful"))
+		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("rnn_stateful", `, "stateful": true, "state_mapping": {"h_in": "h_out"}`)
+	s := startArgs(t, "--config_path", path, "--file_system_poll_wait_seconds", "0")
+	pc := tfspb.NewPredictionServiceClient(s.conn)
+	xs := stepsOf(rand.New(rand.NewPCG(7, 8)), 4)
+	want := reference(t, pc, xs)
+	for i := range 2 {
+		out, _, err := rnnStep(t, pc, 50, map[bool]uint32{true: 1}[i == 0], xs[i])
+		if err != nil || !close32(out, want[i]) {
+			t.Fatalf("step %d: %v %v", i, out, err)
+		}
+	}
+	reload := func(wantCode int) {
+		t.Helper()
+		code, body := post(t, s.url("/v1/config/reload"), "")
+		if code != wantCode {
+			t.Fatalf("reload: %d %s, want %d", code, body, wantCode)
+		}
+	}
+	// Same state, another limit: the sequence goes on where it was.
+	write("rnn_stateful", `, "stateful": true, "state_mapping": {"h_in": "h_out"}, "max_sequence_number": 20`)
+	reload(201)
+	out, _, err := rnnStep(t, pc, 50, 0, xs[2])
+	if err != nil || !close32(out, want[2]) {
+		t.Fatalf("after a reload with the same state: %v %v, want %v", out, err, want[2])
+	}
+	if !strings.Contains(s.log(), "sequences taken over from the previous version") {
+		t.Errorf("no takeover log line")
+	}
+	// Stateful -> stateless is refused; the model keeps serving sequences.
+	write("rnn_stateful", "")
+	code, body := post(t, s.url("/v1/config/reload"), "")
+	if code == 201 || code == 200 {
+		t.Fatalf("reload to stateless: %d %s", code, body)
+	}
+	out, _, err = rnnStep(t, pc, 50, 0, xs[3])
+	if err != nil || !close32(out, want[3]) {
+		t.Fatalf("after a refused type change: %v %v, want %v", out, err, want[3])
+	}
+	// Another state (the VAD model under the same name): sequences dropped.
+	write("vad_stateful", `, "stateful": true, "state_mapping": {"state": "stateN"}`)
+	reload(201)
+	_, err = pc.Predict(ctx(t), &tfspb.PredictRequest{ModelSpec: &tfspb.ModelSpec{Name: "rnn"},
+		Inputs: seqInputs(map[string]*fw.TensorProto{"input": {Dtype: fw.DataType_DT_FLOAT, TensorShape: shape(1, 64), FloatVal: make([]float32, 64)}}, u64(50), u32(0))})
+	wantCode(t, "after a reload with another state", err, codes.NotFound, "Sequence with provided ID does not exist")
+	if !strings.Contains(s.log(), "previous version's sequences are dropped") {
+		t.Errorf("no drop log line")
+	}
+}

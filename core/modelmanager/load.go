@@ -157,6 +157,9 @@ func (m *Manager) compile(ctx context.Context, mod *Model, v *Version) (*device.
 		Layouts:      layouts,
 		Stateful:     m.statefulSettings(mod),
 	}
+	if cfg.Stateful {
+		req.TakeSequencesFrom = m.previousVersion(mod, v)
+	}
 	candidates, multi, err := targetDevices(cfg.TargetDevice)
 	if err != nil {
 		return nil, nil, err

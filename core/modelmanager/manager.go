@@ -160,6 +160,14 @@ func (m *Manager) Reconcile(ctx context.Context, models []config.Model) (changed
 			})
 			continue
 		}
+		if old != nil && !old.retired.Load() && old.cfg.Stateful != cfg.Stateful {
+			// OVMS: REQUESTED_MODEL_TYPE_CHANGE; the model keeps serving.
+			old.log.Error("Requested model type change on model. Stateful flag cannot be changed after model is loaded")
+			tasks = append(tasks, func() (bool, error) {
+				return false, fmt.Errorf("model %s: Model type cannot be changed after it is loaded", cfg.Name)
+			})
+			continue
+		}
 		m.gens[cfg.Name]++
 		mod := newModel(cfg, m.gens[cfg.Name], m.log)
 		replace := old != nil && !old.retired.Load()

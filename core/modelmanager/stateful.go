@@ -228,3 +228,20 @@ func (m *Manager) statefulSettings(mod *Model) *device.Stateful {
 // with idle_sequence_cleanup that got no request for a whole interval are
 // dropped. 0 turns it off. Call it before Apply.
 func (m *Manager) SetSequenceCleaner(d time.Duration) { m.sequenceCleaner = d }
+
+// previousVersion is the version whose sequences a stateful version being
+// loaded takes over: the served default version of the model's name (of
+// the configuration being replaced, or of this one when a new version
+// folder appeared), or nil.
+func (m *Manager) previousVersion(mod *Model, v *Version) *device.ModelKey {
+	cur := (*m.models.Load())[mod.Name]
+	if cur == nil || !cur.cfg.Stateful {
+		return nil
+	}
+	d := cur.Default()
+	if d == nil || d == v || d.key == v.key {
+		return nil
+	}
+	k := d.key
+	return &k
+}

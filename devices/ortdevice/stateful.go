@@ -2,9 +2,11 @@ package ortdevice
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -72,6 +74,9 @@ type sequences struct {
 
 	stop chan struct{}
 	done chan struct{}
+	// users counts the model versions sharing the store (a new version
+	// takes over its predecessor's, see takeOver); the last close ends it.
+	users atomic.Int32
 }
 
 // newSequences sets up the sequence store of a stateful model: it pairs
@@ -95,6 +100,7 @@ func newSequences(cfg *device.Stateful, info *device.ModelInfo, model []byte, ir
 	}
 	sort.Strings(names)
 	s := &sequences{cfg: *cfg, log: log, seqs: map[uint64]*sequence{}}
+	s.users.Store(1)
 	for _, in := range names {
 		out := mapping[in]
 		ti, ok := ins[in]
@@ -191,8 +197,12 @@ func (s *sequences) dimSources(info *device.ModelInfo, model []byte) error {
 	return nil
 }
 
-// close stops the cleaner and drops every sequence.
+// close stops the cleaner and drops every sequence, once no other model
+// version shares the store.
 func (s *sequences) close() {
+	if s.users.Add(-1) > 0 {
+		return
+	}
 	if s.stop != nil {
 		close(s.stop)
 		<-s.done
@@ -232,6 +242,42 @@ func (s *sequences) cleaner(every time.Duration) {
 			s.log.WithFields(logrus.Fields{"dropped": dropped, "left": left}).Info("sequence cleaner dropped idle sequences")
 		}
 	}
+}
+
+// compatible reports whether two models have the same state inputs and
+// outputs (names, types, declared shapes), so that one's sequences can run
+// on the other.
+func (s *sequences) compatible(o *sequences) bool {
+	if len(s.slots) != len(o.slots) {
+		return false
+	}
+	for i, a := range s.slots {
+		b := o.slots[i]
+		if a.in != b.in || a.out != b.out || a.dtype != b.dtype || !slices.Equal(a.shape, b.shape) || a.emptyStart != b.emptyStart {
+			return false
+		}
+	}
+	return true
+}
+
+// takeOver makes a newly loaded version (the store s, still empty) use the
+// sequences of its predecessor prev when their states match: the store is
+// shared from then on, with s's limits. Otherwise prev's sequences stay
+// with prev (and go when it is unloaded), which is logged. It returns the
+// store the new version uses.
+func (s *sequences) takeOver(prev *sequences) *sequences {
+	n := prev.count()
+	if !s.compatible(prev) {
+		s.log.WithField("sequences", n).Warn("the state inputs of the model changed: the previous version's sequences are dropped")
+		return s
+	}
+	s.close() // empty; stops its cleaner
+	prev.users.Add(1)
+	prev.mu.Lock()
+	prev.cfg.MaxSequenceNumber = s.cfg.MaxSequenceNumber
+	prev.mu.Unlock()
+	s.log.WithField("sequences", n).Info("sequences taken over from the previous version")
+	return prev
 }
 
 // count is the number of sequences kept.

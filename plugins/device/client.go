@@ -31,7 +31,7 @@ func (c *Client) Info(ctx context.Context) (*Info, error) {
 
 // Load loads one model version in the plugin.
 func (c *Client) Load(ctx context.Context, req *LoadRequest) (*ModelInfo, error) {
-	r, err := c.rpc.Load(ctx, &devicev1.LoadRequest{
+	preq := &devicev1.LoadRequest{
 		Model:        keyToProto(req.Model),
 		Path:         req.Path,
 		ModelBytes:   req.ModelBytes,
@@ -42,7 +42,11 @@ func (c *Client) Load(ctx context.Context, req *LoadRequest) (*ModelInfo, error)
 		BatchSize:    req.BatchSize,
 		Layouts:      req.Layouts,
 		Stateful:     statefulToProto(req.Stateful),
-	})
+	}
+	if req.TakeSequencesFrom != nil {
+		preq.TakeSequencesFrom = keyToProto(*req.TakeSequencesFrom)
+	}
+	r, err := c.rpc.Load(ctx, preq)
 	if err != nil {
 		return nil, err
 	}

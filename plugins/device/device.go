@@ -116,6 +116,11 @@ type LoadRequest struct {
 	// Stateful, when set, makes the version a stateful model: the device
 	// keeps each sequence's state (see sequence.go).
 	Stateful *Stateful
+	// TakeSequencesFrom, for a stateful model, names its previous version
+	// in this plugin: the new version takes over its sequences when the
+	// state inputs (names, types, shapes) are the same, else they are
+	// dropped (with a log line).
+	TakeSequencesFrom *ModelKey
 }
 
 // TensorInfo is the metadata of one model input or output.

@@ -49,7 +49,7 @@ func (s *server) Info(ctx context.Context, _ *devicev1.InfoRequest) (*devicev1.I
 }
 
 func (s *server) Load(ctx context.Context, req *devicev1.LoadRequest) (*devicev1.LoadResponse, error) {
-	mi, err := s.impl.Load(ctx, &LoadRequest{
+	lreq := &LoadRequest{
 		Model:        keyFromProto(req.GetModel()),
 		Path:         req.GetPath(),
 		ModelBytes:   req.GetModelBytes(),
@@ -60,7 +60,12 @@ func (s *server) Load(ctx context.Context, req *devicev1.LoadRequest) (*devicev1
 		BatchSize:    req.GetBatchSize(),
 		Layouts:      req.GetLayouts(),
 		Stateful:     statefulFromProto(req.GetStateful()),
-	})
+	}
+	if k := req.GetTakeSequencesFrom(); k != nil {
+		key := keyFromProto(k)
+		lreq.TakeSequencesFrom = &key
+	}
+	mi, err := s.impl.Load(ctx, lreq)
 	if err != nil {
 		return nil, toStatus(err)
 	}

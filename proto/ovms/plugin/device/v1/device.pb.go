@@ -506,9 +506,13 @@ type LoadRequest struct {
 	Layouts map[string]string `protobuf:"bytes,9,rep,name=layouts,proto3" json:"layouts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Set for a stateful model (OVMS's stateful): the plugin keeps the state
 	// of each sequence next to the model.
-	Stateful      *Stateful `protobuf:"bytes,10,opt,name=stateful,proto3" json:"stateful,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Stateful *Stateful `protobuf:"bytes,10,opt,name=stateful,proto3" json:"stateful,omitempty"`
+	// A stateful model's previous version in this plugin (a reload, or a new
+	// version replacing the served one): its sequences move to the new
+	// version when their state inputs are the same, else they are dropped.
+	TakeSequencesFrom *ModelKey `protobuf:"bytes,11,opt,name=take_sequences_from,json=takeSequencesFrom,proto3" json:"take_sequences_from,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *LoadRequest) Reset() {
@@ -607,6 +611,13 @@ func (x *LoadRequest) GetLayouts() map[string]string {
 func (x *LoadRequest) GetStateful() *Stateful {
 	if x != nil {
 		return x.Stateful
+	}
+	return nil
+}
+
+func (x *LoadRequest) GetTakeSequencesFrom() *ModelKey {
+	if x != nil {
+		return x.TakeSequencesFrom
 	}
 	return nil
 }
@@ -1373,7 +1384,7 @@ const file_ovms_plugin_device_v1_device_proto_rawDesc = "" +
 	"\x06engine\x18\x03 \x01(\tR\x06engine\x12\x18\n" +
 	"\adevices\x18\x04 \x03(\tR\adevices\x12 \n" +
 	"\vunavailable\x18\x05 \x01(\bR\vunavailable\x12-\n" +
-	"\x12unavailable_reason\x18\x06 \x01(\tR\x11unavailableReason\"\xd3\x05\n" +
+	"\x12unavailable_reason\x18\x06 \x01(\tR\x11unavailableReason\"\xa4\x06\n" +
 	"\vLoadRequest\x125\n" +
 	"\x05model\x18\x01 \x01(\v2\x1f.ovms.plugin.device.v1.ModelKeyR\x05model\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x1f\n" +
@@ -1387,7 +1398,8 @@ const file_ovms_plugin_device_v1_device_proto_rawDesc = "" +
 	"batch_size\x18\b \x01(\x03R\tbatchSize\x12I\n" +
 	"\alayouts\x18\t \x03(\v2/.ovms.plugin.device.v1.LoadRequest.LayoutsEntryR\alayouts\x12;\n" +
 	"\bstateful\x18\n" +
-	" \x01(\v2\x1f.ovms.plugin.device.v1.StatefulR\bstateful\x1a?\n" +
+	" \x01(\v2\x1f.ovms.plugin.device.v1.StatefulR\bstateful\x12O\n" +
+	"\x13take_sequences_from\x18\v \x01(\v2\x1f.ovms.plugin.device.v1.ModelKeyR\x11takeSequencesFrom\x1a?\n" +
 	"\x11PluginConfigEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aV\n" +
@@ -1521,34 +1533,35 @@ var file_ovms_plugin_device_v1_device_proto_depIdxs = []int32{
 	21, // 4: ovms.plugin.device.v1.LoadRequest.shapes:type_name -> ovms.plugin.device.v1.LoadRequest.ShapesEntry
 	22, // 5: ovms.plugin.device.v1.LoadRequest.layouts:type_name -> ovms.plugin.device.v1.LoadRequest.LayoutsEntry
 	7,  // 6: ovms.plugin.device.v1.LoadRequest.stateful:type_name -> ovms.plugin.device.v1.Stateful
-	23, // 7: ovms.plugin.device.v1.Stateful.state_mapping:type_name -> ovms.plugin.device.v1.Stateful.StateMappingEntry
-	2,  // 8: ovms.plugin.device.v1.LoadResponse.inputs:type_name -> ovms.plugin.device.v1.TensorInfo
-	2,  // 9: ovms.plugin.device.v1.LoadResponse.outputs:type_name -> ovms.plugin.device.v1.TensorInfo
-	1,  // 10: ovms.plugin.device.v1.UnloadRequest.model:type_name -> ovms.plugin.device.v1.ModelKey
-	1,  // 11: ovms.plugin.device.v1.InferRequest.model:type_name -> ovms.plugin.device.v1.ModelKey
-	3,  // 12: ovms.plugin.device.v1.InferRequest.inputs:type_name -> ovms.plugin.device.v1.TensorRef
-	3,  // 13: ovms.plugin.device.v1.InferRequest.placements:type_name -> ovms.plugin.device.v1.TensorRef
-	3,  // 14: ovms.plugin.device.v1.InferResponse.outputs:type_name -> ovms.plugin.device.v1.TensorRef
-	8,  // 15: ovms.plugin.device.v1.LoadRequest.ShapesEntry.value:type_name -> ovms.plugin.device.v1.Dims
-	4,  // 16: ovms.plugin.device.v1.Device.Info:input_type -> ovms.plugin.device.v1.InfoRequest
-	6,  // 17: ovms.plugin.device.v1.Device.Load:input_type -> ovms.plugin.device.v1.LoadRequest
-	10, // 18: ovms.plugin.device.v1.Device.Unload:input_type -> ovms.plugin.device.v1.UnloadRequest
-	12, // 19: ovms.plugin.device.v1.Device.Infer:input_type -> ovms.plugin.device.v1.InferRequest
-	14, // 20: ovms.plugin.device.v1.Device.Release:input_type -> ovms.plugin.device.v1.ReleaseRequest
-	16, // 21: ovms.plugin.device.v1.Device.MapRegion:input_type -> ovms.plugin.device.v1.MapRegionRequest
-	18, // 22: ovms.plugin.device.v1.Device.UnmapRegion:input_type -> ovms.plugin.device.v1.UnmapRegionRequest
-	5,  // 23: ovms.plugin.device.v1.Device.Info:output_type -> ovms.plugin.device.v1.InfoResponse
-	9,  // 24: ovms.plugin.device.v1.Device.Load:output_type -> ovms.plugin.device.v1.LoadResponse
-	11, // 25: ovms.plugin.device.v1.Device.Unload:output_type -> ovms.plugin.device.v1.UnloadResponse
-	13, // 26: ovms.plugin.device.v1.Device.Infer:output_type -> ovms.plugin.device.v1.InferResponse
-	15, // 27: ovms.plugin.device.v1.Device.Release:output_type -> ovms.plugin.device.v1.ReleaseResponse
-	17, // 28: ovms.plugin.device.v1.Device.MapRegion:output_type -> ovms.plugin.device.v1.MapRegionResponse
-	19, // 29: ovms.plugin.device.v1.Device.UnmapRegion:output_type -> ovms.plugin.device.v1.UnmapRegionResponse
-	23, // [23:30] is the sub-list for method output_type
-	16, // [16:23] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	1,  // 7: ovms.plugin.device.v1.LoadRequest.take_sequences_from:type_name -> ovms.plugin.device.v1.ModelKey
+	23, // 8: ovms.plugin.device.v1.Stateful.state_mapping:type_name -> ovms.plugin.device.v1.Stateful.StateMappingEntry
+	2,  // 9: ovms.plugin.device.v1.LoadResponse.inputs:type_name -> ovms.plugin.device.v1.TensorInfo
+	2,  // 10: ovms.plugin.device.v1.LoadResponse.outputs:type_name -> ovms.plugin.device.v1.TensorInfo
+	1,  // 11: ovms.plugin.device.v1.UnloadRequest.model:type_name -> ovms.plugin.device.v1.ModelKey
+	1,  // 12: ovms.plugin.device.v1.InferRequest.model:type_name -> ovms.plugin.device.v1.ModelKey
+	3,  // 13: ovms.plugin.device.v1.InferRequest.inputs:type_name -> ovms.plugin.device.v1.TensorRef
+	3,  // 14: ovms.plugin.device.v1.InferRequest.placements:type_name -> ovms.plugin.device.v1.TensorRef
+	3,  // 15: ovms.plugin.device.v1.InferResponse.outputs:type_name -> ovms.plugin.device.v1.TensorRef
+	8,  // 16: ovms.plugin.device.v1.LoadRequest.ShapesEntry.value:type_name -> ovms.plugin.device.v1.Dims
+	4,  // 17: ovms.plugin.device.v1.Device.Info:input_type -> ovms.plugin.device.v1.InfoRequest
+	6,  // 18: ovms.plugin.device.v1.Device.Load:input_type -> ovms.plugin.device.v1.LoadRequest
+	10, // 19: ovms.plugin.device.v1.Device.Unload:input_type -> ovms.plugin.device.v1.UnloadRequest
+	12, // 20: ovms.plugin.device.v1.Device.Infer:input_type -> ovms.plugin.device.v1.InferRequest
+	14, // 21: ovms.plugin.device.v1.Device.Release:input_type -> ovms.plugin.device.v1.ReleaseRequest
+	16, // 22: ovms.plugin.device.v1.Device.MapRegion:input_type -> ovms.plugin.device.v1.MapRegionRequest
+	18, // 23: ovms.plugin.device.v1.Device.UnmapRegion:input_type -> ovms.plugin.device.v1.UnmapRegionRequest
+	5,  // 24: ovms.plugin.device.v1.Device.Info:output_type -> ovms.plugin.device.v1.InfoResponse
+	9,  // 25: ovms.plugin.device.v1.Device.Load:output_type -> ovms.plugin.device.v1.LoadResponse
+	11, // 26: ovms.plugin.device.v1.Device.Unload:output_type -> ovms.plugin.device.v1.UnloadResponse
+	13, // 27: ovms.plugin.device.v1.Device.Infer:output_type -> ovms.plugin.device.v1.InferResponse
+	15, // 28: ovms.plugin.device.v1.Device.Release:output_type -> ovms.plugin.device.v1.ReleaseResponse
+	17, // 29: ovms.plugin.device.v1.Device.MapRegion:output_type -> ovms.plugin.device.v1.MapRegionResponse
+	19, // 30: ovms.plugin.device.v1.Device.UnmapRegion:output_type -> ovms.plugin.device.v1.UnmapRegionResponse
+	24, // [24:31] is the sub-list for method output_type
+	17, // [17:24] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_ovms_plugin_device_v1_device_proto_init() }
