@@ -3,6 +3,7 @@ package ortdevice
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"unsafe"
 
@@ -19,6 +20,8 @@ import (
 // Runtime writes them there directly; the others are copied in once.
 func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferRequest) (resp *device.InferResponse, err error) {
 	arena := env.Arena
+	var pin runtime.Pinner // a stateful model's state buffers, until the values are closed
+	defer pin.Unpin()
 	var values []*ort.Value
 	var releases []func()
 	defer func() {
@@ -57,7 +60,7 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 		inNames[i], inputs[i] = in.Name, v
 	}
 	if seq != nil {
-		names, states, err := m.seqs.stateInputs(seq, m.info, req)
+		names, states, err := m.seqs.stateInputs(seq, m.info, req, &pin)
 		if err != nil {
 			return nil, err
 		}
@@ -133,10 +136,19 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 	}
 
 	runNames := outNames
-	if seq != nil { // the state outputs too, allocated by ONNX Runtime
+	if seq != nil { // the state outputs too, into the sequence's spare buffers
+		stOuts, stPre, err := m.seqs.stateOutputs(seq, &pin)
+		if err != nil {
+			return nil, err
+		}
+		for i, v := range stOuts {
+			if stPre[i] {
+				values = append(values, v)
+			}
+		}
 		runNames = append(outNames[:len(outNames):len(outNames)], m.stateOuts...)
-		outputs = append(outputs, make([]*ort.Value, len(m.stateOuts))...)
-		prealloc = append(prealloc, make([]bool, len(m.stateOuts))...)
+		outputs = append(outputs, stOuts...)
+		prealloc = append(prealloc, stPre...)
 	}
 	sess := <-m.sessions
 	err = sess.RunWithOptions(ctx, inNames, inputs, runNames, outputs)
@@ -156,7 +168,7 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 		return nil, status.Error(codes.Internal, err.Error())
 	}
 	if seq != nil {
-		if err := m.seqs.keep(seq, outputs[len(outNames):]); err != nil {
+		if err := m.seqs.keep(seq, outputs[len(outNames):], prealloc[len(outNames):]); err != nil {
 			return nil, err
 		}
 		outputs, prealloc = outputs[:len(outNames)], prealloc[:len(outNames)]

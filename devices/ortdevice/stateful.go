@@ -2,12 +2,14 @@ package ortdevice
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc/codes"
@@ -31,8 +33,9 @@ import (
 type stateSlot struct {
 	in, out string
 	dtype   device.DataType
-	// shape is the state input's declared shape (-1: dynamic).
-	shape []int64
+	// shape is the state input's declared shape (-1: dynamic), outShape
+	// the state output's.
+	shape, outShape []int64
 	// from says where a dynamic dimension's size comes from at a
 	// sequence's start: {request input, dimension} of a data input with
 	// the same symbolic dimension; {-1, -1} when none (size 1).
@@ -60,6 +63,10 @@ type sequence struct {
 
 	state  [][]byte  // per slot; nil before the first request
 	shapes [][]int64 // per slot
+	// spare are buffers a request's state outputs of static shape are
+	// written into (no copy): they become the state when it succeeds, and
+	// the old state becomes the spare.
+	spare [][]byte
 }
 
 // sequences is the sequence store of a loaded stateful model version.
@@ -114,7 +121,8 @@ func newSequences(cfg *device.Stateful, info *device.ModelInfo, model []byte, ir
 		if ti.DType != to.DType || ti.DType == device.String {
 			return nil, fmt.Errorf("state_mapping: state input %q (%s) and output %q (%s) need one numeric type", in, ti.DType, out, to.DType)
 		}
-		s.slots = append(s.slots, stateSlot{in: in, out: out, dtype: ti.DType, shape: ti.Shape, emptyStart: ir && strings.HasPrefix(in, "state_in/")})
+		s.slots = append(s.slots, stateSlot{in: in, out: out, dtype: ti.DType, shape: ti.Shape, outShape: to.Shape,
+			emptyStart: ir && strings.HasPrefix(in, "state_in/")})
 	}
 	if err := s.dimSources(info, model); err != nil {
 		return nil, err
@@ -315,7 +323,7 @@ func (s *sequences) begin(id uint64, control uint32) (q *sequence, _ uint64, fin
 		}
 		done := make(chan struct{})
 		close(done)
-		q = &sequence{tail: done, state: make([][]byte, len(s.slots)), shapes: make([][]int64, len(s.slots))}
+		q = &sequence{tail: done, state: make([][]byte, len(s.slots)), shapes: make([][]int64, len(s.slots)), spare: make([][]byte, len(s.slots))}
 		s.seqs[id] = q
 	} else {
 		var ok bool
@@ -351,8 +359,9 @@ func (s *sequences) begin(id uint64, control uint32) (q *sequence, _ uint64, fin
 // stateInputs builds the state inputs of a request of sequence q: its
 // state, or at its start zeros of the declared shape (dynamic dimensions
 // from the request's inputs, else 1), or for a translated IR an empty
-// tensor (the variables' initial values).
-func (s *sequences) stateInputs(q *sequence, info *device.ModelInfo, req *device.InferRequest) ([]string, []*ort.Value, error) {
+// tensor (the variables' initial values). The values wrap the sequence's
+// buffers, pinned with pin until the values are closed: no copy.
+func (s *sequences) stateInputs(q *sequence, info *device.ModelInfo, req *device.InferRequest, pin *runtime.Pinner) ([]string, []*ort.Value, error) {
 	names := make([]string, len(s.slots))
 	values := make([]*ort.Value, 0, len(s.slots))
 	fail := func(err error) ([]string, []*ort.Value, error) {
@@ -383,13 +392,9 @@ func (s *sequences) stateInputs(q *sequence, info *device.ModelInfo, req *device
 					}
 				}
 			}
-			n := int64(sl.dtype.Size())
-			for _, d := range shape {
-				n *= d
-			}
-			q.state[i], q.shapes[i] = make([]byte, n), shape
+			q.state[i], q.shapes[i] = make([]byte, byteSize(sl.dtype, shape)), shape
 		}
-		v, err := ort.NewTensorCopy(ort.ElementType(sl.dtype), q.shapes[i], q.state[i])
+		v, err := ort.NewTensor(ort.ElementType(sl.dtype), q.shapes[i], pinBytes(pin, q.state[i]), len(q.state[i]))
 		if err != nil {
 			return fail(status.Errorf(codes.Internal, "state %s: %v", sl.in, err))
 		}
@@ -398,12 +403,49 @@ func (s *sequences) stateInputs(q *sequence, info *device.ModelInfo, req *device
 	return names, values, nil
 }
 
-// keep stores the state outputs of a request that succeeded as its
-// sequence's state.
-func (s *sequences) keep(q *sequence, outs []*ort.Value) error {
+// stateOutputs preallocates the state outputs of static shape in the
+// sequence's spare buffers (pinned with pin), so that ONNX Runtime writes
+// the next state in place; the others (nil) are allocated by ONNX Runtime
+// and copied by keep.
+func (s *sequences) stateOutputs(q *sequence, pin *runtime.Pinner) ([]*ort.Value, []bool, error) {
+	values := make([]*ort.Value, len(s.slots))
+	pre := make([]bool, len(s.slots))
+	for i := range s.slots {
+		sl := &s.slots[i]
+		if slices.ContainsFunc(sl.outShape, func(d int64) bool { return d < 0 }) {
+			continue
+		}
+		n := byteSize(sl.dtype, sl.outShape)
+		if cap(q.spare[i]) < n {
+			q.spare[i] = make([]byte, n)
+		}
+		q.spare[i] = q.spare[i][:n]
+		v, err := ort.NewTensor(ort.ElementType(sl.dtype), sl.outShape, pinBytes(pin, q.spare[i]), n)
+		if err != nil {
+			for _, v := range values {
+				if v != nil {
+					v.Close()
+				}
+			}
+			return nil, nil, status.Errorf(codes.Internal, "state output %s: %v", sl.out, err)
+		}
+		values[i], pre[i] = v, true
+	}
+	return values, pre, nil
+}
+
+// keep makes the state outputs of a request that succeeded its sequence's
+// state: a preallocated one by swapping buffers, another by a copy.
+func (s *sequences) keep(q *sequence, outs []*ort.Value, pre []bool) error {
 	for i, v := range outs {
-		if v == nil || v.Type() != ort.ElementType(s.slots[i].dtype) {
-			return status.Errorf(codes.Internal, "state output %s: missing or of another type", s.slots[i].out)
+		sl := &s.slots[i]
+		if pre[i] {
+			q.state[i], q.spare[i] = q.spare[i], q.state[i]
+			q.shapes[i] = append(q.shapes[i][:0], sl.outShape...)
+			continue
+		}
+		if v == nil || v.Type() != ort.ElementType(sl.dtype) {
+			return status.Errorf(codes.Internal, "state output %s: missing or of another type", sl.out)
 		}
 		b := v.Bytes()
 		if len(q.state[i]) == len(b) {
@@ -414,6 +456,25 @@ func (s *sequences) keep(q *sequence, outs []*ort.Value) error {
 		q.shapes[i] = append(q.shapes[i][:0], v.Shape()...)
 	}
 	return nil
+}
+
+// byteSize is the size of a numeric tensor.
+func byteSize(dt device.DataType, shape []int64) int {
+	n := dt.Size()
+	for _, d := range shape {
+		n *= int(d)
+	}
+	return n
+}
+
+// pinBytes pins b's memory for ONNX Runtime (nil for no bytes).
+func pinBytes(pin *runtime.Pinner, b []byte) unsafe.Pointer {
+	if len(b) == 0 {
+		return nil
+	}
+	p := unsafe.Pointer(unsafe.SliceData(b))
+	pin.Pin(p)
+	return p
 }
 
 // stateOutputNames are the state outputs, in slot order.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -24,37 +25,86 @@ const (
 // statefulSteps-th step starts a new one, the one before ends it.
 const statefulSteps = 100
 
-// statefulRun measures one step of a sequence, 1 client over KServe gRPC:
-// with server-held state (ovms --stateful, the request carries x and the
-// sequence in Triton's parameters) or with the state sent in every
-// request (the same model stateless: the client sends h_in and feeds the
-// h_out it gets back into the next request).
-func (s *suite) statefulRun(serverHeld bool) *measurement {
-	name := "ovms " + statefulModel + " kserve-grpc, state sent in every request" + s.suffix
-	flags := []string(nil)
-	if serverHeld {
-		name = "ovms " + statefulModel + " kserve-grpc, server-held state (--stateful)" + s.suffix
-		flags = []string{"--stateful", "--state_mapping", `{"h_in": "h_out"}`}
+// statefulRun measures one step of a sequence, 1 client over KServe gRPC,
+// with server-held state (ovms --stateful: the request carries x and the
+// sequence in Triton's parameters) and with the state sent in every request
+// (the same model stateless: the client sends h_in and feeds the h_out it
+// gets back into the next request). Both servers run at once and the client
+// alternates between them step by step, so that both see the same load on
+// a shared machine; it returns the two measurements (held, sent).
+func (s *suite) statefulRun() (held, sent *measurement) {
+	names := [2]string{
+		"ovms " + statefulModel + " kserve-grpc, server-held state (--stateful)" + s.suffix,
+		"ovms " + statefulModel + " kserve-grpc, state sent in every request" + s.suffix,
 	}
-	return s.measure(name, func() (*bench.Report, error) {
-		srv, err := s.servers.get(statefulModel, flags...)
+	if m, ok := s.measured[names[0]]; ok {
+		return m, s.measured[names[1]]
+	}
+	fmt.Fprintf(s.log, "measuring %s and %s, interleaved\n", names[0], names[1])
+	ms := [2]*measurement{{Name: names[0]}, {Name: names[1]}}
+	levels, err := s.interleavedSteps()
+	for i, m := range ms {
 		if err != nil {
-			return nil, err
+			m.Err = err.Error()
+		} else {
+			m.Level = levels[i]
 		}
+		s.measured[m.Name] = m
+		s.order = append(s.order, m)
+	}
+	return ms[0], ms[1]
+}
+
+// interleavedSteps runs the two stateful configurations side by side.
+func (s *suite) interleavedSteps() ([2]bench.Level, error) {
+	var out [2]bench.Level
+	s.servers.close()
+	var steppers [2]*stepper
+	for i, flags := range [][]string{{"--stateful", "--state_mapping", `{"h_in": "h_out"}`}, nil} {
+		srv, err := startOVMS(s.opt.binDir, s.opt.modelsDir, statefulModel, flags...)
+		if err != nil {
+			return out, err
+		}
+		defer srv.stop()
 		conn, err := grpc.NewClient(srv.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
-			return nil, err
+			return out, err
 		}
 		defer conn.Close()
-		client := kpb.NewGRPCInferenceServiceClient(conn)
-		cfg := s.load
-		cfg.Concurrency = []int{1}
-		return bench.Measure(s.ctx, cfg, func(worker int) (bench.Doer, error) {
-			st := &stepper{client: client, serverHeld: serverHeld, id: uint64(worker + 1), h: make([]float32, statefulWidth),
-				x: make([]float32, statefulWidth)}
-			return bench.DoerFunc(st.step), nil
-		})
-	})
+		steppers[i] = &stepper{client: kpb.NewGRPCInferenceServiceClient(conn), serverHeld: i == 0, id: 1,
+			h: make([]float32, statefulWidth), x: make([]float32, statefulWidth)}
+	}
+	warmup, window := s.load.Warmup, s.load.Window*time.Duration(max(1, s.load.MaxTrials/2))
+	var lat [2][]time.Duration
+	var errs [2]int64
+	var first [2]string
+	begin := time.Now()
+	for time.Since(begin) < warmup+window {
+		for i, st := range steppers {
+			t0 := time.Now()
+			err := st.step(s.ctx)
+			d := time.Since(t0)
+			if time.Since(begin) < warmup {
+				continue
+			}
+			if err != nil {
+				if errs[i]++; first[i] == "" {
+					first[i] = err.Error()
+				}
+				continue
+			}
+			lat[i] = append(lat[i], d)
+		}
+		if err := s.ctx.Err(); err != nil {
+			return out, err
+		}
+	}
+	for i := range out {
+		sum := bench.Summarize(lat[i], errs[i], window)
+		out[i] = bench.Level{Concurrency: 1, Throughput: sum.Throughput, P50: sum.P50, P90: sum.P90, P99: sum.P99, Max: sum.Max,
+			Mean: sum.Mean, Count: sum.Count, Errors: sum.Errors, FirstError: first[i], Stable: true, Windows: 1}
+	}
+	return out, nil
 }
 
 // stepper runs the steps of one client's sequences.
