@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"google.golang.org/grpc"
@@ -30,19 +31,20 @@ const statefulSteps = 100
 // sequence in Triton's parameters) and with the state sent in every request
 // (the same model stateless: the client sends h_in and feeds the h_out it
 // gets back into the next request). Both servers run at once and the client
-// alternates between them step by step, so that both see the same load on
-// a shared machine; it returns the two measurements (held, sent).
-func (s *suite) statefulRun() (held, sent *measurement) {
+// alternates between them in blocks of steps, so that both see the same
+// load on a shared machine; it returns the two measurements (held, sent).
+func (s *suite) statefulRun() (held, sent *measurement, pairedRatio float64) {
 	names := [2]string{
 		"ovms " + statefulModel + " kserve-grpc, server-held state (--stateful)" + s.suffix,
 		"ovms " + statefulModel + " kserve-grpc, state sent in every request" + s.suffix,
 	}
 	if m, ok := s.measured[names[0]]; ok {
-		return m, s.measured[names[1]]
+		return m, s.measured[names[1]], s.statefulRatio
 	}
 	fmt.Fprintf(s.log, "measuring %s and %s, interleaved\n", names[0], names[1])
 	ms := [2]*measurement{{Name: names[0]}, {Name: names[1]}}
-	levels, err := s.interleavedSteps()
+	levels, ratio, err := s.interleavedSteps()
+	s.statefulRatio = ratio
 	for i, m := range ms {
 		if err != nil {
 			m.Err = err.Error()
@@ -52,23 +54,27 @@ func (s *suite) statefulRun() (held, sent *measurement) {
 		s.measured[m.Name] = m
 		s.order = append(s.order, m)
 	}
-	return ms[0], ms[1]
+	return ms[0], ms[1], ratio
 }
 
-// interleavedSteps runs the two stateful configurations side by side.
-func (s *suite) interleavedSteps() ([2]bench.Level, error) {
+// interleavedSteps runs the two stateful configurations side by side. It
+// returns their levels and the median over block pairs of the ratio of
+// the blocks' median step latencies (held / sent): load that drifts while
+// the benchmark runs hits both blocks of a pair alike and cancels out.
+func (s *suite) interleavedSteps() ([2]bench.Level, float64, error) {
 	var out [2]bench.Level
+	nan := math.NaN()
 	s.servers.close()
 	var steppers [2]*stepper
 	for i, flags := range [][]string{{"--stateful", "--state_mapping", `{"h_in": "h_out"}`}, nil} {
 		srv, err := startOVMS(s.opt.binDir, s.opt.modelsDir, statefulModel, flags...)
 		if err != nil {
-			return out, err
+			return out, nan, err
 		}
 		defer srv.stop()
 		conn, err := grpc.NewClient(srv.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
-			return out, err
+			return out, nan, err
 		}
 		defer conn.Close()
 		steppers[i] = &stepper{client: kpb.NewGRPCInferenceServiceClient(conn), serverHeld: i == 0, id: 1,
@@ -78,25 +84,42 @@ func (s *suite) interleavedSteps() ([2]bench.Level, error) {
 	var lat [2][]time.Duration
 	var errs [2]int64
 	var first [2]string
+	// Blocks of steps on one server, then the other: each block runs hot
+	// (a server's plugin polls for its next request), and the blocks
+	// alternate so that both servers see the same load over time. The
+	// first steps of a block, which wake the server up, are not counted.
+	const block, settle = 40, 4
+	var ratios []float64
 	begin := time.Now()
 	for time.Since(begin) < warmup+window {
+		var medians [2]time.Duration
 		for i, st := range steppers {
-			t0 := time.Now()
-			err := st.step(s.ctx)
-			d := time.Since(t0)
-			if time.Since(begin) < warmup {
-				continue
-			}
-			if err != nil {
-				if errs[i]++; first[i] == "" {
-					first[i] = err.Error()
+			n := len(lat[i])
+			for j := range block {
+				t0 := time.Now()
+				err := st.step(s.ctx)
+				d := time.Since(t0)
+				if time.Since(begin) < warmup || j < settle {
+					continue
 				}
-				continue
+				if err != nil {
+					if errs[i]++; first[i] == "" {
+						first[i] = err.Error()
+					}
+					continue
+				}
+				lat[i] = append(lat[i], d)
 			}
-			lat[i] = append(lat[i], d)
+			if b := slices.Clone(lat[i][n:]); len(b) > 0 {
+				slices.Sort(b)
+				medians[i] = bench.Percentile(b, 50)
+			}
+		}
+		if medians[0] > 0 && medians[1] > 0 {
+			ratios = append(ratios, float64(medians[0])/float64(medians[1]))
 		}
 		if err := s.ctx.Err(); err != nil {
-			return out, err
+			return out, nan, err
 		}
 	}
 	for i := range out {
@@ -104,7 +127,11 @@ func (s *suite) interleavedSteps() ([2]bench.Level, error) {
 		out[i] = bench.Level{Concurrency: 1, Throughput: sum.Throughput, P50: sum.P50, P90: sum.P90, P99: sum.P99, Max: sum.Max,
 			Mean: sum.Mean, Count: sum.Count, Errors: sum.Errors, FirstError: first[i], Stable: true, Windows: 1}
 	}
-	return out, nil
+	if len(ratios) == 0 {
+		return out, nan, fmt.Errorf("no block pair measured")
+	}
+	slices.Sort(ratios)
+	return out, ratios[len(ratios)/2], nil
 }
 
 // stepper runs the steps of one client's sequences.
