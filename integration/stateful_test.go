@@ -387,7 +387,17 @@ func TestStatefulKServe(t *testing.T) {
 			t.Fatalf("KServe REST step %d: %s, want out %v", i, resp, want[i])
 		}
 	}
-	code, resp := post(t, s.url("/v2/models/rnn/infer"), `{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]},
+	code, resp := post(t, s.url("/v2/models/rnn/infer"), `{"parameters": {"sequence_id": 600, "sequence_start": true, "sequence_end": true},
+		"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]}]}`)
+	if code != 200 || !strings.Contains(resp, "[600]") {
+		t.Fatalf("KServe REST with Triton's parameters: %d %s", code, resp)
+	}
+	code, resp = post(t, s.url("/v2/models/rnn/infer"), `{"parameters": {"sequence_id": 600},
+		"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]}]}`)
+	if code != 404 {
+		t.Fatalf("KServe REST: a start+end sequence outlived its request: %d %s", code, resp)
+	}
+	code, resp = post(t, s.url("/v2/models/rnn/infer"), `{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]},
 		{"name": "sequence_id", "datatype": "UINT64", "shape": [1], "data": [401]}]}`)
 	if code != 404 || !strings.Contains(resp, "Sequence with provided ID does not exist") {
 		t.Fatalf("KServe REST unknown id: %d %s", code, resp)

@@ -16,7 +16,8 @@ type InferRequest struct {
 	ID string
 	// BinaryOutputs names the outputs to return as binary data.
 	BinaryOutputs map[string]bool
-	// Parameters are the request-level parameters (nil for none).
+	// Parameters are the request-level parameters when they hold Triton's
+	// sequence parameters (nil otherwise).
 	Parameters map[string]*kpb.InferParameter
 
 	inputs  []*kpb.ModelInferRequest_InferInputTensor
@@ -157,7 +158,12 @@ func parseInfer(c *rjson.Cursor, bin binaryPart, lim ParseLimits) (*InferRequest
 		if p, ok := params["binary_data_output"]; ok && p.kind == 'b' {
 			binaryDefault = p.b
 		}
-		r.Parameters = protoParams(params)
+		_, id := params["sequence_id"]
+		_, start := params["sequence_start"]
+		_, end := params["sequence_end"]
+		if id || start || end { // Triton's sequence parameters (stateful models)
+			r.Parameters = protoParams(params)
+		}
 	}
 	if pos[2] >= 0 {
 		c.Seek(pos[2])
