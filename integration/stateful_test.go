@@ -596,6 +596,8 @@ func TestStatefulFlags(t *testing.T) {
 		{[]string{"--idle_sequence_cleanup=false"}, 64, "Setting low_latency_transformation, max_sequence_number and idle_sequence_cleanup require setting stateful flag for the model."},
 		{[]string{"--low_latency_transformation"}, 64, "Setting low_latency_transformation, max_sequence_number and idle_sequence_cleanup require setting stateful flag for the model."},
 		{[]string{"--stateful", "--batch_size", "auto"}, 1, "Dynamic shape and dynamic batch size are not supported for stateful models"},
+		{[]string{"--stateful", "--state_mapping", `{"h_in": "h_out"}`, "--target_device", "MULTI:CPU,CPU"}, 1, "a stateful model keeps its sequences in one device plugin"},
+		{[]string{"--stateful", "--state_mapping", `{"h_in": "nope"}`}, 1, `state_mapping: the model has no output \"nope\"`},
 	} {
 		args := append([]string{"--model_name", "m", "--model_path", filepath.Join(modelsDir, "rnn_stateful"), "--port", "9"}, c.args...)
 		out, err := exec.Command(filepath.Join(binDir, "ovms"), args...).CombinedOutput()
