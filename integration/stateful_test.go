@@ -710,3 +710,54 @@ func TestStatefulReload(t *testing.T) {
 		t.Errorf("no drop log line")
 	}
 }
+
+// TestStatefulTerminated: a start of a sequence whose end is waiting for
+// its turn gets OVMS's FAILED_PRECONDITION "Sequence last request is being
+// processed and it's not available anymore". The end is a slow request (a
+// 2 MiB input through a 256x256 MatMul); starts are sent until one meets
+// it. A try where the end ran before any start met it runs again with
+// another id.
+func TestStatefulTerminated(t *testing.T) {
+	s := startServer(t, "slow_stateful", "--stateful", "--state_mapping", `{"h_in": "h_out"}`)
+	pc := tfspb.NewPredictionServiceClient(s.conn)
+	step := func(id uint64, control uint32, n int) error {
+		_, err := pc.Predict(ctx(t), &tfspb.PredictRequest{ModelSpec: &tfspb.ModelSpec{Name: "slow_stateful"},
+			Inputs: seqInputs(map[string]*fw.TensorProto{"x": {Dtype: fw.DataType_DT_FLOAT, TensorShape: shape(1, int64(n)),
+				TensorContent: make([]byte, 4*n)}}, u64(id), u32(control))})
+		return err
+	}
+	const slow = 2048 * 256
+	for try := range 5 {
+		id := uint64(900 + try)
+		if err := step(id, 1, 256); err != nil {
+			t.Fatal(err)
+		}
+		endErr := make(chan error, 1)
+		go func() { endErr <- step(id, 2, slow) }() // a slow end
+		// ALREADY_EXISTS until the end reaches the sequence, then
+		// FAILED_PRECONDITION while it runs.
+		var err error
+		for range 2000 {
+			if err = step(id, 1, 256); status.Code(err) != codes.AlreadyExists {
+				break
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		if e := <-endErr; e != nil {
+			t.Fatalf("end: %v", e)
+		}
+		switch st := status.Convert(err); {
+		case st.Code() == codes.FailedPrecondition:
+			wantCode(t, "start while the end runs", err, codes.FailedPrecondition, "Sequence last request is being processed and it's not available anymore")
+			if err := step(id, 0, 256); status.Code(err) != codes.NotFound {
+				t.Errorf("after the end: %v", err)
+			}
+			return
+		case err == nil || st.Code() == codes.AlreadyExists:
+			t.Logf("try %d: the end ran before a start met it (%v)", try, st.Code())
+		default:
+			t.Fatalf("start: %v", err)
+		}
+	}
+	t.Fatal("no start ever met a running end")
+}

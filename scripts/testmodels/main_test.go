@@ -24,6 +24,9 @@ var expected = map[string]struct{ inputs, outputs []tensor }{
 	"rnn_stateful": {
 		[]tensor{{"x", om.Float32, []int64{1, 4}}, {"h_in", om.Float32, []int64{1, 4}}},
 		[]tensor{{"out", om.Float32, []int64{1, 4}}, {"h_out", om.Float32, []int64{1, 4}}}},
+	"slow_stateful": {
+		[]tensor{{"x", om.Float32, []int64{1, -1}}, {"h_in", om.Float32, []int64{1, 4}}},
+		[]tensor{{"out", om.Float32, []int64{1, 4}}, {"h_out", om.Float32, []int64{1, 4}}}},
 	"vad_stateful": {
 		[]tensor{{"input", om.Float32, []int64{-1, 64}}, {"state", om.Float32, []int64{2, -1, 8}}},
 		[]tensor{{"output", om.Float32, []int64{-1, 1}}, {"stateN", om.Float32, []int64{2, -1, 8}}}},

@@ -72,6 +72,7 @@ var Models = []Model{
 	{Name: "vad_lstm", Build: vadLSTM},
 	{Name: "rnn_stateful", Build: rnnStateful},
 	{Name: "vad_stateful", Build: vadStateful},
+	{Name: "slow_stateful", Build: slowStateful},
 	{Name: "resnet50", Bench: true, Build: resnet50},
 	{Name: "add_one_1x3x1024x1024", Bench: true, Build: func() (*onnxpb.ModelProto, error) {
 		return addOne("add_one_1x3x1024x1024", "input", "output", 1, 3, 1024, 1024)

@@ -99,3 +99,21 @@ func irSummator() *irtest.Net {
 	n.Result(y, "output/sink_port_0")
 	return n
 }
+
+// slowStateful is a stateful model whose step takes long for a long input,
+// for tests that need a request to hold its sequence's turn: "x" f32
+// [1,N·256] runs through a 256x256 MatMul (N rows), whose mean is added to
+// the state "h_in" f32 [1,4]: out = h_out = tanh(h_in + mean(x·W)).
+func slowStateful() (*onnxpb.ModelProto, error) {
+	g := om.NewGraph("slow_stateful")
+	x := g.Input("x", om.Float32, 1, -1)
+	h := g.Input("h_in", om.Float32, 1, 4)
+	rows := g.Constant(om.Int64Tensor("rows", []int64{2}, []int64{-1, 256}))
+	w := g.Constant(om.UniformFloat32Tensor("W", []int64{256, 256}, 31, 0.05))
+	y := g.Node("MatMul", []om.Value{g.Node("Reshape", []om.Value{x, rows}), w})
+	mean := g.Node("ReduceMean", []om.Value{y}, om.AttrInt("keepdims", 0))
+	out := g.NamedNode("Tanh", "out", []om.Value{g.Node("Add", []om.Value{h, mean})})
+	g.Output(out, "out", om.Float32, 1, 4)
+	g.Output(g.NamedNode("Identity", "h_out", []om.Value{out}), "h_out", om.Float32, 1, 4)
+	return g.Model(opset)
+}
