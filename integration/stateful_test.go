@@ -761,3 +761,56 @@ func TestStatefulTerminated(t *testing.T) {
 	}
 	t.Fatal("no start ever met a running end")
 }
+
+// TestStatefulSequencesRunInParallel: while one sequence's slow step runs
+// (known to run: a start of its id meets it), a step of another sequence
+// completes, on the model's second stream. A try where the slow step ended
+// first proves nothing and runs again.
+func TestStatefulSequencesRunInParallel(t *testing.T) {
+	s := startServer(t, "slow_stateful", "--stateful", "--state_mapping", `{"h_in": "h_out"}`, "--plugin_config", `{"NUM_STREAMS": 2}`)
+	pc := tfspb.NewPredictionServiceClient(s.conn)
+	step := func(id uint64, control uint32, n int) error {
+		_, err := pc.Predict(ctx(t), &tfspb.PredictRequest{ModelSpec: &tfspb.ModelSpec{Name: "slow_stateful"},
+			Inputs: seqInputs(map[string]*fw.TensorProto{"x": {Dtype: fw.DataType_DT_FLOAT, TensorShape: shape(1, int64(n)),
+				TensorContent: make([]byte, 4*n)}}, u64(id), u32(control))})
+		return err
+	}
+	for try := range 5 {
+		a, b := uint64(100+2*try), uint64(101+2*try)
+		for _, id := range []uint64{a, b} {
+			if err := step(id, 1, 256); err != nil {
+				t.Fatal(err)
+			}
+		}
+		done := make(chan error, 1)
+		go func() { done <- step(a, 2, 4096*256) }() // a slow end of a
+		running := false
+		for range 2000 {
+			if err := step(a, 1, 256); status.Code(err) == codes.FailedPrecondition {
+				running = true
+				break
+			} else if status.Code(err) != codes.AlreadyExists {
+				break
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		err := step(b, 2, 256)
+		select {
+		case <-done:
+			t.Logf("try %d: a's slow step ended first (running seen: %v)", try, running)
+			continue
+		default:
+		}
+		if err != nil {
+			t.Fatalf("b: %v", err)
+		}
+		if running {
+			if e := <-done; e != nil {
+				t.Fatal(e)
+			}
+			return // b ran to its end while a's step ran
+		}
+		<-done
+	}
+	t.Fatal("never saw another sequence complete while a slow step ran")
+}
