@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"math"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/ovmsgo/ovms/core/config"
@@ -43,6 +45,12 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "batch_size", Usage: "set the batch dimension (the layout's N, else the first) of every input; --shape wins; auto reloads the model with a request's batch when it differs"},
 		&cli.StringFlag{Name: "shape", Usage: `reshape inputs before compiling: (1,3,224,224), or {"input": "(1,3,-1,-1)"} per input; -1 is dynamic, min:max ranges become dynamic; auto reloads the model with a request's shape when it differs`},
 		&cli.StringFlag{Name: "layout", Usage: "NHWC:NCHW (requests in NHWC for an NCHW model: a Transpose is inserted) or a bare layout such as NCHW; per input as a JSON object"},
+		&cli.BoolFlag{Name: "stateful", DefaultText: "off", Usage: "single-model mode: serve the model as a stateful model: requests carry sequence_id and sequence_control_input, the device plugin keeps each sequence's state (docs/stateful.md)"},
+		&cli.BoolFlag{Name: "idle_sequence_cleanup", Value: true, Usage: "single-model mode: the sequence cleaner drops the stateful model's idle sequences (needs --stateful)"},
+		&cli.UintFlag{Name: "max_sequence_number", Value: config.DefaultMaxSequenceNumber, Usage: "single-model mode: most sequences the stateful model keeps at once; a start beyond it fails with 503 (needs --stateful)"},
+		&cli.BoolFlag{Name: "low_latency_transformation", DefaultText: "off", Usage: "single-model mode: OVMS's LowLatency transformation of a stateful model, accepted; see docs/stateful.md for what applies (needs --stateful)"},
+		&cli.StringFlag{Name: "state_mapping", Usage: `ovms extension, single-model mode: state inputs of a stateful ONNX model and the outputs that feed them, e.g. {"h_in": "h_out"} (IR models map their ReadValue/Assign pairs themselves)`},
+		&cli.IntFlag{Name: "sequence_cleaner_poll_wait_minutes", Value: d.SequenceCleanerPollWaitMinutes, Usage: "how often idle sequences of stateful models are dropped: a sequence with no request for a whole interval goes; 0 turns the cleaner off"},
 		&cli.StringFlag{Name: "plugin_dir", DefaultText: "beside ovms", Usage: "ovms extension: folder searched first for device plugin binaries"},
 		&cli.IntFlag{Name: "plugin_arena_mb", Value: d.ArenaMB, Usage: "ovms extension: shared-memory arena per device plugin, MiB (committed only as used)"},
 		&cli.StringFlag{Name: "plugin_isolation", Value: d.PluginIsolation, Usage: "ovms extension: device (one plugin process per device family) or model (one per model, so a crash takes down only its model); see docs/devices.md"},
@@ -66,7 +74,8 @@ func serveFlags() []cli.Flag {
 }
 
 // modelFlags are the single-model flags that conflict with --config_path.
-var modelFlags = []string{"batch_size", "shape", "layout", "nireq", "model_version_policy", "target_device", "plugin_config", "dynamic_batching"}
+var modelFlags = []string{"batch_size", "shape", "layout", "nireq", "model_version_policy", "target_device", "plugin_config", "dynamic_batching",
+	"stateful", "idle_sequence_cleanup", "max_sequence_number", "low_latency_transformation", "state_mapping"}
 
 // serverConfig reads the flags into a server configuration and validates
 // them; errors wrap config.ErrUsage (exit 64) or are plain (exit 1).
@@ -83,6 +92,7 @@ func serverConfig(c *cli.Context) (config.Server, error) {
 	s.LogLevel = c.String("log_level")
 	s.LogPath = c.String("log_path")
 	s.FileSystemPollWaitSeconds = c.Int("file_system_poll_wait_seconds")
+	s.SequenceCleanerPollWaitMinutes = c.Int("sequence_cleaner_poll_wait_minutes")
 	s.CPUExtension = c.String("cpu_extension")
 	s.MetricsEnable = c.Bool("metrics_enable")
 	s.MetricsList = c.String("metrics_list")
@@ -112,7 +122,11 @@ func serverConfig(c *cli.Context) (config.Server, error) {
 	m.TargetDevice = c.String("target_device")
 	m.Nireq = c.Int("nireq")
 	m.BatchSize, m.Shape, m.Layout = c.String("batch_size"), c.String("shape"), c.String("layout")
+	m.Stateful = c.Bool("stateful")
+	m.IdleSequenceCleanup = c.Bool("idle_sequence_cleanup")
+	m.LowLatencyTransformation = c.Bool("low_latency_transformation")
 	s.Model = &m
+	s.StatefulFlagsSet = c.IsSet("idle_sequence_cleanup") || c.IsSet("low_latency_transformation") || c.IsSet("max_sequence_number") || c.IsSet("state_mapping")
 	modelSet := false
 	for _, f := range modelFlags {
 		modelSet = modelSet || c.IsSet(f)
@@ -128,7 +142,21 @@ func serverConfig(c *cli.Context) (config.Server, error) {
 	if m.PluginConfig, err = config.ParsePluginConfig(c.String("plugin_config")); err != nil {
 		return s, errorf("Couldn't parse plugin config: %v", err)
 	}
+	if n := c.Uint("max_sequence_number"); n > math.MaxUint32 {
+		return s, errorf("Sequence max number parameter too high")
+	} else {
+		m.MaxSequenceNumber = uint32(n)
+	}
+	if m.StateMapping, err = config.ParseStateMapping(c.String("state_mapping")); err != nil {
+		return s, errorf("Couldn't parse state mapping: %v", err)
+	}
+	if m.Stateful && (m.BatchSize == "auto" || m.Shape == "auto") {
+		return s, errorf("Dynamic shape and dynamic batch size are not supported for stateful models")
+	}
 	if d := c.String("dynamic_batching"); d != "" {
+		if m.Stateful {
+			return s, errorf("Couldn't parse dynamic batching: dynamic batching cannot gather the requests of stateful models")
+		}
 		if m.DynamicBatching, err = config.ParseDynamicBatching(d); err != nil {
 			return s, errorf("Couldn't parse dynamic batching: %v", err)
 		}

@@ -84,6 +84,15 @@ const (
 	NireqTimeout
 	Unauthenticated
 	PermissionDenied
+	SequenceMissing
+	SequenceAlreadyExists
+	SequenceIDNotProvided
+	InvalidSequenceControlInput
+	SequenceIDBadType
+	SequenceControlInputBadType
+	SequenceTerminated
+	SpecialInputNoTensorShape
+	MaxSequenceNumberReached
 )
 
 type info struct {
@@ -173,6 +182,16 @@ var table = map[Code]info{
 	DeviceUnavailable: {"Device plugin is unavailable", codes.Unavailable, http.StatusServiceUnavailable},
 	RequestTooLarge:   {"Request is too large", codes.ResourceExhausted, http.StatusRequestEntityTooLarge},
 	RequestTimeout:    {"Request body was not received in time", codes.DeadlineExceeded, http.StatusRequestTimeout},
+	// Stateful models (OVMS up to v2026.2).
+	SequenceMissing:             {"Sequence with provided ID does not exist", codes.NotFound, http.StatusNotFound},
+	SequenceAlreadyExists:       {"Sequence with provided ID already exists", codes.AlreadyExists, http.StatusConflict},
+	SequenceIDNotProvided:       {"Sequence ID has not been provided in request inputs", codes.InvalidArgument, http.StatusBadRequest},
+	InvalidSequenceControlInput: {"Unexpected value of sequence control input", codes.InvalidArgument, http.StatusBadRequest},
+	SequenceIDBadType:           {"Could not find sequence id in expected tensor proto field uint64_val", codes.InvalidArgument, http.StatusBadRequest},
+	SequenceControlInputBadType: {"Could not find sequence control input in expected tensor proto field uint32_val", codes.InvalidArgument, http.StatusBadRequest},
+	SequenceTerminated:          {"Sequence last request is being processed and it's not available anymore", codes.FailedPrecondition, http.StatusPreconditionFailed},
+	SpecialInputNoTensorShape:   {"Special input proto does not contain tensor shape information", codes.InvalidArgument, http.StatusBadRequest},
+	MaxSequenceNumberReached:    {"Max sequence number has been reached. Could not create new sequence.", codes.Unavailable, http.StatusServiceUnavailable},
 	// API keys (docs/security.md): one message for a missing and a wrong
 	// key, so that an answer never tells whether a key exists.
 	Unauthenticated:  {"Unauthenticated: a valid API key is required", codes.Unauthenticated, http.StatusUnauthorized},

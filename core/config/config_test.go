@@ -142,3 +142,34 @@ func TestClientShmAllowedUIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestStatefulModelSettings checks that config.json's stateful options
+// reach the model with OVMS's defaults when absent.
+func TestStatefulModelSettings(t *testing.T) {
+	f, err := ParseFile("/c.json", []byte(`{"model_config_list": [
+		{"config": {"name": "a", "base_path": "/m/a", "stateful": true}},
+		{"config": {"name": "b", "base_path": "/m/b", "stateful": true, "max_sequence_number": 7, "idle_sequence_cleanup": false,
+			"low_latency_transformation": true, "state_mapping": {"h_in": "h_out"}}},
+		{"config": {"name": "c", "base_path": "/m/c"}}]}`))
+	if err != nil || len(f.Problems) > 0 || len(f.Models) != 3 {
+		t.Fatalf("%v %v", err, f.Problems)
+	}
+	a, b, c := f.Models[0], f.Models[1], f.Models[2]
+	if !a.Stateful || !a.IdleSequenceCleanup || a.MaxSequenceNumber != 500 || a.LowLatencyTransformation || a.StateMapping != nil {
+		t.Errorf("defaults: %+v", a)
+	}
+	if !b.Stateful || b.IdleSequenceCleanup || b.MaxSequenceNumber != 7 || !b.LowLatencyTransformation || b.StateMapping["h_in"] != "h_out" {
+		t.Errorf("set: %+v", b)
+	}
+	if c.Stateful {
+		t.Errorf("stateless model marked stateful")
+	}
+	for _, bad := range []string{`[]`, `{"a": 1}`, `{"a": ""}`, `{"a": "o", "b": "o"}`} {
+		if _, err := ParseStateMapping(bad); err == nil {
+			t.Errorf("state mapping %s accepted", bad)
+		}
+	}
+	if m, err := ParseStateMapping(`{"h_in": "h_out"}`); err != nil || m["h_in"] != "h_out" {
+		t.Errorf("state mapping: %v %v", m, err)
+	}
+}

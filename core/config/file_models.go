@@ -54,6 +54,7 @@ type modelEntry struct {
 	Subconfig                *string        `json:"subconfig"`
 	CustomLoaderOptions      map[string]any `json:"custom_loader_options"`
 	DynamicBatching          map[string]any `json:"dynamic_batching"`
+	StateMapping             map[string]any `json:"state_mapping"`
 }
 
 // maxNireq is OVMS's bound on nireq.
@@ -192,14 +193,43 @@ func (c *modelEntry) model(path, dir string, loaders map[string]bool) (Model, []
 	if c.Stateful == nil || !*c.Stateful {
 		for key, set := range map[string]bool{
 			"/idle_sequence_cleanup": c.IdleSequenceCleanup != nil, "/low_latency_transformation": c.LowLatencyTransformation != nil,
-			"/max_sequence_number": c.MaxSequenceNumber != nil,
+			"/max_sequence_number": c.MaxSequenceNumber != nil, "/state_mapping": c.StateMapping != nil,
 		} {
 			if set {
 				bad(key, "Stateful model config parameter used for non stateful model")
 			}
 		}
 	} else {
-		bad("/stateful", "Functionality not implemented - stateful models are not served yet")
+		m.Stateful = true
+		if c.IdleSequenceCleanup != nil {
+			m.IdleSequenceCleanup = *c.IdleSequenceCleanup
+		}
+		if c.LowLatencyTransformation != nil {
+			m.LowLatencyTransformation = *c.LowLatencyTransformation
+		}
+		if c.MaxSequenceNumber != nil && *c.MaxSequenceNumber <= math.MaxUint32 {
+			m.MaxSequenceNumber = uint32(*c.MaxSequenceNumber)
+		}
+		if m.BatchSize == "auto" || m.Shape == "auto" || strings.Contains(m.Shape, `"auto"`) {
+			bad("/stateful", "Dynamic shape and dynamic batch size are not supported for stateful models")
+		}
+		if c.DynamicBatching != nil {
+			bad("/dynamic_batching", "Model config is invalid - dynamic batching cannot gather the requests of stateful models")
+		}
+		if c.StateMapping != nil {
+			sm := make(map[string]string, len(c.StateMapping))
+			for k, v := range c.StateMapping {
+				s, ok := v.(string)
+				if !ok {
+					bad("/state_mapping/"+k, "Model config is invalid - state_mapping values are output names (strings)")
+				}
+				sm[k] = s
+			}
+			if err := checkStateMapping(sm); err != nil {
+				bad("/state_mapping", "Model config is invalid - %v", err)
+			}
+			m.StateMapping = sm
+		}
 	}
 	if c.MaxSequenceNumber != nil && *c.MaxSequenceNumber > math.MaxUint32 {
 		bad("/max_sequence_number", "Sequence max number parameter too high")

@@ -30,6 +30,60 @@ type Model struct {
 	// DynamicBatching, when set, gathers concurrent requests into one
 	// engine call along the first dimension (an ovms extension).
 	DynamicBatching *DynamicBatching
+	// Stateful serves the model as a stateful model (OVMS's stateful):
+	// requests carry sequence_id and sequence_control_input and the device
+	// plugin keeps each sequence's state (docs/stateful.md).
+	Stateful bool
+	// IdleSequenceCleanup subjects the model's sequences to the sequence
+	// cleaner (default true; stateful models only).
+	IdleSequenceCleanup bool
+	// MaxSequenceNumber bounds the model's concurrent sequences (default
+	// 500; stateful models only).
+	MaxSequenceNumber uint32
+	// LowLatencyTransformation is OVMS's low_latency_transformation
+	// (stateful models only); see docs/stateful.md for what it does here.
+	LowLatencyTransformation bool
+	// StateMapping pairs a stateful ONNX model's state inputs with the
+	// outputs that feed them on the next request of a sequence (an ovms
+	// extension): state input name -> state output name.
+	StateMapping map[string]string
+}
+
+// DefaultMaxSequenceNumber is OVMS's max_sequence_number default.
+const DefaultMaxSequenceNumber = 500
+
+// ParseStateMapping parses the --state_mapping JSON object {"state input":
+// "state output", ...}.
+func ParseStateMapping(s string) (map[string]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, fmt.Errorf("state mapping %q is not a JSON object of strings: %w", s, err)
+	}
+	return m, checkStateMapping(m)
+}
+
+// checkStateMapping refuses empty names and an output fed to two inputs.
+func checkStateMapping(m map[string]string) error {
+	outs := map[string]string{}
+	ins := make([]string, 0, len(m))
+	for in := range m {
+		ins = append(ins, in)
+	}
+	sort.Strings(ins)
+	for _, in := range ins {
+		out := m[in]
+		if in == "" || out == "" {
+			return fmt.Errorf("state mapping: empty tensor name in %q: %q", in, out)
+		}
+		if prev, ok := outs[out]; ok {
+			return fmt.Errorf("state mapping: output %q feeds both %q and %q", out, prev, in)
+		}
+		outs[out] = in
+	}
+	return nil
 }
 
 // DynamicBatching configures server-side request batching, with Triton's
@@ -78,7 +132,8 @@ func (d *DynamicBatching) Validate() error {
 
 // DefaultModel returns a model config with the OVMS defaults.
 func DefaultModel() Model {
-	return Model{TargetDevice: "CPU", VersionPolicy: VersionPolicy{Kind: PolicyLatest, NumVersions: 1}}
+	return Model{TargetDevice: "CPU", VersionPolicy: VersionPolicy{Kind: PolicyLatest, NumVersions: 1},
+		IdleSequenceCleanup: true, MaxSequenceNumber: DefaultMaxSequenceNumber}
 }
 
 // PolicyKind is the kind of a model version policy.

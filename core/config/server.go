@@ -34,6 +34,9 @@ type Server struct {
 	// MetricsList is --metrics_list as given: comma-separated metric
 	// families (see core/metrics); "" serves the default set.
 	MetricsList string
+	// SequenceCleanerPollWaitMinutes is how often the sequence cleaner
+	// drops the idle sequences of stateful models; 0 turns it off.
+	SequenceCleanerPollWaitMinutes int
 	// ConfigPath is the config.json of multi-model mode.
 	ConfigPath string
 	// FileSystemPollWaitSeconds is the config/version polling period.
@@ -83,6 +86,10 @@ type Server struct {
 	// ControlAPIKeyFile those of control endpoints (an ovms extension; ""
 	// for none). docs/security.md.
 	APIKeyFile, ControlAPIKeyFile string
+	// StatefulFlagsSet is set by the CLI when --idle_sequence_cleanup,
+	// --low_latency_transformation or --max_sequence_number was given:
+	// they need --stateful.
+	StatefulFlagsSet bool
 	// Model is the single model of single-model mode.
 	Model *Model
 }
@@ -90,17 +97,18 @@ type Server struct {
 // DefaultServer returns the OVMS v2026.2 defaults.
 func DefaultServer() Server {
 	return Server{
-		GRPCBindAddress:           "0.0.0.0",
-		RestBindAddress:           "0.0.0.0",
-		GRPCWorkers:               1,
-		LogLevel:                  "INFO",
-		FileSystemPollWaitSeconds: 1,
-		ArenaMB:                   1024,
-		NireqTimeoutMs:            10000,
-		ModelLoadTimeoutSeconds:   DefaultModelLoadTimeoutSeconds,
-		PluginIsolation:           "device",
-		GRPC:                      GRPCArgs{MaxRecvBytes: DefaultMaxMessageBytes, MaxSendBytes: DefaultMaxMessageBytes},
-		Limits:                    DefaultLimits(),
+		GRPCBindAddress:                "0.0.0.0",
+		RestBindAddress:                "0.0.0.0",
+		GRPCWorkers:                    1,
+		LogLevel:                       "INFO",
+		FileSystemPollWaitSeconds:      1,
+		SequenceCleanerPollWaitMinutes: 5,
+		ArenaMB:                        1024,
+		NireqTimeoutMs:                 10000,
+		ModelLoadTimeoutSeconds:        DefaultModelLoadTimeoutSeconds,
+		PluginIsolation:                "device",
+		GRPC:                           GRPCArgs{MaxRecvBytes: DefaultMaxMessageBytes, MaxSendBytes: DefaultMaxMessageBytes},
+		Limits:                         DefaultLimits(),
 	}
 }
 
@@ -135,6 +143,9 @@ func (s *Server) Validate(modelFlagsSet bool) error {
 		return usage("Use config_path or model_path with model_name")
 	case s.ConfigPath != "" && modelFlagsSet:
 		return usage("Model parameters in CLI are exclusive with the config file")
+	}
+	if s.StatefulFlagsSet && (s.Model == nil || !s.Model.Stateful) {
+		return usage("Setting low_latency_transformation, max_sequence_number and idle_sequence_cleanup require setting stateful flag for the model.")
 	}
 	if s.GRPCWorkers < 1 || s.GRPCWorkers > runtime.NumCPU() {
 		return usage("grpc_workers count should be from 1 to CPU core count : %d", runtime.NumCPU())

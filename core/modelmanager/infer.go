@@ -146,12 +146,16 @@ func (v *Version) infer(ctx context.Context, req *tensor.Request, at attempt) (*
 	if inferStart.IsZero() {
 		inferStart = tracing.Now()
 	}
-	resp, err := inst.Device.Infer(context.WithoutCancel(ctx), &device.InferRequest{
+	dreq := &device.InferRequest{
 		Model:      v.key,
 		Inputs:     refs,
 		Outputs:    v.names.outs(req.Outputs),
 		Placements: placements,
-	})
+	}
+	if req.Sequence != nil && v.stateful() {
+		dreq.SequenceID, dreq.SequenceControl = req.Sequence.ID, req.Sequence.Control
+	}
+	resp, err := inst.Device.Infer(context.WithoutCancel(ctx), dreq)
 	met.Inferred(inferStart)
 	if tracing.On() {
 		tracePlugin(ctx, inst, inferStart, time.Now(), resp, 0, err)
@@ -162,7 +166,7 @@ func (v *Version) infer(ctx context.Context, req *tensor.Request, at attempt) (*
 		}
 		return nil, pluginError(err)
 	}
-	out, err := v.response(inst, resp)
+	out, err := v.response(inst, resp, v.stateful())
 	if err == nil {
 		held = false // until the response is released
 	}
@@ -171,7 +175,7 @@ func (v *Version) infer(ctx context.Context, req *tensor.Request, at attempt) (*
 
 // response wraps a plugin's result: the outputs alias the arena, which the
 // caller's hold on inst keeps mapped until the response is released.
-func (v *Version) response(inst *pluginhost.Instance, resp *device.InferResponse) (*tensor.Response, error) {
+func (v *Version) response(inst *pluginhost.Instance, resp *device.InferResponse, sequence bool) (*tensor.Response, error) {
 	arena := inst.Arena
 	release := func() {
 		if inst.Gone() {
@@ -196,6 +200,9 @@ func (v *Version) response(inst *pluginhost.Instance, resp *device.InferResponse
 			return nil, apierr.Wrap(apierr.InternalError, err, "output %s", name)
 		}
 		outs[i] = tensor.Output{Name: name, DType: o.DType, Shape: o.Shape, Data: data, Length: o.Length}
+	}
+	if sequence {
+		outs = append(outs, sequenceOutput(resp.SequenceID))
 	}
 	return tensor.NewResponse(v.Model, v.Number, outs, func() { release(); inst.Unhold() }), nil
 }
@@ -306,6 +313,9 @@ func pluginError(err error) error {
 	var ae *apierr.Error
 	if errors.As(err, &ae) {
 		return ae
+	}
+	if se, ok := device.ParseSequenceError(err); ok {
+		return sequenceError(se)
 	}
 	st := status.Convert(err)
 	switch st.Code() {

@@ -155,10 +155,17 @@ func (m *Manager) compile(ctx context.Context, mod *Model, v *Version) (*device.
 		Shapes:       shapes,
 		BatchSize:    batch,
 		Layouts:      layouts,
+		Stateful:     m.statefulSettings(mod),
+	}
+	if cfg.Stateful {
+		req.TakeSequencesFrom = m.previousVersion(mod, v)
 	}
 	candidates, multi, err := targetDevices(cfg.TargetDevice)
 	if err != nil {
 		return nil, nil, err
+	}
+	if multi && cfg.Stateful {
+		return nil, nil, apierr.Newf(apierr.ModelConfigInvalid, "a stateful model keeps its sequences in one device plugin: target_device %s is not supported", cfg.TargetDevice)
 	}
 	if multi {
 		return m.loadMulti(ctx, mod, v, cfg.TargetDevice, candidates, req)

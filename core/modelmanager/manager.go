@@ -56,6 +56,8 @@ type Manager struct {
 	loadSlots    chan struct{} // bounds the versions loading at once
 	ready        atomic.Bool
 
+	sequenceCleaner time.Duration // see SetSequenceCleaner
+
 	isolation pluginhost.Isolation // see SetPluginIsolation
 	useMu     sync.Mutex
 	uses      map[pluginhost.Key]int // versions running on each plugin process (isolation.go)
@@ -155,6 +157,14 @@ func (m *Manager) Reconcile(ctx context.Context, models []config.Model) (changed
 					err = fmt.Errorf("model %s: %w", cfg.Name, err)
 				}
 				return changed, err
+			})
+			continue
+		}
+		if old != nil && !old.retired.Load() && old.cfg.Stateful != cfg.Stateful {
+			// OVMS: REQUESTED_MODEL_TYPE_CHANGE; the model keeps serving.
+			old.log.Error("Requested model type change on model. Stateful flag cannot be changed after model is loaded")
+			tasks = append(tasks, func() (bool, error) {
+				return false, fmt.Errorf("model %s: Model type cannot be changed after it is loaded", cfg.Name)
 			})
 			continue
 		}

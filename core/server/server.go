@@ -93,6 +93,7 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 	models.SetNireqTimeout(time.Duration(cfg.NireqTimeoutMs) * time.Millisecond)
 	models.SetLoadTimeout(time.Duration(cfg.ModelLoadTimeoutSeconds) * time.Second)
 	models.SetLoadParallelism(cfg.ModelLoadParallelism)
+	models.SetSequenceCleaner(sequenceCleaner(cfg.SequenceCleanerPollWaitMinutes, log))
 	isolation, err := pluginhost.ParseIsolation(cfg.PluginIsolation)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStartup, err)
@@ -339,4 +340,21 @@ func startREST(cfg config.Server, ln net.Listener, models *modelmanager.Manager,
 	log.WithFields(logrus.Fields{"address": ln.Addr().String(), "read_timeout": lim.ReadTimeout().String(), "body_min_rate_kib": lim.RestBodyMinRateKiB,
 		"idle_timeout": lim.IdleTimeout().String(), "max_request_memory_mb": lim.MaxRequestMemoryMB}).WithFields(securityFields(sec)).Info("started rest server")
 	return s
+}
+
+// EnvSequenceCleaner, when set to a Go duration ("2s"), replaces
+// --sequence_cleaner_poll_wait_minutes: tests of the sequence cleaner
+// cannot wait minutes.
+const EnvSequenceCleaner = "OVMS_SEQUENCE_CLEANER_POLL_WAIT"
+
+// sequenceCleaner is the sequence cleaner's interval.
+func sequenceCleaner(minutes int, log *logrus.Entry) time.Duration {
+	if s := os.Getenv(EnvSequenceCleaner); s != "" {
+		if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+			log.WithField("interval", d).Warn("sequence cleaner interval set by " + EnvSequenceCleaner)
+			return d
+		}
+		log.WithField("value", s).Warn(EnvSequenceCleaner + " is not a duration; ignored")
+	}
+	return time.Duration(max(minutes, 0)) * time.Minute
 }

@@ -94,6 +94,20 @@ type Request struct {
 	// operator whose engine kernel kills the plugin on empty tensors); set
 	// by the model version.
 	NoEmpty bool
+	// Sequence addresses a sequence of a stateful model: KServe adapters
+	// set it from Triton's request parameters (sequence_id,
+	// sequence_start, sequence_end); a stateful version sets it from the
+	// special inputs, which win. Nil: none given.
+	Sequence *Sequence
+}
+
+// Sequence is a request's sequence of a stateful model.
+type Sequence struct {
+	// ID is the sequence id; 0 with a start asks the server for one.
+	ID uint64
+	// Control holds device.SequenceStart and device.SequenceEnd bits, or
+	// an invalid OVMS control value (checked by the model version).
+	Control uint32
 }
 
 // ByteSize is the arena size the validated input needs as the model's dt.
@@ -164,6 +178,9 @@ type Output struct {
 	Placed bool
 	// Length is the size of the output in bytes.
 	Length uint64
+	// Sequence marks the sequence_id output of a stateful model (TF
+	// Serving's gRPC API writes it in uint64_val, as OVMS does).
+	Sequence bool
 }
 
 // Strings splits a string output into its elements (views into Data).

@@ -98,6 +98,11 @@ func (d *Device) Load(ctx context.Context, req *device.LoadRequest) (*device.Mod
 		d.log.WithFields(logrus.Fields{"model": req.Model.Name, "version": req.Model.Version}).Warn("load finished after the core gave up on it; discarded")
 		return nil, status.FromContextError(err).Err()
 	}
+	if from := req.TakeSequencesFrom; from != nil && m.seqs != nil {
+		if v, ok := d.models.Load(*from); ok && v.(*model).seqs != nil {
+			m.seqs = m.seqs.takeOver(v.(*model).seqs)
+		}
+	}
 	if old, ok := d.models.Swap(req.Model, m); ok {
 		old.(*model).close()
 	}

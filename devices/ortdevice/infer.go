@@ -3,6 +3,7 @@ package ortdevice
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"time"
 	"unsafe"
@@ -20,6 +21,8 @@ import (
 // Runtime writes them there directly; the others are copied in once.
 func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferRequest) (resp *device.InferResponse, err error) {
 	arena := env.Arena
+	var pin runtime.Pinner // a stateful model's state buffers, until the values are closed
+	defer pin.Unpin()
 	var values []*ort.Value
 	var releases []func()
 	defer func() {
@@ -32,6 +35,15 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 	}()
 	if err := m.checkEmpty(req.Inputs); err != nil {
 		return nil, err
+	}
+	var seq *sequence
+	var seqID uint64
+	if m.seqs != nil {
+		var finish func()
+		if seq, seqID, finish, err = m.seqs.begin(req.SequenceID, req.SequenceControl); err != nil {
+			return nil, err
+		}
+		defer finish()
 	}
 	inNames := make([]string, len(req.Inputs))
 	inputs := make([]*ort.Value, len(req.Inputs))
@@ -47,6 +59,14 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 		}
 		values = append(values, v)
 		inNames[i], inputs[i] = in.Name, v
+	}
+	if seq != nil {
+		names, states, err := m.seqs.stateInputs(seq, m.info, req, &pin)
+		if err != nil {
+			return nil, err
+		}
+		values = append(values, states...)
+		inNames, inputs = append(inNames, names...), append(inputs, states...)
 	}
 
 	outNames := req.Outputs
@@ -116,9 +136,24 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 		outputs[i], prealloc[i] = v, true
 	}
 
+	runNames := outNames
+	if seq != nil { // the state outputs too, into the sequence's spare buffers
+		stOuts, stPre, err := m.seqs.stateOutputs(seq, &pin)
+		if err != nil {
+			return nil, err
+		}
+		for i, v := range stOuts {
+			if stPre[i] {
+				values = append(values, v)
+			}
+		}
+		runNames = append(outNames[:len(outNames):len(outNames)], m.stateOuts...)
+		outputs = append(outputs, stOuts...)
+		prealloc = append(prealloc, stPre...)
+	}
 	sess := <-m.sessions
 	engineStart := time.Now().UnixNano()
-	err = sess.RunWithOptions(ctx, inNames, inputs, outNames, outputs)
+	err = sess.RunWithOptions(ctx, inNames, inputs, runNames, outputs)
 	engineEnd := time.Now().UnixNano()
 	m.sessions <- sess
 	for i, v := range outputs {
@@ -134,6 +169,12 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 	}
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
+	}
+	if seq != nil {
+		if err := m.seqs.keep(seq, outputs[len(outNames):], prealloc[len(outNames):]); err != nil {
+			return nil, err
+		}
+		outputs, prealloc = outputs[:len(outNames)], prealloc[:len(outNames)]
 	}
 	for i, v := range outputs {
 		if prealloc[i] {
@@ -161,7 +202,7 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 		allocated = append(allocated, ref.Offset)
 		refs[i] = ref
 	}
-	return &device.InferResponse{Outputs: refs, EngineStart: engineStart, EngineEnd: engineEnd}, nil
+	return &device.InferResponse{Outputs: refs, SequenceID: seqID, EngineStart: engineStart, EngineEnd: engineEnd}, nil
 }
 
 // bytesError is the status of a tensor whose memory cannot be used.

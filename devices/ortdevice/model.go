@@ -33,6 +33,12 @@ type model struct {
 	all      []*ort.Session
 	outputs  map[string]device.TensorInfo
 	inputs   map[string]device.TensorInfo
+	// seqs is the sequence store of a stateful model; nil otherwise.
+	seqs *sequences
+	// stateOuts are the state outputs of a stateful model, in seqs' slot
+	// order; their infos are in stateInfo.
+	stateOuts []string
+	stateInfo map[string]device.TensorInfo
 
 	refs   atomic.Int64
 	closed atomic.Bool
@@ -242,6 +248,18 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, c
 	if m.info.EmptyUnsafe, err = onnxmodel.EmptyUnsafeOps(bytes); err != nil {
 		m.info.EmptyUnsafe = []string{"(unreadable graph)"} // not ONNX protobuf (an ORT-format model): refuse empty inputs to be safe
 	}
+	if req.Stateful != nil {
+		all := byName(m.info.Outputs)
+		if m.seqs, err = newSequences(req.Stateful, m.info, bytes, ir != nil, log); err != nil {
+			m.closeSessions()
+			return nil, err
+		}
+		m.stateOuts = m.seqs.stateOutputNames()
+		m.stateInfo = map[string]device.TensorInfo{}
+		for _, n := range m.stateOuts {
+			m.stateInfo[n] = all[n]
+		}
+	}
 	m.inputs, m.outputs = byName(m.info.Inputs), byName(m.info.Outputs)
 	log.WithFields(logrus.Fields{"streams": n, "intra_op_threads": opts.IntraOpThreads, "took": time.Since(start).Round(time.Millisecond)}).Info("model compiled")
 	return m, nil
@@ -295,6 +313,9 @@ func (m *model) close() {
 	m.closed.Store(true)
 	for m.refs.Load() > 0 {
 		time.Sleep(time.Millisecond)
+	}
+	if m.seqs != nil {
+		m.seqs.close()
 	}
 	m.closeSessions()
 }

@@ -113,6 +113,14 @@ type LoadRequest struct {
 	// "TARGET:SOURCE" makes requests come in TARGET order for a model that
 	// takes SOURCE; a bare layout names the dimensions.
 	Layouts map[string]string
+	// Stateful, when set, makes the version a stateful model: the device
+	// keeps each sequence's state (see sequence.go).
+	Stateful *Stateful
+	// TakeSequencesFrom, for a stateful model, names its previous version
+	// in this plugin: the new version takes over its sequences when the
+	// state inputs (names, types, shapes) are the same, else they are
+	// dropped (with a log line).
+	TakeSequencesFrom *ModelKey
 }
 
 // TensorInfo is the metadata of one model input or output.
@@ -226,6 +234,12 @@ type InferRequest struct {
 	// device writes each named output there (Length is the room available)
 	// and returns its TensorRef with that Region and Offset.
 	Placements []TensorRef
+	// SequenceID and SequenceControl address a sequence of a stateful
+	// model: the id (0 with SequenceStart: the device assigns one) and the
+	// control bits SequenceStart and SequenceEnd (0: a request within the
+	// sequence). The host has checked them as OVMS does.
+	SequenceID      uint64
+	SequenceControl uint32
 }
 
 // InferResponse is the result of one inference call.
@@ -239,4 +253,6 @@ type InferResponse struct {
 	// clock, Unix nanoseconds), for the core's trace spans; zero: not
 	// reported.
 	EngineStart, EngineEnd int64
+	// SequenceID is the sequence a stateful model's request ran in.
+	SequenceID uint64
 }

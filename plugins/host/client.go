@@ -31,7 +31,7 @@ func (c *Client) Info(ctx context.Context) (*Info, error) {
 
 // Load loads one model version in the plugin.
 func (c *Client) Load(ctx context.Context, req *LoadRequest) (*ModelInfo, error) {
-	r, err := c.rpc.Load(ctx, &devicev1.LoadRequest{
+	preq := &devicev1.LoadRequest{
 		Model:        keyToProto(req.Model),
 		Path:         req.Path,
 		ModelBytes:   req.ModelBytes,
@@ -41,7 +41,12 @@ func (c *Client) Load(ctx context.Context, req *LoadRequest) (*ModelInfo, error)
 		Shapes:       shapesToProto(req.Shapes),
 		BatchSize:    req.BatchSize,
 		Layouts:      req.Layouts,
-	})
+		Stateful:     statefulToProto(req.Stateful),
+	}
+	if req.TakeSequencesFrom != nil {
+		preq.TakeSequencesFrom = keyToProto(*req.TakeSequencesFrom)
+	}
+	r, err := c.rpc.Load(ctx, preq)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +65,8 @@ func (c *Client) Unload(ctx context.Context, key ModelKey) error {
 // gRPC call. On success the caller owns the output buffers until it calls
 // Release with the response's Lease.
 func (c *Client) Infer(ctx context.Context, req *InferRequest) (*InferResponse, error) {
-	preq := &devicev1.InferRequest{Model: keyToProto(req.Model), Inputs: refsToProto(req.Inputs), Outputs: req.Outputs}
+	preq := &devicev1.InferRequest{Model: keyToProto(req.Model), Inputs: refsToProto(req.Inputs), Outputs: req.Outputs,
+		SequenceId: req.SequenceID, SequenceControl: req.SequenceControl}
 	if len(req.Placements) > 0 {
 		preq.Placements = refsToProto(req.Placements)
 	}
@@ -74,7 +80,7 @@ func (c *Client) Infer(ctx context.Context, req *InferRequest) (*InferResponse, 
 	if err != nil {
 		return nil, err
 	}
-	return &InferResponse{Outputs: refsFromProto(r.GetOutputs()), Lease: r.GetLease(),
+	return &InferResponse{Outputs: refsFromProto(r.GetOutputs()), Lease: r.GetLease(), SequenceID: r.GetSequenceId(),
 		EngineStart: r.GetEngineStartUnixNano(), EngineEnd: r.GetEngineEndUnixNano()}, nil
 }
 

@@ -49,7 +49,7 @@ func (s *server) Info(ctx context.Context, _ *devicev1.InfoRequest) (*devicev1.I
 }
 
 func (s *server) Load(ctx context.Context, req *devicev1.LoadRequest) (*devicev1.LoadResponse, error) {
-	mi, err := s.impl.Load(ctx, &LoadRequest{
+	lreq := &LoadRequest{
 		Model:        keyFromProto(req.GetModel()),
 		Path:         req.GetPath(),
 		ModelBytes:   req.GetModelBytes(),
@@ -59,7 +59,13 @@ func (s *server) Load(ctx context.Context, req *devicev1.LoadRequest) (*devicev1
 		Shapes:       shapesFromProto(req.GetShapes()),
 		BatchSize:    req.GetBatchSize(),
 		Layouts:      req.GetLayouts(),
-	})
+		Stateful:     statefulFromProto(req.GetStateful()),
+	}
+	if k := req.GetTakeSequencesFrom(); k != nil {
+		key := keyFromProto(k)
+		lreq.TakeSequencesFrom = &key
+	}
+	mi, err := s.impl.Load(ctx, lreq)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -93,7 +99,8 @@ func (s *server) Infer(ctx context.Context, req *devicev1.InferRequest) (*device
 			return nil, err
 		}
 	}
-	resp, err := s.impl.Infer(ctx, &InferRequest{Model: keyFromProto(req.GetModel()), Inputs: inputs, Outputs: req.GetOutputs(), Placements: placements})
+	resp, err := s.impl.Infer(ctx, &InferRequest{Model: keyFromProto(req.GetModel()), Inputs: inputs, Outputs: req.GetOutputs(), Placements: placements,
+		SequenceID: req.GetSequenceId(), SequenceControl: req.GetSequenceControl()})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -115,7 +122,7 @@ func (s *server) Infer(ctx context.Context, req *devicev1.InferRequest) (*device
 	}
 	lease := s.next.Add(1)
 	s.leases.Store(lease, offs)
-	return &devicev1.InferResponse{Outputs: refsToProto(resp.Outputs), Lease: lease,
+	return &devicev1.InferResponse{Outputs: refsToProto(resp.Outputs), Lease: lease, SequenceId: resp.SequenceID,
 		EngineStartUnixNano: resp.EngineStart, EngineEndUnixNano: resp.EngineEnd}, nil
 }
 

@@ -30,12 +30,12 @@ import (
 )
 
 // groups are the target groups, in run order.
-var groups = []string{"startup", "overhead", "bandwidth", "rest", "throughput", "batching"}
+var groups = []string{"startup", "overhead", "bandwidth", "rest", "throughput", "batching", "stateful"}
 
 // groupModels are the models each group needs.
 var groupModels = map[string][]string{
 	"startup": {"dummy", "resnet50", "small_cnn", addOne, benchIRTwin}, "overhead": {"dummy"}, "bandwidth": {addOne}, "rest": {addOne},
-	"throughput": {"resnet50"}, "batching": {"small_cnn"},
+	"throughput": {"resnet50"}, "batching": {"small_cnn"}, "stateful": {statefulModel},
 }
 
 // addOne is the 12 MiB bandwidth model.

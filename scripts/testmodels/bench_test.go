@@ -17,6 +17,9 @@ func TestBenchModels(t *testing.T) {
 		"add_one_1x3x1024x1024": {
 			[]tensor{{"input", om.Float32, []int64{1, 3, 1024, 1024}}},
 			[]tensor{{"output", om.Float32, []int64{1, 3, 1024, 1024}}}},
+		"rnn_stateful_256": {
+			[]tensor{{"x", om.Float32, []int64{1, 256}}, {"h_in", om.Float32, []int64{1, 256}}},
+			[]tensor{{"out", om.Float32, []int64{1, 256}}, {"h_out", om.Float32, []int64{1, 256}}}},
 		"small_cnn": {
 			[]tensor{{"input", om.Float32, []int64{-1, 3, 32, 32}}},
 			[]tensor{{"output", om.Float32, []int64{-1, 10}}}},

@@ -156,7 +156,7 @@ func splitDims(shape string) []string {
 // generateIR writes every IR model under dir, printing one line to w for
 // each file written; files whose bytes would not change are left alone.
 func generateIR(dir string, w io.Writer) error {
-	for _, m := range IRModels {
+	for _, m := range append(IRModels[:len(IRModels):len(IRModels)], StatefulIRModels...) {
 		xmlData, bin := m.Build().Bytes()
 		for _, f := range []struct {
 			name string

@@ -21,6 +21,15 @@ type tensor struct {
 // expected lists, for each non-bench model, the inputs and outputs that
 // tests and docs rely on.
 var expected = map[string]struct{ inputs, outputs []tensor }{
+	"rnn_stateful": {
+		[]tensor{{"x", om.Float32, []int64{1, 4}}, {"h_in", om.Float32, []int64{1, 4}}},
+		[]tensor{{"out", om.Float32, []int64{1, 4}}, {"h_out", om.Float32, []int64{1, 4}}}},
+	"slow_stateful": {
+		[]tensor{{"x", om.Float32, []int64{1, -1}}, {"h_in", om.Float32, []int64{1, 4}}},
+		[]tensor{{"out", om.Float32, []int64{1, 4}}, {"h_out", om.Float32, []int64{1, 4}}}},
+	"vad_stateful": {
+		[]tensor{{"input", om.Float32, []int64{-1, 64}}, {"state", om.Float32, []int64{2, -1, 8}}},
+		[]tensor{{"output", om.Float32, []int64{-1, 1}}, {"stateN", om.Float32, []int64{2, -1, 8}}}},
 	"dummy": {
 		[]tensor{{"b", om.Float32, []int64{1, 10}}},
 		[]tensor{{"a", om.Float32, []int64{1, 10}}}},
@@ -102,15 +111,16 @@ func TestGenerate(t *testing.T) {
 	if err := generate(dir, false, &out); err != nil {
 		t.Fatal(err)
 	}
-	if lines := strings.Count(out.String(), "\n"); lines != len(expected)+2*len(IRModels) {
-		t.Errorf("first run printed %d lines, want %d:\n%s", lines, len(expected)+2*len(IRModels), out.String())
+	irs := len(IRModels) + len(StatefulIRModels)
+	if lines := strings.Count(out.String(), "\n"); lines != len(expected)+2*irs {
+		t.Errorf("first run printed %d lines, want %d:\n%s", lines, len(expected)+2*irs, out.String())
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != len(expected)+len(IRModels) {
-		t.Errorf("generated %d models, want %d", len(entries), len(expected)+len(IRModels))
+	if len(entries) != len(expected)+irs {
+		t.Errorf("generated %d models, want %d", len(entries), len(expected)+irs)
 	}
 	for name, want := range expected {
 		t.Run(name, func(t *testing.T) {

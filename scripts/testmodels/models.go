@@ -38,6 +38,8 @@ type Model struct {
 //     has no output names (served as out_0, out_1), the ONNX twin names them so
 //   - vad_lstm (ours): "input" f32 [-1,512] -> LSTM -> "output" [-1,8], a
 //     silero-VAD-shaped model whose ONNX Runtime kernel aborts on [0,512]
+//   - rnn_stateful, vad_stateful (ours): models with explicit state for
+//     stateful serving (stateful.go)
 //
 // Directory names are this project's: add_two_inputs (OVMS:
 // add_two_inputs_model), passthrough_u8 (passthrough), string_passthrough
@@ -68,11 +70,15 @@ var Models = []Model{
 		return identity("image_any", "image", "pixels", om.Uint8, -1, -1, -1, 3)
 	}},
 	{Name: "vad_lstm", Build: vadLSTM},
+	{Name: "rnn_stateful", Build: rnnStateful},
+	{Name: "vad_stateful", Build: vadStateful},
+	{Name: "slow_stateful", Build: slowStateful},
 	{Name: "resnet50", Bench: true, Build: resnet50},
 	{Name: "add_one_1x3x1024x1024", Bench: true, Build: func() (*onnxpb.ModelProto, error) {
 		return addOne("add_one_1x3x1024x1024", "input", "output", 1, 3, 1024, 1024)
 	}},
 	{Name: "small_cnn", Bench: true, Build: smallCNN},
+	{Name: "rnn_stateful_256", Bench: true, Build: func() (*onnxpb.ModelProto, error) { return rnnCell("rnn_stateful_256", 256) }},
 }
 
 // addOne builds output = input + 1 in FP32, the constant shaped [1,...,1]

@@ -49,7 +49,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request, rt route) {
 	met, ok := v.Metrics(), false
 	met.Begin()
 	defer func() { met.End(metrics.KServeRESTModelInfer, start, ok) }()
-	if err := tensor.ValidateCount(v.Info().Inputs, req.NumInputs()); err != nil {
+	if err := v.ValidateInputCount(req.NumInputs(), req.InputName); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -66,6 +66,10 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request, rt route) {
 	}
 	defer heldOut.Release()
 	treq := &tensor.Request{API: tensor.KServe, Inputs: inputs, Placements: placements}
+	if treq.Sequence, err = kserve.SequenceParams(req.Parameters); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	for _, o := range req.Outputs() {
 		treq.Outputs = append(treq.Outputs, o.GetName())
 	}

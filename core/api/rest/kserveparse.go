@@ -16,6 +16,9 @@ type InferRequest struct {
 	ID string
 	// BinaryOutputs names the outputs to return as binary data.
 	BinaryOutputs map[string]bool
+	// Parameters are the request-level parameters when they hold Triton's
+	// sequence parameters (nil otherwise).
+	Parameters map[string]*kpb.InferParameter
 
 	inputs  []*kpb.ModelInferRequest_InferInputTensor
 	params  []map[string]param // per input
@@ -27,6 +30,9 @@ type InferRequest struct {
 
 // NumInputs is the number of inputs in the request.
 func (r *InferRequest) NumInputs() int { return len(r.inputs) }
+
+// InputName is the name of the request's i-th input.
+func (r *InferRequest) InputName(i int) string { return r.inputs[i].GetName() }
 
 // Inputs decodes the inputs with the KServe gRPC rules (run it after the
 // input count check, as OVMS does): contents and binary data may not be
@@ -151,6 +157,12 @@ func parseInfer(c *rjson.Cursor, bin binaryPart, lim ParseLimits) (*InferRequest
 		}
 		if p, ok := params["binary_data_output"]; ok && p.kind == 'b' {
 			binaryDefault = p.b
+		}
+		_, id := params["sequence_id"]
+		_, start := params["sequence_start"]
+		_, end := params["sequence_end"]
+		if id || start || end { // Triton's sequence parameters (stateful models)
+			r.Parameters = protoParams(params)
 		}
 	}
 	if pos[2] >= 0 {

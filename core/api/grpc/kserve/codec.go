@@ -3,6 +3,7 @@ package kserve
 import (
 	"encoding/binary"
 	"fmt"
+	"strconv"
 
 	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/clientshm"
@@ -257,4 +258,54 @@ func fromContents(t *tensor.Input, c *kpb.InferTensorContents) {
 	default: // FP16 and BF16 travel only in raw_input_contents
 		t.Values = tensor.Numbers[float32](nil)
 	}
+}
+
+// SequenceParams reads Triton's sequence request parameters (sequence_id as
+// an integer or a decimal string, sequence_start, sequence_end), which ovms
+// accepts for stateful models besides OVMS's special inputs; nil when none
+// is given.
+func SequenceParams(params map[string]*kpb.InferParameter) (*tensor.Sequence, error) {
+	id, hasID := params["sequence_id"]
+	start, hasStart := params["sequence_start"]
+	end, hasEnd := params["sequence_end"]
+	if !hasID && !hasStart && !hasEnd {
+		return nil, nil
+	}
+	seq := &tensor.Sequence{}
+	if hasID {
+		switch c := id.GetParameterChoice().(type) {
+		case *kpb.InferParameter_Int64Param:
+			if c.Int64Param < 0 {
+				return nil, apierr.New(apierr.SequenceIDBadType)
+			}
+			seq.ID = uint64(c.Int64Param)
+		case *kpb.InferParameter_Uint64Param:
+			seq.ID = c.Uint64Param
+		case *kpb.InferParameter_StringParam:
+			n, err := strconv.ParseUint(c.StringParam, 10, 64)
+			if err != nil {
+				return nil, apierr.New(apierr.SequenceIDBadType)
+			}
+			seq.ID = n
+		default:
+			return nil, apierr.New(apierr.SequenceIDBadType)
+		}
+	}
+	for _, p := range []struct {
+		v   *kpb.InferParameter
+		has bool
+		bit uint32
+	}{{start, hasStart, device.SequenceStart}, {end, hasEnd, device.SequenceEnd}} {
+		if !p.has {
+			continue
+		}
+		b, ok := p.v.GetParameterChoice().(*kpb.InferParameter_BoolParam)
+		if !ok {
+			return nil, apierr.New(apierr.SequenceControlInputBadType)
+		}
+		if b.BoolParam {
+			seq.Control |= p.bit
+		}
+	}
+	return seq, nil
 }

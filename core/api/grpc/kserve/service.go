@@ -190,7 +190,7 @@ func (s *Service) infer(ctx context.Context, req *kpb.ModelInferRequest, method 
 	met, ok := v.Metrics(), false
 	met.Begin()
 	defer func() { met.End(metrics.KServeGRPCModelInfer, start, ok) }()
-	if err := tensor.ValidateCount(v.Info().Inputs, len(req.GetInputs())); err != nil {
+	if err := v.ValidateInputCount(len(req.GetInputs()), func(i int) string { return req.GetInputs()[i].GetName() }); err != nil {
 		return nil, nil, apierr.GRPCStatus(err)
 	}
 	inputs, held, err := DecodeInputs(req.GetInputs(), req.GetRawInputContents(), parts, s.shm, tensor.NewBudget(s.maxRequestBytes))
@@ -204,6 +204,10 @@ func (s *Service) infer(ctx context.Context, req *kpb.ModelInferRequest, method 
 	}
 	held = append(held, heldOut...)
 	treq := &tensor.Request{API: tensor.KServe, Inputs: inputs, Placements: placements}
+	if treq.Sequence, err = SequenceParams(req.GetParameters()); err != nil {
+		held.Release()
+		return nil, nil, apierr.GRPCStatus(err)
+	}
 	for _, o := range req.GetOutputs() {
 		treq.Outputs = append(treq.Outputs, o.GetName())
 	}

@@ -1,6 +1,7 @@
 package tfs
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	fw "github.com/ovmsgo/ovms/proto/tensorflow/core/framework"
@@ -97,6 +98,10 @@ func encodeOutput(o *tensor.Output) (*fw.TensorProto, error) {
 			return nil, err
 		}
 		tp.StringVal = s
+		return tp, nil
+	}
+	if o.Sequence && len(o.Data) == 8 { // as OVMS writes it
+		tp.Uint64Val = []uint64{binary.LittleEndian.Uint64(o.Data)}
 		return tp, nil
 	}
 	tp.TensorContent = o.Data

@@ -503,9 +503,16 @@ type LoadRequest struct {
 	BatchSize int64 `protobuf:"varint,8,opt,name=batch_size,json=batchSize,proto3" json:"batch_size,omitempty"`
 	// Per input: "TARGET:SOURCE" (e.g. "NHWC:NCHW": requests come in TARGET,
 	// the model takes SOURCE) or a bare layout naming the dims.
-	Layouts       map[string]string `protobuf:"bytes,9,rep,name=layouts,proto3" json:"layouts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Layouts map[string]string `protobuf:"bytes,9,rep,name=layouts,proto3" json:"layouts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Set for a stateful model (OVMS's stateful): the plugin keeps the state
+	// of each sequence next to the model.
+	Stateful *Stateful `protobuf:"bytes,10,opt,name=stateful,proto3" json:"stateful,omitempty"`
+	// A stateful model's previous version in this plugin (a reload, or a new
+	// version replacing the served one): its sequences move to the new
+	// version when their state inputs are the same, else they are dropped.
+	TakeSequencesFrom *ModelKey `protobuf:"bytes,11,opt,name=take_sequences_from,json=takeSequencesFrom,proto3" json:"take_sequences_from,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *LoadRequest) Reset() {
@@ -601,6 +608,95 @@ func (x *LoadRequest) GetLayouts() map[string]string {
 	return nil
 }
 
+func (x *LoadRequest) GetStateful() *Stateful {
+	if x != nil {
+		return x.Stateful
+	}
+	return nil
+}
+
+func (x *LoadRequest) GetTakeSequencesFrom() *ModelKey {
+	if x != nil {
+		return x.TakeSequencesFrom
+	}
+	return nil
+}
+
+// Stateful are the settings of a stateful model.
+type Stateful struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most sequences kept at once; a start beyond it fails.
+	MaxSequenceNumber uint32 `protobuf:"varint,1,opt,name=max_sequence_number,json=maxSequenceNumber,proto3" json:"max_sequence_number,omitempty"`
+	// Sequences with no request for a whole interval are dropped; 0 keeps
+	// them until their end.
+	IdleCleanupIntervalMs int64 `protobuf:"varint,2,opt,name=idle_cleanup_interval_ms,json=idleCleanupIntervalMs,proto3" json:"idle_cleanup_interval_ms,omitempty"`
+	// OVMS's low_latency_transformation.
+	LowLatencyTransformation bool `protobuf:"varint,3,opt,name=low_latency_transformation,json=lowLatencyTransformation,proto3" json:"low_latency_transformation,omitempty"`
+	// State input name -> the output that feeds it on the next request of
+	// the sequence (ONNX models with explicit state).
+	StateMapping  map[string]string `protobuf:"bytes,4,rep,name=state_mapping,json=stateMapping,proto3" json:"state_mapping,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Stateful) Reset() {
+	*x = Stateful{}
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Stateful) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Stateful) ProtoMessage() {}
+
+func (x *Stateful) ProtoReflect() protoreflect.Message {
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Stateful.ProtoReflect.Descriptor instead.
+func (*Stateful) Descriptor() ([]byte, []int) {
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Stateful) GetMaxSequenceNumber() uint32 {
+	if x != nil {
+		return x.MaxSequenceNumber
+	}
+	return 0
+}
+
+func (x *Stateful) GetIdleCleanupIntervalMs() int64 {
+	if x != nil {
+		return x.IdleCleanupIntervalMs
+	}
+	return 0
+}
+
+func (x *Stateful) GetLowLatencyTransformation() bool {
+	if x != nil {
+		return x.LowLatencyTransformation
+	}
+	return false
+}
+
+func (x *Stateful) GetStateMapping() map[string]string {
+	if x != nil {
+		return x.StateMapping
+	}
+	return nil
+}
+
 // Dims is a shape.
 type Dims struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -611,7 +707,7 @@ type Dims struct {
 
 func (x *Dims) Reset() {
 	*x = Dims{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[6]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -623,7 +719,7 @@ func (x *Dims) String() string {
 func (*Dims) ProtoMessage() {}
 
 func (x *Dims) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[6]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -636,7 +732,7 @@ func (x *Dims) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Dims.ProtoReflect.Descriptor instead.
 func (*Dims) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{6}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Dims) GetDims() []int64 {
@@ -666,7 +762,7 @@ type LoadResponse struct {
 
 func (x *LoadResponse) Reset() {
 	*x = LoadResponse{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[7]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +774,7 @@ func (x *LoadResponse) String() string {
 func (*LoadResponse) ProtoMessage() {}
 
 func (x *LoadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[7]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +787,7 @@ func (x *LoadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadResponse.ProtoReflect.Descriptor instead.
 func (*LoadResponse) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{7}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *LoadResponse) GetInputs() []*TensorInfo {
@@ -738,7 +834,7 @@ type UnloadRequest struct {
 
 func (x *UnloadRequest) Reset() {
 	*x = UnloadRequest{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[8]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -750,7 +846,7 @@ func (x *UnloadRequest) String() string {
 func (*UnloadRequest) ProtoMessage() {}
 
 func (x *UnloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[8]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -763,7 +859,7 @@ func (x *UnloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnloadRequest.ProtoReflect.Descriptor instead.
 func (*UnloadRequest) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{8}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UnloadRequest) GetModel() *ModelKey {
@@ -781,7 +877,7 @@ type UnloadResponse struct {
 
 func (x *UnloadResponse) Reset() {
 	*x = UnloadResponse{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[9]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -793,7 +889,7 @@ func (x *UnloadResponse) String() string {
 func (*UnloadResponse) ProtoMessage() {}
 
 func (x *UnloadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[9]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -806,7 +902,7 @@ func (x *UnloadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnloadResponse.ProtoReflect.Descriptor instead.
 func (*UnloadResponse) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{9}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{10}
 }
 
 type InferRequest struct {
@@ -818,14 +914,18 @@ type InferRequest struct {
 	// Where to write some outputs (client shared-memory regions): the plugin
 	// writes the named output there instead of allocating it, and returns a
 	// TensorRef to it that is not part of the lease.
-	Placements    []*TensorRef `protobuf:"bytes,4,rep,name=placements,proto3" json:"placements,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Placements []*TensorRef `protobuf:"bytes,4,rep,name=placements,proto3" json:"placements,omitempty"`
+	// Stateful models: the sequence (0 with a start: the plugin assigns one)
+	// and the control bits (1 start, 2 end; both: a one-request sequence).
+	SequenceId      uint64 `protobuf:"varint,5,opt,name=sequence_id,json=sequenceId,proto3" json:"sequence_id,omitempty"`
+	SequenceControl uint32 `protobuf:"varint,6,opt,name=sequence_control,json=sequenceControl,proto3" json:"sequence_control,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *InferRequest) Reset() {
 	*x = InferRequest{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[10]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -837,7 +937,7 @@ func (x *InferRequest) String() string {
 func (*InferRequest) ProtoMessage() {}
 
 func (x *InferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[10]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -850,7 +950,7 @@ func (x *InferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InferRequest.ProtoReflect.Descriptor instead.
 func (*InferRequest) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{10}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *InferRequest) GetModel() *ModelKey {
@@ -881,6 +981,20 @@ func (x *InferRequest) GetPlacements() []*TensorRef {
 	return nil
 }
 
+func (x *InferRequest) GetSequenceId() uint64 {
+	if x != nil {
+		return x.SequenceId
+	}
+	return 0
+}
+
+func (x *InferRequest) GetSequenceControl() uint32 {
+	if x != nil {
+		return x.SequenceControl
+	}
+	return 0
+}
+
 type InferResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Outputs []*TensorRef           `protobuf:"bytes,1,rep,name=outputs,proto3" json:"outputs,omitempty"`
@@ -890,13 +1004,15 @@ type InferResponse struct {
 	// Unix nanoseconds), for the core's "engine" trace span; 0: not reported.
 	EngineStartUnixNano int64 `protobuf:"varint,3,opt,name=engine_start_unix_nano,json=engineStartUnixNano,proto3" json:"engine_start_unix_nano,omitempty"`
 	EngineEndUnixNano   int64 `protobuf:"varint,4,opt,name=engine_end_unix_nano,json=engineEndUnixNano,proto3" json:"engine_end_unix_nano,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// Stateful models: the sequence the request ran in.
+	SequenceId    uint64 `protobuf:"varint,5,opt,name=sequence_id,json=sequenceId,proto3" json:"sequence_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *InferResponse) Reset() {
 	*x = InferResponse{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[11]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -908,7 +1024,7 @@ func (x *InferResponse) String() string {
 func (*InferResponse) ProtoMessage() {}
 
 func (x *InferResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[11]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -921,7 +1037,7 @@ func (x *InferResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InferResponse.ProtoReflect.Descriptor instead.
 func (*InferResponse) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{11}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *InferResponse) GetOutputs() []*TensorRef {
@@ -952,6 +1068,13 @@ func (x *InferResponse) GetEngineEndUnixNano() int64 {
 	return 0
 }
 
+func (x *InferResponse) GetSequenceId() uint64 {
+	if x != nil {
+		return x.SequenceId
+	}
+	return 0
+}
+
 type ReleaseRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Leases        []uint64               `protobuf:"varint,1,rep,packed,name=leases,proto3" json:"leases,omitempty"`
@@ -961,7 +1084,7 @@ type ReleaseRequest struct {
 
 func (x *ReleaseRequest) Reset() {
 	*x = ReleaseRequest{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[12]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -973,7 +1096,7 @@ func (x *ReleaseRequest) String() string {
 func (*ReleaseRequest) ProtoMessage() {}
 
 func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[12]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -986,7 +1109,7 @@ func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{12}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ReleaseRequest) GetLeases() []uint64 {
@@ -1004,7 +1127,7 @@ type ReleaseResponse struct {
 
 func (x *ReleaseResponse) Reset() {
 	*x = ReleaseResponse{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[13]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1016,7 +1139,7 @@ func (x *ReleaseResponse) String() string {
 func (*ReleaseResponse) ProtoMessage() {}
 
 func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[13]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1029,7 +1152,7 @@ func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{13}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{14}
 }
 
 type MapRegionRequest struct {
@@ -1055,7 +1178,7 @@ type MapRegionRequest struct {
 
 func (x *MapRegionRequest) Reset() {
 	*x = MapRegionRequest{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[14]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1067,7 +1190,7 @@ func (x *MapRegionRequest) String() string {
 func (*MapRegionRequest) ProtoMessage() {}
 
 func (x *MapRegionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[14]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1080,7 +1203,7 @@ func (x *MapRegionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapRegionRequest.ProtoReflect.Descriptor instead.
 func (*MapRegionRequest) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{14}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *MapRegionRequest) GetRegion() uint32 {
@@ -1140,7 +1263,7 @@ type MapRegionResponse struct {
 
 func (x *MapRegionResponse) Reset() {
 	*x = MapRegionResponse{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[15]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1152,7 +1275,7 @@ func (x *MapRegionResponse) String() string {
 func (*MapRegionResponse) ProtoMessage() {}
 
 func (x *MapRegionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[15]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1165,7 +1288,7 @@ func (x *MapRegionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapRegionResponse.ProtoReflect.Descriptor instead.
 func (*MapRegionResponse) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{15}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{16}
 }
 
 type UnmapRegionRequest struct {
@@ -1177,7 +1300,7 @@ type UnmapRegionRequest struct {
 
 func (x *UnmapRegionRequest) Reset() {
 	*x = UnmapRegionRequest{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[16]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1189,7 +1312,7 @@ func (x *UnmapRegionRequest) String() string {
 func (*UnmapRegionRequest) ProtoMessage() {}
 
 func (x *UnmapRegionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[16]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1202,7 +1325,7 @@ func (x *UnmapRegionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnmapRegionRequest.ProtoReflect.Descriptor instead.
 func (*UnmapRegionRequest) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{16}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UnmapRegionRequest) GetRegion() uint32 {
@@ -1220,7 +1343,7 @@ type UnmapRegionResponse struct {
 
 func (x *UnmapRegionResponse) Reset() {
 	*x = UnmapRegionResponse{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[17]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1232,7 +1355,7 @@ func (x *UnmapRegionResponse) String() string {
 func (*UnmapRegionResponse) ProtoMessage() {}
 
 func (x *UnmapRegionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[17]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1245,7 +1368,7 @@ func (x *UnmapRegionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnmapRegionResponse.ProtoReflect.Descriptor instead.
 func (*UnmapRegionResponse) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{17}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{18}
 }
 
 var File_ovms_plugin_device_v1_device_proto protoreflect.FileDescriptor
@@ -1279,7 +1402,7 @@ const file_ovms_plugin_device_v1_device_proto_rawDesc = "" +
 	"\x06engine\x18\x03 \x01(\tR\x06engine\x12\x18\n" +
 	"\adevices\x18\x04 \x03(\tR\adevices\x12 \n" +
 	"\vunavailable\x18\x05 \x01(\bR\vunavailable\x12-\n" +
-	"\x12unavailable_reason\x18\x06 \x01(\tR\x11unavailableReason\"\x96\x05\n" +
+	"\x12unavailable_reason\x18\x06 \x01(\tR\x11unavailableReason\"\xa4\x06\n" +
 	"\vLoadRequest\x125\n" +
 	"\x05model\x18\x01 \x01(\v2\x1f.ovms.plugin.device.v1.ModelKeyR\x05model\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x1f\n" +
@@ -1291,7 +1414,10 @@ const file_ovms_plugin_device_v1_device_proto_rawDesc = "" +
 	"\x06shapes\x18\a \x03(\v2..ovms.plugin.device.v1.LoadRequest.ShapesEntryR\x06shapes\x12\x1d\n" +
 	"\n" +
 	"batch_size\x18\b \x01(\x03R\tbatchSize\x12I\n" +
-	"\alayouts\x18\t \x03(\v2/.ovms.plugin.device.v1.LoadRequest.LayoutsEntryR\alayouts\x1a?\n" +
+	"\alayouts\x18\t \x03(\v2/.ovms.plugin.device.v1.LoadRequest.LayoutsEntryR\alayouts\x12;\n" +
+	"\bstateful\x18\n" +
+	" \x01(\v2\x1f.ovms.plugin.device.v1.StatefulR\bstateful\x12O\n" +
+	"\x13take_sequences_from\x18\v \x01(\v2\x1f.ovms.plugin.device.v1.ModelKeyR\x11takeSequencesFrom\x1a?\n" +
 	"\x11PluginConfigEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aV\n" +
@@ -1299,6 +1425,14 @@ const file_ovms_plugin_device_v1_device_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x121\n" +
 	"\x05value\x18\x02 \x01(\v2\x1b.ovms.plugin.device.v1.DimsR\x05value:\x028\x01\x1a:\n" +
 	"\fLayoutsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xca\x02\n" +
+	"\bStateful\x12.\n" +
+	"\x13max_sequence_number\x18\x01 \x01(\rR\x11maxSequenceNumber\x127\n" +
+	"\x18idle_cleanup_interval_ms\x18\x02 \x01(\x03R\x15idleCleanupIntervalMs\x12<\n" +
+	"\x1alow_latency_transformation\x18\x03 \x01(\bR\x18lowLatencyTransformation\x12V\n" +
+	"\rstate_mapping\x18\x04 \x03(\v21.ovms.plugin.device.v1.Stateful.StateMappingEntryR\fstateMapping\x1a?\n" +
+	"\x11StateMappingEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x1a\n" +
 	"\x04Dims\x12\x12\n" +
@@ -1312,19 +1446,24 @@ const file_ovms_plugin_device_v1_device_proto_rawDesc = "" +
 	"rtInfoJson\"F\n" +
 	"\rUnloadRequest\x125\n" +
 	"\x05model\x18\x01 \x01(\v2\x1f.ovms.plugin.device.v1.ModelKeyR\x05model\"\x10\n" +
-	"\x0eUnloadResponse\"\xdb\x01\n" +
+	"\x0eUnloadResponse\"\xa7\x02\n" +
 	"\fInferRequest\x125\n" +
 	"\x05model\x18\x01 \x01(\v2\x1f.ovms.plugin.device.v1.ModelKeyR\x05model\x128\n" +
 	"\x06inputs\x18\x02 \x03(\v2 .ovms.plugin.device.v1.TensorRefR\x06inputs\x12\x18\n" +
 	"\aoutputs\x18\x03 \x03(\tR\aoutputs\x12@\n" +
 	"\n" +
 	"placements\x18\x04 \x03(\v2 .ovms.plugin.device.v1.TensorRefR\n" +
-	"placements\"\xc7\x01\n" +
+	"placements\x12\x1f\n" +
+	"\vsequence_id\x18\x05 \x01(\x04R\n" +
+	"sequenceId\x12)\n" +
+	"\x10sequence_control\x18\x06 \x01(\rR\x0fsequenceControl\"\xe8\x01\n" +
 	"\rInferResponse\x12:\n" +
 	"\aoutputs\x18\x01 \x03(\v2 .ovms.plugin.device.v1.TensorRefR\aoutputs\x12\x14\n" +
 	"\x05lease\x18\x02 \x01(\x04R\x05lease\x123\n" +
 	"\x16engine_start_unix_nano\x18\x03 \x01(\x03R\x13engineStartUnixNano\x12/\n" +
-	"\x14engine_end_unix_nano\x18\x04 \x01(\x03R\x11engineEndUnixNano\"(\n" +
+	"\x14engine_end_unix_nano\x18\x04 \x01(\x03R\x11engineEndUnixNano\x12\x1f\n" +
+	"\vsequence_id\x18\x05 \x01(\x04R\n" +
+	"sequenceId\"(\n" +
 	"\x0eReleaseRequest\x12\x16\n" +
 	"\x06leases\x18\x01 \x03(\x04R\x06leases\"\x11\n" +
 	"\x0fReleaseResponse\"\xa2\x01\n" +
@@ -1379,7 +1518,7 @@ func file_ovms_plugin_device_v1_device_proto_rawDescGZIP() []byte {
 }
 
 var file_ovms_plugin_device_v1_device_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ovms_plugin_device_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_ovms_plugin_device_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_ovms_plugin_device_v1_device_proto_goTypes = []any{
 	(DataType)(0),               // 0: ovms.plugin.device.v1.DataType
 	(*ModelKey)(nil),            // 1: ovms.plugin.device.v1.ModelKey
@@ -1388,56 +1527,61 @@ var file_ovms_plugin_device_v1_device_proto_goTypes = []any{
 	(*InfoRequest)(nil),         // 4: ovms.plugin.device.v1.InfoRequest
 	(*InfoResponse)(nil),        // 5: ovms.plugin.device.v1.InfoResponse
 	(*LoadRequest)(nil),         // 6: ovms.plugin.device.v1.LoadRequest
-	(*Dims)(nil),                // 7: ovms.plugin.device.v1.Dims
-	(*LoadResponse)(nil),        // 8: ovms.plugin.device.v1.LoadResponse
-	(*UnloadRequest)(nil),       // 9: ovms.plugin.device.v1.UnloadRequest
-	(*UnloadResponse)(nil),      // 10: ovms.plugin.device.v1.UnloadResponse
-	(*InferRequest)(nil),        // 11: ovms.plugin.device.v1.InferRequest
-	(*InferResponse)(nil),       // 12: ovms.plugin.device.v1.InferResponse
-	(*ReleaseRequest)(nil),      // 13: ovms.plugin.device.v1.ReleaseRequest
-	(*ReleaseResponse)(nil),     // 14: ovms.plugin.device.v1.ReleaseResponse
-	(*MapRegionRequest)(nil),    // 15: ovms.plugin.device.v1.MapRegionRequest
-	(*MapRegionResponse)(nil),   // 16: ovms.plugin.device.v1.MapRegionResponse
-	(*UnmapRegionRequest)(nil),  // 17: ovms.plugin.device.v1.UnmapRegionRequest
-	(*UnmapRegionResponse)(nil), // 18: ovms.plugin.device.v1.UnmapRegionResponse
-	nil,                         // 19: ovms.plugin.device.v1.LoadRequest.PluginConfigEntry
-	nil,                         // 20: ovms.plugin.device.v1.LoadRequest.ShapesEntry
-	nil,                         // 21: ovms.plugin.device.v1.LoadRequest.LayoutsEntry
+	(*Stateful)(nil),            // 7: ovms.plugin.device.v1.Stateful
+	(*Dims)(nil),                // 8: ovms.plugin.device.v1.Dims
+	(*LoadResponse)(nil),        // 9: ovms.plugin.device.v1.LoadResponse
+	(*UnloadRequest)(nil),       // 10: ovms.plugin.device.v1.UnloadRequest
+	(*UnloadResponse)(nil),      // 11: ovms.plugin.device.v1.UnloadResponse
+	(*InferRequest)(nil),        // 12: ovms.plugin.device.v1.InferRequest
+	(*InferResponse)(nil),       // 13: ovms.plugin.device.v1.InferResponse
+	(*ReleaseRequest)(nil),      // 14: ovms.plugin.device.v1.ReleaseRequest
+	(*ReleaseResponse)(nil),     // 15: ovms.plugin.device.v1.ReleaseResponse
+	(*MapRegionRequest)(nil),    // 16: ovms.plugin.device.v1.MapRegionRequest
+	(*MapRegionResponse)(nil),   // 17: ovms.plugin.device.v1.MapRegionResponse
+	(*UnmapRegionRequest)(nil),  // 18: ovms.plugin.device.v1.UnmapRegionRequest
+	(*UnmapRegionResponse)(nil), // 19: ovms.plugin.device.v1.UnmapRegionResponse
+	nil,                         // 20: ovms.plugin.device.v1.LoadRequest.PluginConfigEntry
+	nil,                         // 21: ovms.plugin.device.v1.LoadRequest.ShapesEntry
+	nil,                         // 22: ovms.plugin.device.v1.LoadRequest.LayoutsEntry
+	nil,                         // 23: ovms.plugin.device.v1.Stateful.StateMappingEntry
 }
 var file_ovms_plugin_device_v1_device_proto_depIdxs = []int32{
 	0,  // 0: ovms.plugin.device.v1.TensorInfo.dtype:type_name -> ovms.plugin.device.v1.DataType
 	0,  // 1: ovms.plugin.device.v1.TensorRef.dtype:type_name -> ovms.plugin.device.v1.DataType
 	1,  // 2: ovms.plugin.device.v1.LoadRequest.model:type_name -> ovms.plugin.device.v1.ModelKey
-	19, // 3: ovms.plugin.device.v1.LoadRequest.plugin_config:type_name -> ovms.plugin.device.v1.LoadRequest.PluginConfigEntry
-	20, // 4: ovms.plugin.device.v1.LoadRequest.shapes:type_name -> ovms.plugin.device.v1.LoadRequest.ShapesEntry
-	21, // 5: ovms.plugin.device.v1.LoadRequest.layouts:type_name -> ovms.plugin.device.v1.LoadRequest.LayoutsEntry
-	2,  // 6: ovms.plugin.device.v1.LoadResponse.inputs:type_name -> ovms.plugin.device.v1.TensorInfo
-	2,  // 7: ovms.plugin.device.v1.LoadResponse.outputs:type_name -> ovms.plugin.device.v1.TensorInfo
-	1,  // 8: ovms.plugin.device.v1.UnloadRequest.model:type_name -> ovms.plugin.device.v1.ModelKey
-	1,  // 9: ovms.plugin.device.v1.InferRequest.model:type_name -> ovms.plugin.device.v1.ModelKey
-	3,  // 10: ovms.plugin.device.v1.InferRequest.inputs:type_name -> ovms.plugin.device.v1.TensorRef
-	3,  // 11: ovms.plugin.device.v1.InferRequest.placements:type_name -> ovms.plugin.device.v1.TensorRef
-	3,  // 12: ovms.plugin.device.v1.InferResponse.outputs:type_name -> ovms.plugin.device.v1.TensorRef
-	7,  // 13: ovms.plugin.device.v1.LoadRequest.ShapesEntry.value:type_name -> ovms.plugin.device.v1.Dims
-	4,  // 14: ovms.plugin.device.v1.Device.Info:input_type -> ovms.plugin.device.v1.InfoRequest
-	6,  // 15: ovms.plugin.device.v1.Device.Load:input_type -> ovms.plugin.device.v1.LoadRequest
-	9,  // 16: ovms.plugin.device.v1.Device.Unload:input_type -> ovms.plugin.device.v1.UnloadRequest
-	11, // 17: ovms.plugin.device.v1.Device.Infer:input_type -> ovms.plugin.device.v1.InferRequest
-	13, // 18: ovms.plugin.device.v1.Device.Release:input_type -> ovms.plugin.device.v1.ReleaseRequest
-	15, // 19: ovms.plugin.device.v1.Device.MapRegion:input_type -> ovms.plugin.device.v1.MapRegionRequest
-	17, // 20: ovms.plugin.device.v1.Device.UnmapRegion:input_type -> ovms.plugin.device.v1.UnmapRegionRequest
-	5,  // 21: ovms.plugin.device.v1.Device.Info:output_type -> ovms.plugin.device.v1.InfoResponse
-	8,  // 22: ovms.plugin.device.v1.Device.Load:output_type -> ovms.plugin.device.v1.LoadResponse
-	10, // 23: ovms.plugin.device.v1.Device.Unload:output_type -> ovms.plugin.device.v1.UnloadResponse
-	12, // 24: ovms.plugin.device.v1.Device.Infer:output_type -> ovms.plugin.device.v1.InferResponse
-	14, // 25: ovms.plugin.device.v1.Device.Release:output_type -> ovms.plugin.device.v1.ReleaseResponse
-	16, // 26: ovms.plugin.device.v1.Device.MapRegion:output_type -> ovms.plugin.device.v1.MapRegionResponse
-	18, // 27: ovms.plugin.device.v1.Device.UnmapRegion:output_type -> ovms.plugin.device.v1.UnmapRegionResponse
-	21, // [21:28] is the sub-list for method output_type
-	14, // [14:21] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	20, // 3: ovms.plugin.device.v1.LoadRequest.plugin_config:type_name -> ovms.plugin.device.v1.LoadRequest.PluginConfigEntry
+	21, // 4: ovms.plugin.device.v1.LoadRequest.shapes:type_name -> ovms.plugin.device.v1.LoadRequest.ShapesEntry
+	22, // 5: ovms.plugin.device.v1.LoadRequest.layouts:type_name -> ovms.plugin.device.v1.LoadRequest.LayoutsEntry
+	7,  // 6: ovms.plugin.device.v1.LoadRequest.stateful:type_name -> ovms.plugin.device.v1.Stateful
+	1,  // 7: ovms.plugin.device.v1.LoadRequest.take_sequences_from:type_name -> ovms.plugin.device.v1.ModelKey
+	23, // 8: ovms.plugin.device.v1.Stateful.state_mapping:type_name -> ovms.plugin.device.v1.Stateful.StateMappingEntry
+	2,  // 9: ovms.plugin.device.v1.LoadResponse.inputs:type_name -> ovms.plugin.device.v1.TensorInfo
+	2,  // 10: ovms.plugin.device.v1.LoadResponse.outputs:type_name -> ovms.plugin.device.v1.TensorInfo
+	1,  // 11: ovms.plugin.device.v1.UnloadRequest.model:type_name -> ovms.plugin.device.v1.ModelKey
+	1,  // 12: ovms.plugin.device.v1.InferRequest.model:type_name -> ovms.plugin.device.v1.ModelKey
+	3,  // 13: ovms.plugin.device.v1.InferRequest.inputs:type_name -> ovms.plugin.device.v1.TensorRef
+	3,  // 14: ovms.plugin.device.v1.InferRequest.placements:type_name -> ovms.plugin.device.v1.TensorRef
+	3,  // 15: ovms.plugin.device.v1.InferResponse.outputs:type_name -> ovms.plugin.device.v1.TensorRef
+	8,  // 16: ovms.plugin.device.v1.LoadRequest.ShapesEntry.value:type_name -> ovms.plugin.device.v1.Dims
+	4,  // 17: ovms.plugin.device.v1.Device.Info:input_type -> ovms.plugin.device.v1.InfoRequest
+	6,  // 18: ovms.plugin.device.v1.Device.Load:input_type -> ovms.plugin.device.v1.LoadRequest
+	10, // 19: ovms.plugin.device.v1.Device.Unload:input_type -> ovms.plugin.device.v1.UnloadRequest
+	12, // 20: ovms.plugin.device.v1.Device.Infer:input_type -> ovms.plugin.device.v1.InferRequest
+	14, // 21: ovms.plugin.device.v1.Device.Release:input_type -> ovms.plugin.device.v1.ReleaseRequest
+	16, // 22: ovms.plugin.device.v1.Device.MapRegion:input_type -> ovms.plugin.device.v1.MapRegionRequest
+	18, // 23: ovms.plugin.device.v1.Device.UnmapRegion:input_type -> ovms.plugin.device.v1.UnmapRegionRequest
+	5,  // 24: ovms.plugin.device.v1.Device.Info:output_type -> ovms.plugin.device.v1.InfoResponse
+	9,  // 25: ovms.plugin.device.v1.Device.Load:output_type -> ovms.plugin.device.v1.LoadResponse
+	11, // 26: ovms.plugin.device.v1.Device.Unload:output_type -> ovms.plugin.device.v1.UnloadResponse
+	13, // 27: ovms.plugin.device.v1.Device.Infer:output_type -> ovms.plugin.device.v1.InferResponse
+	15, // 28: ovms.plugin.device.v1.Device.Release:output_type -> ovms.plugin.device.v1.ReleaseResponse
+	17, // 29: ovms.plugin.device.v1.Device.MapRegion:output_type -> ovms.plugin.device.v1.MapRegionResponse
+	19, // 30: ovms.plugin.device.v1.Device.UnmapRegion:output_type -> ovms.plugin.device.v1.UnmapRegionResponse
+	24, // [24:31] is the sub-list for method output_type
+	17, // [17:24] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_ovms_plugin_device_v1_device_proto_init() }
@@ -1451,7 +1595,7 @@ func file_ovms_plugin_device_v1_device_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ovms_plugin_device_v1_device_proto_rawDesc), len(file_ovms_plugin_device_v1_device_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

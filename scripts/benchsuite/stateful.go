@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/ovmsgo/ovms/cli/bench"
+	kpb "github.com/ovmsgo/ovms/proto/kserve"
+)
+
+// statefulModel is the RNN-style model of the stateful group: x and h_in
+// [1,256] give out and h_out (scripts/testmodels/stateful.go).
+const (
+	statefulModel = "rnn_stateful_256"
+	statefulWidth = 256
+)
+
+// statefulSteps is the length of each benchmarked sequence: every
+// statefulSteps-th step starts a new one, the one before ends it.
+const statefulSteps = 100
+
+// statefulRun measures one step of a sequence, 1 client over KServe gRPC,
+// with server-held state (ovms --stateful: the request carries x and the
+// sequence in Triton's parameters) and with the state sent in every request
+// (the same model stateless: the client sends h_in and feeds the h_out it
+// gets back into the next request). Both servers run at once and the client
+// alternates between them in blocks of steps, so that both see the same
+// load on a shared machine; it returns the two measurements (held, sent).
+func (s *suite) statefulRun() (held, sent *measurement, pairedRatio float64) {
+	names := [2]string{
+		"ovms " + statefulModel + " kserve-grpc, server-held state (--stateful)" + s.suffix,
+		"ovms " + statefulModel + " kserve-grpc, state sent in every request" + s.suffix,
+	}
+	if m, ok := s.measured[names[0]]; ok {
+		return m, s.measured[names[1]], s.statefulRatio
+	}
+	fmt.Fprintf(s.log, "measuring %s and %s, interleaved\n", names[0], names[1])
+	ms := [2]*measurement{{Name: names[0]}, {Name: names[1]}}
+	levels, ratio, err := s.interleavedSteps()
+	s.statefulRatio = ratio
+	for i, m := range ms {
+		if err != nil {
+			m.Err = err.Error()
+		} else {
+			m.Level = levels[i]
+		}
+		s.measured[m.Name] = m
+		s.order = append(s.order, m)
+	}
+	return ms[0], ms[1], ratio
+}
+
+// interleavedSteps runs the two stateful configurations side by side. It
+// returns their levels and the median over block pairs of the ratio of
+// the blocks' median step latencies (held / sent): load that drifts while
+// the benchmark runs hits both blocks of a pair alike and cancels out.
+func (s *suite) interleavedSteps() ([2]bench.Level, float64, error) {
+	var out [2]bench.Level
+	nan := math.NaN()
+	s.servers.close()
+	var steppers [2]*stepper
+	for i, flags := range [][]string{{"--stateful", "--state_mapping", `{"h_in": "h_out"}`}, nil} {
+		srv, err := startOVMS(s.opt.binDir, s.opt.modelsDir, statefulModel, flags...)
+		if err != nil {
+			return out, nan, err
+		}
+		defer srv.stop()
+		conn, err := grpc.NewClient(srv.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return out, nan, err
+		}
+		defer conn.Close()
+		steppers[i] = &stepper{client: kpb.NewGRPCInferenceServiceClient(conn), serverHeld: i == 0, id: 1,
+			h: make([]float32, statefulWidth), x: make([]float32, statefulWidth)}
+	}
+	warmup, window := s.load.Warmup, s.load.Window*time.Duration(max(1, s.load.MaxTrials/2))
+	var lat [2][]time.Duration
+	var errs [2]int64
+	var first [2]string
+	// Blocks of steps on one server, then the other: each block runs hot
+	// (a server's plugin polls for its next request), and the blocks
+	// alternate so that both servers see the same load over time. The
+	// first steps of a block, which wake the server up, are not counted.
+	const block, settle = 40, 4
+	var ratios []float64
+	begin := time.Now()
+	for time.Since(begin) < warmup+window {
+		var medians [2]time.Duration
+		for i, st := range steppers {
+			n := len(lat[i])
+			for j := range block {
+				t0 := time.Now()
+				err := st.step(s.ctx)
+				d := time.Since(t0)
+				if time.Since(begin) < warmup || j < settle {
+					continue
+				}
+				if err != nil {
+					if errs[i]++; first[i] == "" {
+						first[i] = err.Error()
+					}
+					continue
+				}
+				lat[i] = append(lat[i], d)
+			}
+			if b := slices.Clone(lat[i][n:]); len(b) > 0 {
+				slices.Sort(b)
+				medians[i] = bench.Percentile(b, 50)
+			}
+		}
+		if medians[0] > 0 && medians[1] > 0 {
+			ratios = append(ratios, float64(medians[0])/float64(medians[1]))
+		}
+		if err := s.ctx.Err(); err != nil {
+			return out, nan, err
+		}
+	}
+	for i := range out {
+		sum := bench.Summarize(lat[i], errs[i], window)
+		out[i] = bench.Level{Concurrency: 1, Throughput: sum.Throughput, P50: sum.P50, P90: sum.P90, P99: sum.P99, Max: sum.Max,
+			Mean: sum.Mean, Count: sum.Count, Errors: sum.Errors, FirstError: first[i], Stable: true, Windows: 1}
+	}
+	if len(ratios) == 0 {
+		return out, nan, fmt.Errorf("no block pair measured")
+	}
+	slices.Sort(ratios)
+	return out, ratios[len(ratios)/2], nil
+}
+
+// stepper runs the steps of one client's sequences.
+type stepper struct {
+	client     kpb.GRPCInferenceServiceClient
+	serverHeld bool
+	id         uint64
+	n          int
+	h, x       []float32
+}
+
+func (st *stepper) step(ctx context.Context) error {
+	for i := range st.x {
+		st.x[i] = float32(math.Sin(float64(st.n + i)))
+	}
+	req := &kpb.ModelInferRequest{ModelName: statefulModel, Inputs: []*kpb.ModelInferRequest_InferInputTensor{
+		{Name: "x", Datatype: "FP32", Shape: []int64{1, statefulWidth}, Contents: &kpb.InferTensorContents{Fp32Contents: st.x}}}}
+	pos := st.n % statefulSteps
+	if st.serverHeld {
+		req.Parameters = map[string]*kpb.InferParameter{
+			"sequence_id":    {ParameterChoice: &kpb.InferParameter_Int64Param{Int64Param: int64(st.id)}},
+			"sequence_start": {ParameterChoice: &kpb.InferParameter_BoolParam{BoolParam: pos == 0}},
+			"sequence_end":   {ParameterChoice: &kpb.InferParameter_BoolParam{BoolParam: pos == statefulSteps-1}},
+		}
+	} else {
+		if pos == 0 {
+			clear(st.h)
+		}
+		req.Inputs = append(req.Inputs, &kpb.ModelInferRequest_InferInputTensor{Name: "h_in", Datatype: "FP32", Shape: []int64{1, statefulWidth},
+			Contents: &kpb.InferTensorContents{Fp32Contents: st.h}})
+	}
+	resp, err := st.client.ModelInfer(ctx, req)
+	if err != nil {
+		return err
+	}
+	st.n++
+	if st.serverHeld {
+		return nil
+	}
+	for i, o := range resp.GetOutputs() {
+		if o.GetName() == "h_out" && i < len(resp.GetRawOutputContents()) {
+			b := resp.GetRawOutputContents()[i]
+			if len(b) != 4*statefulWidth {
+				return fmt.Errorf("h_out: %d bytes", len(b))
+			}
+			for j := range st.h {
+				st.h[j] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*j:]))
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("no h_out in the response")
+}
