@@ -262,6 +262,7 @@ func (e *Endpoint) Receive(fn func(id uint64, kind uint32, payload []byte)) erro
 	defer e.c.leave()
 	var buf [8]byte
 	last := time.Now()
+	var cont contention
 	for {
 		if e.c.closed.Load() {
 			return ErrClosed
@@ -274,7 +275,7 @@ func (e *Endpoint) Receive(fn func(id uint64, kind uint32, payload []byte)) erro
 		if e.SpinFor != nil {
 			spin = e.SpinFor()
 		}
-		if time.Since(last) < spin {
+		if now := time.Now(); now.Sub(last) < spin && !cont.contended(now) {
 			runtime.Gosched()
 			continue
 		}
@@ -302,4 +303,49 @@ func (e *Endpoint) Nudge() {
 	if e.recv.word(offSleeping).Load() != 0 {
 		_, _ = e.recvBell.Write(one)
 	}
+}
+
+// Polling pays only while the poller has a CPU of its own. On a machine
+// with more runnable threads than CPUs a polling thread is preempted
+// (its time slice goes to others) and, having used its share, waits
+// longer for the CPU than a thread woken by its doorbell, which the
+// scheduler runs at once: there a message found by polling comes later
+// than one announced by the doorbell, and the polling takes CPU time from
+// the processes the request waits for (the client, the core). So a
+// receiver checks, every contentionCheck of polling, whether this process
+// was preempted meanwhile (its involuntary context switches,
+// getrusage); if so it stops polling for contentionBackoff and sleeps on
+// its doorbell between messages instead.
+const (
+	contentionCheck   = 500 * time.Microsecond
+	contentionBackoff = 50 * time.Millisecond
+)
+
+// contention tracks whether polling is worth it (see contentionCheck). The
+// zero value starts by polling.
+type contention struct {
+	checked time.Time // last getrusage
+	nivcsw  int64     // involuntary context switches then
+	until   time.Time // no polling before this
+}
+
+// contended reports whether the receiver should sleep rather than poll.
+func (c *contention) contended(now time.Time) bool {
+	if now.Before(c.until) {
+		return true
+	}
+	if now.Sub(c.checked) < contentionCheck {
+		return false
+	}
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return false
+	}
+	preempted := !c.checked.IsZero() && now.Sub(c.checked) < 2*contentionCheck && ru.Nivcsw > c.nivcsw
+	c.checked, c.nivcsw = now, ru.Nivcsw
+	if preempted {
+		c.until = now.Add(contentionBackoff)
+		return true
+	}
+	return false
 }
