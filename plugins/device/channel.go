@@ -46,6 +46,7 @@ type dataPlane struct {
 	inFlight atomic.Int64 // requests sent and not answered
 	rtt      atomic.Int64 // moving average of round trips, ns
 	closed   atomic.Bool
+	polling  atomic.Int64 // callers polling for their results (pollFor)
 }
 
 // Polling for results is worth it only for short round trips: a result due
@@ -55,9 +56,14 @@ type dataPlane struct {
 const maxPollRTT = 2 * time.Millisecond
 
 func (d *dataPlane) spinFor() time.Duration {
-	if d.inFlight.Load() == 0 {
+	if d.inFlight.Load() == 0 || d.polling.Load() > 0 { // nothing due, or a caller polls
 		return 0
 	}
+	return d.pollFor()
+}
+
+// pollFor is how long a result is worth polling for.
+func (d *dataPlane) pollFor() time.Duration {
 	rtt := time.Duration(d.rtt.Load())
 	if rtt > maxPollRTT {
 		return 0
@@ -82,14 +88,17 @@ func (c *Client) Close() {
 }
 
 func (d *dataPlane) receive() {
-	_ = d.ep.Receive(func(id uint64, kind uint32, payload []byte) {
-		v, ok := d.pending.LoadAndDelete(id)
-		if !ok {
-			return
-		}
-		v.(chan result) <- d.decode(kind, payload)
-	})
+	_ = d.ep.Receive(d.deliver)
 	d.fail()
+}
+
+// deliver hands a result to the call waiting for it.
+func (d *dataPlane) deliver(id uint64, kind uint32, payload []byte) {
+	v, ok := d.pending.LoadAndDelete(id)
+	if !ok {
+		return
+	}
+	v.(chan result) <- d.decode(kind, payload)
 }
 
 // fail ends every pending call with Unavailable; later calls fail at once.
@@ -166,6 +175,14 @@ func (d *dataPlane) infer(req *devicev1.InferRequest) (*devicev1.InferResponse, 
 		if _, ok := d.pending.LoadAndDelete(id); ok {
 			return nil, status.Error(codes.Unavailable, "device plugin is gone")
 		}
+	}
+	// The caller takes its result from the ring itself while the result is
+	// due soon (no hand-off from the receiver's goroutine, no wake-up of
+	// its thread); the receiver delivers it otherwise.
+	if spin := d.pollFor(); spin > 0 {
+		d.polling.Add(1)
+		d.ep.Poll(d.deliver, func() bool { return len(ch) > 0 }, spin)
+		d.polling.Add(-1)
 	}
 	r := <-ch
 	took := int64(time.Since(start))

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -218,6 +219,7 @@ type Endpoint struct {
 	// SpinFor, when set, replaces Spin: it is asked before every poll how
 	// long polling should go on after the last message (0: sleep now).
 	SpinFor func() time.Duration
+	cont    contention // shared by Receive and Poll
 }
 
 var one = []byte{1, 0, 0, 0, 0, 0, 0, 0}
@@ -262,7 +264,6 @@ func (e *Endpoint) Receive(fn func(id uint64, kind uint32, payload []byte)) erro
 	defer e.c.leave()
 	var buf [8]byte
 	last := time.Now()
-	var cont contention
 	for {
 		if e.c.closed.Load() {
 			return ErrClosed
@@ -275,7 +276,7 @@ func (e *Endpoint) Receive(fn func(id uint64, kind uint32, payload []byte)) erro
 		if e.SpinFor != nil {
 			spin = e.SpinFor()
 		}
-		if now := time.Now(); now.Sub(last) < spin && !cont.contended(now) {
+		if now := time.Now(); now.Sub(last) < spin && !e.cont.contended(now) {
 			runtime.Gosched()
 			continue
 		}
@@ -300,8 +301,48 @@ func (e *Endpoint) Nudge() {
 		return
 	}
 	defer e.c.leave()
-	if e.recv.word(offSleeping).Load() != 0 {
+	if e.recv.sleeping() {
 		_, _ = e.recvBell.Write(one)
+	}
+}
+
+// Poll pops messages on the caller's goroutine, calling fn for each, until
+// done reports true (checked after every message and between polls) or spin
+// has passed; it reports whether done did. It lets a goroutine waiting for
+// a reply take it from the ring itself instead of from Receive's goroutine,
+// which saves a hand-off between goroutines and, when Receive sleeps, the
+// wake-up of its thread: while anyone polls, senders do not ring the
+// doorbell. Poll may run on many goroutines and beside Receive.
+func (e *Endpoint) Poll(fn func(id uint64, kind uint32, payload []byte), done func() bool, spin time.Duration) bool {
+	if !e.c.enter() {
+		return done()
+	}
+	defer e.c.leave()
+	e.recv.addPoller(1)
+	defer func() {
+		// Messages pushed while we polled did not ring a sleeping
+		// receiver: take them now. Any pushed after this sees no poller
+		// (the count went down first) and rings.
+		if e.recv.addPoller(-1) == 1 {
+			for e.recv.Pop(fn) {
+			}
+		}
+	}()
+	start := time.Now()
+	for {
+		for e.recv.Pop(fn) {
+			if done() {
+				return true
+			}
+		}
+		if done() {
+			return true
+		}
+		now := time.Now()
+		if e.c.closed.Load() || now.Sub(start) >= spin || e.cont.contended(now) {
+			return false
+		}
+		runtime.Gosched()
 	}
 }
 
@@ -321,19 +362,28 @@ const (
 	contentionBackoff = 50 * time.Millisecond
 )
 
-// contention tracks whether polling is worth it (see contentionCheck). The
-// zero value starts by polling.
+// contention tracks whether polling is worth it (see contentionCheck) for
+// an endpoint's receiver and pollers. The zero value starts by polling.
 type contention struct {
-	checked time.Time // last getrusage
-	nivcsw  int64     // involuntary context switches then
-	until   time.Time // no polling before this
+	mu      sync.Mutex   // held by the one caller doing a check
+	checked time.Time    // last getrusage
+	nivcsw  int64        // involuntary context switches then
+	until   atomic.Int64 // no polling before this (monotonic ns since epoch)
 }
 
-// contended reports whether the receiver should sleep rather than poll.
+// epoch is the origin of contention.until.
+var epoch = time.Now()
+
+// contended reports whether a receiver should sleep rather than poll.
 func (c *contention) contended(now time.Time) bool {
-	if now.Before(c.until) {
+	t := int64(now.Sub(epoch))
+	if t < c.until.Load() {
 		return true
 	}
+	if !c.mu.TryLock() {
+		return false
+	}
+	defer c.mu.Unlock()
 	if now.Sub(c.checked) < contentionCheck {
 		return false
 	}
@@ -344,7 +394,7 @@ func (c *contention) contended(now time.Time) bool {
 	preempted := !c.checked.IsZero() && now.Sub(c.checked) < 2*contentionCheck && ru.Nivcsw > c.nivcsw
 	c.checked, c.nivcsw = now, ru.Nivcsw
 	if preempted {
-		c.until = now.Add(contentionBackoff)
+		c.until.Store(t + int64(contentionBackoff))
 		return true
 	}
 	return false
