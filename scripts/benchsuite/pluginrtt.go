@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -19,25 +20,28 @@ import (
 // FP32 inputs into the arena once and calls Infer then Release, one
 // client, as the core does per request. Its p50 is what the plugin hop
 // and the engine cost a request, without the API, validation and the
-// client's network round trip.
-func pluginRoundTrips(ctx context.Context, cfg bench.Config, binDir, modelsDir, model string) (*bench.Report, error) {
+// client's network round trip. With gaps > 0 it is measured a second time
+// with an idle gap of that length before each call, as behind a server
+// (where the plugin and the core wait for the client's next request between
+// calls, and their threads go to sleep), into the second report.
+func pluginRoundTrips(ctx context.Context, cfg bench.Config, binDir, modelsDir, model string, gap time.Duration) (_, _ *bench.Report, err error) {
 	l := logrus.New()
 	l.SetOutput(io.Discard)
 	h := pluginhost.New(pluginhost.Config{Dirs: []string{binDir}, Logger: logrus.NewEntry(l)})
 	defer h.Close()
 	inst, err := h.Get(ctx, "cpu")
 	if err != nil {
-		return nil, fmt.Errorf("plugin round trip: %w", err)
+		return nil, nil, fmt.Errorf("plugin round trip: %w", err)
 	}
 	key := device.ModelKey{Name: model, Version: 1}
 	info, err := inst.Device.Load(ctx, &device.LoadRequest{Model: key, Path: filepath.Join(modelsDir, model, "1"), TargetDevice: "CPU"})
 	if err != nil {
-		return nil, fmt.Errorf("plugin round trip: loading %s: %w", model, err)
+		return nil, nil, fmt.Errorf("plugin round trip: loading %s: %w", model, err)
 	}
 	var refs []device.TensorRef
 	for _, in := range info.Inputs {
 		if in.DType != device.Float32 {
-			return nil, fmt.Errorf("plugin round trip: input %s is not FP32", in.Name)
+			return nil, nil, fmt.Errorf("plugin round trip: input %s is not FP32", in.Name)
 		}
 		shape, n := make([]int64, len(in.Shape)), uint64(4)
 		for i, d := range in.Shape {
@@ -46,7 +50,7 @@ func pluginRoundTrips(ctx context.Context, cfg bench.Config, binDir, modelsDir, 
 		}
 		off, err := inst.Arena.HostZone().Alloc(n)
 		if err != nil {
-			return nil, fmt.Errorf("plugin round trip: %w", err)
+			return nil, nil, fmt.Errorf("plugin round trip: %w", err)
 		}
 		refs = append(refs, device.TensorRef{Name: in.Name, DType: in.DType, Shape: shape, Offset: off, Length: n})
 	}
@@ -59,5 +63,23 @@ func pluginRoundTrips(ctx context.Context, cfg bench.Config, binDir, modelsDir, 
 		return inst.Device.Release(ctx, resp.Lease)
 	})
 	cfg.Concurrency = []int{1}
-	return bench.Measure(ctx, cfg, func(int) (bench.Doer, error) { return do, nil })
+	back, err := bench.Measure(ctx, cfg, func(int) (bench.Doer, error) { return do, nil })
+	if err != nil || gap <= 0 {
+		return back, nil, err
+	}
+	var lat []time.Duration
+	start, window := time.Now(), 3*cfg.Window
+	for time.Since(start) < window && ctx.Err() == nil {
+		time.Sleep(gap)
+		t := time.Now()
+		if err := do(ctx); err != nil {
+			return nil, nil, err
+		}
+		lat = append(lat, time.Since(t))
+	}
+	s := bench.Summarize(lat, 0, time.Since(start))
+	return back, &bench.Report{Model: model, Mode: "concurrency", Levels: []bench.Level{{
+		Concurrency: 1, Throughput: s.Throughput, P50: s.P50, P90: s.P90, P99: s.P99, Max: s.Max, Mean: s.Mean,
+		Count: s.Count, Stable: true, Windows: 1,
+	}}}, nil
 }
