@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -264,6 +263,7 @@ func (e *Endpoint) Receive(fn func(id uint64, kind uint32, payload []byte)) erro
 	defer e.c.leave()
 	var buf [8]byte
 	last := time.Now()
+	share := cpuShare{every: pollCheck}
 	for {
 		if e.c.closed.Load() {
 			return ErrClosed
@@ -276,7 +276,7 @@ func (e *Endpoint) Receive(fn func(id uint64, kind uint32, payload []byte)) erro
 		if e.SpinFor != nil {
 			spin = e.SpinFor()
 		}
-		if now := time.Now(); now.Sub(last) < spin && !e.cont.contended(now) {
+		if now := time.Now(); now.Sub(last) < spin && !share.starved(now, &e.cont) {
 			runtime.Gosched()
 			continue
 		}
@@ -329,6 +329,7 @@ func (e *Endpoint) Poll(fn func(id uint64, kind uint32, payload []byte), done fu
 		}
 	}()
 	start := time.Now()
+	share := cpuShare{every: pollCheckShort}
 	for {
 		for e.recv.Pop(fn) {
 			if done() {
@@ -339,7 +340,7 @@ func (e *Endpoint) Poll(fn func(id uint64, kind uint32, payload []byte), done fu
 			return true
 		}
 		now := time.Now()
-		if e.c.closed.Load() || now.Sub(start) >= spin || e.cont.contended(now) {
+		if e.c.closed.Load() || now.Sub(start) >= spin || share.starved(now, &e.cont) {
 			return false
 		}
 		runtime.Gosched()
@@ -350,52 +351,65 @@ func (e *Endpoint) Poll(fn func(id uint64, kind uint32, payload []byte), done fu
 // with more runnable threads than CPUs a polling thread is preempted
 // (its time slice goes to others) and, having used its share, waits
 // longer for the CPU than a thread woken by its doorbell, which the
-// scheduler runs at once: there a message found by polling comes later
-// than one announced by the doorbell, and the polling takes CPU time from
-// the processes the request waits for (the client, the core). So a
-// receiver checks, every contentionCheck of polling, whether this process
-// was preempted meanwhile (its involuntary context switches,
-// getrusage); if so it stops polling for contentionBackoff and sleeps on
-// its doorbell between messages instead.
+// scheduler runs soon: there a message found by polling comes later than
+// one announced by the doorbell, and the polling takes CPU time from the
+// processes the request waits for (the client, the core). So a poller
+// measures, every pollCheck (receivers) or pollCheckShort (callers
+// waiting for a reply, whose polls are short), the CPU time its thread got
+// against the time that passed; below starvedShare it was kept off the CPU
+// and every poller of the endpoint stops polling for contentionBackoff
+// (sleeping on the doorbell between messages instead). A brief preemption
+// (another process's thread woken for a few microseconds) does not count.
 const (
-	contentionCheck   = 500 * time.Microsecond
+	pollCheck         = 500 * time.Microsecond
+	pollCheckShort    = 100 * time.Microsecond
+	starvedShare      = 0.75
 	contentionBackoff = 50 * time.Millisecond
 )
 
-// contention tracks whether polling is worth it (see contentionCheck) for
-// an endpoint's receiver and pollers. The zero value starts by polling.
+// contention says, for all pollers of an endpoint, until when polling is
+// off (see pollCheck).
 type contention struct {
-	mu      sync.Mutex   // held by the one caller doing a check
-	checked time.Time    // last getrusage
-	nivcsw  int64        // involuntary context switches then
-	until   atomic.Int64 // no polling before this (monotonic ns since epoch)
+	until atomic.Int64 // no polling before this (ns since epoch)
 }
 
 // epoch is the origin of contention.until.
 var epoch = time.Now()
 
-// contended reports whether a receiver should sleep rather than poll.
-func (c *contention) contended(now time.Time) bool {
-	t := int64(now.Sub(epoch))
-	if t < c.until.Load() {
+// off reports whether polling is off at now.
+func (c *contention) off(now time.Time) bool { return int64(now.Sub(epoch)) < c.until.Load() }
+
+// cpuShare is one poller's view of the CPU time its thread gets; the zero
+// value has no baseline yet.
+type cpuShare struct {
+	every time.Duration
+	tid   int
+	wall  time.Time
+	cpu   time.Duration
+}
+
+// starved reports, once every c.every, whether the calling thread got less
+// than starvedShare of a CPU since the last check; if so it turns polling
+// off on cont.
+func (c *cpuShare) starved(now time.Time, cont *contention) bool {
+	if cont.off(now) {
 		return true
 	}
-	if !c.mu.TryLock() {
+	if !c.wall.IsZero() && now.Sub(c.wall) < c.every {
 		return false
 	}
-	defer c.mu.Unlock()
-	if now.Sub(c.checked) < contentionCheck {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
 		return false
 	}
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		return false
+	tid, cpu := unix.Gettid(), time.Duration(ts.Nano())
+	starved := false
+	if tid == c.tid && !c.wall.IsZero() && now.Sub(c.wall) < 4*c.every { // same thread, one stretch of polling
+		starved = float64(cpu-c.cpu) < starvedShare*float64(now.Sub(c.wall))
 	}
-	preempted := !c.checked.IsZero() && now.Sub(c.checked) < 2*contentionCheck && ru.Nivcsw > c.nivcsw
-	c.checked, c.nivcsw = now, ru.Nivcsw
-	if preempted {
-		c.until.Store(t + int64(contentionBackoff))
-		return true
+	c.tid, c.wall, c.cpu = tid, now, cpu
+	if starved {
+		cont.until.Store(int64(now.Sub(epoch) + contentionBackoff))
 	}
-	return false
+	return starved
 }
