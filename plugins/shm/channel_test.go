@@ -2,6 +2,7 @@ package shm
 
 import (
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -207,5 +208,35 @@ func TestPollReturnsWhenDone(t *testing.T) {
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("Poll of 1ms took %v", d)
+	}
+}
+
+// TestCPUShareStarved: a poller whose thread got no CPU over a check
+// interval (here: it slept) turns polling off for the whole endpoint for
+// contentionBackoff; the first check only takes a baseline.
+func TestCPUShareStarved(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var cont contention
+	share := cpuShare{every: time.Millisecond}
+	if share.starved(time.Now(), &cont) {
+		t.Fatal("starved at the baseline")
+	}
+	time.Sleep(2 * time.Millisecond) // off the CPU
+	now := time.Now()
+	if !share.starved(now, &cont) {
+		t.Fatal("a thread that slept through the interval was not found starved")
+	}
+	if !cont.off(now.Add(contentionBackoff/2)) || cont.off(now.Add(2*contentionBackoff)) {
+		t.Fatal("polling not off for contentionBackoff")
+	}
+	// After a long pause (the receiver slept on its doorbell) the next
+	// check only takes a new baseline.
+	fresh := cpuShare{every: time.Millisecond}
+	var c2 contention
+	fresh.starved(time.Now(), &c2)
+	time.Sleep(10 * time.Millisecond)
+	if fresh.starved(time.Now(), &c2) {
+		t.Fatal("a pause longer than a stretch of polling counted as starvation")
 	}
 }
