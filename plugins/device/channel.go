@@ -191,6 +191,12 @@ func (d *dataPlane) infer(req *devicev1.InferRequest) (*devicev1.InferResponse, 
 	return r.resp, r.err
 }
 
+// releaseDelay is how long a release may wait for the plugin to wake up
+// for something else (the next request) before it wakes the plugin itself:
+// a sleeping plugin is not woken once per request just to free buffers, and
+// a plugin with no more requests frees them shortly after.
+const releaseDelay = 2 * time.Millisecond
+
 func (d *dataPlane) release(leases []uint64) error {
 	for len(leases) > 0 {
 		n := min(len(leases), maxReleasePerMsg)
@@ -198,7 +204,7 @@ func (d *dataPlane) release(leases []uint64) error {
 		for i, l := range leases[:n] {
 			binary.LittleEndian.PutUint64(msg[8*i:], l)
 		}
-		if err := d.ep.Send(0, kindRelease, msg); err != nil {
+		if err := d.ep.SendLater(0, kindRelease, msg, releaseDelay); err != nil {
 			return status.Errorf(codes.Unavailable, "sending to the device plugin: %v", err)
 		}
 		leases = leases[n:]

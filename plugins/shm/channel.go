@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -219,6 +220,10 @@ type Endpoint struct {
 	// long polling should go on after the last message (0: sleep now).
 	SpinFor func() time.Duration
 	cont    contention // shared by Receive and Poll
+	// bell rings a sleeping peer for messages SendLater left unannounced.
+	bell      *time.Timer
+	bellOnce  sync.Once
+	bellArmed atomic.Bool
 }
 
 var one = []byte{1, 0, 0, 0, 0, 0, 0, 0}
@@ -249,6 +254,48 @@ func (e *Endpoint) Send(id uint64, kind uint32, payload []byte) error {
 			}
 		}
 		return nil
+	}
+}
+
+// SendLater enqueues a message that need not be read at once (a release
+// of buffers): a receiver that sleeps is not woken for it now but after
+// delay, and only if the message is still unread then; a message sent
+// meanwhile that wakes the receiver (the next request) carries it along.
+// It saves the peer's thread a wake-up per message on a busy machine.
+func (e *Endpoint) SendLater(id uint64, kind uint32, payload []byte, delay time.Duration) error {
+	if !e.c.enter() {
+		return ErrClosed
+	}
+	defer e.c.leave()
+	for {
+		if e.c.closed.Load() {
+			return ErrClosed
+		}
+		wake, err := e.send.Push(id, kind, payload)
+		if errors.Is(err, ErrRingFull) {
+			time.Sleep(20 * time.Microsecond)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if wake && e.bellArmed.CompareAndSwap(false, true) {
+			e.bellOnce.Do(func() { e.bell = time.AfterFunc(time.Hour, e.ringLate); e.bell.Stop() })
+			e.bell.Reset(delay)
+		}
+		return nil
+	}
+}
+
+// ringLate rings a sleeping receiver that has unread messages.
+func (e *Endpoint) ringLate() {
+	e.bellArmed.Store(false) // before the check: a message pushed after it arms again
+	if !e.c.enter() {
+		return
+	}
+	defer e.c.leave()
+	if !e.send.Empty() && e.send.word(offSleeping).Load() == 1 {
+		_, _ = e.sendBell.Write(one)
 	}
 }
 

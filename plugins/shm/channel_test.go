@@ -240,3 +240,54 @@ func TestCPUShareStarved(t *testing.T) {
 		t.Fatal("a pause longer than a stretch of polling counted as starvation")
 	}
 }
+
+// TestSendLater: a message sent with SendLater does not wake a sleeping
+// receiver at once; it arrives with the next message that does, or after
+// the delay on its own.
+func TestSendLater(t *testing.T) {
+	c, err := CreateChannel(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	host, plugin := c.Host(), c.Plugin()
+	plugin.Spin = 0
+	got := make(chan uint64, 4)
+	go func() { _ = plugin.Receive(func(id uint64, _ uint32, _ []byte) { got <- id }) }()
+	for !c.toPlugin.sleeping() {
+		time.Sleep(time.Millisecond)
+	}
+	const delay = 30 * time.Millisecond
+	start := time.Now()
+	if err := host.SendLater(1, 1, nil, delay); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-got:
+		if d := time.Since(start); d < delay*3/4 {
+			t.Fatalf("the receiver was woken after %v, before the delay", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a message sent later never arrived")
+	}
+	for !c.toPlugin.sleeping() {
+		time.Sleep(time.Millisecond)
+	}
+	start = time.Now()
+	if err := host.SendLater(2, 1, nil, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := host.Send(3, 1, nil); err != nil { // wakes the receiver: 2 comes along
+		t.Fatal(err)
+	}
+	for _, want := range []uint64{2, 3} {
+		select {
+		case id := <-got:
+			if id != want {
+				t.Fatalf("got message %d, want %d", id, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("message %d did not come with the next one", want)
+		}
+	}
+}
