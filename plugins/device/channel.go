@@ -55,6 +55,12 @@ type dataPlane struct {
 // a sizeable part of a 12 MiB inference from client shared memory (~400 us).
 const maxPollRTT = 2 * time.Millisecond
 
+// maxCallerPollRTT bounds the round trips a calling goroutine polls for
+// itself (beside the receiver): a longer request keeps the engine's
+// threads busy on every core, and a caller polling through it would take
+// a core from them for longer than the wake-up it saves (50-100 us).
+const maxCallerPollRTT = 250 * time.Microsecond
+
 func (d *dataPlane) spinFor() time.Duration {
 	if d.inFlight.Load() == 0 || d.polling.Load() > 0 { // nothing due, or a caller polls
 		return 0
@@ -179,7 +185,7 @@ func (d *dataPlane) infer(req *devicev1.InferRequest) (*devicev1.InferResponse, 
 	// The caller takes its result from the ring itself while the result is
 	// due soon (no hand-off from the receiver's goroutine, no wake-up of
 	// its thread); the receiver delivers it otherwise.
-	if spin := d.pollFor(); spin > 0 {
+	if spin := d.pollFor(); spin > 0 && time.Duration(d.rtt.Load()) <= maxCallerPollRTT {
 		d.polling.Add(1)
 		d.ep.Poll(d.deliver, func() bool { return len(ch) > 0 }, spin)
 		d.polling.Add(-1)
