@@ -13,11 +13,13 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
 	"github.com/ovmsgo/ovms/core/config"
 	"github.com/ovmsgo/ovms/core/logging"
 	"github.com/ovmsgo/ovms/core/server"
+	"github.com/ovmsgo/ovms/internal/profiling"
 	"github.com/ovmsgo/ovms/internal/version"
 )
 
@@ -109,6 +111,7 @@ func serveAction(c *cli.Context) error {
 		return errorf("%v", err)
 	}
 	defer closer.Close()
+	profiling.Start("ovms", logrus.Warnf)
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := server.Run(ctx, cfg, version.String()); err != nil {

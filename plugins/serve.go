@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
+	"github.com/ovmsgo/ovms/internal/profiling"
 	"github.com/ovmsgo/ovms/plugins/device"
 	"github.com/ovmsgo/ovms/plugins/host"
 	"github.com/ovmsgo/ovms/plugins/host/dataplane"
@@ -39,6 +40,7 @@ func ServeDevice(name string, factory device.Factory) {
 		fmt.Fprintf(os.Stderr, "%s is an ovms device plugin: it is started by ovms, not by hand\n", os.Args[0])
 		os.Exit(1)
 	}
+	profiling.Start(name, func(f string, a ...any) { log.Warnf(f, a...) })
 	arena, err := host.OpenArenaFromEnv()
 	if err != nil {
 		log.WithError(err).Error("cannot map the shared-memory arena")

@@ -31,6 +31,9 @@ type target struct {
 	AtLeast  bool    `json:"at_least"` // pass when Measured >= Limit, else when Measured <= Limit
 	Formula  string  `json:"formula"`  // how Limit is built
 	Err      string  `json:"error,omitempty"`
+	// Cause is what the suite measured about where the time went, printed
+	// under a missed target (and kept in the JSON either way).
+	Cause string `json:"cause,omitempty"`
 }
 
 // Pass reports whether the target was measured and met.
@@ -91,6 +94,7 @@ func printTargets(w io.Writer, ts []target) int {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "group\ttarget\tmeasured\tlimit\tratio\tresult\tlimit from")
 	missed := 0
+	var causes []string
 	for _, t := range ts {
 		op := "<="
 		if t.AtLeast {
@@ -107,9 +111,15 @@ func printTargets(w io.Writer, ts []target) int {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Group, t.Name, measured, limit, ratio, t.verdict(), t.Formula)
 		if !t.Pass() {
 			missed++
+			if t.Cause != "" {
+				causes = append(causes, t.Group+" "+t.Name+": "+t.Cause)
+			}
 		}
 	}
 	_ = tw.Flush()
+	for _, c := range causes {
+		fmt.Fprintln(w, "  why: "+c)
+	}
 	return missed
 }
 

@@ -1,0 +1,82 @@
+// Package profiling writes CPU and allocation profiles of an ovms process
+// (the core or a device plugin) for performance work. It is off unless
+// OVMS_PROFILE_DIR is set; nothing on the request path depends on it.
+//
+// With OVMS_PROFILE_DIR=dir, a process calling Start profiles its CPU from
+// OVMS_PROFILE_DELAY (default 0) after Start for OVMS_PROFILE_SECONDS
+// (default 10 s), then writes dir/<name>-<pid>.cpu.pprof and
+// dir/<name>-<pid>.allocs.pprof (allocations over the same window: the
+// allocation profile's counters at the end minus those at the start are
+// what `go tool pprof -sample_index=alloc_objects -base` compares; both are
+// written, the base as <name>-<pid>.allocs0.pprof). Device plugins inherit
+// the variables from the core, so one setting profiles both processes.
+package profiling
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"time"
+)
+
+// Environment variables read by Start.
+const (
+	EnvDir     = "OVMS_PROFILE_DIR"
+	EnvSeconds = "OVMS_PROFILE_SECONDS"
+	EnvDelay   = "OVMS_PROFILE_DELAY"
+)
+
+// Start begins profiling the process named name when OVMS_PROFILE_DIR is
+// set; problems are reported through logf and never stop the process.
+func Start(name string, logf func(format string, args ...any)) {
+	dir := os.Getenv(EnvDir)
+	if dir == "" {
+		return
+	}
+	window, delay := 10*time.Second, time.Duration(0)
+	if d, err := time.ParseDuration(os.Getenv(EnvSeconds) + "s"); err == nil && d > 0 {
+		window = d
+	}
+	if d, err := time.ParseDuration(os.Getenv(EnvDelay)); err == nil && d > 0 {
+		delay = d
+	}
+	base := filepath.Join(dir, fmt.Sprintf("%s-%d", name, os.Getpid()))
+	go func() {
+		if err := run(base, delay, window); err != nil {
+			logf("profiling: %v", err)
+		}
+	}()
+}
+
+func run(base string, delay, window time.Duration) error {
+	time.Sleep(delay)
+	if err := write(base+".allocs0.pprof", "allocs"); err != nil {
+		return err
+	}
+	f, err := os.Create(base + ".cpu.pprof")
+	if err != nil {
+		return fmt.Errorf("creating CPU profile: %w", err)
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return fmt.Errorf("starting CPU profile: %w", err)
+	}
+	time.Sleep(window)
+	pprof.StopCPUProfile()
+	return write(base+".allocs.pprof", "allocs")
+}
+
+func write(path, profile string) error {
+	runtime.GC() // settle the allocation counters
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("creating %s profile: %w", profile, err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup(profile).WriteTo(f, 0); err != nil {
+		return fmt.Errorf("writing %s profile: %w", profile, err)
+	}
+	return nil
+}
