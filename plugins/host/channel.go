@@ -47,7 +47,6 @@ type dataPlane struct {
 	inFlight atomic.Int64 // requests sent and not answered
 	rtt      atomic.Int64 // moving average of round trips, ns
 	closed   atomic.Bool
-	polling  atomic.Int64 // callers polling for their results (pollFor)
 }
 
 // Polling for results is worth it only for short round trips: a result due
@@ -56,21 +55,10 @@ type dataPlane struct {
 // a sizeable part of a 12 MiB inference from client shared memory (~400 us).
 const maxPollRTT = 2 * time.Millisecond
 
-// maxCallerPollRTT bounds the round trips a calling goroutine polls for
-// itself (beside the receiver): a longer request keeps the engine's
-// threads busy on every core, and a caller polling through it would take
-// a core from them for longer than the wake-up it saves (50-100 us).
-const maxCallerPollRTT = 250 * time.Microsecond
-
 func (d *dataPlane) spinFor() time.Duration {
-	if d.inFlight.Load() == 0 || d.polling.Load() > 0 { // nothing due, or a caller polls
+	if d.inFlight.Load() == 0 {
 		return 0
 	}
-	return d.pollFor()
-}
-
-// pollFor is how long a result is worth polling for.
-func (d *dataPlane) pollFor() time.Duration {
 	rtt := time.Duration(d.rtt.Load())
 	if rtt > maxPollRTT {
 		return 0
@@ -95,17 +83,14 @@ func (c *Client) Close() {
 }
 
 func (d *dataPlane) receive() {
-	_ = d.ep.Receive(d.deliver)
+	_ = d.ep.Receive(func(id uint64, kind uint32, payload []byte) {
+		v, ok := d.pending.LoadAndDelete(id)
+		if !ok {
+			return
+		}
+		v.(chan result) <- d.decode(kind, payload)
+	})
 	d.fail()
-}
-
-// deliver hands a result to the call waiting for it.
-func (d *dataPlane) deliver(id uint64, kind uint32, payload []byte) {
-	v, ok := d.pending.LoadAndDelete(id)
-	if !ok {
-		return
-	}
-	v.(chan result) <- d.decode(kind, payload)
 }
 
 // fail ends every pending call with Unavailable; later calls fail at once.
@@ -183,26 +168,12 @@ func (d *dataPlane) infer(req *devicev1.InferRequest) (*devicev1.InferResponse, 
 			return nil, status.Error(codes.Unavailable, "device plugin is gone")
 		}
 	}
-	// The caller takes its result from the ring itself while the result is
-	// due soon (no hand-off from the receiver's goroutine, no wake-up of
-	// its thread); the receiver delivers it otherwise.
-	if spin := d.pollFor(); spin > 0 && time.Duration(d.rtt.Load()) <= maxCallerPollRTT {
-		d.polling.Add(1)
-		d.ep.Poll(d.deliver, func() bool { return len(ch) > 0 }, spin)
-		d.polling.Add(-1)
-	}
 	r := <-ch
 	took := int64(time.Since(start))
 	old := d.rtt.Load()
 	d.rtt.Store(old + (took-old)/8) // racy updates only blur an average
 	return r.resp, r.err
 }
-
-// releaseDelay is how long a release may wait for the plugin to wake up
-// for something else (the next request) before it wakes the plugin itself:
-// a sleeping plugin is not woken once per request just to free buffers, and
-// a plugin with no more requests frees them shortly after.
-const releaseDelay = 2 * time.Millisecond
 
 func (d *dataPlane) release(leases []uint64) error {
 	for len(leases) > 0 {
@@ -211,7 +182,7 @@ func (d *dataPlane) release(leases []uint64) error {
 		for i, l := range leases[:n] {
 			binary.LittleEndian.PutUint64(msg[8*i:], l)
 		}
-		if err := d.ep.SendLater(0, kindRelease, msg, releaseDelay); err != nil {
+		if err := d.ep.Send(0, kindRelease, msg); err != nil {
 			return status.Errorf(codes.Unavailable, "sending to the device plugin: %v", err)
 		}
 		leases = leases[n:]
@@ -241,26 +212,11 @@ func (s *server) serveChannel(ep *dataplane.Endpoint) error {
 			}
 		case kindInfer, kindInferArena:
 			req, err := s.decodeRequest(kind, payload)
-			if s.running.Add(1) == 1 && s.quick() {
-				// Nothing else runs and requests take little time: answer
-				// here, saving the hand-off to a new goroutine (and the
-				// wake-up of another thread to run it).
-				s.answer(ep, id, req, err)
-				return
-			}
+			s.running.Add(1)
 			go s.answer(ep, id, req, err)
 		}
 	})
 }
-
-// inlineMax is the longest a request may take (moving average) for the
-// channel's receiver to run it itself when the plugin is idle; longer
-// ones get their own goroutine, so that the receiver goes on taking
-// requests (other streams) and releases meanwhile.
-const inlineMax = 200 * time.Microsecond
-
-// quick reports whether recent requests took less than inlineMax.
-func (s *server) quick() bool { return time.Duration(s.took.Load()) < inlineMax }
 
 func (s *server) decodeRequest(kind uint32, payload []byte) (*devicev1.InferRequest, error) {
 	if kind == kindInferArena {
@@ -289,11 +245,7 @@ func (s *server) answer(ep *dataplane.Endpoint, id uint64, req *devicev1.InferRe
 	}()
 	var resp *devicev1.InferResponse
 	if err == nil {
-		start := time.Now()
 		resp, err = s.Infer(context.Background(), req)
-		took := int64(time.Since(start))
-		old := s.took.Load()
-		s.took.Store(old + (took-old)/8) // racy updates only blur an average
 	}
 	if err != nil {
 		st := status.Convert(err)

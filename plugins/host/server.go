@@ -28,7 +28,6 @@ type server struct {
 	next    atomic.Uint64
 	leases  sync.Map     // uint64 -> []uint64
 	running atomic.Int64 // channel requests being answered
-	took    atomic.Int64 // moving average of Infer's time on the channel, ns
 }
 
 func newServer(impl Device, arena *shm.Arena, regions *shm.RegionTable, log *logrus.Entry) *server {

@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -219,11 +218,6 @@ type Endpoint struct {
 	// SpinFor, when set, replaces Spin: it is asked before every poll how
 	// long polling should go on after the last message (0: sleep now).
 	SpinFor func() time.Duration
-	cont    contention // shared by Receive and Poll
-	// bell rings a sleeping peer for messages SendLater left unannounced.
-	bell      *time.Timer
-	bellOnce  sync.Once
-	bellArmed atomic.Bool
 }
 
 var one = []byte{1, 0, 0, 0, 0, 0, 0, 0}
@@ -257,48 +251,6 @@ func (e *Endpoint) Send(id uint64, kind uint32, payload []byte) error {
 	}
 }
 
-// SendLater enqueues a message that need not be read at once (a release
-// of buffers): a receiver that sleeps is not woken for it now but after
-// delay, and only if the message is still unread then; a message sent
-// meanwhile that wakes the receiver (the next request) carries it along.
-// It saves the peer's thread a wake-up per message on a busy machine.
-func (e *Endpoint) SendLater(id uint64, kind uint32, payload []byte, delay time.Duration) error {
-	if !e.c.enter() {
-		return ErrClosed
-	}
-	defer e.c.leave()
-	for {
-		if e.c.closed.Load() {
-			return ErrClosed
-		}
-		wake, err := e.send.Push(id, kind, payload)
-		if errors.Is(err, ErrRingFull) {
-			time.Sleep(20 * time.Microsecond)
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if wake && e.bellArmed.CompareAndSwap(false, true) {
-			e.bellOnce.Do(func() { e.bell = time.AfterFunc(time.Hour, e.ringLate); e.bell.Stop() })
-			e.bell.Reset(delay)
-		}
-		return nil
-	}
-}
-
-// ringLate rings a sleeping receiver that has unread messages.
-func (e *Endpoint) ringLate() {
-	e.bellArmed.Store(false) // before the check: a message pushed after it arms again
-	if !e.c.enter() {
-		return
-	}
-	defer e.c.leave()
-	if !e.send.Empty() && e.send.word(offSleeping).Load() == 1 {
-		_, _ = e.sendBell.Write(one)
-	}
-}
-
 // Receive calls fn for every message, in order, until the endpoint is
 // closed. After a message it keeps polling for Spin (or SpinFor), and only
 // then sleeps on the doorbell: a request or reply that follows soon costs
@@ -310,7 +262,6 @@ func (e *Endpoint) Receive(fn func(id uint64, kind uint32, payload []byte)) erro
 	defer e.c.leave()
 	var buf [8]byte
 	last := time.Now()
-	share := cpuShare{every: pollCheck}
 	for {
 		if e.c.closed.Load() {
 			return ErrClosed
@@ -323,7 +274,7 @@ func (e *Endpoint) Receive(fn func(id uint64, kind uint32, payload []byte)) erro
 		if e.SpinFor != nil {
 			spin = e.SpinFor()
 		}
-		if now := time.Now(); now.Sub(last) < spin && !share.starved(now, &e.cont) {
+		if time.Since(last) < spin {
 			runtime.Gosched()
 			continue
 		}
@@ -348,115 +299,7 @@ func (e *Endpoint) Nudge() {
 		return
 	}
 	defer e.c.leave()
-	if e.recv.sleeping() {
+	if e.recv.word(offSleeping).Load() != 0 {
 		_, _ = e.recvBell.Write(one)
 	}
-}
-
-// Poll pops messages on the caller's goroutine, calling fn for each, until
-// done reports true (checked after every message and between polls) or spin
-// has passed; it reports whether done did. It lets a goroutine waiting for
-// a reply take it from the ring itself instead of from Receive's goroutine,
-// which saves a hand-off between goroutines and, when Receive sleeps, the
-// wake-up of its thread: while anyone polls, senders do not ring the
-// doorbell. Poll may run on many goroutines and beside Receive.
-func (e *Endpoint) Poll(fn func(id uint64, kind uint32, payload []byte), done func() bool, spin time.Duration) bool {
-	if !e.c.enter() {
-		return done()
-	}
-	defer e.c.leave()
-	e.recv.addPoller(1)
-	defer func() {
-		// Messages pushed while we polled did not ring a sleeping
-		// receiver: take them now. Any pushed after this sees no poller
-		// (the count went down first) and rings.
-		if e.recv.addPoller(-1) == 1 {
-			for e.recv.Pop(fn) {
-			}
-		}
-	}()
-	start := time.Now()
-	share := cpuShare{every: pollCheckShort}
-	for {
-		for e.recv.Pop(fn) {
-			if done() {
-				return true
-			}
-		}
-		if done() {
-			return true
-		}
-		now := time.Now()
-		if e.c.closed.Load() || now.Sub(start) >= spin || share.starved(now, &e.cont) {
-			return false
-		}
-		runtime.Gosched()
-	}
-}
-
-// Polling pays only while the poller has a CPU of its own. On a machine
-// with more runnable threads than CPUs a polling thread is preempted
-// (its time slice goes to others) and, having used its share, waits
-// longer for the CPU than a thread woken by its doorbell, which the
-// scheduler runs soon: there a message found by polling comes later than
-// one announced by the doorbell, and the polling takes CPU time from the
-// processes the request waits for (the client, the core). So a poller
-// measures, every pollCheck (receivers) or pollCheckShort (callers
-// waiting for a reply, whose polls are short), the CPU time its thread got
-// against the time that passed; below starvedShare it was kept off the CPU
-// and every poller of the endpoint stops polling for contentionBackoff
-// (sleeping on the doorbell between messages instead). A brief preemption
-// (another process's thread woken for a few microseconds) does not count.
-const (
-	pollCheck         = 500 * time.Microsecond
-	pollCheckShort    = 100 * time.Microsecond
-	starvedShare      = 0.75
-	contentionBackoff = 50 * time.Millisecond
-)
-
-// contention says, for all pollers of an endpoint, until when polling is
-// off (see pollCheck).
-type contention struct {
-	until atomic.Int64 // no polling before this (ns since epoch)
-}
-
-// epoch is the origin of contention.until.
-var epoch = time.Now()
-
-// off reports whether polling is off at now.
-func (c *contention) off(now time.Time) bool { return int64(now.Sub(epoch)) < c.until.Load() }
-
-// cpuShare is one poller's view of the CPU time its thread gets; the zero
-// value has no baseline yet.
-type cpuShare struct {
-	every time.Duration
-	tid   int
-	wall  time.Time
-	cpu   time.Duration
-}
-
-// starved reports, once every c.every, whether the calling thread got less
-// than starvedShare of a CPU since the last check; if so it turns polling
-// off on cont.
-func (c *cpuShare) starved(now time.Time, cont *contention) bool {
-	if cont.off(now) {
-		return true
-	}
-	if !c.wall.IsZero() && now.Sub(c.wall) < c.every {
-		return false
-	}
-	var ts unix.Timespec
-	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
-		return false
-	}
-	tid, cpu := unix.Gettid(), time.Duration(ts.Nano())
-	starved := false
-	if tid == c.tid && !c.wall.IsZero() && now.Sub(c.wall) < 4*c.every { // same thread, one stretch of polling
-		starved = float64(cpu-c.cpu) < starvedShare*float64(now.Sub(c.wall))
-	}
-	c.tid, c.wall, c.cpu = tid, now, cpu
-	if starved {
-		cont.until.Store(int64(now.Sub(epoch) + contentionBackoff))
-	}
-	return starved
 }

@@ -18,7 +18,7 @@ const SlotPayload = SlotBytes - 24
 const (
 	offHead     = 0   // next ticket to produce
 	offTail     = 64  // next ticket to consume
-	offSleeping = 128 // bit 0: the consumer is (about to be) blocked; above it: 2 per poller (Endpoint.Poll)
+	offSleeping = 128 // 1 while the consumer is (about to be) blocked
 	ringHeader  = 192
 )
 
@@ -97,8 +97,7 @@ func (r *Ring) Push(id uint64, kind uint32, payload []byte) (wake bool, err erro
 			le.PutUint32(s[20:], uint32(len(payload)))
 			copy(s[24:], payload)
 			r.seq(pos).Store(pos + 1)
-			// Wake the consumer only when it sleeps and nobody polls.
-			return r.word(offSleeping).Load() == 1, nil
+			return r.word(offSleeping).Load() != 0, nil
 		case dif < 0:
 			return false, ErrRingFull
 		}
@@ -137,18 +136,11 @@ func (r *Ring) Empty() bool {
 	return int64(r.seq(pos).Load()-(pos+1)) < 0
 }
 
-// SetSleeping publishes whether the consumer is going to block. Only the
-// consumer's receiving goroutine calls it, in turn true and false.
+// SetSleeping publishes whether the consumer is going to block.
 func (r *Ring) SetSleeping(s bool) {
+	var v uint64
 	if s {
-		r.word(offSleeping).Add(1)
-	} else {
-		r.word(offSleeping).Add(^uint64(0))
+		v = 1
 	}
+	r.word(offSleeping).Store(v)
 }
-
-// sleeping reports whether the consumer's receiver is (about to be) blocked.
-func (r *Ring) sleeping() bool { return r.word(offSleeping).Load()&1 != 0 }
-
-// addPoller counts a poller in (+1) or out (-1) and returns the word.
-func (r *Ring) addPoller(n int) uint64 { return r.word(offSleeping).Add(uint64(2 * n)) }
