@@ -68,6 +68,16 @@ func newCA(t *testing.T, name string) *testCA {
 // localhost, or a client one. It returns the PEM certificate and key.
 func (ca *testCA) issue(t *testing.T, name string, server bool) (certPEM, keyPEM []byte) {
 	t.Helper()
+	if server {
+		return ca.sign(t, name, true, x509.ExtKeyUsageServerAuth)
+	}
+	return ca.sign(t, name, false, x509.ExtKeyUsageClientAuth)
+}
+
+// sign signs a leaf certificate for usages, naming 127.0.0.1 and localhost
+// when hosts is set. It returns the PEM certificate and key.
+func (ca *testCA) sign(t *testing.T, name string, hosts bool, usages ...x509.ExtKeyUsage) (certPEM, keyPEM []byte) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -76,10 +86,9 @@ func (ca *testCA) issue(t *testing.T, name string, server bool) (certPEM, keyPEM
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: usages,
 	}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	if hosts {
 		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
 		tmpl.DNSNames = []string{"localhost"}
 	}
