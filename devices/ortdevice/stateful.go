@@ -49,10 +49,13 @@ type stateSlot struct {
 // the store's mutex, except state and shapes, which only the request that
 // holds the sequence's turn (see begin) touches.
 type sequence struct {
-	// tail is closed when the last request queued on the sequence is done:
-	// the next request waits for it (requests of a sequence run one at a
-	// time, in the order they arrived).
-	tail chan struct{}
+	// running marks a request of the sequence running; the requests that
+	// arrive meanwhile wait in waiters, in arrival order, each woken by
+	// the one before when it is done (requests of a sequence run one at a
+	// time, in the order they arrived). An uncontended step allocates no
+	// channel.
+	running bool
+	waiters []chan struct{}
 	// inflight counts requests queued or running; the cleaner leaves the
 	// sequence alone while it is not zero.
 	inflight int
@@ -321,9 +324,7 @@ func (s *sequences) begin(id uint64, control uint32) (q *sequence, _ uint64, fin
 			}
 			return nil, 0, nil, device.SequenceExists
 		}
-		done := make(chan struct{})
-		close(done)
-		q = &sequence{tail: done, state: make([][]byte, len(s.slots)), shapes: make([][]int64, len(s.slots)), spare: make([][]byte, len(s.slots))}
+		q = &sequence{state: make([][]byte, len(s.slots)), shapes: make([][]int64, len(s.slots)), spare: make([][]byte, len(s.slots))}
 		s.seqs[id] = q
 	} else {
 		var ok bool
@@ -341,18 +342,30 @@ func (s *sequences) begin(id uint64, control uint32) (q *sequence, _ uint64, fin
 	}
 	q.used = true
 	q.inflight++
-	prev, mine := q.tail, make(chan struct{})
-	q.tail = mine
-	s.mu.Unlock()
-	<-prev
+	if q.running {
+		turn := make(chan struct{})
+		q.waiters = append(q.waiters, turn)
+		s.mu.Unlock()
+		<-turn // the request before handed the turn over
+	} else {
+		q.running = true
+		s.mu.Unlock()
+	}
 	return q, id, func() {
 		s.mu.Lock()
 		q.inflight--
 		if control&device.SequenceEnd != 0 && s.seqs[id] == q {
 			delete(s.seqs, id)
 		}
+		if len(q.waiters) == 0 {
+			q.running = false
+			s.mu.Unlock()
+			return
+		}
+		next := q.waiters[0]
+		q.waiters = q.waiters[1:]
 		s.mu.Unlock()
-		close(mine)
+		close(next)
 	}, nil
 }
 

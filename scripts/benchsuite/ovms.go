@@ -86,8 +86,24 @@ func startOVMS(binDir, modelsDir, model string, extra ...string) (*ovmsProc, err
 		return nil, err
 	}
 	gp, rp := ports[0], ports[1]
+	args := []string{"--model_name", model, "--model_path", filepath.Join(modelsDir, model)}
+	return launchOVMS(binDir, model, gp, rp, append(args, extra...))
+}
+
+// startOVMSConfig starts bin/ovms serving the models of the config file
+// cfg on free loopback ports and waits until it is ready.
+func startOVMSConfig(binDir, cfg string) (*ovmsProc, error) {
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	return launchOVMS(binDir, cfg, ports[0], ports[1], []string{"--config_path", cfg})
+}
+
+// launchOVMS starts bin/ovms with args on the gRPC port gp and REST port
+// rp and waits until it is ready; model names what it serves in messages.
+func launchOVMS(binDir, model string, gp, rp int, extra []string) (*ovmsProc, error) {
 	args := append([]string{
-		"--model_name", model, "--model_path", filepath.Join(modelsDir, model),
 		"--port", strconv.Itoa(gp), "--rest_port", strconv.Itoa(rp),
 		"--grpc_bind_address", "127.0.0.1", "--rest_bind_address", "127.0.0.1", "--log_level", "ERROR",
 	}, extra...)

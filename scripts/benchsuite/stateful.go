@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -27,12 +30,13 @@ const (
 const statefulSteps = 100
 
 // statefulRun measures one step of a sequence, 1 client over KServe gRPC,
-// with server-held state (ovms --stateful: the request carries x and the
-// sequence in Triton's parameters) and with the state sent in every request
-// (the same model stateless: the client sends h_in and feeds the h_out it
-// gets back into the next request). Both servers run at once and the client
-// alternates between them in blocks of steps, so that both see the same
-// load on a shared machine; it returns the two measurements (held, sent).
+// with server-held state (a --stateful model: the request carries x and
+// the sequence in Triton's parameters) and with the state sent in every
+// request (the same model file served stateless: the client sends h_in and
+// feeds the h_out it gets back into the next request). One ovms serves
+// both models, in one plugin process, and the client alternates between
+// them step by step, so that both see the same process, caches and load;
+// it returns the two measurements (held, sent) and the paired ratio.
 func (s *suite) statefulRun() (held, sent *measurement, pairedRatio float64) {
 	names := [2]string{
 		"ovms " + statefulModel + " kserve-grpc, server-held state (--stateful)" + s.suffix,
@@ -57,49 +61,93 @@ func (s *suite) statefulRun() (held, sent *measurement, pairedRatio float64) {
 	return ms[0], ms[1], ratio
 }
 
-// interleavedSteps runs the two stateful configurations side by side. It
-// returns their levels and the median over block pairs of the ratio of
-// the blocks' median step latencies (held / sent): load that drifts while
-// the benchmark runs hits both blocks of a pair alike and cancels out.
+// statefulConfig writes the config.json of the stateful group into dir:
+// the bench model twice, stateful (held) and stateless (sent).
+func statefulConfig(dir, modelsDir string) (string, error) {
+	base, err := filepath.Abs(filepath.Join(modelsDir, statefulModel))
+	if err != nil {
+		return "", err
+	}
+	cfg := map[string]any{"model_config_list": []any{
+		map[string]any{"config": map[string]any{"name": statefulHeld, "base_path": base,
+			"stateful": true, "state_mapping": map[string]string{"h_in": "h_out"}}},
+		map[string]any{"config": map[string]any{"name": statefulSent, "base_path": base}},
+	}}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "config.json")
+	return path, os.WriteFile(path, b, 0o644)
+}
+
+// The stateful group's two models (see statefulConfig).
+const (
+	statefulHeld = "rnn_held"
+	statefulSent = "rnn_sent"
+)
+
+// interleavedSteps runs the two stateful configurations side by side,
+// alternating step by step. It returns their levels and the median over
+// blocks of the ratio of the blocks' median step latencies (held / sent):
+// load that drifts while the benchmark runs hits both halves of a block
+// alike and cancels out.
 func (s *suite) interleavedSteps() ([2]bench.Level, float64, error) {
 	var out [2]bench.Level
 	nan := math.NaN()
 	s.servers.close()
-	var steppers [2]*stepper
-	for i, flags := range [][]string{{"--stateful", "--state_mapping", `{"h_in": "h_out"}`}, nil} {
-		srv, err := startOVMS(s.opt.binDir, s.opt.modelsDir, statefulModel, flags...)
-		if err != nil {
-			return out, nan, err
-		}
-		defer srv.stop()
-		conn, err := grpc.NewClient(srv.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			return out, nan, err
-		}
-		defer conn.Close()
-		steppers[i] = &stepper{client: kpb.NewGRPCInferenceServiceClient(conn), serverHeld: i == 0, id: 1,
-			h: make([]float32, statefulWidth), x: make([]float32, statefulWidth)}
+	dir, err := os.MkdirTemp("", "ovms-bench-stateful-")
+	if err != nil {
+		return out, nan, err
+	}
+	defer os.RemoveAll(dir)
+	cfg, err := statefulConfig(dir, s.opt.modelsDir)
+	if err != nil {
+		return out, nan, err
+	}
+	srv, err := startOVMSConfig(s.opt.binDir, cfg)
+	if err != nil {
+		return out, nan, err
+	}
+	defer srv.stop()
+	conn, err := grpc.NewClient(srv.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return out, nan, err
+	}
+	defer conn.Close()
+	client := kpb.NewGRPCInferenceServiceClient(conn)
+	steppers := [2]*stepper{
+		{client: client, model: statefulHeld, serverHeld: true, id: 1, h: make([]float32, statefulWidth), x: make([]float32, statefulWidth)},
+		{client: client, model: statefulSent, h: make([]float32, statefulWidth), x: make([]float32, statefulWidth)},
 	}
 	warmup, window := s.load.Warmup, s.load.Window*time.Duration(max(1, s.load.MaxTrials/2))
 	var lat [2][]time.Duration
 	var errs [2]int64
 	var first [2]string
-	// Blocks of steps on one server, then the other: each block runs hot
-	// (a server's plugin polls for its next request), and the blocks
-	// alternate so that both servers see the same load over time. The
-	// first steps of a block, which wake the server up, are not counted.
-	const block, settle = 40, 4
+	// Blocks of step pairs: within a block the client alternates between
+	// the two models, each step timed on its own; a block's ratio compares
+	// its two medians.
+	const block = 40
 	var ratios []float64
 	begin := time.Now()
 	for time.Since(begin) < warmup+window {
-		var medians [2]time.Duration
-		for i, st := range steppers {
-			n := len(lat[i])
-			for j := range block {
+		var n [2]int
+		for i := range lat {
+			n[i] = len(lat[i])
+		}
+		// Every other block starts each pair with the other model, so that
+		// neither always runs right after the other's step.
+		order := [2]int{0, 1}
+		if len(ratios)%2 == 1 {
+			order = [2]int{1, 0}
+		}
+		for range block {
+			for _, i := range order {
+				st := steppers[i]
 				t0 := time.Now()
 				err := st.step(s.ctx)
 				d := time.Since(t0)
-				if time.Since(begin) < warmup || j < settle {
+				if time.Since(begin) < warmup {
 					continue
 				}
 				if err != nil {
@@ -110,7 +158,10 @@ func (s *suite) interleavedSteps() ([2]bench.Level, float64, error) {
 				}
 				lat[i] = append(lat[i], d)
 			}
-			if b := slices.Clone(lat[i][n:]); len(b) > 0 {
+		}
+		var medians [2]time.Duration
+		for i := range lat {
+			if b := slices.Clone(lat[i][n[i]:]); len(b) > 0 {
 				slices.Sort(b)
 				medians[i] = bench.Percentile(b, 50)
 			}
@@ -128,7 +179,7 @@ func (s *suite) interleavedSteps() ([2]bench.Level, float64, error) {
 			Mean: sum.Mean, Count: sum.Count, Errors: sum.Errors, FirstError: first[i], Stable: true, Windows: 1}
 	}
 	if len(ratios) == 0 {
-		return out, nan, fmt.Errorf("no block pair measured")
+		return out, nan, fmt.Errorf("no block measured")
 	}
 	slices.Sort(ratios)
 	return out, ratios[len(ratios)/2], nil
@@ -137,6 +188,7 @@ func (s *suite) interleavedSteps() ([2]bench.Level, float64, error) {
 // stepper runs the steps of one client's sequences.
 type stepper struct {
 	client     kpb.GRPCInferenceServiceClient
+	model      string
 	serverHeld bool
 	id         uint64
 	n          int
@@ -147,7 +199,7 @@ func (st *stepper) step(ctx context.Context) error {
 	for i := range st.x {
 		st.x[i] = float32(math.Sin(float64(st.n + i)))
 	}
-	req := &kpb.ModelInferRequest{ModelName: statefulModel, Inputs: []*kpb.ModelInferRequest_InferInputTensor{
+	req := &kpb.ModelInferRequest{ModelName: st.model, Inputs: []*kpb.ModelInferRequest_InferInputTensor{
 		{Name: "x", Datatype: "FP32", Shape: []int64{1, statefulWidth}, Contents: &kpb.InferTensorContents{Fp32Contents: st.x}}}}
 	pos := st.n % statefulSteps
 	if st.serverHeld {
