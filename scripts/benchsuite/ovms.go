@@ -87,7 +87,7 @@ func startOVMS(binDir, modelsDir, model string, extra ...string) (*ovmsProc, err
 	}
 	gp, rp := ports[0], ports[1]
 	args := []string{"--model_name", model, "--model_path", filepath.Join(modelsDir, model)}
-	return launchOVMS(binDir, model, gp, rp, append(args, extra...))
+	return launchOVMS(binDir, model, gp, rp, args, extra)
 }
 
 // startOVMSConfig starts bin/ovms serving the models of the config file
@@ -97,16 +97,15 @@ func startOVMSConfig(binDir, cfg string) (*ovmsProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return launchOVMS(binDir, cfg, ports[0], ports[1], []string{"--config_path", cfg})
+	return launchOVMS(binDir, cfg, ports[0], ports[1], []string{"--config_path", cfg}, nil)
 }
 
-// launchOVMS starts bin/ovms with args on the gRPC port gp and REST port
-// rp and waits until it is ready; model names what it serves in messages.
-func launchOVMS(binDir, model string, gp, rp int, extra []string) (*ovmsProc, error) {
-	args := append([]string{
-		"--port", strconv.Itoa(gp), "--rest_port", strconv.Itoa(rp),
-		"--grpc_bind_address", "127.0.0.1", "--rest_bind_address", "127.0.0.1", "--log_level", "ERROR",
-	}, extra...)
+// launchOVMS starts bin/ovms with what (the served models' flags) and
+// extra flags on the gRPC port gp and REST port rp and waits until it is
+// ready; model names what it serves in messages.
+func launchOVMS(binDir, model string, gp, rp int, what, extra []string) (*ovmsProc, error) {
+	args := append(append(what, "--port", strconv.Itoa(gp), "--rest_port", strconv.Itoa(rp),
+		"--grpc_bind_address", "127.0.0.1", "--rest_bind_address", "127.0.0.1", "--log_level", "ERROR"), extra...)
 	p := &ovmsProc{out: &lockedBuffer{}, done: make(chan struct{}),
 		grpcAddr: fmt.Sprintf("127.0.0.1:%d", gp), restURL: fmt.Sprintf("http://127.0.0.1:%d", rp)}
 	p.cmd = exec.Command(filepath.Join(binDir, "ovms"), args...)
