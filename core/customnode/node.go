@@ -259,4 +259,3 @@ func (n *Node) Close() {
 		l.log.WithError(err).WithField("node", n.name).Warn("unloading a custom node failed")
 	}
 }
-
