@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -90,4 +92,50 @@ func TestCustomNodeLibraries(t *testing.T) {
 	})
 	time.Sleep(100 * time.Millisecond)
 	s.alive()
+}
+
+// TestCustomNodeExampleModels: the detection and classification models of
+// the example pipeline (docs/custom-nodes.md) serve and answer as the
+// pipeline expects: fixed SSD rows, and the brightest channel winning.
+func TestCustomNodeExampleModels(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.json")
+	writeConfig(t, cfg, fmt.Sprintf(`{"model_config_list": [{"config": {"name": "detection", "base_path": %q}},
+		{"config": {"name": "classification", "base_path": %q}}]}`,
+		filepath.Join(modelsDir, "detection"), filepath.Join(modelsDir, "classification")))
+	s := startArgs(t, "--config_path", cfg)
+	image := strings.TrimSuffix(strings.Repeat("0.5,", 3*64*64), ",")
+	code, body, err := restDo(s, http.DefaultClient, http.MethodPost, "/v2/models/detection/infer",
+		`{"inputs":[{"name":"image","shape":[1,3,64,64],"datatype":"FP32","data":[`+image+`]}]}`)
+	var det struct {
+		Outputs []struct {
+			Shape []int64   `json:"shape"`
+			Data  []float32 `json:"data"`
+		} `json:"outputs"`
+	}
+	if err != nil || code != http.StatusOK || json.Unmarshal([]byte(body), &det) != nil || len(det.Outputs) != 1 || len(det.Outputs[0].Data) != 28 {
+		t.Fatalf("detection: %d %v %s", code, err, body)
+	}
+	if d := det.Outputs[0].Data; d[2] != 0.9 || d[9] != 0.8 || d[21] != -1 {
+		t.Errorf("detection rows %v", d)
+	}
+	px := make([]string, 3*32*32)
+	for i := range px {
+		px[i] = "0.1"
+		if i/(32*32) == 2 {
+			px[i] = "0.9"
+		}
+	}
+	code, body, err = restDo(s, http.DefaultClient, http.MethodPost, "/v2/models/classification/infer",
+		`{"inputs":[{"name":"input","shape":[1,3,32,32],"datatype":"FP32","data":[`+strings.Join(px, ",")+`]}]}`)
+	var resp struct {
+		Outputs []struct {
+			Data []float32 `json:"data"`
+		} `json:"outputs"`
+	}
+	if err != nil || code != http.StatusOK || json.Unmarshal([]byte(body), &resp) != nil || len(resp.Outputs) != 1 || len(resp.Outputs[0].Data) != 3 {
+		t.Fatalf("classification: %d %v %s", code, err, body)
+	}
+	if p := resp.Outputs[0].Data; p[2] <= p[0] || p[2] <= p[1] {
+		t.Errorf("probabilities %v: channel 2 is the brightest", p)
+	}
 }
