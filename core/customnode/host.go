@@ -293,6 +293,14 @@ func (l *library) serving(ctx context.Context) (*pluginhost.Instance, error) {
 	}
 }
 
+// awaitGone waits until the host has handled the end of inst's process (so
+// that serving waits for its restart instead of returning it again).
+func (l *library) awaitGone(ctx context.Context, inst *pluginhost.Instance) {
+	wctx, cancel := context.WithTimeout(ctx, restartWait)
+	defer cancel()
+	inst.AwaitGone(wctx)
+}
+
 // Libraries lists the libraries and their process ids (0: not running).
 func (h *Host) Libraries() map[string]int {
 	h.mu.Lock()

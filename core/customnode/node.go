@@ -2,6 +2,7 @@ package customnode
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -49,6 +50,28 @@ func (n *Node) Infer(ctx context.Context, req *tensor.Request) (*tensor.Response
 	if err := tensor.Validate(n.info.Inputs, req); err != nil {
 		return nil, err
 	}
+	for try := 0; ; try++ {
+		resp, err := n.try(ctx, req)
+		if err != errNotSent || try == maxTries-1 {
+			if err == errNotSent {
+				err = n.crashed(nil)
+			}
+			return resp, err
+		}
+		// The process had ended before this request reached it (the host
+		// had not noticed yet): wait for the restart and run it there.
+	}
+}
+
+// maxTries bounds the tries of a request that found its library's process
+// ended before sending.
+const maxTries = 3
+
+// errNotSent is a try that found the process ended before sending.
+var errNotSent = errors.New("custom node library process ended before the request was sent")
+
+// try runs one request on the library's current process.
+func (n *Node) try(ctx context.Context, req *tensor.Request) (*tensor.Response, error) {
 	inst, err := n.lib.serving(ctx)
 	if err != nil {
 		return nil, err
@@ -57,7 +80,8 @@ func (n *Node) Infer(ctx context.Context, req *tensor.Request) (*tensor.Response
 		return nil, apierr.Wrap(apierr.NodeLibraryInitializeFailed, *b, "%v", *b)
 	}
 	if !inst.Hold() {
-		return nil, n.crashed(nil)
+		n.lib.awaitGone(ctx, inst)
+		return nil, errNotSent
 	}
 	held := true
 	defer func() {
@@ -102,6 +126,10 @@ func (n *Node) Infer(ctx context.Context, req *tensor.Request) (*tensor.Response
 		if outputInfo(n.info, o) == nil {
 			return nil, apierr.Newf(apierr.InvalidMissingOutput, "Required output: %s", o)
 		}
+	}
+	if inst.Exited() {
+		n.lib.awaitGone(ctx, inst)
+		return nil, errNotSent
 	}
 	// Not cancelled with the client: the inputs must stay put until the
 	// library is done, and the outputs' lease must come back.
