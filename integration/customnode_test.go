@@ -139,3 +139,23 @@ func TestCustomNodeExampleModels(t *testing.T) {
 		t.Errorf("probabilities %v: channel 2 is the brightest", p)
 	}
 }
+
+// TestCustomNodeValidate: ovms validate names a library whose program is
+// missing, and passes a config whose libraries resolve.
+func TestCustomNodeValidate(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.json")
+	writeConfig(t, cfg, fmt.Sprintf(`{"model_config_list": [], "custom_node_library_config_list": [
+		{"name": "missing", "base_path": "/nonexistent/ovms-node-x"}, {"name": "argmax", "base_path": %q}]}`, filepath.Join(binDir, "ovms-node-argmax")))
+	code, out, stderr := runOVMS(t, "validate", "--config_path", cfg)
+	if code != 1 || !strings.Contains(out, `custom node library "missing"`) || !strings.Contains(stderr, "1 of 2 custom node libraries would not start") {
+		t.Errorf("validate: exit %d %s %s", code, out, stderr)
+	}
+	writeConfig(t, cfg, fmt.Sprintf(`{"model_config_list": [], "custom_node_library_config_list": [{"name": "argmax", "base_path": %q}]}`, binDir))
+	if code, out, stderr := runOVMS(t, "validate", "--config_path", cfg); code != 1 || !strings.Contains(out, "want one") {
+		t.Errorf("validate with a folder of several programs: exit %d %s %s", code, out, stderr)
+	}
+	writeConfig(t, cfg, fmt.Sprintf(`{"model_config_list": [], "custom_node_library_config_list": [{"name": "argmax", "base_path": %q}]}`, filepath.Join(binDir, "ovms-node-argmax")))
+	if code, out, stderr := runOVMS(t, "validate", "--config_path", cfg); code != 0 {
+		t.Errorf("validate of a good config: exit %d %s %s", code, out, stderr)
+	}
+}
