@@ -282,3 +282,26 @@ func TestCustomNodeApply(t *testing.T) {
 		t.Errorf("Libraries after removing all: %v", h.Libraries())
 	}
 }
+
+// BenchmarkCustomNodeArgmax is one request through a library process: the
+// inputs written into its arena, Execute, the outputs checked and released.
+func BenchmarkCustomNodeArgmax(b *testing.B) {
+	h := New(pluginhost.Config{ArenaBytes: 64 << 20}, nil)
+	defer h.Close()
+	if err := h.Apply(context.Background(), []config.NodeLibrary{{Name: "argmax", BasePath: filepath.Join(binDir, "ovms-node-argmax")}}); err != nil {
+		b.Fatal(err)
+	}
+	n, err := h.Open(context.Background(), "argmax", "bench", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := &tensor.Request{Inputs: []tensor.Input{floats("scores", []int64{1, 1000}, make([]float32, 1000)...)}}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		resp, err := n.Infer(context.Background(), req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Release()
+	}
+}
