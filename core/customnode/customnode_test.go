@@ -269,7 +269,7 @@ func TestCustomNodeApply(t *testing.T) {
 	if h.Libraries()["argmax"] != pid {
 		t.Error("an unchanged library was restarted")
 	}
-	if _, err := h.Open(context.Background(), "gone", "g", nil); !apierr.Is(err, apierr.NodeLibraryMissing) {
+	if _, err := h.Open(context.Background(), "gone", "g", nil); !apierr.Is(err, apierr.NodeLibraryMissing) || !errors.Is(err, ErrUnknownLibrary) {
 		t.Errorf("Open on a library that did not start: %v", err)
 	}
 	if err := h.Apply(context.Background(), nil); err != nil {

@@ -32,7 +32,8 @@ import (
 const Family = "customnode"
 
 // ErrUnknownLibrary is returned (wrapped) by Open for a library that is not
-// configured: the pipeline reports OVMS's missing-library error.
+// configured, did not start or was removed (OVMS has no such library
+// loaded then either): the pipeline reports OVMS's missing-library error.
 var ErrUnknownLibrary = errors.New("custom node library is not in custom_node_library_config_list")
 
 // startTimeout bounds the start of a library process and a node's Load.
@@ -141,7 +142,7 @@ func (h *Host) Apply(ctx context.Context, libs []config.NodeLibrary) error {
 	}
 	h.mu.Unlock()
 	for _, lib := range stale {
-		lib.remove(fmt.Errorf("custom node library %s was removed from the configuration or its base_path changed", lib.name))
+		lib.remove(fmt.Errorf("%w: %s was removed from the configuration or its base_path changed", ErrUnknownLibrary, lib.name))
 		h.ph.Stop(lib.key)
 	}
 	var errs []error
@@ -165,7 +166,7 @@ func (h *Host) start(ctx context.Context, lib *library) error {
 	lib.mu.Lock()
 	defer lib.mu.Unlock()
 	if err != nil {
-		lib.err = fmt.Errorf("custom node library %s did not start: %w", lib.name, err)
+		lib.err = fmt.Errorf("%w: %s did not start: %w", ErrUnknownLibrary, lib.name, err)
 		lib.log.WithError(err).WithField("base_path", lib.path).Error("custom node library did not start")
 		close(lib.ready)
 		return lib.err
