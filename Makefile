@@ -28,7 +28,7 @@ onnxruntime: ## fetch ONNX Runtime 1.30 into .cache/ (once; ORT_LIB overrides)
 	@./scripts/fetch-onnxruntime.sh >/dev/null
 
 .PHONY: build
-build: onnxruntime ## build ovms and every device plugin into ./bin
+build: onnxruntime ## build ovms, every device plugin and the custom node libraries into ./bin
 	@mkdir -p $(BIN)
 	@echo "building $(BIN)/ovms (the first build compiles about 800 packages: about $(FIRST_BUILD) on 2 cores; later builds take seconds)"
 	@$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ovms ./cli/ovms
