@@ -16,6 +16,7 @@ import (
 	"github.com/ovmsgo/ovms/core/logging"
 	"github.com/ovmsgo/ovms/core/pluginhost"
 	"github.com/ovmsgo/ovms/core/server"
+	sdknode "github.com/ovmsgo/ovms/plugins/customnode"
 	plugproto "github.com/ovmsgo/ovms/plugins/host"
 )
 
@@ -24,11 +25,11 @@ func pluginCommand() *cli.Command {
 	dir := &cli.StringFlag{Name: "plugin_dir", Usage: "folder searched first for device plugin binaries"}
 	return &cli.Command{
 		Name:   "plugin",
-		Usage:  "device plugins: list what is installed and whether its device is present here",
+		Usage:  "device plugins and custom node libraries: list what is installed and whether its device is present here",
 		Action: pluginAction,
 		Subcommands: []*cli.Command{pluginNewCommand(), {
 			Name:   "list",
-			Usage:  "start every installed device plugin once and print its version, protocol, engine, devices and availability",
+			Usage:  "start every installed device plugin and custom node library (ovms-node-NAME) once and print its version, protocol, engine, devices and availability",
 			Flags:  []cli.Flag{dir},
 			Action: pluginList,
 		}, {
@@ -40,13 +41,13 @@ func pluginCommand() *cli.Command {
 		}, {
 			Name:      "remove",
 			Usage:     "delete an installed plugin and its manifest entry",
-			ArgsUsage: "NAME (e.g. gpu)",
+			ArgsUsage: "NAME (e.g. gpu, or ovms-node-argmax)",
 			Flags:     []cli.Flag{dir},
 			Action:    pluginRemove,
 		}, {
 			Name:      "inspect",
 			Usage:     "start one plugin and print what it reports about itself, as JSON",
-			ArgsUsage: "NAME (e.g. cpu)",
+			ArgsUsage: "NAME (e.g. cpu, or argmax for ovms-node-argmax)",
 			Flags:     []cli.Flag{dir},
 			Action:    pluginInspect,
 		}},
@@ -83,8 +84,13 @@ func pluginList(c *cli.Context) error {
 	}
 	defer done()
 	fams := host.Installed()
+	dirs := server.PluginDirs(c.String("plugin_dir"))
+	if len(fams) == 0 && len(installedNodes(dirs)) == 0 {
+		return errorf("no device plugin (%s<family>) or custom node library (%s<name>) found; set --plugin_dir", pluginhost.BinaryPrefix, sdknode.BinaryPrefix)
+	}
 	if len(fams) == 0 {
-		return errorf("no device plugin (%s<family>) found; set --plugin_dir", pluginhost.BinaryPrefix)
+		_, err := listNodes(c.Context, c.App.Writer, host, dirs)
+		return err
 	}
 	w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "PLUGIN\tVERSION\tPROTOCOL\tENGINE\tDEVICES\tSTATUS")
@@ -104,7 +110,14 @@ func pluginList(c *cli.Context) error {
 		}
 		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\n", fam, info.Version, plugproto.Handshake.ProtocolVersion, info.Engine, strings.Join(info.Devices, ","), state)
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if len(installedNodes(dirs)) > 0 {
+		fmt.Fprintln(c.App.Writer)
+	}
+	_, err = listNodes(c.Context, c.App.Writer, host, dirs)
+	return err
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
@@ -121,8 +134,8 @@ func pluginInstall(c *cli.Context) error {
 	}
 	src := strings.TrimPrefix(c.Args().First(), "file://")
 	name := filepath.Base(src)
-	if !strings.HasPrefix(name, pluginhost.BinaryPrefix) || name == pluginhost.BinaryPrefix {
-		return errorf("%s: a device plugin's file name must be %s<family>", src, pluginhost.BinaryPrefix)
+	if !pluginFileName(name) {
+		return errorf("%s: a device plugin's file name must be %s<family>, a custom node library's %s<name>", src, pluginhost.BinaryPrefix, sdknode.BinaryPrefix)
 	}
 	sum, err := pluginhost.FileSHA256(src)
 	if err != nil {
@@ -181,7 +194,7 @@ func adoptInstalled(dir, skip string) (*pluginhost.Manifest, []string, error) {
 	var names []string
 	for _, e := range entries {
 		name := e.Name()
-		if !strings.HasPrefix(name, pluginhost.BinaryPrefix) || name == skip || !e.Type().IsRegular() {
+		if !pluginFileName(name) || name == skip || !e.Type().IsRegular() {
 			continue
 		}
 		if info, err := e.Info(); err != nil || info.Mode()&0o111 == 0 {
@@ -201,8 +214,16 @@ func pluginRemove(c *cli.Context) error {
 	if err := oneArg(c, "plugin remove", "NAME"); err != nil {
 		return err
 	}
-	name := pluginhost.BinaryPrefix + strings.TrimPrefix(c.Args().First(), pluginhost.BinaryPrefix)
 	dir := installDir(c)
+	name := c.Args().First()
+	if !pluginFileName(name) {
+		name = pluginhost.BinaryPrefix + name
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			if _, err := os.Stat(filepath.Join(dir, sdknode.BinaryPrefix+c.Args().First())); err == nil {
+				name = sdknode.BinaryPrefix + c.Args().First() // a custom node library of that name
+			}
+		}
+	}
 	if err := os.Remove(filepath.Join(dir, name)); err != nil {
 		return errorf("%v", err)
 	}
@@ -225,7 +246,25 @@ func pluginInspect(c *cli.Context) error {
 		return err
 	}
 	defer done()
-	fam := strings.TrimPrefix(c.Args().First(), pluginhost.BinaryPrefix)
+	enc := json.NewEncoder(c.App.Writer)
+	enc.SetIndent("", "  ")
+	arg := c.Args().First()
+	fam := strings.TrimPrefix(arg, pluginhost.BinaryPrefix)
+	nodes := installedNodes(server.PluginDirs(c.String("plugin_dir")))
+	node, isNode := strings.CutPrefix(arg, sdknode.BinaryPrefix)
+	if _, err := host.Find(fam); !isNode && err != nil && nodes[arg] != "" {
+		node, isNode = arg, true // no device plugin of that name, but a custom node library
+	}
+	if isNode {
+		if nodes[node] == "" {
+			return errorf("custom node library %s%s not found; set --plugin_dir", sdknode.BinaryPrefix, node)
+		}
+		out, err := inspectNode(c.Context, host, node, nodes[node])
+		if err != nil {
+			return errorf("%v", err)
+		}
+		return enc.Encode(out)
+	}
 	inst, err := host.Get(c.Context, fam)
 	if err != nil {
 		return errorf("%v", err)
@@ -236,7 +275,5 @@ func pluginInspect(c *cli.Context) error {
 		"protocol_version": plugproto.Handshake.ProtocolVersion, "engine": inst.Info.Engine, "devices": inst.Info.Devices,
 		"available": !inst.Info.Unavailable, "unavailable_reason": inst.Info.Reason,
 	}
-	enc := json.NewEncoder(c.App.Writer)
-	enc.SetIndent("", "  ")
 	return enc.Encode(out)
 }

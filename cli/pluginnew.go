@@ -16,6 +16,7 @@ import (
 
 	"github.com/ovmsgo/ovms/core/pluginhost"
 	"github.com/ovmsgo/ovms/internal/version"
+	sdknode "github.com/ovmsgo/ovms/plugins/customnode"
 )
 
 // starterFiles are the templates `ovms plugin new` writes.
@@ -34,7 +35,7 @@ var familyName = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 func pluginNewCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "new",
-		Usage: "write a starter device plugin ovms-device-NAME (main.go, a contract test, go.mod) that builds as it is",
+		Usage: "write a starter device plugin ovms-device-NAME, or with --node a custom node library ovms-node-NAME (main.go, a contract test, go.mod) that builds as it is",
 		Description: "The plugin serves models whose target_device is NAME in capitals. Without --dir it is written into ./ovms-device-NAME.\n" +
 			"Inside an ovms source checkout it becomes a package of that module; elsewhere it gets a go.mod, pointed at a\n" +
 			"checkout with --sdk (its go.sum is copied, so go mod tidy works offline where ovms was built).",
@@ -42,6 +43,7 @@ func pluginNewCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "dir", Usage: "folder to write the plugin into (must not exist or be empty)"},
 			&cli.StringFlag{Name: "sdk", Usage: "an ovms source checkout the plugin's go.mod points at (replace directive)"},
+			&cli.BoolFlag{Name: "node", Usage: "write a custom node library ovms-node-NAME instead (docs/custom-nodes.md)"},
 		},
 		Action: pluginNew,
 	}
@@ -51,13 +53,17 @@ func pluginNew(c *cli.Context) error {
 	if err := oneArg(c, "plugin new", "NAME"); err != nil {
 		return err
 	}
-	name := strings.TrimPrefix(c.Args().First(), pluginhost.BinaryPrefix)
+	prefix, tmplPrefix := pluginhost.BinaryPrefix, ""
+	if c.Bool("node") {
+		prefix, tmplPrefix = sdknode.BinaryPrefix, "node_"
+	}
+	name := strings.TrimPrefix(c.Args().First(), prefix)
 	if !familyName.MatchString(name) {
 		return errorf("plugin new: %q is not a plugin family name: lowercase letters, digits, '_' and '-', starting with a letter", name)
 	}
 	dir := c.String("dir")
 	if dir == "" {
-		dir = pluginhost.BinaryPrefix + name
+		dir = prefix + name
 	}
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return errorf("plugin new: %s exists and is not empty", dir)
@@ -69,7 +75,7 @@ func pluginNew(c *cli.Context) error {
 	}
 	data := struct{ Name, Device string }{name, strings.ToUpper(name)}
 	for _, f := range []string{"main.go", "main_test.go"} {
-		tmpl, err := template.ParseFS(starterFiles, "starter/"+f+".tmpl")
+		tmpl, err := template.ParseFS(starterFiles, "starter/"+tmplPrefix+f+".tmpl")
 		if err != nil {
 			return errorf("plugin new: %v", err)
 		}
@@ -81,23 +87,26 @@ func pluginNew(c *cli.Context) error {
 			return errorf("plugin new: %v", err)
 		}
 	}
-	next, err := starterModule(dir, name, c.String("sdk"))
+	next, err := starterModule(dir, prefix+name, c.String("sdk"))
 	if err != nil {
 		return errorf("plugin new: %v", err)
 	}
-	fmt.Fprintf(c.App.Writer, "wrote %s: a device plugin for target_device %s\nnext:\n%s", dir, data.Device, next)
+	what := "a device plugin for target_device " + data.Device
+	if c.Bool("node") {
+		what = fmt.Sprintf("a custom node library (config: \"custom_node_library_config_list\": [{\"name\": %q, \"base_path\": \"%s%s\"}])", name, prefix, name)
+	}
+	fmt.Fprintf(c.App.Writer, "wrote %s: %s\nnext:\n%s", dir, what, next)
 	return nil
 }
 
-// starterModule gives the starter in dir a module: none inside an ovms
+// starterModule gives the starter in dir (program bin) a module: none inside an ovms
 // checkout, else a go.mod requiring the SDK (replaced by sdk when given,
 // with its go.sum). It returns the next steps to print.
-func starterModule(dir, name, sdk string) (string, error) {
+func starterModule(dir, bin, sdk string) (string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return "", err
 	}
-	bin := pluginhost.BinaryPrefix + name
 	steps := fmt.Sprintf("  go test ./...                # the contract tests\n  go build -o %s .\n  ovms plugin install ./%s     # beside ovms, or --plugin_dir DIR\n", bin, bin)
 	if root := moduleRoot(abs); root != "" && sdk == "" {
 		rel, _ := filepath.Rel(root, abs)

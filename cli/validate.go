@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ovmsgo/ovms/core/config"
+	"github.com/ovmsgo/ovms/core/customnode"
 )
 
 // validateCommand is `ovms validate [--check_storage] CONFIG`: the offline
@@ -80,9 +81,19 @@ func validateAction(c *cli.Context) error {
 	for _, w := range f.Warnings {
 		fmt.Fprintf(out, "  warning: %s\n", w)
 	}
+	libsFailed := 0
+	for _, l := range f.NodeLibraries {
+		if _, err := customnode.Resolve(l.BasePath); err != nil {
+			fmt.Fprintf(out, "  error: custom node library %q: %v\n", l.Name, err)
+			libsFailed++
+		}
+	}
 	total := len(f.Problems) + len(f.Models)
 	if bad := len(f.Problems) + failed; bad > 0 {
 		return errorf("%s: %d of %s would not load; the others would", path, bad, plural(total, "model"))
+	}
+	if libsFailed > 0 {
+		return errorf("%s: %d of %d custom node libraries would not start; the rest would", path, libsFailed, len(f.NodeLibraries))
 	}
 	fmt.Fprintf(out, "%s: valid, %s\n", path, plural(len(f.Models), "model"))
 	return nil

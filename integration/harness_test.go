@@ -48,6 +48,8 @@ func run(m *testing.M) int {
 		{"go", "build", "-o", filepath.Join(binDir, "ovms-device-gpu"), "./devices/gpu"},
 		{"go", "build", "-o", filepath.Join(binDir, "ovms-device-cuda"), "./devices/cuda"},
 		{"go", "build", "-o", filepath.Join(binDir, "ovms-device-mock"), "./devices/mock"},
+		{"go", "build", "-o", filepath.Join(binDir, "ovms-node-argmax"), "./examples/argmax"},
+		{"go", "build", "-o", filepath.Join(binDir, "ovms-node-cropboxes"), "./examples/cropboxes"},
 		{"go", "run", "./scripts/testmodels", "-out", modelsDir},
 	}
 	for _, s := range steps {

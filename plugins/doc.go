@@ -13,6 +13,11 @@
 //   - plugins/modelinfo: a model's inputs and outputs for Load;
 //   - plugins/device/devicetest: the contract tests to run on a Device.
 //
+// Custom node libraries for DAG pipelines (ovms-node-<name>) use the same
+// protocol through plugins/customnode (customnode.Serve, and
+// plugins/customnode/customnodetest for their contract tests); see
+// docs/custom-nodes.md.
+//
 // plugins/host is the core's side of the protocol: authors never need it.
 // docs/device-plugins.md walks through a whole plugin. The SDK never
 // imports the ovms core, so plugins can be built against it alone.

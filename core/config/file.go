@@ -37,6 +37,9 @@ type File struct {
 	Problems []Problem
 	// Warnings are accepted settings without effect (logged).
 	Warnings []Problem
+	// NodeLibraries are the custom_node_library_config_list entries that
+	// passed the checks, in file order, with base paths resolved.
+	NodeLibraries []NodeLibrary
 	// Monitoring is the "monitoring": {"metrics": ...} section; nil when
 	// the file has none. The server reads it once, at start.
 	Monitoring *Monitoring

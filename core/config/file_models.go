@@ -17,7 +17,7 @@ type fileDoc struct {
 	PipelineConfigList []struct {
 		Name string `json:"name"`
 	} `json:"pipeline_config_list"`
-	CustomNodeLibraryConfigList []map[string]any `json:"custom_node_library_config_list"`
+	CustomNodeLibraryConfigList []nodeLibraryEntry `json:"custom_node_library_config_list"`
 	CustomLoaderConfigList      []struct {
 		Config struct {
 			LoaderName string `json:"loader_name"`
@@ -83,9 +83,9 @@ func (d *fileDoc) apply(f *File, dir string) {
 	if len(d.MediapipeConfigList) > 0 {
 		warn("/mediapipe_config_list", "MediaPipe graphs are not served by ovms; %d graph(s) ignored", len(d.MediapipeConfigList))
 	}
-	if len(d.CustomNodeLibraryConfigList) > 0 {
-		warn("/custom_node_library_config_list", "custom node libraries are not served yet; ignored")
-	}
+	var libProblems []Problem
+	f.NodeLibraries, libProblems = nodeLibraries(d.CustomNodeLibraryConfigList, dir)
+	f.Problems = append(f.Problems, libProblems...)
 	if len(d.CustomLoaderConfigList) > 0 {
 		warn("/custom_loader_config_list", "custom model loaders are not served yet; ignored")
 	}

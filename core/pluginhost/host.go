@@ -104,6 +104,17 @@ func (h *Host) Get(ctx context.Context, family string) (*Instance, error) {
 // GetKey returns the running instance of one plugin process (a family's
 // shared one, or one model's), starting it if needed.
 func (h *Host) GetKey(ctx context.Context, key Key) (*Instance, error) {
+	return h.get(ctx, key, "")
+}
+
+// GetBinary is GetKey for a process whose executable is given (a custom
+// node library's), instead of found by family; it is restarted from the
+// same path.
+func (h *Host) GetBinary(ctx context.Context, key Key, path string) (*Instance, error) {
+	return h.get(ctx, key, path)
+}
+
+func (h *Host) get(ctx context.Context, key Key, path string) (*Instance, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -115,9 +126,12 @@ func (h *Host) GetKey(ctx context.Context, key Key) (*Instance, error) {
 		}
 		return nil, fmt.Errorf("the %s device plugin is restarting", key)
 	}
-	path, err := h.Find(key.Family)
-	if err != nil {
-		return nil, err
+	if path == "" {
+		p, err := h.Find(key.Family)
+		if err != nil {
+			return nil, err
+		}
+		path = p
 	}
 	inst, err := start(ctx, h.spec(key, path))
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/ovmsgo/ovms/core/api/rest"
 	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/config"
+	"github.com/ovmsgo/ovms/core/customnode"
 	"github.com/ovmsgo/ovms/core/metrics"
 	"github.com/ovmsgo/ovms/core/modelmanager"
 )
@@ -33,6 +34,7 @@ type reloader struct {
 	current []config.Model    // its models
 	badHash [sha256.Size]byte // last hash that failed (logged once)
 	met     *metrics.Registry // counts reloads; nil: metrics off
+	nodes   *customnode.Host  // custom node libraries; nil: none
 }
 
 // newReloader returns a reloader for cfg.
@@ -59,6 +61,7 @@ func (r *reloader) start(ctx context.Context) error {
 		return err
 	}
 	r.report(f)
+	r.applyNodes(ctx, f)
 	r.applied, r.current = f.Hash, f.Models
 	if err := r.models.Apply(ctx, f.Models); err != nil {
 		r.log.WithError(err).Error("some models failed to load; the others serve")
@@ -102,6 +105,7 @@ func (r *reloader) Reload(ctx context.Context) (bool, error) {
 			}
 			r.log.WithField("path", r.path).Info("configuration file changed; applying it")
 			r.report(f)
+			r.applyNodes(ctx, f)
 			models, fileChanged = f.Models, true
 			r.applied, r.current = f.Hash, f.Models
 		}

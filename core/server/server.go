@@ -123,6 +123,8 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 
 	rel := newReloader(cfg, models, logging.Component("config"))
 	rel.met = met
+	rel.nodes = newNodeHost(cfg, env)
+	defer rel.nodes.Close()
 	// Both ports are bound before either server starts, so that a port in
 	// use fails the start with one error and no server ever ran.
 	grpcLn, restLn, err := listen(cfg)

@@ -1,0 +1,29 @@
+package server
+
+import (
+	"context"
+
+	"github.com/ovmsgo/ovms/core/config"
+	"github.com/ovmsgo/ovms/core/customnode"
+	"github.com/ovmsgo/ovms/core/logging"
+	"github.com/ovmsgo/ovms/core/pluginhost"
+)
+
+// newNodeHost is the custom node library host (processes of its own; none
+// starts before a config lists a library). Pipelines open their custom
+// nodes on it.
+func newNodeHost(cfg config.Server, env []string) *customnode.Host {
+	return customnode.New(pluginhost.Config{ArenaBytes: uint64(cfg.ArenaMB) << 20, Env: env}, logging.Component("custom_node"))
+}
+
+// applyNodes starts and stops custom node libraries to match f, before
+// models and pipelines are applied (as OVMS loads libraries first). A
+// library that fails to start is logged; the rest of the config applies.
+func (r *reloader) applyNodes(ctx context.Context, f *config.File) {
+	if r.nodes == nil {
+		return
+	}
+	if err := r.nodes.Apply(ctx, f.NodeLibraries); err != nil {
+		r.log.WithError(err).Error("some custom node libraries did not start")
+	}
+}
