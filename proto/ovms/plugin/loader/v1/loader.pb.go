@@ -378,9 +378,12 @@ func (x *LoadResponse) GetFiles() []*ModelFile {
 }
 
 type RetiredRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Versions      []int64                `protobuf:"varint,2,rep,packed,name=versions,proto3" json:"versions,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Name     string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Versions []int64                `protobuf:"varint,2,rep,packed,name=versions,proto3" json:"versions,omitempty"`
+	// The model's base_path and custom_loader_options, as in LoadRequest.
+	BasePath      string `protobuf:"bytes,3,opt,name=base_path,json=basePath,proto3" json:"base_path,omitempty"`
+	OptionsJson   string `protobuf:"bytes,4,opt,name=options_json,json=optionsJson,proto3" json:"options_json,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -427,6 +430,20 @@ func (x *RetiredRequest) GetVersions() []int64 {
 		return x.Versions
 	}
 	return nil
+}
+
+func (x *RetiredRequest) GetBasePath() string {
+	if x != nil {
+		return x.BasePath
+	}
+	return ""
+}
+
+func (x *RetiredRequest) GetOptionsJson() string {
+	if x != nil {
+		return x.OptionsJson
+	}
+	return ""
 }
 
 type RetiredResponse struct {
@@ -656,10 +673,12 @@ const file_ovms_plugin_loader_v1_loader_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\"F\n" +
 	"\fLoadResponse\x126\n" +
-	"\x05files\x18\x01 \x03(\v2 .ovms.plugin.loader.v1.ModelFileR\x05files\"@\n" +
+	"\x05files\x18\x01 \x03(\v2 .ovms.plugin.loader.v1.ModelFileR\x05files\"\x80\x01\n" +
 	"\x0eRetiredRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
-	"\bversions\x18\x02 \x03(\x03R\bversions\"-\n" +
+	"\bversions\x18\x02 \x03(\x03R\bversions\x12\x1b\n" +
+	"\tbase_path\x18\x03 \x01(\tR\bbasePath\x12!\n" +
+	"\foptions_json\x18\x04 \x01(\tR\voptionsJson\"-\n" +
 	"\x0fRetiredResponse\x12\x1a\n" +
 	"\bversions\x18\x01 \x03(\x03R\bversions\"=\n" +
 	"\rUnloadRequest\x12\x12\n" +
