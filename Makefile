@@ -11,6 +11,7 @@ MODELS    := build/models
 DESCRIBE  ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 LDFLAGS   := -X github.com/ovmsgo/ovms/internal/version.Describe=$(DESCRIBE)
 DEVICES := cpu gpu myriad hddl cuda mock
+LOADERS := example aesgcm
 # Measured with a cold build cache (GOCACHE=$$(mktemp -d) time make build), module cache warm, on an idle
 # 2-core machine: 2 min 55 s (230 s user, 89 s system CPU time); see README.md.
 FIRST_BUILD := 3 min
@@ -26,19 +27,25 @@ onnxruntime: ## fetch ONNX Runtime 1.30 into .cache/ (once; ORT_LIB overrides)
 	@./scripts/fetch-onnxruntime.sh >/dev/null
 
 .PHONY: build
-build: onnxruntime ## build ovms and every device plugin into ./bin
+build: onnxruntime ## build ovms, every device plugin and the custom loaders into ./bin
 	@mkdir -p $(BIN)
 	@echo "building $(BIN)/ovms (the first build compiles about 800 packages: about $(FIRST_BUILD) on 2 cores; later builds take seconds)"
 	@$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ovms ./cli/ovms
-	@$(MAKE) --no-print-directory plugins
+	@$(MAKE) --no-print-directory plugins loaders
 	@ln -sf "$$(./scripts/fetch-onnxruntime.sh)" $(BIN)/libonnxruntime.so.1
-	@echo "built $(BIN)/ovms and the device plugins ($(DEVICES))"
+	@echo "built $(BIN)/ovms, the device plugins ($(DEVICES)) and the custom loaders ($(LOADERS))"
 
 .PHONY: plugins
 plugins: ## build the device plugin binaries into ./bin
 	@mkdir -p $(BIN)
 	@for d in $(DEVICES); do echo "building $(BIN)/ovms-device-$$d"; \
 	  $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ovms-device-$$d ./devices/$$d || exit 1; done
+
+.PHONY: loaders
+loaders: ## build the custom model loader binaries into ./bin
+	@mkdir -p $(BIN)
+	@for l in $(LOADERS); do echo "building $(BIN)/ovms-loader-$$l"; \
+	  $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ovms-loader-$$l ./loaders/$$l || exit 1; done
 
 .PHONY: cuda-provider
 cuda-provider: onnxruntime ## fetch ONNX Runtime's CUDA provider (about 180 MB; for ovms-device-cuda on an NVIDIA GPU)

@@ -109,7 +109,7 @@ func (m *Manager) refreshModel(ctx context.Context, mod *Model, explicit bool) (
 	}
 	keep := map[int64]bool{}
 	var load, replaced []*Version
-	for _, n := range mod.cfg.VersionPolicy.Select(versionNumbers(found)) {
+	for _, n := range m.selectVersions(ctx, mod, found) {
 		keep[n] = true
 		if v := mod.Version(n); v != nil {
 			if s, c := v.Status(); s == StateAvailable || (s == StateLoading && (c == ErrOK || !explicit)) {
