@@ -17,36 +17,38 @@ import (
 	"github.com/ovmsgo/ovms/core/pluginhost"
 	"github.com/ovmsgo/ovms/core/server"
 	plugproto "github.com/ovmsgo/ovms/plugins/host"
+	"github.com/ovmsgo/ovms/plugins/host/loaderhost"
 )
 
-// pluginCommand is `ovms plugin ...`: device plugin management.
+// pluginCommand is `ovms plugin ...`: device plugin and custom loader
+// management.
 func pluginCommand() *cli.Command {
-	dir := &cli.StringFlag{Name: "plugin_dir", Usage: "folder searched first for device plugin binaries"}
+	dir := &cli.StringFlag{Name: "plugin_dir", Usage: "folder searched first for device plugin and custom loader binaries"}
 	return &cli.Command{
 		Name:   "plugin",
-		Usage:  "device plugins: list what is installed and whether its device is present here",
+		Usage:  "device plugins and custom loaders: list what is installed and whether its device is present here",
 		Action: pluginAction,
 		Subcommands: []*cli.Command{pluginNewCommand(), {
 			Name:   "list",
-			Usage:  "start every installed device plugin once and print its version, protocol, engine, devices and availability",
+			Usage:  "start every installed device plugin and custom loader once and print its version, protocol, engine, devices and availability",
 			Flags:  []cli.Flag{dir},
 			Action: pluginList,
 		}, {
 			Name:      "install",
-			Usage:     "copy a plugin binary into the plugin folder and record its sha256 in the folder's manifest (plugins.json); a folder without a manifest gets one that also records the plugins already there",
+			Usage:     "copy a plugin binary (ovms-device-<family> or ovms-loader-<name>) into the plugin folder and record its sha256 in the folder's manifest (plugins.json); a folder without a manifest gets one that also records the plugins already there",
 			ArgsUsage: "PATH|file:///PATH",
 			Flags:     []cli.Flag{dir, &cli.StringFlag{Name: "sha256", Usage: "refuse the file unless its sha256 is this (hex)"}},
 			Action:    pluginInstall,
 		}, {
 			Name:      "remove",
 			Usage:     "delete an installed plugin and its manifest entry",
-			ArgsUsage: "NAME (e.g. gpu)",
+			ArgsUsage: "NAME (e.g. gpu, or ovms-loader-aesgcm)",
 			Flags:     []cli.Flag{dir},
 			Action:    pluginRemove,
 		}, {
 			Name:      "inspect",
 			Usage:     "start one plugin and print what it reports about itself, as JSON",
-			ArgsUsage: "NAME (e.g. cpu)",
+			ArgsUsage: "NAME (e.g. cpu, or aesgcm for a loader)",
 			Flags:     []cli.Flag{dir},
 			Action:    pluginInspect,
 		}},
@@ -73,7 +75,7 @@ func probeHost(c *cli.Context) (host *pluginhost.Host, done func(), err error) {
 	return host, func() { host.Close(); _ = closer.Close() }, nil
 }
 
-func pluginList(c *cli.Context) error {
+func pluginList(c *cli.Context) (err error) {
 	if err := noArgs(c, "plugin list"); err != nil {
 		return err
 	}
@@ -86,6 +88,11 @@ func pluginList(c *cli.Context) error {
 	if len(fams) == 0 {
 		return errorf("no device plugin (%s<family>) found; set --plugin_dir", pluginhost.BinaryPrefix)
 	}
+	defer func() {
+		if err == nil {
+			err = listLoaders(c)
+		}
+	}()
 	w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "PLUGIN\tVERSION\tPROTOCOL\tENGINE\tDEVICES\tSTATUS")
 	for _, fam := range fams {
@@ -121,8 +128,8 @@ func pluginInstall(c *cli.Context) error {
 	}
 	src := strings.TrimPrefix(c.Args().First(), "file://")
 	name := filepath.Base(src)
-	if !strings.HasPrefix(name, pluginhost.BinaryPrefix) || name == pluginhost.BinaryPrefix {
-		return errorf("%s: a device plugin's file name must be %s<family>", src, pluginhost.BinaryPrefix)
+	if !pluginBinary(name) {
+		return errorf("%s: a device plugin's file name must be %s<family>, a custom loader's %s<name>", src, pluginhost.BinaryPrefix, loaderhost.BinaryPrefix)
 	}
 	sum, err := pluginhost.FileSHA256(src)
 	if err != nil {
@@ -181,7 +188,7 @@ func adoptInstalled(dir, skip string) (*pluginhost.Manifest, []string, error) {
 	var names []string
 	for _, e := range entries {
 		name := e.Name()
-		if !strings.HasPrefix(name, pluginhost.BinaryPrefix) || name == skip || !e.Type().IsRegular() {
+		if !pluginBinary(name) || name == skip || !e.Type().IsRegular() {
 			continue
 		}
 		if info, err := e.Info(); err != nil || info.Mode()&0o111 == 0 {
@@ -201,8 +208,8 @@ func pluginRemove(c *cli.Context) error {
 	if err := oneArg(c, "plugin remove", "NAME"); err != nil {
 		return err
 	}
-	name := pluginhost.BinaryPrefix + strings.TrimPrefix(c.Args().First(), pluginhost.BinaryPrefix)
 	dir := installDir(c)
+	name := removeTarget(dir, c.Args().First())
 	if err := os.Remove(filepath.Join(dir, name)); err != nil {
 		return errorf("%v", err)
 	}
@@ -226,13 +233,25 @@ func pluginInspect(c *cli.Context) error {
 	}
 	defer done()
 	fam := strings.TrimPrefix(c.Args().First(), pluginhost.BinaryPrefix)
+	var out map[string]any
+	if _, err := host.Find(fam); err != nil || strings.HasPrefix(c.Args().First(), loaderhost.BinaryPrefix) {
+		out, ok, lerr := inspectLoader(c, c.Args().First())
+		if ok {
+			if lerr != nil {
+				return errorf("%v", lerr)
+			}
+			enc := json.NewEncoder(c.App.Writer)
+			enc.SetIndent("", "  ")
+			return enc.Encode(out)
+		}
+	}
 	inst, err := host.Get(c.Context, fam)
 	if err != nil {
 		return errorf("%v", err)
 	}
 	sum, _ := pluginhost.FileSHA256(inst.Path)
-	out := map[string]any{
-		"name": inst.Info.Name, "path": inst.Path, "sha256": sum, "version": inst.Info.Version,
+	out = map[string]any{
+		"kind": "device", "name": inst.Info.Name, "path": inst.Path, "sha256": sum, "version": inst.Info.Version,
 		"protocol_version": plugproto.Handshake.ProtocolVersion, "engine": inst.Info.Engine, "devices": inst.Info.Devices,
 		"available": !inst.Info.Unavailable, "unavailable_reason": inst.Info.Reason,
 	}

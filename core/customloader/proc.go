@@ -123,7 +123,7 @@ func (p *proc) start(dirs []string) error {
 				}
 				p.client, p.pc, p.pid, p.err = c, pc, pid, nil
 				p.mu.Unlock()
-				p.log.WithFields(logrus.Fields{"pid": pid, "path": path, "plugin": name, "version": version, "config_file": p.set.configFile}).Info("custom loader started")
+				p.log.WithFields(logrus.Fields{"pid": pid, "path": path, "plugin": name, "plugin_version": version, "config_file": p.set.configFile}).Info("custom loader started")
 				return nil
 			}
 		}

@@ -22,14 +22,11 @@ import (
 func main() { loader.Serve("example", newExample) }
 
 // example keeps nothing between calls; Base gives it no-op Unload and Close.
-type example struct {
-	loader.Base
-	log *logrus.Entry
-}
+type example struct{ loader.Base }
 
 // newExample is the loader.Factory: this loader needs no config file.
 func newExample(configFile string, log *logrus.Entry) (loader.Loader, error) {
-	return &example{log: log}, nil
+	return &example{}, nil
 }
 
 // Load returns the version folder's .onnx file, or its IR .xml and .bin.
@@ -47,7 +44,6 @@ func (e *example) Retired(ctx context.Context, m *loader.Model, versions []int64
 	for _, v := range versions {
 		status, err := os.ReadFile(filepath.Join(m.BasePath, strconv.FormatInt(v, 10), name))
 		if err == nil && bytes.Contains(status, []byte("DISABLED")) {
-			e.log.WithFields(logrus.Fields{"model": m.Name, "version": v}).Info("version disabled by its enable file")
 			out = append(out, v)
 		}
 	}
