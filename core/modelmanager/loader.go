@@ -34,26 +34,31 @@ type Loaders interface {
 func (m *Manager) SetLoaders(l Loaders) { m.loaders = l }
 
 // selectVersions is the version policy's choice among the found version
-// numbers, less the versions the model's custom loader retires. When the
-// loader cannot answer, nothing is retired (logged).
-func (m *Manager) selectVersions(ctx context.Context, mod *Model, found map[int64]string) []int64 {
-	selected := mod.cfg.VersionPolicy.Select(versionNumbers(found))
+// numbers, less the versions the model's custom loader retires (returned
+// too: they are unloaded even while another version fails to load). When
+// the loader cannot answer, nothing is retired (logged).
+func (m *Manager) selectVersions(ctx context.Context, mod *Model, found map[int64]string) (selected []int64, retired map[int64]bool) {
+	selected = mod.cfg.VersionPolicy.Select(versionNumbers(found))
 	l := mod.cfg.CustomLoader
 	if l == nil || m.loaders == nil || len(selected) == 0 {
-		return selected
+		return selected, nil
 	}
-	retired, err := m.loaders.Retired(ctx, l, loaderhost.Request{Name: mod.Name, BasePath: mod.cfg.BasePath}, selected)
+	list, err := m.loaders.Retired(ctx, l, loaderhost.Request{Name: mod.Name, BasePath: mod.cfg.BasePath}, selected)
 	if err != nil {
 		if msg := err.Error(); msg != mod.retiredErr {
 			mod.log.WithError(err).Warn("asking the custom loader for retired versions failed; none retired")
 			mod.retiredErr = msg
 		}
-		return selected
+		return selected, nil
 	}
 	mod.retiredErr = ""
 	out := selected[:0:0]
 	for _, n := range selected {
-		if slices.Contains(retired, n) {
+		if slices.Contains(list, n) {
+			if retired == nil {
+				retired = map[int64]bool{}
+			}
+			retired[n] = true
 			if v := mod.Version(n); v != nil {
 				if s, _ := v.Status(); s < StateUnloading {
 					mod.log.WithField("version", n).Info("version retired by the custom loader; unloading it")
@@ -63,7 +68,7 @@ func (m *Manager) selectVersions(ctx context.Context, mod *Model, found map[int6
 		}
 		out = append(out, n)
 	}
-	return out
+	return out, retired
 }
 
 // loaderFiles asks the model's custom loader for a version's files; nil

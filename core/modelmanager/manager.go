@@ -264,7 +264,8 @@ func (m *Manager) loadModel(ctx context.Context, mod *Model) error {
 		return nil
 	}
 	var vs []*Version
-	for _, n := range m.selectVersions(ctx, mod, found) {
+	selected, _ := m.selectVersions(ctx, mod, found)
+	for _, n := range selected {
 		v := newVersion(mod, n, found[n])
 		mod.addVersion(v)
 		vs = append(vs, v)
