@@ -364,3 +364,50 @@ func TestLoaderDocExample(t *testing.T) {
 		t.Errorf("the example loader is %d lines, want under 100", n)
 	}
 }
+
+// TestLoaderConfigReload: a config reload that points the loader at
+// another loader_config_file restarts the loader with it and reloads the
+// models that use it: a model that failed with the wrong key serves.
+func TestLoaderConfigReload(t *testing.T) {
+	buildLoaders(t)
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "good.key")
+	if out, err := exec.Command(filepath.Join(binDir, "ovms-loader-aesgcm"), "keygen", keyFile).CombinedOutput(); err != nil {
+		t.Fatalf("keygen: %v %s", err, out)
+	}
+	encryptVersion(t, filepath.Join(dir, "secret"), "dummy", keyFile)
+	if err := os.WriteFile(filepath.Join(dir, "bad.key"), []byte(strings.Repeat("42", 32)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, key := range map[string]string{"bad.json": "bad.key", "good.json": "good.key"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(`{"key_file": "`+key+`"}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	config := func(loaderConfig string) string {
+		return `{
+ "custom_loader_config_list": [{"config": {"loader_name": "aesgcm", "library_path": "aesgcm", "loader_config_file": "` + loaderConfig + `"}}],
+ "model_config_list": [{"config": {"name": "secret", "base_path": "secret", "custom_loader_options": {"loader_name": "aesgcm"}}}]}`
+	}
+	cfg := filepath.Join(dir, "config.json")
+	writeConfig(t, cfg, config("bad.json"))
+	s := startArgs(t, "--config_path", cfg, "--file_system_poll_wait_seconds", "1")
+	if got := versionStates(t, s)["secret"]; got != "1:LOADING" {
+		t.Fatalf("with the wrong key: %s", got)
+	}
+	first := loaderPid(t, s, "aesgcm")
+	writeConfig(t, cfg, config("good.json"))
+	eventually(t, "secret served after the reload", func() (bool, string) {
+		got := versionStates(t, s)["secret"]
+		return got == "1:AVAILABLE", got
+	})
+	if err := dummyInfer(t, s, "secret", ""); err != nil {
+		t.Fatal(err)
+	}
+	if next := loaderPid(t, s, "aesgcm"); next == 0 || next == first {
+		t.Errorf("loader pid %d before the reload, %d after; want a new process", first, next)
+	}
+	if !strings.Contains(s.log(), "custom loader settings changed; restarting it") {
+		t.Errorf("no log line for the restart:\n%s", s.log())
+	}
+}
