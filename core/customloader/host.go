@@ -84,6 +84,8 @@ func (h *Host) Retired(ctx context.Context, l *config.CustomLoader, req loaderho
 		return nil, err
 	}
 	req.OptionsJSON = l.Options
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
 	vs, err := c.Retired(ctx, req, versions)
 	if err != nil {
 		return nil, fmt.Errorf("custom loader %s: %w", l.Name, err)
@@ -102,7 +104,9 @@ func (h *Host) Unload(ctx context.Context, l *config.CustomLoader, name string, 
 	}
 	c, err := p.current()
 	if err == nil {
+		ctx, cancel := context.WithTimeout(ctx, callTimeout)
 		err = c.Unload(ctx, name, version)
+		cancel()
 	}
 	if err != nil {
 		h.log.WithError(err).WithFields(logrus.Fields{"loader": l.Name, "model": name, "version": version}).Warn("telling the custom loader about an unload failed")
@@ -150,6 +154,11 @@ func (h *Host) client(ctx context.Context, l *config.CustomLoader) (*loaderhost.
 		}
 	}
 }
+
+// callTimeout bounds Retired and Unload calls (made on every poll and
+// under a model's lock): a hung loader must not stall its models' polls.
+// Load is bounded by the model load timeout instead.
+const callTimeout = 10 * time.Second
 
 // restartWait is how long a call waits for a loader being restarted.
 const restartWait = 10 * time.Second
