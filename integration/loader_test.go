@@ -307,8 +307,9 @@ func TestLoaderCrashRestarted(t *testing.T) {
 }
 
 // TestLoaderPluginCommands: `ovms plugin list` shows the loaders,
-// `inspect` describes one, and `install` records a loader in a plugin
-// folder's manifest, from which a bare library_path then serves it.
+// `inspect` describes one, `install` records a loader in a plugin folder's
+// manifest, from which a bare library_path then serves it, and `remove`
+// deletes it and its entry.
 func TestLoaderPluginCommands(t *testing.T) {
 	buildLoaders(t)
 	code, out, stderr := runOVMS(t, "plugin", "list")
@@ -340,6 +341,13 @@ func TestLoaderPluginCommands(t *testing.T) {
 	}
 	if !strings.Contains(s.log(), "path="+filepath.Join(plugins, "ovms-loader-example")) {
 		t.Errorf("the installed loader was not the one started:\n%s", s.log())
+	}
+	code, out, stderr = runOVMS(t, "plugin", "remove", "--plugin_dir", plugins, "example")
+	if code != 0 || !strings.Contains(out, "removed ovms-loader-example") {
+		t.Errorf("plugin remove: exit %d %s %s", code, out, stderr)
+	}
+	if m, _ := os.ReadFile(filepath.Join(plugins, "plugins.json")); strings.Contains(string(m), "ovms-loader-example") {
+		t.Errorf("manifest after remove: %s", m)
 	}
 }
 

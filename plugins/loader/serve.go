@@ -14,8 +14,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/ovmsgo/ovms/plugins"
 	"github.com/ovmsgo/ovms/plugins/host/loaderhost"
+	"github.com/ovmsgo/ovms/plugins/pluginlog"
 	loaderv1 "github.com/ovmsgo/ovms/proto/ovms/plugin/loader/v1"
 )
 
@@ -28,7 +28,7 @@ var Version = "dev"
 // name is the loader's name in log lines and `ovms plugin list`; by
 // convention the binary is ovms-loader-<name>. It never returns.
 func Serve(name string, factory Factory) {
-	log := plugins.NewLogger(name)
+	log := pluginlog.NewLogger(name)
 	if os.Getenv(loaderhost.Handshake.MagicCookieKey) != loaderhost.Handshake.MagicCookieValue {
 		fmt.Fprintf(os.Stderr, "%s is an ovms loader plugin: it is started by ovms, not by hand\n", os.Args[0])
 		os.Exit(1)
