@@ -65,14 +65,20 @@ func NewClient(rpc loaderv1.LoaderClient) *Client { return &Client{rpc: rpc} }
 
 // File is one model file a loader returned.
 type File struct {
+	// Name is the file's base name.
 	Name string
+	// Data is its contents.
 	Data []byte
 }
 
-// Request asks for one version's files.
+// Request asks for one version's files (Retired uses only the model's
+// fields).
 type Request struct {
+	// Name and BasePath are the model's name and base_path; Path is the
+	// version's local folder.
 	Name, BasePath, Path string
-	Version              int64
+	// Version is the version number.
+	Version int64
 	// OptionsJSON is the model's custom_loader_options object.
 	OptionsJSON string
 }
