@@ -99,9 +99,9 @@ IMAGE_DEVICES := $(filter-out mock,$(DEVICES))
 export DOCKER_HOST ?= unix:///run/podman/podman.sock
 
 .PHONY: image-context
-image-context: build ## stage the image's build context into build/image (binaries without the mock plugin, ONNX Runtime, CA bundle)
+image-context: build ## stage the image's build context into build/image (binaries without the mock plugin, the custom loaders, ONNX Runtime, CA bundle)
 	@rm -rf $(IMAGE_CTX) && mkdir -p $(IMAGE_CTX)/bin $(IMAGE_CTX)/lib $(IMAGE_CTX)/cuda $(IMAGE_CTX)/certs
-	@cp $(BIN)/ovms $(addprefix $(BIN)/ovms-device-,$(IMAGE_DEVICES)) $(IMAGE_CTX)/bin/
+	@cp $(BIN)/ovms $(addprefix $(BIN)/ovms-device-,$(IMAGE_DEVICES)) $(addprefix $(BIN)/ovms-loader-,$(LOADERS)) $(IMAGE_CTX)/bin/
 	@cp -L $(BIN)/libonnxruntime.so.1 $(IMAGE_CTX)/lib/
 	@cp -L /etc/ssl/certs/ca-certificates.crt $(IMAGE_CTX)/certs/ 2>/dev/null || cp -L /etc/pki/tls/certs/ca-bundle.crt $(IMAGE_CTX)/certs/ca-certificates.crt
 	@chmod 0755 $(IMAGE_CTX)/bin/* && chmod 0644 $(IMAGE_CTX)/lib/* $(IMAGE_CTX)/certs/*
