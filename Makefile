@@ -45,7 +45,7 @@ plugins: ## build the device plugin binaries into ./bin
 loaders: ## build the custom model loader binaries into ./bin
 	@mkdir -p $(BIN)
 	@for l in $(LOADERS); do echo "building $(BIN)/ovms-loader-$$l"; \
-	  $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ovms-loader-$$l ./loaders/$$l || exit 1; done
+	  $(GO) build -ldflags '$(LDFLAGS) -X github.com/ovmsgo/ovms/plugins/loader.Version=$(DESCRIBE)' -o $(BIN)/ovms-loader-$$l ./loaders/$$l || exit 1; done
 
 .PHONY: cuda-provider
 cuda-provider: onnxruntime ## fetch ONNX Runtime's CUDA provider (about 180 MB; for ovms-device-cuda on an NVIDIA GPU)
