@@ -1,8 +1,9 @@
 // Package customloader runs the custom model loader plugins of a server
 // (custom_loader_config_list): each loader is its own ovms-loader-<name>
 // process, started through hashicorp/go-plugin on first use, initialized
-// with its loader_config_file, supervised (a process that ends is started
-// and initialized again with capped backoff; calls made meanwhile fail) and
+// with its loader_config_file, supervised (a process that ends, or stops
+// answering its health check and is killed, is started and initialized
+// again with capped backoff; calls made meanwhile fail or wait) and
 // replaced when its settings change on a config reload. The model manager
 // asks it for a version's model files, for the versions to retire, and
 // tells it about unloads.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -76,11 +77,9 @@ func (p *proc) run(h *Host) {
 			continue
 		}
 		p.mu.Lock()
-		pc, pid := p.pc, p.pid
+		pc, pid, c := p.pc, p.pid, p.client
 		p.mu.Unlock()
-		for !pc.Exited() {
-			time.Sleep(exitPoll)
-		}
+		p.watch(pc, pid, c)
 		p.mu.Lock()
 		p.client, p.err = nil, nil
 		stopped := p.stopped
@@ -95,6 +94,40 @@ func (p *proc) run(h *Host) {
 			delay = 0
 		} else {
 			delay = min(max(delay*2, backoffFirst), backoffMax)
+		}
+	}
+}
+
+// Health checks: a loader that does not answer Info healthFailures times
+// in a row (healthEvery apart, each within healthTimeout) is hung; it is
+// killed, and so restarted.
+const (
+	healthEvery    = time.Second
+	healthTimeout  = 2 * time.Second
+	healthFailures = 3
+)
+
+// watch returns once the process has ended, killing it first if it stops
+// answering its health check.
+func (p *proc) watch(pc *plugin.Client, pid int, c *loaderhost.Client) {
+	next := time.Now().Add(healthEvery)
+	failures := 0
+	for !pc.Exited() {
+		time.Sleep(exitPoll)
+		if time.Now().Before(next) {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), healthTimeout)
+		_, _, err := c.Info(ctx)
+		cancel()
+		next = time.Now().Add(healthEvery)
+		if err == nil || pc.Exited() {
+			failures = 0
+			continue
+		}
+		if failures++; failures >= healthFailures {
+			p.log.WithError(err).WithField("pid", pid).Error("custom loader does not answer its health check; killing it")
+			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
 }

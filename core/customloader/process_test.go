@@ -16,7 +16,8 @@ import (
 )
 
 // TestHostProcessLifecycle runs the real example loader: a load starts
-// it; SIGKILL makes the host start it again and a later load succeeds;
+// it; SIGKILL makes the host start it again and a later load succeeds; so
+// does SIGSTOP (the health check kills the hung process);
 // another loader_config_file replaces the process; Close stops it.
 func TestHostProcessLifecycle(t *testing.T) {
 	if testing.Short() {
@@ -67,6 +68,21 @@ func TestHostProcessLifecycle(t *testing.T) {
 	}
 	load()
 	restarted := h.Pids()["example"]
+	// A hung loader (stopped) fails its health checks and is killed, so
+	// restarted too.
+	if err := syscall.Kill(restarted, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	for h.Pids()["example"] == restarted || h.Pids()["example"] == 0 {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(restarted, syscall.SIGCONT)
+			t.Fatal("the stopped loader was not replaced")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	load()
+	restarted = h.Pids()["example"]
 	l2 := *l
 	l2.ConfigFile = filepath.Join(dir, "unused.json")
 	if _, err := h.Load(ctx, &l2, req); err != nil {
