@@ -13,6 +13,7 @@ LDFLAGS   := -X github.com/ovmsgo/ovms/internal/version.Describe=$(DESCRIBE)
 DEVICES := cpu gpu myriad hddl cuda mock
 # Custom node libraries of the repository (docs/custom-nodes.md), built as bin/ovms-node-NAME.
 NODES := argmax cropboxes
+LOADERS := example aesgcm
 # Measured with a cold build cache (GOCACHE=$$(mktemp -d) time make build), module cache warm, on an idle
 # 2-core machine: 2 min 55 s (230 s user, 89 s system CPU time); see README.md.
 FIRST_BUILD := 3 min
@@ -28,13 +29,13 @@ onnxruntime: ## fetch ONNX Runtime 1.30 into .cache/ (once; ORT_LIB overrides)
 	@./scripts/fetch-onnxruntime.sh >/dev/null
 
 .PHONY: build
-build: onnxruntime ## build ovms, every device plugin and the custom node libraries into ./bin
+build: onnxruntime ## build ovms, every device plugin, the custom node libraries and the custom loaders into ./bin
 	@mkdir -p $(BIN)
 	@echo "building $(BIN)/ovms (the first build compiles about 800 packages: about $(FIRST_BUILD) on 2 cores; later builds take seconds)"
 	@$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ovms ./cli/ovms
-	@$(MAKE) --no-print-directory plugins nodes
+	@$(MAKE) --no-print-directory plugins nodes loaders
 	@ln -sf "$$(./scripts/fetch-onnxruntime.sh)" $(BIN)/libonnxruntime.so.1
-	@echo "built $(BIN)/ovms, the device plugins ($(DEVICES)) and the custom node libraries ($(NODES))"
+	@echo "built $(BIN)/ovms, the device plugins ($(DEVICES)), the custom node libraries ($(NODES)) and the custom loaders ($(LOADERS))"
 
 .PHONY: plugins
 plugins: ## build the device plugin binaries into ./bin
@@ -47,6 +48,12 @@ nodes: ## build the custom node libraries of examples/ into ./bin (ovms-node-NAM
 	@mkdir -p $(BIN)
 	@for n in $(NODES); do echo "building $(BIN)/ovms-node-$$n"; \
 	  $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ovms-node-$$n ./examples/$$n || exit 1; done
+
+.PHONY: loaders
+loaders: ## build the custom model loader binaries into ./bin
+	@mkdir -p $(BIN)
+	@for l in $(LOADERS); do echo "building $(BIN)/ovms-loader-$$l"; \
+	  $(GO) build -ldflags '$(LDFLAGS) -X github.com/ovmsgo/ovms/plugins/loader.Version=$(DESCRIBE)' -o $(BIN)/ovms-loader-$$l ./loaders/$$l || exit 1; done
 
 .PHONY: cuda-provider
 cuda-provider: onnxruntime ## fetch ONNX Runtime's CUDA provider (about 180 MB; for ovms-device-cuda on an NVIDIA GPU)
@@ -100,9 +107,9 @@ IMAGE_DEVICES := $(filter-out mock,$(DEVICES))
 export DOCKER_HOST ?= unix:///run/podman/podman.sock
 
 .PHONY: image-context
-image-context: build ## stage the image's build context into build/image (binaries without the mock plugin, ONNX Runtime, CA bundle)
+image-context: build ## stage the image's build context into build/image (binaries without the mock plugin, the custom node libraries and loaders, ONNX Runtime, CA bundle)
 	@rm -rf $(IMAGE_CTX) && mkdir -p $(IMAGE_CTX)/bin $(IMAGE_CTX)/lib $(IMAGE_CTX)/cuda $(IMAGE_CTX)/certs
-	@cp $(BIN)/ovms $(addprefix $(BIN)/ovms-device-,$(IMAGE_DEVICES)) $(IMAGE_CTX)/bin/
+	@cp $(BIN)/ovms $(addprefix $(BIN)/ovms-device-,$(IMAGE_DEVICES)) $(addprefix $(BIN)/ovms-node-,$(NODES)) $(addprefix $(BIN)/ovms-loader-,$(LOADERS)) $(IMAGE_CTX)/bin/
 	@cp -L $(BIN)/libonnxruntime.so.1 $(IMAGE_CTX)/lib/
 	@cp -L /etc/ssl/certs/ca-certificates.crt $(IMAGE_CTX)/certs/ 2>/dev/null || cp -L /etc/pki/tls/certs/ca-bundle.crt $(IMAGE_CTX)/certs/ca-certificates.crt
 	@chmod 0755 $(IMAGE_CTX)/bin/* && chmod 0644 $(IMAGE_CTX)/lib/* $(IMAGE_CTX)/certs/*

@@ -18,36 +18,38 @@ import (
 	"github.com/ovmsgo/ovms/core/server"
 	sdknode "github.com/ovmsgo/ovms/plugins/customnode"
 	plugproto "github.com/ovmsgo/ovms/plugins/host"
+	"github.com/ovmsgo/ovms/plugins/host/loaderhost"
 )
 
-// pluginCommand is `ovms plugin ...`: device plugin management.
+// pluginCommand is `ovms plugin ...`: device plugin and custom loader
+// management.
 func pluginCommand() *cli.Command {
-	dir := &cli.StringFlag{Name: "plugin_dir", Usage: "folder searched first for device plugin binaries"}
+	dir := &cli.StringFlag{Name: "plugin_dir", Usage: "folder searched first for device plugin and custom loader binaries"}
 	return &cli.Command{
 		Name:   "plugin",
-		Usage:  "device plugins and custom node libraries: list what is installed and whether its device is present here",
+		Usage:  "device plugins, custom node libraries and custom loaders: list what is installed and whether its device is present here",
 		Action: pluginAction,
 		Subcommands: []*cli.Command{pluginNewCommand(), {
 			Name:   "list",
-			Usage:  "start every installed device plugin and custom node library (ovms-node-NAME) once and print its version, protocol, engine, devices and availability",
+			Usage:  "start every installed device plugin, custom node library (ovms-node-NAME) and custom loader (ovms-loader-NAME) once and print its version, protocol, engine, devices and availability",
 			Flags:  []cli.Flag{dir},
 			Action: pluginList,
 		}, {
 			Name:      "install",
-			Usage:     "copy a plugin binary into the plugin folder and record its sha256 in the folder's manifest (plugins.json); a folder without a manifest gets one that also records the plugins already there",
+			Usage:     "copy a plugin binary (ovms-device-<family> or ovms-loader-<name>) into the plugin folder and record its sha256 in the folder's manifest (plugins.json); a folder without a manifest gets one that also records the plugins already there",
 			ArgsUsage: "PATH|file:///PATH",
 			Flags:     []cli.Flag{dir, &cli.StringFlag{Name: "sha256", Usage: "refuse the file unless its sha256 is this (hex)"}},
 			Action:    pluginInstall,
 		}, {
 			Name:      "remove",
 			Usage:     "delete an installed plugin and its manifest entry",
-			ArgsUsage: "NAME (e.g. gpu, or ovms-node-argmax)",
+			ArgsUsage: "NAME (e.g. gpu, ovms-node-argmax or ovms-loader-aesgcm)",
 			Flags:     []cli.Flag{dir},
 			Action:    pluginRemove,
 		}, {
 			Name:      "inspect",
 			Usage:     "start one plugin and print what it reports about itself, as JSON",
-			ArgsUsage: "NAME (e.g. cpu, or argmax for ovms-node-argmax)",
+			ArgsUsage: "NAME (e.g. cpu, argmax for ovms-node-argmax, or aesgcm for a loader)",
 			Flags:     []cli.Flag{dir},
 			Action:    pluginInspect,
 		}},
@@ -74,7 +76,7 @@ func probeHost(c *cli.Context) (host *pluginhost.Host, done func(), err error) {
 	return host, func() { host.Close(); _ = closer.Close() }, nil
 }
 
-func pluginList(c *cli.Context) error {
+func pluginList(c *cli.Context) (err error) {
 	if err := noArgs(c, "plugin list"); err != nil {
 		return err
 	}
@@ -85,9 +87,15 @@ func pluginList(c *cli.Context) error {
 	defer done()
 	fams := host.Installed()
 	dirs := server.PluginDirs(c.String("plugin_dir"))
-	if len(fams) == 0 && len(installedNodes(dirs)) == 0 {
-		return errorf("no device plugin (%s<family>) or custom node library (%s<name>) found; set --plugin_dir", pluginhost.BinaryPrefix, sdknode.BinaryPrefix)
+	if len(fams) == 0 && len(installedNodes(dirs)) == 0 && len(installedLoaders(dirs)) == 0 {
+		return errorf("no device plugin (%s<family>), custom node library (%s<name>) or custom loader (%s<name>) found; set --plugin_dir",
+			pluginhost.BinaryPrefix, sdknode.BinaryPrefix, loaderhost.BinaryPrefix)
 	}
+	defer func() {
+		if err == nil {
+			err = listLoaders(c)
+		}
+	}()
 	if len(fams) == 0 {
 		_, err := listNodes(c.Context, c.App.Writer, host, dirs)
 		return err
@@ -135,7 +143,7 @@ func pluginInstall(c *cli.Context) error {
 	src := strings.TrimPrefix(c.Args().First(), "file://")
 	name := filepath.Base(src)
 	if !pluginFileName(name) {
-		return errorf("%s: a device plugin's file name must be %s<family>, a custom node library's %s<name>", src, pluginhost.BinaryPrefix, sdknode.BinaryPrefix)
+		return errorf("%s: a device plugin's file name must be %s<family>, a custom node library's %s<name>, a custom loader's %s<name>", src, pluginhost.BinaryPrefix, sdknode.BinaryPrefix, loaderhost.BinaryPrefix)
 	}
 	sum, err := pluginhost.FileSHA256(src)
 	if err != nil {
@@ -215,15 +223,7 @@ func pluginRemove(c *cli.Context) error {
 		return err
 	}
 	dir := installDir(c)
-	name := c.Args().First()
-	if !pluginFileName(name) {
-		name = pluginhost.BinaryPrefix + name
-		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-			if _, err := os.Stat(filepath.Join(dir, sdknode.BinaryPrefix+c.Args().First())); err == nil {
-				name = sdknode.BinaryPrefix + c.Args().First() // a custom node library of that name
-			}
-		}
-	}
+	name := removeTarget(dir, c.Args().First())
 	if err := os.Remove(filepath.Join(dir, name)); err != nil {
 		return errorf("%v", err)
 	}
@@ -265,13 +265,22 @@ func pluginInspect(c *cli.Context) error {
 		}
 		return enc.Encode(out)
 	}
+	if _, err := host.Find(fam); err != nil || strings.HasPrefix(arg, loaderhost.BinaryPrefix) {
+		out, ok, lerr := inspectLoader(c, arg)
+		if ok {
+			if lerr != nil {
+				return errorf("%v", lerr)
+			}
+			return enc.Encode(out)
+		}
+	}
 	inst, err := host.Get(c.Context, fam)
 	if err != nil {
 		return errorf("%v", err)
 	}
 	sum, _ := pluginhost.FileSHA256(inst.Path)
 	out := map[string]any{
-		"name": inst.Info.Name, "path": inst.Path, "sha256": sum, "version": inst.Info.Version,
+		"kind": "device", "name": inst.Info.Name, "path": inst.Path, "sha256": sum, "version": inst.Info.Version,
 		"protocol_version": plugproto.Handshake.ProtocolVersion, "engine": inst.Info.Engine, "devices": inst.Info.Devices,
 		"available": !inst.Info.Unavailable, "unavailable_reason": inst.Info.Reason,
 	}

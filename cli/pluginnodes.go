@@ -15,11 +15,12 @@ import (
 	"github.com/ovmsgo/ovms/core/pluginhost"
 	sdknode "github.com/ovmsgo/ovms/plugins/customnode"
 	plugproto "github.com/ovmsgo/ovms/plugins/host"
+	"github.com/ovmsgo/ovms/plugins/host/loaderhost"
 )
 
 // pluginPrefixes are the file name prefixes `ovms plugin` manages: device
-// plugins and custom node libraries.
-var pluginPrefixes = []string{pluginhost.BinaryPrefix, sdknode.BinaryPrefix}
+// plugins, custom node libraries and custom loaders.
+var pluginPrefixes = []string{pluginhost.BinaryPrefix, sdknode.BinaryPrefix, loaderhost.BinaryPrefix}
 
 // pluginFileName reports whether name is a plugin binary's file name.
 func pluginFileName(name string) bool {

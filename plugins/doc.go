@@ -18,6 +18,10 @@
 // plugins/customnode/customnodetest for their contract tests); see
 // docs/custom-nodes.md.
 //
+// Custom model loaders (ovms-loader-<name>, OVMS's custom_loader_config_list)
+// are written against plugins/loader, with its own Serve and contract kit
+// (plugins/loader/loadertest); docs/custom-loaders.md walks through one.
+//
 // plugins/host is the core's side of the protocol: authors never need it.
 // docs/device-plugins.md walks through a whole plugin. The SDK never
 // imports the ovms core, so plugins can be built against it alone.

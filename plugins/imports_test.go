@@ -28,6 +28,7 @@ func TestSDKDoesNotImportCore(t *testing.T) {
 func TestAuthorPackagesHideHostAPI(t *testing.T) {
 	for pkg, hidden := range map[string][]string{
 		"./device": {"Client", "NewClient", "Plugin", "PluginName", "Handshake", "Mock"},
+		"./loader": {"Client", "NewClient", "Plugin", "PluginName", "Handshake"},
 		"./shm":    {"Create", "Open", "OpenFromEnv", "CreateChannel", "OpenChannelFromEnv", "Channel", "Ring", "NewRing", "Endpoint"},
 	} {
 		fset := token.NewFileSet()

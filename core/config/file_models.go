@@ -18,12 +18,8 @@ type fileDoc struct {
 		Name string `json:"name"`
 	} `json:"pipeline_config_list"`
 	CustomNodeLibraryConfigList []nodeLibraryEntry `json:"custom_node_library_config_list"`
-	CustomLoaderConfigList      []struct {
-		Config struct {
-			LoaderName string `json:"loader_name"`
-		} `json:"config"`
-	} `json:"custom_loader_config_list"`
-	MediapipeConfigList []struct {
+	CustomLoaderConfigList      []loaderEntry      `json:"custom_loader_config_list"`
+	MediapipeConfigList         []struct {
 		Name string `json:"name"`
 	} `json:"mediapipe_config_list"`
 	Monitoring *struct {
@@ -70,13 +66,10 @@ func (d *fileDoc) apply(f *File, dir string) {
 	for _, m := range d.MediapipeConfigList {
 		pipelines[m.Name] = true
 	}
-	loaders := map[string]bool{}
-	for _, l := range d.CustomLoaderConfigList {
-		loaders[l.Config.LoaderName] = true
-	}
 	warn := func(path, format string, args ...any) {
 		f.Warnings = append(f.Warnings, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
 	}
+	loaders := d.customLoaders(dir, warn)
 	if len(d.PipelineConfigList) > 0 {
 		warn("/pipeline_config_list", "DAG pipelines are not served yet; %d pipeline(s) ignored", len(d.PipelineConfigList))
 	}
@@ -86,9 +79,6 @@ func (d *fileDoc) apply(f *File, dir string) {
 	var libProblems []Problem
 	f.NodeLibraries, libProblems = nodeLibraries(d.CustomNodeLibraryConfigList, dir)
 	f.Problems = append(f.Problems, libProblems...)
-	if len(d.CustomLoaderConfigList) > 0 {
-		warn("/custom_loader_config_list", "custom model loaders are not served yet; ignored")
-	}
 	if d.Monitoring != nil {
 		f.Monitoring = &Monitoring{Enable: d.Monitoring.Metrics.Enable, List: d.Monitoring.Metrics.MetricsList}
 	}
@@ -119,7 +109,7 @@ func (d *fileDoc) apply(f *File, dir string) {
 }
 
 // model checks one entry and builds its Model.
-func (c *modelEntry) model(path, dir string, loaders map[string]bool) (Model, []Problem, []Problem) {
+func (c *modelEntry) model(path, dir string, loaders map[string]CustomLoader) (Model, []Problem, []Problem) {
 	m := DefaultModel()
 	m.Name = c.Name
 	var problems, warnings []Problem
@@ -234,17 +224,7 @@ func (c *modelEntry) model(path, dir string, loaders map[string]bool) (Model, []
 	if c.MaxSequenceNumber != nil && *c.MaxSequenceNumber > math.MaxUint32 {
 		bad("/max_sequence_number", "Sequence max number parameter too high")
 	}
-	if c.CustomLoaderOptions != nil {
-		name, _ := c.CustomLoaderOptions["loader_name"].(string)
-		if !loaders[name] {
-			bad("/custom_loader_options/loader_name", "Model config is invalid - custom loader %q is not in custom_loader_config_list", name)
-		} else {
-			bad("/custom_loader_options", "Functionality not implemented - custom model loaders are not served yet")
-		}
-		if c.AllowCache != nil && *c.AllowCache {
-			bad("/allow_cache", "allow_cache is set to true with custom loader usage")
-		}
-	}
+	c.customLoader(&m, loaders, bad)
 	if c.GraphPath != nil || c.Subconfig != nil {
 		bad("/graph_path", "Functionality not implemented - MediaPipe graphs are not served by ovms")
 	}

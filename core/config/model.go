@@ -47,6 +47,9 @@ type Model struct {
 	// outputs that feed them on the next request of a sequence (an ovms
 	// extension): state input name -> state output name.
 	StateMapping map[string]string
+	// CustomLoader, when set, makes the model's version files come from a
+	// custom loader plugin (file_loaders.go).
+	CustomLoader *CustomLoader
 }
 
 // DefaultMaxSequenceNumber is OVMS's max_sequence_number default.

@@ -147,6 +147,10 @@ func (m *Manager) compile(ctx context.Context, mod *Model, v *Version) (*device.
 		return nil, nil, err
 	}
 	v.local = local
+	files, err := m.loaderFiles(ctx, mod, v)
+	if err != nil {
+		return nil, nil, err
+	}
 	req := &device.LoadRequest{
 		Model:        v.key,
 		Path:         v.local,
@@ -156,6 +160,7 @@ func (m *Manager) compile(ctx context.Context, mod *Model, v *Version) (*device.
 		BatchSize:    batch,
 		Layouts:      layouts,
 		Stateful:     m.statefulSettings(mod),
+		ModelFiles:   files,
 	}
 	if cfg.Stateful {
 		req.TakeSequencesFrom = m.previousVersion(mod, v)
@@ -317,6 +322,7 @@ func (m *Manager) unloadVersion(ctx context.Context, v *Version) {
 				m.log.WithError(err).WithFields(logrus.Fields{"model": v.Model, "version": v.Number, "plugin": inst.Family}).Warn("unloading from the device plugin failed")
 			}
 		}
+		m.unloadFromLoader(ctx, v)
 	}
 	m.uncount(v)
 	if v.dropLocal != nil {

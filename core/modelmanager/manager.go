@@ -57,6 +57,7 @@ type Manager struct {
 	ready        atomic.Bool
 
 	sequenceCleaner time.Duration // see SetSequenceCleaner
+	loaders         Loaders       // custom loaders (loader.go); nil: none
 
 	isolation pluginhost.Isolation // see SetPluginIsolation
 	useMu     sync.Mutex
@@ -263,7 +264,8 @@ func (m *Manager) loadModel(ctx context.Context, mod *Model) error {
 		return nil
 	}
 	var vs []*Version
-	for _, n := range mod.cfg.VersionPolicy.Select(versionNumbers(found)) {
+	selected, _ := m.selectVersions(ctx, mod, found)
+	for _, n := range selected {
 		v := newVersion(mod, n, found[n])
 		mod.addVersion(v)
 		vs = append(vs, v)

@@ -23,10 +23,13 @@ type Model struct {
 	log *logrus.Entry
 	gen uint64 // the manager's count of model objects made for this name's configurations
 
-	retired atomic.Bool        // removed from the configuration; its versions are END
-	listErr string             // the last version-listing failure (under mu), logged once
-	reloads uint64             // versions loaded again for a request's shape (under mu)
-	repo    storage.Repository // where the version folders are (under mu; opened on first use)
+	retired atomic.Bool // removed from the configuration; its versions are END
+	listErr string      // the last version-listing failure (under mu), logged once
+	// retiredErr is the last failure to ask the custom loader for retired
+	// versions (under mu), logged once.
+	retiredErr string
+	reloads    uint64             // versions loaded again for a request's shape (under mu)
+	repo       storage.Repository // where the version folders are (under mu; opened on first use)
 	// unloaded is a repository unload in force (under mu): polls leave
 	// the model alone until a repository load or a new configuration.
 	unloaded bool

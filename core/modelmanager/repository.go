@@ -109,7 +109,8 @@ func (m *Manager) refreshModel(ctx context.Context, mod *Model, explicit bool) (
 	}
 	keep := map[int64]bool{}
 	var load, replaced []*Version
-	for _, n := range mod.cfg.VersionPolicy.Select(versionNumbers(found)) {
+	selected, retired := m.selectVersions(ctx, mod, found)
+	for _, n := range selected {
 		keep[n] = true
 		if v := mod.Version(n); v != nil {
 			if s, c := v.Status(); s == StateAvailable || (s == StateLoading && (c == ErrOK || !explicit)) {
@@ -143,7 +144,7 @@ func (m *Manager) refreshModel(ctx context.Context, mod *Model, explicit bool) (
 		if keep[v.Number] {
 			continue
 		}
-		if s, _ := v.Status(); failing && s == StateAvailable {
+		if s, _ := v.Status(); failing && s == StateAvailable && !retired[v.Number] {
 			// Keep serving what works until its replacement loads.
 			if !v.kept.Swap(true) {
 				mod.log.WithField("version", v.Number).Warn("version kept available: a version meant to replace it failed to load")

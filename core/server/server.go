@@ -32,6 +32,7 @@ import (
 	"github.com/ovmsgo/ovms/core/api/rest"
 	"github.com/ovmsgo/ovms/core/clientshm"
 	"github.com/ovmsgo/ovms/core/config"
+	"github.com/ovmsgo/ovms/core/customloader"
 	"github.com/ovmsgo/ovms/core/imagein"
 	"github.com/ovmsgo/ovms/core/logging"
 	"github.com/ovmsgo/ovms/core/metrics"
@@ -66,6 +67,9 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 	defer host.Close()
 	models := modelmanager.New(host, logging.Component("model_manager"))
 	models.SetCacheDir(filepath.Join(os.TempDir(), fmt.Sprintf("ovms-models-%d", os.Getpid())))
+	loaders := customloader.New(PluginDirs(cfg.PluginDir), logging.Component("custom_loader"))
+	defer loaders.Close() // after the models' unloads (deferred later)
+	models.SetLoaders(loaders)
 	met, err := startMetrics(cfg, host)
 	if err != nil {
 		return err

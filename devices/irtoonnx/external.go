@@ -55,22 +55,32 @@ func ConvertFilesExternal(xmlPath, binPath string, opts Options) (*External, err
 	if err != nil {
 		return nil, fmt.Errorf("reading IR weights: %w", err)
 	}
+	return ConvertBytesExternal(xmlPath, xmlData, binPath, bin, opts)
+}
+
+// ConvertBytesExternal is ConvertFilesExternal for an IR model already in
+// memory (from a custom loader): xmlName and binName name it in errors,
+// and binName's base name is the External's Location.
+func ConvertBytesExternal(xmlName string, xmlData []byte, binName string, bin []byte, opts Options) (*External, error) {
+	if len(xmlData) > MaxXMLFile {
+		return nil, fmt.Errorf("IR file %s is larger than %d bytes", xmlName, MaxXMLFile)
+	}
 	m, err := irmodel.Parse(xmlData, bin)
 	if err != nil {
-		return nil, fmt.Errorf("IR model %s (weights %s): %w", xmlPath, binPath, err)
+		return nil, fmt.Errorf("IR model %s (weights %s): %w", xmlName, binName, err)
 	}
 	res, err := Translate(m, opts)
 	if err != nil {
-		return nil, fmt.Errorf("IR model %s: %w", xmlPath, err)
+		return nil, fmt.Errorf("IR model %s: %w", xmlName, err)
 	}
-	ext := &External{Location: filepath.Base(binPath), Weights: bin, Result: res}
+	ext := &External{Location: filepath.Base(binName), Weights: bin, Result: res}
 	ext.ExternalBytes = Externalize(res.Model, bin, ext.Location)
 	if size := proto.Size(res.Model); size > MaxONNXSize {
 		return nil, fmt.Errorf("IR model %s: the ONNX model it translates to is %d bytes, more than the %d a protobuf message can hold: %w",
-			xmlPath, size, MaxONNXSize, ErrTooLarge)
+			xmlName, size, MaxONNXSize, ErrTooLarge)
 	}
 	if ext.Model, err = onnxmodel.Marshal(res.Model); err != nil {
-		return nil, fmt.Errorf("IR model %s: %w", xmlPath, err)
+		return nil, fmt.Errorf("IR model %s: %w", xmlName, err)
 	}
 	res.Model = nil
 	return ext, nil

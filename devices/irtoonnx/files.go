@@ -51,21 +51,30 @@ func ConvertFiles(xmlPath, binPath string, opts Options) ([]byte, *Result, error
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading IR weights: %w", err)
 	}
+	return ConvertBytes(xmlPath, xmlData, binPath, bin, opts)
+}
+
+// ConvertBytes is ConvertFiles for an IR model already in memory (from a
+// custom loader): xmlName and binName only name it in errors.
+func ConvertBytes(xmlName string, xmlData []byte, binName string, bin []byte, opts Options) ([]byte, *Result, error) {
+	if len(xmlData) > MaxXMLFile {
+		return nil, nil, fmt.Errorf("IR file %s is larger than %d bytes", xmlName, MaxXMLFile)
+	}
 	m, err := irmodel.Parse(xmlData, bin)
 	if err != nil {
-		return nil, nil, fmt.Errorf("IR model %s (weights %s): %w", xmlPath, binPath, err)
+		return nil, nil, fmt.Errorf("IR model %s (weights %s): %w", xmlName, binName, err)
 	}
 	res, err := Translate(m, opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("IR model %s: %w", xmlPath, err)
+		return nil, nil, fmt.Errorf("IR model %s: %w", xmlName, err)
 	}
 	if size := proto.Size(res.Model); size > MaxONNXSize {
 		return nil, nil, fmt.Errorf("IR model %s: the ONNX model it translates to is %d bytes, more than the %d a protobuf message can hold: %w",
-			xmlPath, size, MaxONNXSize, ErrTooLarge)
+			xmlName, size, MaxONNXSize, ErrTooLarge)
 	}
 	data, err := onnxmodel.Marshal(res.Model)
 	if err != nil {
-		return nil, nil, fmt.Errorf("IR model %s: %w", xmlPath, err)
+		return nil, nil, fmt.Errorf("IR model %s: %w", xmlName, err)
 	}
 	res.Model = nil // the initializers referenced bin; only data holds the weights now
 	return data, res, nil

@@ -110,27 +110,69 @@ func readModel(dir string, log *logrus.Entry) (bytes []byte, files []ort.Externa
 		}
 		return bytes, nil, path, nil, nil
 	}
+	xmlData, err := modelfile.ReadFile(path, irtoonnx.MaxXMLFile)
+	if err != nil {
+		return nil, nil, "", nil, fmt.Errorf("reading IR file: %w", err)
+	}
+	binData, err := modelfile.ReadFile(bin, 0)
+	if err != nil {
+		return nil, nil, "", nil, fmt.Errorf("reading IR weights: %w", err)
+	}
+	bytes, files, res, err = translateIR(path, xmlData, bin, binData, log)
+	return bytes, files, path, res, err
+}
+
+// translateIR translates an IR model in memory (see readModel).
+func translateIR(xmlName string, xmlData []byte, binName string, binData []byte, log *logrus.Entry) (bytes []byte, files []ort.ExternalFile, res *irtoonnx.Result, err error) {
 	start := time.Now()
 	external := ort.APIVersion() >= externalFilesAPI
 	if external {
 		var ext *irtoonnx.External
-		if ext, err = irtoonnx.ConvertFilesExternal(path, bin, irtoonnx.Options{}); err != nil {
-			return nil, nil, "", nil, err
+		if ext, err = irtoonnx.ConvertBytesExternal(xmlName, xmlData, binName, binData, irtoonnx.Options{}); err != nil {
+			return nil, nil, nil, err
 		}
 		bytes, res = ext.Model, ext.Result
 		if ext.ExternalBytes > 0 { // else every constant is in the model (an empty or tiny .bin)
 			files = []ort.ExternalFile{{Name: ext.Location, Data: ext.Weights}}
 		}
-	} else if bytes, res, err = irtoonnx.ConvertFiles(path, bin, irtoonnx.Options{}); err != nil {
-		return nil, nil, "", nil, err
+	} else if bytes, res, err = irtoonnx.ConvertBytes(xmlName, xmlData, binName, binData, irtoonnx.Options{}); err != nil {
+		return nil, nil, nil, err
 	}
 	n := 0
 	for _, c := range res.Ops {
 		n += c
 	}
-	log.WithFields(logrus.Fields{"file": path, "layers": n, "onnx_bytes": len(bytes), "external_weights": external,
+	log.WithFields(logrus.Fields{"file": xmlName, "layers": n, "onnx_bytes": len(bytes), "external_weights": external,
 		"took": time.Since(start).Round(time.Millisecond)}).Info("OpenVINO IR model translated to ONNX")
-	return bytes, files, path, res, nil
+	return bytes, files, res, nil
+}
+
+// memoryModel is readModel for model files a custom loader handed over in
+// memory (never written to disk): one .onnx file, or one .xml with the
+// .bin of the same name. src names the files in errors.
+func memoryModel(files []device.ModelFile, log *logrus.Entry) (bytes []byte, ext []ort.ExternalFile, src string, res *irtoonnx.Result, err error) {
+	byExt := map[string][]device.ModelFile{}
+	for _, f := range files {
+		e := strings.ToLower(filepath.Ext(f.Name))
+		byExt[e] = append(byExt[e], f)
+	}
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = f.Name
+	}
+	src = "model files from the custom loader (" + strings.Join(names, ", ") + ")"
+	xmls, bins, onnxs := byExt[".xml"], byExt[".bin"], byExt[".onnx"]
+	switch {
+	case len(xmls) == 1 && len(bins) == 1 && len(onnxs) == 0:
+		if want := filepath.Base(irtoonnx.WeightsPath(xmls[0].Name)); filepath.Base(bins[0].Name) != want {
+			return nil, nil, src, nil, fmt.Errorf("%s: the IR model %s needs the weights file %s", src, xmls[0].Name, want)
+		}
+		bytes, ext, res, err = translateIR(xmls[0].Name, xmls[0].Data, bins[0].Name, bins[0].Data, log)
+		return bytes, ext, src, res, err
+	case len(onnxs) == 1 && len(xmls) == 0:
+		return onnxs[0].Data, nil, src, nil, nil
+	}
+	return nil, nil, src, nil, fmt.Errorf("%s: want one .onnx file, or one OpenVINO IR model (an .xml and its .bin)", src)
 }
 
 // externalFilesAPI is the OrtApi version with
@@ -189,7 +231,11 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, c
 	bytes := req.ModelBytes
 	src := req.Path // named in session errors: the model file, else its folder
 	var ir *irtoonnx.Result
-	if bytes == nil {
+	if len(req.ModelFiles) > 0 {
+		if bytes, opts.ExternalFiles, src, ir, err = memoryModel(req.ModelFiles, log); err != nil {
+			return nil, err
+		}
+	} else if bytes == nil {
 		if bytes, opts.ExternalFiles, src, ir, err = readModel(req.Path, log); err != nil {
 			return nil, err
 		}

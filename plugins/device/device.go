@@ -95,8 +95,13 @@ type LoadRequest struct {
 	Model ModelKey
 	// Path is the local directory of the version.
 	Path string
-	// ModelBytes, when set, is the model itself (from a custom loader).
+	// ModelBytes, when set, is the model itself (an ONNX model).
 	ModelBytes []byte
+	// ModelFiles, when set, are the model's files in memory from a custom
+	// loader: one .onnx file, or an OpenVINO IR's .xml and .bin. Nothing
+	// is then read from Path, and the files must never be written to disk
+	// (a loader may have decrypted them).
+	ModelFiles []ModelFile
 	// PluginConfig is the model's plugin_config with values as strings.
 	PluginConfig map[string]string
 	// TargetDevice is the configured device, e.g. "CPU".
@@ -121,6 +126,14 @@ type LoadRequest struct {
 	// state inputs (names, types, shapes) are the same, else they are
 	// dropped (with a log line).
 	TakeSequencesFrom *ModelKey
+}
+
+// ModelFile is one model file in memory.
+type ModelFile struct {
+	// Name is the file's name (its extension tells the format).
+	Name string
+	// Data is the file's contents.
+	Data []byte
 }
 
 // TensorInfo is the metadata of one model input or output.

@@ -35,6 +35,7 @@ func (c *Client) Load(ctx context.Context, req *LoadRequest) (*ModelInfo, error)
 		Model:        keyToProto(req.Model),
 		Path:         req.Path,
 		ModelBytes:   req.ModelBytes,
+		ModelFiles:   filesToProto(req.ModelFiles),
 		PluginConfig: req.PluginConfig,
 		TargetDevice: req.TargetDevice,
 		Nireq:        req.Nireq,

@@ -52,3 +52,25 @@ func rtInfo(s string) []byte {
 	}
 	return []byte(s)
 }
+
+func filesToProto(fs []ModelFile) []*devicev1.ModelFile {
+	if len(fs) == 0 {
+		return nil
+	}
+	out := make([]*devicev1.ModelFile, len(fs))
+	for i, f := range fs {
+		out[i] = &devicev1.ModelFile{Name: f.Name, Data: f.Data}
+	}
+	return out
+}
+
+func filesFromProto(fs []*devicev1.ModelFile) []ModelFile {
+	if len(fs) == 0 {
+		return nil
+	}
+	out := make([]ModelFile, len(fs))
+	for i, f := range fs {
+		out[i] = ModelFile{Name: f.GetName(), Data: f.GetData()}
+	}
+	return out
+}

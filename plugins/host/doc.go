@@ -18,6 +18,8 @@ type (
 	ModelKey = device.ModelKey
 	// LoadRequest is device.LoadRequest.
 	LoadRequest = device.LoadRequest
+	// ModelFile is device.ModelFile.
+	ModelFile = device.ModelFile
 	// ModelInfo is device.ModelInfo.
 	ModelInfo = device.ModelInfo
 	// TensorInfo is device.TensorInfo.

@@ -53,6 +53,7 @@ func (s *server) Load(ctx context.Context, req *devicev1.LoadRequest) (*devicev1
 		Model:        keyFromProto(req.GetModel()),
 		Path:         req.GetPath(),
 		ModelBytes:   req.GetModelBytes(),
+		ModelFiles:   filesFromProto(req.GetModelFiles()),
 		PluginConfig: req.GetPluginConfig(),
 		TargetDevice: req.GetTargetDevice(),
 		Nireq:        req.GetNireq(),

@@ -27,12 +27,23 @@ import (
 )
 
 // Read returns the inputs and outputs of the model a LoadRequest names:
-// its ModelBytes (from a custom loader) when set, else the one .onnx file
+// its ModelBytes when set, else the .onnx file of its ModelFiles (from a
+// custom loader; an OpenVINO IR there is an error), else the one .onnx file
 // in its version folder (Path), with the request's Shapes, BatchSize and
 // Layouts applied. A setting that cannot apply is an INVALID_ARGUMENT error
 // with OVMS's message.
 func Read(req *device.LoadRequest) (*device.ModelInfo, error) {
 	model := req.ModelBytes
+	if model == nil && len(req.ModelFiles) > 0 {
+		for _, f := range req.ModelFiles {
+			if strings.EqualFold(filepath.Ext(f.Name), ".onnx") {
+				model = f.Data
+			}
+		}
+		if model == nil {
+			return nil, status.Error(codes.InvalidArgument, "the custom loader's model files hold no .onnx model")
+		}
+	}
 	if model == nil {
 		path, err := File(req.Path)
 		if err != nil {

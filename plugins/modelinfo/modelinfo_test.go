@@ -37,7 +37,8 @@ func TestRead(t *testing.T) {
 		Inputs:  []device.TensorInfo{{Name: "x", DType: device.Float32, Shape: []int64{-1, 3}}},
 		Outputs: []device.TensorInfo{{Name: "y", DType: device.Float32, Shape: []int64{-1, 3}}},
 	}
-	for name, req := range map[string]*device.LoadRequest{"folder": {Path: dir}, "bytes": {ModelBytes: bytes, Path: t.TempDir()}} {
+	for name, req := range map[string]*device.LoadRequest{"folder": {Path: dir}, "bytes": {ModelBytes: bytes, Path: t.TempDir()},
+		"loader files": {ModelFiles: []device.ModelFile{{Name: "model.onnx", Data: bytes}}, Path: t.TempDir()}} {
 		got, err := modelinfo.Read(req)
 		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: %+v %v", name, got, err)

@@ -511,8 +511,14 @@ type LoadRequest struct {
 	// version replacing the served one): its sequences move to the new
 	// version when their state inputs are the same, else they are dropped.
 	TakeSequencesFrom *ModelKey `protobuf:"bytes,11,opt,name=take_sequences_from,json=takeSequencesFrom,proto3" json:"take_sequences_from,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The model's files in memory, from a custom loader (an .onnx file, or an
+	// OpenVINO IR's .xml and .bin); when set, path is only the version's
+	// folder and nothing is read from it. They travel in this message (the
+	// control channel's limit is 1 GiB) rather than through the arena:
+	// loads are rare, and the arena is sized and pooled for tensors.
+	ModelFiles    []*ModelFile `protobuf:"bytes,12,rep,name=model_files,json=modelFiles,proto3" json:"model_files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LoadRequest) Reset() {
@@ -622,6 +628,66 @@ func (x *LoadRequest) GetTakeSequencesFrom() *ModelKey {
 	return nil
 }
 
+func (x *LoadRequest) GetModelFiles() []*ModelFile {
+	if x != nil {
+		return x.ModelFiles
+	}
+	return nil
+}
+
+// ModelFile is one model file in memory.
+type ModelFile struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Data          []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelFile) Reset() {
+	*x = ModelFile{}
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelFile) ProtoMessage() {}
+
+func (x *ModelFile) ProtoReflect() protoreflect.Message {
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelFile.ProtoReflect.Descriptor instead.
+func (*ModelFile) Descriptor() ([]byte, []int) {
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ModelFile) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ModelFile) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 // Stateful are the settings of a stateful model.
 type Stateful struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -641,7 +707,7 @@ type Stateful struct {
 
 func (x *Stateful) Reset() {
 	*x = Stateful{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[6]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -653,7 +719,7 @@ func (x *Stateful) String() string {
 func (*Stateful) ProtoMessage() {}
 
 func (x *Stateful) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[6]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -666,7 +732,7 @@ func (x *Stateful) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stateful.ProtoReflect.Descriptor instead.
 func (*Stateful) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{6}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Stateful) GetMaxSequenceNumber() uint32 {
@@ -707,7 +773,7 @@ type Dims struct {
 
 func (x *Dims) Reset() {
 	*x = Dims{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[7]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -719,7 +785,7 @@ func (x *Dims) String() string {
 func (*Dims) ProtoMessage() {}
 
 func (x *Dims) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[7]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -732,7 +798,7 @@ func (x *Dims) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Dims.ProtoReflect.Descriptor instead.
 func (*Dims) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{7}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Dims) GetDims() []int64 {
@@ -762,7 +828,7 @@ type LoadResponse struct {
 
 func (x *LoadResponse) Reset() {
 	*x = LoadResponse{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[8]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -774,7 +840,7 @@ func (x *LoadResponse) String() string {
 func (*LoadResponse) ProtoMessage() {}
 
 func (x *LoadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[8]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -787,7 +853,7 @@ func (x *LoadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadResponse.ProtoReflect.Descriptor instead.
 func (*LoadResponse) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{8}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LoadResponse) GetInputs() []*TensorInfo {
@@ -834,7 +900,7 @@ type UnloadRequest struct {
 
 func (x *UnloadRequest) Reset() {
 	*x = UnloadRequest{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[9]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -846,7 +912,7 @@ func (x *UnloadRequest) String() string {
 func (*UnloadRequest) ProtoMessage() {}
 
 func (x *UnloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[9]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -859,7 +925,7 @@ func (x *UnloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnloadRequest.ProtoReflect.Descriptor instead.
 func (*UnloadRequest) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{9}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UnloadRequest) GetModel() *ModelKey {
@@ -877,7 +943,7 @@ type UnloadResponse struct {
 
 func (x *UnloadResponse) Reset() {
 	*x = UnloadResponse{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[10]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -889,7 +955,7 @@ func (x *UnloadResponse) String() string {
 func (*UnloadResponse) ProtoMessage() {}
 
 func (x *UnloadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[10]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -902,7 +968,7 @@ func (x *UnloadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnloadResponse.ProtoReflect.Descriptor instead.
 func (*UnloadResponse) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{10}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{11}
 }
 
 type InferRequest struct {
@@ -925,7 +991,7 @@ type InferRequest struct {
 
 func (x *InferRequest) Reset() {
 	*x = InferRequest{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[11]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -937,7 +1003,7 @@ func (x *InferRequest) String() string {
 func (*InferRequest) ProtoMessage() {}
 
 func (x *InferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[11]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -950,7 +1016,7 @@ func (x *InferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InferRequest.ProtoReflect.Descriptor instead.
 func (*InferRequest) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{11}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *InferRequest) GetModel() *ModelKey {
@@ -1012,7 +1078,7 @@ type InferResponse struct {
 
 func (x *InferResponse) Reset() {
 	*x = InferResponse{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[12]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1090,7 @@ func (x *InferResponse) String() string {
 func (*InferResponse) ProtoMessage() {}
 
 func (x *InferResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[12]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1103,7 @@ func (x *InferResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InferResponse.ProtoReflect.Descriptor instead.
 func (*InferResponse) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{12}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *InferResponse) GetOutputs() []*TensorRef {
@@ -1084,7 +1150,7 @@ type ReleaseRequest struct {
 
 func (x *ReleaseRequest) Reset() {
 	*x = ReleaseRequest{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[13]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1096,7 +1162,7 @@ func (x *ReleaseRequest) String() string {
 func (*ReleaseRequest) ProtoMessage() {}
 
 func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[13]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1109,7 +1175,7 @@ func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{13}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReleaseRequest) GetLeases() []uint64 {
@@ -1127,7 +1193,7 @@ type ReleaseResponse struct {
 
 func (x *ReleaseResponse) Reset() {
 	*x = ReleaseResponse{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[14]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1139,7 +1205,7 @@ func (x *ReleaseResponse) String() string {
 func (*ReleaseResponse) ProtoMessage() {}
 
 func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[14]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1152,7 +1218,7 @@ func (x *ReleaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseResponse.ProtoReflect.Descriptor instead.
 func (*ReleaseResponse) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{14}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{15}
 }
 
 type MapRegionRequest struct {
@@ -1178,7 +1244,7 @@ type MapRegionRequest struct {
 
 func (x *MapRegionRequest) Reset() {
 	*x = MapRegionRequest{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[15]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1190,7 +1256,7 @@ func (x *MapRegionRequest) String() string {
 func (*MapRegionRequest) ProtoMessage() {}
 
 func (x *MapRegionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[15]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1203,7 +1269,7 @@ func (x *MapRegionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapRegionRequest.ProtoReflect.Descriptor instead.
 func (*MapRegionRequest) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{15}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *MapRegionRequest) GetRegion() uint32 {
@@ -1263,7 +1329,7 @@ type MapRegionResponse struct {
 
 func (x *MapRegionResponse) Reset() {
 	*x = MapRegionResponse{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[16]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1275,7 +1341,7 @@ func (x *MapRegionResponse) String() string {
 func (*MapRegionResponse) ProtoMessage() {}
 
 func (x *MapRegionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[16]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1288,7 +1354,7 @@ func (x *MapRegionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapRegionResponse.ProtoReflect.Descriptor instead.
 func (*MapRegionResponse) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{16}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{17}
 }
 
 type UnmapRegionRequest struct {
@@ -1300,7 +1366,7 @@ type UnmapRegionRequest struct {
 
 func (x *UnmapRegionRequest) Reset() {
 	*x = UnmapRegionRequest{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[17]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1312,7 +1378,7 @@ func (x *UnmapRegionRequest) String() string {
 func (*UnmapRegionRequest) ProtoMessage() {}
 
 func (x *UnmapRegionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[17]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1325,7 +1391,7 @@ func (x *UnmapRegionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnmapRegionRequest.ProtoReflect.Descriptor instead.
 func (*UnmapRegionRequest) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{17}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UnmapRegionRequest) GetRegion() uint32 {
@@ -1343,7 +1409,7 @@ type UnmapRegionResponse struct {
 
 func (x *UnmapRegionResponse) Reset() {
 	*x = UnmapRegionResponse{}
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[18]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1355,7 +1421,7 @@ func (x *UnmapRegionResponse) String() string {
 func (*UnmapRegionResponse) ProtoMessage() {}
 
 func (x *UnmapRegionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[18]
+	mi := &file_ovms_plugin_device_v1_device_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1368,7 +1434,7 @@ func (x *UnmapRegionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnmapRegionResponse.ProtoReflect.Descriptor instead.
 func (*UnmapRegionResponse) Descriptor() ([]byte, []int) {
-	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{18}
+	return file_ovms_plugin_device_v1_device_proto_rawDescGZIP(), []int{19}
 }
 
 var File_ovms_plugin_device_v1_device_proto protoreflect.FileDescriptor
@@ -1402,7 +1468,7 @@ const file_ovms_plugin_device_v1_device_proto_rawDesc = "" +
 	"\x06engine\x18\x03 \x01(\tR\x06engine\x12\x18\n" +
 	"\adevices\x18\x04 \x03(\tR\adevices\x12 \n" +
 	"\vunavailable\x18\x05 \x01(\bR\vunavailable\x12-\n" +
-	"\x12unavailable_reason\x18\x06 \x01(\tR\x11unavailableReason\"\xa4\x06\n" +
+	"\x12unavailable_reason\x18\x06 \x01(\tR\x11unavailableReason\"\xe7\x06\n" +
 	"\vLoadRequest\x125\n" +
 	"\x05model\x18\x01 \x01(\v2\x1f.ovms.plugin.device.v1.ModelKeyR\x05model\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x1f\n" +
@@ -1417,7 +1483,9 @@ const file_ovms_plugin_device_v1_device_proto_rawDesc = "" +
 	"\alayouts\x18\t \x03(\v2/.ovms.plugin.device.v1.LoadRequest.LayoutsEntryR\alayouts\x12;\n" +
 	"\bstateful\x18\n" +
 	" \x01(\v2\x1f.ovms.plugin.device.v1.StatefulR\bstateful\x12O\n" +
-	"\x13take_sequences_from\x18\v \x01(\v2\x1f.ovms.plugin.device.v1.ModelKeyR\x11takeSequencesFrom\x1a?\n" +
+	"\x13take_sequences_from\x18\v \x01(\v2\x1f.ovms.plugin.device.v1.ModelKeyR\x11takeSequencesFrom\x12A\n" +
+	"\vmodel_files\x18\f \x03(\v2 .ovms.plugin.device.v1.ModelFileR\n" +
+	"modelFiles\x1a?\n" +
 	"\x11PluginConfigEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aV\n" +
@@ -1426,7 +1494,10 @@ const file_ovms_plugin_device_v1_device_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x1b.ovms.plugin.device.v1.DimsR\x05value:\x028\x01\x1a:\n" +
 	"\fLayoutsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xca\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"3\n" +
+	"\tModelFile\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"\xca\x02\n" +
 	"\bStateful\x12.\n" +
 	"\x13max_sequence_number\x18\x01 \x01(\rR\x11maxSequenceNumber\x127\n" +
 	"\x18idle_cleanup_interval_ms\x18\x02 \x01(\x03R\x15idleCleanupIntervalMs\x12<\n" +
@@ -1518,7 +1589,7 @@ func file_ovms_plugin_device_v1_device_proto_rawDescGZIP() []byte {
 }
 
 var file_ovms_plugin_device_v1_device_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ovms_plugin_device_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_ovms_plugin_device_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_ovms_plugin_device_v1_device_proto_goTypes = []any{
 	(DataType)(0),               // 0: ovms.plugin.device.v1.DataType
 	(*ModelKey)(nil),            // 1: ovms.plugin.device.v1.ModelKey
@@ -1527,61 +1598,63 @@ var file_ovms_plugin_device_v1_device_proto_goTypes = []any{
 	(*InfoRequest)(nil),         // 4: ovms.plugin.device.v1.InfoRequest
 	(*InfoResponse)(nil),        // 5: ovms.plugin.device.v1.InfoResponse
 	(*LoadRequest)(nil),         // 6: ovms.plugin.device.v1.LoadRequest
-	(*Stateful)(nil),            // 7: ovms.plugin.device.v1.Stateful
-	(*Dims)(nil),                // 8: ovms.plugin.device.v1.Dims
-	(*LoadResponse)(nil),        // 9: ovms.plugin.device.v1.LoadResponse
-	(*UnloadRequest)(nil),       // 10: ovms.plugin.device.v1.UnloadRequest
-	(*UnloadResponse)(nil),      // 11: ovms.plugin.device.v1.UnloadResponse
-	(*InferRequest)(nil),        // 12: ovms.plugin.device.v1.InferRequest
-	(*InferResponse)(nil),       // 13: ovms.plugin.device.v1.InferResponse
-	(*ReleaseRequest)(nil),      // 14: ovms.plugin.device.v1.ReleaseRequest
-	(*ReleaseResponse)(nil),     // 15: ovms.plugin.device.v1.ReleaseResponse
-	(*MapRegionRequest)(nil),    // 16: ovms.plugin.device.v1.MapRegionRequest
-	(*MapRegionResponse)(nil),   // 17: ovms.plugin.device.v1.MapRegionResponse
-	(*UnmapRegionRequest)(nil),  // 18: ovms.plugin.device.v1.UnmapRegionRequest
-	(*UnmapRegionResponse)(nil), // 19: ovms.plugin.device.v1.UnmapRegionResponse
-	nil,                         // 20: ovms.plugin.device.v1.LoadRequest.PluginConfigEntry
-	nil,                         // 21: ovms.plugin.device.v1.LoadRequest.ShapesEntry
-	nil,                         // 22: ovms.plugin.device.v1.LoadRequest.LayoutsEntry
-	nil,                         // 23: ovms.plugin.device.v1.Stateful.StateMappingEntry
+	(*ModelFile)(nil),           // 7: ovms.plugin.device.v1.ModelFile
+	(*Stateful)(nil),            // 8: ovms.plugin.device.v1.Stateful
+	(*Dims)(nil),                // 9: ovms.plugin.device.v1.Dims
+	(*LoadResponse)(nil),        // 10: ovms.plugin.device.v1.LoadResponse
+	(*UnloadRequest)(nil),       // 11: ovms.plugin.device.v1.UnloadRequest
+	(*UnloadResponse)(nil),      // 12: ovms.plugin.device.v1.UnloadResponse
+	(*InferRequest)(nil),        // 13: ovms.plugin.device.v1.InferRequest
+	(*InferResponse)(nil),       // 14: ovms.plugin.device.v1.InferResponse
+	(*ReleaseRequest)(nil),      // 15: ovms.plugin.device.v1.ReleaseRequest
+	(*ReleaseResponse)(nil),     // 16: ovms.plugin.device.v1.ReleaseResponse
+	(*MapRegionRequest)(nil),    // 17: ovms.plugin.device.v1.MapRegionRequest
+	(*MapRegionResponse)(nil),   // 18: ovms.plugin.device.v1.MapRegionResponse
+	(*UnmapRegionRequest)(nil),  // 19: ovms.plugin.device.v1.UnmapRegionRequest
+	(*UnmapRegionResponse)(nil), // 20: ovms.plugin.device.v1.UnmapRegionResponse
+	nil,                         // 21: ovms.plugin.device.v1.LoadRequest.PluginConfigEntry
+	nil,                         // 22: ovms.plugin.device.v1.LoadRequest.ShapesEntry
+	nil,                         // 23: ovms.plugin.device.v1.LoadRequest.LayoutsEntry
+	nil,                         // 24: ovms.plugin.device.v1.Stateful.StateMappingEntry
 }
 var file_ovms_plugin_device_v1_device_proto_depIdxs = []int32{
 	0,  // 0: ovms.plugin.device.v1.TensorInfo.dtype:type_name -> ovms.plugin.device.v1.DataType
 	0,  // 1: ovms.plugin.device.v1.TensorRef.dtype:type_name -> ovms.plugin.device.v1.DataType
 	1,  // 2: ovms.plugin.device.v1.LoadRequest.model:type_name -> ovms.plugin.device.v1.ModelKey
-	20, // 3: ovms.plugin.device.v1.LoadRequest.plugin_config:type_name -> ovms.plugin.device.v1.LoadRequest.PluginConfigEntry
-	21, // 4: ovms.plugin.device.v1.LoadRequest.shapes:type_name -> ovms.plugin.device.v1.LoadRequest.ShapesEntry
-	22, // 5: ovms.plugin.device.v1.LoadRequest.layouts:type_name -> ovms.plugin.device.v1.LoadRequest.LayoutsEntry
-	7,  // 6: ovms.plugin.device.v1.LoadRequest.stateful:type_name -> ovms.plugin.device.v1.Stateful
+	21, // 3: ovms.plugin.device.v1.LoadRequest.plugin_config:type_name -> ovms.plugin.device.v1.LoadRequest.PluginConfigEntry
+	22, // 4: ovms.plugin.device.v1.LoadRequest.shapes:type_name -> ovms.plugin.device.v1.LoadRequest.ShapesEntry
+	23, // 5: ovms.plugin.device.v1.LoadRequest.layouts:type_name -> ovms.plugin.device.v1.LoadRequest.LayoutsEntry
+	8,  // 6: ovms.plugin.device.v1.LoadRequest.stateful:type_name -> ovms.plugin.device.v1.Stateful
 	1,  // 7: ovms.plugin.device.v1.LoadRequest.take_sequences_from:type_name -> ovms.plugin.device.v1.ModelKey
-	23, // 8: ovms.plugin.device.v1.Stateful.state_mapping:type_name -> ovms.plugin.device.v1.Stateful.StateMappingEntry
-	2,  // 9: ovms.plugin.device.v1.LoadResponse.inputs:type_name -> ovms.plugin.device.v1.TensorInfo
-	2,  // 10: ovms.plugin.device.v1.LoadResponse.outputs:type_name -> ovms.plugin.device.v1.TensorInfo
-	1,  // 11: ovms.plugin.device.v1.UnloadRequest.model:type_name -> ovms.plugin.device.v1.ModelKey
-	1,  // 12: ovms.plugin.device.v1.InferRequest.model:type_name -> ovms.plugin.device.v1.ModelKey
-	3,  // 13: ovms.plugin.device.v1.InferRequest.inputs:type_name -> ovms.plugin.device.v1.TensorRef
-	3,  // 14: ovms.plugin.device.v1.InferRequest.placements:type_name -> ovms.plugin.device.v1.TensorRef
-	3,  // 15: ovms.plugin.device.v1.InferResponse.outputs:type_name -> ovms.plugin.device.v1.TensorRef
-	8,  // 16: ovms.plugin.device.v1.LoadRequest.ShapesEntry.value:type_name -> ovms.plugin.device.v1.Dims
-	4,  // 17: ovms.plugin.device.v1.Device.Info:input_type -> ovms.plugin.device.v1.InfoRequest
-	6,  // 18: ovms.plugin.device.v1.Device.Load:input_type -> ovms.plugin.device.v1.LoadRequest
-	10, // 19: ovms.plugin.device.v1.Device.Unload:input_type -> ovms.plugin.device.v1.UnloadRequest
-	12, // 20: ovms.plugin.device.v1.Device.Infer:input_type -> ovms.plugin.device.v1.InferRequest
-	14, // 21: ovms.plugin.device.v1.Device.Release:input_type -> ovms.plugin.device.v1.ReleaseRequest
-	16, // 22: ovms.plugin.device.v1.Device.MapRegion:input_type -> ovms.plugin.device.v1.MapRegionRequest
-	18, // 23: ovms.plugin.device.v1.Device.UnmapRegion:input_type -> ovms.plugin.device.v1.UnmapRegionRequest
-	5,  // 24: ovms.plugin.device.v1.Device.Info:output_type -> ovms.plugin.device.v1.InfoResponse
-	9,  // 25: ovms.plugin.device.v1.Device.Load:output_type -> ovms.plugin.device.v1.LoadResponse
-	11, // 26: ovms.plugin.device.v1.Device.Unload:output_type -> ovms.plugin.device.v1.UnloadResponse
-	13, // 27: ovms.plugin.device.v1.Device.Infer:output_type -> ovms.plugin.device.v1.InferResponse
-	15, // 28: ovms.plugin.device.v1.Device.Release:output_type -> ovms.plugin.device.v1.ReleaseResponse
-	17, // 29: ovms.plugin.device.v1.Device.MapRegion:output_type -> ovms.plugin.device.v1.MapRegionResponse
-	19, // 30: ovms.plugin.device.v1.Device.UnmapRegion:output_type -> ovms.plugin.device.v1.UnmapRegionResponse
-	24, // [24:31] is the sub-list for method output_type
-	17, // [17:24] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	7,  // 8: ovms.plugin.device.v1.LoadRequest.model_files:type_name -> ovms.plugin.device.v1.ModelFile
+	24, // 9: ovms.plugin.device.v1.Stateful.state_mapping:type_name -> ovms.plugin.device.v1.Stateful.StateMappingEntry
+	2,  // 10: ovms.plugin.device.v1.LoadResponse.inputs:type_name -> ovms.plugin.device.v1.TensorInfo
+	2,  // 11: ovms.plugin.device.v1.LoadResponse.outputs:type_name -> ovms.plugin.device.v1.TensorInfo
+	1,  // 12: ovms.plugin.device.v1.UnloadRequest.model:type_name -> ovms.plugin.device.v1.ModelKey
+	1,  // 13: ovms.plugin.device.v1.InferRequest.model:type_name -> ovms.plugin.device.v1.ModelKey
+	3,  // 14: ovms.plugin.device.v1.InferRequest.inputs:type_name -> ovms.plugin.device.v1.TensorRef
+	3,  // 15: ovms.plugin.device.v1.InferRequest.placements:type_name -> ovms.plugin.device.v1.TensorRef
+	3,  // 16: ovms.plugin.device.v1.InferResponse.outputs:type_name -> ovms.plugin.device.v1.TensorRef
+	9,  // 17: ovms.plugin.device.v1.LoadRequest.ShapesEntry.value:type_name -> ovms.plugin.device.v1.Dims
+	4,  // 18: ovms.plugin.device.v1.Device.Info:input_type -> ovms.plugin.device.v1.InfoRequest
+	6,  // 19: ovms.plugin.device.v1.Device.Load:input_type -> ovms.plugin.device.v1.LoadRequest
+	11, // 20: ovms.plugin.device.v1.Device.Unload:input_type -> ovms.plugin.device.v1.UnloadRequest
+	13, // 21: ovms.plugin.device.v1.Device.Infer:input_type -> ovms.plugin.device.v1.InferRequest
+	15, // 22: ovms.plugin.device.v1.Device.Release:input_type -> ovms.plugin.device.v1.ReleaseRequest
+	17, // 23: ovms.plugin.device.v1.Device.MapRegion:input_type -> ovms.plugin.device.v1.MapRegionRequest
+	19, // 24: ovms.plugin.device.v1.Device.UnmapRegion:input_type -> ovms.plugin.device.v1.UnmapRegionRequest
+	5,  // 25: ovms.plugin.device.v1.Device.Info:output_type -> ovms.plugin.device.v1.InfoResponse
+	10, // 26: ovms.plugin.device.v1.Device.Load:output_type -> ovms.plugin.device.v1.LoadResponse
+	12, // 27: ovms.plugin.device.v1.Device.Unload:output_type -> ovms.plugin.device.v1.UnloadResponse
+	14, // 28: ovms.plugin.device.v1.Device.Infer:output_type -> ovms.plugin.device.v1.InferResponse
+	16, // 29: ovms.plugin.device.v1.Device.Release:output_type -> ovms.plugin.device.v1.ReleaseResponse
+	18, // 30: ovms.plugin.device.v1.Device.MapRegion:output_type -> ovms.plugin.device.v1.MapRegionResponse
+	20, // 31: ovms.plugin.device.v1.Device.UnmapRegion:output_type -> ovms.plugin.device.v1.UnmapRegionResponse
+	25, // [25:32] is the sub-list for method output_type
+	18, // [18:25] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_ovms_plugin_device_v1_device_proto_init() }
@@ -1595,7 +1668,7 @@ func file_ovms_plugin_device_v1_device_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ovms_plugin_device_v1_device_proto_rawDesc), len(file_ovms_plugin_device_v1_device_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
