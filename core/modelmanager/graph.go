@@ -36,6 +36,9 @@ func (m *Manager) NewGraph(name string, run GraphRunner) *Model {
 // IsGraph reports whether the servable is a graph (NewGraph).
 func (m *Model) IsGraph() bool { return m.graph }
 
+// IsGraph reports whether the version is a graph's (a DAG pipeline).
+func (v *Version) IsGraph() bool { return v.run != nil }
+
 // SetGraph sets a graph version's metadata (nil keeps it) and state, as
 // its owner validates it: AVAILABLE, LOADING with FAILED_PRECONDITION for
 // a definition that does not validate, END once retired.

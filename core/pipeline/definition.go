@@ -480,6 +480,16 @@ func (g *graph) shapeAt(src int, t device.TensorInfo, consumer *node) []int64 {
 // the pipeline's metadata.
 func (g *graph) checkTensors() error {
 	entry := g.nodes[0]
+	for _, nd := range g.nodes[1:] {
+		if nd.demux == 0 {
+			continue
+		}
+		for _, item := range nd.outputs {
+			if t := tensorOf(nd.info.Outputs, item); t != nil && len(t.Shape) < 2 {
+				return invalid(StatusNotEnoughDimsToDemultiply, "pipeline: %s; node: %s; output: %s", g.name, nd.name, item)
+			}
+		}
+	}
 	inputs := map[string]*device.TensorInfo{}
 	for _, nd := range g.nodes[1:] {
 		for _, e := range nd.inputs {
@@ -510,9 +520,6 @@ func (g *graph) checkTensors() error {
 				continue
 			}
 			have := tensorOf(src.info.Outputs, e.item)
-			if src.demux != 0 && len(have.Shape) < 2 {
-				return invalid(StatusNotEnoughDimsToDemultiply, "pipeline: %s; node: %s; output: %s", g.name, src.name, e.item)
-			}
 			if have.DType != want.DType && have.DType != device.Invalid && want.DType != device.Invalid {
 				return invalid(StatusInvalidPrecision, "pipeline: %s; node: %s; input: %s; Expected: %s; Actual: %s",
 					g.name, nd.name, e.input, tensor.KServeName(want.DType), tensor.KServeName(have.DType))

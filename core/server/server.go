@@ -36,6 +36,7 @@ import (
 	"github.com/ovmsgo/ovms/core/logging"
 	"github.com/ovmsgo/ovms/core/metrics"
 	"github.com/ovmsgo/ovms/core/modelmanager"
+	"github.com/ovmsgo/ovms/core/pipeline"
 	"github.com/ovmsgo/ovms/core/pluginhost"
 	"github.com/ovmsgo/ovms/core/security"
 	"github.com/ovmsgo/ovms/core/tracing"
@@ -121,8 +122,14 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 	defer stopWatch()
 	go sec.Watch(watchCtx, logging.Component("security"))
 
+	// Pipelines are served through the model manager as graphs. Custom
+	// nodes are not wired yet: a custom node fails validation as a
+	// missing library.
+	pipes := pipeline.New(models, nil, logging.Component("pipeline"))
+	defer pipes.Close()
 	rel := newReloader(cfg, models, logging.Component("config"))
 	rel.met = met
+	rel.pipes = pipes
 	// Both ports are bound before either server starts, so that a port in
 	// use fails the start with one error and no server ever ran.
 	grpcLn, restLn, err := listen(cfg)
