@@ -283,7 +283,7 @@ func brokenPipelines() (defs []string, want map[string]string) {
 		node("a", "scalar", src("model_scalar_input", "request", "in"), alias("model_scalar_output", "a"), `"demultiply_count": 3`)}, out)
 	add("ambiguous_input", "Multiple nodes connected to the same pipeline input require different tensor metadata", []string{
 		ok, node("c", "dummy_fp64", in, alias("a", "c"))}, out+","+src("o2", "c", "c"))
-	defs = append(defs, pipe("custom_missing", `"in"`, []string{`{"name": "c", "type": "custom", "library_name": "nolib", "inputs": [`+in+`], "outputs": [`+alias("x", "x")+`]}`}, src("out", "c", "x")))
+	defs = append(defs, pipe("custom_missing", `"in"`, []string{`{"name": "c", "type": "custom", "library_name": "nolib", "inputs": [` + in + `], "outputs": [` + alias("x", "x") + `]}`}, src("out", "c", "x")))
 	want["custom_missing"] = "Pipeline refers to incorrect library"
 	return defs, want
 }

@@ -36,8 +36,8 @@ type reloader struct {
 	// mode); pipelines are the ones in force.
 	pipes     *pipeline.Registry
 	pipelines []config.Pipeline
-	badHash [sha256.Size]byte // last hash that failed (logged once)
-	met     *metrics.Registry // counts reloads; nil: metrics off
+	badHash   [sha256.Size]byte // last hash that failed (logged once)
+	met       *metrics.Registry // counts reloads; nil: metrics off
 }
 
 // newReloader returns a reloader for cfg.
