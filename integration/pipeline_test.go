@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -141,7 +142,7 @@ func TestPipelineServing(t *testing.T) {
 	cfg := filepath.Join(dir, "config.json")
 	writeConfig(t, cfg, fmt.Sprintf(`{"model_config_list": %s, "pipeline_config_list": [%s, %s, %s]}`,
 		pipelineModelList(dir), demuxPipe, dynPipe, branchesPipe))
-	s := startArgs(t, "--config_path", cfg)
+	s := startArgs(t, "--config_path", cfg, "--metrics_enable")
 	x := pipelineInput()
 	wantResult, wantShards := wantDemux(x)
 
@@ -230,6 +231,11 @@ func TestPipelineServing(t *testing.T) {
 	_, err = kc.ModelInfer(ctx(t), &kpb.ModelInferRequest{ModelName: "nope", Inputs: []*inT{{Name: "in", Datatype: "FP32", Shape: []int64{1, 10}}}, RawInputContents: [][]byte{f32bytes(x...)}})
 	if status.Code(err) != codes.NotFound || status.Convert(err).Message() != "Model with requested name is not found" {
 		t.Errorf("unknown name: %v", err)
+	}
+	// Metrics per pipeline, as per model version.
+	code, body = get(t, s.url("/metrics"))
+	if code != 200 || !regexp.MustCompile(`ovms_requests_success\{[^}]*method="ModelInfer",name="demux",version="1"\} 1`).MatchString(body) {
+		t.Errorf("metrics: %d %s", code, grepLines(body, "demux"))
 	}
 	// A request error inside the pipeline reaches the client.
 	_, err = kc.ModelInfer(ctx(t), &kpb.ModelInferRequest{ModelName: "demux", Inputs: []*inT{{Name: "other", Datatype: "FP32", Shape: []int64{1, 10}}}, RawInputContents: [][]byte{f32bytes(x...)}})
