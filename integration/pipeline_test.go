@@ -3,6 +3,8 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -419,4 +421,63 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestPipelineDocs serves docs/pipelines.md's config.json (with the
+// generated models beside it, as the page says) and runs its examples.
+func TestPipelineDocs(t *testing.T) {
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := filepath.Join(root, "docs", "pipelines.md")
+	data, err := os.ReadFile(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var config string
+	type example struct{ expect, script string }
+	var examples []example
+	var cur *example
+	kind, inBlock := "", false
+	for _, line := range strings.Split(string(data), "\n") {
+		switch {
+		case line == "<!-- pipelines-doc config -->":
+			kind = "config"
+		case strings.HasPrefix(line, "<!-- pipelines-doc example expect="):
+			kind = "example"
+			cur = &example{expect: strings.TrimSuffix(strings.TrimPrefix(line, "<!-- pipelines-doc example expect="), " -->")}
+		case kind != "" && !inBlock && strings.HasPrefix(line, "```"):
+			inBlock = true
+		case inBlock && line == "```":
+			if kind == "example" {
+				examples = append(examples, *cur)
+			}
+			kind, inBlock = "", false
+		case inBlock && kind == "config":
+			config += line + "\n"
+		case inBlock:
+			cur.script += line + "\n"
+		}
+	}
+	if config == "" || len(examples) < 4 {
+		t.Fatalf("docs/pipelines.md: config %d bytes, %d examples", len(config), len(examples))
+	}
+	dir := t.TempDir()
+	if err := os.Symlink(modelsDir, filepath.Join(dir, "models")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.json")
+	writeConfig(t, cfg, config)
+	s := startArgs(t, "--config_path", cfg)
+	if !strings.Contains(s.log(), "pipeline definition validated; available") {
+		t.Errorf("the log lacks the line the page promises")
+	}
+	for _, ex := range examples {
+		script := strings.ReplaceAll(ex.script, "localhost:8000", s.url("")[len("http://"):])
+		out, err := exec.Command("bash", "-eo", "pipefail", "-c", script).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), ex.expect) {
+			t.Errorf("%s: %v: output lacks %q:\n%s", ex.script, err, ex.expect, out)
+		}
+	}
 }
