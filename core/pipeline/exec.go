@@ -92,10 +92,8 @@ func (g *graph) run(ctx context.Context, models Models, req *tensor.Request) (*t
 	if err := tensor.ValidateCount(g.info.Inputs, len(req.Inputs)); err != nil {
 		return nil, err
 	}
-	for _, t := range g.info.Inputs {
-		if !slices.ContainsFunc(req.Inputs, func(in tensor.Input) bool { return in.Name == t.Name }) {
-			return nil, apierr.Newf(apierr.InvalidMissingInput, "Required input: %s", t.Name)
-		}
+	if err := g.validateInputs(req); err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -159,6 +157,33 @@ func (g *graph) run(ctx context.Context, models Models, req *tensor.Request) (*t
 		return nil, err
 	}
 	return tensor.NewResponse(g.name, 1, outs, releaseAll), nil
+}
+
+// validateInputs checks the request against the pipeline's inputs, as
+// OVMS validates a DAG's request against its metadata: names, then (for
+// inputs whose metadata a node gives) precision, shape and data size, on
+// copies (each node validates, and converts, its own request again).
+// Binary images sent to a numeric input are left to the node, which knows
+// their layout.
+func (g *graph) validateInputs(req *tensor.Request) error {
+	var model []device.TensorInfo
+	sub := &tensor.Request{API: req.API}
+	for _, t := range g.info.Inputs {
+		k := slices.IndexFunc(req.Inputs, func(in tensor.Input) bool { return in.Name == t.Name })
+		if k < 0 {
+			return apierr.Newf(apierr.InvalidMissingInput, "Required input: %s", t.Name)
+		}
+		in := req.Inputs[k]
+		if t.DType == device.Invalid || (in.Strings != nil && t.DType != device.String) {
+			continue
+		}
+		model = append(model, t)
+		sub.Inputs = append(sub.Inputs, in)
+	}
+	if len(model) == 0 {
+		return nil
+	}
+	return tensor.Validate(model, sub)
 }
 
 // entry makes the request's inputs the request node's outputs (split into

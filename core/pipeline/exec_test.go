@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -227,9 +228,10 @@ func TestRequestInputChecks(t *testing.T) {
 	if !apierr.Is(err, apierr.InvalidMissingInput) {
 		t.Errorf("wrong name: %v", err)
 	}
-	// A node's own validation reaches the client.
+	// Shapes are checked against the pipeline's inputs, named as the
+	// pipeline names them.
 	_, err = g.run(context.Background(), models, &tensor.Request{Inputs: []tensor.Input{input("in", []int64{1, 4}, 1, 2, 3, 4)}})
-	if !apierr.Is(err, apierr.InvalidShape) {
+	if !apierr.Is(err, apierr.InvalidShape) || !strings.HasSuffix(err.Error(), "Expected: (1,3); Actual: (1,4); input name: in") {
 		t.Errorf("wrong shape: %v", err)
 	}
 	if models.leased.Load() != 0 || models.pinned.Load() != 0 {
