@@ -139,8 +139,14 @@ func (r *Registry) Apply(ctx context.Context, pipelines []config.Pipeline) bool 
 func (r *Registry) revalidate(ctx context.Context, d *definition) bool {
 	cur, done := d.graph.take()
 	done()
-	if cur != nil && cur.key == r.keyOf(d.cfg) {
-		return false
+	if cur != nil {
+		key, loading := r.keyOf(d.cfg)
+		// A model version that is being loaded again (e.g. while its
+		// restarted plugin takes it back) keeps the pipeline as it is: its
+		// requests wait for the version as a model's requests do.
+		if key == cur.key || loading {
+			return false
+		}
 	}
 	log := r.log.WithField("pipeline", d.cfg.Name)
 	v := d.mod.Versions()[0]
@@ -167,8 +173,9 @@ func (r *Registry) revalidate(ctx context.Context, d *definition) bool {
 }
 
 // keyOf fingerprints the model versions a definition's nodes would use
-// now, as validate records them in a graph's key.
-func (r *Registry) keyOf(cfg config.Pipeline) string {
+// now, as validate records them in a graph's key; loading reports a model
+// version that is loading without error.
+func (r *Registry) keyOf(cfg config.Pipeline) (key string, loading bool) {
 	var keys []string
 	for _, n := range cfg.Nodes {
 		if n.Kind != config.NodeModel {
@@ -176,11 +183,11 @@ func (r *Registry) keyOf(cfg config.Pipeline) string {
 		}
 		m, err := r.models.Describe(n.ModelName, n.Version)
 		if err != nil {
-			return "\x00missing"
+			return "\x00missing", apierr.Is(err, apierr.ModelVersionNotLoadedYet)
 		}
 		keys = append(keys, modelKey(n.ModelName, m.Key))
 	}
-	return joinKeys(keys)
+	return joinKeys(keys), false
 }
 
 // runner serves a request on the definition's current graph.
@@ -213,7 +220,10 @@ func (r *Registry) Close() {
 // ManagerModels gives pipelines the model manager's models.
 type ManagerModels struct{ M *modelmanager.Manager }
 
-// Describe finds the AVAILABLE version a node uses.
+// Describe finds the AVAILABLE version a node uses (version 0: the
+// highest AVAILABLE one). A version being loaded again without error
+// (a restarted plugin taking it back) gives MODEL_VERSION_NOT_LOADED_YET;
+// a failed or retired one, or none, MODEL_VERSION_MISSING.
 func (m ManagerModels) Describe(name string, version int64) (*Model, error) {
 	mod, err := m.M.Model(name)
 	if err != nil {
@@ -222,11 +232,24 @@ func (m ManagerModels) Describe(name string, version int64) (*Model, error) {
 	if mod.IsGraph() {
 		return nil, apierr.New(apierr.ModelNameMissing)
 	}
-	v, err := m.M.Available(name, version)
-	if err != nil {
-		return nil, err
+	loading := false
+	vs := mod.Versions()
+	for i := len(vs) - 1; i >= 0; i-- {
+		v := vs[i]
+		if version != 0 && v.Number != version {
+			continue
+		}
+		switch st, code := v.Status(); {
+		case st == modelmanager.StateAvailable:
+			return &Model{Info: v.Info(), Dynamic: !v.FixedShapes(), Stateful: v.Stateful(), Key: v}, nil
+		case (st == modelmanager.StateLoading || st == modelmanager.StateStart) && code == modelmanager.ErrOK:
+			loading = true
+		}
 	}
-	return &Model{Info: v.Info(), Dynamic: !v.FixedShapes(), Stateful: v.Stateful(), Key: v}, nil
+	if loading {
+		return nil, apierr.New(apierr.ModelVersionNotLoadedYet)
+	}
+	return nil, apierr.New(apierr.ModelVersionMissing)
 }
 
 // Acquire pins the version a node uses for one request.
