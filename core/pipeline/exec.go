@@ -25,6 +25,9 @@ type value struct {
 	shape []int64
 	data  []byte
 	in    *tensor.Input // a request input passed on whole (no copy)
+	// arena locates data in a plugin's arena (a model node's output, or
+	// a shard of one); nil otherwise.
+	arena *tensor.ArenaRef
 }
 
 // instance is one run of a node (one shard path).
@@ -319,7 +322,7 @@ func (x *execution) instance(ctx context.Context, i int, p []int) error {
 		if err != nil {
 			return err
 		}
-		in := tensor.Input{Name: e.input, DType: v.dtype, Shape: v.shape, Raw: v.data, HasRaw: true}
+		in := tensor.Input{Name: e.input, DType: v.dtype, Shape: v.shape, Raw: v.data, HasRaw: true, Arena: v.arena}
 		switch {
 		case v.in != nil:
 			in = *v.in
@@ -345,7 +348,7 @@ func (x *execution) instance(ctx context.Context, i int, p []int) error {
 	}
 	in := &instance{outs: make(map[string]value, len(resp.Outputs)), resp: resp}
 	for _, o := range resp.Outputs {
-		in.outs[o.Name] = value{dtype: o.DType, shape: o.Shape, data: o.Data}
+		in.outs[o.Name] = value{dtype: o.DType, shape: o.Shape, data: o.Data, arena: o.Arena}
 	}
 	r.mu.Lock()
 	r.inst[pathKey(p)] = in
@@ -405,6 +408,9 @@ func shard(v value, n, k int) (value, error) {
 	if v.dtype != device.String {
 		size := len(v.data) / n
 		out.data = v.data[k*size : (k+1)*size]
+		if v.arena != nil {
+			out.arena = &tensor.ArenaRef{Owner: v.arena.Owner, Offset: v.arena.Offset + uint64(k*size)}
+		}
 		return out, nil
 	}
 	elems, err := tensor.SplitStrings(v.data, "shard")
