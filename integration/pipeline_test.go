@@ -9,7 +9,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -479,5 +481,48 @@ func TestPipelineDocs(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), ex.expect) {
 			t.Errorf("%s: %v: output lacks %q:\n%s", ex.script, err, ex.expect, out)
 		}
+	}
+}
+
+// TestPipelinePluginCrash kills the CPU plugin under a served pipeline,
+// with the watcher polling every second: its requests run again once the
+// restarted plugin has the models, and the pipeline stays AVAILABLE
+// (core/pipeline's TestRegistryKeepsPipelinesOfLoadingModels covers a
+// poll that lands while the models load again).
+func TestPipelinePluginCrash(t *testing.T) {
+	dir := t.TempDir()
+	pipelineModels(t, dir)
+	cfg := filepath.Join(dir, "config.json")
+	writeConfig(t, cfg, fmt.Sprintf(`{"model_config_list": %s, "pipeline_config_list": [%s, %s]}`, pipelineModelList(dir), demuxPipe, branchesPipe))
+	s := startArgs(t, "--config_path", cfg, "--file_system_poll_wait_seconds", "1")
+	kc := kpb.NewGRPCInferenceServiceClient(s.conn)
+	x := pipelineInput()
+	wantResult, _ := wantDemux(x)
+	infer := func() error {
+		kr, err := kc.ModelInfer(ctx(t), &kpb.ModelInferRequest{ModelName: "demux", Inputs: []*inT{{Name: "in", Datatype: "FP32", Shape: []int64{1, 10}}}, RawInputContents: [][]byte{f32bytes(x...)}})
+		if err == nil && !equal(f32s(kr.RawOutputContents[0]), wantResult) {
+			t.Errorf("wrong result after the crash: %v", f32s(kr.RawOutputContents[0]))
+		}
+		return err
+	}
+	if err := infer(); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pluginPid(t, s), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a pipeline request after the plugin restart", func() (bool, string) {
+		err := infer()
+		return err == nil, fmt.Sprint(err)
+	})
+	time.Sleep(1500 * time.Millisecond) // a poll or more after the restart
+	if st := versionStates(t, s); st["demux"] != "1:AVAILABLE" || st["branches"] != "1:AVAILABLE" {
+		t.Errorf("after the restart: %v", st)
+	}
+	if strings.Contains(s.log(), "pipeline definition validation failed") {
+		t.Errorf("a plugin restart failed a pipeline's validation:\n%s", grepLines(s.log(), "validation failed"))
+	}
+	if err := infer(); err != nil {
+		t.Error(err)
 	}
 }

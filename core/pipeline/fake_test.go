@@ -25,12 +25,16 @@ type fakeModel struct {
 
 type fakeModels struct {
 	m        map[string]*fakeModel
+	loading  map[string]bool // models being loaded again (NOT_LOADED_YET)
 	pinned   atomic.Int64 // pins not released
 	leased   atomic.Int64 // responses not released
 	released atomic.Int64
 }
 
 func (f *fakeModels) Describe(name string, _ int64) (*Model, error) {
+	if f.loading[name] {
+		return nil, apierr.New(apierr.ModelVersionNotLoadedYet)
+	}
 	m, ok := f.m[name]
 	if !ok {
 		return nil, apierr.New(apierr.ModelNameMissing)

@@ -108,3 +108,30 @@ func TestRegistryLifecycle(t *testing.T) {
 		t.Errorf("%d pinned, %d leased", models.pinned.Load(), models.leased.Load())
 	}
 }
+
+// TestRegistryKeepsPipelinesOfLoadingModels: a reload that finds a model
+// being loaded again (its plugin restarting) leaves its pipelines serving.
+func TestRegistryKeepsPipelinesOfLoadingModels(t *testing.T) {
+	ctx := context.Background()
+	mgr := modelmanager.New(nil, logrus.NewEntry(logrus.New()))
+	models := testModels(t)
+	r := New(mgr, nil, logrus.NewEntry(logrus.New()))
+	r.models = models
+	r.Apply(ctx, []config.Pipeline{basePipeline()})
+	models.loading = map[string]bool{"dbl": true}
+	if r.Apply(ctx, []config.Pipeline{basePipeline()}) {
+		t.Error("a loading model changed the pipeline")
+	}
+	mod, _ := mgr.Model("p")
+	if s, _ := mod.Versions()[0].Status(); s != modelmanager.StateAvailable {
+		t.Errorf("state %v", s)
+	}
+	// A new definition cannot be validated while the model loads.
+	q := basePipeline()
+	q.Name = "q"
+	r.Apply(ctx, []config.Pipeline{basePipeline(), q})
+	mod, _ = mgr.Model("q")
+	if s, c := mod.Versions()[0].Status(); s != modelmanager.StateLoading || c != modelmanager.ErrFailedPrecondition {
+		t.Errorf("q: %v %v", s, c)
+	}
+}
