@@ -26,8 +26,8 @@ type fakeModel struct {
 type fakeModels struct {
 	m        map[string]*fakeModel
 	loading  map[string]bool // models being loaded again (NOT_LOADED_YET)
-	pinned   atomic.Int64 // pins not released
-	leased   atomic.Int64 // responses not released
+	pinned   atomic.Int64    // pins not released
+	leased   atomic.Int64    // responses not released
 	released atomic.Int64
 }
 
