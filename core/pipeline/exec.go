@@ -280,7 +280,8 @@ func (x *execution) node(ctx context.Context, i int) {
 			}
 		}
 	}()
-	if ctx.Err() != nil {
+	if err := ctx.Err(); err != nil {
+		x.fail(apierr.Wrap(apierr.InternalError, err, "pipeline %s: node %s not run: %v", x.g.name, nd.name, err))
 		return
 	}
 	r.paths = x.pathsOf(nd)
@@ -349,6 +350,17 @@ func (x *execution) instance(ctx context.Context, i int, p []int) error {
 	in := &instance{outs: make(map[string]value, len(resp.Outputs)), resp: resp}
 	for _, o := range resp.Outputs {
 		in.outs[o.Name] = value{dtype: o.DType, shape: o.Shape, data: o.Data, arena: o.Arena}
+	}
+	// Consumers may name an output by one of its aliases (an IR tensor's
+	// further names); the answer uses its name.
+	for _, name := range nd.outputs {
+		if _, ok := in.outs[name]; !ok {
+			if t := tensorOf(nd.info.Outputs, name); t != nil {
+				if v, ok := in.outs[t.Name]; ok {
+					in.outs[name] = v
+				}
+			}
+		}
 	}
 	r.mu.Lock()
 	r.inst[pathKey(p)] = in
