@@ -206,7 +206,7 @@ func (v *Version) response(inst *pluginhost.Instance, resp *device.InferResponse
 			return nil, apierr.Wrap(apierr.InternalError, err, "output %s", name)
 		}
 		outs[i] = tensor.Output{Name: name, DType: o.DType, Shape: o.Shape, Data: data, Length: o.Length,
-			Arena: &tensor.ArenaRef{Owner: inst, Offset: o.Offset}}
+			Arena: tensor.ArenaRef{Owner: inst, Offset: o.Offset}}
 	}
 	if sequence {
 		outs = append(outs, sequenceOutput(resp.SequenceID))

@@ -349,7 +349,11 @@ func (x *execution) instance(ctx context.Context, i int, p []int) error {
 	}
 	in := &instance{outs: make(map[string]value, len(resp.Outputs)), resp: resp}
 	for _, o := range resp.Outputs {
-		in.outs[o.Name] = value{dtype: o.DType, shape: o.Shape, data: o.Data, arena: o.Arena}
+		v := value{dtype: o.DType, shape: o.Shape, data: o.Data}
+		if o.Arena.Owner != nil {
+			v.arena = &tensor.ArenaRef{Owner: o.Arena.Owner, Offset: o.Arena.Offset}
+		}
+		in.outs[o.Name] = v
 	}
 	// Consumers may name an output by one of its aliases (an IR tensor's
 	// further names); the answer uses its name.

@@ -195,9 +195,9 @@ type Output struct {
 	// Sequence marks the sequence_id output of a stateful model (TF
 	// Serving's gRPC API writes it in uint64_val, as OVMS does).
 	Sequence bool
-	// Arena locates Data in its plugin's arena; nil when it lies
-	// elsewhere.
-	Arena *ArenaRef
+	// Arena locates Data in its plugin's arena; Owner is nil when it lies
+	// elsewhere. (A value: setting it costs the request path nothing.)
+	Arena ArenaRef
 }
 
 // Strings splits a string output into its elements (views into Data).
