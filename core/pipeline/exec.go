@@ -285,6 +285,12 @@ func (x *execution) node(ctx context.Context, i int) {
 		return
 	}
 	r.paths = x.pathsOf(nd)
+	if len(r.paths) == 1 { // no shards: no further goroutine
+		if err := x.instance(ctx, i, r.paths[0]); err != nil {
+			x.fail(err)
+		}
+		return
+	}
 	var wg sync.WaitGroup
 	for _, p := range r.paths {
 		wg.Add(1)
