@@ -226,6 +226,9 @@ func validate(ctx context.Context, cfg config.Pipeline, models Models, opener No
 				return nil, invalid(StatusInvalidNodeLibrary, "pipeline: %s; node: %s; library: %s: %v", cfg.Name, c.Name, c.LibraryName, err)
 			}
 			n.custom, n.info = cn, cn.Info()
+			if n.info == nil {
+				return nil, invalid(StatusInvalidNodeLibrary, "pipeline: %s; node: %s; library: %s reports no inputs and outputs", cfg.Name, c.Name, c.LibraryName)
+			}
 		}
 	}
 	// Gathers.
