@@ -278,6 +278,8 @@ func brokenPipelines() (defs []string, want map[string]string) {
 	spreadIn := src("x", "request", "in")
 	add("demux_batch", "Batch size >= 2 is not allowed when demultiplexer is used", []string{
 		node("s", "spread", spreadIn, alias("y", "c"), `"demultiply_count": 3`), node("w", "wide", src("x", "s", "c"), alias("y", "w"))}, src("out", "w", "w"))
+	add("demux_count", "Demultiplication count does not match tensor first dimension", []string{
+		node("s", "spread", spreadIn, alias("y", "c"), `"demultiply_count": 4`), node("d", "dummy", src("b", "s", "c"), alias("a", "d"))}, src("out", "d", "d"))
 	add("gather_not_demux", "Gather node refers to node that isn't demultiplexer", []string{ok, node("c", "dummy", src("b", "a", "a"), alias("a", "c"), `"gather_from_node": "a"`)}, src("out", "c", "c"))
 	add("gather_entry", "Gathering from entry node is not allowed", []string{node("a", "dummy", in, alias("a", "a"), `"gather_from_node": "request"`)}, out)
 	add("gather_missing", "Gather node refers to not existing node", []string{node("a", "dummy", in, alias("a", "a"), `"gather_from_node": "zz"`)}, out)

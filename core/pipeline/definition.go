@@ -93,6 +93,7 @@ const (
 	StatusGatherFromNotDemultiplexer    Status = "Gather node refers to node that isn't demultiplexer"
 	StatusGatherFromEntry               Status = "Gathering from entry node is not allowed"
 	StatusNotEnoughDimsToDemultiply     Status = "Pipeline has not enough shape dimensions to demultiply"
+	StatusDemultiplyCountMismatch       Status = "Demultiplication count does not match tensor first dimension"
 	StatusWrongDemuxGatherOrder         Status = "Demultiplexer and gather nodes are not in LIFO order"
 	StatusAmbiguousInputMetadata        Status = "Multiple nodes connected to the same pipeline input require different tensor metadata"
 	StatusDynamicParametersOnSubscribed Status = "Requested dynamic parameters but model is used in pipeline"
@@ -483,13 +484,35 @@ func (g *graph) shapeAt(src int, t device.TensorInfo, consumer *node) []int64 {
 // the pipeline's metadata.
 func (g *graph) checkTensors() error {
 	entry := g.nodes[0]
-	for _, nd := range g.nodes[1:] {
+	// OVMS checks every output of a demultiplexer: at least 3 dimensions
+	// (the shards, then a batch), and a static first one equal to a fixed
+	// count.
+	demuxes := entry.demux != 0
+	for _, nd := range g.nodes[1 : len(g.nodes)-1] {
 		if nd.demux == 0 {
 			continue
 		}
-		for _, item := range nd.outputs {
-			if t := tensorOf(nd.info.Outputs, item); t != nil && len(t.Shape) < 2 {
-				return invalid(StatusNotEnoughDimsToDemultiply, "pipeline: %s; node: %s; output: %s", g.name, nd.name, item)
+		demuxes = true
+		for _, t := range nd.info.Outputs {
+			if len(t.Shape) < 3 {
+				return invalid(StatusNotEnoughDimsToDemultiply, "pipeline: %s; node: %s; output: %s; dimensions: %d", g.name, nd.name, t.Name, len(t.Shape))
+			}
+			if nd.demux > 0 && t.Shape[0] >= 0 && t.Shape[0] != int64(nd.demux) {
+				return invalid(StatusDemultiplyCountMismatch, "pipeline: %s; node: %s; output: %s; demultiply_count: %d; first dimension: %d", g.name, nd.name, t.Name, nd.demux, t.Shape[0])
+			}
+		}
+	}
+	// In a pipeline that demultiplies, no node but a gathering one takes
+	// a batch of 2 or more.
+	if demuxes {
+		for _, nd := range g.nodes[1 : len(g.nodes)-1] {
+			if nd.gather >= 0 {
+				continue
+			}
+			for _, t := range nd.info.Inputs {
+				if len(t.Shape) > 0 && t.Shape[0] >= 2 {
+					return invalid(StatusDemultiplexerBatch, "pipeline: %s; node: %s; input: %s; shape: %s", g.name, nd.name, t.Name, (&device.TensorInfo{Shape: t.Shape}).ShapeString())
+				}
 			}
 		}
 	}
@@ -501,9 +524,6 @@ func (g *graph) checkTensors() error {
 				continue
 			}
 			want := tensorOf(nd.info.Inputs, e.input)
-			if len(nd.stack) > 0 && nd.kind == config.NodeModel && len(want.Shape) > 0 && want.Shape[0] > 1 {
-				return invalid(StatusDemultiplexerBatch, "pipeline: %s; node: %s; input: %s", g.name, nd.name, e.input)
-			}
 			if e.src == 0 {
 				// The request's tensor: what the consumer needs, plus the
 				// shard dimension when the pipeline demultiplexes.

@@ -157,6 +157,10 @@ func TestValidationErrors(t *testing.T) {
 			p.Nodes[0] = dl("a", "flat", conn("x", "request", "in"))
 			p.Nodes[0].DemultiplyCount = 3
 		}, StatusNotEnoughDimsToDemultiply},
+		{"demultiply count against a static first dimension", func(p *config.Pipeline) {
+			p.Nodes[0] = dl("a", "spread", conn("x", "request", "in"))
+			p.Nodes[0].DemultiplyCount = 4
+		}, StatusDemultiplyCountMismatch},
 		{"ambiguous input metadata", func(p *config.Pipeline) {
 			p.Nodes = append(p.Nodes, dl("c", "wide4", conn("x", "request", "in")))
 			p.Outputs = append(p.Outputs, conn("out2", "c", "c_out"))

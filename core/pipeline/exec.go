@@ -237,19 +237,22 @@ func materialize(in *tensor.Input) ([]byte, error) {
 // shardCount checks a demultiplexer's outputs and returns their shared
 // first dimension.
 func shardCount(nd *node, outs map[string]value) (int, error) {
+	// OVMS's order (Node::demultiplyOutputs): the shard limit, then per
+	// tensor at least 3 dimensions and a first one equal to a fixed count.
 	n := -1
 	for name, v := range outs {
-		if len(v.shape) < 1 {
-			return 0, apierr.Newf(apierr.PipelineWrongNumberOfDimensionsToDemultiply, "node: %s; output: %s", nd.name, name)
+		if len(v.shape) > 0 && v.shape[0] > maxDynamicShards {
+			return 0, apierr.Newf(apierr.PipelineTooLargeDimensionSizeToDemultiply, "node: %s; output: %s; Allowed: %d; Actual: %d", nd.name, name, maxDynamicShards, v.shape[0])
+		}
+		if len(v.shape) < 3 {
+			return 0, apierr.Newf(apierr.PipelineWrongNumberOfDimensionsToDemultiply, "node: %s; output: %s; Must be at least 3; Actual: %d", nd.name, name, len(v.shape))
 		}
 		d := int(v.shape[0])
 		switch {
 		case nd.demux > 0 && d != nd.demux:
-			return 0, apierr.Newf(apierr.PipelineDemultiplyCountDoesNotMatchTensorShardCount, "node: %s; output: %s; Expected: %d; Actual: %d", nd.name, name, nd.demux, d)
-		case nd.demux < 0 && d > maxDynamicShards:
-			return 0, apierr.Newf(apierr.PipelineTooLargeDimensionSizeToDemultiply, "node: %s; output: %s; Allowed: %d; Actual: %d", nd.name, name, maxDynamicShards, d)
+			return 0, apierr.Newf(apierr.PipelineWrongDimensionSizeToDemultiply, "node: %s; output: %s; Expected: %d; Actual: %d", nd.name, name, nd.demux, d)
 		case n >= 0 && d != n:
-			return 0, apierr.Newf(apierr.PipelineDemultiplyCountDoesNotMatchTensorShardCount, "node: %s; outputs differ in their first dimension", nd.name)
+			return 0, apierr.Newf(apierr.PipelineWrongDimensionSizeToDemultiply, "node: %s; output: %s; Expected: %d; Actual: %d", nd.name, name, n, d)
 		}
 		n = d
 	}
