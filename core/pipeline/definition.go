@@ -259,6 +259,16 @@ func validate(ctx context.Context, cfg config.Pipeline, models Models, opener No
 			if src == len(nodes)-1 {
 				return invalid(StatusExitUsedAsDependency, "pipeline: %s; node: %s", cfg.Name, n.name)
 			}
+			// OVMS's order: the input is marked connected first, then the
+			// data source is checked.
+			if !isExit {
+				if tensorOf(n.info.Inputs, c.Name) == nil {
+					return invalid(StatusMissingModelInput, "pipeline: %s; node: %s; missing input: %s", cfg.Name, n.name, c.Name)
+				}
+				if seen[c.Name] {
+					return invalid(StatusInputMultipleSources, "pipeline: %s; node: %s; input: %s", cfg.Name, n.name, c.Name)
+				}
+			}
 			e := edge{input: c.Name, src: src, item: c.Item, alias: c.Item}
 			if src != 0 {
 				item, ok := aliasOf(cfg.Nodes[src-1], c.Item)
@@ -272,13 +282,8 @@ func validate(ctx context.Context, cfg config.Pipeline, models Models, opener No
 			} else if !slices.Contains(cfg.Inputs, c.Item) {
 				return invalid(StatusMissingDataSource, "pipeline: %s; node: %s; missing pipeline input: %s", cfg.Name, n.name, c.Item)
 			}
-			if !isExit {
-				if tensorOf(n.info.Inputs, c.Name) == nil {
-					return invalid(StatusMissingModelInput, "pipeline: %s; node: %s; missing input: %s", cfg.Name, n.name, c.Name)
-				}
-			}
-			if seen[c.Name] {
-				return invalid(StatusInputMultipleSources, "pipeline: %s; node: %s; input: %s", cfg.Name, n.name, c.Name)
+			if isExit && seen[c.Name] {
+				return invalid(StatusInputMultipleSources, "pipeline: %s; output: %s", cfg.Name, c.Name)
 			}
 			seen[c.Name] = true
 			n.inputs = append(n.inputs, e)
