@@ -528,3 +528,55 @@ func TestPipelinePluginCrash(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestPipelineTensorsStayInPluginArena checks, from the CPU plugin's own
+// request log, that the join node of the branches pipeline reads the two
+// dummy nodes' outputs where the plugin wrote them (its half of the
+// arena), while the request's input was written into the host's half.
+func TestPipelineTensorsStayInPluginArena(t *testing.T) {
+	dir := t.TempDir()
+	pipelineModels(t, dir)
+	cfg := filepath.Join(dir, "config.json")
+	writeConfig(t, cfg, fmt.Sprintf(`{"model_config_list": %s, "pipeline_config_list": [%s]}`, pipelineModelList(dir), branchesPipe))
+	const arenaMB = 64
+	s := startArgs(t, "--config_path", cfg, "--plugin_arena_mb", fmt.Sprint(arenaMB), "--log_level", "DEBUG")
+	kc := kpb.NewGRPCInferenceServiceClient(s.conn)
+	if _, err := kc.ModelInfer(ctx(t), &kpb.ModelInferRequest{ModelName: "branches", Inputs: []*inT{{Name: "in", Datatype: "FP32", Shape: []int64{1, 10}}}, RawInputContents: [][]byte{f32bytes(seq(10, 0)...)}}); err != nil {
+		t.Fatal(err)
+	}
+	split := uint64(arenaMB<<20) / 2 // the host's half, then the plugin's
+	offsets := func(model string) []uint64 {
+		var out []uint64
+		re := regexp.MustCompile(`:arena\[(\d+),\+\d+\]`)
+		var lines string
+		eventually(t, "the plugin's log of "+model, func() (bool, string) {
+			lines = grepLines(s.log(), "model="+model+" ")
+			return strings.Contains(lines, "infer request"), s.log()
+		})
+		for _, l := range strings.Split(lines, "\n") {
+			if !strings.Contains(l, "infer request") {
+				continue
+			}
+			for _, m := range re.FindAllStringSubmatch(l, -1) {
+				var off uint64
+				fmt.Sscan(m[1], &off)
+				out = append(out, off)
+			}
+		}
+		return out
+	}
+	dummy, add := offsets("dummy"), offsets("add")
+	if len(dummy) != 2 || len(add) != 2 {
+		t.Fatalf("inputs logged: dummy %v, add %v", dummy, add)
+	}
+	for _, off := range dummy {
+		if off >= split {
+			t.Errorf("the request's input at %d is not in the host's half (< %d)", off, split)
+		}
+	}
+	for _, off := range add {
+		if off < split {
+			t.Errorf("the join node's input at %d was copied into the host's half (< %d), not read in place", off, split)
+		}
+	}
+}
