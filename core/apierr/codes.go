@@ -93,6 +93,13 @@ const (
 	SequenceTerminated
 	SpecialInputNoTensorShape
 	MaxSequenceNumberReached
+	PipelineDefinitionNotLoadedYet
+	PipelineDefinitionNotLoadedAnymore
+	PipelineDemultiplexerNoResults
+	PipelineWrongNumberOfDimensionsToDemultiply
+	PipelineWrongDimensionSizeToDemultiply
+	PipelineTooLargeDimensionSizeToDemultiply
+	PipelineInconsistentShardDimensions
 )
 
 type info struct {
@@ -192,6 +199,14 @@ var table = map[Code]info{
 	SequenceTerminated:          {"Sequence last request is being processed and it's not available anymore", codes.FailedPrecondition, http.StatusPreconditionFailed},
 	SpecialInputNoTensorShape:   {"Special input proto does not contain tensor shape information", codes.InvalidArgument, http.StatusBadRequest},
 	MaxSequenceNumberReached:    {"Max sequence number has been reached. Could not create new sequence.", codes.Unavailable, http.StatusServiceUnavailable},
+	// DAG pipelines (the state ones as ModelVersionNotLoadedYet/Anymore).
+	PipelineDefinitionNotLoadedYet:              {"Pipeline is not loaded yet", codes.Unavailable, http.StatusNotFound},
+	PipelineDefinitionNotLoadedAnymore:          {"Pipeline is retired", codes.NotFound, http.StatusNotFound},
+	PipelineDemultiplexerNoResults:              {"Pipeline execution aborted due to no content from custom node", codes.Aborted, http.StatusNoContent},
+	PipelineWrongNumberOfDimensionsToDemultiply: {"Wrong number of dimensions in a tensor to be sharded", codes.FailedPrecondition, http.StatusPreconditionFailed},
+	PipelineTooLargeDimensionSizeToDemultiply:   {"Too large dynamic demultiplication requested.", codes.FailedPrecondition, http.StatusPreconditionFailed},
+	PipelineWrongDimensionSizeToDemultiply:      {"Wrong dimension size. Should match demultiply count", codes.FailedPrecondition, http.StatusPreconditionFailed},
+	PipelineInconsistentShardDimensions:         {"Gathered tensor shards dimensions are different", codes.FailedPrecondition, http.StatusPreconditionFailed},
 	// API keys (docs/security.md): one message for a missing and a wrong
 	// key, so that an answer never tells whether a key exists.
 	Unauthenticated:  {"Unauthenticated: a valid API key is required", codes.Unauthenticated, http.StatusUnauthorized},

@@ -32,6 +32,10 @@ type File struct {
 	// Models are the model_config_list entries that passed the semantic
 	// checks, in file order, with base paths resolved.
 	Models []Model
+	// Pipelines are the pipeline_config_list entries (DAGs) that passed
+	// the file-level checks, in file order (core/pipeline validates them
+	// against the models).
+	Pipelines []Pipeline
 	// Problems are entries skipped by the semantic checks (each model
 	// problem skips that model only, as in OVMS).
 	Problems []Problem

@@ -14,9 +14,7 @@ type fileDoc struct {
 	ModelConfigList []struct {
 		Config modelEntry `json:"config"`
 	} `json:"model_config_list"`
-	PipelineConfigList []struct {
-		Name string `json:"name"`
-	} `json:"pipeline_config_list"`
+	PipelineConfigList          []pipelineEntry    `json:"pipeline_config_list"`
 	CustomNodeLibraryConfigList []nodeLibraryEntry `json:"custom_node_library_config_list"`
 	CustomLoaderConfigList      []loaderEntry      `json:"custom_loader_config_list"`
 	MediapipeConfigList         []struct {
@@ -59,10 +57,7 @@ const maxNireq = 100000
 // apply turns the document into f's models, skipping entries that fail the
 // semantic checks (each a Problem) and noting accepted-but-inert settings.
 func (d *fileDoc) apply(f *File, dir string) {
-	pipelines := map[string]bool{}
-	for _, p := range d.PipelineConfigList {
-		pipelines[p.Name] = true
-	}
+	pipelines := map[string]bool{} // graph names a model may not take
 	for _, m := range d.MediapipeConfigList {
 		pipelines[m.Name] = true
 	}
@@ -70,9 +65,6 @@ func (d *fileDoc) apply(f *File, dir string) {
 		f.Warnings = append(f.Warnings, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
 	}
 	loaders := d.customLoaders(dir, warn)
-	if len(d.PipelineConfigList) > 0 {
-		warn("/pipeline_config_list", "DAG pipelines are not served yet; %d pipeline(s) ignored", len(d.PipelineConfigList))
-	}
 	if len(d.MediapipeConfigList) > 0 {
 		warn("/mediapipe_config_list", "MediaPipe graphs are not served by ovms; %d graph(s) ignored", len(d.MediapipeConfigList))
 	}
@@ -106,6 +98,7 @@ func (d *fileDoc) apply(f *File, dir string) {
 		seen[c.Name] = true
 		f.Models = append(f.Models, m)
 	}
+	applyPipelines(d.PipelineConfigList, f, seen, warn)
 }
 
 // model checks one entry and builds its Model.

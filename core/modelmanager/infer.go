@@ -107,6 +107,12 @@ func (v *Version) infer(ctx context.Context, req *tensor.Request, at attempt) (*
 			refs[i] = device.TensorRef{Name: v.names.in(in.Name), DType: in.DType, Shape: in.Shape, Offset: in.Shm.Offset, Length: in.Shm.Size, Region: id}
 			continue
 		}
+		if in.Arena != nil && in.Arena.Owner == inst && in.HasRaw && in.RawParts == nil && in.DType != device.String {
+			// Already in this plugin's arena (the previous pipeline node's
+			// output, leased until the pipeline is done with it): no copy.
+			refs[i] = device.TensorRef{Name: v.names.in(in.Name), DType: in.DType, Shape: in.Shape, Offset: in.Arena.Offset, Length: uint64(len(in.Raw))}
+			continue
+		}
 		n := in.ByteSize(in.DType)
 		off, err := zone.Alloc(n)
 		if err != nil {
@@ -199,7 +205,8 @@ func (v *Version) response(inst *pluginhost.Instance, resp *device.InferResponse
 			release()
 			return nil, apierr.Wrap(apierr.InternalError, err, "output %s", name)
 		}
-		outs[i] = tensor.Output{Name: name, DType: o.DType, Shape: o.Shape, Data: data, Length: o.Length}
+		outs[i] = tensor.Output{Name: name, DType: o.DType, Shape: o.Shape, Data: data, Length: o.Length,
+			Arena: tensor.ArenaRef{Owner: inst, Offset: o.Offset}}
 	}
 	if sequence {
 		outs = append(outs, sequenceOutput(resp.SequenceID))

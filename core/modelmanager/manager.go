@@ -48,6 +48,7 @@ type Manager struct {
 	reconcileMu sync.Mutex
 	publishMu   sync.Mutex
 	models      atomic.Pointer[map[string]*Model] // replaced, never mutated
+	graphs      atomic.Pointer[map[string]*Model] // DAG pipelines (graph.go); replaced, never mutated
 	gens        map[string]uint64                 // model objects made per name (under reconcileMu)
 
 	cacheDir     string        // where remote versions are downloaded
@@ -97,9 +98,19 @@ func (m *Manager) SetLoadTimeout(d time.Duration) { m.loadTimeout = d }
 // stays ready even when some models failed to load).
 func (m *Manager) Ready() bool { return m.ready.Load() }
 
-// Model returns a model by name: MODEL_NAME_MISSING if unknown.
+// Model returns a model by name, or else the graph (DAG pipeline) of that
+// name: MODEL_NAME_MISSING if neither is known (OVMS's
+// PIPELINE_DEFINITION_NAME_MISSING has the same text). A model removed
+// from the configuration yields its name to a graph.
 func (m *Manager) Model(name string) (*Model, error) {
-	if mod, ok := (*m.models.Load())[name]; ok {
+	mod, ok := (*m.models.Load())[name]
+	if ok && !mod.retired.Load() {
+		return mod, nil
+	}
+	if g := m.graph(name); g != nil {
+		return g, nil
+	}
+	if ok {
 		return mod, nil
 	}
 	return nil, apierr.New(apierr.ModelNameMissing)
@@ -317,6 +328,10 @@ func (m *Manager) Available(name string, version int64) (*Version, error) {
 	switch s, _ := v.Status(); {
 	case s == StateAvailable:
 		return v, nil
+	case mod.graph && s >= StateUnloading:
+		return nil, apierr.New(apierr.PipelineDefinitionNotLoadedAnymore)
+	case mod.graph:
+		return nil, apierr.New(apierr.PipelineDefinitionNotLoadedYet)
 	case s >= StateUnloading:
 		return nil, apierr.New(apierr.ModelVersionNotLoadedAnymore)
 	default:

@@ -23,6 +23,7 @@ type Model struct {
 	log *logrus.Entry
 	gen uint64 // the manager's count of model objects made for this name's configurations
 
+	graph   bool        // a DAG pipeline (graph.go), not a model
 	retired atomic.Bool // removed from the configuration; its versions are END
 	listErr string      // the last version-listing failure (under mu), logged once
 	// retiredErr is the last failure to ask the custom loader for retired
@@ -107,6 +108,12 @@ func (m *Model) Available() []*Version {
 // Resolve finds the version a request asks for (0 = the default) without
 // pinning it: MODEL_VERSION_MISSING when it is not known.
 func (m *Model) Resolve(n int64) (*Version, error) {
+	if m.graph {
+		if vs := m.Versions(); len(vs) > 0 && (n == 0 || n == GraphVersion) {
+			return vs[0], nil
+		}
+		return nil, apierr.New(apierr.ModelVersionMissing)
+	}
 	var v *Version
 	if n == 0 {
 		v = m.Default()
@@ -123,6 +130,9 @@ func (m *Model) Resolve(n int64) (*Version, error) {
 // loading version as OVMS does (for the default version: the highest one
 // being loaded when none is AVAILABLE). The caller must call Release on it.
 func (m *Model) Acquire(ctx context.Context, n int64) (*Version, error) {
+	if m.graph {
+		return m.acquireGraph(ctx)
+	}
 	v, err := m.Resolve(n)
 	if err != nil && n == 0 {
 		if v = m.loadingDefault(); v != nil {

@@ -56,6 +56,9 @@ const maxUnsent = 3
 // recovery can drain and reload the version; it is taken again before
 // Infer returns.
 func (v *Version) Infer(ctx context.Context, req *tensor.Request) (*tensor.Response, error) {
+	if v.run != nil {
+		return v.graphInfer(ctx, req)
+	}
 	if v.stateful() {
 		if err := v.takeSequence(req); err != nil {
 			return nil, err

@@ -130,6 +130,9 @@ type Version struct {
 	counted, reserved []pluginhost.Key
 	// met is the version's metrics instruments; nil when metrics are off.
 	met *metrics.Version
+	// run serves the requests of a graph version (graph.go); nil for a
+	// model's.
+	run GraphRunner
 	// poison lists requests that crashed this version's plugin twice
 	// (poison.go).
 	poison poisonList

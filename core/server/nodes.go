@@ -6,6 +6,7 @@ import (
 	"github.com/ovmsgo/ovms/core/config"
 	"github.com/ovmsgo/ovms/core/customnode"
 	"github.com/ovmsgo/ovms/core/logging"
+	"github.com/ovmsgo/ovms/core/pipeline"
 	"github.com/ovmsgo/ovms/core/pluginhost"
 )
 
@@ -26,4 +27,16 @@ func (r *reloader) applyNodes(ctx context.Context, f *config.File) {
 	if err := r.nodes.Apply(ctx, f.NodeLibraries); err != nil {
 		r.log.WithError(err).Error("some custom node libraries did not start")
 	}
+}
+
+// nodeOpener opens the custom nodes of pipelines on the custom node host.
+type nodeOpener struct{ host *customnode.Host }
+
+// Open implements pipeline.NodeOpener.
+func (o nodeOpener) Open(ctx context.Context, library, node string, params map[string]string) (pipeline.Node, error) {
+	n, err := o.host.Open(ctx, library, node, params)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return n, nil
 }

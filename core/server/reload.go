@@ -16,6 +16,7 @@ import (
 	"github.com/ovmsgo/ovms/core/customnode"
 	"github.com/ovmsgo/ovms/core/metrics"
 	"github.com/ovmsgo/ovms/core/modelmanager"
+	"github.com/ovmsgo/ovms/core/pipeline"
 )
 
 // reloader keeps the served models in line with the configuration: the
@@ -32,9 +33,13 @@ type reloader struct {
 	mu      sync.Mutex
 	applied [sha256.Size]byte // hash of the config in force
 	current []config.Model    // its models
-	badHash [sha256.Size]byte // last hash that failed (logged once)
-	met     *metrics.Registry // counts reloads; nil: metrics off
-	nodes   *customnode.Host  // custom node libraries; nil: none
+	// pipes serves the file's pipelines (nil: none, as in single-model
+	// mode); pipelines are the ones in force.
+	pipes     *pipeline.Registry
+	pipelines []config.Pipeline
+	badHash   [sha256.Size]byte // last hash that failed (logged once)
+	met       *metrics.Registry // counts reloads; nil: metrics off
+	nodes     *customnode.Host  // custom node libraries; nil: none
 }
 
 // newReloader returns a reloader for cfg.
@@ -62,9 +67,12 @@ func (r *reloader) start(ctx context.Context) error {
 	}
 	r.report(f)
 	r.applyNodes(ctx, f)
-	r.applied, r.current = f.Hash, f.Models
+	r.applied, r.current, r.pipelines = f.Hash, f.Models, f.Pipelines
 	if err := r.models.Apply(ctx, f.Models); err != nil {
 		r.log.WithError(err).Error("some models failed to load; the others serve")
+	}
+	if r.pipes != nil {
+		r.pipes.Apply(ctx, r.pipelines)
 	}
 	return nil
 }
@@ -107,10 +115,15 @@ func (r *reloader) Reload(ctx context.Context) (bool, error) {
 			r.report(f)
 			r.applyNodes(ctx, f)
 			models, fileChanged = f.Models, true
-			r.applied, r.current = f.Hash, f.Models
+			r.applied, r.current, r.pipelines = f.Hash, f.Models, f.Pipelines
 		}
 	}
 	changed, err := r.models.Reconcile(ctx, models)
+	// Pipelines follow the models: new and changed definitions, and those
+	// whose models changed or went away, are validated again.
+	if r.pipes != nil && r.pipes.Apply(ctx, r.pipelines) {
+		changed = true
+	}
 	if fileChanged {
 		r.log.WithFields(logrus.Fields{"models": len(models), "goroutines": runtime.NumGoroutine()}).Info("configuration applied")
 	}

@@ -37,6 +37,7 @@ import (
 	"github.com/ovmsgo/ovms/core/logging"
 	"github.com/ovmsgo/ovms/core/metrics"
 	"github.com/ovmsgo/ovms/core/modelmanager"
+	"github.com/ovmsgo/ovms/core/pipeline"
 	"github.com/ovmsgo/ovms/core/pluginhost"
 	"github.com/ovmsgo/ovms/core/security"
 	"github.com/ovmsgo/ovms/core/tracing"
@@ -125,10 +126,15 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 	defer stopWatch()
 	go sec.Watch(watchCtx, logging.Component("security"))
 
+	// Pipelines are served through the model manager as graphs; their
+	// custom nodes run in the custom node libraries' processes.
 	rel := newReloader(cfg, models, logging.Component("config"))
 	rel.met = met
 	rel.nodes = newNodeHost(cfg, env)
 	defer rel.nodes.Close()
+	pipes := pipeline.New(models, nodeOpener{rel.nodes}, logging.Component("pipeline"))
+	defer pipes.Close()
+	rel.pipes = pipes
 	// Both ports are bound before either server starts, so that a port in
 	// use fails the start with one error and no server ever ran.
 	grpcLn, restLn, err := listen(cfg)

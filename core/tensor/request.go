@@ -47,6 +47,20 @@ type Input struct {
 	// declared shape allows and did not keep: the input then fails
 	// validation, and its messages count them too.
 	Excess uint64
+	// Arena, when set, says that Raw already lies in a device plugin's
+	// arena (a pipeline node's output passed to the next node): a model
+	// version served by that same plugin instance reads it there instead
+	// of copying it into a new input buffer.
+	Arena *ArenaRef
+}
+
+// ArenaRef locates tensor bytes in a device plugin's arena.
+type ArenaRef struct {
+	// Owner is the plugin instance whose arena holds the bytes (compared
+	// by identity).
+	Owner any
+	// Offset is where the bytes start in that arena.
+	Offset uint64
 }
 
 // StringCount is the number of strings the client sent (kept or not).
@@ -181,6 +195,9 @@ type Output struct {
 	// Sequence marks the sequence_id output of a stateful model (TF
 	// Serving's gRPC API writes it in uint64_val, as OVMS does).
 	Sequence bool
+	// Arena locates Data in its plugin's arena; Owner is nil when it lies
+	// elsewhere. (A value: setting it costs the request path nothing.)
+	Arena ArenaRef
 }
 
 // Strings splits a string output into its elements (views into Data).

@@ -281,7 +281,8 @@ func (s *server) resultInArena(lease uint64, msg []byte) ([]byte, error) {
 	dst, _ := s.arena.Bytes(off, uint64(len(msg)))
 	copy(dst, msg)
 	if v, ok := s.leases.Load(lease); ok {
-		s.leases.Store(lease, append(v.([]uint64), off))
+		e := v.(*leaseEntry)
+		s.leases.Store(lease, &leaseEntry{offs: append(e.offs, off), outputs: e.outputs})
 	}
 	loc := binary.LittleEndian.AppendUint64(nil, off)
 	return binary.LittleEndian.AppendUint64(loc, uint64(len(msg))), nil

@@ -179,3 +179,53 @@ func TestOutputOutsidePluginZoneIsRejected(t *testing.T) {
 		t.Fatalf("got %v, want Internal", err)
 	}
 }
+
+// TestInferTakesLeasedOutputsAsInputs: a part of an output still leased to
+// the host may be the next request's input (a pipeline's next node reads
+// it in place); once released it may not.
+func TestInferTakesLeasedOutputsAsInputs(t *testing.T) {
+	var arena *shm.Arena
+	mock := &host.Mock{InferF: func(_ context.Context, req *device.InferRequest) (*device.InferResponse, error) {
+		in := req.Inputs[0]
+		off, err := arena.PluginZone().Alloc(in.Length)
+		if err != nil {
+			return nil, err
+		}
+		src, _ := arena.Bytes(in.Offset, in.Length)
+		dst, _ := arena.Bytes(off, in.Length)
+		copy(dst, src)
+		return &device.InferResponse{Outputs: []device.TensorRef{{Name: "a", DType: device.Uint8, Shape: []int64{int64(in.Length)}, Offset: off, Length: in.Length}}}, nil
+	}}
+	c, a := connect(t, mock)
+	arena = a
+	off, err := arena.HostZone().Alloc(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := arena.Bytes(off, 4)
+	copy(b, []byte{1, 2, 3, 4})
+	first, err := c.Infer(context.Background(), &device.InferRequest{Inputs: []device.TensorRef{{Name: "b", DType: device.Uint8, Shape: []int64{4}, Offset: off, Length: 4}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := first.Outputs[0]
+	part := device.TensorRef{Name: "b", DType: device.Uint8, Shape: []int64{2}, Offset: out.Offset + 2, Length: 2}
+	second, err := c.Infer(context.Background(), &device.InferRequest{Inputs: []device.TensorRef{part}})
+	if err != nil {
+		t.Fatalf("a leased output as input: %v", err)
+	}
+	if got, _ := arena.Bytes(second.Outputs[0].Offset, 2); string(got) != string([]byte{3, 4}) {
+		t.Errorf("read %v", got)
+	}
+	beyond := part
+	beyond.Length = 3 // past the leased output
+	if _, err := c.Infer(context.Background(), &device.InferRequest{Inputs: []device.TensorRef{beyond}}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("past a leased output: %v", err)
+	}
+	if err := c.Release(context.Background(), first.Lease, second.Lease); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Infer(context.Background(), &device.InferRequest{Inputs: []device.TensorRef{part}}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("a released output as input: %v", err)
+	}
+}

@@ -26,7 +26,7 @@ type server struct {
 	regions *shm.RegionTable
 	log     *logrus.Entry
 	next    atomic.Uint64
-	leases  sync.Map     // uint64 -> []uint64
+	leases  sync.Map     // uint64 -> *lease
 	running atomic.Int64 // channel requests being answered
 }
 
@@ -88,6 +88,12 @@ func (s *server) Infer(ctx context.Context, req *devicev1.InferRequest) (*device
 		s.logRequest(req, inputs)
 	}
 	for _, in := range inputs {
+		// An input may also lie in one of this plugin's leased outputs,
+		// which the host passes on to the next model (a pipeline) without
+		// a copy.
+		if in.Region == 0 && s.arena.PluginZone().Contains(in.Offset, in.Length) && s.inLease(in) {
+			continue
+		}
 		if err := s.checkRef(in, "input"); err != nil {
 			return nil, err
 		}
@@ -106,12 +112,14 @@ func (s *server) Infer(ctx context.Context, req *devicev1.InferRequest) (*device
 		return nil, toStatus(err)
 	}
 	offs := make([]uint64, 0, len(resp.Outputs))
+	var leased []TensorRef
 	for _, out := range resp.Outputs {
 		switch {
 		case out.Region != 0 && placedWithin(out, placements):
 			continue // the host's memory: not leased
 		case out.Region == 0 && s.arena.PluginZone().Contains(out.Offset, out.Length):
 			offs = append(offs, out.Offset)
+			leased = append(leased, out)
 		default:
 			s.free(offs)
 			return nil, status.Errorf(codes.Internal, "device returned output %q outside the plugin zone and its placement", out.Name)
@@ -122,9 +130,31 @@ func (s *server) Infer(ctx context.Context, req *devicev1.InferRequest) (*device
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}
 	lease := s.next.Add(1)
-	s.leases.Store(lease, offs)
+	s.leases.Store(lease, &leaseEntry{offs: offs, outputs: leased})
 	return &devicev1.InferResponse{Outputs: refsToProto(resp.Outputs), Lease: lease, SequenceId: resp.SequenceID,
 		EngineStartUnixNano: resp.EngineStart, EngineEndUnixNano: resp.EngineEnd}, nil
+}
+
+// leaseEntry is one answer's outputs leased to the host.
+type leaseEntry struct {
+	offs    []uint64    // plugin-zone buffers to free on Release
+	outputs []TensorRef // the outputs in them
+}
+
+// inLease reports whether ref lies within an output leased to the host
+// now.
+func (s *server) inLease(ref TensorRef) bool {
+	found := false
+	s.leases.Range(func(_, v any) bool {
+		for _, o := range v.(*leaseEntry).outputs {
+			if ref.Offset >= o.Offset && ref.Length <= o.Length && ref.Offset-o.Offset <= o.Length-ref.Length {
+				found = true
+				return false
+			}
+		}
+		return true
+	})
+	return found
 }
 
 // checkRef checks that a tensor from the host lies in the host zone or in
@@ -191,7 +221,7 @@ func (s *server) Release(_ context.Context, req *devicev1.ReleaseRequest) (*devi
 func (s *server) release(lease uint64) bool {
 	v, ok := s.leases.LoadAndDelete(lease)
 	if ok {
-		s.free(v.([]uint64))
+		s.free(v.(*leaseEntry).offs)
 	}
 	return ok
 }

@@ -83,7 +83,7 @@ func (s *Server) configStatus(w http.ResponseWriter, r *http.Request) {
 func (s *Server) writeStatuses(w http.ResponseWriter, code int) {
 	var b bytes.Buffer
 	n := 0
-	for _, mod := range s.models.Models() {
+	for _, mod := range s.models.Servables() {
 		resp, err := tfs.Status(s.models, mod.Name, 0)
 		if err != nil {
 			continue // as OVMS: a model without a status is left out

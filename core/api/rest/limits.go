@@ -37,6 +37,9 @@ type ParseLimits struct {
 	// not reshape for requests; those with a static shape bound the
 	// values kept.
 	Inputs []device.TensorInfo
+	// Named refuses the no-named forms (a servable that is a DAG
+	// pipeline: OVMS does not take them for DAGs).
+	Named bool
 }
 
 // parseLimits is the ParseLimits of a request to version v (nil: the
@@ -46,6 +49,7 @@ func (s *Server) parseLimits(v *modelmanager.Version) ParseLimits {
 	if v != nil && v.FixedShapes() {
 		l.Inputs = v.Info().Inputs
 	}
+	l.Named = v != nil && v.IsGraph()
 	return l
 }
 

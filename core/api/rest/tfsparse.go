@@ -252,7 +252,7 @@ func (p *tfsParser) parseColumn(pos int) error {
 
 // parseNoNamed parses the whole array at pos as the model's only input.
 func (p *tfsParser) parseNoNamed(pos int, code apierr.Code) error {
-	if len(p.order) != 1 {
+	if len(p.order) != 1 || p.lim.Named {
 		return apierr.New(apierr.RestInputNotPreallocated)
 	}
 	p.c.Seek(pos)
