@@ -193,7 +193,11 @@ func (v *Version) response(inst *pluginhost.Instance, resp *device.InferResponse
 			logrus.WithError(err).WithFields(logrus.Fields{"model": v.Model, "version": v.Number}).Warn("releasing output buffers failed")
 		}
 	}
-	outs := make([]tensor.Output, len(resp.Outputs))
+	n := len(resp.Outputs)
+	if sequence {
+		n++ // room for the sequence_id output
+	}
+	outs := make([]tensor.Output, len(resp.Outputs), n)
 	for i, o := range resp.Outputs {
 		name := v.names.alias(o.Name)
 		if o.Region != 0 {

@@ -89,6 +89,27 @@ func NewTensorCopy(t ElementType, shape []int64, data []byte) (*Value, error) {
 	return v, nil
 }
 
+// NewZeroTensor allocates a tensor of zeros in C memory owned by the Value
+// (freed by Close), for tensors that outlive a request, such as the state
+// of a sequence: its Bytes stay valid and in place until Close.
+func NewZeroTensor(t ElementType, shape []int64) (*Value, error) {
+	need, err := checkDense(t, shape)
+	if err != nil {
+		return nil, err
+	}
+	mem := C.calloc(1, C.size_t(need+1))
+	if mem == nil {
+		return nil, errors.New("onnxruntime: new tensor: out of memory")
+	}
+	v, err := NewTensor(t, shape, mem, int(need))
+	if err != nil {
+		C.free(mem)
+		return nil, err
+	}
+	v.owned = mem
+	return v, nil
+}
+
 func checkDense(t ElementType, shape []int64) (int64, error) {
 	if t == String {
 		return 0, errors.New("onnxruntime: new tensor: string tensors need NewStringTensor")

@@ -45,8 +45,12 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 		}
 		defer finish()
 	}
-	inNames := make([]string, len(req.Inputs))
-	inputs := make([]*ort.Value, len(req.Inputs))
+	states := 0
+	if seq != nil {
+		states = len(m.seqs.slots)
+	}
+	inNames := make([]string, len(req.Inputs), len(req.Inputs)+states)
+	inputs := make([]*ort.Value, len(req.Inputs), len(req.Inputs)+states)
 	for i, in := range req.Inputs {
 		mem, release, err := env.Bytes(in)
 		if err != nil {
@@ -61,25 +65,19 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 		inNames[i], inputs[i] = in.Name, v
 	}
 	if seq != nil {
-		names, states, err := m.seqs.stateInputs(seq, m.info, req, &pin)
-		if err != nil {
+		if inNames, inputs, values, err = m.seqs.stateInputs(seq, m.info, req, &pin, inNames, inputs, values); err != nil {
 			return nil, err
 		}
-		values = append(values, states...)
-		inNames, inputs = append(inNames, names...), append(inputs, states...)
 	}
 
 	outNames := req.Outputs
 	if len(outNames) == 0 {
-		outNames = make([]string, len(m.info.Outputs))
-		for i, o := range m.info.Outputs {
-			outNames[i] = o.Name
-		}
+		outNames = m.outNames
 	}
 	zone := arena.PluginZone()
 	refs := make([]device.TensorRef, len(outNames))
-	outputs := make([]*ort.Value, len(outNames))
-	prealloc := make([]bool, len(outNames))
+	outputs := make([]*ort.Value, len(outNames), len(outNames)+states)
+	prealloc := make([]bool, len(outNames), len(outNames)+states)
 	var allocated []uint64 // plugin-zone buffers to free if the request fails
 	defer func() {
 		if err != nil {
@@ -137,19 +135,11 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 	}
 
 	runNames := outNames
-	if seq != nil { // the state outputs too, into the sequence's spare buffers
-		stOuts, stPre, err := m.seqs.stateOutputs(seq, &pin)
-		if err != nil {
+	if seq != nil { // the state outputs too, into the sequence's own memory
+		if outputs, prealloc, values, err = m.seqs.stateOutputs(seq, &pin, outputs, prealloc, values); err != nil {
 			return nil, err
 		}
-		for i, v := range stOuts {
-			if stPre[i] {
-				values = append(values, v)
-			}
-		}
-		runNames = append(outNames[:len(outNames):len(outNames)], m.stateOuts...)
-		outputs = append(outputs, stOuts...)
-		prealloc = append(prealloc, stPre...)
+		runNames = m.runNames(outNames, req.Outputs)
 	}
 	sess := <-m.sessions
 	engineStart := time.Now().UnixNano()

@@ -39,6 +39,10 @@ type model struct {
 	// order; their infos are in stateInfo.
 	stateOuts []string
 	stateInfo map[string]device.TensorInfo
+	// outNames are the model's outputs (what a request that names none
+	// gets), allRun the names a stateful model's run of them computes:
+	// outNames, then stateOuts.
+	outNames, allRun []string
 
 	refs   atomic.Int64
 	closed atomic.Bool
@@ -307,6 +311,10 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, c
 		}
 	}
 	m.inputs, m.outputs = byName(m.info.Inputs), byName(m.info.Outputs)
+	for _, o := range m.info.Outputs {
+		m.outNames = append(m.outNames, o.Name)
+	}
+	m.allRun = append(m.outNames[:len(m.outNames):len(m.outNames)], m.stateOuts...)
 	log.WithFields(logrus.Fields{"streams": n, "intra_op_threads": opts.IntraOpThreads, "took": time.Since(start).Round(time.Millisecond)}).Info("model compiled")
 	return m, nil
 }
@@ -510,4 +518,13 @@ func irLayouts(configured map[string]string, ir *irtoonnx.Result) map[string]str
 func anonymous[V any](m map[string]V, n int) bool {
 	_, ok := m[""]
 	return ok && n == 1
+}
+
+// runNames are the outputs a stateful model's request computes: the ones
+// it asked for (outNames; none: all) and the state outputs.
+func (m *model) runNames(outNames, asked []string) []string {
+	if len(asked) == 0 {
+		return m.allRun
+	}
+	return append(outNames[:len(outNames):len(outNames)], m.stateOuts...)
 }

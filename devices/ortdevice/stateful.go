@@ -70,6 +70,42 @@ type sequence struct {
 	// written into (no copy): they become the state when it succeeds, and
 	// the old state becomes the spare.
 	spare [][]byte
+	// kept holds, for a slot whose state has one static shape (declared
+	// for the output, and the input's as fixed at the start), the two
+	// engine tensors the state alternates between, in C memory made at
+	// the sequence's first request: kept[i][cur[i]] is the state the next
+	// request reads, the other one takes its state output. Such a step
+	// makes no tensor and pins nothing. nil entries: the slot uses state
+	// and spare instead.
+	kept [][2]*ort.Value
+	cur  []int
+	// dropped marks a sequence removed from the store while requests held
+	// it: the last one to finish frees its tensors.
+	dropped bool
+}
+
+// free releases the sequence's engine tensors (under the store's mutex,
+// once no request holds the sequence).
+func (q *sequence) free() {
+	for i := range q.kept {
+		for _, v := range q.kept[i] {
+			if v != nil {
+				v.Close()
+			}
+		}
+		q.kept[i] = [2]*ort.Value{}
+	}
+}
+
+// drop removes q from the store (under its mutex): its tensors are freed
+// now, or by the last request holding it.
+func (s *sequences) drop(id uint64, q *sequence) {
+	delete(s.seqs, id)
+	if q.inflight > 0 {
+		q.dropped = true
+		return
+	}
+	q.free()
 }
 
 // sequences is the sequence store of a loaded stateful model version.
@@ -219,7 +255,9 @@ func (s *sequences) close() {
 		<-s.done
 	}
 	s.mu.Lock()
-	s.seqs = map[uint64]*sequence{}
+	for id, q := range s.seqs {
+		s.drop(id, q)
+	}
 	s.mu.Unlock()
 }
 
@@ -241,7 +279,7 @@ func (s *sequences) cleaner(every time.Duration) {
 			switch {
 			case q.inflight > 0:
 			case !q.used:
-				delete(s.seqs, id)
+				s.drop(id, q)
 				dropped++
 			default:
 				q.used = false
@@ -324,7 +362,9 @@ func (s *sequences) begin(id uint64, control uint32) (q *sequence, _ uint64, fin
 			}
 			return nil, 0, nil, device.SequenceExists
 		}
-		q = &sequence{state: make([][]byte, len(s.slots)), shapes: make([][]int64, len(s.slots)), spare: make([][]byte, len(s.slots))}
+		n := len(s.slots)
+		q = &sequence{state: make([][]byte, n), shapes: make([][]int64, n), spare: make([][]byte, n),
+			kept: make([][2]*ort.Value, n), cur: make([]int, n)}
 		s.seqs[id] = q
 	} else {
 		var ok bool
@@ -355,7 +395,10 @@ func (s *sequences) begin(id uint64, control uint32) (q *sequence, _ uint64, fin
 		s.mu.Lock()
 		q.inflight--
 		if control&device.SequenceEnd != 0 && s.seqs[id] == q {
-			delete(s.seqs, id)
+			s.drop(id, q)
+		}
+		if q.dropped && q.inflight == 0 {
+			q.free()
 		}
 		if len(q.waiters) == 0 {
 			q.running = false
@@ -369,63 +412,100 @@ func (s *sequences) begin(id uint64, control uint32) (q *sequence, _ uint64, fin
 	}, nil
 }
 
-// stateInputs builds the state inputs of a request of sequence q: its
-// state, or at its start zeros of the declared shape (dynamic dimensions
-// from the request's inputs, else 1), or for a translated IR an empty
-// tensor (the variables' initial values). The values wrap the sequence's
-// buffers, pinned with pin until the values are closed: no copy.
-func (s *sequences) stateInputs(q *sequence, info *device.ModelInfo, req *device.InferRequest, pin *runtime.Pinner) ([]string, []*ort.Value, error) {
-	names := make([]string, len(s.slots))
-	values := make([]*ort.Value, 0, len(s.slots))
-	fail := func(err error) ([]string, []*ort.Value, error) {
-		for _, v := range values {
-			v.Close()
-		}
-		return nil, nil, err
-	}
+// stateInputs appends the state inputs of a request of sequence q to
+// names and inputs: its state, or at its start zeros of the declared shape
+// (dynamic dimensions from the request's inputs, else 1), or for a
+// translated IR an empty tensor (the variables' initial values). A slot
+// with one static shape reads the sequence's kept tensor; the others wrap
+// the sequence's buffers, pinned with pin, in values the caller closes
+// (appended to owned). Nothing is copied.
+func (s *sequences) stateInputs(q *sequence, info *device.ModelInfo, req *device.InferRequest, pin *runtime.Pinner,
+	names []string, inputs, owned []*ort.Value) ([]string, []*ort.Value, []*ort.Value, error) {
 	for i := range s.slots {
 		sl := &s.slots[i]
-		names[i] = sl.in
+		names = append(names, sl.in)
+		if v := q.kept[i][q.cur[i]]; v != nil {
+			inputs = append(inputs, v)
+			continue
+		}
 		if q.state[i] == nil {
-			shape := make([]int64, len(sl.shape))
-			for j, d := range sl.shape {
-				switch {
-				case sl.emptyStart:
-					shape[j] = 0
-				case d >= 0:
-					shape[j] = d
-				default:
-					shape[j] = 1
-					if k, l := sl.from[j][0], sl.from[j][1]; k >= 0 {
-						for _, in := range req.Inputs {
-							if in.Name == info.Inputs[k].Name && l < len(in.Shape) {
-								shape[j] = in.Shape[l]
-							}
-						}
-					}
+			shape := s.startShape(sl, info, req)
+			if !sl.emptyStart && slices.Equal(shape, sl.outShape) {
+				kept, err := keptPair(sl, shape)
+				if err != nil {
+					return nil, nil, owned, err
 				}
+				q.kept[i], q.cur[i] = kept, 0
+				inputs = append(inputs, kept[0])
+				continue
 			}
 			q.state[i], q.shapes[i] = make([]byte, byteSize(sl.dtype, shape)), shape
 		}
 		v, err := ort.NewTensor(ort.ElementType(sl.dtype), q.shapes[i], pinBytes(pin, q.state[i]), len(q.state[i]))
 		if err != nil {
-			return fail(status.Errorf(codes.Internal, "state %s: %v", sl.in, err))
+			return nil, nil, owned, status.Errorf(codes.Internal, "state %s: %v", sl.in, err)
 		}
-		values = append(values, v)
+		owned = append(owned, v)
+		inputs = append(inputs, v)
 	}
-	return names, values, nil
+	return names, inputs, owned, nil
 }
 
-// stateOutputs preallocates the state outputs of static shape in the
-// sequence's spare buffers (pinned with pin), so that ONNX Runtime writes
-// the next state in place; the others (nil) are allocated by ONNX Runtime
-// and copied by keep.
-func (s *sequences) stateOutputs(q *sequence, pin *runtime.Pinner) ([]*ort.Value, []bool, error) {
-	values := make([]*ort.Value, len(s.slots))
-	pre := make([]bool, len(s.slots))
+// startShape is the shape of a slot's state at a sequence's start.
+func (s *sequences) startShape(sl *stateSlot, info *device.ModelInfo, req *device.InferRequest) []int64 {
+	shape := make([]int64, len(sl.shape))
+	for j, d := range sl.shape {
+		switch {
+		case sl.emptyStart:
+			shape[j] = 0
+		case d >= 0:
+			shape[j] = d
+		default:
+			shape[j] = 1
+			if k, l := sl.from[j][0], sl.from[j][1]; k >= 0 {
+				for _, in := range req.Inputs {
+					if in.Name == info.Inputs[k].Name && l < len(in.Shape) {
+						shape[j] = in.Shape[l]
+					}
+				}
+			}
+		}
+	}
+	return shape
+}
+
+// keptPair makes the two zeroed tensors a static-shape state alternates
+// between.
+func keptPair(sl *stateSlot, shape []int64) ([2]*ort.Value, error) {
+	var kept [2]*ort.Value
+	for k := range kept {
+		v, err := ort.NewZeroTensor(ort.ElementType(sl.dtype), shape)
+		if err != nil {
+			if kept[0] != nil {
+				kept[0].Close()
+			}
+			return [2]*ort.Value{}, status.Errorf(codes.Internal, "state %s: %v", sl.in, err)
+		}
+		kept[k] = v
+	}
+	return kept, nil
+}
+
+// stateOutputs appends the state outputs of a request of sequence q to
+// outputs and prealloc: a kept slot's other tensor; for the other slots of
+// static output shape, the sequence's spare buffer (pinned with pin, in a
+// value the caller closes, appended to owned), so that ONNX Runtime writes
+// the next state in place; nil for the rest (allocated by ONNX Runtime and
+// copied by keep).
+func (s *sequences) stateOutputs(q *sequence, pin *runtime.Pinner, outputs []*ort.Value, prealloc []bool, owned []*ort.Value) ([]*ort.Value, []bool, []*ort.Value, error) {
 	for i := range s.slots {
 		sl := &s.slots[i]
+		if v := q.kept[i][1-q.cur[i]]; v != nil {
+			outputs, prealloc = append(outputs, v), append(prealloc, true)
+			continue
+		}
 		if slices.ContainsFunc(sl.outShape, func(d int64) bool { return d < 0 }) {
+			outputs, prealloc = append(outputs, nil), append(prealloc, false)
 			continue
 		}
 		n := byteSize(sl.dtype, sl.outShape)
@@ -435,23 +515,24 @@ func (s *sequences) stateOutputs(q *sequence, pin *runtime.Pinner) ([]*ort.Value
 		q.spare[i] = q.spare[i][:n]
 		v, err := ort.NewTensor(ort.ElementType(sl.dtype), sl.outShape, pinBytes(pin, q.spare[i]), n)
 		if err != nil {
-			for _, v := range values {
-				if v != nil {
-					v.Close()
-				}
-			}
-			return nil, nil, status.Errorf(codes.Internal, "state output %s: %v", sl.out, err)
+			return nil, nil, owned, status.Errorf(codes.Internal, "state output %s: %v", sl.out, err)
 		}
-		values[i], pre[i] = v, true
+		owned = append(owned, v)
+		outputs, prealloc = append(outputs, v), append(prealloc, true)
 	}
-	return values, pre, nil
+	return outputs, prealloc, owned, nil
 }
 
 // keep makes the state outputs of a request that succeeded its sequence's
-// state: a preallocated one by swapping buffers, another by a copy.
+// state: a kept slot's by switching its tensors, a preallocated one by
+// swapping buffers, another by a copy.
 func (s *sequences) keep(q *sequence, outs []*ort.Value, pre []bool) error {
 	for i, v := range outs {
 		sl := &s.slots[i]
+		if q.kept[i][0] != nil {
+			q.cur[i] = 1 - q.cur[i]
+			continue
+		}
 		if pre[i] {
 			q.state[i], q.spare[i] = q.spare[i], q.state[i]
 			q.shapes[i] = append(q.shapes[i][:0], sl.outShape...)

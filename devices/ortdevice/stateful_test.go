@@ -3,6 +3,7 @@ package ortdevice
 import (
 	"errors"
 	"io"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -306,5 +307,73 @@ func TestStateMappingErrors(t *testing.T) {
 	cfg := device.Stateful{MaxSequenceNumber: 1, StateMapping: map[string]string{"h_in": "h_out"}}
 	if _, err := newSequences(&cfg, info, nil, false, quietLog()); err == nil {
 		t.Error("state input and output of different types accepted")
+	}
+}
+
+// TestKeptStateTensors: a static-shape state lives in two engine tensors
+// made at the sequence's first request, which alternate as input and
+// output and are freed when the sequence goes: at its end, by the
+// cleaner's rules, at close, and for a sequence dropped while a request
+// holds it, when that request finishes.
+func TestKeptStateTensors(t *testing.T) {
+	requireORT(t)
+	s := newRNNStore(t, device.Stateful{MaxSequenceNumber: 10})
+	info := rnnInfo()
+	step := func(id uint64, control uint32) *sequence {
+		t.Helper()
+		q, _, done, err := s.begin(id, control)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer done()
+		var pin runtime.Pinner
+		defer pin.Unpin()
+		req := &device.InferRequest{Inputs: []device.TensorRef{{Name: "x", DType: device.Float32, Shape: []int64{1, 4}}}}
+		_, ins, owned, err := s.stateInputs(q, info, req, &pin, nil, nil, nil)
+		if err != nil || len(ins) != 1 || len(owned) != 0 {
+			t.Fatalf("state inputs: %d values, %d to close, %v; want the kept tensor only", len(ins), len(owned), err)
+		}
+		outs, pre, owned, err := s.stateOutputs(q, &pin, nil, nil, nil)
+		if err != nil || len(outs) != 1 || !pre[0] || len(owned) != 0 || outs[0] == ins[0] {
+			t.Fatalf("state outputs: %v, %v, %d to close, %v; want the other kept tensor", outs, pre, len(owned), err)
+		}
+		copy(outs[0].Bytes(), []byte{1, 2, 3, 4}) // what the engine would write
+		if err := s.keep(q, outs, pre); err != nil {
+			t.Fatal(err)
+		}
+		if got := q.kept[0][q.cur[0]]; got != outs[0] || got.Bytes()[0] != 1 {
+			t.Fatal("the output tensor did not become the state")
+		}
+		return q
+	}
+	q := step(1, device.SequenceStart)
+	step(1, 0)
+	if q.kept[0][0] == nil {
+		t.Fatal("no kept tensors")
+	}
+	step(1, device.SequenceEnd)
+	if q.kept[0][0] != nil || q.kept[0][1] != nil {
+		t.Fatal("the tensors of an ended sequence were not freed")
+	}
+	// Dropped (here by close) while a request holds it: freed when it ends.
+	q = step(2, device.SequenceStart)
+	_, _, done, err := s.begin(2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.drop(2, q)
+	s.mu.Unlock()
+	if q.kept[0][0] == nil {
+		t.Fatal("freed under a running request")
+	}
+	done()
+	if q.kept[0][0] != nil {
+		t.Fatal("not freed by the last request")
+	}
+	q = step(3, device.SequenceStart)
+	s.close() // (newRNNStore's cleanup closes it again: no cleaner, nothing left)
+	if q.kept[0][0] != nil {
+		t.Fatal("close left the tensors")
 	}
 }
