@@ -97,10 +97,13 @@ func NewZeroTensor(t ElementType, shape []int64) (*Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	mem := C.calloc(1, C.size_t(need+1))
+	// 64-byte aligned, as the engine's kernels like their operands.
+	size := (need + 64) &^ 63
+	mem := C.aligned_alloc(64, C.size_t(size))
 	if mem == nil {
 		return nil, errors.New("onnxruntime: new tensor: out of memory")
 	}
+	C.memset(mem, 0, C.size_t(size))
 	v, err := NewTensor(t, shape, mem, int(need))
 	if err != nil {
 		C.free(mem)
