@@ -35,7 +35,7 @@ const statefulSteps = 100
 // request (the same model file served stateless: the client sends h_in and
 // feeds the h_out it gets back into the next request). One ovms serves
 // both models, in one plugin process, and the client alternates between
-// them step by step, so that both see the same process, caches and load;
+// them in blocks of steps, so that both see the same process and load;
 // it returns the two measurements (held, sent) and the paired ratio.
 func (s *suite) statefulRun() (held, sent *measurement, pairedRatio float64) {
 	names := [2]string{
@@ -87,11 +87,11 @@ const (
 	statefulSent = "rnn_sent"
 )
 
-// interleavedSteps runs the two stateful configurations side by side,
-// alternating step by step. It returns their levels and the median over
-// blocks of the ratio of the blocks' median step latencies (held / sent):
-// load that drifts while the benchmark runs hits both halves of a block
-// alike and cancels out.
+// interleavedSteps runs the two stateful configurations side by side, in
+// alternating blocks of steps. It returns their levels and the median over
+// block pairs of the ratio of the blocks' median step latencies (held /
+// sent): load that drifts while the benchmark runs hits both blocks of a
+// pair alike and cancels out.
 func (s *suite) interleavedSteps() ([2]bench.Level, float64, error) {
 	var out [2]bench.Level
 	nan := math.NaN()
@@ -124,30 +124,24 @@ func (s *suite) interleavedSteps() ([2]bench.Level, float64, error) {
 	var lat [2][]time.Duration
 	var errs [2]int64
 	var first [2]string
-	// Blocks of step pairs: within a block the client alternates between
-	// the two models, each step timed on its own; a block's ratio compares
-	// its two medians.
-	const block = 40
+	// Blocks of consecutive steps of one model, then of the other: a step
+	// follows a step of its own model, so the work the server does after
+	// answering (releasing the outputs, waking the plugin) is charged to
+	// the model that caused it, and each block runs hot. The first steps of
+	// a block, which follow the other model's, are not counted. A pair of
+	// blocks gives one ratio of their median step latencies.
+	const block, settle = 40, 4
 	var ratios []float64
 	begin := time.Now()
 	for time.Since(begin) < warmup+window {
-		var n [2]int
-		for i := range lat {
-			n[i] = len(lat[i])
-		}
-		// Every other block starts each pair with the other model, so that
-		// neither always runs right after the other's step.
-		order := [2]int{0, 1}
-		if len(ratios)%2 == 1 {
-			order = [2]int{1, 0}
-		}
-		for range block {
-			for _, i := range order {
-				st := steppers[i]
+		var medians [2]time.Duration
+		for i, st := range steppers {
+			n := len(lat[i])
+			for j := range block {
 				t0 := time.Now()
 				err := st.step(s.ctx)
 				d := time.Since(t0)
-				if time.Since(begin) < warmup {
+				if time.Since(begin) < warmup || j < settle {
 					continue
 				}
 				if err != nil {
@@ -158,10 +152,7 @@ func (s *suite) interleavedSteps() ([2]bench.Level, float64, error) {
 				}
 				lat[i] = append(lat[i], d)
 			}
-		}
-		var medians [2]time.Duration
-		for i := range lat {
-			if b := slices.Clone(lat[i][n[i]:]); len(b) > 0 {
+			if b := slices.Clone(lat[i][n:]); len(b) > 0 {
 				slices.Sort(b)
 				medians[i] = bench.Percentile(b, 50)
 			}
