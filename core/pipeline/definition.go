@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/config"
 	"github.com/ovmsgo/ovms/core/tensor"
 	"github.com/ovmsgo/ovms/plugins/device"
@@ -36,6 +37,17 @@ type Node interface {
 type NodeOpener interface {
 	// Open instantiates a library's node with params.
 	Open(ctx context.Context, library, node string, params map[string]string) (Node, error)
+}
+
+// LibraryTracker is implemented by a NodeOpener that can tell a
+// library's configuration apart over time: Library identifies the
+// library configured under name now (nil: none). A definition with custom
+// nodes is validated again when the identity of one of its libraries
+// changes (removed from custom_node_library_config_list, added back, or
+// its base_path changed), as OVMS revalidates pipelines when libraries
+// change.
+type LibraryTracker interface {
+	Library(name string) any
 }
 
 // Model describes the model version a DL model node would use now.
@@ -88,6 +100,7 @@ const (
 	StatusInputMultipleSources          Status = "Pipeline definition has multiple connections to the same input of underlying model"
 	StatusExitUsedAsDependency          Status = "Pipeline definition has response node used as dependency node"
 	StatusInvalidNodeLibrary            Status = "Pipeline refers to incorrect library"
+	StatusNodeLibraryInitializeFailed   Status = "Failure during custom node library initialization"
 	StatusDemultiplexerBatch            Status = "Batch size >= 2 is not allowed when demultiplexer is used"
 	StatusGatherFromMissingNode         Status = "Gather node refers to not existing node"
 	StatusGatherFromNotDemultiplexer    Status = "Gather node refers to node that isn't demultiplexer"
@@ -222,8 +235,15 @@ func validate(ctx context.Context, cfg config.Pipeline, models Models, opener No
 			if opener == nil {
 				return nil, invalid(StatusInvalidNodeLibrary, "pipeline: %s; node: %s; non existing custom node library: %s", cfg.Name, c.Name, c.LibraryName)
 			}
+			keys = append(keys, libraryKey(opener, c.LibraryName))
 			cn, err := opener.Open(ctx, c.LibraryName, c.Name, c.Params)
 			if err != nil {
+				// The library's factory refused the params (OVMS's
+				// initialize failing): NODE_LIBRARY_INITIALIZE_FAILED;
+				// anything else is a library OVMS would not have.
+				if apierr.Is(err, apierr.NodeLibraryInitializeFailed) {
+					return nil, invalid(StatusNodeLibraryInitializeFailed, "pipeline: %s; node: %s; library: %s; %s", cfg.Name, c.Name, c.LibraryName, apierr.From(err).Details)
+				}
 				return nil, invalid(StatusInvalidNodeLibrary, "pipeline: %s; node: %s; library: %s: %v", cfg.Name, c.Name, c.LibraryName, err)
 			}
 			n.custom, n.info = cn, cn.Info()
@@ -326,6 +346,16 @@ func validate(ctx context.Context, cfg config.Pipeline, models Models, opener No
 }
 
 func modelKey(name string, key any) string { return fmt.Sprintf("%s:%p", name, key) }
+
+// libraryKey fingerprints the library a custom node uses (its name only
+// when the opener does not track libraries).
+func libraryKey(opener NodeOpener, name string) string {
+	t, ok := opener.(LibraryTracker)
+	if !ok {
+		return "library " + name
+	}
+	return fmt.Sprintf("library %s:%p", name, t.Library(name))
+}
 
 func joinKeys(keys []string) string { return strings.Join(keys, ",") }
 
