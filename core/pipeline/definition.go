@@ -112,6 +112,9 @@ const (
 	StatusDynamicParametersOnSubscribed Status = "Requested dynamic parameters but model is used in pipeline"
 	StatusStatefulOnSubscribed          Status = "Stateful model cannot be subscribed to pipeline"
 	StatusInvalidShape                  Status = "Invalid input shape"
+	// StatusMultipleDynamicDemultiplexers is OVMS's NOT_IMPLEMENTED, which
+	// it returns for a dynamic demultiplexer beside another demultiplexer.
+	StatusMultipleDynamicDemultiplexers Status = "Functionality not implemented"
 	StatusInvalidPrecision              Status = "Invalid input precision"
 )
 
@@ -196,13 +199,22 @@ func validate(ctx context.Context, cfg config.Pipeline, models Models, opener No
 		entry.info.Outputs = append(entry.info.Outputs, device.TensorInfo{Name: in, DType: device.Invalid})
 	}
 	nodes := []*node{entry}
+	// OVMS's order: request and response named twice, then the dynamic
+	// demultiplexer rule, then duplicate names.
 	for _, c := range cfg.Nodes {
-		switch c.Name {
-		case config.EntryNode:
+		if c.Name == config.EntryNode {
 			return nil, invalid(StatusMultipleEntryNodes, "pipeline: %s", cfg.Name)
-		case config.ExitNode:
+		}
+	}
+	for _, c := range cfg.Nodes {
+		if c.Name == config.ExitNode {
 			return nil, invalid(StatusMultipleExitNodes, "pipeline: %s", cfg.Name)
 		}
+	}
+	if err := oneDynamicDemultiplexer(cfg); err != nil {
+		return nil, err
+	}
+	for _, c := range cfg.Nodes {
 		if _, dup := index[c.Name]; dup {
 			return nil, invalid(StatusNodeNameDuplicate, "pipeline: %s; node: %s", cfg.Name, c.Name)
 		}
@@ -343,6 +355,32 @@ func validate(ctx context.Context, cfg config.Pipeline, models Models, opener No
 	}
 	g.key = joinKeys(keys)
 	return g, nil
+}
+
+// oneDynamicDemultiplexer is OVMS's rule that a pipeline with a dynamic
+// demultiplexer (demultiply_count -1, the pipeline's own included) has no
+// other demultiplexer: NOT_IMPLEMENTED, logged by OVMS as "has multiple
+// demultiplexers with at least one dynamic".
+func oneDynamicDemultiplexer(cfg config.Pipeline) error {
+	count, dynamic := 0, false
+	for _, d := range append([]int{cfg.DemultiplyCount}, demultiplyCounts(cfg.Nodes)...) {
+		if d != 0 {
+			count++
+			dynamic = dynamic || d < 0
+		}
+	}
+	if dynamic && count > 1 {
+		return invalid(StatusMultipleDynamicDemultiplexers, "pipeline: %s has multiple demultiplexers with at least one dynamic", cfg.Name)
+	}
+	return nil
+}
+
+func demultiplyCounts(nodes []config.Node) []int {
+	out := make([]int, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.DemultiplyCount
+	}
+	return out
 }
 
 func modelKey(name string, key any) string { return fmt.Sprintf("%s:%p", name, key) }
