@@ -522,3 +522,41 @@ func TestPipelineCustomNodeLibraryReload(t *testing.T) {
 		t.Errorf("reload without changes: %d %s", code, body)
 	}
 }
+
+// TestPipelineValidateOffline: ovms validate passes the documented
+// detection pipeline's config.json, and names, with OVMS's texts, the
+// pipeline errors it can find without loading a model or starting a
+// library (an unknown library or model, a cycle, two demultiplexers with a
+// dynamic one, a pipeline named like a model), exiting 1.
+func TestPipelineValidateOffline(t *testing.T) {
+	doc := detectionDocConfig(t)
+	cfg := detectionDir(t, doc)
+	if code, out, stderr := runOVMS(t, "validate", cfg); code != 0 || !strings.Contains(out, "valid, 2 models, 1 pipeline") {
+		t.Errorf("validate of the documented config: exit %d %s %s", code, out, stderr)
+	}
+	in := src("image", "request", "image")
+	bad := []string{
+		pipe("unknown_library", `"image"`, []string{customNode("c", "nolib", "", in, alias("x", "x"))}, src("out", "c", "x")),
+		pipe("unknown_model", `"image"`, []string{node("d", "nomodel", in, alias("x", "x"))}, src("out", "d", "x")),
+		pipe("cycle", `"image"`, []string{node("a", "detection", src("image", "b", "b"), alias("detection", "a")), node("b", "detection", src("image", "a", "a"), alias("detection", "b"))}, src("out", "b", "b")),
+		pipe("two_demux", `"image"`, []string{node("a", "detection", in, alias("detection", "a"), `"demultiply_count": -1`),
+			node("b", "detection", src("image", "a", "a"), alias("detection", "b"), `"demultiply_count": 2`)}, src("out", "b", "b")),
+		pipe("detection", `"image"`, []string{node("a", "detection", in, alias("detection", "a"))}, src("out", "a", "a")),
+	}
+	writeConfig(t, cfg, withExtras(t, doc, nil, bad))
+	code, out, stderr := runOVMS(t, "validate", cfg)
+	for name, text := range map[string]string{
+		"unknown_library": "Pipeline refers to incorrect library", "unknown_model": "Pipeline definition has reference to missing model",
+		"cycle": "Pipeline definition contains a cycle", "two_demux": "Functionality not implemented",
+	} {
+		if !strings.Contains(out, fmt.Sprintf("error: pipeline %q: %s - ", name, text)) {
+			t.Errorf("%s: no %q in\n%s", name, text, out)
+		}
+	}
+	if !strings.Contains(out, "Pipeline name: detection is already occupied by model") || !strings.Contains(out, "the pipeline is skipped") {
+		t.Errorf("the pipeline named like a model:\n%s", out)
+	}
+	if code != 1 || !strings.Contains(stderr, "5 of 6 pipelines would not validate") || strings.Contains(out, `pipeline "detect_classify"`) {
+		t.Errorf("validate: exit %d\n%s\n%s", code, out, stderr)
+	}
+}

@@ -182,7 +182,14 @@ func (g *graph) exit() *node { return g.nodes[len(g.nodes)-1] }
 // validate checks a definition against the served models and custom
 // nodes, in OVMS's order, and builds its graph. Custom nodes it opened are
 // closed when it fails.
-func validate(ctx context.Context, cfg config.Pipeline, models Models, opener NodeOpener) (_ *graph, err error) {
+func validate(ctx context.Context, cfg config.Pipeline, models Models, opener NodeOpener) (*graph, error) {
+	return validateWith(ctx, cfg, models, opener, nil)
+}
+
+// validateWith is validate; with off set, it checks offline: models and
+// libraries only by name (off's), each node's inputs and outputs taken as
+// its config connects them, and no tensor checks.
+func validateWith(ctx context.Context, cfg config.Pipeline, models Models, opener NodeOpener, off *offline) (_ *graph, err error) {
 	g := &graph{name: cfg.Name}
 	var keys []string
 	defer func() {
@@ -242,8 +249,18 @@ func validate(ctx context.Context, cfg config.Pipeline, models Models, opener No
 				return nil, invalid(StatusDynamicParametersOnSubscribed, "pipeline: %s; node: %s; model: %s", cfg.Name, c.Name, c.ModelName)
 			}
 			n.info = m.Info
+			if off != nil {
+				n.info = configInfo(c)
+			}
 			keys = append(keys, modelKey(c.ModelName, m.Key))
 		case config.NodeCustom:
+			if off != nil {
+				if !off.libraries[c.LibraryName] {
+					return nil, invalid(StatusInvalidNodeLibrary, "pipeline: %s; node: %s; non existing custom node library: %s", cfg.Name, c.Name, c.LibraryName)
+				}
+				n.info = configInfo(c)
+				continue
+			}
 			if opener == nil {
 				return nil, invalid(StatusInvalidNodeLibrary, "pipeline: %s; node: %s; non existing custom node library: %s", cfg.Name, c.Name, c.LibraryName)
 			}
@@ -349,6 +366,9 @@ func validate(ctx context.Context, cfg config.Pipeline, models Models, opener No
 	}
 	if err := g.levels(); err != nil {
 		return nil, err
+	}
+	if off != nil {
+		return g, nil
 	}
 	if err := g.checkTensors(); err != nil {
 		return nil, err
