@@ -521,6 +521,28 @@ func TestPipelineCustomNodeLibraryReload(t *testing.T) {
 	if code, body := post(t, s.url("/v1/config/reload"), ""); code != 200 {
 		t.Errorf("reload without changes: %d %s", code, body)
 	}
+
+	// argmax moves (another base_path): its process is started anew from
+	// the new program and the pipeline opens its node there.
+	moved := filepath.Join(t.TempDir(), "ovms-node-argmax")
+	prog, err := os.ReadFile(filepath.Join(binDir, "ovms-node-argmax"))
+	if err != nil || os.WriteFile(moved, prog, 0o755) != nil {
+		t.Fatalf("copy argmax: %v", err)
+	}
+	old := nodePids(t, s)["argmax"]
+	writeConfig(t, cfg, strings.Replace(full, `"bin/ovms-node-argmax"`, fmt.Sprintf("%q", moved), 1))
+	if code, body := post(t, s.url("/v1/config/reload"), ""); code != 201 {
+		t.Fatalf("reload with argmax moved: %d %s", code, body)
+	}
+	if pids := nodePids(t, s); pids["argmax"] == 0 || pids["argmax"] == old || exe(pids["argmax"]) != moved {
+		t.Errorf("argmax after the move: %v (%s)", pids, exe(pids["argmax"]))
+	}
+	if st := versionStates(t, s); st["detect_classify"] != "1:AVAILABLE" {
+		t.Fatalf("argmax moved: %v\n%s", st, grepLines(s.log(), "pipeline"))
+	}
+	if err := detectKServe(t, kc, img); err != nil {
+		t.Errorf("argmax moved: %v\n%s", err, grepLines(s.log(), "argmax"))
+	}
 }
 
 // TestPipelineValidateOffline: ovms validate passes the documented
