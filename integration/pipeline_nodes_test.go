@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -46,6 +47,32 @@ func docConfig(t *testing.T, doc, marker string) string {
 	}
 	t.Fatalf("%s has no block after %q", doc, marker)
 	return ""
+}
+
+// docScripts are the shell blocks of doc that follow a line
+// "<prefix>EXPECT -->", keyed by EXPECT (what their output must contain).
+func docScripts(t *testing.T, doc, prefix string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	expect, inBlock, script := "", false, ""
+	for _, line := range strings.Split(string(data), "\n") {
+		switch {
+		case !inBlock && strings.HasPrefix(line, prefix):
+			expect = strings.TrimSuffix(strings.TrimPrefix(line, prefix), " -->")
+		case expect != "" && !inBlock && strings.HasPrefix(line, "```"):
+			inBlock = true
+		case inBlock && line == "```":
+			out[expect] = script
+			expect, inBlock, script = "", false, ""
+		case inBlock:
+			script += line + "\n"
+		}
+	}
+	return out
 }
 
 // detectionDocConfig is the config.json of docs/custom-nodes.md ("In a
@@ -265,6 +292,23 @@ func TestPipelineDetectionExample(t *testing.T) {
 	if o := pr.Outputs; o.Labels[0][0] != labels[0] || o.Labels[1][0] != labels[1] ||
 		!near([]float32{o.Scores[0][0], o.Scores[1][0]}, scores) || !equal(append(o.Boxes[0][0], o.Boxes[1][0]...), boxes) {
 		t.Errorf("tfs rest: %s", out)
+	}
+
+	// The page's example request (a shell script) gets the labels.
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples := docScripts(t, filepath.Join(root, "docs", "custom-nodes.md"), "<!-- custom-nodes-doc example expect=")
+	if len(examples) != 1 {
+		t.Errorf("docs/custom-nodes.md: %d examples, want 1", len(examples))
+	}
+	for expect, script := range examples {
+		script = strings.ReplaceAll(script, "localhost:8000", s.url("")[len("http://"):])
+		out, err := exec.Command("bash", "-eo", "pipefail", "-c", script).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), expect) {
+			t.Errorf("%s: %v: output lacks %q:\n%s", script, err, expect, out)
+		}
 	}
 
 	// Metadata derived from the graph: the image, and outputs gathered
