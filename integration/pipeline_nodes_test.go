@@ -324,11 +324,12 @@ func TestPipelineDetectionExample(t *testing.T) {
 	}
 }
 
-// TestPipelineCustomNodeCrash SIGKILLs the argmax library while clients
-// run the detection pipeline, a model-only pipeline and a plain model on
-// one ovms: only detection requests in flight on it may fail (UNAVAILABLE),
-// the others see no failure, and the restarted library answers the
-// pipeline correctly again without a configuration reload.
+// TestPipelineCustomNodeCrash SIGKILLs the argmax library, then the
+// cropboxes one, while clients run the detection pipeline, a model-only
+// pipeline and a plain model on one ovms: only detection requests in
+// flight on it may fail (UNAVAILABLE), the others see no failure, and the
+// restarted library answers the pipeline correctly again without a
+// configuration reload.
 func TestPipelineCustomNodeCrash(t *testing.T) {
 	dummy := fmt.Sprintf(`{"config": {"name": "dummy", "base_path": %q}}`, filepath.Join(modelsDir, "dummy"))
 	add := fmt.Sprintf(`{"config": {"name": "add", "base_path": %q}}`, filepath.Join(modelsDir, "add_two_inputs"))
@@ -339,11 +340,31 @@ func TestPipelineCustomNodeCrash(t *testing.T) {
 	if err := detectKServe(t, kc, img); err != nil {
 		t.Fatalf("%v\n%s", err, s.log())
 	}
+	// argmax runs once per box; cropboxes is the demultiplexer.
+	for _, lib := range []string{"argmax", "cropboxes"} {
+		crashLibrary(t, s, kc, img, lib)
+	}
+	if st := versionStates(t, s); st["detect_classify"] != "1:AVAILABLE" || st["branches"] != "1:AVAILABLE" {
+		t.Errorf("states after the restarts: %v", st)
+	}
+	if log := s.log(); strings.Contains(log, "configuration file changed") || strings.Contains(log, "pipeline definition validation failed") {
+		t.Errorf("a restart went through a reload or a failed validation:\n%s", grepLines(log, "pipeline"))
+	}
+	s.alive()
+}
+
+// crashLibrary SIGKILLs lib's process under load (three clients of the
+// detection pipeline, one of branches, one of dummy) and checks that only
+// detection requests failed, at most one per client (those in flight),
+// with UNAVAILABLE; that the other library was left alone; and that the
+// restarted library answers the pipeline correctly.
+func crashLibrary(t *testing.T, s *server, kc kpb.GRPCInferenceServiceClient, img []byte, lib string) {
+	t.Helper()
 	pids := nodePids(t, s)
 	if pids["argmax"] == 0 || pids["cropboxes"] == 0 {
 		t.Fatalf("library processes %v", pids)
 	}
-
+	other := map[string]string{"argmax": "cropboxes", "cropboxes": "argmax"}[lib]
 	const detectWorkers = 3
 	var stop atomic.Bool
 	var wg sync.WaitGroup
@@ -390,12 +411,12 @@ func TestPipelineCustomNodeCrash(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	before := detectOK.Load()
-	if err := syscall.Kill(pids["argmax"], syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(pids[lib], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "argmax restarted", func() (bool, string) {
+	eventually(t, lib+" restarted", func() (bool, string) {
 		now := nodePids(t, s)
-		return now["argmax"] != 0 && now["argmax"] != pids["argmax"], fmt.Sprint(now)
+		return now[lib] != 0 && now[lib] != pids[lib], fmt.Sprint(now)
 	})
 	restarted := detectOK.Load()
 	time.Sleep(500 * time.Millisecond)
@@ -403,7 +424,7 @@ func TestPipelineCustomNodeCrash(t *testing.T) {
 	wg.Wait()
 
 	if before == 0 || detectOK.Load() <= restarted {
-		t.Errorf("detection requests: %d before the kill, %d by the restart, %d at the end", before, restarted, detectOK.Load())
+		t.Errorf("%s: detection requests: %d before the kill, %d by the restart, %d at the end", lib, before, restarted, detectOK.Load())
 	}
 	if len(detectFails) > detectWorkers {
 		t.Errorf("%d detection requests failed, more than the %d that can have been in flight: %v", len(detectFails), detectWorkers, detectFails)
@@ -413,20 +434,13 @@ func TestPipelineCustomNodeCrash(t *testing.T) {
 			t.Errorf("a detection request failed with %v, want UNAVAILABLE", err)
 		}
 	}
-	t.Logf("detection: %d ok, %d failed (%v); others: %d ok", detectOK.Load(), len(detectFails), detectFails, otherOK.Load())
-	if now := nodePids(t, s); now["cropboxes"] != pids["cropboxes"] {
-		t.Errorf("cropboxes restarted too: %v -> %v", pids, now)
+	t.Logf("%s killed: detection %d ok, %d failed (%v); others: %d ok", lib, detectOK.Load(), len(detectFails), detectFails, otherOK.Load())
+	if now := nodePids(t, s); now[other] != pids[other] {
+		t.Errorf("%s restarted too: %v -> %v", other, pids, now)
 	}
 	if err := detectKServe(t, kc, img); err != nil {
-		t.Errorf("after the restart: %v", err)
+		t.Errorf("after the restart of %s: %v", lib, err)
 	}
-	if st := versionStates(t, s); st["detect_classify"] != "1:AVAILABLE" || st["branches"] != "1:AVAILABLE" {
-		t.Errorf("states after the restart: %v", st)
-	}
-	if log := s.log(); strings.Contains(log, "configuration file changed") || strings.Contains(log, "pipeline definition validation failed") {
-		t.Errorf("the restart went through a reload or a failed validation:\n%s", grepLines(log, "pipeline"))
-	}
-	s.alive()
 }
 
 // customNode is a custom pipeline node's JSON.
