@@ -455,7 +455,8 @@ func customNode(name, library, params, inputs, outputs string, extra ...string) 
 // TestPipelineCustomNodeValidation: definitions with custom nodes that
 // fail validation, each LOADING with FAILED_PRECONDITION, with OVMS's text
 // in the log and "Pipeline is not loaded yet" for its requests, while the
-// documented detection pipeline beside them serves.
+// documented detection pipeline beside them serves; and a valid one whose
+// custom demultiplexer finds nothing (OVMS's ABORTED / 204).
 func TestPipelineCustomNodeValidation(t *testing.T) {
 	cropParams := `"original_image_width": "64", "original_image_height": "64", "target_image_width": "32", "target_image_height": "32"`
 	detect := node("detect", "detection", src("image", "request", "image"), alias("detection", "detection"))
@@ -489,7 +490,12 @@ func TestPipelineCustomNodeValidation(t *testing.T) {
 	add("ambiguous_image", "Multiple nodes connected to the same pipeline input require different tensor metadata", []string{detect,
 		customNode("crop", "cropboxes", `"target_image_width": "32", "target_image_height": "32"`, cropIn, alias("coordinates", "boxes"), `"demultiply_count": -1`)}, src("boxes", "crop", "boxes"))
 
-	cfg := detectionDir(t, withExtras(t, detectionDocConfig(t), nil, defs))
+	// Valid, but no box reaches its threshold: at run time the
+	// demultiplexer has nothing to split.
+	noBoxes := pipe("no_boxes", `"image"`, []string{detect,
+		customNode("crop", "cropboxes", cropParams+`, "confidence_threshold": "0.95"`, cropIn, alias("coordinates", "boxes"), `"demultiply_count": -1`)},
+		src("boxes", "crop", "boxes"))
+	cfg := detectionDir(t, withExtras(t, detectionDocConfig(t), nil, append(defs, noBoxes)))
 	s := startArgs(t, "--config_path", cfg)
 	states := versionStates(t, s)
 	log := s.log()
@@ -517,6 +523,16 @@ func TestPipelineCustomNodeValidation(t *testing.T) {
 	}
 	if err := detectKServe(t, kc, f32bytes(detectionImage()...)); err != nil {
 		t.Errorf("detect_classify: %v", err)
+	}
+	// OVMS's PIPELINE_DEMULTIPLEXER_NO_RESULTS: ABORTED over gRPC, 204 over REST.
+	_, err = kc.ModelInfer(ctx(t), &kpb.ModelInferRequest{ModelName: "no_boxes",
+		Inputs: []*inT{{Name: "image", Datatype: "FP32", Shape: []int64{1, 3, 64, 64}}}, RawInputContents: [][]byte{f32bytes(detectionImage()...)}})
+	if status.Code(err) != codes.Aborted || !strings.HasPrefix(status.Convert(err).Message(), "Pipeline execution aborted due to no content from custom node") {
+		t.Errorf("no boxes: %v", err)
+	}
+	data, _ := json.Marshal(detectionImage())
+	if code, body := post(t, s.url("/v2/models/no_boxes/infer"), `{"inputs":[{"name":"image","shape":[1,3,64,64],"datatype":"FP32","data":`+string(data)+`}]}`); code != 204 {
+		t.Errorf("no boxes over REST: %d %s", code, body)
 	}
 }
 
