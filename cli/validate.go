@@ -4,22 +4,26 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/ovmsgo/ovms/core/config"
 	"github.com/ovmsgo/ovms/core/customnode"
+	"github.com/ovmsgo/ovms/core/pipeline"
 )
 
 // validateCommand is `ovms validate [--check_storage] CONFIG`: the offline
 // check of a config.json (schema, every model entry, then every model's
-// base path as serving would list it), printing every problem with its
+// base path as serving would list it, custom node libraries' programs, and
+// pipeline definitions as far as they need no model metadata), printing
+// every problem with its
 // JSON path or model name. Exit 0 when the file would load every model, 1
 // otherwise, 64 on a usage error; warnings alone do not fail it.
 func validateCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "validate",
-		Usage:     "check a config.json offline (schema, model entries, base paths) and print every problem",
+		Usage:     "check a config.json offline (schema, model entries, base paths, custom node libraries, pipelines) and print every problem",
 		ArgsUsage: "CONFIG",
 		UsageText: "ovms validate [--check_storage] /models/config.json (or --config_path /models/config.json)",
 		Flags: []cli.Flag{
@@ -67,8 +71,14 @@ func validateAction(c *cli.Context) error {
 	case err != nil:
 		return errorf("%v", err)
 	}
+	pipeProblems := 0
 	for _, p := range f.Problems {
-		fmt.Fprintf(out, "  error: %s (the model is skipped)\n", p)
+		what := "model"
+		if strings.HasPrefix(p.Path, "/pipeline_config_list/") {
+			what = "pipeline"
+			pipeProblems++
+		}
+		fmt.Fprintf(out, "  error: %s (the %s is skipped)\n", p, what)
 	}
 	failed := 0
 	for _, m := range f.Models {
@@ -88,12 +98,28 @@ func validateAction(c *cli.Context) error {
 			libsFailed++
 		}
 	}
-	total := len(f.Problems) + len(f.Models)
-	if bad := len(f.Problems) + failed; bad > 0 {
+	// Pipelines: the checks that need no model metadata (OVMS's texts);
+	// the rest is checked when serving, against the loaded models.
+	pipesFailed := 0
+	for _, p := range f.Pipelines {
+		if err := pipeline.Check(p, f.Models, f.NodeLibraries); err != nil {
+			fmt.Fprintf(out, "  error: pipeline %q: %v\n", p.Name, err)
+			pipesFailed++
+		}
+	}
+	total := len(f.Problems) - pipeProblems + len(f.Models)
+	if bad := len(f.Problems) - pipeProblems + failed; bad > 0 {
 		return errorf("%s: %d of %s would not load; the others would", path, bad, plural(total, "model"))
 	}
 	if libsFailed > 0 {
 		return errorf("%s: %d of %d custom node libraries would not start; the rest would", path, libsFailed, len(f.NodeLibraries))
+	}
+	if bad := pipesFailed + pipeProblems; bad > 0 {
+		return errorf("%s: %d of %s would not validate; the rest would serve", path, bad, plural(len(f.Pipelines)+pipeProblems, "pipeline"))
+	}
+	if len(f.Pipelines) > 0 {
+		fmt.Fprintf(out, "%s: valid, %s, %s (checked without their models' metadata)\n", path, plural(len(f.Models), "model"), plural(len(f.Pipelines), "pipeline"))
+		return nil
 	}
 	fmt.Fprintf(out, "%s: valid, %s\n", path, plural(len(f.Models), "model"))
 	return nil

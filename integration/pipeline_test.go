@@ -295,6 +295,10 @@ func brokenPipelines() (defs []string, want map[string]string) {
 		node("a", "scalar", src("model_scalar_input", "request", "in"), alias("model_scalar_output", "a"), `"demultiply_count": 3`)}, out)
 	add("ambiguous_input", "Multiple nodes connected to the same pipeline input require different tensor metadata", []string{
 		ok, node("c", "dummy_fp64", in, alias("a", "c"))}, out+","+src("o2", "c", "c"))
+	add("two_dynamic_demux", "Functionality not implemented", []string{
+		node("s1", "spread", spreadIn, alias("y", "c1"), `"demultiply_count": -1`),
+		node("s2", "spread", src("x", "s1", "c1"), alias("y", "c2"), `"demultiply_count": 3`),
+		node("g", "dummy", src("b", "s2", "c2"), alias("a", "g"))}, src("out", "g", "g"))
 	defs = append(defs, pipe("custom_missing", `"in"`, []string{`{"name": "c", "type": "custom", "library_name": "nolib", "inputs": [` + in + `], "outputs": [` + alias("x", "x") + `]}`}, src("out", "c", "x")))
 	want["custom_missing"] = "Pipeline refers to incorrect library"
 	return defs, want

@@ -283,6 +283,31 @@ func TestCustomNodeApply(t *testing.T) {
 	}
 }
 
+// TestCustomNodeLibraryIdentity: Library stays the same while a library
+// keeps its base_path (a crash restart included), and changes when it
+// leaves the list (nil), comes back or moves; an Open of a node whose
+// params the library refuses is NODE_LIBRARY_INITIALIZE_FAILED.
+func TestCustomNodeLibraryIdentity(t *testing.T) {
+	h := newHost(t, "argmax")
+	id := h.Library("argmax")
+	if id == nil || h.Library("other") != nil {
+		t.Fatalf("Library: %v, other %v", id, h.Library("other"))
+	}
+	if _, err := h.Open(context.Background(), "argmax", "bad", map[string]string{"rank": "x"}); !apierr.Is(err, apierr.NodeLibraryInitializeFailed) {
+		t.Errorf("Open with params argmax refuses: %v", err)
+	}
+	same := []config.NodeLibrary{{Name: "argmax", BasePath: filepath.Join(binDir, "ovms-node-argmax")}}
+	if err := h.Apply(context.Background(), same); err != nil || h.Library("argmax") != id {
+		t.Errorf("an unchanged library changed identity: %v", err)
+	}
+	if err := h.Apply(context.Background(), nil); err != nil || h.Library("argmax") != nil {
+		t.Errorf("a removed library: %v %v", h.Library("argmax"), err)
+	}
+	if err := h.Apply(context.Background(), same); err != nil || h.Library("argmax") == nil || h.Library("argmax") == id {
+		t.Errorf("a library added back keeps its old identity (or none): %v", err)
+	}
+}
+
 // BenchmarkCustomNodeArgmax is one request through a library process: the
 // inputs written into its arena, Execute, the outputs checked and released.
 func BenchmarkCustomNodeArgmax(b *testing.B) {

@@ -322,6 +322,18 @@ func (h *Host) Libraries() map[string]int {
 	return out
 }
 
+// Library identifies the library configured under name now (nil: none):
+// the same value while it stays in custom_node_library_config_list with
+// the same base_path (restarts included), another one once it was
+// removed, added back or given another base_path. Pipelines validate
+// their custom nodes again when it changes.
+func (h *Host) Library(name string) any {
+	if l, ok := h.lib(name); ok {
+		return l
+	}
+	return nil
+}
+
 // Open loads a pipeline node into its library with params (OVMS's
 // initialize, getInputsInfo and getOutputsInfo). node names it in logs and
 // responses. An unknown library is an error wrapping ErrUnknownLibrary.

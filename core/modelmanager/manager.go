@@ -56,6 +56,7 @@ type Manager struct {
 	loadTimeout  time.Duration // bounds one version's load; 0: none
 	loadSlots    chan struct{} // bounds the versions loading at once
 	ready        atomic.Bool
+	holdReady    atomic.Bool // see HoldReady
 
 	sequenceCleaner time.Duration // see SetSequenceCleaner
 	loaders         Loaders       // custom loaders (loader.go); nil: none
@@ -97,6 +98,17 @@ func (m *Manager) SetLoadTimeout(d time.Duration) { m.loadTimeout = d }
 // Ready reports whether the initial configuration has been applied (OVMS
 // stays ready even when some models failed to load).
 func (m *Manager) Ready() bool { return m.ready.Load() }
+
+// HoldReady keeps Ready false after Apply until ReleaseReady: the server
+// applies its pipelines after the models, and is ready (as OVMS) only once
+// they are published too.
+func (m *Manager) HoldReady() { m.holdReady.Store(true) }
+
+// ReleaseReady ends HoldReady: Ready turns true.
+func (m *Manager) ReleaseReady() {
+	m.holdReady.Store(false)
+	m.ready.Store(true)
+}
 
 // Model returns a model by name, or else the graph (DAG pipeline) of that
 // name: MODEL_NAME_MISSING if neither is known (OVMS's
@@ -223,7 +235,9 @@ func (m *Manager) Reconcile(ctx context.Context, models []config.Model) (changed
 			failed = append(failed, errs[i])
 		}
 	}
-	m.ready.Store(true)
+	if !m.holdReady.Load() {
+		m.ready.Store(true)
+	}
 	if len(failed) > 0 {
 		return changed, fmt.Errorf("%w: %w", ErrLoadFailed, errors.Join(failed...))
 	}

@@ -243,3 +243,20 @@ func TestUnknownDeviceFailsTheLoad(t *testing.T) {
 		t.Fatalf("Apply: %v", err)
 	}
 }
+
+// TestHoldReady: with HoldReady, Apply leaves the manager not ready (the
+// server still publishes its pipelines) until ReleaseReady.
+func TestHoldReady(t *testing.T) {
+	m := New(newFake(t, nil), quiet())
+	m.HoldReady()
+	if err := m.Apply(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if m.Ready() {
+		t.Fatal("ready while held")
+	}
+	m.ReleaseReady()
+	if !m.Ready() {
+		t.Fatal("not ready after ReleaseReady")
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/config"
 	"github.com/ovmsgo/ovms/core/tensor"
 	"github.com/ovmsgo/ovms/plugins/device"
@@ -36,6 +37,17 @@ type Node interface {
 type NodeOpener interface {
 	// Open instantiates a library's node with params.
 	Open(ctx context.Context, library, node string, params map[string]string) (Node, error)
+}
+
+// LibraryTracker is implemented by a NodeOpener that can tell a
+// library's configuration apart over time: Library identifies the
+// library configured under name now (nil: none). A definition with custom
+// nodes is validated again when the identity of one of its libraries
+// changes (removed from custom_node_library_config_list, added back, or
+// its base_path changed), as OVMS revalidates pipelines when libraries
+// change.
+type LibraryTracker interface {
+	Library(name string) any
 }
 
 // Model describes the model version a DL model node would use now.
@@ -88,6 +100,7 @@ const (
 	StatusInputMultipleSources          Status = "Pipeline definition has multiple connections to the same input of underlying model"
 	StatusExitUsedAsDependency          Status = "Pipeline definition has response node used as dependency node"
 	StatusInvalidNodeLibrary            Status = "Pipeline refers to incorrect library"
+	StatusNodeLibraryInitializeFailed   Status = "Failure during custom node library initialization"
 	StatusDemultiplexerBatch            Status = "Batch size >= 2 is not allowed when demultiplexer is used"
 	StatusGatherFromMissingNode         Status = "Gather node refers to not existing node"
 	StatusGatherFromNotDemultiplexer    Status = "Gather node refers to node that isn't demultiplexer"
@@ -99,6 +112,9 @@ const (
 	StatusDynamicParametersOnSubscribed Status = "Requested dynamic parameters but model is used in pipeline"
 	StatusStatefulOnSubscribed          Status = "Stateful model cannot be subscribed to pipeline"
 	StatusInvalidShape                  Status = "Invalid input shape"
+	// StatusMultipleDynamicDemultiplexers is OVMS's NOT_IMPLEMENTED, which
+	// it returns for a dynamic demultiplexer beside another demultiplexer.
+	StatusMultipleDynamicDemultiplexers Status = "Functionality not implemented"
 	StatusInvalidPrecision              Status = "Invalid input precision"
 )
 
@@ -166,7 +182,14 @@ func (g *graph) exit() *node { return g.nodes[len(g.nodes)-1] }
 // validate checks a definition against the served models and custom
 // nodes, in OVMS's order, and builds its graph. Custom nodes it opened are
 // closed when it fails.
-func validate(ctx context.Context, cfg config.Pipeline, models Models, opener NodeOpener) (_ *graph, err error) {
+func validate(ctx context.Context, cfg config.Pipeline, models Models, opener NodeOpener) (*graph, error) {
+	return validateWith(ctx, cfg, models, opener, nil)
+}
+
+// validateWith is validate; with off set, it checks offline: models and
+// libraries only by name (off's), each node's inputs and outputs taken as
+// its config connects them, and no tensor checks.
+func validateWith(ctx context.Context, cfg config.Pipeline, models Models, opener NodeOpener, off *offline) (_ *graph, err error) {
 	g := &graph{name: cfg.Name}
 	var keys []string
 	defer func() {
@@ -183,13 +206,22 @@ func validate(ctx context.Context, cfg config.Pipeline, models Models, opener No
 		entry.info.Outputs = append(entry.info.Outputs, device.TensorInfo{Name: in, DType: device.Invalid})
 	}
 	nodes := []*node{entry}
+	// OVMS's order: request and response named twice, then the dynamic
+	// demultiplexer rule, then duplicate names.
 	for _, c := range cfg.Nodes {
-		switch c.Name {
-		case config.EntryNode:
+		if c.Name == config.EntryNode {
 			return nil, invalid(StatusMultipleEntryNodes, "pipeline: %s", cfg.Name)
-		case config.ExitNode:
+		}
+	}
+	for _, c := range cfg.Nodes {
+		if c.Name == config.ExitNode {
 			return nil, invalid(StatusMultipleExitNodes, "pipeline: %s", cfg.Name)
 		}
+	}
+	if err := oneDynamicDemultiplexer(cfg); err != nil {
+		return nil, err
+	}
+	for _, c := range cfg.Nodes {
 		if _, dup := index[c.Name]; dup {
 			return nil, invalid(StatusNodeNameDuplicate, "pipeline: %s; node: %s", cfg.Name, c.Name)
 		}
@@ -217,13 +249,30 @@ func validate(ctx context.Context, cfg config.Pipeline, models Models, opener No
 				return nil, invalid(StatusDynamicParametersOnSubscribed, "pipeline: %s; node: %s; model: %s", cfg.Name, c.Name, c.ModelName)
 			}
 			n.info = m.Info
+			if off != nil {
+				n.info = configInfo(c)
+			}
 			keys = append(keys, modelKey(c.ModelName, m.Key))
 		case config.NodeCustom:
+			if off != nil {
+				if !off.libraries[c.LibraryName] {
+					return nil, invalid(StatusInvalidNodeLibrary, "pipeline: %s; node: %s; non existing custom node library: %s", cfg.Name, c.Name, c.LibraryName)
+				}
+				n.info = configInfo(c)
+				continue
+			}
 			if opener == nil {
 				return nil, invalid(StatusInvalidNodeLibrary, "pipeline: %s; node: %s; non existing custom node library: %s", cfg.Name, c.Name, c.LibraryName)
 			}
+			keys = append(keys, libraryKey(opener, c.LibraryName))
 			cn, err := opener.Open(ctx, c.LibraryName, c.Name, c.Params)
 			if err != nil {
+				// The library's factory refused the params (OVMS's
+				// initialize failing): NODE_LIBRARY_INITIALIZE_FAILED;
+				// anything else is a library OVMS would not have.
+				if apierr.Is(err, apierr.NodeLibraryInitializeFailed) {
+					return nil, invalid(StatusNodeLibraryInitializeFailed, "pipeline: %s; node: %s; library: %s; %s", cfg.Name, c.Name, c.LibraryName, apierr.From(err).Details)
+				}
 				return nil, invalid(StatusInvalidNodeLibrary, "pipeline: %s; node: %s; library: %s: %v", cfg.Name, c.Name, c.LibraryName, err)
 			}
 			n.custom, n.info = cn, cn.Info()
@@ -318,6 +367,9 @@ func validate(ctx context.Context, cfg config.Pipeline, models Models, opener No
 	if err := g.levels(); err != nil {
 		return nil, err
 	}
+	if off != nil {
+		return g, nil
+	}
 	if err := g.checkTensors(); err != nil {
 		return nil, err
 	}
@@ -325,7 +377,43 @@ func validate(ctx context.Context, cfg config.Pipeline, models Models, opener No
 	return g, nil
 }
 
+// oneDynamicDemultiplexer is OVMS's rule that a pipeline with a dynamic
+// demultiplexer (demultiply_count -1, the pipeline's own included) has no
+// other demultiplexer: NOT_IMPLEMENTED, logged by OVMS as "has multiple
+// demultiplexers with at least one dynamic".
+func oneDynamicDemultiplexer(cfg config.Pipeline) error {
+	count, dynamic := 0, false
+	for _, d := range append([]int{cfg.DemultiplyCount}, demultiplyCounts(cfg.Nodes)...) {
+		if d != 0 {
+			count++
+			dynamic = dynamic || d < 0
+		}
+	}
+	if dynamic && count > 1 {
+		return invalid(StatusMultipleDynamicDemultiplexers, "pipeline: %s has multiple demultiplexers with at least one dynamic", cfg.Name)
+	}
+	return nil
+}
+
+func demultiplyCounts(nodes []config.Node) []int {
+	out := make([]int, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.DemultiplyCount
+	}
+	return out
+}
+
 func modelKey(name string, key any) string { return fmt.Sprintf("%s:%p", name, key) }
+
+// libraryKey fingerprints the library a custom node uses (its name only
+// when the opener does not track libraries).
+func libraryKey(opener NodeOpener, name string) string {
+	t, ok := opener.(LibraryTracker)
+	if !ok {
+		return "library " + name
+	}
+	return fmt.Sprintf("library %s:%p", name, t.Library(name))
+}
 
 func joinKeys(keys []string) string { return strings.Join(keys, ",") }
 

@@ -165,6 +165,10 @@ func TestValidationErrors(t *testing.T) {
 			p.Nodes = append(p.Nodes, dl("c", "wide4", conn("x", "request", "in")))
 			p.Outputs = append(p.Outputs, conn("out2", "c", "c_out"))
 		}, StatusAmbiguousInputMetadata},
+		{"a dynamic demultiplexer beside another demultiplexer", func(p *config.Pipeline) {
+			p.DemultiplyCount = -1
+			p.Nodes[0].DemultiplyCount = 3
+		}, StatusMultipleDynamicDemultiplexers},
 		{"custom node without its library", func(p *config.Pipeline) {
 			p.Nodes[1] = config.Node{Name: "b", Kind: config.NodeCustom, LibraryName: "lib", Inputs: []config.Connection{conn("x", "a", "a_out")},
 				Outputs: []config.OutputAlias{{DataItem: "y", Alias: "b_out"}}}

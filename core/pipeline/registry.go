@@ -172,13 +172,21 @@ func (r *Registry) revalidate(ctx context.Context, d *definition) bool {
 	return true
 }
 
-// keyOf fingerprints the model versions a definition's nodes would use
-// now, as validate records them in a graph's key; loading reports a model
+// keyOf fingerprints the model versions (and custom node libraries) a
+// definition's nodes would use now, as validate records them in a graph's
+// key; loading reports a model
 // version that is loading without error.
 func (r *Registry) keyOf(cfg config.Pipeline) (key string, loading bool) {
 	var keys []string
 	for _, n := range cfg.Nodes {
-		if n.Kind != config.NodeModel {
+		switch n.Kind {
+		case config.NodeCustom:
+			if r.opener != nil {
+				keys = append(keys, libraryKey(r.opener, n.LibraryName))
+			}
+			continue
+		case config.NodeModel:
+		default:
 			continue
 		}
 		m, err := r.models.Describe(n.ModelName, n.Version)

@@ -40,3 +40,7 @@ func (o nodeOpener) Open(ctx context.Context, library, node string, params map[s
 	}
 	return n, nil
 }
+
+// Library implements pipeline.LibraryTracker: pipelines using a library
+// are validated again when it is removed, added back or moved.
+func (o nodeOpener) Library(name string) any { return o.host.Library(name) }

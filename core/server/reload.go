@@ -68,6 +68,10 @@ func (r *reloader) start(ctx context.Context) error {
 	r.report(f)
 	r.applyNodes(ctx, f)
 	r.applied, r.current, r.pipelines = f.Hash, f.Models, f.Pipelines
+	// Ready once the pipelines are published too (a client that saw the
+	// server ready finds them), as OVMS loads pipelines before serving.
+	r.models.HoldReady()
+	defer r.models.ReleaseReady()
 	if err := r.models.Apply(ctx, f.Models); err != nil {
 		r.log.WithError(err).Error("some models failed to load; the others serve")
 	}
