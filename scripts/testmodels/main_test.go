@@ -21,6 +21,12 @@ type tensor struct {
 // expected lists, for each non-bench model, the inputs and outputs that
 // tests and docs rely on.
 var expected = map[string]struct{ inputs, outputs []tensor }{
+	"detection": {
+		[]tensor{{"image", om.Float32, []int64{1, 3, 64, 64}}},
+		[]tensor{{"detection", om.Float32, []int64{1, 1, 4, 7}}}},
+	"classification": {
+		[]tensor{{"input", om.Float32, []int64{1, 3, 32, 32}}},
+		[]tensor{{"probabilities", om.Float32, []int64{1, 3}}}},
 	"rnn_stateful": {
 		[]tensor{{"x", om.Float32, []int64{1, 4}}, {"h_in", om.Float32, []int64{1, 4}}},
 		[]tensor{{"out", om.Float32, []int64{1, 4}}, {"h_out", om.Float32, []int64{1, 4}}}},
