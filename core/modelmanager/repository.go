@@ -39,13 +39,13 @@ func (m *Manager) LoadModel(ctx context.Context, name string) error {
 }
 
 // liveModel finds the configured model of a name: MODEL_NAME_MISSING when
-// it is unknown or was removed from the configuration.
+// it is unknown, was removed from the configuration, or is a pipeline.
 func (m *Manager) liveModel(name string) (*Model, error) {
 	mod, err := m.Model(name)
 	if err != nil {
 		return nil, err
 	}
-	if mod.retired.Load() { // removed from the configuration
+	if mod.retired.Load() || mod.graph { // removed from the configuration, or a pipeline
 		return nil, apierr.New(apierr.ModelNameMissing)
 	}
 	return mod, nil
@@ -62,6 +62,9 @@ func (m *Manager) UnloadModel(ctx context.Context, name string) error {
 	mod, err := m.Model(name)
 	if err != nil {
 		return err
+	}
+	if mod.graph { // pipelines follow the configuration only
+		return apierr.New(apierr.ModelNameMissing)
 	}
 	mod.mu.Lock()
 	defer mod.mu.Unlock()
