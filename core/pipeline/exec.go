@@ -90,8 +90,9 @@ func (x *execution) fail(err error) {
 // versions pinned, every node started in its own goroutine (a node waits
 // for the nodes it reads), and the response assembled from the nodes the
 // pipeline's outputs come from. The response aliases node outputs until
-// it is released.
-func (g *graph) run(ctx context.Context, models Models, req *tensor.Request) (*tensor.Response, error) {
+// it is released; its release then calls after (nil: nothing more), which
+// run does not call when it fails.
+func (g *graph) run(ctx context.Context, models Models, req *tensor.Request, after func()) (*tensor.Response, error) {
 	if err := tensor.ValidateCount(g.info.Inputs, len(req.Inputs)); err != nil {
 		return nil, err
 	}
@@ -158,6 +159,9 @@ func (g *graph) run(ctx context.Context, models Models, req *tensor.Request) (*t
 	if err != nil {
 		releaseAll()
 		return nil, err
+	}
+	if after != nil {
+		return tensor.NewResponse(g.name, 1, outs, func() { releaseAll(); after() }), nil
 	}
 	return tensor.NewResponse(g.name, 1, outs, releaseAll), nil
 }

@@ -22,7 +22,7 @@ func runPipeline(t *testing.T, models *fakeModels, p config.Pipeline, opener Nod
 	if err != nil {
 		t.Fatal(err)
 	}
-	return g.run(context.Background(), models, &tensor.Request{API: tensor.KServe, Inputs: inputs})
+	return g.run(context.Background(), models, &tensor.Request{API: tensor.KServe, Inputs: inputs}, nil)
 }
 
 func output(t *testing.T, r *tensor.Response, name string) ([]int64, []float32) {
@@ -169,7 +169,7 @@ func TestPipelineLevelDemultiplex(t *testing.T) {
 	if s := g.info.Inputs[0].Shape; !slices.Equal(s, []int64{-1, 1, 3}) {
 		t.Errorf("input shape %v", s)
 	}
-	resp, err := g.run(context.Background(), models, &tensor.Request{Inputs: []tensor.Input{input("in", []int64{2, 1, 3}, 1, 2, 3, 4, 5, 6)}})
+	resp, err := g.run(context.Background(), models, &tensor.Request{Inputs: []tensor.Input{input("in", []int64{2, 1, 3}, 1, 2, 3, 4, 5, 6)}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,17 +221,17 @@ func TestRequestInputChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = g.run(context.Background(), models, &tensor.Request{Inputs: []tensor.Input{input("in", []int64{1, 3}, 1, 2, 3), input("more", []int64{1}, 1)}})
+	_, err = g.run(context.Background(), models, &tensor.Request{Inputs: []tensor.Input{input("in", []int64{1, 3}, 1, 2, 3), input("more", []int64{1}, 1)}}, nil)
 	if !apierr.Is(err, apierr.InvalidNoOfInputs) {
 		t.Errorf("two inputs: %v", err)
 	}
-	_, err = g.run(context.Background(), models, &tensor.Request{Inputs: []tensor.Input{input("other", []int64{1, 3}, 1, 2, 3)}})
+	_, err = g.run(context.Background(), models, &tensor.Request{Inputs: []tensor.Input{input("other", []int64{1, 3}, 1, 2, 3)}}, nil)
 	if !apierr.Is(err, apierr.InvalidMissingInput) {
 		t.Errorf("wrong name: %v", err)
 	}
 	// Shapes are checked against the pipeline's inputs, named as the
 	// pipeline names them.
-	_, err = g.run(context.Background(), models, &tensor.Request{Inputs: []tensor.Input{input("in", []int64{1, 4}, 1, 2, 3, 4)}})
+	_, err = g.run(context.Background(), models, &tensor.Request{Inputs: []tensor.Input{input("in", []int64{1, 4}, 1, 2, 3, 4)}}, nil)
 	if !apierr.Is(err, apierr.InvalidShape) || !strings.HasSuffix(err.Error(), "Expected: (1,3); Actual: (1,4); input name: in") {
 		t.Errorf("wrong shape: %v", err)
 	}
@@ -311,7 +311,7 @@ func TestNestedDemultiplexers(t *testing.T) {
 	if s := g.info.Outputs[0].Shape; !slices.Equal(s, []int64{3, 3, 1, 3}) {
 		t.Errorf("metadata shape %v", s)
 	}
-	resp, err := g.run(context.Background(), models, &tensor.Request{Inputs: []tensor.Input{input("in", []int64{1, 3}, 1, 1, 1)}})
+	resp, err := g.run(context.Background(), models, &tensor.Request{Inputs: []tensor.Input{input("in", []int64{1, 3}, 1, 1, 1)}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

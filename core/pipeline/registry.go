@@ -206,13 +206,13 @@ func (d *definition) runner(r *Registry) modelmanager.GraphRunner {
 			done()
 			return nil, apierr.New(apierr.PipelineDefinitionNotLoadedYet)
 		}
-		resp, err := g.run(ctx, r.models, req)
+		// The graph (its custom nodes) stays until the response is released.
+		resp, err := g.run(ctx, r.models, req, done)
 		if err != nil {
 			done()
 			return nil, err
 		}
-		// The graph (its custom nodes) stays until the response is released.
-		return tensor.NewResponse(resp.Model, resp.Version, resp.Outputs, func() { resp.Release(); done() }), nil
+		return resp, nil
 	}
 }
 
