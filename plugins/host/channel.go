@@ -281,8 +281,10 @@ func (s *server) resultInArena(lease uint64, msg []byte) ([]byte, error) {
 	dst, _ := s.arena.Bytes(off, uint64(len(msg)))
 	copy(dst, msg)
 	if v, ok := s.leases.Load(lease); ok {
+		// The host does not know this lease yet, so nothing else frees it;
+		// inLease reads only its outputs.
 		e := v.(*leaseEntry)
-		s.leases.Store(lease, &leaseEntry{offs: append(e.offs, off), outputs: e.outputs})
+		e.offs = append(e.offs, off)
 	}
 	loc := binary.LittleEndian.AppendUint64(nil, off)
 	return binary.LittleEndian.AppendUint64(loc, uint64(len(msg))), nil
