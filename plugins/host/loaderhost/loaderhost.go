@@ -153,4 +153,5 @@ type Error struct {
 	Message string
 }
 
+// Error is the loader's message.
 func (e *Error) Error() string { return e.Message }
