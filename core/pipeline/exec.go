@@ -99,6 +99,11 @@ func (g *graph) run(ctx context.Context, models Models, req *tensor.Request, aft
 	if err := g.validateInputs(req); err != nil {
 		return nil, err
 	}
+	for _, name := range req.Outputs { // as a model checks them (Version.checkOutputs)
+		if tensorOf(g.info.Outputs, name) == nil {
+			return nil, apierr.Newf(apierr.InvalidMissingOutput, "Required output: %s", name)
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	x := &execution{g: g, req: req, runners: make([]Runner, len(g.nodes)), runs: make([]*nodeRun, len(g.nodes)), cancel: cancel}

@@ -324,3 +324,36 @@ func TestNestedDemultiplexers(t *testing.T) {
 		t.Errorf("after release: %d leased, %d pinned", models.leased.Load(), models.pinned.Load())
 	}
 }
+
+// TestUnknownRequestedOutput: a request naming an output the pipeline
+// does not have fails as a model's does (docs/compatibility.md: 400 /
+// INVALID_ARGUMENT "Missing output with specific name"), before any
+// node runs, instead of answering without it.
+func TestUnknownRequestedOutput(t *testing.T) {
+	models := testModels(t)
+	g, err := validate(context.Background(), basePipeline(), models, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &tensor.Request{API: tensor.KServe, Inputs: []tensor.Input{input("in", []int64{1, 3}, 1, 2, 3)}, Outputs: []string{"out", "nope"}}
+	resp, err := g.run(context.Background(), models, req, nil)
+	if !apierr.Is(err, apierr.InvalidMissingOutput) {
+		resp.Release()
+		t.Fatalf("got %v, want INVALID_MISSING_OUTPUT", err)
+	}
+	if !strings.Contains(err.Error(), "Required output: nope") {
+		t.Errorf("message %q", err)
+	}
+	if models.leased.Load() != 0 || models.pinned.Load() != 0 {
+		t.Errorf("after the refusal: %d leased, %d pinned", models.leased.Load(), models.pinned.Load())
+	}
+	req.Outputs = []string{"out"}
+	resp, err = g.run(context.Background(), models, req, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Outputs) != 1 || resp.Outputs[0].Name != "out" {
+		t.Errorf("outputs %+v", resp.Outputs)
+	}
+	resp.Release()
+}
