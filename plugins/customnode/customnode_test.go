@@ -49,6 +49,26 @@ func TestTypeOf(t *testing.T) {
 	if customnode.TypeOf[score]() != customnode.FP32 {
 		t.Error("a named float32 type")
 	}
+	// Named types of every kind map by their underlying type, not by size.
+	type (
+		label  int32
+		offset int64
+		delta  int8
+		count  int16
+		mass   float64
+		pixel  uint8
+		half   uint16
+	)
+	for name, c := range map[string]struct{ got, want customnode.DataType }{
+		"int32": {customnode.TypeOf[label](), customnode.I32}, "int64": {customnode.TypeOf[offset](), customnode.I64},
+		"int8": {customnode.TypeOf[delta](), customnode.I8}, "int16": {customnode.TypeOf[count](), customnode.I16},
+		"float64": {customnode.TypeOf[mass](), customnode.FP64}, "uint8": {customnode.TypeOf[pixel](), customnode.U8},
+		"uint16": {customnode.TypeOf[half](), customnode.U16},
+	} {
+		if c.got != c.want {
+			t.Errorf("TypeOf of a named %s type = %v, want %v", name, c.got, c.want)
+		}
+	}
 }
 
 // testNode copies input x to output y, then fails or panics as its params
