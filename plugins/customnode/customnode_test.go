@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -153,5 +154,75 @@ func TestSDK(t *testing.T) {
 	before := closed
 	if err := ok.Close(); err != nil || closed != before+1 {
 		t.Errorf("Close: %v, deinitialized %d times", err, closed-before)
+	}
+}
+
+// blockingNode's Execute waits for release; it records whether it was
+// closed while an Execute ran.
+type blockingNode struct {
+	started, release chan struct{}
+	mu               sync.Mutex
+	running, closed  int
+	closedInRun      bool
+}
+
+func (n *blockingNode) Inputs() []customnode.TensorInfo {
+	return []customnode.TensorInfo{customnode.Tensor("x", customnode.FP32, -1)}
+}
+
+func (n *blockingNode) Outputs() []customnode.TensorInfo {
+	return []customnode.TensorInfo{customnode.Tensor("y", customnode.FP32, -1)}
+}
+
+func (n *blockingNode) Close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.closed++
+	n.closedInRun = n.closedInRun || n.running > 0
+	return nil
+}
+
+func (n *blockingNode) Execute(_ context.Context, c *customnode.Call) error {
+	n.mu.Lock()
+	n.running++
+	n.mu.Unlock()
+	defer func() { n.mu.Lock(); n.running--; n.mu.Unlock() }()
+	n.started <- struct{}{}
+	<-n.release
+	x, shape, err := customnode.In[float32](c, "x")
+	if err != nil {
+		return err
+	}
+	y, err := customnode.Out[float32](c, "y", shape...)
+	copy(y, x)
+	return err
+}
+
+// A node unloaded (or replaced) while a request runs on it is closed
+// once that request is done, never under it.
+func TestUnloadWaitsForExecute(t *testing.T) {
+	n := &blockingNode{started: make(chan struct{}), release: make(chan struct{})}
+	h := customnodetest.Start(t, func(customnode.Params) (customnode.Node, error) { return n, nil })
+	node, err := h.Open(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := node.Execute([]customnodetest.Tensor{customnodetest.Of[float32]("x", []int64{1}, 1)})
+		done <- err
+	}()
+	<-n.started
+	if err := node.Close(); err != nil {
+		t.Fatal(err)
+	}
+	close(n.release)
+	if err := <-done; err != nil {
+		t.Fatalf("Execute: %v", err)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closedInRun || n.closed != 1 {
+		t.Errorf("closed %d times, during an Execute: %v", n.closed, n.closedInRun)
 	}
 }
