@@ -36,18 +36,18 @@ type crop struct {
 func newCrop(p customnode.Params) (customnode.Node, error) {
 	c := &crop{}
 	for _, v := range []struct {
-		key  string
-		dst  *int
-		def  int
-		need bool
-	}{{"target_image_width", &c.tw, 0, true}, {"target_image_height", &c.th, 0, true},
-		{"original_image_width", &c.ow, -1, false}, {"original_image_height", &c.oh, -1, false},
+		key    string
+		dst    *int
+		def    int
+		anyDim bool // -1 (any size) allowed
+	}{{"target_image_width", &c.tw, 0, false}, {"target_image_height", &c.th, 0, false},
+		{"original_image_width", &c.ow, -1, true}, {"original_image_height", &c.oh, -1, true},
 		{"max_output_batch", &c.maxBatch, 100, false}} {
 		n, err := p.Int(v.key, v.def)
 		if err != nil {
 			return nil, err
 		}
-		if (v.need && n <= 0) || n == 0 || n < -1 {
+		if n <= 0 && !(v.anyDim && n == -1) {
 			return nil, fmt.Errorf("param %s: want a positive integer, got %d", v.key, n)
 		}
 		*v.dst = n

@@ -81,3 +81,20 @@ func TestCropBoxesNoDetections(t *testing.T) {
 		t.Errorf("images shape %v, want a first dimension of 0", s)
 	}
 }
+
+// Only the original image size may be left as -1 (any): a max_output_batch
+// of -1 would crop nothing.
+func TestCropBoxesParamRanges(t *testing.T) {
+	for _, p := range []map[string]string{
+		{"target_image_width": "2", "target_image_height": "2", "max_output_batch": "-1"},
+		{"target_image_width": "-1", "target_image_height": "2"},
+		{"target_image_width": "2", "target_image_height": "2", "original_image_width": "0"},
+	} {
+		if _, err := newCrop(p); err == nil {
+			t.Errorf("params %v accepted", p)
+		}
+	}
+	if _, err := newCrop(map[string]string{"target_image_width": "2", "target_image_height": "2", "original_image_width": "-1"}); err != nil {
+		t.Errorf("original_image_width -1: %v", err)
+	}
+}
