@@ -36,7 +36,7 @@ func pluginCommand() *cli.Command {
 			Action: pluginList,
 		}, {
 			Name:      "install",
-			Usage:     "copy a plugin binary (ovms-device-<family> or ovms-loader-<name>) into the plugin folder and record its sha256 in the folder's manifest (plugins.json); a folder without a manifest gets one that also records the plugins already there",
+			Usage:     "copy a plugin binary (ovms-device-<family>, ovms-node-<name> or ovms-loader-<name>) into the plugin folder and record its sha256 in the folder's manifest (plugins.json); a folder without a manifest gets one that also records the plugins already there",
 			ArgsUsage: "PATH|file:///PATH",
 			Flags:     []cli.Flag{dir, &cli.StringFlag{Name: "sha256", Usage: "refuse the file unless its sha256 is this (hex)"}},
 			Action:    pluginInstall,
