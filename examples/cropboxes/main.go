@@ -109,6 +109,9 @@ func (c *crop) Execute(_ context.Context, call *customnode.Call) error {
 	if c.inNHWC {
 		h, w = int(ishape[1]), int(ishape[2])
 	}
+	if h == 0 || w == 0 {
+		return customnode.Errorf("image %v is empty", ishape)
+	}
 	var boxes []box
 	for i := 0; i < int(dshape[2]) && len(boxes) < c.maxBatch; i++ {
 		d := det[i*7 : i*7+7]
