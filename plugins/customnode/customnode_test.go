@@ -226,3 +226,22 @@ func TestUnloadWaitsForExecute(t *testing.T) {
 		t.Errorf("closed %d times, during an Execute: %v", n.closed, n.closedInRun)
 	}
 }
+
+// Conforms refuses what ovms refuses of a node's answer: an output it did
+// not declare, and one whose bytes do not match its shape.
+func TestConforms(t *testing.T) {
+	declared := []customnode.TensorInfo{customnode.Tensor("y", customnode.FP32, -1)}
+	y := customnodetest.Of[float32]("y", []int64{2}, 1, 2)
+	if err := customnodetest.Conforms(declared, []customnodetest.Tensor{y}); err != nil {
+		t.Errorf("a conforming answer: %v", err)
+	}
+	extra := customnodetest.Of[float32]("z", []int64{1}, 1)
+	if err := customnodetest.Conforms(declared, []customnodetest.Tensor{y, extra}); err == nil {
+		t.Error("an undeclared output conforms")
+	}
+	short := y
+	short.Data = short.Data[:4]
+	if err := customnodetest.Conforms(declared, []customnodetest.Tensor{short}); err == nil {
+		t.Error("an output of 4 bytes with shape [2] conforms")
+	}
+}
