@@ -97,8 +97,7 @@ func pluginList(c *cli.Context) (err error) {
 		}
 	}()
 	if len(fams) == 0 {
-		_, err := listNodes(c.Context, c.App.Writer, host, dirs)
-		return err
+		return listNodes(c.Context, c.App.Writer, host, dirs)
 	}
 	w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "PLUGIN\tVERSION\tPROTOCOL\tENGINE\tDEVICES\tSTATUS")
@@ -124,8 +123,7 @@ func pluginList(c *cli.Context) (err error) {
 	if len(installedNodes(dirs)) > 0 {
 		fmt.Fprintln(c.App.Writer)
 	}
-	_, err = listNodes(c.Context, c.App.Writer, host, dirs)
-	return err
+	return listNodes(c.Context, c.App.Writer, host, dirs)
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
