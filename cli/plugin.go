@@ -36,7 +36,7 @@ func pluginCommand() *cli.Command {
 			Action: pluginList,
 		}, {
 			Name:      "install",
-			Usage:     "copy a plugin binary (ovms-device-<family> or ovms-loader-<name>) into the plugin folder and record its sha256 in the folder's manifest (plugins.json); a folder without a manifest gets one that also records the plugins already there",
+			Usage:     "copy a plugin binary (ovms-device-<family>, ovms-node-<name> or ovms-loader-<name>) into the plugin folder and record its sha256 in the folder's manifest (plugins.json); a folder without a manifest gets one that also records the plugins already there",
 			ArgsUsage: "PATH|file:///PATH",
 			Flags:     []cli.Flag{dir, &cli.StringFlag{Name: "sha256", Usage: "refuse the file unless its sha256 is this (hex)"}},
 			Action:    pluginInstall,
@@ -97,8 +97,7 @@ func pluginList(c *cli.Context) (err error) {
 		}
 	}()
 	if len(fams) == 0 {
-		_, err := listNodes(c.Context, c.App.Writer, host, dirs)
-		return err
+		return listNodes(c.Context, c.App.Writer, host, dirs)
 	}
 	w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "PLUGIN\tVERSION\tPROTOCOL\tENGINE\tDEVICES\tSTATUS")
@@ -124,8 +123,7 @@ func pluginList(c *cli.Context) (err error) {
 	if len(installedNodes(dirs)) > 0 {
 		fmt.Fprintln(c.App.Writer)
 	}
-	_, err = listNodes(c.Context, c.App.Writer, host, dirs)
-	return err
+	return listNodes(c.Context, c.App.Writer, host, dirs)
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -60,11 +60,11 @@ func startNode(ctx context.Context, host *pluginhost.Host, name, path string) (*
 }
 
 // listNodes prints the custom node libraries found in dirs (nothing when
-// there are none) and reports how many it found.
-func listNodes(ctx context.Context, w io.Writer, host *pluginhost.Host, dirs []string) (int, error) {
+// there are none).
+func listNodes(ctx context.Context, w io.Writer, host *pluginhost.Host, dirs []string) error {
 	nodes := installedNodes(dirs)
 	if len(nodes) == 0 {
-		return 0, nil
+		return nil
 	}
 	names := make([]string, 0, len(nodes))
 	for n := range nodes {
@@ -81,7 +81,7 @@ func listNodes(ctx context.Context, w io.Writer, host *pluginhost.Host, dirs []s
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\tavailable\n", n, dash(inst.Info.Version), plugproto.Handshake.ProtocolVersion, inst.Info.Engine, nodes[n])
 	}
-	return len(nodes), tw.Flush()
+	return tw.Flush()
 }
 
 func dash(s string) string {

@@ -71,12 +71,16 @@ func validateAction(c *cli.Context) error {
 	case err != nil:
 		return errorf("%v", err)
 	}
-	pipeProblems := 0
+	pipeProblems, libProblems := 0, 0
 	for _, p := range f.Problems {
 		what := "model"
-		if strings.HasPrefix(p.Path, "/pipeline_config_list/") {
+		switch {
+		case strings.HasPrefix(p.Path, "/pipeline_config_list/"):
 			what = "pipeline"
 			pipeProblems++
+		case strings.HasPrefix(p.Path, "/custom_node_library_config_list/"):
+			what = "custom node library"
+			libProblems++
 		}
 		fmt.Fprintf(out, "  error: %s (the %s is skipped)\n", p, what)
 	}
@@ -107,12 +111,12 @@ func validateAction(c *cli.Context) error {
 			pipesFailed++
 		}
 	}
-	total := len(f.Problems) - pipeProblems + len(f.Models)
-	if bad := len(f.Problems) - pipeProblems + failed; bad > 0 {
-		return errorf("%s: %d of %s would not load; the others would", path, bad, plural(total, "model"))
+	modelProblems := len(f.Problems) - pipeProblems - libProblems
+	if bad := modelProblems + failed; bad > 0 {
+		return errorf("%s: %d of %s would not load; the others would", path, bad, plural(modelProblems+len(f.Models), "model"))
 	}
-	if libsFailed > 0 {
-		return errorf("%s: %d of %d custom node libraries would not start; the rest would", path, libsFailed, len(f.NodeLibraries))
+	if bad := libsFailed + libProblems; bad > 0 {
+		return errorf("%s: %d of %d custom node libraries would not start; the rest would", path, bad, len(f.NodeLibraries)+libProblems)
 	}
 	if bad := pipesFailed + pipeProblems; bad > 0 {
 		return errorf("%s: %d of %s would not validate; the rest would serve", path, bad, plural(len(f.Pipelines)+pipeProblems, "pipeline"))

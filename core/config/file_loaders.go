@@ -3,7 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"strings"
 )
 
 // CustomLoader is a model's custom loader (OVMS's custom_loader_options
@@ -56,12 +56,7 @@ func (d *fileDoc) customLoaders(dir string, warn func(path, format string, args 
 // resolveLibrary resolves library_path: a path (with a slash) against dir,
 // a bare name kept for the plugin folders' lookup.
 func resolveLibrary(p, dir string) string {
-	for _, r := range p {
-		if r == '/' {
-			return ResolveBasePath(p, dir)
-		}
-	}
-	if p == "." || p == ".." {
+	if strings.ContainsRune(p, '/') || p == "." || p == ".." {
 		return ResolveBasePath(p, dir)
 	}
 	return p
@@ -89,25 +84,12 @@ func (c *modelEntry) customLoader(m *Model, loaders map[string]CustomLoader, bad
 	m.CustomLoader = &l
 }
 
-// sortedJSON renders an options object with its keys sorted (stable for
-// change detection).
+// sortedJSON renders an options object with its keys sorted, at every
+// level, as encoding/json does for maps (stable for change detection).
 func sortedJSON(o map[string]any) string {
-	keys := make([]string, 0, len(o))
-	for k := range o {
-		keys = append(keys, k)
+	b, err := json.Marshal(o) // values decoded from JSON always encode
+	if err != nil {
+		return "{}"
 	}
-	sort.Strings(keys)
-	b := []byte{'{'}
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		kb, _ := json.Marshal(k)
-		vb, err := json.Marshal(o[k])
-		if err != nil {
-			vb = []byte("null")
-		}
-		b = append(append(append(b, kb...), ':'), vb...)
-	}
-	return string(append(b, '}'))
+	return string(b)
 }

@@ -330,3 +330,36 @@ func BenchmarkCustomNodeArgmax(b *testing.B) {
 		resp.Release()
 	}
 }
+
+// A node closed while its library's restart loads it into the new process
+// is unloaded from that process (deinitialized), not left there.
+func TestCustomNodeCloseDuringRestart(t *testing.T) {
+	h := newHost(t, "fault")
+	trace := filepath.Join(t.TempDir(), "trace")
+	n, err := h.Open(context.Background(), "fault", "n", map[string]string{"init_sleep_ms": "500", "trace": trace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := func() []string {
+		b, _ := os.ReadFile(trace)
+		return strings.Fields(string(b))
+	}
+	if err := syscall.Kill(h.Libraries()["fault"], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// The restart is loading the node (its initialize sleeps): close it now.
+	for deadline := time.Now().Add(10 * time.Second); len(lines()) < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the restart did not initialize the node again: %v", lines())
+		}
+	}
+	n.Close()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if l := lines(); len(l) == 3 && l[2] == "close" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("trace %v: the node closed during the restart was never deinitialized in the new process", lines())
+		}
+	}
+}

@@ -246,7 +246,15 @@ func (h *Host) restarted(_ string, inst *pluginhost.Instance) {
 			l.log.WithError(err).WithField("node", n.name).Error("custom node did not initialize again after a restart")
 		}
 	}
+	// A node closed meanwhile saw no process to unload it from (or, once
+	// this lets requests through, sees this one): unload it here.
+	var closed []*Node
 	l.mu.Lock()
+	for _, n := range nodes {
+		if _, ok := l.nodes[n]; !ok {
+			closed = append(closed, n)
+		}
+	}
 	if !l.removed {
 		l.setInst(inst)
 		select {
@@ -256,6 +264,13 @@ func (h *Host) restarted(_ string, inst *pluginhost.Instance) {
 		}
 	}
 	l.mu.Unlock()
+	for _, n := range closed {
+		ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+		if err := inst.Device.Unload(ctx, n.key); err != nil && !inst.Gone() {
+			l.log.WithError(err).WithField("node", n.name).Warn("unloading a custom node failed")
+		}
+		cancel()
+	}
 	l.log.WithFields(logrus.Fields{"pid": inst.Pid(), "nodes": len(nodes)}).Info("custom node library restarted")
 }
 

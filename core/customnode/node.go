@@ -50,6 +50,11 @@ func (n *Node) Infer(ctx context.Context, req *tensor.Request) (*tensor.Response
 	if err := tensor.Validate(n.info.Inputs, req); err != nil {
 		return nil, err
 	}
+	for _, o := range req.Outputs {
+		if outputInfo(n.info, o) == nil {
+			return nil, apierr.Newf(apierr.InvalidMissingOutput, "Required output: %s", o)
+		}
+	}
 	for try := 0; ; try++ {
 		resp, err := n.try(ctx, req)
 		if err != errNotSent || try == maxTries-1 {
@@ -121,11 +126,6 @@ func (n *Node) try(ctx context.Context, req *tensor.Request) (*tensor.Response, 
 			return nil, apierr.Wrap(apierr.InvalidPrecision, err, "%v; input name: %s", err, in.Name)
 		}
 		refs[i] = device.TensorRef{Name: in.Name, DType: in.DType, Shape: in.Shape, Offset: off, Length: size}
-	}
-	for _, o := range req.Outputs {
-		if outputInfo(n.info, o) == nil {
-			return nil, apierr.Newf(apierr.InvalidMissingOutput, "Required output: %s", o)
-		}
 	}
 	if inst.Exited() {
 		n.lib.awaitGone(ctx, inst)

@@ -36,18 +36,18 @@ type crop struct {
 func newCrop(p customnode.Params) (customnode.Node, error) {
 	c := &crop{}
 	for _, v := range []struct {
-		key  string
-		dst  *int
-		def  int
-		need bool
-	}{{"target_image_width", &c.tw, 0, true}, {"target_image_height", &c.th, 0, true},
-		{"original_image_width", &c.ow, -1, false}, {"original_image_height", &c.oh, -1, false},
+		key    string
+		dst    *int
+		def    int
+		anyDim bool // -1 (any size) allowed
+	}{{"target_image_width", &c.tw, 0, false}, {"target_image_height", &c.th, 0, false},
+		{"original_image_width", &c.ow, -1, true}, {"original_image_height", &c.oh, -1, true},
 		{"max_output_batch", &c.maxBatch, 100, false}} {
 		n, err := p.Int(v.key, v.def)
 		if err != nil {
 			return nil, err
 		}
-		if (v.need && n <= 0) || n == 0 || n < -1 {
+		if n <= 0 && !(v.anyDim && n == -1) {
 			return nil, fmt.Errorf("param %s: want a positive integer, got %d", v.key, n)
 		}
 		*v.dst = n
@@ -108,6 +108,9 @@ func (c *crop) Execute(_ context.Context, call *customnode.Call) error {
 	h, w := int(ishape[2]), int(ishape[3])
 	if c.inNHWC {
 		h, w = int(ishape[1]), int(ishape[2])
+	}
+	if h == 0 || w == 0 {
+		return customnode.Errorf("image %v is empty", ishape)
 	}
 	var boxes []box
 	for i := 0; i < int(dshape[2]) && len(boxes) < c.maxBatch; i++ {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/ovmsgo/ovms/plugins/customnode/customnodetest"
@@ -79,5 +80,37 @@ func TestCropBoxesNoDetections(t *testing.T) {
 	}
 	if s := customnodetest.Get(out, "images").Shape; s[0] != 0 {
 		t.Errorf("images shape %v, want a first dimension of 0", s)
+	}
+}
+
+// Only the original image size may be left as -1 (any): a max_output_batch
+// of -1 would crop nothing.
+func TestCropBoxesParamRanges(t *testing.T) {
+	for _, p := range []map[string]string{
+		{"target_image_width": "2", "target_image_height": "2", "max_output_batch": "-1"},
+		{"target_image_width": "-1", "target_image_height": "2"},
+		{"target_image_width": "2", "target_image_height": "2", "original_image_width": "0"},
+	} {
+		if _, err := newCrop(p); err == nil {
+			t.Errorf("params %v accepted", p)
+		}
+	}
+	if _, err := newCrop(map[string]string{"target_image_width": "2", "target_image_height": "2", "original_image_width": "-1"}); err != nil {
+		t.Errorf("original_image_width -1: %v", err)
+	}
+}
+
+// An empty image (a 0 height or width, which a -1 original size lets
+// through) is refused as the node's error, not a panic.
+func TestCropBoxesEmptyImage(t *testing.T) {
+	h := customnodetest.Start(t, newCrop)
+	n, err := h.Open(map[string]string{"target_image_width": "2", "target_image_height": "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = n.Execute([]customnodetest.Tensor{customnodetest.Of[float32]("image", []int64{1, 3, 0, 4}),
+		customnodetest.Of[float32]("detection", []int64{1, 1, 1, 7}, 0, 1, 0.9, 0, 0, 1, 1)})
+	if err == nil || strings.Contains(err.Error(), "panicked") || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("Execute on an empty image: %v", err)
 	}
 }

@@ -1,7 +1,7 @@
 package customnode
 
 import (
-	"unsafe"
+	"reflect"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -54,34 +54,23 @@ type Number interface {
 	~float32 | ~float64 | ~int8 | ~int16 | ~int32 | ~int64 | ~uint8 | ~uint16
 }
 
-// TypeOf is the DataType of T.
+// TypeOf is the DataType of T (a named type's is its underlying type's).
 func TypeOf[T Number]() DataType {
-	var z T
-	switch any(z).(type) {
-	case float32:
+	switch reflect.TypeFor[T]().Kind() {
+	case reflect.Float32:
 		return FP32
-	case float64:
-		return FP64
-	case int8:
+	case reflect.Int8:
 		return I8
-	case int16:
+	case reflect.Int16:
 		return I16
-	case int32:
+	case reflect.Int32:
 		return I32
-	case int64:
+	case reflect.Int64:
 		return I64
-	case uint8:
+	case reflect.Uint8:
 		return U8
-	case uint16:
+	case reflect.Uint16:
 		return U16
-	}
-	switch unsafe.Sizeof(z) { // a named type: by size, as its underlying type
-	case 1:
-		return U8
-	case 2:
-		return U16
-	case 4:
-		return FP32
 	}
 	return FP64
 }

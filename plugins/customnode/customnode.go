@@ -28,7 +28,7 @@ type Node interface {
 
 // Factory builds a Node for one pipeline node's params (OVMS's
 // initialize). A Node that implements io.Closer is closed when the node is
-// unloaded (deinitialize).
+// unloaded (deinitialize), once no Execute runs on it.
 type Factory func(p Params) (Node, error)
 
 // TensorInfo describes one input or output: name, type, dimensions.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -48,6 +49,26 @@ func TestTypeOf(t *testing.T) {
 	}
 	if customnode.TypeOf[score]() != customnode.FP32 {
 		t.Error("a named float32 type")
+	}
+	// Named types of every kind map by their underlying type, not by size.
+	type (
+		label  int32
+		offset int64
+		delta  int8
+		count  int16
+		mass   float64
+		pixel  uint8
+		half   uint16
+	)
+	for name, c := range map[string]struct{ got, want customnode.DataType }{
+		"int32": {customnode.TypeOf[label](), customnode.I32}, "int64": {customnode.TypeOf[offset](), customnode.I64},
+		"int8": {customnode.TypeOf[delta](), customnode.I8}, "int16": {customnode.TypeOf[count](), customnode.I16},
+		"float64": {customnode.TypeOf[mass](), customnode.FP64}, "uint8": {customnode.TypeOf[pixel](), customnode.U8},
+		"uint16": {customnode.TypeOf[half](), customnode.U16},
+	} {
+		if c.got != c.want {
+			t.Errorf("TypeOf of a named %s type = %v, want %v", name, c.got, c.want)
+		}
 	}
 }
 
@@ -133,5 +154,94 @@ func TestSDK(t *testing.T) {
 	before := closed
 	if err := ok.Close(); err != nil || closed != before+1 {
 		t.Errorf("Close: %v, deinitialized %d times", err, closed-before)
+	}
+}
+
+// blockingNode's Execute waits for release; it records whether it was
+// closed while an Execute ran.
+type blockingNode struct {
+	started, release chan struct{}
+	mu               sync.Mutex
+	running, closed  int
+	closedInRun      bool
+}
+
+func (n *blockingNode) Inputs() []customnode.TensorInfo {
+	return []customnode.TensorInfo{customnode.Tensor("x", customnode.FP32, -1)}
+}
+
+func (n *blockingNode) Outputs() []customnode.TensorInfo {
+	return []customnode.TensorInfo{customnode.Tensor("y", customnode.FP32, -1)}
+}
+
+func (n *blockingNode) Close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.closed++
+	n.closedInRun = n.closedInRun || n.running > 0
+	return nil
+}
+
+func (n *blockingNode) Execute(_ context.Context, c *customnode.Call) error {
+	n.mu.Lock()
+	n.running++
+	n.mu.Unlock()
+	defer func() { n.mu.Lock(); n.running--; n.mu.Unlock() }()
+	n.started <- struct{}{}
+	<-n.release
+	x, shape, err := customnode.In[float32](c, "x")
+	if err != nil {
+		return err
+	}
+	y, err := customnode.Out[float32](c, "y", shape...)
+	copy(y, x)
+	return err
+}
+
+// A node unloaded (or replaced) while a request runs on it is closed
+// once that request is done, never under it.
+func TestUnloadWaitsForExecute(t *testing.T) {
+	n := &blockingNode{started: make(chan struct{}), release: make(chan struct{})}
+	h := customnodetest.Start(t, func(customnode.Params) (customnode.Node, error) { return n, nil })
+	node, err := h.Open(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := node.Execute([]customnodetest.Tensor{customnodetest.Of[float32]("x", []int64{1}, 1)})
+		done <- err
+	}()
+	<-n.started
+	if err := node.Close(); err != nil {
+		t.Fatal(err)
+	}
+	close(n.release)
+	if err := <-done; err != nil {
+		t.Fatalf("Execute: %v", err)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closedInRun || n.closed != 1 {
+		t.Errorf("closed %d times, during an Execute: %v", n.closed, n.closedInRun)
+	}
+}
+
+// Conforms refuses what ovms refuses of a node's answer: an output it did
+// not declare, and one whose bytes do not match its shape.
+func TestConforms(t *testing.T) {
+	declared := []customnode.TensorInfo{customnode.Tensor("y", customnode.FP32, -1)}
+	y := customnodetest.Of[float32]("y", []int64{2}, 1, 2)
+	if err := customnodetest.Conforms(declared, []customnodetest.Tensor{y}); err != nil {
+		t.Errorf("a conforming answer: %v", err)
+	}
+	extra := customnodetest.Of[float32]("z", []int64{1}, 1)
+	if err := customnodetest.Conforms(declared, []customnodetest.Tensor{y, extra}); err == nil {
+		t.Error("an undeclared output conforms")
+	}
+	short := y
+	short.Data = short.Data[:4]
+	if err := customnodetest.Conforms(declared, []customnodetest.Tensor{short}); err == nil {
+		t.Error("an output of 4 bytes with shape [2] conforms")
 	}
 }

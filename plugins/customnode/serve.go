@@ -44,10 +44,32 @@ type library struct {
 	nodes   map[device.ModelKey]*loaded
 }
 
-// loaded is one node of the library with its params.
+// loaded is one node of the library with its params. Its fields other
+// than node and params are guarded by the library's mu: a node unloaded or
+// replaced while requests run on it is closed by the last of them.
 type loaded struct {
-	node   Node
-	params Params
+	node    Node
+	params  Params
+	running int  // Execute calls in progress
+	gone    bool // unloaded or replaced: close once running is zero
+}
+
+// retire marks n unloaded (l.mu held) and reports whether to close it now.
+func (n *loaded) retire() bool {
+	n.gone = true
+	return n.running == 0
+}
+
+// done ends one Execute on n, closing it if it was the last on a node
+// unloaded meanwhile.
+func (l *library) done(n *loaded) {
+	l.mu.Lock()
+	n.running--
+	last := n.gone && n.running == 0
+	l.mu.Unlock()
+	if last {
+		closeNode(n.node)
+	}
 }
 
 func (l *library) Info(context.Context) (*device.Info, error) {
@@ -83,8 +105,9 @@ func (l *library) Load(_ context.Context, req *device.LoadRequest) (mi *device.M
 	}
 	old := l.nodes[req.Model]
 	l.nodes[req.Model] = &loaded{node: node, params: params}
+	closeOld := old != nil && old.retire()
 	l.mu.Unlock()
-	if old != nil {
+	if closeOld {
 		closeNode(old.node)
 	}
 	return mi, nil
@@ -118,13 +141,15 @@ func checkInfo(mi *device.ModelInfo) error {
 	return nil
 }
 
-// Unload deinitializes one node.
+// Unload deinitializes one node (once the requests running on it are
+// done).
 func (l *library) Unload(_ context.Context, key device.ModelKey) error {
 	l.mu.Lock()
 	n := l.nodes[key]
 	delete(l.nodes, key)
+	closeNow := n != nil && n.retire()
 	l.mu.Unlock()
-	if n != nil {
+	if closeNow {
 		closeNode(n.node)
 	}
 	return nil
@@ -141,10 +166,14 @@ func closeNode(n Node) {
 func (l *library) Infer(ctx context.Context, req *device.InferRequest) (*device.InferResponse, error) {
 	l.mu.Lock()
 	n := l.nodes[req.Model]
+	if n != nil {
+		n.running++
+	}
 	l.mu.Unlock()
 	if n == nil {
 		return nil, status.Errorf(codes.NotFound, "node %s is not loaded", req.Model.Name)
 	}
+	defer l.done(n)
 	return l.env.Respond(req, func(dc *device.Call) (err error) {
 		defer recoverTo(&err, "execute")
 		return n.node.Execute(ctx, &Call{dc: dc, params: n.params})

@@ -75,7 +75,7 @@ type Loader interface {
 	// Unload says a version is no longer served (OVMS's unloadModel).
 	Unload(ctx context.Context, name string, version int64) error
 	// Close ends the loader before its process stops (OVMS's
-	// loaderDeInit).
+	// loaderDeInit), once the calls in progress have returned.
 	Close() error
 }
 

@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -100,5 +102,61 @@ func TestOneModel(t *testing.T) {
 		if (want == "") != (got == "") || !strings.Contains(got, want) {
 			t.Errorf("%s: %q, want %q", files, got, want)
 		}
+	}
+}
+
+// blocking's Load waits for release; Close records whether a Load was
+// running.
+type blocking struct {
+	loader.Base
+	started, release chan struct{}
+	mu               sync.Mutex
+	running          int
+	closedInLoad     bool
+}
+
+func (b *blocking) Load(context.Context, *loader.Request) ([]loader.File, error) {
+	b.mu.Lock()
+	b.running++
+	b.mu.Unlock()
+	defer func() { b.mu.Lock(); b.running--; b.mu.Unlock() }()
+	b.started <- struct{}{}
+	<-b.release
+	return []loader.File{{Name: "model.onnx", Data: []byte("x")}}, nil
+}
+
+func (b *blocking) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closedInLoad = b.closedInLoad || b.running > 0
+	return nil
+}
+
+// Close (loaderDeInit) waits for the calls running on the loader: it never
+// closes it under a Load.
+func TestCloseWaitsForLoad(t *testing.T) {
+	b := &blocking{started: make(chan struct{}), release: make(chan struct{})}
+	c := loadertest.Start(t, func(string, *logrus.Entry) (loader.Loader, error) { return b, nil }, "")
+	ctx := context.Background()
+	loaded := make(chan error, 1)
+	go func() {
+		_, err := c.Load(ctx, loaderhost.Request{Name: "m", Version: 1})
+		loaded <- err
+	}()
+	<-b.started
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close(ctx) }()
+	time.Sleep(100 * time.Millisecond) // Close has reached the loader
+	close(b.release)
+	if err := <-loaded; err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closedInLoad {
+		t.Error("the loader was closed while a Load ran on it")
 	}
 }

@@ -72,17 +72,19 @@ type server struct {
 	factory Factory
 	log     *logrus.Entry
 
-	mu   sync.RWMutex
+	mu   sync.RWMutex // held for reading by each call on impl while it runs
 	impl Loader
 }
 
-func (s *server) loader() (Loader, error) {
+// loader returns the initialized loader, held (Init and Close wait) until
+// done is called.
+func (s *server) loader() (l Loader, done func(), err error) {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	if s.impl == nil {
-		return nil, status.Error(codes.FailedPrecondition, "the loader is not initialized")
+		s.mu.RUnlock()
+		return nil, nil, status.Error(codes.FailedPrecondition, "the loader is not initialized")
 	}
-	return s.impl, nil
+	return s.impl, s.mu.RUnlock, nil
 }
 
 func (s *server) Info(context.Context, *loaderv1.InfoRequest) (*loaderv1.InfoResponse, error) {
@@ -105,10 +107,11 @@ func (s *server) Init(_ context.Context, req *loaderv1.InitRequest) (*loaderv1.I
 }
 
 func (s *server) Load(ctx context.Context, req *loaderv1.LoadRequest) (*loaderv1.LoadResponse, error) {
-	l, err := s.loader()
+	l, done, err := s.loader()
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	opts, err := parseOptions(req.GetOptionsJson())
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
@@ -131,10 +134,11 @@ func (s *server) Load(ctx context.Context, req *loaderv1.LoadRequest) (*loaderv1
 }
 
 func (s *server) Retired(ctx context.Context, req *loaderv1.RetiredRequest) (*loaderv1.RetiredResponse, error) {
-	l, err := s.loader()
+	l, done, err := s.loader()
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	opts, err := parseOptions(req.GetOptionsJson())
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
@@ -147,10 +151,11 @@ func (s *server) Retired(ctx context.Context, req *loaderv1.RetiredRequest) (*lo
 }
 
 func (s *server) Unload(ctx context.Context, req *loaderv1.UnloadRequest) (*loaderv1.UnloadResponse, error) {
-	l, err := s.loader()
+	l, done, err := s.loader()
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	if err := l.Unload(ctx, req.GetName(), req.GetVersion()); err != nil {
 		return nil, toStatus(err)
 	}

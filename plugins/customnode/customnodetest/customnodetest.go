@@ -189,14 +189,17 @@ func Contract(t *testing.T, factory customnode.Factory, c Case) {
 	})
 }
 
-// Conforms checks outputs against declared metadata: every declared
-// output present, with its type, rank and static dimensions.
+// Conforms checks outputs as ovms does: every declared output present and
+// none other, each with its declared type, rank and dimensions (static
+// ones and ranges), and as many bytes as its shape needs.
 func Conforms(declared []device.TensorInfo, outputs []Tensor) error {
 	got := map[string]Tensor{}
 	for _, o := range outputs {
 		got[o.Name] = o
 	}
+	decl := map[string]bool{}
 	for _, d := range declared {
+		decl[d.Name] = true
 		o, ok := got[d.Name]
 		if !ok {
 			return fmt.Errorf("output %q missing from %d outputs", d.Name, len(outputs))
@@ -207,10 +210,20 @@ func Conforms(declared []device.TensorInfo, outputs []Tensor) error {
 		if len(o.Shape) != len(d.Shape) {
 			return fmt.Errorf("output %q has shape %v, declared %v", d.Name, o.Shape, d.Shape)
 		}
-		for i, dim := range d.Shape {
-			if dim >= 0 && o.Shape[i] != dim {
+		want := d.DType.Size()
+		for i, dim := range o.Shape {
+			if dim < 0 || !d.InRange(i, dim) {
 				return fmt.Errorf("output %q has shape %v, declared %v", d.Name, o.Shape, d.Shape)
 			}
+			want *= int(dim)
+		}
+		if len(o.Data) != want {
+			return fmt.Errorf("output %q holds %d bytes, its shape %v needs %d", d.Name, len(o.Data), o.Shape, want)
+		}
+	}
+	for _, o := range outputs {
+		if !decl[o.Name] {
+			return fmt.Errorf("output %q is not declared", o.Name)
 		}
 	}
 	return nil

@@ -2,7 +2,9 @@
 // core/customnode's tests: it copies input x (FP32, [-1]) to output y,
 // after sleep_ms; a request whose first value is -1 kills the process; the
 // param lie makes it break its own metadata ("type", "shape", "missing"),
-// and init "fail" makes initialize fail.
+// init "fail" makes initialize fail, init_sleep_ms slows it, and trace
+// names a file that gets a line "init" when initialize starts and "close"
+// at deinitialize.
 package main
 
 import (
@@ -19,17 +21,41 @@ func main() { customnode.Serve("fault", newFault) }
 type fault struct {
 	sleep time.Duration
 	lie   string
+	trace string
+}
+
+// note appends a line to the trace file, if any.
+func note(trace, line string) {
+	if trace == "" {
+		return
+	}
+	if f, err := os.OpenFile(trace, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+		_, _ = f.WriteString(line + "\n")
+		_ = f.Close()
+	}
+}
+
+// Close is deinitialize.
+func (f *fault) Close() error {
+	note(f.trace, "close")
+	return nil
 }
 
 func newFault(p customnode.Params) (customnode.Node, error) {
 	if p.String("init", "") == "fail" {
 		return nil, errors.New("initialize refused by its params")
 	}
+	note(p.String("trace", ""), "init")
+	initMs, err := p.Int("init_sleep_ms", 0)
+	if err != nil {
+		return nil, err
+	}
+	time.Sleep(time.Duration(initMs) * time.Millisecond)
 	ms, err := p.Int("sleep_ms", 0)
 	if err != nil {
 		return nil, err
 	}
-	return &fault{sleep: time.Duration(ms) * time.Millisecond, lie: p.String("lie", "")}, nil
+	return &fault{sleep: time.Duration(ms) * time.Millisecond, lie: p.String("lie", ""), trace: p.String("trace", "")}, nil
 }
 
 func (f *fault) Inputs() []customnode.TensorInfo {
