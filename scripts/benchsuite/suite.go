@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -285,7 +286,10 @@ func (s *suite) startup() {
 	if s.opt.quick {
 		n = 1
 	}
-	t := target{Group: "startup", Name: "dummy: launch to /v2/health/ready 200", Unit: "s", Limit: 1}
+	// Issue 16: one model ready in under 0.2 s once the binaries are in the
+	// OS's cache (the first launch below brings them there), compared with
+	// a fresh engine process creating the same model's session.
+	t := target{Group: "startup", Name: "dummy: launch to /v2/health/ready 200", Unit: "s", Limit: 0.2}
 	var times []time.Duration
 	for range n {
 		fmt.Fprintln(s.log, "measuring ovms startup with dummy")
@@ -304,7 +308,21 @@ func (s *suite) startup() {
 		for _, d := range times {
 			all = append(all, fmt.Sprintf("%.3fs", d.Seconds()))
 		}
-		t.Formula = fmt.Sprintf("median of %d launches (%s)", n, strings.Join(all, ", "))
+		t.Formula = fmt.Sprintf("0.2 s; median of %d launches (%s)", n, strings.Join(all, ", "))
+		file := filepath.Join(s.opt.modelsDir, "dummy", "1", "model.onnx")
+		var engine []time.Duration
+		for range n {
+			d, err := freshEngineSessions([]string{file}, 1)
+			if err != nil {
+				t.Formula += fmt.Sprintf("; engine baseline failed: %v", err)
+				break
+			}
+			engine = append(engine, d)
+		}
+		if len(engine) == n {
+			e := median(engine)
+			t.Formula += fmt.Sprintf("; a fresh engine process creating its session, launch to exit: %.3fs (ovms/engine %.2fx)", e.Seconds(), t.Measured/e.Seconds())
+		}
 	}
 	s.targets = append(s.targets, t)
 	s.manyModelsStartup()
