@@ -112,20 +112,12 @@ func (n *Node) try(ctx context.Context, req *tensor.Request) (*tensor.Response, 
 			refs[i] = device.TensorRef{Name: in.Name, DType: in.DType, Shape: in.Shape, Offset: in.Shm.Offset, Length: in.Shm.Size, Region: id}
 			continue
 		}
-		size := in.ByteSize(in.DType)
-		off, err := zone.Alloc(size)
+		ref, off, err := in.Place(arena, in.Name)
 		if err != nil {
-			return nil, apierr.Wrap(apierr.ArenaFull, err, "input %s needs %d bytes; the arena holds %d bytes for inputs (raise --plugin_arena_mb)", in.Name, size, zone.End()-zone.Start())
+			return nil, err
 		}
 		offs = append(offs, off)
-		dst, err := arena.Bytes(off, size)
-		if err != nil {
-			return nil, apierr.Wrap(apierr.InternalError, err, "input %s", in.Name)
-		}
-		if err := in.WriteTo(dst, in.DType); err != nil {
-			return nil, apierr.Wrap(apierr.InvalidPrecision, err, "%v; input name: %s", err, in.Name)
-		}
-		refs[i] = device.TensorRef{Name: in.Name, DType: in.DType, Shape: in.Shape, Offset: off, Length: size}
+		refs[i] = ref
 	}
 	if inst.Exited() {
 		n.lib.awaitGone(ctx, inst)

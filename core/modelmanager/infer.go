@@ -113,20 +113,12 @@ func (v *Version) infer(ctx context.Context, req *tensor.Request, at attempt) (*
 			refs[i] = device.TensorRef{Name: v.names.in(in.Name), DType: in.DType, Shape: in.Shape, Offset: in.Arena.Offset, Length: uint64(len(in.Raw))}
 			continue
 		}
-		n := in.ByteSize(in.DType)
-		off, err := zone.Alloc(n)
+		ref, off, err := in.Place(arena, v.names.in(in.Name))
 		if err != nil {
-			return nil, apierr.Wrap(apierr.ArenaFull, err, "input %s needs %d bytes; the arena holds %d bytes for inputs (raise --plugin_arena_mb)", in.Name, n, zone.End()-zone.Start())
+			return nil, err
 		}
 		offs = append(offs, off)
-		dst, err := arena.Bytes(off, n)
-		if err != nil {
-			return nil, apierr.Wrap(apierr.InternalError, err, "input %s", in.Name)
-		}
-		if err := in.WriteTo(dst, in.DType); err != nil {
-			return nil, apierr.Wrap(apierr.InvalidPrecision, err, "%v; input name: %s", err, in.Name)
-		}
-		refs[i] = device.TensorRef{Name: v.names.in(in.Name), DType: in.DType, Shape: in.Shape, Offset: off, Length: n}
+		refs[i] = ref
 	}
 	placements, err := v.placements(ctx, inst, req.Placements)
 	if err != nil {

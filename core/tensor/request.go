@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/plugins/device"
 	"github.com/ovmsgo/ovms/plugins/host"
+	"github.com/ovmsgo/ovms/plugins/shm"
 )
 
 // API says which protocol a request came in by; some OVMS messages differ.
@@ -172,6 +174,32 @@ func (in *Input) WriteTo(dst []byte, dt DataType) error {
 		return in.Values.Put(dst, dt)
 	}
 	return nil
+}
+
+// Place writes the validated input into a new buffer of arena's host zone
+// (the request's one copy of its bytes) and returns its descriptor, named
+// name for the plugin, and the buffer's offset, which the caller frees
+// once the plugin is done with it.
+func (in *Input) Place(arena *shm.Arena, name string) (device.TensorRef, uint64, error) {
+	zone := arena.HostZone()
+	n := in.ByteSize(in.DType)
+	off, err := zone.Alloc(n)
+	if err != nil {
+		return device.TensorRef{}, 0, apierr.Wrap(apierr.ArenaFull, err, "input %s needs %d bytes; the arena holds %d bytes for inputs (raise --plugin_arena_mb)", in.Name, n, zone.End()-zone.Start())
+	}
+	dst, err := arena.Bytes(off, n)
+	if err == nil {
+		if err = in.WriteTo(dst, in.DType); err != nil {
+			err = apierr.Wrap(apierr.InvalidPrecision, err, "%v; input name: %s", err, in.Name)
+		}
+	} else {
+		err = apierr.Wrap(apierr.InternalError, err, "input %s", in.Name)
+	}
+	if err != nil {
+		_ = zone.Free(off)
+		return device.TensorRef{}, 0, err
+	}
+	return device.TensorRef{Name: name, DType: in.DType, Shape: in.Shape, Offset: off, Length: n}, off, nil
 }
 
 // Output is one response tensor; Data aliases the plugin's arena until the
