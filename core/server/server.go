@@ -104,6 +104,7 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 		return fmt.Errorf("%w: %w", ErrStartup, err)
 	}
 	models.SetPluginIsolation(isolation)
+	prestart(ctx, cfg, host, isolation, logging.Component("plugin_host"))
 	// Decoding a request's binary images counts against the same per-request
 	// bound as its other decoded data (0: no bound).
 	if n := cfg.Limits.MaxRequestBytes(); n > 0 {

@@ -68,6 +68,11 @@ func New(cfg Config, env *device.Env) (*Device, error) {
 	})
 	log.WithFields(logrus.Fields{"library": path, "ort_version": ort.Version()}).Info("onnx runtime loaded")
 	d := &Device{cfg: cfg, env: env, arena: env.Arena, log: log, extension: os.Getenv(device.EnvCPUExtension)}
+	go func() {
+		if err := warmUp(log); err != nil {
+			log.WithError(err).Warn("engine warm-up failed; the first model load pays the engine's start")
+		}
+	}()
 	if cfg.Detect != nil {
 		if d.reason = cfg.Detect(ort.ProviderDir()); d.reason != "" {
 			log.WithField("reason", d.reason).Warn("device not available on this machine; loads will fail")
