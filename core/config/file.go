@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	kjson "github.com/knadh/koanf/parsers/json"
@@ -117,8 +118,9 @@ const (
 //go:embed schema.json
 var schemaJSON []byte
 
-// schema is the compiled schema.json.
-var schema = func() *jsonschema.Schema {
+// schema compiles schema.json on first use (not at the start of every ovms
+// process: single-model mode never needs it).
+var schema = sync.OnceValue(func() *jsonschema.Schema {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON))
 	if err != nil {
 		panic(fmt.Sprintf("config: embedded schema: %v", err))
@@ -132,7 +134,7 @@ var schema = func() *jsonschema.Schema {
 		panic(fmt.Sprintf("config: embedded schema: %v", err))
 	}
 	return s
-}()
+})
 
 // readAttempts and readDelay are OVMS's MAX_CONFIG_JSON_READ_RETRY_COUNT
 // and its pause, for files caught half-written.
@@ -185,7 +187,7 @@ func ParseFile(path string, data []byte) (*File, error) {
 	if err != nil {
 		return nil, &FileError{Path: path, Reason: ReasonNotJSON, Err: fmt.Errorf("Configuration file is not a valid JSON file. Error: %w", err)}
 	}
-	if err := schema.Validate(inst); err != nil {
+	if err := schema().Validate(inst); err != nil {
 		var ve *jsonschema.ValidationError
 		if !errors.As(err, &ve) {
 			return nil, &FileError{Path: path, Reason: ReasonNotJSON, Err: err}
