@@ -33,6 +33,14 @@ type SessionOptions struct {
 	// InterOpThreads is the size of the inter-op pool used when Parallel
 	// is set; 0 lets ONNX Runtime choose.
 	InterOpThreads int
+	// UseGlobalThreadPools runs the session on the environment's thread
+	// pools (ONNX Runtime's DisablePerSessionThreads) instead of pools of
+	// its own: see SetGlobalThreadPools, which must have been called before
+	// the first session, else NewSession fails. IntraOpThreads and
+	// InterOpThreads must then be 0, and the per-session thread settings
+	// (session.intra_op.allow_spinning, session.intra_op_thread_affinities,
+	// session.force_spinning_stop) have no effect.
+	UseGlobalThreadPools bool
 	// Parallel selects ORT_PARALLEL execution mode (independent nodes run
 	// concurrently) instead of ORT_SEQUENTIAL.
 	Parallel bool

@@ -88,6 +88,23 @@ OrtStatus* ortgo_create_env(OrtLoggingLevel level, const char* logid, OrtEnv** o
   return ORT_CALL(CreateEnvWithCustomLogger, ortgo_logger, NULL, level, logid, out);
 }
 
+// ortgo_create_env_global_pools creates the environment with global intra-op
+// and inter-op thread pools (sessions opt in with DisablePerSessionThreads).
+// The threading options are copied by ONNX Runtime and released here.
+OrtStatus* ortgo_create_env_global_pools(OrtLoggingLevel level, const char* logid, int intra, int inter, int spin,
+                                         OrtEnv** out) {
+  OrtThreadingOptions* tp = NULL;
+  OrtStatus* st = ORT_CALL(CreateThreadingOptions, &tp);
+  if (st) return st;
+  if (!(st = ORT_CALL(SetGlobalIntraOpNumThreads, tp, intra)) && !(st = ORT_CALL(SetGlobalInterOpNumThreads, tp, inter)) &&
+      !(st = ORT_CALL(SetGlobalSpinControl, tp, spin)))
+    st = ORT_CALL(CreateEnvWithCustomLoggerAndGlobalThreadPools, ortgo_logger, NULL, level, logid, tp, out);
+  ORT_CALL(ReleaseThreadingOptions, tp);
+  return st;
+}
+
+OrtStatus* ortgo_disable_per_session_threads(OrtSessionOptions* o) { return ORT_CALL(DisablePerSessionThreads, o); }
+
 OrtStatus* ortgo_create_session_options(OrtSessionOptions** out) { return ORT_CALL(CreateSessionOptions, out); }
 void ortgo_release_session_options(OrtSessionOptions* o) { ORT_CALL(ReleaseSessionOptions, o); }
 OrtStatus* ortgo_set_intra_op_threads(OrtSessionOptions* o, int n) { return ORT_CALL(SetIntraOpNumThreads, o, n); }

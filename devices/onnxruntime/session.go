@@ -53,12 +53,15 @@ var onnxTypeNames = [...]string{"an unknown type", "a tensor", "a sequence", "a 
 // call. Inputs and outputs must all be tensors: a model with a sequence, map
 // or optional input or output is rejected with an error naming it.
 func NewSession(model []byte, opts SessionOptions) (*Session, error) {
-	env, err := getEnv()
+	env, pools, err := getEnv()
 	if err != nil {
 		return nil, err
 	}
 	if len(model) == 0 {
 		return nil, errors.New("onnxruntime: create session: empty model")
+	}
+	if opts.UseGlobalThreadPools && !pools {
+		return nil, errors.New("onnxruntime: create session: UseGlobalThreadPools is set but the environment has no global thread pools (SetGlobalThreadPools must be called before the first session)")
 	}
 	o, err := newSessionOptions(opts)
 	if err != nil {
@@ -90,6 +93,10 @@ func NewSession(model []byte, opts SessionOptions) (*Session, error) {
 func newSessionOptions(opts SessionOptions) (*C.OrtSessionOptions, error) {
 	if opts.IntraOpThreads < 0 || opts.InterOpThreads < 0 {
 		return nil, fmt.Errorf("negative thread count (intra-op %d, inter-op %d)", opts.IntraOpThreads, opts.InterOpThreads)
+	}
+	if opts.UseGlobalThreadPools && (opts.IntraOpThreads > 0 || opts.InterOpThreads > 0) {
+		return nil, fmt.Errorf("UseGlobalThreadPools runs the session on the environment's pools: it cannot have its own thread counts (intra-op %d, inter-op %d)",
+			opts.IntraOpThreads, opts.InterOpThreads)
 	}
 	var level C.int
 	switch opts.GraphOptimization {
@@ -124,6 +131,9 @@ func newSessionOptions(opts SessionOptions) (*C.OrtSessionOptions, error) {
 	}
 	if opts.Parallel {
 		steps = append(steps, func() *C.OrtStatus { return C.ortgo_set_execution_mode(o, C.ORT_PARALLEL) })
+	}
+	if opts.UseGlobalThreadPools {
+		steps = append(steps, func() *C.OrtStatus { return C.ortgo_disable_per_session_threads(o) })
 	}
 	for _, step := range steps {
 		if err := statusErr(step()); err != nil {
