@@ -1,0 +1,520 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ovmsgo/ovms/core/modelmanager"
+	"github.com/ovmsgo/ovms/core/pluginhost"
+	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
+)
+
+// The scale group (issue 16 item 1): ovms serving scaleModels small models
+// from one generated config.json, against the raw engine creating the same
+// sessions in one fresh process.
+const (
+	scaleModels = 200
+	// scaleDir is the folder under the models directory that holds the
+	// generated models and configs.
+	scaleDir = "scale"
+)
+
+// scaleKinds are the model files the scale models are copies of, by kind:
+// dummy-sized adders and two small CNNs (scripts/testmodels).
+var scaleKinds = map[string]string{"dummy": "dummy", "tiny": "scale_cnn_tiny", "small": "scale_cnn_small"}
+
+// scaleEntry is one model of the scale config.
+type scaleEntry struct {
+	Name     string
+	Kind     string // a key of scaleKinds
+	Versions int
+}
+
+// scaleLayout is the scale group's n models: scale_000 ... , every fourth
+// pair of dummy-sized ones followed by a tiny and a small CNN (kinds
+// dummy, dummy, tiny, small, repeating), every 10th model with 3 versions.
+func scaleLayout(n int) []scaleEntry {
+	kinds := []string{"dummy", "dummy", "tiny", "small"}
+	out := make([]scaleEntry, n)
+	for i := range out {
+		out[i] = scaleEntry{Name: fmt.Sprintf("scale_%03d", i), Kind: kinds[i%len(kinds)], Versions: 1}
+		if i%10 == 0 {
+			out[i].Versions = 3
+		}
+	}
+	return out
+}
+
+// The scale models with a role: the one measured per request (dummy-sized,
+// one version) and the one whose configuration the reload changes (a small
+// CNN, one version).
+const (
+	scaleProbe  = "scale_001"
+	scaleReload = "scale_003"
+)
+
+// scaleConfigJSON is a config.json serving entries from folders named like
+// them next to the file; extra adds fields to some models' "config"
+// objects (the reload's change).
+func scaleConfigJSON(entries []scaleEntry, extra map[string]map[string]any) ([]byte, error) {
+	type cfg struct {
+		Config map[string]any `json:"config"`
+	}
+	list := make([]cfg, len(entries))
+	for i, e := range entries {
+		c := map[string]any{"name": e.Name, "base_path": e.Name}
+		for k, v := range extra[e.Name] {
+			c[k] = v
+		}
+		list[i] = cfg{c}
+	}
+	b, err := json.MarshalIndent(map[string]any{"model_config_list": list}, "", " ")
+	if err != nil {
+		return nil, fmt.Errorf("scale config: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// sessionCount is the number of versions (sessions) of entries.
+func sessionCount(entries []scaleEntry) int {
+	n := 0
+	for _, e := range entries {
+		n += e.Versions
+	}
+	return n
+}
+
+// writeIfChanged writes data to path unless the file already holds it.
+func writeIfChanged(path string, data []byte) error {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}
+
+// scaleSet is the generated scale repository.
+type scaleSet struct {
+	dir     string       // <models>/scale
+	entries []scaleEntry // the models of config.json
+	cfg     string       // config.json: every model
+	one     string       // one.json: scaleProbe alone
+	files   []string     // every version's model file, in config order
+	probe   string       // scaleProbe's model file
+}
+
+// prepareScaleModels writes the scale models (every version a copy of its
+// kind's bench model), config.json and one.json under <modelsDir>/scale;
+// files already holding the same bytes are left alone.
+func prepareScaleModels(modelsDir string, n int) (*scaleSet, error) {
+	set := &scaleSet{dir: filepath.Join(modelsDir, scaleDir), entries: scaleLayout(n)}
+	src := map[string][]byte{}
+	for kind, model := range scaleKinds {
+		b, err := os.ReadFile(filepath.Join(modelsDir, model, "1", "model.onnx"))
+		if err != nil {
+			return nil, fmt.Errorf("scale models: %w", err)
+		}
+		src[kind] = b
+	}
+	for _, e := range set.entries {
+		for v := 1; v <= e.Versions; v++ {
+			path := filepath.Join(set.dir, e.Name, strconv.Itoa(v), "model.onnx")
+			if err := writeIfChanged(path, src[e.Kind]); err != nil {
+				return nil, fmt.Errorf("scale models: %w", err)
+			}
+			set.files = append(set.files, path)
+			if e.Name == scaleProbe {
+				set.probe = path
+			}
+		}
+	}
+	set.cfg, set.one = filepath.Join(set.dir, "config.json"), filepath.Join(set.dir, "one.json")
+	all, err := scaleConfigJSON(set.entries, nil)
+	if err != nil {
+		return nil, err
+	}
+	one, err := scaleConfigJSON([]scaleEntry{{Name: scaleProbe, Kind: "dummy", Versions: 1}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeIfChanged(set.cfg, all); err != nil {
+		return nil, fmt.Errorf("scale config: %w", err)
+	}
+	if err := writeIfChanged(set.one, one); err != nil {
+		return nil, fmt.Errorf("scale config: %w", err)
+	}
+	if set.probe == "" {
+		return nil, fmt.Errorf("scale models: %s is not among the %d", scaleProbe, n)
+	}
+	return set, nil
+}
+
+// engineSharedPools says whether the engine baseline runs its sessions on
+// ONNX Runtime's environment-level thread pools, as the CPU plugin runs
+// default models (issue 16 item 2), or each session on its own pool.
+const engineSharedPools = true
+
+// scaleEngineOptions sets up the engine process's thread pools as the CPU
+// plugin does by default (before any session: call it first) and returns
+// the options every session is created with: one stream with an intra-op
+// thread per core, spinning stopped after runs.
+func scaleEngineOptions() (ort.SessionOptions, error) {
+	if !engineSharedPools {
+		return ort.SessionOptions{IntraOpThreads: engineThreads(), ConfigEntries: map[string]string{"session.force_spinning_stop": "1"}}, nil
+	}
+	if err := ort.SetGlobalThreadPools(ort.GlobalThreadPools{IntraOpThreads: engineThreads(), InterOpThreads: 1}); err != nil {
+		return ort.SessionOptions{}, fmt.Errorf("engine: %w", err)
+	}
+	return ort.SessionOptions{UseGlobalThreadPools: true}, nil
+}
+
+// engineScaleFlag makes benchsuite a fresh engine process for the scale
+// group: it creates the sessions of the files given (parallel at once),
+// prints "ready", collects its garbage, prints its VmRSS in KiB and exits
+// with the sessions open.
+const engineScaleFlag = "-engine-scale"
+
+// engineScaleMain is the child's side of engineScaleFlag: args are the
+// parallelism and the model files.
+func engineScaleMain(args []string) int {
+	fail := func(err error) int {
+		fmt.Fprintln(os.Stderr, "benchsuite:", err)
+		return 1
+	}
+	parallel, err := strconv.Atoi(args[0])
+	if err != nil {
+		return fail(err)
+	}
+	if err := ort.Init(""); err != nil {
+		return fail(fmt.Errorf("engine: %w", err))
+	}
+	opts, err := scaleEngineOptions()
+	if err != nil {
+		return fail(err)
+	}
+	files := args[1:]
+	sessions := make([]*ort.Session, len(files))
+	errs := make([]error, len(files))
+	slots := make(chan struct{}, max(1, parallel))
+	var wg sync.WaitGroup
+	for i := range files {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			data, err := os.ReadFile(files[i])
+			if err == nil {
+				sessions[i], err = ort.NewSession(data, opts)
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("%s: %w", files[i], err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fail(err)
+	}
+	fmt.Println("ready")
+	runtime.GC()
+	debug.FreeOSMemory()
+	fmt.Println(vmRSS(os.Getpid()))
+	runtime.KeepAlive(sessions)
+	return 0
+}
+
+// engineScale is a fresh engine process creating the sessions of files
+// (parallel at once, with the plugin's malloc setting): the time from its
+// launch to every session created, and its resident memory then, after a
+// garbage collection (KiB).
+func engineScale(files []string, parallel int) (time.Duration, int64, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return 0, 0, err
+	}
+	cmd := exec.Command(exe, append([]string{engineScaleFlag, strconv.Itoa(parallel)}, files...)...)
+	cmd.Env = pluginhost.WithMallocTunables(os.Environ())
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, 0, err
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, 0, fmt.Errorf("engine in a fresh process: %w", err)
+	}
+	r := bufio.NewReader(out)
+	line, _ := r.ReadString('\n')
+	took := time.Since(start)
+	rest, _ := io.ReadAll(r)
+	if err := cmd.Wait(); err != nil || strings.TrimSpace(line) != "ready" {
+		return 0, 0, fmt.Errorf("engine in a fresh process: %v: %s", err, strings.TrimSpace(errOut.String()))
+	}
+	rss, err := strconv.ParseInt(strings.TrimSpace(string(rest)), 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("engine in a fresh process: its RSS: %w", err)
+	}
+	return took, rss, nil
+}
+
+// statusKiB reads a field in kB (KiB) of a /proc/PID/status text, such as
+// "VmRSS"; 0 when absent.
+func statusKiB(status, field string) int64 {
+	for _, line := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// vmRSS is a process's resident set size in KiB, 0 if unknown.
+func vmRSS(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	return statusKiB(string(data), "VmRSS")
+}
+
+// descendants lists the processes below pid (ovms's device plugins).
+func descendants(pid int) []int {
+	var out []int
+	var walk func(int)
+	walk = func(p int) {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", p))
+		for _, t := range tasks {
+			data, _ := os.ReadFile(t)
+			for _, f := range strings.Fields(string(data)) {
+				if c, err := strconv.Atoi(f); err == nil {
+					out = append(out, c)
+					walk(c)
+				}
+			}
+		}
+	}
+	walk(pid)
+	return out
+}
+
+// rssPair is the resident memory of ovms's core and of its plugins
+// together, in KiB.
+type rssPair struct{ core, plugins int64 }
+
+// ovmsRSS reads the RSS of ovms (pid) and its plugins once they settle:
+// after a second, sampled every 250 ms until two samples in a row differ
+// by under 1% (at most 4 s more).
+func ovmsRSS(pid int) rssPair {
+	read := func() rssPair {
+		p := rssPair{core: vmRSS(pid)}
+		for _, c := range descendants(pid) {
+			p.plugins += vmRSS(c)
+		}
+		return p
+	}
+	time.Sleep(time.Second)
+	last := read()
+	for range 16 {
+		time.Sleep(250 * time.Millisecond)
+		cur := read()
+		steady := func(a, b int64) bool { return math.Abs(float64(a-b)) < 0.01*float64(max(a, b, 1)) }
+		if steady(cur.core, last.core) && steady(cur.plugins, last.plugins) {
+			return cur
+		}
+		last = cur
+	}
+	return last
+}
+
+// perModel is (with n models - with 1) / (n - 1): the memory one more
+// model costs, in the unit of the figures.
+func perModel(withN, withOne int64, n int) float64 {
+	if n < 2 {
+		return math.NaN()
+	}
+	return float64(withN-withOne) / float64(n-1)
+}
+
+// scaleOVMS is one ovms serving a scale config, started with --log_level
+// INFO so that its model lines can be read.
+type scaleOVMS struct {
+	*ovmsProc
+	startup time.Duration // launch to every model AVAILABLE
+}
+
+// startScaleOVMS starts ovms with cfg and waits until n models have a
+// version AVAILABLE (GET /v1/config).
+func startScaleOVMS(binDir, cfg string, n int, extra ...string) (*scaleOVMS, error) {
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"--config_path", cfg, "--port", strconv.Itoa(ports[0]), "--rest_port", strconv.Itoa(ports[1]),
+		"--grpc_bind_address", "127.0.0.1", "--rest_bind_address", "127.0.0.1", "--log_level", "INFO"}, extra...)
+	p := &ovmsProc{out: &lockedBuffer{}, done: make(chan struct{}),
+		grpcAddr: fmt.Sprintf("127.0.0.1:%d", ports[0]), restURL: fmt.Sprintf("http://127.0.0.1:%d", ports[1])}
+	p.cmd = exec.Command(filepath.Join(binDir, "ovms"), args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	start := time.Now()
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start ovms: %w", err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	client := &http.Client{Timeout: 2 * time.Second}
+	for time.Since(start) < readyTimeout {
+		select {
+		case <-p.done:
+			return nil, fmt.Errorf("ovms exited during startup (%v): %s", p.cmd.ProcessState, lastLines(p.out.String(), 5))
+		default:
+		}
+		if available(client, p.restURL+"/v1/config") == n {
+			return &scaleOVMS{ovmsProc: p, startup: time.Since(start)}, nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	_ = p.stop()
+	return nil, fmt.Errorf("not every model AVAILABLE after %v: %s", readyTimeout, lastLines(p.out.String(), 5))
+}
+
+// lastLines is the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// ratioMedian is the median of ratios; NaN for none.
+func ratioMedian(ratios []float64) float64 {
+	if len(ratios) == 0 {
+		return math.NaN()
+	}
+	r := slices.Clone(ratios)
+	slices.Sort(r)
+	return r[len(r)/2]
+}
+
+// scaleGroup runs the scale group: it generates the models, measures the
+// engine and ovms startup with them in alternating rounds, then with the
+// last ovms kept running (and one serving scaleProbe alone) the memory,
+// the per-request overhead and a reload.
+func (s *suite) scaleGroup() {
+	s.servers.close()
+	g := "scale"
+	fail := func(name string, err error) {
+		s.targets = append(s.targets, target{Group: g, Name: name, Err: err.Error()})
+	}
+	fmt.Fprintf(s.log, "generating the %d scale models\n", scaleModels)
+	set, err := prepareScaleModels(s.opt.modelsDir, scaleModels)
+	if err != nil {
+		fail(fmt.Sprintf("%d models", scaleModels), err)
+		return
+	}
+	n, sessions := len(set.entries), len(set.files)
+	par := modelmanager.DefaultLoadParallelism()
+	rounds := 3
+	if s.opt.quick {
+		rounds = 1
+	}
+	var engTimes, ovTimes []time.Duration
+	var engRSS, engOneRSS []int64
+	var big *scaleOVMS
+	defer func() {
+		if big != nil {
+			_ = big.stop()
+		}
+	}()
+	timeName := fmt.Sprintf("%d models (%d versions): launch to all AVAILABLE", n, sessions)
+	for r := 0; r < rounds && s.ctx.Err() == nil; r++ {
+		fmt.Fprintf(s.log, "measuring startup with %d scale models, round %d of %d\n", n, r+1, rounds)
+		d, rss, err := engineScale(set.files, par)
+		if err == nil {
+			engTimes, engRSS = append(engTimes, d), append(engRSS, rss)
+			_, rss, err = engineScale([]string{set.probe}, par)
+			engOneRSS = append(engOneRSS, rss)
+		}
+		if err != nil {
+			fail(timeName, err)
+			return
+		}
+		if big != nil {
+			_ = big.stop()
+		}
+		if big, err = startScaleOVMS(s.opt.binDir, set.cfg, n); err != nil {
+			fail(timeName, err)
+			return
+		}
+		ovTimes = append(ovTimes, big.startup)
+	}
+	if s.ctx.Err() != nil {
+		return
+	}
+	fmt.Fprintf(s.log, "scale, %d models (%d sessions): engine in a fresh process %d at once %s; ovms %s\n",
+		n, sessions, par, fmtRuns(engTimes), fmtRuns(ovTimes))
+	mEng, mOv := median(slices.Clone(engTimes)), median(slices.Clone(ovTimes))
+	s.targets = append(s.targets, target{Group: g, Name: timeName, Measured: mOv.Seconds(), Limit: 1.3 * mEng.Seconds(), Unit: "s",
+		Formula: fmt.Sprintf("1.3 x a fresh engine process creating the %d sessions %d at once (%s), launch to all created, %.3fs (medians of %d alternating rounds)",
+			sessions, par, engineBaselinePools(), mEng.Seconds(), len(ovTimes))})
+
+	// Memory: the ovms of the last round against one serving the probe
+	// model alone.
+	one, err := startScaleOVMS(s.opt.binDir, set.one, 1)
+	if err != nil {
+		fail("one-model ovms", err)
+		return
+	}
+	defer one.stop()
+	bigRSS, oneRSS := ovmsRSS(big.cmd.Process.Pid), ovmsRSS(one.cmd.Process.Pid)
+	eN, e1 := medianInt(engRSS), medianInt(engOneRSS)
+	corePer := perModel(bigRSS.core, oneRSS.core, n)
+	plugPer, engPer := perModel(bigRSS.plugins, oneRSS.plugins, n), perModel(eN, e1, n)
+	fmt.Fprintf(s.log, "scale RSS (KiB): ovms core %d with %d models, %d with 1; plugins %d and %d; engine process %d and %d (medians of %d)\n",
+		bigRSS.core, n, oneRSS.core, bigRSS.plugins, oneRSS.plugins, eN, e1, len(engRSS))
+	s.targets = append(s.targets, target{Group: g, Name: "core RSS per loaded model", Measured: corePer, Limit: 200, Unit: "KiB",
+		Formula: fmt.Sprintf("(core VmRSS with %d models %d KiB - with 1 %d KiB) / %d, after all AVAILABLE and a settle; plugin: %.1f KiB per model",
+			n, bigRSS.core, oneRSS.core, n-1, plugPer)})
+	s.targets = append(s.targets, target{Group: g, Name: "plugin RSS per loaded model", Measured: plugPer, Limit: 1.2 * engPer, Unit: "KiB",
+		Formula: fmt.Sprintf("1.2 x the engine's %.1f KiB: (engine process VmRSS with %d sessions %d KiB - with 1 %d KiB) / %d; plugin %d KiB with %d models, %d with 1",
+			engPer, sessions, eN, e1, n-1, bigRSS.plugins, n, oneRSS.plugins)})
+
+	s.scaleOverhead(big, one)
+	s.scaleReload(big, set)
+}
+
+// engineBaselinePools describes the engine baseline's thread pools.
+func engineBaselinePools() string {
+	if engineSharedPools {
+		return fmt.Sprintf("on one environment-level pool of %d threads", engineThreads())
+	}
+	return fmt.Sprintf("each on its own pool of %d threads", engineThreads())
+}
+
+// medianInt is the median of xs (0 for none).
+func medianInt(xs []int64) int64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
