@@ -71,8 +71,9 @@ const (
 )
 
 // scaleConfigJSON is a config.json serving entries from folders named like
-// them next to the file; extra adds fields to some models' "config"
-// objects (the reload's change).
+// them next to the file, every version of the models that have several
+// (model_version_policy all; OVMS serves the latest only by default); extra
+// adds fields to some models' "config" objects (the reload's change).
 func scaleConfigJSON(entries []scaleEntry, extra map[string]map[string]any) ([]byte, error) {
 	type cfg struct {
 		Config map[string]any `json:"config"`
@@ -80,6 +81,9 @@ func scaleConfigJSON(entries []scaleEntry, extra map[string]map[string]any) ([]b
 	list := make([]cfg, len(entries))
 	for i, e := range entries {
 		c := map[string]any{"name": e.Name, "base_path": e.Name}
+		if e.Versions > 1 {
+			c["model_version_policy"] = map[string]any{"all": map[string]any{}}
+		}
 		for k, v := range extra[e.Name] {
 			c[k] = v
 		}
@@ -176,9 +180,10 @@ const engineSharedPools = true
 // scaleEngineOptions sets up the engine process's thread pools as the CPU
 // plugin does by default (before any session: call it first) and returns
 // the options every session is created with: one stream with an intra-op
-// thread per core, spinning stopped after runs.
-func scaleEngineOptions() (ort.SessionOptions, error) {
-	if !engineSharedPools {
+// thread per core; shared, one pool for every session (spinning off),
+// else a pool per session (spinning stopped after runs).
+func scaleEngineOptions(shared bool) (ort.SessionOptions, error) {
+	if !shared {
 		return ort.SessionOptions{IntraOpThreads: engineThreads(), ConfigEntries: map[string]string{"session.force_spinning_stop": "1"}}, nil
 	}
 	if err := ort.SetGlobalThreadPools(ort.GlobalThreadPools{IntraOpThreads: engineThreads(), InterOpThreads: 1}); err != nil {
@@ -188,30 +193,33 @@ func scaleEngineOptions() (ort.SessionOptions, error) {
 }
 
 // engineScaleFlag makes benchsuite a fresh engine process for the scale
-// group: it creates the sessions of the files given (parallel at once),
-// prints "ready", collects its garbage, prints its VmRSS in KiB and exits
-// with the sessions open.
+// group: it creates the sessions of the files given (parallel at once, on
+// shared or own thread pools), prints "ready", collects its garbage,
+// prints its VmRSS in KiB and exits with the sessions open.
 const engineScaleFlag = "-engine-scale"
 
-// engineScaleMain is the child's side of engineScaleFlag: args are the
-// parallelism and the model files.
+// engineScaleMain is the child's side of engineScaleFlag: args are
+// "shared" or "own", the parallelism and the model files.
 func engineScaleMain(args []string) int {
 	fail := func(err error) int {
 		fmt.Fprintln(os.Stderr, "benchsuite:", err)
 		return 1
 	}
-	parallel, err := strconv.Atoi(args[0])
+	if len(args) < 3 {
+		return fail(errors.New("usage: " + engineScaleFlag + " shared|own PARALLEL FILE..."))
+	}
+	parallel, err := strconv.Atoi(args[1])
 	if err != nil {
 		return fail(err)
 	}
 	if err := ort.Init(""); err != nil {
 		return fail(fmt.Errorf("engine: %w", err))
 	}
-	opts, err := scaleEngineOptions()
+	opts, err := scaleEngineOptions(args[0] == "shared")
 	if err != nil {
 		return fail(err)
 	}
-	files := args[1:]
+	files := args[2:]
 	sessions := make([]*ort.Session, len(files))
 	errs := make([]error, len(files))
 	slots := make(chan struct{}, max(1, parallel))
@@ -243,15 +251,16 @@ func engineScaleMain(args []string) int {
 }
 
 // engineScale is a fresh engine process creating the sessions of files
-// (parallel at once, with the plugin's malloc setting): the time from its
-// launch to every session created, and its resident memory then, after a
-// garbage collection (KiB).
-func engineScale(files []string, parallel int) (time.Duration, int64, error) {
+// (parallel at once, with the plugin's malloc setting, on shared thread
+// pools or each on its own): the time from its launch to every session
+// created, and its resident memory then, after a garbage collection (KiB).
+func engineScale(files []string, parallel int, shared bool) (time.Duration, int64, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return 0, 0, err
 	}
-	cmd := exec.Command(exe, append([]string{engineScaleFlag, strconv.Itoa(parallel)}, files...)...)
+	pools := map[bool]string{true: "shared", false: "own"}[shared]
+	cmd := exec.Command(exe, append([]string{engineScaleFlag, pools, strconv.Itoa(parallel)}, files...)...)
 	cmd.Env = pluginhost.WithMallocTunables(os.Environ())
 	var errOut bytes.Buffer
 	cmd.Stderr = &errOut
@@ -447,10 +456,10 @@ func (s *suite) scaleGroup() {
 	timeName := fmt.Sprintf("%d models (%d versions): launch to all AVAILABLE", n, sessions)
 	for r := 0; r < rounds && s.ctx.Err() == nil; r++ {
 		fmt.Fprintf(s.log, "measuring startup with %d scale models, round %d of %d\n", n, r+1, rounds)
-		d, rss, err := engineScale(set.files, par)
+		d, rss, err := engineScale(set.files, par, engineSharedPools)
 		if err == nil {
 			engTimes, engRSS = append(engTimes, d), append(engRSS, rss)
-			_, rss, err = engineScale([]string{set.probe}, par)
+			_, rss, err = engineScale([]string{set.probe}, par, engineSharedPools)
 			engOneRSS = append(engOneRSS, rss)
 		}
 		if err != nil {
@@ -469,12 +478,16 @@ func (s *suite) scaleGroup() {
 	if s.ctx.Err() != nil {
 		return
 	}
-	fmt.Fprintf(s.log, "scale, %d models (%d sessions): engine in a fresh process %d at once %s; ovms %s\n",
-		n, sessions, par, fmtRuns(engTimes), fmtRuns(ovTimes))
+	// Context for a miss: the engine with the other thread pool setting,
+	// and the plugin's compile times from the last ovms's log.
+	other, _, otherErr := engineScale(set.files, par, !engineSharedPools)
+	fmt.Fprintf(s.log, "scale, %d models (%d sessions): engine in a fresh process %d at once %s (%s; %s: %s, err %v); ovms %s\n",
+		n, sessions, par, fmtRuns(engTimes), engineBaselinePools(engineSharedPools), engineBaselinePools(!engineSharedPools), fmtRuns([]time.Duration{other}), otherErr, fmtRuns(ovTimes))
 	mEng, mOv := median(slices.Clone(engTimes)), median(slices.Clone(ovTimes))
 	s.targets = append(s.targets, target{Group: g, Name: timeName, Measured: mOv.Seconds(), Limit: 1.3 * mEng.Seconds(), Unit: "s",
 		Formula: fmt.Sprintf("1.3 x a fresh engine process creating the %d sessions %d at once (%s), launch to all created, %.3fs (medians of %d alternating rounds)",
-			sessions, par, engineBaselinePools(), mEng.Seconds(), len(ovTimes))})
+			sessions, par, engineBaselinePools(engineSharedPools), mEng.Seconds(), len(ovTimes)),
+		Cause: startupCause(big.out.String(), sessions, par, other, otherErr)})
 
 	// Memory: the ovms of the last round against one serving the probe
 	// model alone.
@@ -501,9 +514,9 @@ func (s *suite) scaleGroup() {
 	s.scaleReload(big, set)
 }
 
-// engineBaselinePools describes the engine baseline's thread pools.
-func engineBaselinePools() string {
-	if engineSharedPools {
+// engineBaselinePools describes the engine's thread pools, shared or not.
+func engineBaselinePools(shared bool) string {
+	if shared {
 		return fmt.Sprintf("on one environment-level pool of %d threads", engineThreads())
 	}
 	return fmt.Sprintf("each on its own pool of %d threads", engineThreads())
@@ -517,4 +530,31 @@ func medianInt(xs []int64) int64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// startupCause says where ovms's startup time went, from its INFO log:
+// the sum and median of the plugin's "model compiled" times (divided by
+// the load parallelism, the wall time they can take), and the engine with
+// the other thread pool setting (other).
+func startupCause(log string, sessions, par int, other time.Duration, otherErr error) string {
+	_, fields := modelLines(log)
+	var compiled []time.Duration
+	var sum time.Duration
+	for _, f := range fields {
+		if f["msg"] != "model compiled" {
+			continue
+		}
+		if d, err := time.ParseDuration(f["took"]); err == nil {
+			compiled, sum = append(compiled, d), sum+d
+		}
+	}
+	if len(compiled) == 0 {
+		return ""
+	}
+	msg := fmt.Sprintf("the plugin's compile times (its \"model compiled\" lines, %d of %d versions) add up to %.3fs, %.3fs over %d loads at once (median %.1fms, max %.1fms)",
+		len(compiled), sessions, sum.Seconds(), sum.Seconds()/float64(par), par, float64(median(compiled))/1e6, float64(slices.Max(compiled))/1e6)
+	if otherErr == nil {
+		msg += fmt.Sprintf("; the engine creating the sessions %s takes %.3fs", engineBaselinePools(!engineSharedPools), other.Seconds())
+	}
+	return msg
 }
