@@ -369,7 +369,8 @@ func perModel(withN, withOne int64, n int) float64 {
 // INFO so that its model lines can be read.
 type scaleOVMS struct {
 	*ovmsProc
-	startup time.Duration // launch to every model AVAILABLE
+	launched time.Time     // when the process was started
+	startup  time.Duration // launch to every model AVAILABLE
 }
 
 // startScaleOVMS starts ovms with cfg and waits until n models have a
@@ -399,7 +400,7 @@ func startScaleOVMS(binDir, cfg string, n int, extra ...string) (*scaleOVMS, err
 		default:
 		}
 		if available(client, p.restURL+"/v1/config") == n {
-			return &scaleOVMS{ovmsProc: p, startup: time.Since(start)}, nil
+			return &scaleOVMS{ovmsProc: p, launched: start, startup: time.Since(start)}, nil
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -433,7 +434,7 @@ func (s *suite) scaleGroup() {
 	fail := func(name string, err error) {
 		s.targets = append(s.targets, target{Group: g, Name: name, Err: err.Error()})
 	}
-	fmt.Fprintf(s.log, "generating the %d scale models\n", scaleModels)
+	fmt.Fprintf(s.log, "generating the %d scale models (load average %s)\n", scaleModels, loadAverage())
 	set, err := prepareScaleModels(s.opt.modelsDir, scaleModels)
 	if err != nil {
 		fail(fmt.Sprintf("%d models", scaleModels), err)
@@ -487,7 +488,7 @@ func (s *suite) scaleGroup() {
 	s.targets = append(s.targets, target{Group: g, Name: timeName, Measured: mOv.Seconds(), Limit: 1.3 * mEng.Seconds(), Unit: "s",
 		Formula: fmt.Sprintf("1.3 x a fresh engine process creating the %d sessions %d at once (%s), launch to all created, %.3fs (medians of %d alternating rounds)",
 			sessions, par, engineBaselinePools(engineSharedPools), mEng.Seconds(), len(ovTimes)),
-		Cause: startupCause(big.out.String(), sessions, par, other, otherErr)})
+		Cause: startupCause(big.out.String(), big.launched, sessions, par, other, otherErr) + "; load average " + loadAverage()})
 
 	// Memory: the ovms of the last round against one serving the probe
 	// model alone.
@@ -533,28 +534,46 @@ func medianInt(xs []int64) int64 {
 }
 
 // startupCause says where ovms's startup time went, from its INFO log:
-// the sum and median of the plugin's "model compiled" times (divided by
-// the load parallelism, the wall time they can take), and the engine with
-// the other thread pool setting (other).
-func startupCause(log string, sessions, par int, other time.Duration, otherErr error) string {
-	_, fields := modelLines(log)
+// when the plugin was started and the first and last versions loaded
+// (after launched), the sum and median of the plugin's "model compiled"
+// times (divided by the load parallelism, the wall time they can take),
+// and the engine with the other thread pool setting (other).
+func startupCause(log string, launched time.Time, sessions, par int, other time.Duration, otherErr error) string {
 	var compiled []time.Duration
 	var sum time.Duration
-	for _, f := range fields {
-		if f["msg"] != "model compiled" {
-			continue
-		}
-		if d, err := time.ParseDuration(f["took"]); err == nil {
-			compiled, sum = append(compiled, d), sum+d
+	var plugin, first, last time.Time
+	for _, line := range strings.Split(log, "\n") {
+		f := logFields(line)
+		at, _ := time.ParseInLocation(logTimeLayout, f["time"], time.Local)
+		switch f["msg"] {
+		case "device plugin started":
+			plugin = at
+		case "model version loaded":
+			if first.IsZero() {
+				first = at
+			}
+			last = at
+		case "model compiled":
+			if d, err := time.ParseDuration(f["took"]); err == nil {
+				compiled, sum = append(compiled, d), sum+d
+			}
 		}
 	}
 	if len(compiled) == 0 {
 		return ""
 	}
-	msg := fmt.Sprintf("the plugin's compile times (its \"model compiled\" lines, %d of %d versions) add up to %.3fs, %.3fs over %d loads at once (median %.1fms, max %.1fms)",
+	msg := ""
+	if !plugin.IsZero() && !first.IsZero() {
+		msg = fmt.Sprintf("from launch (log times, ms): plugin started %.0fms, first version loaded %.0fms, last %.0fms; ",
+			ms(plugin.Sub(launched)), ms(first.Sub(launched)), ms(last.Sub(launched)))
+	}
+	msg += fmt.Sprintf("the plugin's compile times (its \"model compiled\" lines, %d of %d versions) add up to %.3fs, %.3fs over %d loads at once (median %.1fms, max %.1fms)",
 		len(compiled), sessions, sum.Seconds(), sum.Seconds()/float64(par), par, float64(median(compiled))/1e6, float64(slices.Max(compiled))/1e6)
 	if otherErr == nil {
 		msg += fmt.Sprintf("; the engine creating the sessions %s takes %.3fs", engineBaselinePools(!engineSharedPools), other.Seconds())
 	}
 	return msg
 }
+
+// ms is d in milliseconds.
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }

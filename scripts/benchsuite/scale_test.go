@@ -267,7 +267,12 @@ func TestReloadLog(t *testing.T) {
 	if got := (reloadSeen{}).phases(wrote); got != "" {
 		t.Errorf("phases without lines %q", got)
 	}
-	if c := startupCause(reloadLogText, 2, 2, time.Second, nil); !strings.Contains(c, "1 of 2 versions") || !strings.Contains(c, "0.100s") {
+	if c := startupCause(reloadLogText, time.Time{}, 2, 2, time.Second, nil); !strings.Contains(c, "1 of 2 versions") || !strings.Contains(c, "0.100s") {
+		t.Errorf("startup cause %q", c)
+	}
+	started := `time="2026-12-05 18:50:29.500" level=info msg="device plugin started" component=plugin_host pid=1` + "\n"
+	launched, _ := time.ParseInLocation(logTimeLayout, "2026-12-05 18:50:29.400", time.Local)
+	if c := startupCause(started+reloadLogText, launched, 2, 2, time.Second, nil); !strings.Contains(c, "plugin started 100ms, first version loaded 377ms, last 377ms") {
 		t.Errorf("startup cause %q", c)
 	}
 }
@@ -281,5 +286,25 @@ func TestTimedRequestOverlaps(t *testing.T) {
 		if got := r.overlaps(c.from, c.to); got != c.want {
 			t.Errorf("[%d, %d]: %v", c.from, c.to, got)
 		}
+	}
+}
+
+func TestStatCPU(t *testing.T) {
+	stat := "4242 (ovms-device cpu) S 1 4242 4242 0 -1 4194560 1234 0 0 0 250 75 0 0 20 0 12 0 100 0 0"
+	if got := statCPU(stat); got != 325 {
+		t.Errorf("utime+stime %d, want 325", got)
+	}
+	if got := statCPU("garbage"); got != 0 {
+		t.Errorf("garbage: %d", got)
+	}
+	if procCPU(os.Getpid()) < 0 {
+		t.Error("negative CPU time")
+	}
+	c := cpuTicks{core: 50, plugins: 150}.minus(cpuTicks{core: 10, plugins: 50})
+	if got := c.cores(2*time.Second, true); got != 0.2 {
+		t.Errorf("core busy %v", got)
+	}
+	if got := c.plus(c).cores(time.Second, false); got != 2 {
+		t.Errorf("plugins busy %v", got)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -268,7 +269,6 @@ func (r reloadSeen) phases(wrote time.Time) string {
 	if r.changed.IsZero() || r.done.IsZero() || r.applied.IsZero() {
 		return ""
 	}
-	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
 	return fmt.Sprintf("%.0f/%.0f/%.0fms", ms(r.changed.Sub(wrote)), ms(r.done.Sub(r.changed)), ms(r.applied.Sub(r.done)))
 }
 
@@ -334,8 +334,12 @@ func (s *suite) scaleReload(big *scaleOVMS, set *scaleSet) {
 		}()
 	}
 	warm := 500 * time.Millisecond
-	time.Sleep(warm + before)
+	time.Sleep(warm)
+	cpuBefore := ovmsCPU(big.cmd.Process.Pid)
+	time.Sleep(before)
 	beforeEnd := time.Since(begin)
+	cpuBefore = ovmsCPU(big.cmd.Process.Pid).minus(cpuBefore)
+	var cpuDuring cpuTicks
 	type window struct{ from, to time.Duration }
 	var windows []window
 	var took, loaded, compiled []time.Duration
@@ -347,12 +351,14 @@ func (s *suite) scaleReload(big *scaleOVMS, set *scaleSet) {
 			body = original
 		}
 		offset := len(big.out.String())
+		cpu0 := ovmsCPU(big.cmd.Process.Pid)
 		wrote, from := time.Now(), time.Since(begin)
 		err := os.WriteFile(set.cfg, body, 0o644)
 		if err == nil {
 			err = postReload(httpc, big.restURL)
 		}
 		to := time.Since(begin)
+		cpuDuring = cpuDuring.plus(ovmsCPU(big.cmd.Process.Pid).minus(cpu0))
 		if err != nil {
 			close(stop)
 			wg.Wait()
@@ -433,6 +439,9 @@ func (s *suite) scaleReload(big *scaleOVMS, set *scaleSet) {
 	p99T.Measured = float64(md.Level.P99) / float64(mb.Level.P99)
 	p99T.Formula = fmt.Sprintf("2: p99 %.1fus over the %d requests that overlapped a reload / %.1fus over %d in %s before; %d clients round %d dummy-sized models",
 		us(md.Level.P99), md.Level.Count, us(mb.Level.P99), mb.Level.Count, before, scaleReloadClients, len(others))
+	p99T.Cause = fmt.Sprintf("during the reloads (%.0fms in all) the clients got %.0f answers/s against %.0f/s before, the slowest in %.1fms; CPU used (cores busy): ovms core %.2f, plugin %.2f during, against %.2f and %.2f before; load average %s",
+		ms(during), md.Level.Throughput, mb.Level.Throughput, ms(md.Level.Max), cpuDuring.cores(during, true), cpuDuring.cores(during, false),
+		cpuBefore.cores(before, true), cpuBefore.cores(before, false), loadAverage())
 	if math.IsNaN(p99T.Measured) {
 		p99T.Err = "no p99"
 	}
@@ -453,4 +462,74 @@ func postReload(c *http.Client, restURL string) error {
 		return fmt.Errorf("POST /v1/config/reload: %s: %s", resp.Status, b.String())
 	}
 	return nil
+}
+
+// cpuTicks is the CPU time of ovms's core and of its plugins, in clock
+// ticks (utime + stime of /proc/PID/stat).
+type cpuTicks struct{ core, plugins int64 }
+
+// clockTicks is the kernel's USER_HZ, 100 on Linux.
+const clockTicks = 100
+
+// ovmsCPU reads the CPU time ovms (pid) and its plugins have used so far.
+func ovmsCPU(pid int) cpuTicks {
+	c := cpuTicks{core: procCPU(pid)}
+	for _, p := range descendants(pid) {
+		c.plugins += procCPU(p)
+	}
+	return c
+}
+
+func (c cpuTicks) minus(o cpuTicks) cpuTicks { return cpuTicks{c.core - o.core, c.plugins - o.plugins} }
+func (c cpuTicks) plus(o cpuTicks) cpuTicks  { return cpuTicks{c.core + o.core, c.plugins + o.plugins} }
+
+// cores is the CPU time of the core (or of the plugins) over d: how many
+// cores it kept busy on average.
+func (c cpuTicks) cores(d time.Duration, core bool) float64 {
+	t := c.plugins
+	if core {
+		t = c.core
+	}
+	if d <= 0 {
+		return math.NaN()
+	}
+	return float64(t) / clockTicks / d.Seconds()
+}
+
+// procCPU is a process's utime + stime in clock ticks, 0 if unknown.
+func procCPU(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	return statCPU(string(data))
+}
+
+// statCPU reads utime + stime (fields 14 and 15) of a /proc/PID/stat line;
+// the command name (field 2) is in parentheses and may hold spaces.
+func statCPU(stat string) int64 {
+	end := strings.LastIndexByte(stat, ')')
+	if end < 0 {
+		return 0
+	}
+	f := strings.Fields(stat[end+1:]) // from field 3, the state
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + s
+}
+
+// loadAverage is the first three figures of /proc/loadavg.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
