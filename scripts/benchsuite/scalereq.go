@@ -416,6 +416,19 @@ func (s *suite) scaleReload(big *scaleOVMS, set *scaleSet) {
 	md := s.record(fmt.Sprintf("ovms scale models kserve-grpc, %d clients, during the %d reloads", scaleReloadClients, len(windows)),
 		levelOf(latDuring, failed, firstErr, during, scaleReloadClients), nil)
 
+	var slowest []string
+	for _, w := range windows {
+		var worst time.Duration
+		for _, rs := range reqs {
+			for _, r := range rs {
+				if r.overlaps(w.from, w.to) {
+					worst = max(worst, r.end-r.start)
+				}
+			}
+		}
+		slowest = append(slowest, fmt.Sprintf("%.0f/%.0fms", ms(w.to-w.from), ms(worst)))
+	}
+	fmt.Fprintf(s.log, "scale reloads: write to changed/loaded/applied %s; reload/slowest overlapping request %s\n", strings.Join(phases, ", "), strings.Join(slowest, ", "))
 	mTook, mLoaded := median(slices.Clone(took)), median(slices.Clone(loaded))
 	timeT.Measured, timeT.Limit = mTook.Seconds(), 2*mLoaded.Seconds()
 	timeT.Formula = fmt.Sprintf("2 x the model's own load in the same reloads (\"model version loaded\" took %s; plugin compile %s); medians of %d reloads (%s)",
