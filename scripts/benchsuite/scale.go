@@ -481,7 +481,10 @@ func (s *suite) scaleGroup() {
 	}
 	// Context for a miss: the engine with the other thread pool setting,
 	// and the plugin's compile times from the last ovms's log.
-	other, _, otherErr := engineScale(set.files, par, !engineSharedPools)
+	other, otherErr := time.Duration(0), errors.New("not measured with -quick")
+	if !s.opt.quick {
+		other, _, otherErr = engineScale(set.files, par, !engineSharedPools)
+	}
 	fmt.Fprintf(s.log, "scale, %d models (%d sessions): engine in a fresh process %d at once %s (%s; %s: %s, err %v); ovms %s\n",
 		n, sessions, par, fmtRuns(engTimes), engineBaselinePools(engineSharedPools), engineBaselinePools(!engineSharedPools), fmtRuns([]time.Duration{other}), otherErr, fmtRuns(ovTimes))
 	mEng, mOv := median(slices.Clone(engTimes)), median(slices.Clone(ovTimes))
