@@ -539,11 +539,12 @@ func medianInt(xs []int64) int64 {
 // startupCause says where ovms's startup time went, from its INFO log:
 // when the plugin was started and the first and last versions loaded
 // (after launched), the sum and median of the plugin's "model compiled"
-// times (divided by the load parallelism, the wall time they can take),
-// and the engine with the other thread pool setting (other).
+// times (divided by the load parallelism, the wall time they can take)
+// and the sum of the core's version load times around them, and the
+// engine with the other thread pool setting (other).
 func startupCause(log string, launched time.Time, sessions, par int, other time.Duration, otherErr error) string {
 	var compiled []time.Duration
-	var sum time.Duration
+	var sum, loads time.Duration
 	var plugin, first, last time.Time
 	for _, line := range strings.Split(log, "\n") {
 		f := logFields(line)
@@ -556,6 +557,9 @@ func startupCause(log string, launched time.Time, sessions, par int, other time.
 				first = at
 			}
 			last = at
+			if d, err := time.ParseDuration(f["took"]); err == nil {
+				loads += d
+			}
 		case "model compiled":
 			if d, err := time.ParseDuration(f["took"]); err == nil {
 				compiled, sum = append(compiled, d), sum+d
@@ -572,6 +576,7 @@ func startupCause(log string, launched time.Time, sessions, par int, other time.
 	}
 	msg += fmt.Sprintf("the plugin's compile times (its \"model compiled\" lines, %d of %d versions) add up to %.3fs, %.3fs over %d loads at once (median %.1fms, max %.1fms)",
 		len(compiled), sessions, sum.Seconds(), sum.Seconds()/float64(par), par, float64(median(compiled))/1e6, float64(slices.Max(compiled))/1e6)
+	msg += fmt.Sprintf(", the core's version loads (\"model version loaded\" took, from its load call to AVAILABLE, the first ones waiting for the plugin) to %.3fs", loads.Seconds())
 	if otherErr == nil {
 		msg += fmt.Sprintf("; the engine creating the sessions %s takes %.3fs", engineBaselinePools(!engineSharedPools), other.Seconds())
 	}
