@@ -218,6 +218,10 @@ func TestPerModelAndMedians(t *testing.T) {
 	if !math.IsNaN(ratioMedian(nil)) {
 		t.Error("no ratio: want NaN")
 	}
+	r := pairRatios([]time.Duration{4, 6, 9}, []time.Duration{2, 0, 3, 7})
+	if !slices.Equal(r, []float64{2, 3}) {
+		t.Errorf("pair ratios %v", r)
+	}
 	if got := medianInt([]int64{5, 1, 9}); got != 5 {
 		t.Errorf("median %d", got)
 	}
