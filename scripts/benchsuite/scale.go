@@ -583,7 +583,8 @@ func startupCause(log string, launched time.Time, sessions, par int, other time.
 	}
 	msg += fmt.Sprintf("the plugin's compile times (its \"model compiled\" lines, %d of %d versions) add up to %.3fs, %.3fs over %d loads at once (median %.1fms, max %.1fms)",
 		len(compiled), sessions, sum.Seconds(), sum.Seconds()/float64(par), par, float64(median(compiled))/1e6, float64(slices.Max(compiled))/1e6)
-	msg += fmt.Sprintf(", the core's version loads (\"model version loaded\" took, from its load call to AVAILABLE, the first ones waiting for the plugin) to %.3fs", loads.Seconds())
+	msg += fmt.Sprintf(", the core's version loads (\"model version loaded\" took, from its load call to AVAILABLE, the first ones waiting for the plugin) to %.3fs: %.1fms a version around the compile",
+		loads.Seconds(), ms(loads-sum)/float64(len(compiled)))
 	if otherErr == nil {
 		msg += fmt.Sprintf("; the engine creating the sessions %s takes %.3fs", engineBaselinePools(!engineSharedPools), other.Seconds())
 	}
