@@ -424,20 +424,53 @@ func ratioMedian(ratios []float64) float64 {
 	return r[len(r)/2]
 }
 
+// The scale group's targets, in the order they are reported (indexes into
+// scaleTargetNames).
+const (
+	tStartup = iota
+	tCoreRSS
+	tPluginRSS
+	tOverhead
+	tReload
+	tOthers
+	tP99
+)
+
+// scaleTargetNames are the names of the scale group's targets.
+func scaleTargetNames() []string {
+	entries := scaleLayout(scaleModels)
+	return []string{
+		fmt.Sprintf("%d models (%d versions): launch to all AVAILABLE, / a fresh engine process", len(entries), sessionCount(entries)),
+		"core RSS per loaded model",
+		"plugin RSS per loaded model",
+		fmt.Sprintf("%s p50, KServe gRPC, 1 client: with %d models / alone", scaleProbe, scaleModels),
+		fmt.Sprintf("reload changing %s's config (a small CNN) among %d, %d clients on others: config write to applied", scaleReload, scaleModels, scaleReloadClients),
+		"models other than the changed one that the reload touched (ovms INFO log lines)",
+		"other models' p99 during the reloads / before",
+	}
+}
+
+// scaleFail records every scale target not recorded yet as failed with
+// err (the group stopped).
+func (s *suite) scaleFail(err error) {
+	for _, name := range scaleTargetNames() {
+		if !slices.ContainsFunc(s.targets, func(t target) bool { return t.Group == "scale" && t.Name == name }) {
+			s.targets = append(s.targets, target{Group: "scale", Name: name, Err: err.Error()})
+		}
+	}
+}
+
 // scaleGroup runs the scale group: it generates the models, measures the
 // engine and ovms startup with them in alternating rounds, then with the
 // last ovms kept running (and one serving scaleProbe alone) the memory,
 // the per-request overhead and a reload.
 func (s *suite) scaleGroup() {
 	s.servers.close()
-	g := "scale"
-	fail := func(name string, err error) {
-		s.targets = append(s.targets, target{Group: g, Name: name, Err: err.Error()})
-	}
+	g, names := "scale", scaleTargetNames()
 	fmt.Fprintf(s.log, "generating the %d scale models (load average %s)\n", scaleModels, loadAverage())
 	set, err := prepareScaleModels(s.opt.modelsDir, scaleModels)
 	if err != nil {
-		fail(fmt.Sprintf("%d models", scaleModels), err)
+		s.scaleFail(err)
 		return
 	}
 	n, sessions := len(set.entries), len(set.files)
@@ -454,7 +487,6 @@ func (s *suite) scaleGroup() {
 			_ = big.stop()
 		}
 	}()
-	timeName := fmt.Sprintf("%d models (%d versions): launch to all AVAILABLE", n, sessions)
 	for r := 0; r < rounds && s.ctx.Err() == nil; r++ {
 		fmt.Fprintf(s.log, "measuring startup with %d scale models, round %d of %d\n", n, r+1, rounds)
 		d, rss, err := engineScale(set.files, par, engineSharedPools)
@@ -464,19 +496,20 @@ func (s *suite) scaleGroup() {
 			engOneRSS = append(engOneRSS, rss)
 		}
 		if err != nil {
-			fail(timeName, err)
+			s.scaleFail(err)
 			return
 		}
 		if big != nil {
 			_ = big.stop()
 		}
 		if big, err = startScaleOVMS(s.opt.binDir, set.cfg, n); err != nil {
-			fail(timeName, err)
+			s.scaleFail(err)
 			return
 		}
 		ovTimes = append(ovTimes, big.startup)
 	}
 	if s.ctx.Err() != nil {
+		s.scaleFail(s.ctx.Err())
 		return
 	}
 	// Context for a miss: the engine with the other thread pool setting,
@@ -495,7 +528,7 @@ func (s *suite) scaleGroup() {
 	if c := startupCause(big.out.String(), big.launched, sessions, par, other, otherErr); c != "" {
 		cause = "the last round's ovms: " + c + "; " + cause
 	}
-	s.targets = append(s.targets, target{Group: g, Name: timeName + ", / a fresh engine process", Measured: ratioMedian(pairRatios(ovTimes, engTimes)), Limit: 1.3, Unit: "x",
+	s.targets = append(s.targets, target{Group: g, Name: names[tStartup], Measured: ratioMedian(pairRatios(ovTimes, engTimes)), Limit: 1.3, Unit: "x",
 		Formula: fmt.Sprintf("1.3: median over %d alternating rounds of ovms / a fresh engine process creating the %d sessions %d at once (%s), launch to all created; medians ovms %.3fs, engine %.3fs",
 			len(ovTimes), sessions, par, engineBaselinePools(engineSharedPools), mOv.Seconds(), mEng.Seconds()),
 		Cause: cause})
@@ -504,7 +537,7 @@ func (s *suite) scaleGroup() {
 	// model alone.
 	one, err := startScaleOVMS(s.opt.binDir, set.one, 1)
 	if err != nil {
-		fail("one-model ovms", err)
+		s.scaleFail(fmt.Errorf("ovms serving %s alone: %w", scaleProbe, err))
 		return
 	}
 	defer one.stop()
@@ -514,10 +547,10 @@ func (s *suite) scaleGroup() {
 	plugPer, engPer := perModel(bigRSS.plugins, oneRSS.plugins, n), perModel(eN, e1, n)
 	fmt.Fprintf(s.log, "scale RSS (KiB): ovms core %d with %d models, %d with 1; plugins %d and %d; engine process %d and %d (medians of %d)\n",
 		bigRSS.core, n, oneRSS.core, bigRSS.plugins, oneRSS.plugins, eN, e1, len(engRSS))
-	s.targets = append(s.targets, target{Group: g, Name: "core RSS per loaded model", Measured: corePer, Limit: 200, Unit: "KiB",
+	s.targets = append(s.targets, target{Group: g, Name: names[tCoreRSS], Measured: corePer, Limit: 200, Unit: "KiB",
 		Formula: fmt.Sprintf("(core VmRSS with %d models %d KiB - with 1 %d KiB) / %d, after all AVAILABLE and a settle; plugin: %.1f KiB per model",
 			n, bigRSS.core, oneRSS.core, n-1, plugPer)})
-	s.targets = append(s.targets, target{Group: g, Name: "plugin RSS per loaded model", Measured: plugPer, Limit: 1.2 * engPer, Unit: "KiB",
+	s.targets = append(s.targets, target{Group: g, Name: names[tPluginRSS], Measured: plugPer, Limit: 1.2 * engPer, Unit: "KiB",
 		Formula: fmt.Sprintf("1.2 x the engine's %.1f KiB: (engine process VmRSS with %d sessions %d KiB - with 1 %d KiB) / %d; plugin %d KiB with %d models, %d with 1",
 			engPer, sessions, eN, e1, n-1, bigRSS.plugins, n, oneRSS.plugins)})
 

@@ -312,3 +312,23 @@ func TestStatCPU(t *testing.T) {
 		t.Errorf("plugins busy %v", got)
 	}
 }
+
+func TestScaleFail(t *testing.T) {
+	names := scaleTargetNames()
+	if len(names) != tP99+1 || !strings.Contains(names[tStartup], "240 versions") {
+		t.Fatalf("names %q", names)
+	}
+	s := &suite{targets: []target{{Group: "scale", Name: names[tStartup], Measured: 1, Limit: 2}, {Group: "startup", Name: names[tCoreRSS]}}}
+	s.scaleFail(os.ErrDeadlineExceeded)
+	if len(s.targets) != 2+len(names)-1 {
+		t.Fatalf("%d targets", len(s.targets))
+	}
+	if !s.targets[0].Pass() {
+		t.Error("the target measured before the failure was changed")
+	}
+	for _, tg := range s.targets[2:] {
+		if tg.Group != "scale" || tg.Pass() || !strings.Contains(tg.Err, "deadline") {
+			t.Errorf("%+v", tg)
+		}
+	}
+}

@@ -61,8 +61,7 @@ func (s *suite) record(name string, l bench.Level, err error) *measurement {
 // the ratio of their median latencies (big / one), which load drifting on
 // a shared machine does not skew.
 func (s *suite) scaleOverhead(big, one *scaleOVMS) {
-	name := fmt.Sprintf("%s p50, KServe gRPC, 1 client: with %d models / alone", scaleProbe, scaleModels)
-	t := target{Group: "scale", Name: name, Unit: "x", Limit: 1.05}
+	t := target{Group: "scale", Name: scaleTargetNames()[tOverhead], Unit: "x", Limit: 1.05}
 	defer func() { s.targets = append(s.targets, t) }()
 	fmt.Fprintf(s.log, "measuring %s on ovms with %d models and alone, interleaved\n", scaleProbe, scaleModels)
 	var clients [2]kpb.GRPCInferenceServiceClient
@@ -281,9 +280,10 @@ func (r reloadSeen) phases(wrote time.Time) string {
 // "model version loaded" line in the same reload.
 func (s *suite) scaleReload(big *scaleOVMS, set *scaleSet) {
 	g := "scale"
-	timeT := target{Group: g, Name: fmt.Sprintf("reload changing %s's config (a small CNN) among %d, %d clients on others: config write to applied", scaleReload, scaleModels, scaleReloadClients), Unit: "s"}
-	othersT := target{Group: g, Name: "models other than the changed one that the reload touched (ovms INFO log lines)", Unit: "models"}
-	p99T := target{Group: g, Name: "other models' p99 during the reloads / before", Unit: "x", Limit: 2}
+	names := scaleTargetNames()
+	timeT := target{Group: g, Name: names[tReload], Unit: "s"}
+	othersT := target{Group: g, Name: names[tOthers], Unit: "models"}
+	p99T := target{Group: g, Name: names[tP99], Unit: "x", Limit: 2}
 	defer func() { s.targets = append(s.targets, timeT, othersT, p99T) }()
 	setErr := func(err error) { timeT.Err, othersT.Err, p99T.Err = err.Error(), err.Error(), err.Error() }
 	reloads, before := 8, 2*time.Second
