@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	om "github.com/ovmsgo/ovms/devices/onnxmodel"
+	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
 )
 
 func TestScaleLayout(t *testing.T) {
@@ -330,5 +333,56 @@ func TestScaleFail(t *testing.T) {
 		if tg.Group != "scale" || tg.Pass() || tg.Err != os.ErrDeadlineExceeded.Error() {
 			t.Errorf("%+v", tg)
 		}
+	}
+}
+
+// TestMain lets the test binary be the scale group's fresh engine process
+// (engineScale re-executes os.Executable()).
+func TestMain(m *testing.M) {
+	if len(os.Args) >= 3 && os.Args[1] == engineScaleFlag {
+		os.Exit(engineScaleMain(os.Args[2:]))
+	}
+	os.Exit(m.Run())
+}
+
+// TestEngineScale runs the fresh engine process on stand-in scale models
+// (adders) with both thread pool settings, and on a file that is no model.
+func TestEngineScale(t *testing.T) {
+	if err := ort.Init(""); err != nil {
+		t.Skipf("no ONNX Runtime: %v", err)
+	}
+	dir := t.TempDir()
+	for kind, model := range scaleKinds {
+		g := om.NewGraph(kind)
+		x := g.Input("b", om.Float32, 1, 10)
+		one := g.Constant(om.Float32Tensor("one", []int64{1, 1}, []float32{1}))
+		g.Output(g.NamedNode("Add", "a", []om.Value{x, one}), "a", om.Float32, 1, 10)
+		m, err := g.Model(13)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := om.WriteFile(filepath.Join(dir, model, "1", "model.onnx"), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set, err := prepareScaleModels(dir, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, shared := range []bool{true, false} {
+		took, rss, err := engineScale(set.files, 2, shared)
+		if err != nil {
+			t.Fatalf("shared pools %v: %v", shared, err)
+		}
+		if took <= 0 || rss < 1024 {
+			t.Errorf("shared pools %v: took %v, RSS %d KiB", shared, took, rss)
+		}
+	}
+	bad := filepath.Join(dir, "not_a_model.onnx")
+	if err := os.WriteFile(bad, []byte("not a model"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := engineScale([]string{set.probe, bad}, 2, true); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("a file that is no model: %v", err)
 	}
 }
