@@ -374,7 +374,10 @@ type scaleOVMS struct {
 }
 
 // startScaleOVMS starts ovms with cfg and waits until n models have a
-// version AVAILABLE (GET /v1/config).
+// version AVAILABLE (GET /v1/config). It polls the cheap /v2/health/ready
+// until ovms is ready (its first load done) and only then /v1/config:
+// rendering and parsing the status of 200 models takes milliseconds of
+// CPU, which polling it all along would take from the loads.
 func startScaleOVMS(binDir, cfg string, n int, extra ...string) (*scaleOVMS, error) {
 	ports, err := freePorts(2)
 	if err != nil {
@@ -399,13 +402,23 @@ func startScaleOVMS(binDir, cfg string, n int, extra ...string) (*scaleOVMS, err
 			return nil, fmt.Errorf("ovms exited during startup (%v): %s", p.cmd.ProcessState, lastLines(p.out.String(), 5))
 		default:
 		}
-		if available(client, p.restURL+"/v1/config") == n {
+		if ready(client, p.restURL) && available(client, p.restURL+"/v1/config") == n {
 			return &scaleOVMS{ovmsProc: p, launched: start, startup: time.Since(start)}, nil
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	_ = p.stop()
 	return nil, fmt.Errorf("not every model AVAILABLE after %v: %s", readyTimeout, lastLines(p.out.String(), 5))
+}
+
+// ready reports whether ovms answers /v2/health/ready with 200.
+func ready(client *http.Client, restURL string) bool {
+	resp, err := client.Get(restURL + "/v2/health/ready")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // lastLines is the last n lines of s.
