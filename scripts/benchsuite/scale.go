@@ -47,9 +47,9 @@ type scaleEntry struct {
 	Versions int
 }
 
-// scaleLayout is the scale group's n models: scale_000 ... , every fourth
-// pair of dummy-sized ones followed by a tiny and a small CNN (kinds
-// dummy, dummy, tiny, small, repeating), every 10th model with 3 versions.
+// scaleLayout is the scale group's n models, scale_000 onwards, of the
+// kinds dummy, dummy, tiny, small in turn (half dummy-sized, a quarter of
+// each CNN), every 10th model (from scale_000) with 3 versions.
 func scaleLayout(n int) []scaleEntry {
 	kinds := []string{"dummy", "dummy", "tiny", "small"}
 	out := make([]scaleEntry, n)
