@@ -341,11 +341,21 @@ func (s *suite) scaleReload(big *scaleOVMS, set *scaleSet) {
 	cpuBefore = ovmsCPU(big.cmd.Process.Pid).minus(cpuBefore)
 	var cpuDuring cpuTicks
 	type window struct{ from, to time.Duration }
-	var windows []window
+	var windows, controls []window
 	var took, loaded, compiled []time.Duration
 	var touched, phases []string
 	httpc := &http.Client{Timeout: readyTimeout}
 	for r := 0; r < reloads && s.ctx.Err() == nil; r++ {
+		// A control window as long as the last reload, without one: what
+		// the machine alone does to the requests at this time.
+		length := 150 * time.Millisecond
+		if len(took) > 0 {
+			length = took[len(took)-1]
+		}
+		cfrom := time.Since(begin)
+		time.Sleep(length)
+		controls = append(controls, window{cfrom, time.Since(begin)})
+		time.Sleep(100 * time.Millisecond)
 		body := changed
 		if r%2 == 1 {
 			body = original
@@ -388,7 +398,7 @@ func (s *suite) scaleReload(big *scaleOVMS, set *scaleSet) {
 		return
 	}
 
-	var latBefore, latDuring []time.Duration
+	var latBefore, latDuring, latControl []time.Duration
 	var failed int64
 	var firstErr string
 	for _, rs := range reqs {
@@ -405,16 +415,24 @@ func (s *suite) scaleReload(big *scaleOVMS, set *scaleSet) {
 			if slices.ContainsFunc(windows, func(w window) bool { return r.overlaps(w.from, w.to) }) {
 				latDuring = append(latDuring, r.end-r.start)
 			}
+			if slices.ContainsFunc(controls, func(w window) bool { return r.overlaps(w.from, w.to) }) {
+				latControl = append(latControl, r.end-r.start)
+			}
 		}
 	}
-	var during time.Duration
+	var during, control time.Duration
 	for _, w := range windows {
 		during += w.to - w.from
+	}
+	for _, w := range controls {
+		control += w.to - w.from
 	}
 	mb := s.record(fmt.Sprintf("ovms scale models kserve-grpc, %d clients, before the reloads", scaleReloadClients),
 		levelOf(latBefore, 0, "", beforeEnd-warm, scaleReloadClients), nil)
 	md := s.record(fmt.Sprintf("ovms scale models kserve-grpc, %d clients, during the %d reloads", scaleReloadClients, len(windows)),
 		levelOf(latDuring, failed, firstErr, during, scaleReloadClients), nil)
+	mc := s.record(fmt.Sprintf("ovms scale models kserve-grpc, %d clients, in as long windows without a reload, between them", scaleReloadClients),
+		levelOf(latControl, 0, "", control, scaleReloadClients), nil)
 
 	var slowest []string
 	for _, w := range windows {
@@ -452,9 +470,9 @@ func (s *suite) scaleReload(big *scaleOVMS, set *scaleSet) {
 	p99T.Measured = float64(md.Level.P99) / float64(mb.Level.P99)
 	p99T.Formula = fmt.Sprintf("2: p99 %.1fus over the %d requests that overlapped a reload / %.1fus over %d in %s before; %d clients round %d dummy-sized models",
 		us(md.Level.P99), md.Level.Count, us(mb.Level.P99), mb.Level.Count, before, scaleReloadClients, len(others))
-	p99T.Cause = fmt.Sprintf("during the reloads (%.0fms in all) the clients got %.0f answers/s against %.0f/s before, the slowest in %.1fms; CPU used (cores busy): ovms core %.2f, plugin %.2f during, against %.2f and %.2f before; load average %s",
+	p99T.Cause = fmt.Sprintf("during the reloads (%.0fms in all) the clients got %.0f answers/s against %.0f/s before, the slowest in %.1fms; CPU used (cores busy): ovms core %.2f, plugin %.2f during, against %.2f and %.2f before; in as long windows without a reload, between the reloads, p99 %.1fus (%.2fx before), the slowest %.1fms; load average %s",
 		ms(during), md.Level.Throughput, mb.Level.Throughput, ms(md.Level.Max), cpuDuring.cores(during, true), cpuDuring.cores(during, false),
-		cpuBefore.cores(before, true), cpuBefore.cores(before, false), loadAverage())
+		cpuBefore.cores(before, true), cpuBefore.cores(before, false), us(mc.Level.P99), float64(mc.Level.P99)/float64(mb.Level.P99), ms(mc.Level.Max), loadAverage())
 	if math.IsNaN(p99T.Measured) {
 		p99T.Err = "no p99"
 	}
