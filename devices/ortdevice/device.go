@@ -37,6 +37,10 @@ type Config struct {
 	// pools, set up by New before any session) instead of a pool per
 	// session; see ownPoolReason for the models that keep their own.
 	SharedPool bool
+	// SharePrepacked shares the weights ONNX Runtime's CPU kernels prepack
+	// between the sessions of models with the same content (versions with
+	// identical files, and the streams of one model); see prepackedSet.
+	SharePrepacked bool
 }
 
 // Device hosts ONNX Runtime sessions for loaded model versions.
@@ -78,10 +82,8 @@ func New(cfg Config, env *device.Env) (*Device, error) {
 	if cfg.SharedPool {
 		d.eo.sharedPool = setSharedPools(log)
 	}
-	if cfg.Detect != nil {
-		if d.reason = cfg.Detect(ort.ProviderDir()); d.reason != "" {
-			log.WithField("reason", d.reason).Warn("device not available on this machine; loads will fail")
-		}
+	if cfg.SharePrepacked {
+		d.eo.prepacked = &prepackedSet{}
 	}
 	return d, nil
 }
