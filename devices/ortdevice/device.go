@@ -85,6 +85,11 @@ func New(cfg Config, env *device.Env) (*Device, error) {
 	if cfg.SharePrepacked {
 		d.eo.prepacked = &prepackedSet{}
 	}
+	if cfg.Detect != nil {
+		if d.reason = cfg.Detect(ort.ProviderDir()); d.reason != "" {
+			log.WithField("reason", d.reason).Warn("device not available on this machine; loads will fail")
+		}
+	}
 	return d, nil
 }
 
