@@ -41,6 +41,17 @@ type SessionOptions struct {
 	// (session.intra_op.allow_spinning, session.intra_op_thread_affinities,
 	// session.force_spinning_stop) have no effect.
 	UseGlobalThreadPools bool
+	// UseEnvAllocators makes the session allocate CPU memory from the arena
+	// registered with the environment (RegisterSharedCPUArena, which must
+	// have succeeded, else NewSession fails) instead of an arena of its
+	// own: session.use_env_allocators=1.
+	UseEnvAllocators bool
+	// PrepackedWeights, when set, is the container the session's prepacked
+	// weights go to and are taken from (ONNX Runtime's
+	// CreateSessionFromArrayWithPrepackedWeightsContainer): sessions of the
+	// same model created with one container share them. It must outlive
+	// the session.
+	PrepackedWeights *PrepackedWeights
 	// Parallel selects ORT_PARALLEL execution mode (independent nodes run
 	// concurrently) instead of ORT_SEQUENTIAL.
 	Parallel bool

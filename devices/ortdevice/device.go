@@ -37,6 +37,10 @@ type Config struct {
 	// pools, set up by New before any session) instead of a pool per
 	// session; see ownPoolReason for the models that keep their own.
 	SharedPool bool
+	// SharePrepacked shares the weights ONNX Runtime's CPU kernels prepack
+	// between the sessions of models with the same content (versions with
+	// identical files, and the streams of one model); see prepackedSet.
+	SharePrepacked bool
 }
 
 // Device hosts ONNX Runtime sessions for loaded model versions.
@@ -77,6 +81,9 @@ func New(cfg Config, env *device.Env) (*Device, error) {
 		eo: engineOpts{cuda: cfg.CUDA}}
 	if cfg.SharedPool {
 		d.eo.sharedPool = setSharedPools(log)
+	}
+	if cfg.SharePrepacked {
+		d.eo.prepacked = &prepackedSet{}
 	}
 	if cfg.Detect != nil {
 		if d.reason = cfg.Detect(ort.ProviderDir()); d.reason != "" {

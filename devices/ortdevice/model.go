@@ -45,6 +45,10 @@ type model struct {
 	// outNames, then stateOuts.
 	outNames, allRun []string
 
+	// releasePrepacked gives back the prepacked weights container of the
+	// sessions; nil when there is none.
+	releasePrepacked func()
+
 	refs   atomic.Int64
 	closed atomic.Bool
 }
@@ -210,6 +214,9 @@ type engineOpts struct {
 	// (see sharedPools), which models without thread settings of their own
 	// run on.
 	sharedPool bool
+	// prepacked, when set, shares prepacked weights between the sessions
+	// of models with the same content.
+	prepacked *prepackedSet
 }
 
 // sharedPools are the environment-level pools of a plugin with
@@ -235,8 +242,10 @@ var ownPoolKeys = []string{"INTRA_OP_THREADS", "INFERENCE_NUM_THREADS", "CPU_THR
 // ownPoolReason says why a model gets thread pools of its own rather than
 // the plugin's shared pool ("" when it runs on the shared pool): a key of
 // ownPoolKeys in its plugin_config, ENABLE_CPU_PINNING (each stream is
-// pinned to its own cores), EXECUTION_MODE PARALLEL (the shared inter-op
-// pool has no thread), or NUM_STREAMS / THROUGHPUT (see streamsOwnPool).
+// pinned to its own cores), or EXECUTION_MODE PARALLEL (the shared inter-op
+// pool has no thread). Streams (NUM_STREAMS, PERFORMANCE_HINT THROUGHPUT)
+// do not count: a model's streams run on the shared pool together, as
+// several models do (docs/performance.md has the measurement).
 func ownPoolReason(pluginConfig map[string]string, opts ort.SessionOptions) string {
 	for _, k := range slices.Sorted(maps.Keys(pluginConfig)) {
 		if slices.Contains(ownPoolKeys, k) {
@@ -248,15 +257,9 @@ func ownPoolReason(pluginConfig map[string]string, opts ort.SessionOptions) stri
 		return "plugin_config ENABLE_CPU_PINNING"
 	case opts.Parallel:
 		return "plugin_config EXECUTION_MODE PARALLEL"
-	case streamsOwnPool && (opts.Streams != 0 && opts.Streams != 1 || opts.Streams == 0 && opts.PerformanceHint == "THROUGHPUT"):
-		return "more than one stream"
 	}
 	return ""
 }
-
-// streamsOwnPool: a model with several streams (NUM_STREAMS > 1, AUTO, or
-// PERFORMANCE_HINT THROUGHPUT) keeps pools of its own, one per stream.
-const streamsOwnPool = false
 
 // stopSpinKey makes ONNX Runtime's pool threads stop spinning when a run
 // ends (they still spin between the operators of a run).
@@ -323,17 +326,27 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, e
 	if !r.Empty() {
 		edited, err := onnxmodel.ApplyReshape(bytes, r)
 		if err == nil {
+			err = m.prepack(eo, &opts, edited)
+		}
+		if err == nil {
 			var s *ort.Session
 			if s, err = ort.NewSession(edited, pinned(opts, 0)); err == nil {
 				m.all = append(m.all, s)
 				m.sessions <- s
 				bytes = edited
 				reshaped = true
+			} else {
+				m.unprepack(&opts)
 			}
 		}
 		if err != nil { // OVMS: the model keeps its own shapes
 			warnings = append(warnings, fmt.Sprintf("Model could not be reshaped with requested shape - %v", err))
 			log.WithError(err).Warn("reshape not applied; the model keeps its own shapes")
+		}
+	}
+	if opts.PrepackedWeights == nil {
+		if err := m.prepack(eo, &opts, bytes); err != nil {
+			return nil, err
 		}
 	}
 	for len(m.all) < n {
@@ -451,6 +464,33 @@ func (m *model) closeSessions() {
 		s.Close()
 	}
 	m.all = nil
+	if m.releasePrepacked != nil {
+		m.releasePrepacked()
+		m.releasePrepacked = nil
+	}
+}
+
+// prepack gives the sessions of model bytes (with opts' external files)
+// the prepacked weights container of that content, when eo shares them.
+func (m *model) prepack(eo engineOpts, opts *ort.SessionOptions, bytes []byte) error {
+	if eo.prepacked == nil {
+		return nil
+	}
+	w, release, err := eo.prepacked.acquire(bytes, opts.ExternalFiles)
+	if err != nil {
+		return err
+	}
+	opts.PrepackedWeights, m.releasePrepacked = w, release
+	return nil
+}
+
+// unprepack gives back the container prepack took (a reshaped session that
+// failed: the model goes on with its own shapes, another content).
+func (m *model) unprepack(opts *ort.SessionOptions) {
+	if m.releasePrepacked != nil {
+		m.releasePrepacked()
+	}
+	opts.PrepackedWeights, m.releasePrepacked = nil, nil
 }
 
 // affinityKey is ONNX Runtime's setting for the intra-op pool's thread
