@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"github.com/ovmsgo/ovms/core/modelmanager"
 	"github.com/ovmsgo/ovms/core/pluginhost"
 	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // The scale group (issue 16 item 1): ovms serving scaleModels small models
@@ -105,6 +107,18 @@ func sessionCount(entries []scaleEntry) int {
 	return n
 }
 
+// modelDocString is ModelProto's doc_string field (onnx.proto).
+const modelDocString = 6
+
+// tagged is the serialized ONNX model with doc_string set to tag: the field
+// appended at the end, where a parser takes it as the last (winning) value
+// of the field.
+func tagged(model []byte, tag string) []byte {
+	out := slices.Clip(model)
+	out = protowire.AppendTag(out, modelDocString, protowire.BytesType)
+	return protowire.AppendString(out, tag)
+}
+
 // writeIfChanged writes data to path unless the file already holds it.
 func writeIfChanged(path string, data []byte) error {
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
@@ -126,9 +140,13 @@ type scaleSet struct {
 	probe   string       // scaleProbe's model file
 }
 
-// prepareScaleModels writes the scale models (every version a copy of its
-// kind's bench model), config.json and one.json under <modelsDir>/scale;
-// files already holding the same bytes are left alone.
+// prepareScaleModels writes the scale models, config.json and one.json
+// under <modelsDir>/scale; files already holding the same bytes are left
+// alone. Every version is its kind's bench model with the model's name as
+// the ModelProto's doc_string (tagged), so that each model is a distinct
+// file, as the models of a real server are, while the versions of one
+// model are the same file (what the CPU plugin shares prepacked weights
+// between).
 func prepareScaleModels(modelsDir string, n int) (*scaleSet, error) {
 	set := &scaleSet{dir: filepath.Join(modelsDir, scaleDir), entries: scaleLayout(n)}
 	src := map[string][]byte{}
@@ -140,9 +158,10 @@ func prepareScaleModels(modelsDir string, n int) (*scaleSet, error) {
 		src[kind] = b
 	}
 	for _, e := range set.entries {
+		data := tagged(src[e.Kind], e.Name)
 		for v := 1; v <= e.Versions; v++ {
 			path := filepath.Join(set.dir, e.Name, strconv.Itoa(v), "model.onnx")
-			if err := writeIfChanged(path, src[e.Kind]); err != nil {
+			if err := writeIfChanged(path, data); err != nil {
 				return nil, fmt.Errorf("scale models: %w", err)
 			}
 			set.files = append(set.files, path)
@@ -181,7 +200,9 @@ const engineSharedPools = true
 // plugin does by default (before any session: call it first) and returns
 // the options every session is created with: one stream with an intra-op
 // thread per core; shared, one pool for every session (spinning off),
-// else a pool per session (spinning stopped after runs).
+// else a pool per session (spinning stopped after runs). The sessions of
+// identical files share a prepacked weights container either way, as the
+// CPU plugin's do (see prepackedFor).
 func scaleEngineOptions(shared bool) (ort.SessionOptions, error) {
 	if !shared {
 		return ort.SessionOptions{IntraOpThreads: engineThreads(), ConfigEntries: map[string]string{"session.force_spinning_stop": "1"}}, nil
@@ -220,6 +241,7 @@ func engineScaleMain(args []string) int {
 		return fail(err)
 	}
 	files := args[2:]
+	var prepacked prepackedFor
 	sessions := make([]*ort.Session, len(files))
 	errs := make([]error, len(files))
 	slots := make(chan struct{}, max(1, parallel))
@@ -230,8 +252,12 @@ func engineScaleMain(args []string) int {
 		go func() {
 			defer func() { <-slots; wg.Done() }()
 			data, err := os.ReadFile(files[i])
+			o := opts
 			if err == nil {
-				sessions[i], err = ort.NewSession(data, opts)
+				o.PrepackedWeights, err = prepacked.get(data)
+			}
+			if err == nil {
+				sessions[i], err = ort.NewSession(data, o)
 			}
 			if err != nil {
 				errs[i] = fmt.Errorf("%s: %w", files[i], err)
@@ -248,6 +274,37 @@ func engineScaleMain(args []string) int {
 	fmt.Println(vmRSS(os.Getpid()))
 	runtime.KeepAlive(sessions)
 	return 0
+}
+
+// prepackedFor gives the sessions of identical model bytes one prepacked
+// weights container, as the CPU plugin does (devices/ortdevice's
+// prepackedSet, keyed by the content).
+type prepackedFor struct {
+	mu   sync.Mutex
+	m    map[uint64]*ort.PrepackedWeights
+	seed maphash.Seed
+}
+
+// get returns the container of model's content, created on first use.
+func (p *prepackedFor) get(model []byte) (*ort.PrepackedWeights, error) {
+	p.mu.Lock()
+	if p.m == nil {
+		p.m, p.seed = map[uint64]*ort.PrepackedWeights{}, maphash.MakeSeed()
+	}
+	seed := p.seed
+	p.mu.Unlock()
+	k := maphash.Bytes(seed, model) // as fast as the plugin's key
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if w := p.m[k]; w != nil {
+		return w, nil
+	}
+	w, err := ort.NewPrepackedWeights()
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	p.m[k] = w
+	return w, nil
 }
 
 // engineScale is a fresh engine process creating the sessions of files

@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	om "github.com/ovmsgo/ovms/devices/onnxmodel"
 	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
+	onnxpb "github.com/ovmsgo/ovms/proto/onnx"
 )
 
 func TestScaleLayout(t *testing.T) {
@@ -137,7 +140,7 @@ func TestPrepareScaleModels(t *testing.T) {
 	for _, e := range set.entries {
 		for v := 1; v <= e.Versions; v++ {
 			data, err := os.ReadFile(filepath.Join(dir, scaleDir, e.Name, string(rune('0'+v)), "model.onnx"))
-			if err != nil || string(data) != e.Kind {
+			if err != nil || string(data) != string(tagged([]byte(e.Kind), e.Name)) {
 				t.Errorf("%s version %d: %q, %v", e.Name, v, data, err)
 			}
 		}
@@ -174,7 +177,7 @@ func TestPrepareScaleModels(t *testing.T) {
 	if _, err := prepareScaleModels(dir, 12); err != nil {
 		t.Fatal(err)
 	}
-	if data, _ := os.ReadFile(set.files[0]); string(data) != "new dummy" {
+	if data, _ := os.ReadFile(set.files[0]); !strings.HasPrefix(string(data), "new dummy") {
 		t.Errorf("%s after its source changed: %q", set.files[0], data)
 	}
 	if _, err := prepareScaleModels(dir, 1); err == nil || !strings.Contains(err.Error(), scaleProbe) {
@@ -384,5 +387,36 @@ func TestEngineScale(t *testing.T) {
 	}
 	if _, _, err := engineScale([]string{set.probe, bad}, 2, true); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Errorf("a file that is no model: %v", err)
+	}
+}
+
+// TestTagged checks the doc_string appended to a model: the model parses
+// with it, and it is the model's name.
+func TestTagged(t *testing.T) {
+	g := om.NewGraph("g")
+	x := g.Input("b", om.Float32, 1, 10)
+	g.Output(g.NamedNode("Identity", "a", []om.Value{x}), "a", om.Float32, 1, 10)
+	m, err := g.Model(13)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.DocString = proto.String("first")
+	data, err := om.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := tagged(data, "scale_007")
+	if string(out[:len(data)]) != string(data) {
+		t.Error("the model's own bytes changed")
+	}
+	var back onnxpb.ModelProto
+	if err := proto.Unmarshal(out, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.GetDocString() != "scale_007" || back.GetGraph().GetName() != "g" {
+		t.Errorf("doc_string %q, graph %q", back.GetDocString(), back.GetGraph().GetName())
+	}
+	if string(tagged(data, "scale_007")) != string(out) || string(tagged(data, "scale_008")) == string(out) {
+		t.Error("tags do not tell models apart")
 	}
 }
