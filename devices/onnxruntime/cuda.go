@@ -43,7 +43,7 @@ func appendCUDA(o *C.OrtSessionOptions) error {
 	if _, err := os.Stat(lib); err != nil {
 		return statusErr(C.ortgo_append_cuda(o))
 	}
-	env, err := getEnv()
+	env, _, err := getEnv()
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,67 @@ var (
 
 	envMu sync.Mutex
 	env   *C.OrtEnv // the process-wide environment, created lazily; never released
+	// globalPools is what SetGlobalThreadPools asked for (nil: not called);
+	// envPools says whether env was created with those pools. Both are
+	// guarded by envMu, and neither changes once env exists.
+	globalPools *GlobalThreadPools
+	envPools    bool
 )
+
+// GlobalThreadPools configures the environment-level thread pools; must be
+// called before the first session (the environment is created with them);
+// an error after the environment exists. Sessions created with
+// SessionOptions.UseGlobalThreadPools run on these pools instead of
+// creating their own (ONNX Runtime's DisablePerSessionThreads); other
+// sessions keep their own pools.
+type GlobalThreadPools struct {
+	// IntraOpThreads is the size of the shared intra-op pool, the thread
+	// calling Run included (N makes N-1 pool threads); 0 lets ONNX Runtime
+	// choose (one per physical core).
+	IntraOpThreads int
+	// InterOpThreads is the size of the shared inter-op pool, used by
+	// sessions in ORT_PARALLEL mode; 0 lets ONNX Runtime choose, 1 creates
+	// no thread.
+	InterOpThreads int
+	// Spinning lets idle pool threads spin before they sleep
+	// (SetGlobalSpinControl). ONNX Runtime applies the session option
+	// session.force_spinning_stop only to per-session pools (its
+	// InferenceSession::Run controls spinning only when
+	// use_per_session_threads is set), so with Spinning the shared threads
+	// also spin after every run, between requests; without it they never
+	// spin, not even between the operators of a run.
+	Spinning bool
+}
+
+// SetGlobalThreadPools sets the environment-level thread pools that the
+// process-wide environment is created with (see GlobalThreadPools). It may
+// be called before Init, and again to change the setting, until the
+// environment exists (the first NewSession, or another call that needs it);
+// after that it fails.
+func SetGlobalThreadPools(p GlobalThreadPools) error {
+	if p.IntraOpThreads < 0 || p.InterOpThreads < 0 {
+		return fmt.Errorf("onnxruntime: global thread pools: negative thread count (intra-op %d, inter-op %d)",
+			p.IntraOpThreads, p.InterOpThreads)
+	}
+	envMu.Lock()
+	defer envMu.Unlock()
+	if env != nil {
+		return errors.New("onnxruntime: global thread pools: the environment already exists (set them before the first session)")
+	}
+	globalPools = &p
+	return nil
+}
+
+// GlobalThreadPoolsSet returns the environment-level thread pools set by
+// SetGlobalThreadPools, and whether it was called.
+func GlobalThreadPoolsSet() (GlobalThreadPools, bool) {
+	envMu.Lock()
+	defer envMu.Unlock()
+	if globalPools == nil {
+		return GlobalThreadPools{}, false
+	}
+	return *globalPools, true
+}
 
 // ErrNotInitialized is returned by calls that need the library before Init
 // has succeeded.
@@ -200,27 +260,41 @@ func APIVersion() int {
 }
 
 // getEnv returns the process-wide OrtEnv, creating it on first use with log
-// level WARNING and the package's log handler (see SetLogHandler).
-func getEnv() (*C.OrtEnv, error) {
+// level WARNING, the package's log handler (see SetLogHandler) and, when
+// SetGlobalThreadPools was called, the global thread pools. pools reports
+// whether the environment has them.
+func getEnv() (e *C.OrtEnv, pools bool, err error) {
 	if !loaded.Load() {
-		return nil, ErrNotInitialized
+		return nil, false, ErrNotInitialized
 	}
 	envMu.Lock()
 	defer envMu.Unlock()
 	if env != nil {
-		return env, nil
+		return env, envPools, nil
 	}
 	if logWriter == nil {
 		if err := startLogPipe(); err != nil {
-			return nil, fmt.Errorf("onnxruntime: create environment: %w", err)
+			return nil, false, fmt.Errorf("onnxruntime: create environment: %w", err)
 		}
 	}
 	logid := C.CString("ovms")
 	defer C.free(unsafe.Pointer(logid))
-	var e *C.OrtEnv
+	if p := globalPools; p != nil {
+		spin := C.int(0)
+		if p.Spinning {
+			spin = 1
+		}
+		if err := statusErr(C.ortgo_create_env_global_pools(C.ORT_LOGGING_LEVEL_WARNING, logid,
+			C.int(p.IntraOpThreads), C.int(p.InterOpThreads), spin, &e)); err != nil {
+			return nil, false, fmt.Errorf("onnxruntime: create environment with global thread pools (intra-op %d, inter-op %d, spinning %t): %w",
+				p.IntraOpThreads, p.InterOpThreads, p.Spinning, err)
+		}
+		env, envPools = e, true
+		return env, true, nil
+	}
 	if err := statusErr(C.ortgo_create_env(C.ORT_LOGGING_LEVEL_WARNING, logid, &e)); err != nil {
-		return nil, fmt.Errorf("onnxruntime: create environment: %w", err)
+		return nil, false, fmt.Errorf("onnxruntime: create environment: %w", err)
 	}
 	env = e
-	return env, nil
+	return env, false, nil
 }

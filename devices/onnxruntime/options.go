@@ -33,6 +33,25 @@ type SessionOptions struct {
 	// InterOpThreads is the size of the inter-op pool used when Parallel
 	// is set; 0 lets ONNX Runtime choose.
 	InterOpThreads int
+	// UseGlobalThreadPools runs the session on the environment's thread
+	// pools (ONNX Runtime's DisablePerSessionThreads) instead of pools of
+	// its own: see SetGlobalThreadPools, which must have been called before
+	// the first session, else NewSession fails. IntraOpThreads and
+	// InterOpThreads must then be 0, and the per-session thread settings
+	// (session.intra_op.allow_spinning, session.intra_op_thread_affinities,
+	// session.force_spinning_stop) have no effect.
+	UseGlobalThreadPools bool
+	// UseEnvAllocators makes the session allocate CPU memory from the arena
+	// registered with the environment (RegisterSharedCPUArena, which must
+	// have succeeded, else NewSession fails) instead of an arena of its
+	// own: session.use_env_allocators=1.
+	UseEnvAllocators bool
+	// PrepackedWeights, when set, is the container the session's prepacked
+	// weights go to and are taken from (ONNX Runtime's
+	// CreateSessionFromArrayWithPrepackedWeightsContainer): sessions of the
+	// same model created with one container share them. It must outlive
+	// the session.
+	PrepackedWeights *PrepackedWeights
 	// Parallel selects ORT_PARALLEL execution mode (independent nodes run
 	// concurrently) instead of ORT_SEQUENTIAL.
 	Parallel bool

@@ -80,6 +80,9 @@ typedef struct OrtAllocator OrtAllocator;
 typedef struct OrtCUDAProviderOptionsV2 OrtCUDAProviderOptionsV2;
 typedef struct OrtEpDevice OrtEpDevice;
 typedef struct OrtHardwareDevice OrtHardwareDevice;
+typedef struct OrtThreadingOptions OrtThreadingOptions;
+typedef struct OrtArenaCfg OrtArenaCfg;
+typedef struct OrtPrepackedWeightsContainer OrtPrepackedWeightsContainer;
 
 // C enums are int-sized on every ABI ONNX Runtime supports.
 typedef int OrtLoggingLevel;
@@ -110,7 +113,18 @@ ORTABI_FN(OrtErrorCode, GetErrorCode, (const OrtStatus* status))
 ORTABI_FN(const char*, GetErrorMessage, (const OrtStatus* status))
 ORTABI_FN(void, ReleaseStatus, (OrtStatus* input))
 ORTABI_FN(OrtStatus*, CreateEnvWithCustomLogger, (ortabi_logging_fn logging_function, void* logger_param, OrtLoggingLevel log_severity_level, const char* logid, OrtEnv** out))
+ORTABI_FN(OrtStatus*, CreateEnvWithCustomLoggerAndGlobalThreadPools, (ortabi_logging_fn logging_function, void* logger_param, OrtLoggingLevel log_severity_level, const char* logid, const OrtThreadingOptions* tp_options, OrtEnv** out))
+ORTABI_FN(OrtStatus*, CreateThreadingOptions, (OrtThreadingOptions** out))
+ORTABI_FN(void, ReleaseThreadingOptions, (OrtThreadingOptions* input))
+ORTABI_FN(OrtStatus*, SetGlobalIntraOpNumThreads, (OrtThreadingOptions* tp_options, int intra_op_num_threads))
+ORTABI_FN(OrtStatus*, SetGlobalInterOpNumThreads, (OrtThreadingOptions* tp_options, int inter_op_num_threads))
+ORTABI_FN(OrtStatus*, SetGlobalSpinControl, (OrtThreadingOptions* tp_options, int allow_spinning))
+ORTABI_FN(OrtStatus*, CreateAndRegisterAllocator, (OrtEnv* env, const OrtMemoryInfo* mem_info, const OrtArenaCfg* arena_cfg))
+ORTABI_FN(OrtStatus*, CreateArenaCfgV2, (const char* const* arena_config_keys, const size_t* arena_config_values, size_t num_keys, OrtArenaCfg** out))
+ORTABI_FN(void, ReleaseArenaCfg, (OrtArenaCfg* input))
+ORTABI_FN(void, ReleaseMemoryInfo, (OrtMemoryInfo* input))
 ORTABI_FN(OrtStatus*, CreateSessionOptions, (OrtSessionOptions** options))
+ORTABI_FN(OrtStatus*, DisablePerSessionThreads, (OrtSessionOptions* options))
 ORTABI_FN(void, ReleaseSessionOptions, (OrtSessionOptions* input))
 ORTABI_FN(OrtStatus*, SetIntraOpNumThreads, (OrtSessionOptions* options, int intra_op_num_threads))
 ORTABI_FN(OrtStatus*, SetInterOpNumThreads, (OrtSessionOptions* options, int inter_op_num_threads))
@@ -123,6 +137,9 @@ ORTABI_FN(OrtStatus*, SessionOptionsAppendExecutionProvider_CUDA_V2, (OrtSession
 ORTABI_FN(void, ReleaseCUDAProviderOptions, (OrtCUDAProviderOptionsV2* input))
 ORTABI_FN(OrtStatus*, CreateSessionFromArray, (const OrtEnv* env, const void* model_data, size_t model_data_length, const OrtSessionOptions* options, OrtSession** out))
 ORTABI_FN(void, ReleaseSession, (OrtSession* input))
+ORTABI_FN(OrtStatus*, CreatePrepackedWeightsContainer, (OrtPrepackedWeightsContainer** out))
+ORTABI_FN(void, ReleasePrepackedWeightsContainer, (OrtPrepackedWeightsContainer* input))
+ORTABI_FN(OrtStatus*, CreateSessionFromArrayWithPrepackedWeightsContainer, (const OrtEnv* env, const void* model_data, size_t model_data_length, const OrtSessionOptions* options, OrtPrepackedWeightsContainer* prepacked_weights_container, OrtSession** out))
 ORTABI_FN(OrtStatus*, Run, (OrtSession* session, const OrtRunOptions* run_options, const char* const* input_names, const OrtValue* const* inputs, size_t input_len, const char* const* output_names, size_t output_names_len, OrtValue** outputs))
 ORTABI_FN(OrtStatus*, SessionGetInputCount, (const OrtSession* session, size_t* out))
 ORTABI_FN(OrtStatus*, SessionGetOutputCount, (const OrtSession* session, size_t* out))

@@ -88,6 +88,40 @@ OrtStatus* ortgo_create_env(OrtLoggingLevel level, const char* logid, OrtEnv** o
   return ORT_CALL(CreateEnvWithCustomLogger, ortgo_logger, NULL, level, logid, out);
 }
 
+// ortgo_create_env_global_pools creates the environment with global intra-op
+// and inter-op thread pools (sessions opt in with DisablePerSessionThreads).
+// The threading options are copied by ONNX Runtime and released here.
+OrtStatus* ortgo_create_env_global_pools(OrtLoggingLevel level, const char* logid, int intra, int inter, int spin,
+                                         OrtEnv** out) {
+  OrtThreadingOptions* tp = NULL;
+  OrtStatus* st = ORT_CALL(CreateThreadingOptions, &tp);
+  if (st) return st;
+  if (!(st = ORT_CALL(SetGlobalIntraOpNumThreads, tp, intra)) && !(st = ORT_CALL(SetGlobalInterOpNumThreads, tp, inter)) &&
+      !(st = ORT_CALL(SetGlobalSpinControl, tp, spin)))
+    st = ORT_CALL(CreateEnvWithCustomLoggerAndGlobalThreadPools, ortgo_logger, NULL, level, logid, tp, out);
+  ORT_CALL(ReleaseThreadingOptions, tp);
+  return st;
+}
+
+OrtStatus* ortgo_disable_per_session_threads(OrtSessionOptions* o) { return ORT_CALL(DisablePerSessionThreads, o); }
+
+// ortgo_register_cpu_arena registers one CPU arena allocator (ONNX Runtime's
+// default arena settings) with the environment, for the sessions with
+// session.use_env_allocators=1.
+OrtStatus* ortgo_register_cpu_arena(OrtEnv* env) {
+  OrtMemoryInfo* mi = NULL;
+  OrtStatus* st = ORT_CALL(CreateCpuMemoryInfo, OrtArenaAllocator, OrtMemTypeDefault, &mi);
+  if (st) return st;
+  st = ORT_CALL(CreateAndRegisterAllocator, env, mi, NULL);
+  ORT_CALL(ReleaseMemoryInfo, mi);
+  return st;
+}
+
+OrtStatus* ortgo_create_prepacked(OrtPrepackedWeightsContainer** out) {
+  return ORT_CALL(CreatePrepackedWeightsContainer, out);
+}
+void ortgo_release_prepacked(OrtPrepackedWeightsContainer* c) { ORT_CALL(ReleasePrepackedWeightsContainer, c); }
+
 OrtStatus* ortgo_create_session_options(OrtSessionOptions** out) { return ORT_CALL(CreateSessionOptions, out); }
 void ortgo_release_session_options(OrtSessionOptions* o) { ORT_CALL(ReleaseSessionOptions, o); }
 OrtStatus* ortgo_set_intra_op_threads(OrtSessionOptions* o, int n) { return ORT_CALL(SetIntraOpNumThreads, o, n); }
@@ -164,6 +198,10 @@ OrtStatus* ortgo_append_ep(OrtSessionOptions* o, OrtEnv* env, const char* ep_nam
 OrtStatus* ortgo_create_session(const OrtEnv* env, const void* model, size_t len, const OrtSessionOptions* o,
                                 OrtSession** out) {
   return ORT_CALL(CreateSessionFromArray, env, model, len, o, out);
+}
+OrtStatus* ortgo_create_session_prepacked(const OrtEnv* env, const void* model, size_t len, const OrtSessionOptions* o,
+                                         OrtPrepackedWeightsContainer* c, OrtSession** out) {
+  return ORT_CALL(CreateSessionFromArrayWithPrepackedWeightsContainer, env, model, len, o, c, out);
 }
 void ortgo_release_session(OrtSession* s) { ORT_CALL(ReleaseSession, s); }
 

@@ -19,10 +19,16 @@ void ortgo_release_status(OrtStatus* st);
 // Environment and session options. ONNX Runtime's log messages go to fd.
 void ortgo_set_log_fd(int fd);
 OrtStatus* ortgo_create_env(OrtLoggingLevel level, const char* logid, OrtEnv** out);
+OrtStatus* ortgo_create_env_global_pools(OrtLoggingLevel level, const char* logid, int intra, int inter, int spin,
+                                         OrtEnv** out);
 OrtStatus* ortgo_create_session_options(OrtSessionOptions** out);
 void ortgo_release_session_options(OrtSessionOptions* o);
 OrtStatus* ortgo_set_intra_op_threads(OrtSessionOptions* o, int n);
 OrtStatus* ortgo_set_inter_op_threads(OrtSessionOptions* o, int n);
+OrtStatus* ortgo_disable_per_session_threads(OrtSessionOptions* o);
+OrtStatus* ortgo_register_cpu_arena(OrtEnv* env);
+OrtStatus* ortgo_create_prepacked(OrtPrepackedWeightsContainer** out);
+void ortgo_release_prepacked(OrtPrepackedWeightsContainer* c);
 OrtStatus* ortgo_set_execution_mode(OrtSessionOptions* o, int mode);
 OrtStatus* ortgo_set_graph_optimization(OrtSessionOptions* o, int level);
 OrtStatus* ortgo_add_config_entry(OrtSessionOptions* o, const char* key, const char* value);
@@ -44,6 +50,8 @@ OrtStatus* ortgo_append_ep(OrtSessionOptions* o, OrtEnv* env, const char* ep_nam
 // Sessions. output selects outputs (1) or inputs (0). *name is malloc'ed.
 OrtStatus* ortgo_create_session(const OrtEnv* env, const void* model, size_t len,
                                 const OrtSessionOptions* o, OrtSession** out);
+OrtStatus* ortgo_create_session_prepacked(const OrtEnv* env, const void* model, size_t len,
+                                         const OrtSessionOptions* o, OrtPrepackedWeightsContainer* c, OrtSession** out);
 void ortgo_release_session(OrtSession* s);
 OrtStatus* ortgo_io_count(const OrtSession* s, int output, size_t* out);
 OrtStatus* ortgo_io_info(const OrtSession* s, int output, size_t index, char** name, int* onnx_type,

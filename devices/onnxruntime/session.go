@@ -41,6 +41,10 @@ type sessionHandle struct{ p *C.OrtSession }
 
 var errSessionClosed = errors.New("onnxruntime: session is closed")
 
+// useEnvAllocatorsKey is ONNX Runtime's session config entry that makes a
+// session use the allocators registered with the environment.
+const useEnvAllocatorsKey = "session.use_env_allocators"
+
 // Session config entries that would let ONNX Runtime keep pointers into
 // the caller's model slice after NewSession returns.
 var forbiddenConfig = []string{"session.use_ort_model_bytes_directly", "session.use_ort_model_bytes_for_initializers"}
@@ -53,12 +57,18 @@ var onnxTypeNames = [...]string{"an unknown type", "a tensor", "a sequence", "a 
 // call. Inputs and outputs must all be tensors: a model with a sequence, map
 // or optional input or output is rejected with an error naming it.
 func NewSession(model []byte, opts SessionOptions) (*Session, error) {
-	env, err := getEnv()
+	env, pools, err := getEnv()
 	if err != nil {
 		return nil, err
 	}
 	if len(model) == 0 {
 		return nil, errors.New("onnxruntime: create session: empty model")
+	}
+	if opts.UseEnvAllocators && !sharedArena() {
+		return nil, errors.New("onnxruntime: create session: UseEnvAllocators is set but no shared CPU arena is registered (call RegisterSharedCPUArena first)")
+	}
+	if opts.UseGlobalThreadPools && !pools {
+		return nil, errors.New("onnxruntime: create session: UseGlobalThreadPools is set but the environment has no global thread pools (SetGlobalThreadPools must be called before the first session)")
 	}
 	o, err := newSessionOptions(opts)
 	if err != nil {
@@ -71,7 +81,16 @@ func NewSession(model []byte, opts SessionOptions) (*Session, error) {
 		return nil, fmt.Errorf("onnxruntime: create session: %w", err)
 	}
 	var p *C.OrtSession
-	if err := statusErr(C.ortgo_create_session(env, unsafe.Pointer(&model[0]), C.size_t(len(model)), o, &p)); err != nil {
+	var st *C.OrtStatus
+	if w := opts.PrepackedWeights; w != nil {
+		if w.p == nil {
+			return nil, errClosedPrepacked
+		}
+		st = C.ortgo_create_session_prepacked(env, unsafe.Pointer(&model[0]), C.size_t(len(model)), o, w.p, &p)
+	} else {
+		st = C.ortgo_create_session(env, unsafe.Pointer(&model[0]), C.size_t(len(model)), o, &p)
+	}
+	if err := statusErr(st); err != nil {
 		return nil, fmt.Errorf("onnxruntime: create session: %w", err)
 	}
 	s := &Session{}
@@ -90,6 +109,10 @@ func NewSession(model []byte, opts SessionOptions) (*Session, error) {
 func newSessionOptions(opts SessionOptions) (*C.OrtSessionOptions, error) {
 	if opts.IntraOpThreads < 0 || opts.InterOpThreads < 0 {
 		return nil, fmt.Errorf("negative thread count (intra-op %d, inter-op %d)", opts.IntraOpThreads, opts.InterOpThreads)
+	}
+	if opts.UseGlobalThreadPools && (opts.IntraOpThreads > 0 || opts.InterOpThreads > 0) {
+		return nil, fmt.Errorf("UseGlobalThreadPools runs the session on the environment's pools: it cannot have its own thread counts (intra-op %d, inter-op %d)",
+			opts.IntraOpThreads, opts.InterOpThreads)
 	}
 	var level C.int
 	switch opts.GraphOptimization {
@@ -124,6 +147,17 @@ func newSessionOptions(opts SessionOptions) (*C.OrtSessionOptions, error) {
 	}
 	if opts.Parallel {
 		steps = append(steps, func() *C.OrtStatus { return C.ortgo_set_execution_mode(o, C.ORT_PARALLEL) })
+	}
+	if opts.UseGlobalThreadPools {
+		steps = append(steps, func() *C.OrtStatus { return C.ortgo_disable_per_session_threads(o) })
+	}
+	if opts.UseEnvAllocators {
+		steps = append(steps, func() *C.OrtStatus {
+			k, v := C.CString(useEnvAllocatorsKey), C.CString("1")
+			defer C.free(unsafe.Pointer(k))
+			defer C.free(unsafe.Pointer(v))
+			return C.ortgo_add_config_entry(o, k, v)
+		})
 	}
 	for _, step := range steps {
 		if err := statusErr(step()); err != nil {

@@ -32,6 +32,15 @@ type Config struct {
 	Detect func(libDir string) string
 	// CUDA makes every session use ONNX Runtime's CUDA execution provider.
 	CUDA bool
+	// SharedPool runs the models without thread settings of their own on
+	// one intra-op pool for the whole plugin (ONNX Runtime's global thread
+	// pools, set up by New before any session) instead of a pool per
+	// session; see ownPoolReason for the models that keep their own.
+	SharedPool bool
+	// SharePrepacked shares the weights ONNX Runtime's CPU kernels prepack
+	// between the sessions of models with the same content (versions with
+	// identical files, and the streams of one model); see prepackedSet.
+	SharePrepacked bool
 }
 
 // Device hosts ONNX Runtime sessions for loaded model versions.
@@ -39,6 +48,7 @@ type Device struct {
 	cfg       Config
 	reason    string // why the device cannot run here; "" when it can
 	extension string // custom-operator library for every session
+	eo        engineOpts
 	env       *device.Env
 	arena     *shm.Arena
 	log       *logrus.Entry
@@ -67,8 +77,15 @@ func New(cfg Config, env *device.Env) (*Device, error) {
 		log.WithFields(logrus.Fields{"ort_category": category, "ort_location": location}).Warn(message)
 	})
 	log.WithFields(logrus.Fields{"library": path, "ort_version": ort.Version()}).Info("onnx runtime loaded")
-	d := &Device{cfg: cfg, env: env, arena: env.Arena, log: log, extension: os.Getenv(device.EnvCPUExtension)}
-	go func() {
+	d := &Device{cfg: cfg, env: env, arena: env.Arena, log: log, extension: os.Getenv(device.EnvCPUExtension),
+		eo: engineOpts{cuda: cfg.CUDA}}
+	if cfg.SharedPool {
+		d.eo.sharedPool = setSharedPools(log)
+	}
+	if cfg.SharePrepacked {
+		d.eo.prepacked = &prepackedSet{}
+	}
+	go func() { // after the shared pools are set: the warm-up creates the environment
 		if err := warmUp(log); err != nil {
 			log.WithError(err).Warn("engine warm-up failed; the first model load pays the engine's start")
 		}
@@ -79,6 +96,25 @@ func New(cfg Config, env *device.Env) (*Device, error) {
 		}
 	}
 	return d, nil
+}
+
+// setSharedPools sets up the plugin's shared thread pools (sharedPools)
+// before the first session and reports whether the environment has them.
+// In a process whose environment already exists without them (a test
+// creating devices of several configurations) every model keeps pools of
+// its own.
+func setSharedPools(log *logrus.Entry) bool {
+	want := sharedPools()
+	if _, set := ort.GlobalThreadPoolsSet(); set {
+		return true // an earlier device of this process set them
+	}
+	if err := ort.SetGlobalThreadPools(want); err != nil {
+		log.WithError(err).Warn("shared thread pool not available; every model gets pools of its own")
+		return false
+	}
+	log.WithFields(logrus.Fields{"intra_op_threads": want.IntraOpThreads, "inter_op_threads": want.InterOpThreads,
+		"spinning": want.Spinning}).Info("shared thread pool set up for the models without thread settings")
+	return true
 }
 
 // Info describes the plugin.
@@ -94,7 +130,7 @@ func (d *Device) Load(ctx context.Context, req *device.LoadRequest) (*device.Mod
 	if d.reason != "" {
 		return nil, status.Errorf(codes.FailedPrecondition, "%s device is not available on this machine: %s", strings.Join(d.cfg.Devices, "/"), d.reason)
 	}
-	m, err := loadModel(ctx, req, d.extension, d.cfg.CUDA, d.log.WithFields(logrus.Fields{"model": req.Model.Name, "version": req.Model.Version}))
+	m, err := loadModel(ctx, req, d.extension, d.eo, d.log.WithFields(logrus.Fields{"model": req.Model.Name, "version": req.Model.Version}))
 	if err != nil {
 		return nil, status.Error(codes.FailedPrecondition, err.Error())
 	}

@@ -54,7 +54,7 @@ func TestModelFileMustBeARegularFile(t *testing.T) {
 	load := func(path string) error {
 		done := make(chan error, 1)
 		go func() {
-			m, err := loadModel(context.Background(), &device.LoadRequest{Path: filepath.Dir(path)}, "", false, log)
+			m, err := loadModel(context.Background(), &device.LoadRequest{Path: filepath.Dir(path)}, "", engineOpts{}, log)
 			if m != nil {
 				m.close()
 			}

@@ -117,7 +117,7 @@ func TestLoadIR(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "1")
 	writeIR(t, dir, plusOne())
 	writeONNXIdentity(t, filepath.Join(dir, "other.onnx"), "x")
-	m, err := loadModel(context.Background(), &device.LoadRequest{Path: dir}, "", false, logrus.NewEntry(logrus.New()))
+	m, err := loadModel(context.Background(), &device.LoadRequest{Path: dir}, "", engineOpts{}, logrus.NewEntry(logrus.New()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestLoadBadIR(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "model.bin"), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		m, err := loadModel(context.Background(), &device.LoadRequest{Path: dir}, "", false, log)
+		m, err := loadModel(context.Background(), &device.LoadRequest{Path: dir}, "", engineOpts{}, log)
 		if m != nil {
 			m.close()
 		}

@@ -29,7 +29,7 @@ func TestLoadIRNamesAndMetadata(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "1")
 	writeIR(t, dir, n)
 	log := logrus.NewEntry(logrus.New())
-	m, err := loadModel(context.Background(), &device.LoadRequest{Path: dir}, "", false, log)
+	m, err := loadModel(context.Background(), &device.LoadRequest{Path: dir}, "", engineOpts{}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestLoadIRNamesAndMetadata(t *testing.T) {
 	n.Result(n.Op("Relu", "opset1", nil, []irtest.Out{x}, irtest.Port{Type: irmodel.F32, Shape: "3,1,2,2", Names: "out"})[0], "out/sink")
 	dir = filepath.Join(t.TempDir(), "1")
 	writeIR(t, dir, n)
-	m, err = loadModel(context.Background(), &device.LoadRequest{Path: dir, BatchSize: 4}, "", false, log)
+	m, err = loadModel(context.Background(), &device.LoadRequest{Path: dir, BatchSize: 4}, "", engineOpts{}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func TestLoadIRRanges(t *testing.T) {
 	load := func(req device.LoadRequest) (x, y device.TensorInfo) {
 		t.Helper()
 		req.Path = dir
-		m, err := loadModel(context.Background(), &req, "", false, log)
+		m, err := loadModel(context.Background(), &req, "", engineOpts{}, log)
 		if err != nil {
 			t.Fatal(err)
 		}

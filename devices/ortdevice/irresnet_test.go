@@ -30,7 +30,7 @@ func resnetOutputs(t *testing.T, cfg irresnet.Config, pluginConfig map[string]st
 	}
 	dir := filepath.Join(t.TempDir(), "1")
 	writeIR(t, dir, net)
-	m, err := loadModel(context.Background(), &device.LoadRequest{Path: dir, PluginConfig: pluginConfig}, "", false, logrus.NewEntry(logrus.New()))
+	m, err := loadModel(context.Background(), &device.LoadRequest{Path: dir, PluginConfig: pluginConfig}, "", engineOpts{}, logrus.NewEntry(logrus.New()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestLoadIRExternalReshaped(t *testing.T) {
 	n.Result(y, "y/sink_port_0")
 	dir := filepath.Join(t.TempDir(), "1")
 	writeIR(t, dir, n)
-	m, err := loadModel(context.Background(), &device.LoadRequest{Path: dir, Shapes: map[string][]int64{"x": {3, 256}}}, "", false,
+	m, err := loadModel(context.Background(), &device.LoadRequest{Path: dir, Shapes: map[string][]int64{"x": {3, 256}}}, "", engineOpts{},
 		logrus.NewEntry(logrus.New()))
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +211,7 @@ func TestLoadIREmptyWeights(t *testing.T) {
 	n.Result(s, "s/sink_port_0")
 	dir := filepath.Join(t.TempDir(), "1")
 	writeIR(t, dir, n)
-	m, err := loadModel(context.Background(), &device.LoadRequest{Path: dir}, "", false, logrus.NewEntry(logrus.New()))
+	m, err := loadModel(context.Background(), &device.LoadRequest{Path: dir}, "", engineOpts{}, logrus.NewEntry(logrus.New()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func TestLoadModelFilesFromMemory(t *testing.T) {
 		"ir":   {[]device.ModelFile{read("model.xml"), read("model.bin")}, "b"},
 		"onnx": {[]device.ModelFile{read("id.onnx")}, "x"},
 	} {
-		m, err := loadModel(context.Background(), &device.LoadRequest{Path: empty, ModelFiles: c.files}, "", false, log)
+		m, err := loadModel(context.Background(), &device.LoadRequest{Path: empty, ModelFiles: c.files}, "", engineOpts{}, log)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -52,7 +52,7 @@ func TestLoadModelFilesFromMemory(t *testing.T) {
 		"wrong .bin":  {read("model.xml"), {Name: "other.bin", Data: read("model.bin").Data}},
 		"not a model": {{Name: "readme.txt", Data: []byte("x")}},
 	} {
-		_, err := loadModel(context.Background(), &device.LoadRequest{Path: empty, ModelFiles: files}, "", false, log)
+		_, err := loadModel(context.Background(), &device.LoadRequest{Path: empty, ModelFiles: files}, "", engineOpts{}, log)
 		if err == nil || !strings.Contains(err.Error(), "model files from the custom loader (") {
 			t.Errorf("%s: %v", name, err)
 		}

@@ -3,6 +3,7 @@ package ortdevice
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -43,6 +44,10 @@ type model struct {
 	// gets), allRun the names a stateful model's run of them computes:
 	// outNames, then stateOuts.
 	outNames, allRun []string
+
+	// releasePrepacked gives back the prepacked weights container of the
+	// sessions; nil when there is none.
+	releasePrepacked func()
 
 	refs   atomic.Int64
 	closed atomic.Bool
@@ -186,6 +191,8 @@ const externalFilesAPI = 18
 // streams decides how many parallel sessions serve a model and the intra-op
 // threads of each: NUM_STREAMS if given, else one stream for LATENCY (the
 // default) and one per two cores for THROUGHPUT; the threads are shared out.
+// A model on the plugin's shared pool (opts.UseGlobalThreadPools) keeps
+// IntraOpThreads 0: its streams all run on the shared pool's threads.
 func streams(opts *ort.SessionOptions) int {
 	cores := runtime.NumCPU()
 	n := opts.Streams
@@ -193,10 +200,65 @@ func streams(opts *ort.SessionOptions) int {
 		n = max(1, cores/2)
 	}
 	n = max(n, 1)
-	if opts.IntraOpThreads == 0 {
+	if opts.IntraOpThreads == 0 && !opts.UseGlobalThreadPools {
 		opts.IntraOpThreads = max(1, cores/n)
 	}
 	return n
+}
+
+// engineOpts are the device-wide session settings of a plugin binary.
+type engineOpts struct {
+	// cuda appends ONNX Runtime's CUDA execution provider to every session.
+	cuda bool
+	// sharedPool: the environment has the plugin's shared thread pools
+	// (see sharedPools), which models without thread settings of their own
+	// run on.
+	sharedPool bool
+	// prepacked, when set, shares prepacked weights between the sessions
+	// of models with the same content.
+	prepacked *prepackedSet
+}
+
+// sharedPools are the environment-level pools of a plugin with
+// Config.SharedPool: one intra-op pool of one thread per core (the thread
+// calling Run included, as for a model's own pool), no inter-op threads
+// (models in PARALLEL mode keep pools of their own, see ownPoolReason), and
+// no spinning: ONNX Runtime stops a pool's spinning after a run
+// (session.force_spinning_stop) only for per-session pools, so a shared
+// pool either never spins or spins after every run too, between requests,
+// which the plugin avoids (see noSpinning).
+func sharedPools() ort.GlobalThreadPools {
+	return ort.GlobalThreadPools{IntraOpThreads: runtime.NumCPU(), InterOpThreads: 1, Spinning: false}
+}
+
+// ownPoolKeys are the plugin_config keys that give a model intra-op and
+// inter-op pools of its own instead of the plugin's shared pool: thread
+// counts, and ONNX Runtime's per-session pool settings, which a shared pool
+// would ignore.
+var ownPoolKeys = []string{"INTRA_OP_THREADS", "INFERENCE_NUM_THREADS", "CPU_THREADS_NUM", "INTER_OP_THREADS",
+	"session.intra_op_thread_affinities", "session.intra_op.allow_spinning", "session.inter_op.allow_spinning",
+	stopSpinKey}
+
+// ownPoolReason says why a model gets thread pools of its own rather than
+// the plugin's shared pool ("" when it runs on the shared pool): a key of
+// ownPoolKeys in its plugin_config, ENABLE_CPU_PINNING (each stream is
+// pinned to its own cores), or EXECUTION_MODE PARALLEL (the shared inter-op
+// pool has no thread). Streams (NUM_STREAMS, PERFORMANCE_HINT THROUGHPUT)
+// do not count: a model's streams run on the shared pool together, as
+// several models do (docs/performance.md has the measurement).
+func ownPoolReason(pluginConfig map[string]string, opts ort.SessionOptions) string {
+	for _, k := range slices.Sorted(maps.Keys(pluginConfig)) {
+		if slices.Contains(ownPoolKeys, k) {
+			return "plugin_config " + k
+		}
+	}
+	switch {
+	case opts.CPUPinning:
+		return "plugin_config ENABLE_CPU_PINNING"
+	case opts.Parallel:
+		return "plugin_config EXECUTION_MODE PARALLEL"
+	}
+	return ""
 }
 
 // stopSpinKey makes ONNX Runtime's pool threads stop spinning when a run
@@ -223,12 +285,19 @@ func noSpinning(opts *ort.SessionOptions) {
 // (or a link to one), and no further than its size; a cancelled ctx stops
 // the load between sessions (a session being created cannot be
 // interrupted).
-func loadModel(ctx context.Context, req *device.LoadRequest, extension string, cuda bool, log *logrus.Entry) (*model, error) {
+func loadModel(ctx context.Context, req *device.LoadRequest, extension string, eo engineOpts, log *logrus.Entry) (*model, error) {
 	opts, err := ort.ParseSessionOptions(req.PluginConfig)
 	if err != nil {
 		return nil, err
 	}
-	opts.CUDA = cuda
+	opts.CUDA = eo.cuda
+	pool := "own"
+	reason := ownPoolReason(req.PluginConfig, opts)
+	if !eo.sharedPool {
+		reason = "the plugin has no shared pool"
+	} else if reason == "" {
+		opts.UseGlobalThreadPools, pool = true, "shared"
+	}
 	if extension != "" {
 		opts.CustomOpLibraries = []string{extension}
 	}
@@ -257,17 +326,27 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, c
 	if !r.Empty() {
 		edited, err := onnxmodel.ApplyReshape(bytes, r)
 		if err == nil {
+			err = m.prepack(eo, &opts, edited)
+		}
+		if err == nil {
 			var s *ort.Session
 			if s, err = ort.NewSession(edited, pinned(opts, 0)); err == nil {
 				m.all = append(m.all, s)
 				m.sessions <- s
 				bytes = edited
 				reshaped = true
+			} else {
+				m.unprepack(&opts)
 			}
 		}
 		if err != nil { // OVMS: the model keeps its own shapes
 			warnings = append(warnings, fmt.Sprintf("Model could not be reshaped with requested shape - %v", err))
 			log.WithError(err).Warn("reshape not applied; the model keeps its own shapes")
+		}
+	}
+	if opts.PrepackedWeights == nil {
+		if err := m.prepack(eo, &opts, bytes); err != nil {
+			return nil, err
 		}
 	}
 	for len(m.all) < n {
@@ -315,7 +394,13 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, c
 		m.outNames = append(m.outNames, o.Name)
 	}
 	m.allRun = append(m.outNames[:len(m.outNames):len(m.outNames)], m.stateOuts...)
-	log.WithFields(logrus.Fields{"streams": n, "intra_op_threads": opts.IntraOpThreads, "took": time.Since(start).Round(time.Millisecond)}).Info("model compiled")
+	fields := logrus.Fields{"streams": n, "thread_pool": pool, "intra_op_threads": opts.IntraOpThreads, "took": time.Since(start).Round(time.Millisecond)}
+	if opts.UseGlobalThreadPools {
+		fields["intra_op_threads"] = sharedPools().IntraOpThreads
+	} else {
+		fields["own_pool_reason"] = reason
+	}
+	log.WithFields(fields).Info("model compiled")
 	return m, nil
 }
 
@@ -379,6 +464,33 @@ func (m *model) closeSessions() {
 		s.Close()
 	}
 	m.all = nil
+	if m.releasePrepacked != nil {
+		m.releasePrepacked()
+		m.releasePrepacked = nil
+	}
+}
+
+// prepack gives the sessions of model bytes (with opts' external files)
+// the prepacked weights container of that content, when eo shares them.
+func (m *model) prepack(eo engineOpts, opts *ort.SessionOptions, bytes []byte) error {
+	if eo.prepacked == nil {
+		return nil
+	}
+	w, release, err := eo.prepacked.acquire(bytes, opts.ExternalFiles)
+	if err != nil {
+		return err
+	}
+	opts.PrepackedWeights, m.releasePrepacked = w, release
+	return nil
+}
+
+// unprepack gives back the container prepack took (a reshaped session that
+// failed: the model goes on with its own shapes, another content).
+func (m *model) unprepack(opts *ort.SessionOptions) {
+	if m.releasePrepacked != nil {
+		m.releasePrepacked()
+	}
+	opts.PrepackedWeights, m.releasePrepacked = nil, nil
 }
 
 // affinityKey is ONNX Runtime's setting for the intra-op pool's thread

@@ -39,3 +39,49 @@ func TestStreamsShareTheCores(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnPoolReason: the models that keep pools of their own instead of
+// the CPU plugin's shared pool, and why.
+func TestOwnPoolReason(t *testing.T) {
+	cases := []struct {
+		pc   map[string]string
+		want string
+	}{
+		{nil, ""},
+		{map[string]string{"PERFORMANCE_HINT": "LATENCY", "GRAPH_OPTIMIZATION_LEVEL": "ENABLE_ALL", "ENABLE_CPU_PINNING": "false"}, ""},
+		{map[string]string{"session.dynamic_block_base": "4"}, ""},
+		{map[string]string{"INTRA_OP_THREADS": "0"}, "plugin_config INTRA_OP_THREADS"},
+		{map[string]string{"INFERENCE_NUM_THREADS": "2"}, "plugin_config INFERENCE_NUM_THREADS"},
+		{map[string]string{"CPU_THREADS_NUM": "2"}, "plugin_config CPU_THREADS_NUM"},
+		{map[string]string{"INTER_OP_THREADS": "1"}, "plugin_config INTER_OP_THREADS"},
+		{map[string]string{"ENABLE_CPU_PINNING": "true"}, "plugin_config ENABLE_CPU_PINNING"},
+		{map[string]string{"EXECUTION_MODE": "PARALLEL"}, "plugin_config EXECUTION_MODE PARALLEL"},
+		{map[string]string{affinityKey: "2"}, "plugin_config " + affinityKey},
+		{map[string]string{"session.intra_op.allow_spinning": "0"}, "plugin_config session.intra_op.allow_spinning"},
+		{map[string]string{stopSpinKey: "0"}, "plugin_config " + stopSpinKey},
+	}
+	for _, c := range cases {
+		opts, err := ort.ParseSessionOptions(c.pc)
+		if err != nil {
+			t.Fatalf("%v: %v", c.pc, err)
+		}
+		if got := ownPoolReason(c.pc, opts); got != c.want {
+			t.Errorf("ownPoolReason(%v) = %q, want %q", c.pc, got, c.want)
+		}
+	}
+}
+
+// TestSharedPoolStreams: a model on the shared pool keeps IntraOpThreads 0
+// whatever its streams (they all run on the shared pool).
+func TestSharedPoolStreams(t *testing.T) {
+	for _, o := range []ort.SessionOptions{{}, {Streams: 2}, {PerformanceHint: "THROUGHPUT"}} {
+		o.UseGlobalThreadPools = true
+		want := max(1, o.Streams)
+		if o.PerformanceHint == "THROUGHPUT" {
+			want = max(1, runtime.NumCPU()/2)
+		}
+		if n := streams(&o); n != want || o.IntraOpThreads != 0 {
+			t.Errorf("%+v: %d streams, %d threads; want %d streams, 0 threads", o, n, o.IntraOpThreads, want)
+		}
+	}
+}

@@ -6,8 +6,9 @@
 //
 //	go run ./scripts/benchsuite [-quick] [-only group,...] [-json out.json] [-bin bin] [-models build/models]
 //
-// Groups: startup, overhead, bandwidth, rest, throughput, batching. The
-// models come from `go run ./scripts/testmodels -out build/models -bench`.
+// Groups: startup, overhead, bandwidth, rest, throughput, batching,
+// stateful, scale. The models come from `go run ./scripts/testmodels -out
+// build/models -bench`.
 package main
 
 import (
@@ -30,12 +31,13 @@ import (
 )
 
 // groups are the target groups, in run order.
-var groups = []string{"startup", "overhead", "bandwidth", "rest", "throughput", "batching", "stateful"}
+var groups = []string{"startup", "overhead", "bandwidth", "rest", "throughput", "batching", "stateful", "scale"}
 
 // groupModels are the models each group needs.
 var groupModels = map[string][]string{
 	"startup": {"dummy", "resnet50", "small_cnn", addOne, benchIRTwin}, "overhead": {"dummy"}, "bandwidth": {addOne}, "rest": {addOne},
 	"throughput": {"resnet50"}, "batching": {"small_cnn"}, "stateful": {statefulModel},
+	"scale": {"dummy", "scale_cnn_tiny", "scale_cnn_small"},
 }
 
 // addOne is the 12 MiB bandwidth model.
@@ -52,6 +54,9 @@ type options struct {
 func main() {
 	if len(os.Args) == 3 && os.Args[1] == irLoadFlag {
 		os.Exit(irLoadMain(os.Args[2]))
+	}
+	if len(os.Args) >= 3 && os.Args[1] == engineScaleFlag {
+		os.Exit(engineScaleMain(os.Args[2:]))
 	}
 	if len(os.Args) >= 3 && os.Args[1] == engineSessionsFlag {
 		os.Exit(engineSessionsMain(os.Args[2:]))

@@ -177,6 +177,8 @@ func (s *suite) runGroup(g string) {
 	switch g {
 	case "startup":
 		s.startup()
+	case "scale":
+		s.scaleGroup()
 	case "stateful":
 		// Issue 14: a step with the state kept by the server must not be
 		// slower than the same step with the state sent in the request.

@@ -23,6 +23,12 @@ func TestBenchModels(t *testing.T) {
 		"small_cnn": {
 			[]tensor{{"input", om.Float32, []int64{-1, 3, 32, 32}}},
 			[]tensor{{"output", om.Float32, []int64{-1, 10}}}},
+		"scale_cnn_tiny": {
+			[]tensor{{"input", om.Float32, []int64{-1, 3, 32, 32}}},
+			[]tensor{{"output", om.Float32, []int64{-1, 10}}}},
+		"scale_cnn_small": {
+			[]tensor{{"input", om.Float32, []int64{-1, 3, 32, 32}}},
+			[]tensor{{"output", om.Float32, []int64{-1, 10}}}},
 	}
 	for _, m := range Models {
 		if !m.Bench {

@@ -20,7 +20,7 @@ import (
 
 func main() {
 	out := flag.String("out", "", "model repository directory to write (required)")
-	bench := flag.Bool("bench", false, "also write the benchmark models (resnet50, add_one_1x3x1024x1024, small_cnn, resnet50_ir and its twin resnet50_ir_onnx)")
+	bench := flag.Bool("bench", false, "also write the benchmark models (resnet50, add_one_1x3x1024x1024, small_cnn, scale_cnn_tiny, scale_cnn_small, rnn_stateful_256, resnet50_ir and its twin resnet50_ir_onnx)")
 	flag.Parse()
 	if *out == "" || flag.NArg() > 0 {
 		flag.Usage()

@@ -44,7 +44,7 @@ type Model struct {
 // Directory names are this project's: add_two_inputs (OVMS:
 // add_two_inputs_model), passthrough_u8 (passthrough), string_passthrough
 // (passthrough_string), and dummy_dynamic, image_nhwc, image_any, vad_lstm, resnet50, add_one_1x3x1024x1024
-// and small_cnn, which OVMS does not have.
+// small_cnn, scale_cnn_tiny and scale_cnn_small, which OVMS does not have.
 var Models = []Model{
 	{Name: "dummy", Build: func() (*onnxpb.ModelProto, error) { return addOne("dummy", "b", "a", 1, 10) }},
 	{Name: "add_two_inputs", Build: addTwoInputs},
@@ -78,6 +78,10 @@ var Models = []Model{
 		return addOne("add_one_1x3x1024x1024", "input", "output", 1, 3, 1024, 1024)
 	}},
 	{Name: "small_cnn", Bench: true, Build: smallCNN},
+	// The scale bench's small CNNs (many of them load at once): about
+	// 0.3 MB and 2 MB of weights.
+	{Name: "scale_cnn_tiny", Bench: true, Build: func() (*onnxpb.ModelProto, error) { return cnn("scale_cnn_tiny", 64, 8, 16, 64) }},
+	{Name: "scale_cnn_small", Bench: true, Build: func() (*onnxpb.ModelProto, error) { return cnn("scale_cnn_small", 96, 16, 32, 256) }},
 	{Name: "rnn_stateful_256", Bench: true, Build: func() (*onnxpb.ModelProto, error) { return rnnCell("rnn_stateful_256", 256) }},
 }
 

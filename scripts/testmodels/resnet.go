@@ -108,19 +108,26 @@ const smallCNNSeed = 32
 // reads all of them for 8 MFLOP (memory-bound, a few ms here), while a batch
 // reads them once for all its images, which is where server-side batching
 // pays on a CPU.
-func smallCNN() (*onnxpb.ModelProto, error) {
-	r := &resnet{g: om.NewGraph("small_cnn"), seed: smallCNNSeed}
+func smallCNN() (*onnxpb.ModelProto, error) { return cnn("small_cnn", smallCNNSeed, 32, 64, 2048) }
+
+// cnn builds a small CNN named graph, its weights seeded from seed: input
+// "input" FP32 [-1,3,32,32] -> output "output" FP32 [-1,10] through two 3x3
+// convolutions (c1 and c2 channels) with Relu and 2x2 MaxPool, then Flatten,
+// a Gemm to hidden units with Relu and a Gemm to 10. The weights take about
+// 4 x (c2 x 64 x hidden) bytes.
+func cnn(graph string, seed uint64, c1, c2, hidden int64) (*onnxpb.ModelProto, error) {
+	r := &resnet{g: om.NewGraph(graph), seed: seed}
 	x := r.g.Input("input", om.Float32, -1, 3, 32, 32)
 	pool := func(v om.Value) om.Value {
 		return r.g.Node("MaxPool", []om.Value{v}, om.AttrInts("kernel_shape", 2, 2), om.AttrInts("strides", 2, 2))
 	}
-	y := pool(r.conv(x, 3, 32, 3, 1, 1, true))
-	y = pool(r.conv(y, 32, 64, 3, 1, 1, true))
+	y := pool(r.conv(x, 3, c1, 3, 1, 1, true))
+	y = pool(r.conv(y, c1, c2, 3, 1, 1, true))
 	y = r.g.Node("Flatten", []om.Value{y}, om.AttrInt("axis", 1))
-	fc1 := r.weight([]int64{2048, 64 * 8 * 8}, 1)
-	y = r.g.Node("Gemm", []om.Value{y, fc1, r.bias(2048)}, om.AttrInt("transB", 1))
+	fc1 := r.weight([]int64{hidden, c2 * 8 * 8}, 1)
+	y = r.g.Node("Gemm", []om.Value{y, fc1, r.bias(hidden)}, om.AttrInt("transB", 1))
 	y = r.g.Node("Relu", []om.Value{y})
-	fc2 := r.weight([]int64{10, 2048}, math.Sqrt(0.5))
+	fc2 := r.weight([]int64{10, hidden}, math.Sqrt(0.5))
 	y = r.g.NamedNode("Gemm", "output", []om.Value{y, fc2, r.bias(10)}, om.AttrInt("transB", 1))
 	r.g.Output(y, "output", om.Float32, -1, 10)
 	return r.g.Model(opset)
