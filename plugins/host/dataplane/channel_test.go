@@ -71,3 +71,65 @@ func TestChannelCloseUnmaps(t *testing.T) {
 	}
 	c.Host().Nudge() // must not touch the unmapped rings
 }
+
+// TestDozeEndsWhenAMessageComes: a receiver dozing (Doze asks for a long
+// sleep) counts as asleep, so a message sent meanwhile rings it and is
+// received at once, not when the doze would have ended; messages after
+// the doze are received too.
+func TestDozeEndsWhenAMessageComes(t *testing.T) {
+	c, err := CreateChannel(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	host := c.Host()
+	host.Spin = time.Hour // poll (or doze) between messages, never sleep on the doorbell
+	dozes := make(chan time.Time, 64)
+	first := true
+	host.Doze = func() time.Duration {
+		if first {
+			first = false
+			dozes <- time.Now()
+			return 30 * time.Second
+		}
+		return 0
+	}
+	got := make(chan time.Time, 4)
+	go func() {
+		_ = host.Receive(func(_ uint64, _ uint32, _ []byte) { got <- time.Now() })
+	}()
+	plugin := c.Plugin()
+	// The first message starts the receiver's polling; the next poll dozes.
+	if err := plugin.Send(1, 1, []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	<-got
+	var dozed time.Time
+	select {
+	case dozed = <-dozes:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the receiver never dozed")
+	}
+	time.Sleep(20 * time.Millisecond) // into the doze
+	sent := time.Now()
+	if err := plugin.Send(2, 1, []byte("b")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case at := <-got:
+		if took := at.Sub(sent); took > 2*time.Second {
+			t.Fatalf("received %v after the send: the doze was not ended by the doorbell", took)
+		}
+		t.Logf("dozed at %v, message received %v after its send", dozed.Format("15:04:05.000000"), at.Sub(sent))
+	case <-time.After(5 * time.Second):
+		t.Fatal("a message sent during a 30 s doze was not received within 5 s")
+	}
+	if err := plugin.Send(3, 1, []byte("c")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a message after the doze was not received")
+	}
+}
