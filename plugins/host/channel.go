@@ -87,30 +87,24 @@ const (
 )
 
 // doze is how long the receiver may sleep before the request in flight
-// can be answered; 0 to poll now, negative to stop polling for a late one.
+// can be answered; 0 to poll now.
 func (d *dataPlane) doze() time.Duration {
 	return dozeFor(d.inFlight.Load(), time.Duration(d.due.Load()), d.sentAt.Load(), time.Now().UnixNano())
 }
 
 // dozeFor: with one request in flight, sent at sent (Unix ns), and runs
-// ending due after their request was sent (runs between minDoze and
-// maxPollRTT), the time left until dozeMargin before its run ends; 0 (poll)
-// from then until a quarter of due after the run's expected end; -1 (sleep
-// on the doorbell) after that: a run that late is not polled for, as
-// polling would take a CPU from it. 0 in every other case (the receiver's
-// own rules apply).
+// ending due after their request was sent, the time left until
+// dozeMargin before its run ends, for runs between minDoze and maxPollRTT;
+// else 0.
 func dozeFor(inFlight int64, due time.Duration, sent, now int64) time.Duration {
 	if inFlight != 1 || due < minDoze+dozeMargin || due > maxPollRTT {
 		return 0 // a short run is polled through; after a long one the doorbell's wake-up does not matter
 	}
 	left := time.Duration(sent + int64(due-dozeMargin) - now)
-	switch {
-	case left >= 20*time.Microsecond:
-		return left
-	case -left > dozeMargin+due/4:
-		return -1
+	if left < 20*time.Microsecond {
+		return 0
 	}
-	return 0
+	return left
 }
 
 // AttachChannel makes Infer and Release use the shared-memory channel

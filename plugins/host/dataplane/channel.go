@@ -222,8 +222,7 @@ type Endpoint struct {
 	// Doze, when set, is asked before every poll how long the next
 	// message is not expected (a result due when an engine run of known
 	// length ends): Receive then sleeps that long, off the CPUs the sender
-	// needs, before it polls again; 0 polls now; a negative duration
-	// stops polling (the message is late: sleep on the doorbell). The
+	// needs, before it polls again; 0 polls now. The
 	// sleep may overrun by the kernel's timer slack (50 us by default); a
 	// message sent meanwhile rings the doorbell and ends it.
 	Doze func() time.Duration
@@ -289,18 +288,14 @@ func (e *Endpoint) Receive(fn func(id uint64, kind uint32, payload []byte)) erro
 			spin = e.SpinFor()
 		}
 		if time.Since(last) < spin {
-			d := time.Duration(0)
 			if e.Doze != nil {
-				d = e.Doze()
+				if d := e.Doze(); d > 0 {
+					e.doze(d)
+					continue
+				}
 			}
-			if d > 0 {
-				e.doze(d)
-				continue
-			}
-			if d == 0 {
-				runtime.Gosched()
-				continue
-			}
+			runtime.Gosched()
+			continue
 		}
 		e.recv.SetSleeping(true)
 		if !e.recv.Empty() {

@@ -133,36 +133,3 @@ func TestDozeEndsWhenAMessageComes(t *testing.T) {
 		t.Fatal("a message after the doze was not received")
 	}
 }
-
-// TestDozeNegativeSleepsOnTheDoorbell: a negative Doze stops the polling
-// that Spin would allow; the receiver sleeps on its doorbell (marked
-// asleep, so senders ring it) and every message still arrives.
-func TestDozeNegativeSleepsOnTheDoorbell(t *testing.T) {
-	c, err := CreateChannel(16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	host := c.Host()
-	host.Spin = time.Hour
-	host.Doze = func() time.Duration { return -1 }
-	got := make(chan struct{}, 4)
-	go func() {
-		_ = host.Receive(func(uint64, uint32, []byte) { got <- struct{}{} })
-	}()
-	plugin := c.Plugin()
-	for i := uint64(1); i <= 3; i++ {
-		time.Sleep(10 * time.Millisecond) // the receiver is asleep by now
-		if host.recv.word(offSleeping).Load() == 0 {
-			t.Fatalf("message %d: the receiver polls although Doze says stop", i)
-		}
-		if err := plugin.Send(i, 1, []byte("x")); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-got:
-		case <-time.After(5 * time.Second):
-			t.Fatalf("message %d was not received", i)
-		}
-	}
-}
