@@ -94,11 +94,11 @@ func (d *dataPlane) doze() time.Duration {
 
 // dozeFor: with one request in flight, sent at sent (Unix ns), and runs
 // ending due after their request was sent, the time left until
-// dozeMargin before its run ends, for runs between minDoze and maxPollRTT;
-// else 0.
+// dozeMargin before its run ends, when that is at least minDoze away from
+// the send; else 0.
 func dozeFor(inFlight int64, due time.Duration, sent, now int64) time.Duration {
-	if inFlight != 1 || due < minDoze+dozeMargin || due > maxPollRTT {
-		return 0 // a short run is polled through; after a long one the doorbell's wake-up does not matter
+	if inFlight != 1 || due < minDoze+dozeMargin {
+		return 0
 	}
 	left := time.Duration(sent + int64(due-dozeMargin) - now)
 	if left < 20*time.Microsecond {

@@ -26,7 +26,6 @@ func TestDozeFor(t *testing.T) {
 		{"long run, partly over", 1, time.Millisecond, sent + 300*us, 700*time.Microsecond - dozeMargin},
 		{"about due: poll", 1, time.Millisecond, sent + 930*us, 0},
 		{"overdue: poll", 1, time.Millisecond, sent + 2000*us, 0},
-		{"a run longer than the polling limit: the doorbell", 1, maxPollRTT + 1, sent, 0},
 	} {
 		if got := dozeFor(c.inFlight, c.due, sent, c.now); got != c.want {
 			t.Errorf("%s: dozeFor = %v, want %v", c.name, got, c.want)
