@@ -46,13 +46,7 @@ type dataPlane struct {
 	pending  sync.Map     // id -> chan result
 	inFlight atomic.Int64 // requests sent and not answered
 	rtt      atomic.Int64 // moving average of round trips, ns
-	// due is the moving average of the time from sending a request to
-	// the end of its engine run as the plugin reported it (ns); sentAt is
-	// when the latest request was sent (Unix ns). Together they say when
-	// the one request in flight cannot have been answered yet (doze).
-	due    atomic.Int64
-	sentAt atomic.Int64
-	closed atomic.Bool
+	closed   atomic.Bool
 }
 
 // Polling for results is worth it only for short round trips: a result due
@@ -72,47 +66,11 @@ func (d *dataPlane) spinFor() time.Duration {
 	return rtt + rtt/4 + 20*time.Microsecond
 }
 
-// Behind a server with one client the result's receiver is asleep on its
-// doorbell when a request is sent (nothing was in flight), so the result
-// rings it and the core's wake-up (50-100 us in a VM, more on a loaded
-// machine) comes after the engine run, on the request's path. When one
-// request is in flight and its run is long (the plugin reports when each
-// run ends), the sender wakes the receiver instead, which sleeps through
-// the run without taking a CPU from the engine's threads (doze: until
-// dozeMargin before the run is due to end, or until the doorbell rings)
-// and then polls: its wake-up overlaps the run.
-const (
-	minDoze    = 100 * time.Microsecond // shorter runs are polled through
-	dozeMargin = 60 * time.Microsecond  // the kernel's timer slack (50 us) and a wake-up
-)
-
-// doze is how long the receiver may sleep before the request in flight
-// can be answered; 0 to poll now.
-func (d *dataPlane) doze() time.Duration {
-	return dozeFor(d.inFlight.Load(), time.Duration(d.due.Load()), d.sentAt.Load(), time.Now().UnixNano())
-}
-
-// dozeFor: with one request in flight, sent at sent (Unix ns), and runs
-// ending due after their request was sent, the time left until
-// dozeMargin before its run ends, when that is at least minDoze away from
-// the send; else 0.
-func dozeFor(inFlight int64, due time.Duration, sent, now int64) time.Duration {
-	if inFlight != 1 || due < minDoze+dozeMargin {
-		return 0
-	}
-	left := time.Duration(sent + int64(due-dozeMargin) - now)
-	if left < 20*time.Microsecond {
-		return 0
-	}
-	return left
-}
-
 // AttachChannel makes Infer and Release use the shared-memory channel
 // instead of gRPC calls. It starts the goroutine that receives results.
 func (c *Client) AttachChannel(ep *dataplane.Endpoint, arena *shm.Arena) {
 	d := &dataPlane{ep: ep, arena: arena}
 	ep.SpinFor = d.spinFor
-	ep.Doze = d.doze
 	c.dp = d
 	go d.receive()
 }
@@ -199,18 +157,11 @@ func (d *dataPlane) infer(req *devicev1.InferRequest) (*devicev1.InferResponse, 
 	id := d.next.Add(1)
 	ch := make(chan result, 1)
 	d.pending.Store(id, ch)
-	d.sentAt.Store(start.UnixNano())
 	d.inFlight.Add(1)
 	defer d.inFlight.Add(-1)
 	if err := d.ep.Send(id, kind, msg); err != nil {
 		d.pending.Delete(id)
 		return nil, status.Errorf(codes.Unavailable, "sending to the device plugin: %v", err)
-	}
-	if d.doze() > 0 {
-		// The receiver sleeps on its doorbell until the result rings it,
-		// a wake-up paid after the run; woken now, it sleeps through the
-		// run instead and is polling when the result comes.
-		d.ep.Nudge()
 	}
 	if d.closed.Load() { // fail may have run before Store
 		if _, ok := d.pending.LoadAndDelete(id); ok {
@@ -218,15 +169,7 @@ func (d *dataPlane) infer(req *devicev1.InferRequest) (*devicev1.InferResponse, 
 		}
 	}
 	r := <-ch
-	end := time.Now()
-	took := int64(end.Sub(start))
-	if r.resp != nil && r.resp.EngineEndUnixNano != 0 {
-		// From the send to the engine run's end, by the plugin's clock
-		// (the same machine's): an outlier from a clock step is clamped.
-		dueNow := min(max(r.resp.EngineEndUnixNano-start.UnixNano(), 0), took)
-		oldDue := d.due.Load()
-		d.due.Store(oldDue + (dueNow-oldDue)/8)
-	}
+	took := int64(time.Since(start))
 	old := d.rtt.Load()
 	d.rtt.Store(old + (took-old)/8) // racy updates only blur an average
 	return r.resp, r.err

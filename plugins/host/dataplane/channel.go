@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -219,18 +218,6 @@ type Endpoint struct {
 	// SpinFor, when set, replaces Spin: it is asked before every poll how
 	// long polling should go on after the last message (0: sleep now).
 	SpinFor func() time.Duration
-	// Doze, when set, is asked before every poll how long the next
-	// message is not expected (a result due when an engine run of known
-	// length ends): Receive then sleeps that long, off the CPUs the sender
-	// needs, before it polls again; 0 polls now. The
-	// sleep may overrun by the kernel's timer slack (50 us by default); a
-	// message sent meanwhile rings the doorbell and ends it.
-	Doze func() time.Duration
-
-	// doze's state, made on first use (Receive runs on one goroutine).
-	bellConn syscall.RawConn
-	dozeFn   func(fd uintptr)
-	dozeTS   unix.Timespec
 }
 
 var one = []byte{1, 0, 0, 0, 0, 0, 0, 0}
@@ -288,12 +275,6 @@ func (e *Endpoint) Receive(fn func(id uint64, kind uint32, payload []byte)) erro
 			spin = e.SpinFor()
 		}
 		if time.Since(last) < spin {
-			if e.Doze != nil {
-				if d := e.Doze(); d > 0 {
-					e.doze(d)
-					continue
-				}
-			}
 			runtime.Gosched()
 			continue
 		}
@@ -309,34 +290,6 @@ func (e *Endpoint) Receive(fn func(id uint64, kind uint32, payload []byte)) erro
 			return ErrClosed
 		}
 	}
-}
-
-// doze sleeps until d has passed or the doorbell rings, whichever comes
-// first: the endpoint counts as asleep meanwhile, so a message that comes
-// early wakes it. The wait is ppoll(2) on the doorbell, on this goroutine's
-// thread; it allocates nothing.
-func (e *Endpoint) doze(d time.Duration) {
-	if e.bellConn == nil {
-		rc, err := e.recvBell.SyscallConn()
-		if err != nil {
-			return
-		}
-		e.bellConn = rc
-		e.dozeFn = func(fd uintptr) {
-			fds := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-			if n, _ := unix.Ppoll(fds[:], &e.dozeTS, nil); n > 0 {
-				var b [8]byte
-				_, _ = unix.Read(int(fd), b[:])
-			}
-		}
-	}
-	e.recv.SetSleeping(true)
-	defer e.recv.SetSleeping(false)
-	if !e.recv.Empty() {
-		return
-	}
-	e.dozeTS = unix.NsecToTimespec(int64(d))
-	_ = e.bellConn.Control(e.dozeFn)
 }
 
 // Nudge wakes this endpoint's own Receive if it sleeps, so that it starts
