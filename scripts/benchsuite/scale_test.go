@@ -307,7 +307,7 @@ func TestStatCPU(t *testing.T) {
 	if got := statCPU("garbage"); got != 0 {
 		t.Errorf("garbage: %d", got)
 	}
-	if procCPU(os.Getpid()) < 0 {
+	if procTicks(os.Getpid()) < 0 {
 		t.Error("negative CPU time")
 	}
 	c := cpuTicks{core: 50, plugins: 150}.minus(cpuTicks{core: 10, plugins: 50})

@@ -504,9 +504,9 @@ const clockTicks = 100
 
 // ovmsCPU reads the CPU time ovms (pid) and its plugins have used so far.
 func ovmsCPU(pid int) cpuTicks {
-	c := cpuTicks{core: procCPU(pid)}
+	c := cpuTicks{core: procTicks(pid)}
 	for _, p := range descendants(pid) {
-		c.plugins += procCPU(p)
+		c.plugins += procTicks(p)
 	}
 	return c
 }
@@ -527,8 +527,8 @@ func (c cpuTicks) cores(d time.Duration, core bool) float64 {
 	return float64(t) / clockTicks / d.Seconds()
 }
 
-// procCPU is a process's utime + stime in clock ticks, 0 if unknown.
-func procCPU(pid int) int64 {
+// procTicks is a process's utime + stime in clock ticks, 0 if unknown.
+func procTicks(pid int) int64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -98,7 +99,8 @@ func (s *suite) addTarget(t target, from ...*measurement) {
 
 // engineRun measures the raw engine on model at the given concurrencies.
 func (s *suite) engineRun(model string, conc ...int) *measurement {
-	return s.measure(fmt.Sprintf("engine %s (%d threads)%s", model, engineThreads(), s.suffix), func() (*bench.Report, error) {
+	var busy float64
+	m := s.measure(fmt.Sprintf("engine %s (%d threads)%s", model, engineThreads(), s.suffix), func() (*bench.Report, error) {
 		e, err := newEngine(s.opt.modelsDir, model, nil)
 		if err != nil {
 			return nil, err
@@ -106,8 +108,15 @@ func (s *suite) engineRun(model string, conc ...int) *measurement {
 		defer e.close()
 		cfg := s.load
 		cfg.Concurrency = conc
-		return bench.Measure(s.ctx, cfg, e.doer)
+		cpu0, t0 := selfCPU(), time.Now()
+		rep, err := bench.Measure(s.ctx, cfg, e.doer)
+		busy = float64(selfCPU()-cpu0) / float64(time.Since(t0))
+		return rep, err
 	})
+	if m.Busy == 0 {
+		m.Busy = busy
+	}
+	return m
 }
 
 // echoRun measures the echo server with the signature of model.
@@ -148,7 +157,8 @@ func (s *suite) ovmsRun(model string, p bench.Protocol, conc []int, v variant) *
 		name += " +" + v.label
 	}
 	name += s.suffix
-	return s.measure(name, func() (*bench.Report, error) {
+	var busy, coreBusy float64
+	m := s.measure(name, func() (*bench.Report, error) {
 		srv, err := s.servers.get(model, v.flags...)
 		if err != nil {
 			return nil, err
@@ -161,8 +171,17 @@ func (s *suite) ovmsRun(model string, p bench.Protocol, conc []int, v variant) *
 		if v.label == shmOVMS.label {
 			cfg.SharedMemory = bench.SharedMemorySystem
 		}
-		return bench.Run(s.ctx, cfg)
+		pid := srv.cmd.Process.Pid
+		core0, all0, t0 := procCPU(pid), treeCPU(pid), time.Now()
+		rep, err := bench.Run(s.ctx, cfg)
+		wall := float64(time.Since(t0))
+		busy, coreBusy = float64(treeCPU(pid)-all0)/wall, float64(procCPU(pid)-core0)/wall
+		return rep, err
 	})
+	if m.Busy == 0 {
+		m.Busy, m.CoreBusy = busy, coreBusy
+	}
+	return m
 }
 
 // allMetrics is every metric family ovms serves, OVMS's and its own
@@ -229,10 +248,20 @@ func (s *suite) runGroup(g string) {
 			s.ovmsRun(addOne, bench.KServeRESTBinary, one, plainOVMS) // while this ovms runs
 		}
 		shm := s.ovmsRun(addOne, bench.KServeGRPC, one, shmOVMS)
+		var idle, rtt *measurement
 		if empty.Err == "" { // context: the engine as it runs behind a server
 			gap := empty.Level.P50
-			s.measure(fmt.Sprintf("engine %s, plugin options, %.0fus idle before each run", addOne, us(gap)), func() (*bench.Report, error) {
+			s.servers.close()
+			idle = s.measure(fmt.Sprintf("engine %s, plugin options, %.0fus idle before each run", addOne, us(gap)), func() (*bench.Report, error) {
 				return idleRuns(s.ctx, s.opt.modelsDir, addOne, gap, 3*s.load.Window)
+			})
+			// The crossing to the plugin with this model (issue 16): the
+			// core -> CPU plugin -> core round trip, inputs in the arena,
+			// after the same idle gap; beyond the engine's own run it is
+			// what the channel costs the request.
+			rtt = s.measure(fmt.Sprintf("plugin round trip %s, %.0fus idle before each call", addOne, us(gap)), func() (*bench.Report, error) {
+				_, gapped, err := pluginRoundTrips(s.ctx, s.load, s.opt.binDir, s.opt.modelsDir, addOne, gap)
+				return gapped, err
 			})
 		}
 		s.addTarget(target{Group: g, Name: "12 MiB p50, KServe gRPC", Measured: us(ov.Level.P50), Unit: "us",
@@ -240,7 +269,8 @@ func (s *suite) runGroup(g string) {
 			Formula: fmt.Sprintf("1.3 x (echo 12 MiB %.1fus + engine %.1fus)", us(echo.Level.P50), us(eng.Level.P50))}, ov, echo, eng)
 		s.addTarget(target{Group: g, Name: "12 MiB p50, client shared memory", Measured: us(shm.Level.P50), Unit: "us",
 			Limit:   1.05*us(eng.Level.P50) + us(empty.Level.P50),
-			Formula: fmt.Sprintf("1.05 x engine %.1fus + echo empty %.1fus", us(eng.Level.P50), us(empty.Level.P50))}, shm, eng, empty)
+			Formula: fmt.Sprintf("1.05 x engine %.1fus + echo empty %.1fus", us(eng.Level.P50), us(empty.Level.P50)),
+			Cause:   shmCause(shm, eng, empty, idle, rtt)}, shm, eng, empty)
 	case "rest":
 		s.restGroup()
 	case "throughput":
@@ -358,7 +388,23 @@ func (s *suite) throughputGroup(g string) {
 	s.addTarget(target{Group: g, Name: "resnet50 best throughput, KServe gRPC", Measured: ov.Level.Throughput, Unit: "infer/s",
 		Limit: 0.97 * eng.Level.Throughput, AtLeast: true,
 		Formula: fmt.Sprintf("0.97 x engine %.1f/s (median of %d alternating rounds; engine best of 1-2 clients, %d threads; ovms at %d clients)",
-			eng.Level.Throughput, len(engs), engineThreads(), ov.Level.Concurrency)}, append(engs, ovs...)...)
+			eng.Level.Throughput, len(engs), engineThreads(), ov.Level.Concurrency),
+		Cause: throughputCause(eng, ov)}, append(engs, ovs...)...)
+}
+
+// throughputCause says how much CPU an inference took in the engine alone
+// and in ovms (core and plugin), from the cores each kept busy while
+// measured: on a machine whose cores the engine's threads fill, what the
+// core spends per request (the tensor's transfer and copy) is taken from
+// the engine; "" without the figures.
+func throughputCause(eng, ov *measurement) string {
+	if eng.problem() != "" || ov.problem() != "" || eng.Busy == 0 || ov.Busy == 0 {
+		return ""
+	}
+	per := func(busy float64, m *measurement) float64 { return 1000 * busy / m.Level.Throughput }
+	return fmt.Sprintf("the engine kept %.2f cores busy for %.1f infer/s (%.1f ms of CPU per inference); ovms %.2f cores for %.1f infer/s (%.1f ms: its core %.1f ms, the plugin with the engine %.1f ms) on %d CPUs",
+		eng.Busy, eng.Level.Throughput, per(eng.Busy, eng), ov.Busy, ov.Level.Throughput, per(ov.Busy, ov),
+		per(ov.CoreBusy, ov), per(ov.Busy-ov.CoreBusy, ov), runtime.NumCPU())
 }
 
 // medianThroughput is the measurement with the median throughput.
@@ -382,4 +428,24 @@ func overheadCause(ov, echo, eng, rtt *measurement) string {
 	hop := us(rtt.Level.P50 - eng.Level.P50)
 	return fmt.Sprintf("ovms adds %.1fus p50 over echo+engine: the plugin round trip after an idle gap (as behind a server) %.1fus p50 (%.1fus less the engine; p90 %.1fus), the rest %.1fus the core's request path and scheduling",
 		over, us(rtt.Level.P50), hop, us(rtt.Level.P90), over-hop)
+}
+
+// shmCause splits what ovms (shm) took with client shared memory beyond an
+// empty round trip (empty) and the engine run back to back (eng): the
+// engine's run after an idle gap as long as that round trip (idle: what a
+// server's engine gets), the crossing to the plugin and back beyond that
+// run (the plugin round trip after the gap, rtt, less idle), and the rest
+// (the core's request path, the regions, scheduling); "" when a
+// measurement is missing.
+func shmCause(shm, eng, empty, idle, rtt *measurement) string {
+	for _, m := range []*measurement{shm, eng, empty, idle, rtt} {
+		if m == nil || m.problem() != "" {
+			return ""
+		}
+	}
+	over := us(shm.Level.P50 - empty.Level.P50 - eng.Level.P50)
+	cold := us(idle.Level.P50 - eng.Level.P50)
+	hop := us(rtt.Level.P50 - idle.Level.P50)
+	return fmt.Sprintf("ovms adds %.1fus p50 over echo empty+engine: the engine after an idle gap (as behind a server) runs %.1fus p50, %.1fus more than back to back; the plugin round trip after the gap %.1fus p50, %.1fus beyond that run; the rest %.1fus the core's request path and scheduling",
+		over, us(idle.Level.P50), cold, us(rtt.Level.P50), hop, over-cold-hop)
 }

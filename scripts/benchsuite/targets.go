@@ -18,6 +18,12 @@ type measurement struct {
 	Name  string      `json:"name"`
 	Level bench.Level `json:"level"`
 	Err   string      `json:"error,omitempty"`
+	// Busy is the CPU the measured side used while it was measured, in
+	// cores (CPU time over wall time; warm-up included): the engine's
+	// process, or ovms's core and plugin processes together. CoreBusy is
+	// ovms's core alone. Zero when not taken.
+	Busy     float64 `json:"busy_cores,omitempty"`
+	CoreBusy float64 `json:"core_busy_cores,omitempty"`
 }
 
 // target is one goal of issue 3: a measured figure against a limit built
