@@ -261,6 +261,31 @@ func ownPoolReason(pluginConfig map[string]string, opts ort.SessionOptions) stri
 	return ""
 }
 
+// largeModelBytes is the model size (graph and external weights) from
+// which a model keeps thread pools of its own even without thread settings.
+// Such a model is compute-bound: its pool spins between operators and stops
+// after a run (force_spinning_stop), which ONNX Runtime does only for a
+// session's own pool. A shared pool can only spin always (taking a core
+// from the core and the client between requests) or never; never cost
+// ResNet-50 (100 MB) 5-7% of its throughput on 2 cores (0.86-0.91 of the
+// engine against 0.93-0.96 with its own pool, docs/performance.md). Many
+// models, the case the shared pool is for, are small ones: 200 models of
+// 100 MB would not fit a plugin's memory anyway.
+const largeModelBytes = 16 << 20
+
+// largeModelReason is the own-pool reason of a model of largeModelBytes or
+// more, "" for a smaller one.
+func largeModelReason(graph []byte, ext []ort.ExternalFile) string {
+	n := len(graph)
+	for _, f := range ext {
+		n += len(f.Data)
+	}
+	if n < largeModelBytes {
+		return ""
+	}
+	return fmt.Sprintf("a large model (%d MiB): its own pool spins between operators", n>>20)
+}
+
 // stopSpinKey makes ONNX Runtime's pool threads stop spinning when a run
 // ends (they still spin between the operators of a run).
 const stopSpinKey = "session.force_spinning_stop"
@@ -291,13 +316,6 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, e
 		return nil, err
 	}
 	opts.CUDA = eo.cuda
-	pool := "own"
-	reason := ownPoolReason(req.PluginConfig, opts)
-	if !eo.sharedPool {
-		reason = "the plugin has no shared pool"
-	} else if reason == "" {
-		opts.UseGlobalThreadPools, pool = true, "shared"
-	}
 	if extension != "" {
 		opts.CustomOpLibraries = []string{extension}
 	}
@@ -312,6 +330,16 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, e
 		if bytes, opts.ExternalFiles, src, ir, err = readModel(req.Path, log); err != nil {
 			return nil, err
 		}
+	}
+	pool := "own"
+	reason := ownPoolReason(req.PluginConfig, opts)
+	if reason == "" {
+		reason = largeModelReason(bytes, opts.ExternalFiles)
+	}
+	if !eo.sharedPool {
+		reason = "the plugin has no shared pool"
+	} else if reason == "" {
+		opts.UseGlobalThreadPools, pool = true, "shared"
 	}
 	n := streams(&opts)
 	noSpinning(&opts)

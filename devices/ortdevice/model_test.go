@@ -71,6 +71,21 @@ func TestOwnPoolReason(t *testing.T) {
 	}
 }
 
+// TestLargeModelReason: from largeModelBytes of graph and external weights
+// together a model keeps its own pool.
+func TestLargeModelReason(t *testing.T) {
+	half := make([]byte, largeModelBytes/2)
+	if got := largeModelReason(half, nil); got != "" {
+		t.Errorf("%d bytes: %q, want the shared pool", len(half), got)
+	}
+	if got := largeModelReason(half[:1000], []ort.ExternalFile{{Name: "w.bin", Data: half}, {Name: "v.bin", Data: half}}); got == "" {
+		t.Errorf("graph and external files over %d bytes: shared pool, want its own", largeModelBytes)
+	}
+	if got := largeModelReason(make([]byte, largeModelBytes), nil); got != "a large model (16 MiB): its own pool spins between operators" {
+		t.Errorf("%d bytes: %q", largeModelBytes, got)
+	}
+}
+
 // TestSharedPoolStreams: a model on the shared pool keeps IntraOpThreads 0
 // whatever its streams (they all run on the shared pool).
 func TestSharedPoolStreams(t *testing.T) {
