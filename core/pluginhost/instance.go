@@ -47,6 +47,7 @@ type Instance struct {
 	started time.Time
 	done    chan struct{} // closed when the process has ended
 	socket  string        // the plugin's unix socket file
+	tmpDir  string        // the plugin's own TMPDIR, removed when it ends
 	onExit  func(*Instance)
 
 	suspects    chan struct{} // see Quarantine
@@ -89,8 +90,8 @@ func (i *Instance) watch() {
 	close(i.done)
 }
 
-// release gives back the process's connection, socket folder and channel
-// (once, whoever calls it first).
+// release gives back the process's connection, socket folder, temporary
+// folder and channel (once, whoever calls it first).
 func (i *Instance) release() {
 	i.releaseOnce.Do(func() {
 		if i.pc != nil {
@@ -103,6 +104,9 @@ func (i *Instance) release() {
 		// itself only when it exits cleanly).
 		if st, err := os.Lstat(i.socket); i.socket != "" && err == nil && st.Mode()&os.ModeSocket != 0 {
 			_ = os.Remove(i.socket)
+		}
+		if i.tmpDir != "" {
+			_ = os.RemoveAll(i.tmpDir)
 		}
 	})
 }
@@ -141,6 +145,16 @@ func start(ctx context.Context, sp spec) (*Instance, error) {
 		arena.Close()
 		return nil, fmt.Errorf("starting %s plugin: %w", family, err)
 	}
+	// Each process gets a temporary folder of its own (its TMPDIR, inside
+	// the core's), removed with everything in it when the process ends:
+	// its socket, and what libraries write there (ONNX Runtime 1.30 writes
+	// files at start, which a plugin killed at that moment cannot remove).
+	tmpDir, err := os.MkdirTemp("", "ovms-"+family+"-")
+	if err != nil {
+		arena.Close()
+		_ = channel.Close()
+		return nil, fmt.Errorf("starting %s plugin: %w", family, err)
+	}
 	cmd := exec.Command(path)
 	cmd.ExtraFiles = append([]*os.File{arena.File()}, channel.Files()...)
 	cmd.Env = append(WithMallocTunables(os.Environ()),
@@ -149,6 +163,7 @@ func start(ctx context.Context, sp spec) (*Instance, error) {
 		plugins.EnvLogLevel+"="+logging.LevelName(),
 	)
 	cmd.Env = append(cmd.Env, env...)
+	cmd.Env = append(cmd.Env, "TMPDIR="+tmpDir)
 	// The plugin dies with the core even when the core is killed, and
 	// terminal signals meant for the core do not reach it directly.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
@@ -157,6 +172,7 @@ func start(ctx context.Context, sp spec) (*Instance, error) {
 	if err != nil {
 		arena.Close()
 		_ = channel.Close()
+		_ = os.RemoveAll(tmpDir)
 		return nil, fmt.Errorf("refusing the %s plugin: %w", family, err)
 	}
 	var secure *plugin.SecureConfig
@@ -168,13 +184,14 @@ func start(ctx context.Context, sp spec) (*Instance, error) {
 		HandshakeConfig:  host.Handshake,
 		Plugins:          plugin.PluginSet{host.PluginName: &host.Plugin{Arena: arena}},
 		Cmd:              cmd,
+		SkipHostEnv:      true, // cmd.Env has the host's environment already, with this process's TMPDIR last
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           logging.NewHCLog(plog),
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(plugins.MaxControlMessage), grpc.MaxCallSendMsgSize(plugins.MaxControlMessage))},
 	})
 	inst := &Instance{Family: family, Key: sp.key, Path: path, Arena: arena, channel: channel, pc: pc, started: time.Now(),
-		done: make(chan struct{}), onExit: sp.onExit, suspects: newSuspects()}
+		done: make(chan struct{}), onExit: sp.onExit, suspects: newSuspects(), tmpDir: tmpDir}
 	rpc, err := pc.Client()
 	if err != nil {
 		inst.Kill()

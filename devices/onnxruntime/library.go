@@ -10,6 +10,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -279,6 +280,7 @@ func getEnv() (e *C.OrtEnv, pools bool, err error) {
 	}
 	logid := C.CString("ovms")
 	defer C.free(unsafe.Pointer(logid))
+	defer removeNew(envLitter())()
 	if p := globalPools; p != nil {
 		spin := C.int(0)
 		if p.Spinning {
@@ -297,4 +299,30 @@ func getEnv() (e *C.OrtEnv, pools bool, err error) {
 	}
 	env = e
 	return env, false, nil
+}
+
+// envLitter are the files that creating an environment of ONNX Runtime 1.30
+// (the onnxruntime-node build) writes into the temporary folder: a
+// telemetry session id (.ses) and an empty debug log per process
+// (mat-debug-PID.log). Every plugin process would leave its own behind.
+func envLitter() []string {
+	d := os.TempDir()
+	return []string{filepath.Join(d, ".ses"), filepath.Join(d, fmt.Sprintf("mat-debug-%d.log", os.Getpid()))}
+}
+
+// removeNew notes which of paths do not exist yet and returns a func that
+// removes those of them that exist by then: what a step created, never a
+// file that was there before it.
+func removeNew(paths []string) func() {
+	var absent []string
+	for _, p := range paths {
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			absent = append(absent, p)
+		}
+	}
+	return func() {
+		for _, p := range absent {
+			_ = os.Remove(p)
+		}
+	}
 }
