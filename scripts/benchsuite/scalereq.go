@@ -77,40 +77,11 @@ func (s *suite) scaleOverhead(big, one *scaleOVMS) {
 	req := dummyRequest(scaleProbe)
 	warmup, window := s.load.Warmup, s.load.Window*time.Duration(max(1, s.load.MaxTrials/2))
 	const block, settle = 50, 5
-	var lat [2][]time.Duration
-	var errs [2]int64
-	var first [2]string
-	var ratios []float64
-	begin := time.Now()
-	for pair := 0; time.Since(begin) < warmup+window && s.ctx.Err() == nil; pair++ {
-		var medians [2]time.Duration
-		for k := range 2 {
-			i := k ^ pair&1 // ABBA: the two take turns going first
-			n := len(lat[i])
-			for j := range block {
-				t0 := time.Now()
-				_, err := clients[i].ModelInfer(s.ctx, req)
-				d := time.Since(t0)
-				if time.Since(begin) < warmup || j < settle {
-					continue
-				}
-				if err != nil {
-					if errs[i]++; first[i] == "" {
-						first[i] = err.Error()
-					}
-					continue
-				}
-				lat[i] = append(lat[i], d)
-			}
-			if b := slices.Clone(lat[i][n:]); len(b) > 0 {
-				slices.Sort(b)
-				medians[i] = bench.Percentile(b, 50)
-			}
-		}
-		if medians[0] > 0 && medians[1] > 0 {
-			ratios = append(ratios, float64(medians[0])/float64(medians[1]))
-		}
+	infer := func(c kpb.GRPCInferenceServiceClient) func(context.Context) error {
+		return func(ctx context.Context) error { _, err := c.ModelInfer(ctx, req); return err }
 	}
+	r := blockPairs(s.ctx, [2]func(context.Context) error{infer(clients[0]), infer(clients[1])}, block, settle, warmup, window, true)
+	lat, errs, first, ratios := r.lat, r.errs, r.first, r.ratios
 	var ms [2]*measurement
 	for i, label := range []string{fmt.Sprintf("with %d models", scaleModels), "alone"} {
 		ms[i] = s.record(fmt.Sprintf("ovms %s kserve-grpc, %s (interleaved)", scaleProbe, label), levelOf(lat[i], errs[i], first[i], window/2, 1), nil)

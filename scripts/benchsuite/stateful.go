@@ -121,49 +121,14 @@ func (s *suite) interleavedSteps() ([2]bench.Level, float64, error) {
 		{client: client, model: statefulSent, h: make([]float32, statefulWidth), x: make([]float32, statefulWidth)},
 	}
 	warmup, window := s.load.Warmup, s.load.Window*time.Duration(max(1, s.load.MaxTrials/2))
-	var lat [2][]time.Duration
-	var errs [2]int64
-	var first [2]string
-	// Blocks of consecutive steps of one model, then of the other: a step
-	// follows a step of its own model, so the work the server does after
-	// answering (releasing the outputs, waking the plugin) is charged to
-	// the model that caused it, and each block runs hot. The first steps of
-	// a block, which follow the other model's, are not counted. A pair of
-	// blocks gives one ratio of their median step latencies.
+	// Blocks of consecutive steps of one model, then of the other (see
+	// blockPairs): the held model's block first in every pair.
 	const block, settle = 40, 4
-	var ratios []float64
-	begin := time.Now()
-	for time.Since(begin) < warmup+window {
-		var medians [2]time.Duration
-		for i, st := range steppers {
-			n := len(lat[i])
-			for j := range block {
-				t0 := time.Now()
-				err := st.step(s.ctx)
-				d := time.Since(t0)
-				if time.Since(begin) < warmup || j < settle {
-					continue
-				}
-				if err != nil {
-					if errs[i]++; first[i] == "" {
-						first[i] = err.Error()
-					}
-					continue
-				}
-				lat[i] = append(lat[i], d)
-			}
-			if b := slices.Clone(lat[i][n:]); len(b) > 0 {
-				slices.Sort(b)
-				medians[i] = bench.Percentile(b, 50)
-			}
-		}
-		if medians[0] > 0 && medians[1] > 0 {
-			ratios = append(ratios, float64(medians[0])/float64(medians[1]))
-		}
-		if err := s.ctx.Err(); err != nil {
-			return out, nan, err
-		}
+	r := blockPairs(s.ctx, [2]func(context.Context) error{steppers[0].step, steppers[1].step}, block, settle, warmup, window, false)
+	if err := s.ctx.Err(); err != nil {
+		return out, nan, err
 	}
+	lat, errs, first, ratios := r.lat, r.errs, r.first, r.ratios
 	for i := range out {
 		sum := bench.Summarize(lat[i], errs[i], window)
 		out[i] = bench.Level{Concurrency: 1, Throughput: sum.Throughput, P50: sum.P50, P90: sum.P90, P99: sum.P99, Max: sum.Max,

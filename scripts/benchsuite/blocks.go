@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/ovmsgo/ovms/cli/bench"
+)
+
+// blockRun is what blockPairs measured of its two request streams.
+type blockRun struct {
+	lat    [2][]time.Duration // the counted latencies of each stream
+	errs   [2]int64           // its failed requests
+	first  [2]string          // its first error
+	ratios []float64          // per block pair: median of stream 0 / median of stream 1
+}
+
+// blockPairs runs two request streams on one client in alternating blocks
+// of block requests each (stream 0's block, then stream 1's; with abba the
+// two take turns going first) until warmup+window has passed or ctx ends.
+// A request follows one of its own stream, so the work a server does after
+// answering is charged to the stream that caused it and each block runs
+// hot; the first settle requests of a block, which follow the other
+// stream's, are not counted, nor is anything during warmup. Each pair of
+// blocks gives one ratio of their median latencies, which load drifting on
+// a shared machine does not skew (the stateful and scale groups' targets
+// are the median of these ratios).
+func blockPairs(ctx context.Context, steps [2]func(context.Context) error, block, settle int, warmup, window time.Duration, abba bool) blockRun {
+	var r blockRun
+	begin := time.Now()
+	for pair := 0; time.Since(begin) < warmup+window && ctx.Err() == nil; pair++ {
+		var medians [2]time.Duration
+		for k := range 2 {
+			i := k
+			if abba {
+				i = k ^ pair&1
+			}
+			n := len(r.lat[i])
+			for j := range block {
+				t0 := time.Now()
+				err := steps[i](ctx)
+				d := time.Since(t0)
+				if time.Since(begin) < warmup || j < settle {
+					continue
+				}
+				if err != nil {
+					if r.errs[i]++; r.first[i] == "" {
+						r.first[i] = err.Error()
+					}
+					continue
+				}
+				r.lat[i] = append(r.lat[i], d)
+			}
+			if b := slices.Clone(r.lat[i][n:]); len(b) > 0 {
+				slices.Sort(b)
+				medians[i] = bench.Percentile(b, 50)
+			}
+		}
+		if medians[0] > 0 && medians[1] > 0 {
+			r.ratios = append(r.ratios, float64(medians[0])/float64(medians[1]))
+		}
+	}
+	return r
+}
