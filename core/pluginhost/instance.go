@@ -147,8 +147,8 @@ func start(ctx context.Context, sp spec) (*Instance, error) {
 	}
 	// Each process gets a temporary folder of its own (its TMPDIR, inside
 	// the core's), removed with everything in it when the process ends:
-	// its socket, and what libraries write there (ONNX Runtime 1.30 writes
-	// files at start, which a plugin killed at that moment cannot remove).
+	// what libraries write there (ONNX Runtime 1.30 writes files at start,
+	// which a plugin killed at that moment cannot remove).
 	tmpDir, err := os.MkdirTemp("", "ovms-"+family+"-")
 	if err != nil {
 		arena.Close()
@@ -163,7 +163,9 @@ func start(ctx context.Context, sp spec) (*Instance, error) {
 		plugins.EnvLogLevel+"="+logging.LevelName(),
 	)
 	cmd.Env = append(cmd.Env, env...)
-	cmd.Env = append(cmd.Env, "TMPDIR="+tmpDir)
+	// Its socket stays in the core's temporary folder (a unix socket path
+	// is limited to 108 bytes; the folder of its own would lengthen it).
+	cmd.Env = append(cmd.Env, "TMPDIR="+tmpDir, "PLUGIN_UNIX_SOCKET_DIR="+os.TempDir())
 	// The plugin dies with the core even when the core is killed, and
 	// terminal signals meant for the core do not reach it directly.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}

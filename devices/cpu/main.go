@@ -9,5 +9,5 @@ import (
 )
 
 func main() {
-	plugins.ServeDevice("cpu", ortdevice.Factory(ortdevice.Config{Name: "cpu", Devices: []string{"CPU"}, SharedPool: true, SharePrepacked: true}))
+	plugins.ServeDevice("cpu", ortdevice.Factory(ortdevice.Config{Name: "cpu", Devices: []string{"CPU"}, SharedPool: true}))
 }

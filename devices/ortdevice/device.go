@@ -37,9 +37,12 @@ type Config struct {
 	// pools, set up by New before any session) instead of a pool per
 	// session; see ownPoolReason for the models that keep their own.
 	SharedPool bool
-	// SharePrepacked shares the weights ONNX Runtime's CPU kernels prepack
-	// between the sessions of models with the same content (versions with
-	// identical files, and the streams of one model); see prepackedSet.
+	// SharePrepacked gives the sessions of models with the same content
+	// (versions with identical files, and the streams of one model) one
+	// prepacked weights container; see prepackedSet. No plugin sets it:
+	// ONNX Runtime 1.30 caches prepacked weights in a container only for
+	// shared initializers (AddInitializer), which the plugins do not use,
+	// so it saved no memory and cost a hash of every model at load.
 	SharePrepacked bool
 }
 

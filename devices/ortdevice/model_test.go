@@ -49,7 +49,9 @@ func TestOwnPoolReason(t *testing.T) {
 	}{
 		{nil, ""},
 		{map[string]string{"PERFORMANCE_HINT": "LATENCY", "GRAPH_OPTIMIZATION_LEVEL": "ENABLE_ALL", "ENABLE_CPU_PINNING": "false"}, ""},
-		{map[string]string{"session.dynamic_block_base": "4"}, ""},
+		{map[string]string{"session.use_env_allocators": "1"}, ""},
+		{map[string]string{"session.dynamic_block_base": "4"}, "plugin_config session.dynamic_block_base"},
+		{map[string]string{"session.set_denormal_as_zero": "1"}, "plugin_config session.set_denormal_as_zero"},
 		{map[string]string{"INTRA_OP_THREADS": "0"}, "plugin_config INTRA_OP_THREADS"},
 		{map[string]string{"INFERENCE_NUM_THREADS": "2"}, "plugin_config INFERENCE_NUM_THREADS"},
 		{map[string]string{"CPU_THREADS_NUM": "2"}, "plugin_config CPU_THREADS_NUM"},

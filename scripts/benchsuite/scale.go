@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"math"
 	"net/http"
@@ -200,9 +199,9 @@ const engineSharedPools = true
 // plugin does by default (before any session: call it first) and returns
 // the options every session is created with: one stream with an intra-op
 // thread per core; shared, one pool for every session (spinning off),
-// else a pool per session (spinning stopped after runs). The sessions of
-// identical files share a prepacked weights container either way, as the
-// CPU plugin's do (see prepackedFor).
+// else a pool per session (spinning stopped after runs). No prepacked
+// weights container is shared, as in the CPU plugin (devices/cpu: ONNX
+// Runtime caches prepacked weights only for shared initializers).
 func scaleEngineOptions(shared bool) (ort.SessionOptions, error) {
 	if !shared {
 		return ort.SessionOptions{IntraOpThreads: engineThreads(), ConfigEntries: map[string]string{"session.force_spinning_stop": "1"}}, nil
@@ -241,7 +240,6 @@ func engineScaleMain(args []string) int {
 		return fail(err)
 	}
 	files := args[2:]
-	var prepacked prepackedFor
 	sessions := make([]*ort.Session, len(files))
 	errs := make([]error, len(files))
 	slots := make(chan struct{}, max(1, parallel))
@@ -252,12 +250,8 @@ func engineScaleMain(args []string) int {
 		go func() {
 			defer func() { <-slots; wg.Done() }()
 			data, err := os.ReadFile(files[i])
-			o := opts
 			if err == nil {
-				o.PrepackedWeights, err = prepacked.get(data)
-			}
-			if err == nil {
-				sessions[i], err = ort.NewSession(data, o)
+				sessions[i], err = ort.NewSession(data, opts)
 			}
 			if err != nil {
 				errs[i] = fmt.Errorf("%s: %w", files[i], err)
@@ -274,37 +268,6 @@ func engineScaleMain(args []string) int {
 	fmt.Println(vmRSS(os.Getpid()))
 	runtime.KeepAlive(sessions)
 	return 0
-}
-
-// prepackedFor gives the sessions of identical model bytes one prepacked
-// weights container, as the CPU plugin does (devices/ortdevice's
-// prepackedSet, keyed by the content).
-type prepackedFor struct {
-	mu   sync.Mutex
-	m    map[uint64]*ort.PrepackedWeights
-	seed maphash.Seed
-}
-
-// get returns the container of model's content, created on first use.
-func (p *prepackedFor) get(model []byte) (*ort.PrepackedWeights, error) {
-	p.mu.Lock()
-	if p.m == nil {
-		p.m, p.seed = map[uint64]*ort.PrepackedWeights{}, maphash.MakeSeed()
-	}
-	seed := p.seed
-	p.mu.Unlock()
-	k := maphash.Bytes(seed, model) // as fast as the plugin's key
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if w := p.m[k]; w != nil {
-		return w, nil
-	}
-	w, err := ort.NewPrepackedWeights()
-	if err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
-	}
-	p.m[k] = w
-	return w, nil
 }
 
 // engineScale is a fresh engine process creating the sessions of files
