@@ -50,19 +50,12 @@ func procCPU(pid int) time.Duration {
 	return cpu
 }
 
-// treeCPU is the CPU time of a process and its children (ovms's core and
-// its device plugins).
+// treeCPU is the CPU time of a process and the processes below it (ovms's
+// core and its device plugins).
 func treeCPU(pid int) time.Duration {
 	total := procCPU(pid)
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil || child == pid {
-			continue
-		}
-		if ppid, cpu, ok := procStat(child); ok && ppid == pid {
-			total += cpu
-		}
+	for _, c := range descendants(pid) {
+		total += procCPU(c)
 	}
 	return total
 }

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -117,7 +116,7 @@ func irLoadMain(path string) int {
 		return 1
 	}
 	st.Total = st.Read + st.Parse + st.Translate + st.Marshal + st.Session
-	st.MaxRSS = vmHWM(os.Getpid())
+	st.MaxRSS = procStatusKiB(os.Getpid(), "VmHWM")
 	_ = json.NewEncoder(os.Stdout).Encode(st)
 	return 0
 }
@@ -149,38 +148,10 @@ func freshLoad(path string) (loadSteps, error) {
 // below pid: ovms's device plugins.
 func descendantsHWM(pid int) int64 {
 	var best int64
-	var walk func(int)
-	walk = func(p int) {
-		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", p))
-		for _, t := range tasks {
-			data, _ := os.ReadFile(t)
-			for _, f := range strings.Fields(string(data)) {
-				c, err := strconv.Atoi(f)
-				if err != nil {
-					continue
-				}
-				best = max(best, vmHWM(c))
-				walk(c)
-			}
-		}
+	for _, c := range descendants(pid) {
+		best = max(best, procStatusKiB(c, "VmHWM"))
 	}
-	walk(pid)
 	return best
-}
-
-// vmHWM reads a process's peak resident set size in KiB, 0 if unknown.
-func vmHWM(pid int) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
 }
 
 // oneModelConfig writes <modelsDir>/irload/<name>.json serving model alone

@@ -33,7 +33,7 @@ func TestIRLoadHelpers(t *testing.T) {
 	if len(cfg.List) != 1 || cfg.List[0].Config.Name != benchIR || cfg.List[0].Config.BasePath != filepath.Join(dir, benchIR) {
 		t.Errorf("config %s", data)
 	}
-	if hwm := vmHWM(os.Getpid()); hwm <= 0 {
+	if hwm := procStatusKiB(os.Getpid(), "VmHWM"); hwm <= 0 {
 		t.Errorf("VmHWM of this process %d KiB", hwm)
 	}
 	if descendantsHWM(os.Getpid()) != 0 {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -104,18 +105,10 @@ func startOVMSConfig(binDir, cfg string) (*ovmsProc, error) {
 // extra flags on the gRPC port gp and REST port rp and waits until it is
 // ready; model names what it serves in messages.
 func launchOVMS(binDir, model string, gp, rp int, what, extra []string) (*ovmsProc, error) {
-	args := append(append(what, "--port", strconv.Itoa(gp), "--rest_port", strconv.Itoa(rp),
-		"--grpc_bind_address", "127.0.0.1", "--rest_bind_address", "127.0.0.1", "--log_level", "ERROR"), extra...)
-	p := &ovmsProc{out: &lockedBuffer{}, done: make(chan struct{}),
-		grpcAddr: fmt.Sprintf("127.0.0.1:%d", gp), restURL: fmt.Sprintf("http://127.0.0.1:%d", rp)}
-	p.cmd = exec.Command(filepath.Join(binDir, "ovms"), args...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	start := time.Now()
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start ovms: %w", err)
+	p, start, err := spawnOVMS(binDir, gp, rp, "ERROR", append(what, extra...))
+	if err != nil {
+		return nil, err
 	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
 	client := &http.Client{Timeout: time.Second}
 	deadline := start.Add(readyTimeout)
 	for time.Now().Before(deadline) {
@@ -140,6 +133,25 @@ func launchOVMS(binDir, model string, gp, rp int, what, extra []string) (*ovmsPr
 	}
 	_ = p.stop()
 	return nil, fmt.Errorf("ovms serving %s not ready after %v: %s", model, readyTimeout, p.out.String())
+}
+
+// spawnOVMS starts bin/ovms with args plus the gRPC port gp, the REST port
+// rp on loopback and the log level, without waiting for it; start is when
+// the process started.
+func spawnOVMS(binDir string, gp, rp int, logLevel string, args []string) (p *ovmsProc, start time.Time, err error) {
+	args = append(slices.Clone(args), "--port", strconv.Itoa(gp), "--rest_port", strconv.Itoa(rp),
+		"--grpc_bind_address", "127.0.0.1", "--rest_bind_address", "127.0.0.1", "--log_level", logLevel)
+	p = &ovmsProc{out: &lockedBuffer{}, done: make(chan struct{}),
+		grpcAddr: fmt.Sprintf("127.0.0.1:%d", gp), restURL: fmt.Sprintf("http://127.0.0.1:%d", rp)}
+	p.cmd = exec.Command(filepath.Join(binDir, "ovms"), args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	start = time.Now()
+	if err := p.cmd.Start(); err != nil {
+		return nil, start, fmt.Errorf("start ovms: %w", err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	return p, start, nil
 }
 
 // stop ends ovms with SIGTERM (SIGKILL after 20 s) and waits for it.

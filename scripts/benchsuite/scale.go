@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ovmsgo/ovms/core/modelmanager"
@@ -319,12 +318,16 @@ func statusKiB(status, field string) int64 {
 }
 
 // vmRSS is a process's resident set size in KiB, 0 if unknown.
-func vmRSS(pid int) int64 {
+func vmRSS(pid int) int64 { return procStatusKiB(pid, "VmRSS") }
+
+// procStatusKiB is a KiB field of a process's /proc/PID/status, 0 if
+// unknown.
+func procStatusKiB(pid int, field string) int64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
-	return statusKiB(string(data), "VmRSS")
+	return statusKiB(string(data), field)
 }
 
 // descendants lists the processes below pid (ovms's device plugins).
@@ -403,18 +406,10 @@ func startScaleOVMS(binDir, cfg string, n int, extra ...string) (*scaleOVMS, err
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"--config_path", cfg, "--port", strconv.Itoa(ports[0]), "--rest_port", strconv.Itoa(ports[1]),
-		"--grpc_bind_address", "127.0.0.1", "--rest_bind_address", "127.0.0.1", "--log_level", "INFO"}, extra...)
-	p := &ovmsProc{out: &lockedBuffer{}, done: make(chan struct{}),
-		grpcAddr: fmt.Sprintf("127.0.0.1:%d", ports[0]), restURL: fmt.Sprintf("http://127.0.0.1:%d", ports[1])}
-	p.cmd = exec.Command(filepath.Join(binDir, "ovms"), args...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	start := time.Now()
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start ovms: %w", err)
+	p, start, err := spawnOVMS(binDir, ports[0], ports[1], "INFO", append([]string{"--config_path", cfg}, extra...))
+	if err != nil {
+		return nil, err
 	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
 	client := &http.Client{Timeout: 2 * time.Second}
 	for time.Since(start) < readyTimeout {
 		select {

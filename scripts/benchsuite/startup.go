@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ovmsgo/ovms/core/modelmanager"
@@ -121,21 +120,13 @@ func ovmsStartupProbe(binDir, cfg string, n int, probe func(pid int), extra ...s
 	if err != nil {
 		return 0, err
 	}
-	args := append([]string{"--config_path", cfg, "--port", strconv.Itoa(ports[0]), "--rest_port", strconv.Itoa(ports[1]),
-		"--grpc_bind_address", "127.0.0.1", "--rest_bind_address", "127.0.0.1", "--log_level", "ERROR"}, extra...)
-	out := &lockedBuffer{}
-	cmd := exec.Command(filepath.Join(binDir, "ovms"), args...)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("start ovms: %w", err)
+	p, start, err := spawnOVMS(binDir, ports[0], ports[1], "ERROR", append([]string{"--config_path", cfg}, extra...))
+	if err != nil {
+		return 0, err
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	p := &ovmsProc{cmd: cmd, out: out, done: done}
 	defer p.stop()
-	url := fmt.Sprintf("http://127.0.0.1:%d/v1/config", ports[1])
+	cmd, out, done := p.cmd, p.out, p.done
+	url := p.restURL + "/v1/config"
 	client := &http.Client{Timeout: time.Second}
 	for time.Since(start) < readyTimeout {
 		select {
