@@ -10,6 +10,9 @@ MODELS    := build/models
 # The release is internal/version.Release; git describe adds the commit (see internal/version).
 DESCRIBE  ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 LDFLAGS   := -X github.com/ovmsgo/ovms/internal/version.Describe=$(DESCRIBE)
+# ovms leaves out urfave/cli's man page and markdown generators (never used; their markdown library's
+# initialisation costs every start about 3 ms).
+OVMS_TAGS := urfave_cli_no_docs
 DEVICES := cpu gpu myriad hddl cuda mock
 # Custom node libraries of the repository (docs/custom-nodes.md), built as bin/ovms-node-NAME.
 NODES := argmax cropboxes
@@ -32,7 +35,7 @@ onnxruntime: ## fetch ONNX Runtime 1.30 into .cache/ (once; ORT_LIB overrides)
 build: onnxruntime ## build ovms, every device plugin, the custom node libraries and the custom loaders into ./bin
 	@mkdir -p $(BIN)
 	@echo "building $(BIN)/ovms (the first build compiles about 800 packages: about $(FIRST_BUILD) on 2 cores; later builds take seconds)"
-	@$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ovms ./cli/ovms
+	@$(GO) build -tags '$(OVMS_TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN)/ovms ./cli/ovms
 	@$(MAKE) --no-print-directory plugins nodes loaders
 	@ln -sf "$$(./scripts/fetch-onnxruntime.sh)" $(BIN)/libonnxruntime.so.1
 	@echo "built $(BIN)/ovms, the device plugins ($(DEVICES)), the custom node libraries ($(NODES)) and the custom loaders ($(LOADERS))"

@@ -43,7 +43,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	steps := [][]string{
-		{"go", "build", "-o", filepath.Join(binDir, "ovms"), "./cli/ovms"},
+		{"go", "build", "-tags", "urfave_cli_no_docs", "-o", filepath.Join(binDir, "ovms"), "./cli/ovms"}, // as the Makefile builds it
 		{"go", "build", "-o", filepath.Join(binDir, "ovms-device-cpu"), "./devices/cpu"},
 		{"go", "build", "-o", filepath.Join(binDir, "ovms-device-gpu"), "./devices/gpu"},
 		{"go", "build", "-o", filepath.Join(binDir, "ovms-device-cuda"), "./devices/cuda"},
