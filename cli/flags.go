@@ -40,7 +40,7 @@ func serveFlags() []cli.Flag {
 		&cli.IntFlag{Name: "nireq", Usage: "inference requests of a model version in the plugin at once; more wait in line (0: the plugin's streams decide)"},
 		&cli.IntFlag{Name: "nireq_timeout_ms", Value: d.NireqTimeoutMs, Usage: "ovms extension: how long a request waits for a free inference request before it fails with RESOURCE_EXHAUSTED / 503; 0 waits as long as the request lives"},
 		&cli.IntFlag{Name: "model_load_timeout_seconds", Value: d.ModelLoadTimeoutSeconds, Usage: "ovms extension: a model version whose load (download, plugin start, compilation) takes longer fails (LOADING/UNKNOWN, as a failed load) and blocks nothing else; 0: no limit"},
-		&cli.IntFlag{Name: "model_load_parallelism", DefaultText: "CPUs, at least 2", Usage: "ovms extension: how many model versions load at once (at startup, on reload, on repository load)"},
+		&cli.IntFlag{Name: "model_load_parallelism", DefaultText: "CPUs, at least 2", Usage: "ovms extension: how many model versions a device plugin compiles at once (at startup, on reload, on repository load); the core keeps twice as many loads in the plugins"},
 		&cli.StringFlag{Name: "model_version_policy", DefaultText: "latest 1", Usage: `versions to serve: {"all": {}}, {"latest": {"num_versions": N}} or {"specific": {"versions": [1, 3]}}`},
 		&cli.StringFlag{Name: "batch_size", Usage: "set the batch dimension (the layout's N, else the first) of every input; --shape wins; auto reloads the model with a request's batch when it differs"},
 		&cli.StringFlag{Name: "shape", Usage: `reshape inputs before compiling: (1,3,224,224), or {"input": "(1,3,-1,-1)"} per input; -1 is dynamic, min:max ranges become dynamic; auto reloads the model with a request's shape when it differs`},

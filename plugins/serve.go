@@ -3,6 +3,7 @@ package plugins
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -59,7 +60,8 @@ func ServeDevice(name string, factory device.Factory) {
 		}
 	}
 	regions := shm.NewRegionTable()
-	dev, err := factory(&device.Env{Arena: arena, Logger: log, Regions: regions})
+	par, _ := strconv.Atoi(os.Getenv(device.EnvLoadParallelism))
+	dev, err := factory(&device.Env{Arena: arena, Logger: log, Regions: regions, LoadParallelism: max(0, par)})
 	if err != nil {
 		log.WithError(err).Error("cannot start the device")
 		os.Exit(1)

@@ -62,7 +62,8 @@ type Server struct {
 	// ModelLoadTimeoutSeconds bounds the load of one model version (an
 	// ovms extension; 0: no bound).
 	ModelLoadTimeoutSeconds int
-	// ModelLoadParallelism is how many model versions load at once (an
+	// ModelLoadParallelism is how many model versions a device plugin
+	// compiles at once, the core keeping twice as many loads in flight (an
 	// ovms extension; 0: the model manager's default).
 	ModelLoadParallelism int
 	// PluginIsolation is how models share device plugin processes (an ovms

@@ -11,12 +11,13 @@ import (
 // metricsConfig is the metrics setting in force: the flags, or config.json's
 // "monitoring" section, read once at start as OVMS does (a later change of
 // the section needs a restart). Both at once, metrics enabled by the file
-// without --rest_port, or an unknown family name stop the server.
-func metricsConfig(cfg config.Server) (metrics.Config, error) {
+// without --rest_port, or an unknown family name stop the server. file is
+// config.json as loaded (nil when there is none, or it did not load: it
+// then fails the start later with its own error).
+func metricsConfig(cfg config.Server, file *config.File) (metrics.Config, error) {
 	mc := metrics.Config{Enable: cfg.MetricsEnable, List: metrics.ParseList(cfg.MetricsList)}
 	if cfg.ConfigPath != "" {
-		// A file that does not load fails the start later with its own error.
-		if f, err := config.LoadFile(cfg.ConfigPath); err == nil && f.Monitoring != nil {
+		if f := file; f != nil && f.Monitoring != nil {
 			if cfg.MetricsEnable || cfg.MetricsList != "" {
 				return mc, fmt.Errorf("%w: Couldn't start model manager: CONFIG_FILE_INVALID: metrics are configured both by --metrics_enable/--metrics_list and by the config file's monitoring section; use one", ErrStartup)
 			}
@@ -33,9 +34,10 @@ func metricsConfig(cfg config.Server) (metrics.Config, error) {
 }
 
 // startMetrics builds the metrics registry (nil when off) and connects the
-// plugin host's arenas to it.
-func startMetrics(cfg config.Server, host *pluginhost.Host) (*metrics.Registry, error) {
-	mc, err := metricsConfig(cfg)
+// plugin host's arenas to it; file is config.json as loaded (see
+// metricsConfig).
+func startMetrics(cfg config.Server, file *config.File, host *pluginhost.Host) (*metrics.Registry, error) {
+	mc, err := metricsConfig(cfg, file)
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,10 @@ type reloader struct {
 	badHash   [sha256.Size]byte // last hash that failed (logged once)
 	met       *metrics.Registry // counts reloads; nil: metrics off
 	nodes     *customnode.Host  // custom node libraries; nil: none
+	// first is config.json as the server read it at start (for its
+	// monitoring section), which start applies instead of reading the
+	// file again; nil: start reads it.
+	first *config.File
 }
 
 // newReloader returns a reloader for cfg.
@@ -61,9 +65,13 @@ func (r *reloader) start(ctx context.Context) error {
 		r.current = r.single
 		return r.models.Apply(ctx, r.single)
 	}
-	f, err := config.LoadFile(r.path)
-	if err != nil {
-		return err
+	f := r.first
+	r.first = nil
+	if f == nil {
+		var err error
+		if f, err = config.LoadFile(r.path); err != nil {
+			return err
+		}
 	}
 	r.report(f)
 	r.applyNodes(ctx, f)

@@ -64,14 +64,36 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 		}
 		env = append(env, device.EnvCPUExtension+"="+abs)
 	}
+	// The plugins compile as many versions at once as the load
+	// parallelism; the manager keeps more loads in flight (LoadsInFlight).
+	par := cfg.ModelLoadParallelism
+	if par <= 0 {
+		par = modelmanager.DefaultLoadParallelism()
+	}
+	env = append(env, device.EnvLoadParallelism+"="+strconv.Itoa(par))
 	host := pluginhost.New(pluginhost.Config{Dirs: PluginDirs(cfg.PluginDir), ArenaBytes: uint64(cfg.ArenaMB) << 20, Env: env})
 	defer host.Close()
+	isolation, err := pluginhost.ParseIsolation(cfg.PluginIsolation)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStartup, err)
+	}
+	// First of all: the plugins' start (process, engine library, engine
+	// warm-up) is the longest step before the first load, and the rest of
+	// the setup (metrics, tracing, the servers) overlaps it.
+	prestart(ctx, cfg, host, isolation, logging.Component("plugin_host"))
 	models := modelmanager.New(host, logging.Component("model_manager"))
 	models.SetCacheDir(filepath.Join(os.TempDir(), fmt.Sprintf("ovms-models-%d", os.Getpid())))
 	loaders := customloader.New(PluginDirs(cfg.PluginDir), logging.Component("custom_loader"))
 	defer loaders.Close() // after the models' unloads (deferred later)
 	models.SetLoaders(loaders)
-	met, err := startMetrics(cfg, host)
+	// config.json is read and checked once here, for its monitoring
+	// section, and its models are applied from the same reading (a
+	// change after it is picked up by the reloader's watch).
+	var file *config.File
+	if cfg.ConfigPath != "" {
+		file, _ = config.LoadFile(cfg.ConfigPath) // an error is reported by the reloader's start, which reads it again
+	}
+	met, err := startMetrics(cfg, file, host)
 	if err != nil {
 		return err
 	}
@@ -99,12 +121,7 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 	models.SetLoadTimeout(time.Duration(cfg.ModelLoadTimeoutSeconds) * time.Second)
 	models.SetLoadParallelism(cfg.ModelLoadParallelism)
 	models.SetSequenceCleaner(sequenceCleaner(cfg.SequenceCleanerPollWaitMinutes, log))
-	isolation, err := pluginhost.ParseIsolation(cfg.PluginIsolation)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrStartup, err)
-	}
 	models.SetPluginIsolation(isolation)
-	prestart(ctx, cfg, host, isolation, logging.Component("plugin_host"))
 	// Decoding a request's binary images counts against the same per-request
 	// bound as its other decoded data (0: no bound).
 	if n := cfg.Limits.MaxRequestBytes(); n > 0 {
@@ -130,6 +147,7 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 	// Pipelines are served through the model manager as graphs; their
 	// custom nodes run in the custom node libraries' processes.
 	rel := newReloader(cfg, models, logging.Component("config"))
+	rel.first = file
 	rel.met = met
 	rel.nodes = newNodeHost(cfg, env)
 	defer rel.nodes.Close()

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -79,9 +80,10 @@ func New(cfg Config, env *device.Env) (*Device, error) {
 	ort.SetLogHandler(func(level ort.LogLevel, category, location, message string) {
 		log.WithFields(logrus.Fields{"ort_category": category, "ort_location": location}).Warn(message)
 	})
-	log.WithFields(logrus.Fields{"library": path, "ort_version": ort.Version()}).Info("onnx runtime loaded")
+	compiles := compileParallelism(env)
+	log.WithFields(logrus.Fields{"library": path, "ort_version": ort.Version(), "compiles_at_once": compiles}).Info("onnx runtime loaded")
 	d := &Device{cfg: cfg, env: env, arena: env.Arena, log: log, extension: os.Getenv(device.EnvCPUExtension),
-		eo: engineOpts{cuda: cfg.CUDA}}
+		eo: engineOpts{cuda: cfg.CUDA, compiles: make(chan struct{}, compiles)}}
 	if cfg.SharedPool {
 		d.eo.sharedPool = setSharedPools(log)
 	}
@@ -99,6 +101,16 @@ func New(cfg Config, env *device.Env) (*Device, error) {
 		}
 	}
 	return d, nil
+}
+
+// compileParallelism is how many loads compile at once: the host's load
+// parallelism (env.LoadParallelism), else the CPUs, at least 2 (the
+// host's default).
+func compileParallelism(env *device.Env) int {
+	if env.LoadParallelism > 0 {
+		return env.LoadParallelism
+	}
+	return max(2, runtime.GOMAXPROCS(0))
 }
 
 // setSharedPools sets up the plugin's shared thread pools (sharedPools)

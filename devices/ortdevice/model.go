@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -61,14 +62,7 @@ type model struct {
 // .xml file whose same-named .bin exists, and there must be one. ir tells
 // which format was found; for IR, path is the .xml and bin its weights.
 func modelFiles(dir string) (path, bin string, ir bool, err error) {
-	xmls, err := filepath.Glob(filepath.Join(dir, "*.xml"))
-	if err != nil {
-		return "", "", false, err
-	}
-	bins, err := filepath.Glob(filepath.Join(dir, "*.bin"))
-	if err != nil {
-		return "", "", false, err
-	}
+	xmls, bins, matches := filesBySuffix(dir)
 	if len(xmls) > 0 && len(bins) > 0 {
 		sort.Strings(xmls)
 		var pairs []string
@@ -85,11 +79,6 @@ func modelFiles(dir string) (path, bin string, ir bool, err error) {
 		}
 		return "", "", true, fmt.Errorf("more than one IR model (.xml with its .bin) in %s: %s", dir, strings.Join(pairs, ", "))
 	}
-	matches, err := filepath.Glob(filepath.Join(dir, "*.onnx"))
-	if err != nil {
-		return "", "", false, err
-	}
-	sort.Strings(matches)
 	switch len(matches) {
 	case 0:
 		return "", "", false, fmt.Errorf("no model file in %s: neither an OpenVINO IR model (.xml and .bin) nor an .onnx file", dir)
@@ -97,6 +86,26 @@ func modelFiles(dir string) (path, bin string, ir bool, err error) {
 		return matches[0], "", false, nil
 	}
 	return "", "", false, fmt.Errorf("more than one .onnx model file in %s: %s", dir, strings.Join(matches, ", "))
+}
+
+// filesBySuffix lists the paths in dir ending in .xml, .bin and .onnx,
+// each sorted, as filepath.Glob(dir/*.xml) and so on would, from one
+// reading of the folder rather than three (a folder that cannot be read
+// lists nothing, as with Glob).
+func filesBySuffix(dir string) (xmls, bins, onnx []string) {
+	entries, _ := os.ReadDir(dir) // sorted by name
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case strings.HasSuffix(name, ".xml"):
+			xmls = append(xmls, filepath.Join(dir, name))
+		case strings.HasSuffix(name, ".bin"):
+			bins = append(bins, filepath.Join(dir, name))
+		case strings.HasSuffix(name, ".onnx"):
+			onnx = append(onnx, filepath.Join(dir, name))
+		}
+	}
+	return xmls, bins, onnx
 }
 
 // readModel reads the model of a version directory as ONNX bytes: an .onnx
@@ -217,6 +226,25 @@ type engineOpts struct {
 	// prepacked, when set, shares prepacked weights between the sessions
 	// of models with the same content.
 	prepacked *prepackedSet
+	// compiles bounds the loads compiling at once (reading the model,
+	// creating its sessions, analysing it); nil: no bound. The host keeps
+	// more loads in flight than that, so that one waits here, its call
+	// received, whenever a compile ends (see device.Env.LoadParallelism).
+	compiles chan struct{}
+}
+
+// compileSlot waits for one of eo's compile slots (none to wait for
+// without a bound); call the returned func to give it back.
+func (eo engineOpts) compileSlot(ctx context.Context) (func(), error) {
+	if eo.compiles == nil {
+		return func() {}, nil
+	}
+	select {
+	case eo.compiles <- struct{}{}:
+		return func() { <-eo.compiles }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("load abandoned while waiting to compile: %w", ctx.Err())
+	}
 }
 
 // sharedPools are the environment-level pools of a plugin with
@@ -305,16 +333,24 @@ func noSpinning(opts *ort.SessionOptions) {
 	}
 }
 
-// loadModel compiles a version into its sessions. The model file (.onnx,
-// or OpenVINO IR translated to ONNX) is read only if it is a regular file
-// (or a link to one), and no further than its size; a cancelled ctx stops
-// the load between sessions (a session being created cannot be
-// interrupted).
+// loadModel compiles a version into its sessions, once one of eo's
+// compile slots is free. The model file (.onnx, or OpenVINO IR translated
+// to ONNX) is read only if it is a regular file (or a link to one), and no
+// further than its size; a cancelled ctx stops the wait for a slot and the
+// load between sessions (a session being created cannot be interrupted).
 func loadModel(ctx context.Context, req *device.LoadRequest, extension string, eo engineOpts, log *logrus.Entry) (*model, error) {
 	opts, err := ort.ParseSessionOptions(req.PluginConfig)
 	if err != nil {
 		return nil, err
 	}
+	// The files are read under the slot too: reading is CPU work as well
+	// (a copy from the page cache), and a load waiting for its slot holds
+	// no model bytes.
+	release, err := eo.compileSlot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	opts.CUDA = eo.cuda
 	if extension != "" {
 		opts.CustomOpLibraries = []string{extension}

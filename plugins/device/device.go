@@ -42,6 +42,14 @@ type Env struct {
 	// Regions are the client shared-memory regions the host mapped for
 	// this plugin (tensors with a non-zero Region refer to them).
 	Regions *shm.RegionTable
+	// LoadParallelism is how many model versions the host wants compiled
+	// at once (EnvLoadParallelism; 0 when the host did not say). The host
+	// sends a plugin more loads than that at once, so that the files,
+	// calls and bookkeeping of the next loads overlap the compiles of the
+	// current ones: a device whose compile is CPU-bound should bound it
+	// with this (ortdevice does); one that does not simply compiles more
+	// at once.
+	LoadParallelism int
 }
 
 // Bytes returns the memory of a tensor, in the arena or in a client
@@ -80,6 +88,12 @@ type Info struct {
 // EnvCPUExtension names a custom-operator library (OVMS's --cpu_extension)
 // that a plugin registers with every model it compiles; the host sets it.
 const EnvCPUExtension = "OVMS_CPU_EXTENSION"
+
+// EnvLoadParallelism carries the host's load parallelism
+// (--model_load_parallelism, resolved: at least 1) to a device plugin: how
+// many model versions the plugin should compile at once. The host may have
+// more loads in flight than that (see Env.LoadParallelism).
+const EnvLoadParallelism = "OVMS_LOAD_PARALLELISM"
 
 // ModelKey names one model version.
 type ModelKey struct {

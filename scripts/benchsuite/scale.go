@@ -612,6 +612,7 @@ func medianInt(xs []int64) int64 {
 // engine with the other thread pool setting (other).
 func startupCause(log string, launched time.Time, sessions, par int, other time.Duration, otherErr error) string {
 	var compiled []time.Duration
+	var spans [][2]time.Time // each compile's start and end
 	var sum, loads time.Duration
 	var plugin, first, last time.Time
 	for _, line := range strings.Split(log, "\n") {
@@ -631,6 +632,7 @@ func startupCause(log string, launched time.Time, sessions, par int, other time.
 		case "model compiled":
 			if d, err := time.ParseDuration(f["took"]); err == nil {
 				compiled, sum = append(compiled, d), sum+d
+				spans = append(spans, [2]time.Time{at.Add(-d), at})
 			}
 		}
 	}
@@ -644,7 +646,9 @@ func startupCause(log string, launched time.Time, sessions, par int, other time.
 	}
 	msg += fmt.Sprintf("the plugin's compile times (its \"model compiled\" lines, %d of %d versions) add up to %.3fs, %.3fs over %d loads at once (median %.1fms, max %.1fms)",
 		len(compiled), sessions, sum.Seconds(), sum.Seconds()/float64(par), par, float64(median(compiled))/1e6, float64(slices.Max(compiled))/1e6)
-	msg += fmt.Sprintf(", the core's version loads (\"model version loaded\" took, from its load call to AVAILABLE, the first ones waiting for the plugin) to %.3fs: %.1fms a version around the compile",
+	msg += fmt.Sprintf(", %d compiles running %.0f%% of the time from the first compile's start to the last one's end",
+		par, 100*slotsBusy(spans, par))
+	msg += fmt.Sprintf(", the core's version loads (\"model version loaded\" took, from its load call to AVAILABLE, the first ones waiting for the plugin, the others also for a compile slot in the plugin: the core keeps twice as many loads in it as it compiles at once) to %.3fs: %.1fms a version around the compile",
 		loads.Seconds(), ms(loads-sum)/float64(len(compiled)))
 	if otherErr == nil {
 		msg += fmt.Sprintf("; the engine creating the sessions %s takes %.3fs", engineBaselinePools(!engineSharedPools), other.Seconds())
@@ -654,6 +658,44 @@ func startupCause(log string, launched time.Time, sessions, par int, other time.
 
 // ms is d in milliseconds.
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// slotsBusy is the share of the time from the first span's start to the
+// last one's end in which at least par spans ran (a span: a compile's start
+// and end), counting fewer than par as that fraction of par: how busy the
+// plugin's par compile slots were. The log's millisecond times make it
+// approximate; 0 for no span.
+func slotsBusy(spans [][2]time.Time, par int) float64 {
+	if len(spans) == 0 || par < 1 {
+		return 0
+	}
+	type edge struct {
+		at    time.Time
+		delta int
+	}
+	edges := make([]edge, 0, 2*len(spans))
+	for _, s := range spans {
+		edges = append(edges, edge{s[0], 1}, edge{s[1], -1})
+	}
+	slices.SortFunc(edges, func(a, b edge) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
+		}
+		return a.delta - b.delta // an end before a start at the same time
+	})
+	var busy time.Duration
+	running := 0
+	for i, e := range edges {
+		if i > 0 {
+			busy += time.Duration(float64(e.at.Sub(edges[i-1].at)) * float64(min(running, par)) / float64(par))
+		}
+		running += e.delta
+	}
+	total := edges[len(edges)-1].at.Sub(edges[0].at)
+	if total <= 0 {
+		return 1
+	}
+	return float64(busy) / float64(total)
+}
 
 // pairRatios is a[i] / b[i] for each pair of measurements.
 func pairRatios(a, b []time.Duration) []float64 {

@@ -420,3 +420,26 @@ func TestTagged(t *testing.T) {
 		t.Error("tags do not tell models apart")
 	}
 }
+
+// TestSlotsBusy: the share of the compile window in which the plugin's
+// slots ran compiles, a lone compile counting as half of two slots.
+func TestSlotsBusy(t *testing.T) {
+	at := func(ms int) time.Time { return time.Unix(0, 0).Add(time.Duration(ms) * time.Millisecond) }
+	span := func(a, b int) [2]time.Time { return [2]time.Time{at(a), at(b)} }
+	for _, c := range []struct {
+		spans [][2]time.Time
+		par   int
+		want  float64
+	}{
+		{nil, 2, 0},
+		{[][2]time.Time{span(0, 10), span(0, 10)}, 2, 1},
+		{[][2]time.Time{span(0, 10), span(0, 10), span(0, 10)}, 2, 1},   // more than par count as par
+		{[][2]time.Time{span(0, 10), span(10, 20)}, 2, 0.5},             // one at a time
+		{[][2]time.Time{span(0, 10), span(0, 5), span(15, 20)}, 2, 0.5}, // 0-5 both, 5-10 one, 10-15 none, 15-20 one
+		{[][2]time.Time{span(0, 10), span(10, 20)}, 1, 1},
+	} {
+		if got := slotsBusy(c.spans, c.par); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("slotsBusy(%v, %d) = %v, want %v", c.spans, c.par, got, c.want)
+		}
+	}
+}
