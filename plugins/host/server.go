@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/ovmsgo/ovms/internal/lowprio"
 	"github.com/ovmsgo/ovms/plugins/shm"
 	devicev1 "github.com/ovmsgo/ovms/proto/ovms/plugin/device/v1"
 )
@@ -28,6 +29,13 @@ type server struct {
 	next    atomic.Uint64
 	leases  sync.Map     // uint64 -> *lease
 	running atomic.Int64 // channel requests being answered
+	// served counts the requests run (Infer); loadSeen is its value at the
+	// start of the last Load. A load while requests are being served runs
+	// at a lower CPU priority (see Load).
+	served   atomic.Uint64
+	loadSeen atomic.Uint64
+	// lowprioErr logs, once, that a load's priority could not be lowered.
+	lowprioErr sync.Once
 }
 
 func newServer(impl Device, arena *shm.Arena, regions *shm.RegionTable, log *logrus.Entry) *server {
@@ -66,12 +74,34 @@ func (s *server) Load(ctx context.Context, req *devicev1.LoadRequest) (*devicev1
 		key := keyFromProto(k)
 		lreq.TakeSequencesFrom = &key
 	}
-	mi, err := s.impl.Load(ctx, lreq)
+	var (
+		mi  *ModelInfo
+		err error
+	)
+	if s.serving() {
+		// The engine's session creation (tens of milliseconds to seconds
+		// of one thread's work) gives way to the requests being served.
+		if perr := lowprio.Run(func() { mi, err = s.impl.Load(ctx, lreq) }); perr != nil {
+			s.lowprioErr.Do(func() { s.log.WithError(perr).Warn("model loads run at the normal priority") })
+		}
+	} else {
+		mi, err = s.impl.Load(ctx, lreq)
+	}
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	return &devicev1.LoadResponse{Inputs: infosToProto(mi.Inputs), Outputs: infosToProto(mi.Outputs), Warnings: mi.Warnings,
 		EmptyUnsafeOps: mi.EmptyUnsafe, RtInfoJson: string(mi.RTInfo)}, nil
+}
+
+// serving reports whether requests are running or ran since the previous
+// load began: a load then runs at a lower CPU priority than the requests
+// (internal/lowprio). The loads of a start, before any request, and those
+// of an idle plugin keep the normal priority: nothing to give way to, and
+// the time to serve stays what it was.
+func (s *server) serving() bool {
+	n := s.served.Load()
+	return s.loadSeen.Swap(n) != n || s.running.Load() > 0
 }
 
 func (s *server) Unload(ctx context.Context, req *devicev1.UnloadRequest) (*devicev1.UnloadResponse, error) {
@@ -82,6 +112,7 @@ func (s *server) Unload(ctx context.Context, req *devicev1.UnloadRequest) (*devi
 }
 
 func (s *server) Infer(ctx context.Context, req *devicev1.InferRequest) (*devicev1.InferResponse, error) {
+	s.served.Add(1)
 	inputs := refsFromProto(req.GetInputs())
 	placements := refsFromProto(req.GetPlacements())
 	if s.log.Logger.IsLevelEnabled(logrus.DebugLevel) {
