@@ -1,15 +1,16 @@
-// Package lowprio runs background work of an ovms process (a device
-// plugin's model load while the plugin serves requests) on an OS thread of
-// lower CPU priority than the threads that serve requests, so that on a
-// busy machine the requests get the CPU first and the background work
-// takes what is left (docs/performance.md, "Many models").
+// Package lowprio runs background work of an ovms process (the engine's
+// session creation for a model a device plugin loads while it serves
+// requests) on an OS thread of lower CPU priority than the threads that
+// serve requests, so that on a busy machine the requests get the CPU first
+// and the background work takes what is left (docs/performance.md, "Many
+// models").
 //
-// It suits work that runs mostly outside Go (the engine's session creation
-// in C++): a thread running Go code holds one of the runtime's Ps, and a
-// low-priority thread the kernel leaves waiting holds it for that long,
-// stalling the goroutines queued on it and the garbage collector's
-// stop-the-world. The core's configuration reload, Go code, was measured
-// that way and is not lowered (docs/performance.md).
+// It suits work that runs outside Go (a C++ call through cgo): a thread
+// running Go code holds one of the runtime's Ps, and a low-priority thread
+// the kernel leaves waiting holds it for that long, stalling the goroutines
+// queued on it and the garbage collector's stop-the-world; a thread in a
+// cgo call holds none. The core's configuration reload, Go code, was
+// measured at a lower priority and is not lowered (docs/performance.md).
 //
 // On Linux the thread's nice value is raised by Nice (setpriority on the
 // thread id); elsewhere, or when the priority cannot be changed, the work
@@ -20,6 +21,7 @@
 package lowprio
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime"
@@ -86,6 +88,31 @@ func Run(f func()) error {
 		return fmt.Errorf("lowering the priority of background work: %w", setErr)
 	}
 	return nil
+}
+
+// backgroundKey marks a context as background work (Background).
+type backgroundKey struct{}
+
+// Background marks ctx as the context of background work: Do runs its
+// calls at a lower priority.
+func Background(ctx context.Context) context.Context {
+	return context.WithValue(ctx, backgroundKey{}, true)
+}
+
+// IsBackground reports whether ctx was marked by Background.
+func IsBackground(ctx context.Context) bool {
+	b, _ := ctx.Value(backgroundKey{}).(bool)
+	return b
+}
+
+// Do runs f at a lower priority (Run) when ctx is background work, else
+// on the calling goroutine.
+func Do(ctx context.Context, f func()) error {
+	if !IsBackground(ctx) {
+		f()
+		return nil
+	}
+	return Run(f)
 }
 
 // ThreadNice is the nice value of the calling OS thread (Linux), for tests

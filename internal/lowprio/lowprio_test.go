@@ -1,6 +1,7 @@
 package lowprio
 
 import (
+	"context"
 	"runtime"
 	"testing"
 )
@@ -38,4 +39,32 @@ func TestRunRepanics(t *testing.T) {
 	}()
 	_ = Run(func() { panic("boom") })
 	t.Error("Run returned after a panic")
+}
+
+// TestDoOnlyForBackground checks that Do lowers the priority for a
+// context marked by Background only.
+func TestDoOnlyForBackground(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("thread priorities are set on Linux only")
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	base, _ := ThreadNice()
+	var plain, background int
+	if err := Do(context.Background(), func() { plain, _ = ThreadNice() }); err != nil {
+		t.Fatal(err)
+	}
+	ctx := Background(context.Background())
+	if !IsBackground(ctx) || IsBackground(context.Background()) {
+		t.Fatal("IsBackground does not tell the contexts apart")
+	}
+	if err := Do(ctx, func() { background, _ = ThreadNice() }); err != nil {
+		t.Fatal(err)
+	}
+	if plain != base {
+		t.Errorf("Do without Background ran at nice %d, want the caller's %d", plain, base)
+	}
+	if want := min(base+Nice(), 19); background != want {
+		t.Errorf("Do with Background ran at nice %d, want %d", background, want)
+	}
 }

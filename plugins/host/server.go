@@ -34,8 +34,6 @@ type server struct {
 	// at a lower CPU priority (see Load).
 	served   atomic.Uint64
 	loadSeen atomic.Uint64
-	// lowprioErr logs, once, that a load's priority could not be lowered.
-	lowprioErr sync.Once
 }
 
 func newServer(impl Device, arena *shm.Arena, regions *shm.RegionTable, log *logrus.Entry) *server {
@@ -74,19 +72,13 @@ func (s *server) Load(ctx context.Context, req *devicev1.LoadRequest) (*devicev1
 		key := keyFromProto(k)
 		lreq.TakeSequencesFrom = &key
 	}
-	var (
-		mi  *ModelInfo
-		err error
-	)
 	if s.serving() {
 		// The engine's session creation (tens of milliseconds to seconds
-		// of one thread's work) gives way to the requests being served.
-		if perr := lowprio.Run(func() { mi, err = s.impl.Load(ctx, lreq) }); perr != nil {
-			s.lowprioErr.Do(func() { s.log.WithError(perr).Warn("model loads run at the normal priority") })
-		}
-	} else {
-		mi, err = s.impl.Load(ctx, lreq)
+		// of one thread's work) gives way to the requests being served:
+		// the device runs it through lowprio.Do.
+		ctx = lowprio.Background(ctx)
 	}
+	mi, err := s.impl.Load(ctx, lreq)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -95,8 +87,9 @@ func (s *server) Load(ctx context.Context, req *devicev1.LoadRequest) (*devicev1
 }
 
 // serving reports whether requests are running or ran since the previous
-// load began: a load then runs at a lower CPU priority than the requests
-// (internal/lowprio). The loads of a start, before any request, and those
+// load began: a load then is background work (internal/lowprio), whose
+// session creation the device runs at a lower CPU priority than the
+// requests. The loads of a start, before any request, and those
 // of an idle plugin keep the normal priority: nothing to give way to, and
 // the time to serve stays what it was.
 func (s *server) serving() bool {
