@@ -162,6 +162,71 @@ func (m *Manager) refreshModel(ctx context.Context, mod *Model, explicit bool) (
 	return changed, err
 }
 
+// unchangedModel is a model a Reconcile keeps as it is, whose local
+// version folders it lists again: tasks[task] refreshes it.
+type unchangedModel struct {
+	mod  *Model
+	task int
+}
+
+// refreshIdle lists an unchanged model's version folders, as a poll's
+// refreshModel does first, and reports whether that is all refreshModel
+// would do: no version to load, retire or mark kept, nothing to log, no
+// error. It decides on the safe side: false sends the model through
+// refreshModel, which lists the folders again and acts.
+//
+// Reconcile calls it for every unchanged local model from one goroutine,
+// yielding between models, instead of starting a goroutine per model that
+// each list a folder: with hundreds of models those goroutines filled the
+// Go scheduler's run queues ahead of the requests being served, and every
+// reload and every file-system poll stalled the requests for milliseconds
+// (docs/performance.md, "Many models"). A model whose lock is held (a
+// load or unload in progress) is left to refreshModel, which waits for it
+// in its own goroutine.
+func (m *Manager) refreshIdle(ctx context.Context, mod *Model) bool {
+	if !mod.mu.TryLock() {
+		return false
+	}
+	defer mod.mu.Unlock()
+	if mod.retired.Load() || mod.unloaded || mod.listErr != "" || mod.cfg.CustomLoader != nil {
+		return false
+	}
+	found, err := m.versionsOf(ctx, mod, quietLog)
+	if err != nil {
+		return false
+	}
+	selected := mod.cfg.VersionPolicy.Select(versionNumbers(found))
+	keep := make(map[int64]bool, len(selected))
+	failing := false
+	for _, n := range selected {
+		keep[n] = true
+		v := mod.Version(n)
+		if v == nil {
+			return false // to load
+		}
+		switch s, _ := v.Status(); s {
+		case StateAvailable:
+		case StateLoading:
+			failing = true // a poll leaves a loading or failed version be
+		default:
+			return false // to load again
+		}
+	}
+	for _, v := range mod.Versions() {
+		if keep[v.Number] {
+			continue
+		}
+		s, _ := v.Status()
+		if failing && s == StateAvailable && v.kept.Load() {
+			continue // kept serving, already said so
+		}
+		if s < StateUnloading {
+			return false // to retire, or to keep with a warning
+		}
+	}
+	return true
+}
+
 // IndexEntry is one line of the model repository index: a model version,
 // or a model with no version (Version "").
 type IndexEntry struct {

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/ovmsgo/ovms/devices/irtoonnx"
 	"github.com/ovmsgo/ovms/devices/onnxmodel"
 	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
+	"github.com/ovmsgo/ovms/internal/lowprio"
 	"github.com/ovmsgo/ovms/plugins/device"
 	"github.com/ovmsgo/ovms/plugins/modelfile"
 )
@@ -380,6 +382,7 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, e
 	n := streams(&opts)
 	noSpinning(&opts)
 	start := time.Now()
+	nice := 0 // of the thread that created the sessions, when lowered
 	m := &model{sessions: make(chan *ort.Session, n)}
 	var warnings []string
 	r := onnxmodel.Reshape{Shapes: req.Shapes, BatchSize: req.BatchSize, Layouts: req.Layouts}
@@ -394,7 +397,7 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, e
 		}
 		if err == nil {
 			var s *ort.Session
-			if s, err = ort.NewSession(edited, pinned(opts, 0)); err == nil {
+			if s, err = newSession(ctx, edited, pinned(opts, 0), &nice, log); err == nil {
 				m.all = append(m.all, s)
 				m.sessions <- s
 				bytes = edited
@@ -418,7 +421,7 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, e
 			m.closeSessions()
 			return nil, fmt.Errorf("load abandoned: %w", err)
 		}
-		s, err := ort.NewSession(bytes, pinned(opts, len(m.all)))
+		s, err := newSession(ctx, bytes, pinned(opts, len(m.all)), &nice, log)
 		if err != nil {
 			m.closeSessions()
 			return nil, fmt.Errorf("%s: %w", src, err)
@@ -464,8 +467,36 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, e
 	} else {
 		fields["own_pool_reason"] = reason
 	}
+	if nice != 0 {
+		fields["nice"] = nice
+	}
 	log.WithFields(fields).Info("model compiled")
 	return m, nil
+}
+
+// lowprioFailed logs, once, that sessions could not be created at a
+// lower priority.
+var lowprioFailed sync.Once
+
+// newSession creates a session. For a load that is background work (the
+// plugin serves requests meanwhile, plugins/host) the engine's call runs on
+// a thread of lower CPU priority (internal/lowprio), whose nice value it
+// stores in *nice, so that the requests get the CPU first.
+func newSession(ctx context.Context, model []byte, opts ort.SessionOptions, nice *int, log *logrus.Entry) (*ort.Session, error) {
+	var (
+		s   *ort.Session
+		err error
+	)
+	perr := lowprio.Do(ctx, func() {
+		if n, ok := lowprio.ThreadNice(); ok && lowprio.IsBackground(ctx) {
+			*nice = n
+		}
+		s, err = ort.NewSession(model, opts)
+	})
+	if perr != nil {
+		lowprioFailed.Do(func() { log.WithError(perr).Warn("sessions of background loads are created at the normal priority") })
+	}
+	return s, err
 }
 
 func metadata(s *ort.Session) (*device.ModelInfo, error) {

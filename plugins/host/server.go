@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/ovmsgo/ovms/internal/lowprio"
 	"github.com/ovmsgo/ovms/plugins/shm"
 	devicev1 "github.com/ovmsgo/ovms/proto/ovms/plugin/device/v1"
 )
@@ -28,6 +29,11 @@ type server struct {
 	next    atomic.Uint64
 	leases  sync.Map     // uint64 -> *lease
 	running atomic.Int64 // channel requests being answered
+	// served counts the requests run (Infer); loadSeen is its value at the
+	// start of the last Load. A load while requests are being served runs
+	// at a lower CPU priority (see Load).
+	served   atomic.Uint64
+	loadSeen atomic.Uint64
 }
 
 func newServer(impl Device, arena *shm.Arena, regions *shm.RegionTable, log *logrus.Entry) *server {
@@ -66,12 +72,29 @@ func (s *server) Load(ctx context.Context, req *devicev1.LoadRequest) (*devicev1
 		key := keyFromProto(k)
 		lreq.TakeSequencesFrom = &key
 	}
+	if s.serving() {
+		// The engine's session creation (tens of milliseconds to seconds
+		// of one thread's work) gives way to the requests being served:
+		// the device runs it through lowprio.Do.
+		ctx = lowprio.Background(ctx)
+	}
 	mi, err := s.impl.Load(ctx, lreq)
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	return &devicev1.LoadResponse{Inputs: infosToProto(mi.Inputs), Outputs: infosToProto(mi.Outputs), Warnings: mi.Warnings,
 		EmptyUnsafeOps: mi.EmptyUnsafe, RtInfoJson: string(mi.RTInfo)}, nil
+}
+
+// serving reports whether requests are running or ran since the previous
+// load began: a load then is background work (internal/lowprio), whose
+// session creation the device runs at a lower CPU priority than the
+// requests. The loads of a start, before any request, and those
+// of an idle plugin keep the normal priority: nothing to give way to, and
+// the time to serve stays what it was.
+func (s *server) serving() bool {
+	n := s.served.Load()
+	return s.loadSeen.Swap(n) != n || s.running.Load() > 0
 }
 
 func (s *server) Unload(ctx context.Context, req *devicev1.UnloadRequest) (*devicev1.UnloadResponse, error) {
@@ -82,6 +105,7 @@ func (s *server) Unload(ctx context.Context, req *devicev1.UnloadRequest) (*devi
 }
 
 func (s *server) Infer(ctx context.Context, req *devicev1.InferRequest) (*devicev1.InferResponse, error) {
+	s.served.Add(1)
 	inputs := refsFromProto(req.GetInputs())
 	placements := refsFromProto(req.GetPlacements())
 	if s.log.Logger.IsLevelEnabled(logrus.DebugLevel) {

@@ -1,0 +1,22 @@
+package lowprio
+
+import "golang.org/x/sys/unix"
+
+// lower raises the calling thread's nice value by delta, to at most 19.
+func lower(delta int) error {
+	cur, ok := threadNice()
+	if !ok {
+		cur = 0
+	}
+	return unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), min(cur+delta, 19))
+}
+
+// threadNice reads the calling thread's nice value. The getpriority system
+// call returns 20 - nice (1 to 40).
+func threadNice() (int, bool) {
+	p, err := unix.Getpriority(unix.PRIO_PROCESS, unix.Gettid())
+	if err != nil {
+		return 0, false
+	}
+	return 20 - p, true
+}
