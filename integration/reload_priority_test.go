@@ -43,7 +43,8 @@ func threadNices(t *testing.T, pid int) map[int]int {
 // being served compiles on a plugin thread whose nice value is
 // lowprio.Nice higher ("model compiled" ... nice=N), its requests and the
 // other model's keep answering, and no plugin thread keeps the lowered
-// priority afterwards (the thread ends with the load).
+// priority afterwards (the thread ends with the load; a model with a thread
+// pool of its own is compiled at the normal priority).
 func TestReloadLoadsAtLowerPriority(t *testing.T) {
 	base, ok := lowprio.ThreadNice()
 	if !ok {
@@ -100,24 +101,35 @@ func TestReloadLoadsAtLowerPriority(t *testing.T) {
 		}
 	}()
 	waitFor(t, 10*time.Second, "requests answered", func() bool { return answered.Load() > 20 })
-	writeConfig(t, cfg, config(`, "plugin_config": {"PERFORMANCE_HINT": "LATENCY"}`))
-	if code, body := post(t, s.url("/v1/config/reload"), ""); code != 201 {
-		t.Fatalf("reload: %d %s", code, body)
+	reload := func(pluginConfig string) {
+		t.Helper()
+		writeConfig(t, cfg, config(pluginConfig))
+		if code, body := post(t, s.url("/v1/config/reload"), ""); code != 201 {
+			t.Fatalf("reload: %d %s", code, body)
+		}
+		if err := dummyInfer(t, s, "changed", ""); err != nil {
+			t.Errorf("the reloaded model: %v", err)
+		}
 	}
-	if err := dummyInfer(t, s, "changed", ""); err != nil {
-		t.Errorf("the reloaded model: %v", err)
-	}
+	reload(`, "plugin_config": {"PERFORMANCE_HINT": "LATENCY"}`)
+	// A model with a thread pool of its own (thread settings) is compiled at
+	// the normal priority: its pool's threads start during the compile and
+	// would keep a lowered priority for the model's life.
+	reload(`, "plugin_config": {"INFERENCE_NUM_THREADS": 2}`)
 	close(stop)
 	wg.Wait()
 	if failed.Load() > 0 {
 		t.Errorf("%d requests to the served model failed during the reload, the first: %v", failed.Load(), firstErr.Load())
 	}
 	lines := compiled.FindAllString(s.log(), -1)
-	if len(lines) != 3 || !strings.Contains(lines[2], "model=changed") {
-		t.Fatalf("\"model compiled\" lines after the reload, want the 3rd for changed:\n%s", strings.Join(lines, "\n"))
+	if len(lines) != 4 || !strings.Contains(lines[2], "model=changed") || !strings.Contains(lines[3], "model=changed") {
+		t.Fatalf("\"model compiled\" lines after the reloads, want the 3rd and 4th for changed:\n%s", strings.Join(lines, "\n"))
 	}
 	if m := regexp.MustCompile(` nice=(\d+)`).FindStringSubmatch(lines[2]); m == nil || m[1] != strconv.Itoa(want) {
 		t.Errorf("the reload's load ran at nice %v, want %d (the plugin's %d + %d): %s", m, want, base, lowprio.Nice(), lines[2])
+	}
+	if !strings.Contains(lines[3], "thread_pool=own") || strings.Contains(lines[3], " nice=") {
+		t.Errorf("the reload of a model with its own thread pool, want it on its own pool at the normal priority: %s", lines[3])
 	}
 	for tid, nice := range threadNices(t, plugins[0]) {
 		if nice != base {

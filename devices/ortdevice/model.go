@@ -481,8 +481,14 @@ var lowprioFailed sync.Once
 // newSession creates a session. For a load that is background work (the
 // plugin serves requests meanwhile, plugins/host) the engine's call runs on
 // a thread of lower CPU priority (internal/lowprio), whose nice value it
-// stores in *nice, so that the requests get the CPU first.
+// stores in *nice, so that the requests get the CPU first. Only a session on
+// the shared thread pools: one with pools of its own starts their threads
+// while it is created, and they would inherit the lowered priority for the
+// session's whole life (an unprivileged process cannot raise it again).
 func newSession(ctx context.Context, model []byte, opts ort.SessionOptions, nice *int, log *logrus.Entry) (*ort.Session, error) {
+	if !opts.UseGlobalThreadPools {
+		return ort.NewSession(model, opts)
+	}
 	var (
 		s   *ort.Session
 		err error
