@@ -61,7 +61,13 @@ func Open(path string) (*os.File, int64, error) {
 // limit bytes (limit <= 0: no limit beyond the file's size). It reads
 // exactly the size the file had when opened: a file that grows meanwhile
 // is cut there, one that shrinks gives an error.
-func ReadFile(path string, limit int64) ([]byte, error) {
+func ReadFile(path string, limit int64) ([]byte, error) { return ReadFileInto(path, limit, nil) }
+
+// ReadFileInto is ReadFile reading into buf when its capacity holds the
+// file (the result is then buf[:size]), else into a new slice: a caller
+// reading many files can reuse one buffer instead of new memory, which
+// the kernel zeroes page by page before the copy.
+func ReadFileInto(path string, limit int64, buf []byte) ([]byte, error) {
 	f, size, err := Open(path)
 	if err != nil {
 		return nil, err
@@ -70,7 +76,11 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 	if limit > 0 && size > limit {
 		return nil, fmt.Errorf("%s is %d bytes, more than the %d allowed: %w", path, size, limit, ErrTooLarge)
 	}
-	buf := make([]byte, size)
+	if int64(cap(buf)) >= size {
+		buf = buf[:size]
+	} else {
+		buf = make([]byte, size)
+	}
 	if _, err := io.ReadFull(f, buf); err != nil {
 		return nil, fmt.Errorf("%s: reading %d bytes: %w", path, size, err)
 	}

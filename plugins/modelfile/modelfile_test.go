@@ -58,3 +58,31 @@ func TestReadFileRefusesWhatIsNotARegularFile(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// TestReadFileInto reads into the given buffer when it holds the file and
+// into a new slice when it does not, and never returns stale bytes.
+func TestReadFileInto(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "model.onnx")
+	if err := os.WriteFile(path, []byte("0123456789"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	buf := []byte("xxxxxxxxxxxxxxxxxxxx")[:0]
+	got, err := ReadFileInto(path, 0, buf)
+	if err != nil || string(got) != "0123456789" {
+		t.Fatalf("ReadFileInto with room: %q, %v", got, err)
+	}
+	if &got[0] != &buf[:1][0] {
+		t.Error("a buffer with room for the file was not used")
+	}
+	small := make([]byte, 0, 4)
+	got, err = ReadFileInto(path, 0, small)
+	if err != nil || string(got) != "0123456789" {
+		t.Fatalf("ReadFileInto without room: %q, %v", got, err)
+	}
+	if &got[0] == &small[:1][0] {
+		t.Error("a buffer too small for the file was written past its capacity")
+	}
+	if _, err := ReadFileInto(path, 5, buf); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("over the limit: %v, want ErrTooLarge", err)
+	}
+}
