@@ -316,25 +316,13 @@ func getEnv() (e *C.OrtEnv, pools bool, err error) {
 // turns the telemetry on) is left as it is.
 const EnvDisableTelemetry = "ORT_DISABLE_TELEMETRY"
 
-// disableTelemetry sets EnvDisableTelemetry to "1" unless it has a value.
-// The library reads it from the C environment, which os.Setenv updates in a
-// cgo binary; it is read from there too, since preload.c may have set it
-// before the Go runtime copied the environment.
+// disableTelemetry sets EnvDisableTelemetry to "1" unless it has a value. The
+// library reads it from the C environment, which os.Setenv updates in a
+// cgo binary.
 func disableTelemetry() {
-	if cGetenv(EnvDisableTelemetry) == "" {
+	if os.Getenv(EnvDisableTelemetry) == "" {
 		_ = os.Setenv(EnvDisableTelemetry, "1")
 	}
-}
-
-// cGetenv is getenv(3): the C environment, which a C constructor may have
-// changed after the process started (os.Getenv reads Go's copy).
-func cGetenv(key string) string {
-	ck := C.CString(key)
-	defer C.free(unsafe.Pointer(ck))
-	if v := C.getenv(ck); v != nil {
-		return C.GoString(v)
-	}
-	return ""
 }
 
 // envLitter are the files that creating an environment of ONNX Runtime 1.30
