@@ -7,8 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -91,29 +89,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	pfds0, _, pmaps0 := procCounts(t, plugin[0])
 	g0 := lastGoroutines(t, s)
 
-	var ok, failed atomic.Int64
-	var firstErr atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for c := 0; c < 4; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if err := dummyInfer(t, s, "stable", ""); err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-				} else {
-					ok.Add(1)
-				}
-			}
-		}()
-	}
+	load := startInferLoop(t, s, "stable", 4)
 	start := time.Now()
 	for i := 6; i < 106; i++ {
 		writeConfig(t, cfg, config(i))
@@ -122,14 +98,13 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 	}
 	took := time.Since(start)
-	close(stop)
-	wg.Wait()
-	t.Logf("100 reloads in %v under load: %d requests to the unchanged model, %d failed", took.Round(time.Millisecond), ok.Load(), failed.Load())
-	if failed.Load() > 0 {
-		t.Errorf("%d requests to the unchanged model failed, the first: %v", failed.Load(), firstErr.Load())
+	load.stop()
+	t.Logf("100 reloads in %v under load: %d requests to the unchanged model, %d failed", took.Round(time.Millisecond), load.ok.Load(), load.failed.Load())
+	if load.failed.Load() > 0 {
+		t.Errorf("%d requests to the unchanged model failed, the first: %v", load.failed.Load(), load.firstErr.Load())
 	}
-	if ok.Load() < 100 {
-		t.Errorf("only %d requests succeeded during the reloads", ok.Load())
+	if load.ok.Load() < 100 {
+		t.Errorf("only %d requests succeeded during the reloads", load.ok.Load())
 	}
 	// The same configuration as the baseline, then measure again.
 	writeConfig(t, cfg, config(5)+" ")

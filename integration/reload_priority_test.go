@@ -7,8 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,28 +77,8 @@ func TestReloadLoadsAtLowerPriority(t *testing.T) {
 		t.Fatalf("plugin processes: %v", plugins)
 	}
 
-	var answered, failed atomic.Int64
-	var firstErr atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if err := dummyInfer(t, s, "served", ""); err != nil {
-				failed.Add(1)
-				firstErr.CompareAndSwap(nil, err.Error())
-			} else {
-				answered.Add(1)
-			}
-		}
-	}()
-	waitFor(t, 10*time.Second, "requests answered", func() bool { return answered.Load() > 20 })
+	load := startInferLoop(t, s, "served", 1)
+	waitFor(t, 10*time.Second, "requests answered", func() bool { return load.ok.Load() > 20 })
 	reload := func(pluginConfig string) {
 		t.Helper()
 		writeConfig(t, cfg, config(pluginConfig))
@@ -116,10 +94,9 @@ func TestReloadLoadsAtLowerPriority(t *testing.T) {
 	// the normal priority: its pool's threads start during the compile and
 	// would keep a lowered priority for the model's life.
 	reload(`, "plugin_config": {"INFERENCE_NUM_THREADS": 2}`)
-	close(stop)
-	wg.Wait()
-	if failed.Load() > 0 {
-		t.Errorf("%d requests to the served model failed during the reload, the first: %v", failed.Load(), firstErr.Load())
+	load.stop()
+	if load.failed.Load() > 0 {
+		t.Errorf("%d requests to the served model failed during the reload, the first: %v", load.failed.Load(), load.firstErr.Load())
 	}
 	lines := compiled.FindAllString(s.log(), -1)
 	if len(lines) != 4 || !strings.Contains(lines[2], "model=changed") || !strings.Contains(lines[3], "model=changed") {
