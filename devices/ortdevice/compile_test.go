@@ -2,15 +2,12 @@ package ortdevice
 
 import (
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/sirupsen/logrus"
 
 	om "github.com/ovmsgo/ovms/devices/onnxmodel"
 	"github.com/ovmsgo/ovms/plugins/device"
@@ -23,9 +20,7 @@ import (
 // timeout); once a slot is free it loads.
 func TestCompileSlots(t *testing.T) {
 	requireORT(t)
-	l := logrus.New()
-	l.SetOutput(io.Discard)
-	log := logrus.NewEntry(l)
+	log := quietLog()
 	if d, err := New(Config{Name: "cpu", Devices: []string{"CPU"}}, &device.Env{Logger: log}); err != nil {
 		t.Fatal(err)
 	} else if got, want := cap(d.eo.compiles), max(2, runtime.GOMAXPROCS(0)); got != want {

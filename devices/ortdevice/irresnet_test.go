@@ -178,20 +178,7 @@ func TestLoadIRExternalReshaped(t *testing.T) {
 	if len(m.info.Warnings) > 0 || m.info.Inputs[0].Shape[0] != 3 {
 		t.Fatalf("shape not applied: %v, warnings %v", m.info.Inputs[0].Shape, m.info.Warnings)
 	}
-	in, err := ort.NewTensorCopy(ort.Float32, []int64{3, 256}, make([]byte, 3*256*4))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	outs := make([]*ort.Value, 1)
-	s := <-m.sessions
-	err = s.Run([]string{"x"}, []*ort.Value{in}, []string{"y"}, outs)
-	m.sessions <- s
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer outs[0].Close()
-	got := outs[0].Bytes()
+	got := runXY(t, m, []int64{3, 256}, make([]byte, 3*256*4))
 	for i := range 3 * 256 {
 		if v := math.Float32frombits(binary.LittleEndian.Uint32(got[4*i:])); v != float32(i%256) {
 			t.Fatalf("y[%d] = %v, want %v", i, v, i%256)

@@ -3,16 +3,12 @@ package ortdevice
 import (
 	"context"
 	"encoding/binary"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/sirupsen/logrus"
-
 	om "github.com/ovmsgo/ovms/devices/onnxmodel"
-	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
 	"github.com/ovmsgo/ovms/plugins/device"
 )
 
@@ -23,9 +19,7 @@ import (
 // load reads into a recycled buffer and gets its own weights.
 func TestReadBufferRecycled(t *testing.T) {
 	requireORT(t)
-	l := logrus.New()
-	l.SetOutput(io.Discard)
-	log := logrus.NewEntry(l)
+	log := quietLog()
 	write := func(name string, c []float32) string {
 		g := om.NewGraph("add_c")
 		x := g.Input("x", om.Float32, 1, 4)
@@ -49,22 +43,10 @@ func TestReadBufferRecycled(t *testing.T) {
 		for i := range 4 {
 			raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(float32(i)))
 		}
-		in, err := ort.NewTensorCopy(ort.Float32, []int64{1, 4}, raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer in.Close()
-		outs := make([]*ort.Value, 1)
-		s := <-m.sessions
-		err = s.Run([]string{"x"}, []*ort.Value{in}, []string{"y"}, outs)
-		m.sessions <- s
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer outs[0].Close()
+		out := runXY(t, m, []int64{1, 4}, raw)
 		got := make([]float32, 4)
 		for i := range got {
-			got[i] = math.Float32frombits(binary.LittleEndian.Uint32(outs[0].Bytes()[4*i:]))
+			got[i] = math.Float32frombits(binary.LittleEndian.Uint32(out[4*i:]))
 		}
 		return got
 	}

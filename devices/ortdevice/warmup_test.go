@@ -1,10 +1,7 @@
 package ortdevice
 
 import (
-	"io"
 	"testing"
-
-	"github.com/sirupsen/logrus"
 )
 
 // TestWarmUp: the warm-up model is valid and its session is created and
@@ -12,9 +9,7 @@ import (
 // fails).
 func TestWarmUp(t *testing.T) {
 	requireORT(t)
-	l := logrus.New()
-	l.SetOutput(io.Discard)
-	if err := warmUp(logrus.NewEntry(l)); err != nil {
+	if err := warmUp(quietLog()); err != nil {
 		t.Fatal(err)
 	}
 }
