@@ -17,7 +17,8 @@
 // runs at the normal priority. A thread's nice value cannot be lowered
 // again without privilege, so the thread never returns to the Go
 // runtime's pool: it ends with the work (a thread start, tens of
-// microseconds, per call).
+// microseconds, per call). The process's main thread, which the runtime
+// never ends, is never lowered.
 package lowprio
 
 import (
@@ -66,12 +67,7 @@ func Run(f func()) error {
 		panicV any
 		failed bool
 	)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		// Never unlocked: the thread ends with this goroutine instead of
-		// serving other goroutines at the lowered priority.
-		runtime.LockOSThread()
+	work := func() {
 		setErr = lower(nice)
 		defer func() {
 			if v := recover(); v != nil {
@@ -79,6 +75,30 @@ func Run(f func()) error {
 			}
 		}()
 		f()
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// Never unlocked: the thread ends with this goroutine instead of
+		// serving other goroutines at the lowered priority.
+		runtime.LockOSThread()
+		if isMainThread() {
+			// The process's main thread is never ended: the runtime parks it
+			// for good when a goroutine locked to it exits, and its nice value
+			// is the one ps and top show for the process. Hold it (a locked
+			// thread runs no other goroutine) while a goroutine on another
+			// thread does the work, then give it back unlowered.
+			inner := make(chan struct{})
+			go func() {
+				defer close(inner)
+				runtime.LockOSThread() // never unlocked, as above
+				work()
+			}()
+			<-inner
+			runtime.UnlockOSThread()
+			return
+		}
+		work()
 	}()
 	<-done
 	if failed {

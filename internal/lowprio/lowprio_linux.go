@@ -1,6 +1,14 @@
 package lowprio
 
-import "golang.org/x/sys/unix"
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// isMainThread reports whether the calling thread is the process's main
+// thread (its thread id is the process id).
+func isMainThread() bool { return unix.Gettid() == os.Getpid() }
 
 // lower raises the calling thread's nice value by delta, to at most 19.
 func lower(delta int) error {

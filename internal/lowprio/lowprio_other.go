@@ -7,3 +7,5 @@ package lowprio
 func lower(int) error { return nil }
 
 func threadNice() (int, bool) { return 0, false }
+
+func isMainThread() bool { return false }
