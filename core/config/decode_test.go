@@ -121,6 +121,47 @@ func TestDecodeDocMatchesKoanf(t *testing.T) {
 	}
 }
 
+// repeatedKeyDocs are schema-valid documents with a key given twice in one
+// object, which koanf (and the schema validator) read as the last value.
+var repeatedKeyDocs = []string{
+	`{"model_config_list": [{"config": {"name": "a", "base_path": "a", "nireq": 2}, "config": {"name": "b", "base_path": "b"}}]}`,
+	`{"model_config_list": [{"config": {"name": "a", "base_path": "a", "plugin_config": {"A": "1"}, "plugin_config": {"B": "2"}}}]}`,
+	`{"model_config_list": [{"config": {"name": "a", "base_path": "a", "model_version_policy": {"specific": {"versions": [1]}}, "model_version_policy": {"latest": {"num_versions": 1}}}}]}`,
+	`{"model_config_list": [], "model_config_list": [{"config": {"name": "a", "base_path": "a"}}]}`,
+}
+
+// TestDecodeDocRepeatedKeys: a document with a key repeated in one object
+// decodes as koanf decoded it (the last value wins; encoding/json would
+// merge the objects), and hasRepeatedKey tells such documents from those
+// whose keys repeat only across objects.
+func TestDecodeDocRepeatedKeys(t *testing.T) {
+	for _, d := range repeatedKeyDocs {
+		data := []byte(d)
+		if !schemaValid(data) {
+			t.Fatalf("the schema refuses %s; the test needs documents it accepts", d)
+		}
+		if !hasRepeatedKey(data) {
+			t.Errorf("hasRepeatedKey missed the repeated key of %s", d)
+		}
+		got, err := decodeDoc(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := decodeDocKoanf(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: decodeDoc\n%#v\nkoanf\n%#v", d, got, want)
+		}
+	}
+	for name, data := range decodeCorpus(t) {
+		if hasRepeatedKey(data) {
+			t.Errorf("%s: hasRepeatedKey found a repeated key where keys repeat only across objects", name)
+		}
+	}
+}
+
 // TestDecodeDocErrorUnchanged: a schema-valid document encoding/json
 // cannot decode (a number beyond float64) fails with the error koanf gave,
 // through ParseFile too.
@@ -152,6 +193,9 @@ func FuzzDecodeDoc(f *testing.F) {
 	}
 	f.Add([]byte(`{"model_config_list": [{"config": {"name": "a", "base_path": "a", "nireq": 1e400}}]}`))
 	f.Add([]byte(`{"model_config_list": [{"config": {"name": "a", "name": "b", "base_path": "a\u0000b"}}]}`))
+	for _, d := range repeatedKeyDocs {
+		f.Add([]byte(d))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if !schemaValid(data) {
 			return

@@ -212,21 +212,75 @@ func ParseFile(path string, data []byte) (*File, error) {
 // encoding/json straight into fileDoc: for a document the schema accepted
 // this gives what koanf's map and mapstructure's weakly typed decode of it
 // give (the schema fixes every field's JSON type, and allows no key that
-// differs from a field's name only in case), at a seventh of the CPU and a
-// fifth of the allocations (a 200-model config.json: 1.1 ms instead of
-// 7.4 ms; docs/performance.md, "Many models"). What was slow mattered
+// differs from a field's name only in case), at a sixth of the CPU and a
+// quarter of the allocations (a 200-model config.json: about 1.4 ms with
+// the scan for repeated keys, instead of 8-9 ms; docs/performance.md, "Many
+// models"). What was slow mattered
 // because every reload of a changed file parses it while serving.
 // TestDecodeDocMatchesKoanf and FuzzDecodeDoc compare the two.
 //
 // A document it cannot decode (a number beyond float64, which the schema
 // lets through) is decoded again the former way, koanf and mapstructure,
-// so that the error ovms reports is the one it always reported.
+// so that the error ovms reports is the one it always reported; so is a
+// document with a key repeated in one object: the schema validator and
+// koanf keep the last value, where encoding/json would merge two objects
+// given under one key into one.
 func decodeDoc(data []byte) (*fileDoc, error) {
-	var doc fileDoc
-	if err := json.Unmarshal(data, &doc); err == nil {
-		return &doc, nil
+	if !hasRepeatedKey(data) {
+		var doc fileDoc
+		if err := json.Unmarshal(data, &doc); err == nil {
+			return &doc, nil
+		}
 	}
 	return decodeDocKoanf(data)
+}
+
+// hasRepeatedKey reports whether an object of the JSON document data has a
+// key twice; false for data that is not JSON (decodeDoc then fails on it).
+func hasRepeatedKey(data []byte) bool {
+	type level struct {
+		keys    map[string]bool // nil for an array
+		wantKey bool            // an object between a value and the next key
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var stack []*level
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1].keys != nil {
+			stack[n-1].wantKey = true
+		}
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if n := len(stack); n > 0 && stack[n-1].wantKey {
+			top := stack[n-1]
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:n-1]
+				valueDone()
+				continue
+			}
+			key, _ := tok.(string)
+			if top.keys[key] {
+				return true
+			}
+			top.keys[key], top.wantKey = true, false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &level{keys: map[string]bool{}, wantKey: true})
+		case json.Delim('['):
+			stack = append(stack, &level{})
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			valueDone()
+		default:
+			valueDone()
+		}
+	}
 }
 
 // decodeDocKoanf decodes config.json through koanf and mapstructure (with
