@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sirupsen/logrus"
 
@@ -49,7 +50,10 @@ type Host struct {
 	instances map[Key]*Instance // the running (or restarting) instance of each process
 	closed    bool
 	onRestart RestartHandler
-	onExit    ExitHandler
+	// onExit is read without mu (exited runs while a restart holds it) and
+	// may be set after the first Get (the server starts plugins ahead of
+	// the models, before it sets its handlers).
+	onExit atomic.Pointer[ExitHandler]
 }
 
 // New returns a Host; no process starts until Get is called.

@@ -29,26 +29,25 @@ type RestartHandler func(family string, inst *Instance)
 // served can stop taking requests at once). It must not block.
 type ExitHandler func(inst *Instance)
 
-// SetRestartHandler installs fn (call before the first Get).
+// SetRestartHandler installs fn; a restart before it is installed is not
+// handed on (the server installs it before any model loads).
 func (h *Host) SetRestartHandler(fn RestartHandler) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.onRestart = fn
 }
 
-// SetExitHandler installs fn (call before the first Get).
+// SetExitHandler installs fn; an exit before it is installed is not handed
+// on (the server installs it before any model loads).
 func (h *Host) SetExitHandler(fn ExitHandler) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.onExit = fn
+	h.onExit.Store(&fn)
 }
 
 // exited runs the exit handler for an instance whose process ended. It
-// does not take h.mu, which a restart holds while a process starts: the
-// handler is set before any instance exists.
+// does not take h.mu, which a restart holds while a process starts.
 func (h *Host) exited(inst *Instance) {
-	if h.onExit != nil {
-		h.onExit(inst)
+	if fn := h.onExit.Load(); fn != nil && *fn != nil {
+		(*fn)(inst)
 	}
 }
 
