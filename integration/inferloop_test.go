@@ -14,11 +14,14 @@ type inferLoop struct {
 	firstErr   atomic.Value // string: the first failure's error
 	done       chan struct{}
 	wg         sync.WaitGroup
+	once       sync.Once
 }
 
-// startInferLoop starts clients closed loops of requests to model.
+// startInferLoop starts clients closed loops of requests to model; they
+// end at stop, or when the test ends (a test that fails before stop).
 func startInferLoop(t *testing.T, s *server, model string, clients int) *inferLoop {
 	l := &inferLoop{done: make(chan struct{})}
+	t.Cleanup(l.stop)
 	for range clients {
 		l.wg.Add(1)
 		go func() {
@@ -41,8 +44,11 @@ func startInferLoop(t *testing.T, s *server, model string, clients int) *inferLo
 	return l
 }
 
-// stop ends the loops and waits for their requests in flight.
+// stop ends the loops and waits for their requests in flight; later calls
+// do nothing.
 func (l *inferLoop) stop() {
-	close(l.done)
-	l.wg.Wait()
+	l.once.Do(func() {
+		close(l.done)
+		l.wg.Wait()
+	})
 }
