@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ovmsgo/ovms/devices/onnxruntime"
 )
 
 // TestEngineTelemetryOff: ovms's CPU plugin creates ONNX Runtime's
@@ -17,7 +19,13 @@ import (
 // writes otherwise).
 func TestEngineTelemetryOff(t *testing.T) {
 	home, tmp := t.TempDir(), t.TempDir()
-	s := startEnv(t, []string{"HOME=" + home, "TMPDIR=" + tmp, "ORT_DISABLE_TELEMETRY="},
+	// Clear what would keep the telemetry off without ovms (a CI machine
+	// sets CI) and what would move its files out of HOME.
+	env := []string{"HOME=" + home, "TMPDIR=" + tmp, "ORT_DISABLE_TELEMETRY=", "XDG_CACHE_HOME="}
+	for _, name := range onnxruntime.TelemetryOffVariables {
+		env = append(env, name+"=")
+	}
+	s := startEnv(t, env,
 		"--model_name", "dummy", "--model_path", filepath.Join(modelsDir, "dummy"))
 	if err := dummyInfer(t, s, "dummy", ""); err != nil {
 		t.Fatal(err)

@@ -45,7 +45,7 @@ func TestEnvLeavesNoFiles(t *testing.T) {
 	initLib(t) // skips where the library is missing
 	d := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run", "^TestEnvLeavesNoFiles$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "ORTGO_ENV_CHILD=1", "TMPDIR="+d, EnvDisableTelemetry+"=0", "HOME="+t.TempDir())
+	cmd.Env = append(telemetryOnEnv(), "ORTGO_ENV_CHILD=1", "TMPDIR="+d, EnvDisableTelemetry+"=0", "HOME="+t.TempDir())
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
@@ -81,12 +81,7 @@ func TestTelemetryOffByDefault(t *testing.T) {
 	run := func(value *string) (string, []string) {
 		home, out := t.TempDir(), filepath.Join(t.TempDir(), "value")
 		cmd := exec.Command(os.Args[0], "-test.run", "^TestTelemetryOffByDefault$", "-test.count=1", "-test.v")
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, EnvDisableTelemetry+"=") {
-				cmd.Env = append(cmd.Env, kv)
-			}
-		}
-		cmd.Env = append(cmd.Env, "ORTGO_TELEMETRY_CHILD=1", "ORTGO_TELEMETRY_OUT="+out, "HOME="+home, "TMPDIR="+t.TempDir())
+		cmd.Env = append(telemetryOnEnv(), "ORTGO_TELEMETRY_CHILD=1", "ORTGO_TELEMETRY_OUT="+out, "HOME="+home, "TMPDIR="+t.TempDir())
 		if value != nil {
 			cmd.Env = append(cmd.Env, EnvDisableTelemetry+"="+*value)
 		}
@@ -121,4 +116,24 @@ func TestTelemetryOffByDefault(t *testing.T) {
 	if len(files) == 0 {
 		t.Errorf("with %s=0, ONNX Runtime wrote nothing into HOME: does this library still have telemetry? (then the default-off check above proves nothing)", EnvDisableTelemetry)
 	}
+}
+
+// telemetryOnEnv is this process's environment without what keeps ONNX
+// Runtime's telemetry off or moves its files out of HOME: EnvDisableTelemetry,
+// the CI markers of TelemetryOffVariables (a CI machine sets CI, which
+// turned the telemetry off there and made the "=0 writes files" check fail)
+// and XDG_CACHE_HOME.
+func telemetryOnEnv() []string {
+	drop := append([]string{EnvDisableTelemetry, "XDG_CACHE_HOME"}, TelemetryOffVariables...)
+	var env []string
+next:
+	for _, kv := range os.Environ() {
+		for _, name := range drop {
+			if strings.HasPrefix(kv, name+"=") {
+				continue next
+			}
+		}
+		env = append(env, kv)
+	}
+	return env
 }
