@@ -153,9 +153,10 @@ check-tidy: ## fail when go.mod/go.sum are not what go mod tidy makes them (prin
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy" >&2; exit 1; }
 
 .PHONY: lint
-lint: ## gofmt and go vet
+lint: ## gofmt, go vet, and every Fuzz function listed in scripts/fuzz.sh
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); test -z "$$out" || { echo "gofmt needed: $$out" >&2; exit 1; }
 	$(GO) vet ./...
+	@./scripts/fuzz.sh -check
 
 .PHONY: clean
 clean: ## remove build outputs (keeps the ONNX Runtime cache)

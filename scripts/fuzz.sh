@@ -20,6 +20,7 @@ TARGETS='
 ./core/api/grpc/kserve:FuzzDecodeInputs
 ./core/api/grpc/tfs:FuzzDecodePredict
 ./devices/onnxmodel:FuzzModelLoad
+./core/config:FuzzDecodeDoc
 '
 
 check() {
