@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/config"
 	"github.com/ovmsgo/ovms/core/pluginhost"
+	"github.com/ovmsgo/ovms/core/storage"
 	"github.com/ovmsgo/ovms/plugins/device"
 )
 
@@ -38,15 +40,31 @@ func (m *Manager) loadVersions(ctx context.Context, mod *Model, vs []*Version) e
 	return errors.Join(errs...)
 }
 
-// loadSlot waits for one of the load slots; call the returned func to
-// give it back.
-func (m *Manager) loadSlot(ctx context.Context) (func(), error) {
-	select {
-	case m.loadSlots <- struct{}{}:
-		return func() { <-m.loadSlots }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+// loadSlot waits for one of the load slots for a version whose files
+// weigh weight bytes (the largest waiting version takes a freed slot
+// first, internal/slots); call the returned func to give it back.
+func (m *Manager) loadSlot(ctx context.Context, weight int64) (func(), error) {
+	return m.loadSlots.Acquire(ctx, weight)
+}
+
+// versionWeight is the size in bytes of a local version folder's files
+// (one ReadDir, no reading); 0 for remote storage or an unreadable folder,
+// whose size is not known before the download.
+func versionWeight(path string) int64 {
+	if storage.IsRemote(path) {
+		return 0
 	}
+	ents, err := os.ReadDir(path)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, e := range ents {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+			n += info.Size()
+		}
+	}
+	return n
 }
 
 // ErrLoadTimeout is wrapped by the error of a load that ran past the load
@@ -62,7 +80,7 @@ func (m *Manager) loadVersion(ctx context.Context, mod *Model, v *Version) error
 	v.mgr = m
 	defer m.unreserve(v) // plugin processes kept for this load (isolation.go)
 	log := mod.log.WithField("version", v.Number)
-	release, err := m.loadSlot(ctx)
+	release, err := m.loadSlot(ctx, versionWeight(v.Path))
 	if err != nil {
 		v.setState(StateLoading, ErrUnknown)
 		return fmt.Errorf("version %d: waiting to load: %w", v.Number, err)

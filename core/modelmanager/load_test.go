@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -97,6 +98,65 @@ func TestLoadParallelismIsBounded(t *testing.T) {
 	}
 	if want := int64(LoadsInFlight(2)); want != 4 || peak.Load() != want {
 		t.Fatalf("at most %d loads at once in the plugin, want LoadsInFlight(2) = %d (4)", peak.Load(), want)
+	}
+}
+
+// TestLargestVersionsLoadFirst: when more versions wait than the plugin
+// gets at once, each freed load slot goes to the largest waiting version
+// (by the size of its folder's files), so that the longest compiles start
+// first. The mock holds every load until the test lets one end, so each
+// start follows exactly one freed slot.
+func TestLargestVersionsLoadFirst(t *testing.T) {
+	arena := devicetest.NewArena(t)
+	mock := devicetest.AddOne(arena, meta)
+	started, proceed := make(chan string, 16), make(chan struct{})
+	mock.LoadF = func(_ context.Context, req *device.LoadRequest) (*device.ModelInfo, error) {
+		started <- req.Path
+		<-proceed
+		return meta, nil
+	}
+	m := New(devicetest.Devices{Instance: devicetest.Serve(t, mock, arena)}, quiet())
+	m.SetLoadParallelism(1) // LoadsInFlight(1) = 2 in the plugin
+	sizes := []int{3, 40, 1, 25, 0, 9, 17, 5}
+	var cfgs []config.Model
+	size := map[string]int{}
+	for i, kib := range sizes {
+		base := repo(t, []string{"1"})
+		if err := os.WriteFile(filepath.Join(base, "1", "model.onnx"), make([]byte, kib<<10), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		size[filepath.Join(base, "1")] = kib
+		cfgs = append(cfgs, model(string(rune('a'+i)), base, config.DefaultModel().VersionPolicy))
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Apply(context.Background(), cfgs) }()
+	first := map[string]bool{<-started: true, <-started: true} // whichever came first
+	deadline := time.Now().Add(5 * time.Second)
+	for m.loadSlots.Waiting() != len(sizes)-2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d versions waiting for a load slot, want %d", m.loadSlots.Waiting(), len(sizes)-2)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	var want []int
+	for p, kib := range size {
+		if !first[p] {
+			want = append(want, kib)
+		}
+	}
+	slices.Sort(want)
+	slices.Reverse(want)
+	var got []int
+	for range want {
+		proceed <- struct{}{} // one load ends, its slot is handed on
+		got = append(got, size[<-started])
+	}
+	close(proceed)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("versions started in the order of sizes %v KiB, want largest first %v", got, want)
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/ovmsgo/ovms/core/metrics"
 	"github.com/ovmsgo/ovms/core/pluginhost"
 	"github.com/ovmsgo/ovms/core/storage"
+	"github.com/ovmsgo/ovms/internal/slots"
 )
 
 // Devices gives access to device plugin instances.
@@ -52,10 +53,10 @@ type Manager struct {
 	graphs      atomic.Pointer[map[string]*Model] // DAG pipelines (graph.go); replaced, never mutated
 	gens        map[string]uint64                 // model objects made per name (under reconcileMu)
 
-	cacheDir     string        // where remote versions are downloaded
-	nireqTimeout time.Duration // how long a request waits for a nireq slot
-	loadTimeout  time.Duration // bounds one version's load; 0: none
-	loadSlots    chan struct{} // bounds the versions loading at once
+	cacheDir     string           // where remote versions are downloaded
+	nireqTimeout time.Duration    // how long a request waits for a nireq slot
+	loadTimeout  time.Duration    // bounds one version's load; 0: none
+	loadSlots    *slots.Semaphore // bounds the versions loading at once, largest first
 	ready        atomic.Bool
 	holdReady    atomic.Bool // see HoldReady
 
@@ -103,7 +104,7 @@ const loadsInFlightFactor = 2
 // once, and the server tells the plugins to compile n of them at once.
 // Call it before Apply.
 func (m *Manager) SetLoadParallelism(n int) {
-	m.loadSlots = make(chan struct{}, LoadsInFlight(n))
+	m.loadSlots = slots.New(LoadsInFlight(n))
 }
 
 // SetLoadTimeout bounds the load of one version (download, plugin start

@@ -4,15 +4,23 @@ import "strings"
 
 // MallocTunables is the glibc malloc setting a plugin process starts with
 // unless its environment already sets GLIBC_TUNABLES: malloc asks for
-// transparent huge pages (madvise) on the memory it maps. ONNX Runtime
-// allocates and first touches hundreds of MB while it creates sessions
-// (model protos, initializers, prepacked weights); in these VMs a fresh
-// 4 KiB page costs several microseconds to fault in, and huge pages cut
-// the faults 512-fold. Measured here: six models (two ResNet-50s) ready in
-// 2.1 s instead of 2.9 s, with the same resident memory. glibc older than
-// 2.35 ignores the tunable, and so does a kernel whose transparent huge
-// pages are off.
-const MallocTunables = "glibc.malloc.hugetlb=1"
+// transparent huge pages (madvise) on the memory it maps, and every thread
+// allocates from the main arena. ONNX Runtime allocates and first touches
+// hundreds of MB while it creates sessions (model protos, initializers,
+// prepacked weights); in these VMs a fresh 4 KiB page costs about 11
+// microseconds to fault in (0.2 us per 4 KiB with a huge page). hugetlb=1
+// alone gives huge pages to the main arena and to large mapped chunks, but
+// the threads that create sessions allocate from arenas of their own, which
+// kept their 4 KiB pages: arena_max=1 puts them on the main arena too.
+// Measured on the 2-vCPU VM (docs/performance.md, "Page faults at
+// startup"): the six startup models ready in 1.88 s instead of 2.51 s with
+// the plugin at 761 MB instead of 901 MB, 200 small models in 0.76 s
+// instead of 1.06 s (the plugin's page faults 61k -> 12k), and inference
+// the same within the VM's noise (per-thread caches serve small
+// allocations without the arena's lock). glibc older than 2.35 ignores
+// hugetlb, and a kernel whose transparent huge pages are off ignores the
+// madvise.
+const MallocTunables = "glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1"
 
 // WithMallocTunables returns env with GLIBC_TUNABLES=MallocTunables added,
 // unless env sets GLIBC_TUNABLES already (an operator's choice wins).

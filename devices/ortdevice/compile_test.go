@@ -23,14 +23,14 @@ func TestCompileSlots(t *testing.T) {
 	log := quietLog()
 	if d, err := New(Config{Name: "cpu", Devices: []string{"CPU"}}, &device.Env{Logger: log}); err != nil {
 		t.Fatal(err)
-	} else if got, want := cap(d.eo.compiles), max(2, runtime.GOMAXPROCS(0)); got != want {
+	} else if got, want := d.eo.compiles.Size(), max(2, runtime.GOMAXPROCS(0)); got != want {
 		t.Errorf("without a load parallelism from the host: %d compiles at once, want max(2, GOMAXPROCS) = %d", got, want)
 	}
 	d, err := New(Config{Name: "cpu", Devices: []string{"CPU"}}, &device.Env{Logger: log, LoadParallelism: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := cap(d.eo.compiles); got != 1 {
+	if got := d.eo.compiles.Size(); got != 1 {
 		t.Fatalf("LoadParallelism 1: %d compiles at once, want 1", got)
 	}
 
@@ -50,7 +50,10 @@ func TestCompileSlots(t *testing.T) {
 	key := device.ModelKey{Name: "m", Version: 1}
 	req := &device.LoadRequest{Model: key, Path: dir, TargetDevice: "CPU"}
 
-	d.eo.compiles <- struct{}{} // another load compiling
+	other, err := d.eo.compiles.Acquire(context.Background(), 0) // another load compiling
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	start := time.Now()
 	_, err = d.Load(ctx, req)
@@ -75,7 +78,7 @@ func TestCompileSlots(t *testing.T) {
 		t.Fatalf("a load finished (%v) while the only slot was taken", err)
 	case <-time.After(200 * time.Millisecond):
 	}
-	<-d.eo.compiles // the other load ends
+	other() // the other load ends
 	select {
 	case err := <-done:
 		if err != nil {
@@ -87,10 +90,39 @@ func TestCompileSlots(t *testing.T) {
 	if _, ok := d.models.Load(key); !ok {
 		t.Fatal("the model is not loaded after its load succeeded")
 	}
-	if n := len(d.eo.compiles); n != 0 {
+	if n := d.eo.compiles.InUse(); n != 0 {
 		t.Errorf("%d compile slots still taken after the loads ended", n)
 	}
 	if err := d.Unload(context.Background(), key); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLoadWeight: a load weighs the bytes it carries, else its version
+// folder's files (what it will read), 0 when unknown.
+func TestLoadWeight(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "model.onnx"), make([]byte, 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "weights.bin"), make([]byte, 234), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		req  device.LoadRequest
+		want int64
+	}{
+		{"bytes", device.LoadRequest{ModelBytes: make([]byte, 77), Path: dir}, 77},
+		{"files", device.LoadRequest{ModelFiles: []device.ModelFile{{Name: "m.xml", Data: make([]byte, 5)}, {Name: "m.bin", Data: make([]byte, 6)}}}, 11},
+		{"folder", device.LoadRequest{Path: dir}, 1234},
+		{"missing folder", device.LoadRequest{Path: filepath.Join(dir, "none")}, 0},
+	} {
+		if got := loadWeight(&c.req); got != c.want {
+			t.Errorf("%s: weight %d, want %d", c.name, got, c.want)
+		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
+	"github.com/ovmsgo/ovms/internal/slots"
 	"github.com/ovmsgo/ovms/internal/version"
 	"github.com/ovmsgo/ovms/plugins/device"
 	"github.com/ovmsgo/ovms/plugins/shm"
@@ -83,7 +84,7 @@ func New(cfg Config, env *device.Env) (*Device, error) {
 	compiles := compileParallelism(env)
 	log.WithFields(logrus.Fields{"library": path, "ort_version": ort.Version(), "compiles_at_once": compiles}).Info("onnx runtime loaded")
 	d := &Device{cfg: cfg, env: env, arena: env.Arena, log: log, extension: os.Getenv(device.EnvCPUExtension),
-		eo: engineOpts{cuda: cfg.CUDA, compiles: make(chan struct{}, compiles)}}
+		eo: engineOpts{cuda: cfg.CUDA, compiles: slots.New(compiles)}}
 	if cfg.SharedPool {
 		d.eo.sharedPool = setSharedPools(log)
 	}

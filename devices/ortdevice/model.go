@@ -21,6 +21,7 @@ import (
 	"github.com/ovmsgo/ovms/devices/onnxmodel"
 	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
 	"github.com/ovmsgo/ovms/internal/lowprio"
+	"github.com/ovmsgo/ovms/internal/slots"
 	"github.com/ovmsgo/ovms/plugins/device"
 	"github.com/ovmsgo/ovms/plugins/modelfile"
 )
@@ -263,22 +264,46 @@ type engineOpts struct {
 	// compiles bounds the loads compiling at once (reading the model,
 	// creating its sessions, analysing it); nil: no bound. The host keeps
 	// more loads in flight than that, so that one waits here, its call
-	// received, whenever a compile ends (see device.Env.LoadParallelism).
-	compiles chan struct{}
+	// received, whenever a compile ends (see device.Env.LoadParallelism);
+	// the largest waiting model takes a freed slot first (internal/slots).
+	compiles *slots.Semaphore
 }
 
 // compileSlot waits for one of eo's compile slots (none to wait for
-// without a bound); call the returned func to give it back.
-func (eo engineOpts) compileSlot(ctx context.Context) (func(), error) {
+// without a bound) for a model of weight bytes; call the returned func to
+// give it back.
+func (eo engineOpts) compileSlot(ctx context.Context, weight int64) (func(), error) {
 	if eo.compiles == nil {
 		return func() {}, nil
 	}
-	select {
-	case eo.compiles <- struct{}{}:
-		return func() { <-eo.compiles }, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("load abandoned while waiting to compile: %w", ctx.Err())
+	release, err := eo.compiles.Acquire(ctx, weight)
+	if err != nil {
+		return nil, fmt.Errorf("load abandoned while waiting to compile: %w", err)
 	}
+	return release, nil
+}
+
+// loadWeight is the size in bytes of what a load compiles: the bytes or
+// files the request carries, else the files of its version folder (one
+// ReadDir, no reading); 0 when unknown.
+func loadWeight(req *device.LoadRequest) int64 {
+	n := int64(len(req.ModelBytes))
+	for _, f := range req.ModelFiles {
+		n += int64(len(f.Data))
+	}
+	if n > 0 || req.Path == "" {
+		return n
+	}
+	ents, err := os.ReadDir(req.Path)
+	if err != nil {
+		return 0
+	}
+	for _, e := range ents {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+			n += info.Size()
+		}
+	}
+	return n
 }
 
 // sharedPools are the environment-level pools of a plugin with
@@ -380,7 +405,7 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, e
 	// The files are read under the slot too: reading is CPU work as well
 	// (a copy from the page cache), and a load waiting for its slot holds
 	// no model bytes.
-	release, err := eo.compileSlot(ctx)
+	release, err := eo.compileSlot(ctx, loadWeight(req))
 	if err != nil {
 		return nil, err
 	}
