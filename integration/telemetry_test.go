@@ -22,7 +22,7 @@ func TestEngineTelemetryOff(t *testing.T) {
 	// Clear what would keep the telemetry off without ovms (a CI machine
 	// sets CI) and what would move its files out of HOME.
 	env := []string{"HOME=" + home, "TMPDIR=" + tmp, "ORT_DISABLE_TELEMETRY=", "XDG_CACHE_HOME="}
-	for _, name := range onnxruntime.TelemetryOffVariables {
+	for _, name := range onnxruntime.TelemetryOffVariables() {
 		env = append(env, name+"=")
 	}
 	s := startEnv(t, env,

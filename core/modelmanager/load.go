@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +19,7 @@ import (
 	"github.com/ovmsgo/ovms/core/pluginhost"
 	"github.com/ovmsgo/ovms/core/storage"
 	"github.com/ovmsgo/ovms/plugins/device"
+	"github.com/ovmsgo/ovms/plugins/modelfile"
 )
 
 // loadVersions loads versions of mod in parallel (each waits for a load
@@ -48,23 +49,15 @@ func (m *Manager) loadSlot(ctx context.Context, weight int64) (func(), error) {
 }
 
 // versionWeight is the size in bytes of a local version folder's files
-// (one ReadDir, no reading); 0 for remote storage or an unreadable folder,
-// whose size is not known before the download.
+// (modelfile.DirSize: no file opened; 0 for an unreadable folder). A
+// version in cloud storage, whose size is not known before its download,
+// weighs more than any local one: its load (download and compile) is
+// likely the longest, and the longest go first.
 func versionWeight(path string) int64 {
 	if storage.IsRemote(path) {
-		return 0
+		return math.MaxInt64
 	}
-	ents, err := os.ReadDir(path)
-	if err != nil {
-		return 0
-	}
-	var n int64
-	for _, e := range ents {
-		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
-			n += info.Size()
-		}
-	}
-	return n
+	return modelfile.DirSize(path)
 }
 
 // ErrLoadTimeout is wrapped by the error of a load that ran past the load

@@ -3,6 +3,7 @@ package modelmanager
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -116,7 +117,8 @@ func TestLargestVersionsLoadFirst(t *testing.T) {
 		return meta, nil
 	}
 	m := New(devicetest.Devices{Instance: devicetest.Serve(t, mock, arena)}, quiet())
-	m.SetLoadParallelism(1) // LoadsInFlight(1) = 2 in the plugin
+	m.SetLoadParallelism(1)   // LoadsInFlight(1) = 2 in the plugin
+	m.loadSlots.SetMaxWait(0) // the sizes alone, however slow the machine
 	sizes := []int{3, 40, 1, 25, 0, 9, 17, 5}
 	var cfgs []config.Model
 	size := map[string]int{}
@@ -157,6 +159,23 @@ func TestLargestVersionsLoadFirst(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("versions started in the order of sizes %v KiB, want largest first %v", got, want)
+	}
+}
+
+// TestVersionWeight: a local version weighs its files; one in cloud
+// storage, not downloaded yet, more than any local one.
+func TestVersionWeight(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "model.onnx"), make([]byte, 300), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := versionWeight(dir); got != 300 {
+		t.Errorf("local version: weight %d, want 300", got)
+	}
+	for _, remote := range []string{"s3://bucket/model/1", "gs://bucket/model/1", "az://container/model/1"} {
+		if got := versionWeight(remote); got != math.MaxInt64 {
+			t.Errorf("%s: weight %d, want math.MaxInt64", remote, got)
+		}
 	}
 }
 

@@ -316,16 +316,18 @@ func getEnv() (e *C.OrtEnv, pools bool, err error) {
 // turns the telemetry on) is left as it is.
 const EnvDisableTelemetry = "ORT_DISABLE_TELEMETRY"
 
-// TelemetryOffVariables are the environment variables by which ONNX
+// TelemetryOffVariables returns the environment variables by which ONNX
 // Runtime 1.30 (the onnxruntime-node build) detects a CI machine or its own
 // unit tests and keeps its telemetry off whatever EnvDisableTelemetry says:
 // any of them set to a non-empty value turns it off. Tests that show the
 // telemetry's files remove them from a child's environment, so that they
 // show the same thing on a CI machine as on a user's.
-var TelemetryOffVariables = []string{
-	"CI", "TF_BUILD", "GITHUB_ACTIONS", "GITLAB_CI", "CIRCLECI", "TRAVIS", "JENKINS_URL",
-	"CODEBUILD_BUILD_ID", "BUILDKITE", "TEAMCITY_VERSION", "APPVEYOR", "BITBUCKET_BUILD_NUMBER",
-	"ORT_RUNNING_UNIT_TESTS",
+func TelemetryOffVariables() []string {
+	return []string{
+		"CI", "TF_BUILD", "GITHUB_ACTIONS", "GITLAB_CI", "CIRCLECI", "TRAVIS", "JENKINS_URL",
+		"CODEBUILD_BUILD_ID", "BUILDKITE", "TEAMCITY_VERSION", "APPVEYOR", "BITBUCKET_BUILD_NUMBER",
+		"ORT_RUNNING_UNIT_TESTS",
+	}
 }
 
 // disableTelemetry sets EnvDisableTelemetry to "1" unless it has a value. The

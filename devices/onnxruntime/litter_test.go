@@ -124,7 +124,7 @@ func TestTelemetryOffByDefault(t *testing.T) {
 // turned the telemetry off there and made the "=0 writes files" check fail)
 // and XDG_CACHE_HOME.
 func telemetryOnEnv() []string {
-	drop := append([]string{EnvDisableTelemetry, "XDG_CACHE_HOME"}, TelemetryOffVariables...)
+	drop := append([]string{EnvDisableTelemetry, "XDG_CACHE_HOME"}, TelemetryOffVariables()...)
 	var env []string
 next:
 	for _, kv := range os.Environ() {

@@ -284,8 +284,8 @@ func (eo engineOpts) compileSlot(ctx context.Context, weight int64) (func(), err
 }
 
 // loadWeight is the size in bytes of what a load compiles: the bytes or
-// files the request carries, else the files of its version folder (one
-// ReadDir, no reading); 0 when unknown.
+// files the request carries, else the files of its version folder
+// (modelfile.DirSize: no file opened); 0 when unknown.
 func loadWeight(req *device.LoadRequest) int64 {
 	n := int64(len(req.ModelBytes))
 	for _, f := range req.ModelFiles {
@@ -294,16 +294,7 @@ func loadWeight(req *device.LoadRequest) int64 {
 	if n > 0 || req.Path == "" {
 		return n
 	}
-	ents, err := os.ReadDir(req.Path)
-	if err != nil {
-		return 0
-	}
-	for _, e := range ents {
-		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
-			n += info.Size()
-		}
-	}
-	return n
+	return modelfile.DirSize(req.Path)
 }
 
 // sharedPools are the environment-level pools of a plugin with

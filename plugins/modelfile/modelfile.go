@@ -119,3 +119,25 @@ func kind(m os.FileMode) string {
 	}
 	return "a special file"
 }
+
+// DirSize is the total size in bytes of the regular files directly in dir,
+// symbolic links to regular files counted by their target (one ReadDir and
+// a stat per entry; no file is opened); 0 when dir cannot be read. Loads
+// use it to start the largest versions first (internal/slots).
+func DirSize(dir string) int64 {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, e := range ents {
+		info, err := e.Info()
+		if err == nil && info.Mode()&os.ModeSymlink != 0 {
+			info, err = os.Stat(dir + string(os.PathSeparator) + e.Name())
+		}
+		if err == nil && info.Mode().IsRegular() {
+			n += info.Size()
+		}
+	}
+	return n
+}

@@ -86,3 +86,32 @@ func TestReadFileInto(t *testing.T) {
 		t.Errorf("over the limit: %v, want ErrTooLarge", err)
 	}
 }
+
+// TestDirSize: regular files and links to them count, folders, links to
+// folders and dangling links do not; an unreadable folder weighs 0.
+func TestDirSize(t *testing.T) {
+	dir, other := t.TempDir(), t.TempDir()
+	write := func(path string, n int) {
+		if err := os.WriteFile(path, make([]byte, n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(dir, "model.xml"), 100)
+	write(filepath.Join(dir, "model.bin"), 1000)
+	write(filepath.Join(other, "target.onnx"), 5000)
+	for name, target := range map[string]string{"linked.onnx": filepath.Join(other, "target.onnx"), "dir-link": other, "dangling": filepath.Join(other, "none")} {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(filepath.Join(dir, "sub", "ignored"), 70000)
+	if got := DirSize(dir); got != 6100 {
+		t.Errorf("DirSize = %d, want 6100 (100 + 1000 + the linked 5000)", got)
+	}
+	if got := DirSize(filepath.Join(dir, "missing")); got != 0 {
+		t.Errorf("DirSize of a missing folder = %d, want 0", got)
+	}
+}
