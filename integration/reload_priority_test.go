@@ -41,8 +41,9 @@ func threadNices(t *testing.T, pid int) map[int]int {
 // being served compiles on a plugin thread whose nice value is
 // lowprio.Nice higher ("model compiled" ... nice=N), its requests and the
 // other model's keep answering, and no plugin thread keeps the lowered
-// priority afterwards (the thread ends with the load; a model with a thread
-// pool of its own is compiled at the normal priority).
+// priority afterwards (the thread ends with the load, within 10 s on a
+// busy machine; a model with a thread pool of its own is compiled at the
+// normal priority).
 func TestReloadLoadsAtLowerPriority(t *testing.T) {
 	base, ok := lowprio.ThreadNice()
 	if !ok {
@@ -108,9 +109,27 @@ func TestReloadLoadsAtLowerPriority(t *testing.T) {
 	if !strings.Contains(lines[3], "thread_pool=own") || strings.Contains(lines[3], " nice=") {
 		t.Errorf("the reload of a model with its own thread pool, want it on its own pool at the normal priority: %s", lines[3])
 	}
-	for tid, nice := range threadNices(t, plugins[0]) {
-		if nice != base {
-			t.Errorf("plugin thread %d kept nice %d after the load (want %d)", tid, nice, base)
+	// The lowered thread ends with its load, but its exit is its own: at
+	// nice +10 on two busy cores (the clients, the second reload) it may
+	// wait for the CPU a while after the reload answered. Only a thread
+	// that keeps the priority fails.
+	lowered := func() map[int]int {
+		out := map[int]int{}
+		for tid, nice := range threadNices(t, plugins[0]) {
+			if nice != base {
+				out[tid] = nice
+			}
 		}
+		return out
+	}
+	start, deadline := time.Now(), time.Now().Add(10*time.Second)
+	if first := lowered(); len(first) > 0 {
+		for len(lowered()) > 0 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Logf("plugin threads %v still at a lowered priority after the reloads; the check waited %v", first, time.Since(start).Round(time.Millisecond))
+	}
+	for tid, nice := range lowered() {
+		t.Errorf("plugin thread %d kept nice %d 10 s after the load (want %d)", tid, nice, base)
 	}
 }

@@ -146,7 +146,11 @@ func (d *Device) Load(ctx context.Context, req *device.LoadRequest) (*device.Mod
 	if d.reason != "" {
 		return nil, status.Errorf(codes.FailedPrecondition, "%s device is not available on this machine: %s", strings.Join(d.cfg.Devices, "/"), d.reason)
 	}
-	m, err := loadModel(ctx, req, d.extension, d.eo, d.log.WithFields(logrus.Fields{"model": req.Model.Name, "version": req.Model.Version}))
+	eo := d.eo
+	if d.env != nil && d.env.Regions != nil {
+		eo.guard = d.env.Regions.Guard // set once the plugin serves, before any load
+	}
+	m, err := loadModel(ctx, req, d.extension, eo, d.log.WithFields(logrus.Fields{"model": req.Model.Name, "version": req.Model.Version}))
 	if err != nil {
 		return nil, status.Error(codes.FailedPrecondition, err.Error())
 	}

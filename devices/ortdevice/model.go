@@ -24,6 +24,7 @@ import (
 	"github.com/ovmsgo/ovms/internal/slots"
 	"github.com/ovmsgo/ovms/plugins/device"
 	"github.com/ovmsgo/ovms/plugins/modelfile"
+	"github.com/ovmsgo/ovms/plugins/shm"
 )
 
 // maxModelFile is the largest .onnx file read: protobuf messages, and so
@@ -143,8 +144,10 @@ func recycleBuffer(b []byte) {
 }
 
 // readModel reads the model of a version directory as ONNX bytes: an .onnx
-// file as it is (into a buffer from readBuffers: recycleBuffer it once
-// the load no longer needs it), an IR model translated. With an ONNX Runtime that takes
+// file as it is, an IR model translated; the files are read or mapped
+// (loadedFiles.read: mapped when guard is set and they are large) and lf
+// holds them until it is released, once the load no longer needs the
+// bytes. With an ONNX Runtime that takes
 // external initializers from memory (OrtApi 18 and later) the IR's weights
 // stay in the .bin as read, returned as the one external file the model's
 // initializers point into (see irtoonnx.ConvertFilesExternal): they are
@@ -152,13 +155,13 @@ func recycleBuffer(b []byte) {
 // weights are copied into the model (irtoonnx.ConvertFiles). src is the
 // file that errors of the session name; for IR, res describes its tensors
 // and rt_info.
-func readModel(dir string, log *logrus.Entry) (bytes []byte, files []ort.ExternalFile, src string, res *irtoonnx.Result, err error) {
+func readModel(dir string, guard shm.Guard, lf *loadedFiles, log *logrus.Entry) (bytes []byte, files []ort.ExternalFile, src string, res *irtoonnx.Result, err error) {
 	path, bin, ir, err := modelFiles(dir)
 	if err != nil {
 		return nil, nil, "", nil, err
 	}
 	if !ir {
-		if bytes, err = modelfile.ReadFileInto(path, maxModelFile, pooledBuffer()); err != nil {
+		if bytes, err = lf.read(path, maxModelFile, guard, true); err != nil {
 			return nil, nil, "", nil, fmt.Errorf("reading model file: %w", err)
 		}
 		return bytes, nil, path, nil, nil
@@ -167,7 +170,7 @@ func readModel(dir string, log *logrus.Entry) (bytes []byte, files []ort.Externa
 	if err != nil {
 		return nil, nil, "", nil, fmt.Errorf("reading IR file: %w", err)
 	}
-	binData, err := modelfile.ReadFile(bin, 0)
+	binData, err := lf.read(bin, 0, guard, false)
 	if err != nil {
 		return nil, nil, "", nil, fmt.Errorf("reading IR weights: %w", err)
 	}
@@ -254,6 +257,9 @@ func streams(opts *ort.SessionOptions) int {
 type engineOpts struct {
 	// cuda appends ONNX Runtime's CUDA execution provider to every session.
 	cuda bool
+	// guard, when set, watches the model files a load maps (see
+	// loadedFiles.read); nil: they are read.
+	guard shm.Guard
 	// sharedPool: the environment has the plugin's shared thread pools
 	// (see sharedPools), which models without thread settings of their own
 	// run on.
@@ -388,7 +394,7 @@ func noSpinning(opts *ort.SessionOptions) {
 // to ONNX) is read only if it is a regular file (or a link to one), and no
 // further than its size; a cancelled ctx stops the wait for a slot and the
 // load between sessions (a session being created cannot be interrupted).
-func loadModel(ctx context.Context, req *device.LoadRequest, extension string, eo engineOpts, log *logrus.Entry) (*model, error) {
+func loadModel(ctx context.Context, req *device.LoadRequest, extension string, eo engineOpts, log *logrus.Entry) (m *model, err error) {
 	opts, err := ort.ParseSessionOptions(req.PluginConfig)
 	if err != nil {
 		return nil, err
@@ -413,14 +419,21 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, e
 			return nil, err
 		}
 	} else if bytes == nil {
-		if bytes, opts.ExternalFiles, src, ir, err = readModel(req.Path, log); err != nil {
+		// Nothing keeps the files' bytes past this load: the sessions copy
+		// them, the analyses below copy what they keep.
+		lf := &loadedFiles{}
+		defer lf.release()
+		if bytes, opts.ExternalFiles, src, ir, err = readModel(req.Path, eo.guard, lf, log); err != nil {
 			return nil, err
 		}
-		if ir == nil {
-			// Nothing keeps the file's bytes past this load: the sessions
-			// copy them, the analyses below copy what they keep.
-			defer recycleBuffer(bytes)
-		}
+		defer func() { // a file cut meanwhile explains whatever the engine made of it
+			if cerr := lf.changed(); cerr != nil {
+				if m != nil {
+					m.close()
+				}
+				m, err = nil, cerr
+			}
+		}()
 	}
 	pool := "own"
 	reason := ownPoolReason(req.PluginConfig, opts)
@@ -436,7 +449,7 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, e
 	noSpinning(&opts)
 	start := time.Now()
 	nice := 0 // of the thread that created the sessions, when lowered
-	m := &model{sessions: make(chan *ort.Session, n)}
+	m = &model{sessions: make(chan *ort.Session, n)}
 	var warnings []string
 	r := onnxmodel.Reshape{Shapes: req.Shapes, BatchSize: req.BatchSize, Layouts: req.Layouts}
 	if ir != nil && r.BatchSize > 0 {

@@ -141,3 +141,55 @@ func DirSize(dir string) int64 {
 	}
 	return n
 }
+
+// Mapping is a regular file mapped into memory by Map.
+type Mapping struct {
+	// Data is the file's bytes as mapped (nil for an empty file). Reading
+	// a page the file no longer has, after it was truncated, raises
+	// SIGBUS: a caller that hands Data to code it cannot stop guards it
+	// (plugins/shm/faultguard).
+	Data []byte
+}
+
+// Map maps the regular file at path (see Open) privately into memory,
+// refusing files over limit bytes (limit <= 0: no limit beyond the file's
+// size). Nothing is copied: the pages come from the page cache as they are
+// read, without the copy and the fresh zeroed pages of ReadFile (for a
+// 100 MB model about 25,000 page faults fewer). The mapping is writable
+// and private, so that a writer changes only its own copy of a page, never
+// the file. Close unmaps it.
+func Map(path string, limit int64) (*Mapping, error) {
+	f, size, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if limit > 0 && size > limit {
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d allowed: %w", path, size, limit, ErrTooLarge)
+	}
+	if size == 0 {
+		return &Mapping{}, nil
+	}
+	if int64(int(size)) != size {
+		return nil, fmt.Errorf("%s is %d bytes, more than this process can map: %w", path, size, ErrTooLarge)
+	}
+	data, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE)
+	if err != nil {
+		return nil, fmt.Errorf("%s: mapping %d bytes: %w", path, size, err)
+	}
+	return &Mapping{Data: data}, nil
+}
+
+// Close unmaps the file; Data must no longer be used. A second Close does
+// nothing.
+func (m *Mapping) Close() error {
+	if m.Data == nil {
+		return nil
+	}
+	data := m.Data
+	m.Data = nil
+	if err := syscall.Munmap(data); err != nil {
+		return fmt.Errorf("unmapping a model file: %w", err)
+	}
+	return nil
+}

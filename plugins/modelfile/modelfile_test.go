@@ -115,3 +115,66 @@ func TestDirSize(t *testing.T) {
 		t.Errorf("DirSize of a missing folder = %d, want 0", got)
 	}
 }
+
+// TestMap: a mapped file reads as the file, writes stay private, Close
+// unmaps (twice is fine), and Map refuses what ReadFile refuses.
+func TestMap(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "model.onnx")
+	want := make([]byte, 3<<20+123)
+	for i := range want {
+		want[i] = byte(i * 7)
+	}
+	if err := os.WriteFile(path, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Map(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m.Data) != string(want) {
+		t.Fatal("mapped bytes differ from the file")
+	}
+	if !mapped(t, path) {
+		t.Errorf("%s is not in /proc/self/maps while mapped", path)
+	}
+	m.Data[0]++ // private: the file keeps its byte
+	if got, _ := os.ReadFile(path); got[0] != want[0] {
+		t.Errorf("a write into the mapping reached the file: byte 0 is %d, want %d", got[0], want[0])
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if mapped(t, path) {
+		t.Errorf("%s still in /proc/self/maps after Close", path)
+	}
+
+	if _, err := Map(path, 1<<20); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("Map over the limit: %v, want ErrTooLarge", err)
+	}
+	if _, err := Map(dir, 0); !errors.Is(err, ErrNotRegular) {
+		t.Errorf("Map(a folder): %v, want ErrNotRegular", err)
+	}
+	empty := filepath.Join(dir, "empty.onnx")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := Map(empty, 0); err != nil || len(m.Data) != 0 {
+		t.Errorf("Map(an empty file) = %v, %v; want no bytes, no error", m, err)
+	} else if err := m.Close(); err != nil {
+		t.Errorf("Close of an empty mapping: %v", err)
+	}
+}
+
+// mapped reports whether path appears in this process's mappings.
+func mapped(t *testing.T, path string) bool {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Skip("no /proc/self/maps")
+	}
+	return strings.Contains(string(b), path)
+}

@@ -59,3 +59,19 @@ func treeCPU(pid int) time.Duration {
 	}
 	return total
 }
+
+// contextSwitches is the number of context switches the whole machine has
+// made since boot (/proc/stat's ctxt line); 0 when it cannot be read.
+func contextSwitches() uint64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "ctxt "); ok {
+			n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
+}

@@ -99,7 +99,7 @@ func (s *suite) addTarget(t target, from ...*measurement) {
 
 // engineRun measures the raw engine on model at the given concurrencies.
 func (s *suite) engineRun(model string, conc ...int) *measurement {
-	var busy float64
+	var busy, switches float64
 	m := s.measure(fmt.Sprintf("engine %s (%d threads)%s", model, engineThreads(), s.suffix), func() (*bench.Report, error) {
 		e, err := newEngine(s.opt.modelsDir, model, nil)
 		if err != nil {
@@ -108,13 +108,14 @@ func (s *suite) engineRun(model string, conc ...int) *measurement {
 		defer e.close()
 		cfg := s.load
 		cfg.Concurrency = conc
-		cpu0, t0 := selfCPU(), time.Now()
+		cpu0, sw0, t0 := selfCPU(), contextSwitches(), time.Now()
 		rep, err := bench.Measure(s.ctx, cfg, e.doer)
-		busy = float64(selfCPU()-cpu0) / float64(time.Since(t0))
+		wall := time.Since(t0)
+		busy, switches = float64(selfCPU()-cpu0)/float64(wall), float64(contextSwitches()-sw0)/wall.Seconds()
 		return rep, err
 	})
 	if m.Busy == 0 {
-		m.Busy = busy
+		m.Busy, m.Switches = busy, switches
 	}
 	return m
 }
@@ -157,7 +158,7 @@ func (s *suite) ovmsRun(model string, p bench.Protocol, conc []int, v variant) *
 		name += " +" + v.label
 	}
 	name += s.suffix
-	var busy, coreBusy float64
+	var busy, coreBusy, clientBusy, switches float64
 	m := s.measure(name, func() (*bench.Report, error) {
 		srv, err := s.servers.get(model, v.flags...)
 		if err != nil {
@@ -172,14 +173,16 @@ func (s *suite) ovmsRun(model string, p bench.Protocol, conc []int, v variant) *
 			cfg.SharedMemory = bench.SharedMemorySystem
 		}
 		pid := srv.cmd.Process.Pid
-		core0, all0, t0 := procCPU(pid), treeCPU(pid), time.Now()
+		core0, all0, self0, sw0, t0 := procCPU(pid), treeCPU(pid), selfCPU(), contextSwitches(), time.Now()
 		rep, err := bench.Run(s.ctx, cfg)
-		wall := float64(time.Since(t0))
+		d := time.Since(t0)
+		wall := float64(d)
 		busy, coreBusy = float64(treeCPU(pid)-all0)/wall, float64(procCPU(pid)-core0)/wall
+		clientBusy, switches = float64(selfCPU()-self0)/wall, float64(contextSwitches()-sw0)/d.Seconds()
 		return rep, err
 	})
 	if m.Busy == 0 {
-		m.Busy, m.CoreBusy = busy, coreBusy
+		m.Busy, m.CoreBusy, m.ClientBusy, m.Switches = busy, coreBusy, clientBusy, switches
 	}
 	return m
 }
@@ -402,9 +405,28 @@ func throughputCause(eng, ov *measurement) string {
 		return ""
 	}
 	per := func(busy float64, m *measurement) float64 { return 1000 * busy / m.Level.Throughput }
-	return fmt.Sprintf("the engine kept %.2f cores busy for %.1f infer/s (%.1f ms of CPU per inference); ovms %.2f cores for %.1f infer/s (%.1f ms: its core %.1f ms, the plugin with the engine %.1f ms) on %d CPUs",
+	cause := fmt.Sprintf("the engine kept %.2f cores busy for %.1f infer/s (%.1f ms of CPU per inference); ovms %.2f cores for %.1f infer/s (%.1f ms: its core %.1f ms, the plugin with the engine %.1f ms) on %d CPUs",
 		eng.Busy, eng.Level.Throughput, per(eng.Busy, eng), ov.Busy, ov.Level.Throughput, per(ov.Busy, ov),
 		per(ov.CoreBusy, ov), per(ov.Busy-ov.CoreBusy, ov), runtime.NumCPU())
+	return cause + competitionCause(eng, ov)
+}
+
+// competitionCause says what ran beside the engine's threads while ovms
+// was measured: the client's and the core's CPU per inference as a share
+// of the machine (what the target's 3% must cover), the context switches
+// of the whole machine per inference against the engine's alone, and how
+// much more CPU the plugin's engine took per inference than the engine
+// alone (its threads preempted, their partners waiting at the next
+// barrier); "" without the figures.
+func competitionCause(eng, ov *measurement) string {
+	if ov.ClientBusy == 0 || eng.Switches == 0 || ov.Switches == 0 || eng.Level.Throughput == 0 || ov.Level.Throughput == 0 {
+		return ""
+	}
+	per := func(busy float64, m *measurement) float64 { return 1000 * busy / m.Level.Throughput }
+	share := 100 * (ov.CoreBusy + ov.ClientBusy) / float64(runtime.NumCPU())
+	return fmt.Sprintf("; the client (this process) %.1f ms: client and core %.1f%% of the machine at ovms's rate (the target leaves 3%%); context switches per inference, whole machine: engine %.0f, ovms %.0f; the plugin's engine took %+.0f%% CPU per inference against the engine alone",
+		per(ov.ClientBusy, ov), share, eng.Switches/eng.Level.Throughput, ov.Switches/ov.Level.Throughput,
+		100*(per(ov.Busy-ov.CoreBusy, ov)/per(eng.Busy, eng)-1))
 }
 
 // medianThroughput is the measurement with the median throughput.

@@ -24,6 +24,11 @@ type measurement struct {
 	// ovms's core alone. Zero when not taken.
 	Busy     float64 `json:"busy_cores,omitempty"`
 	CoreBusy float64 `json:"core_busy_cores,omitempty"`
+	// ClientBusy is, for ovms, what the suite's own process (the client)
+	// used, in cores; Switches the context switches of the whole machine
+	// per second while measured (/proc/stat). Zero when not taken.
+	ClientBusy float64 `json:"client_busy_cores,omitempty"`
+	Switches   float64 `json:"switches_per_s,omitempty"`
 }
 
 // target is one goal of issue 3: a measured figure against a limit built
