@@ -1,6 +1,7 @@
 package ortdevice
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -14,8 +15,8 @@ import (
 // every 4 KiB page the kernel first faults in and zeroes: for ResNet-50's
 // 100 MB about 25,000 faults, 0.3-0.6 s of CPU in these VMs, while the
 // mapped file's pages come from the page cache, 16 to a fault
-// (docs/performance.md, "Model files mapped, not read"). Smaller files are
-// read into a buffer from readBuffers, memory already in place.
+// (docs/performance.md, "Model files mapped, not read"). A smaller .onnx
+// file is read into a buffer from readBuffers, memory already in place.
 const mapMinBytes = 1 << 20
 
 // loadedFiles holds what readModel read or mapped for one load, until the
@@ -34,11 +35,15 @@ type loadedFiles struct {
 // bytes, see modelfile): mapped when the file has mapMinBytes or more and
 // guard is set, so that a file cut while the engine reads it costs the
 // load, not the process (the pages past the cut read as zeros and changed
-// reports it); else read, into a buffer from readBuffers when pool is set.
+// reports it); else, or when it cannot be mapped (a file system without
+// mmap), read, into a buffer from readBuffers when pool is set.
 func (lf *loadedFiles) read(path string, limit int64, guard shm.Guard, pool bool) ([]byte, error) {
 	if guard != nil {
 		if st, err := os.Stat(path); err == nil && st.Size() >= mapMinBytes {
-			return lf.mapFile(path, limit, guard)
+			b, err := lf.mapFile(path, limit, guard)
+			if err == nil || errors.Is(err, modelfile.ErrNotRegular) || errors.Is(err, modelfile.ErrTooLarge) {
+				return b, err
+			}
 		}
 	}
 	if !pool {
@@ -60,7 +65,7 @@ func (lf *loadedFiles) mapFile(path string, limit int64, guard shm.Guard) ([]byt
 	faulted, stop, err := guard.Watch(m.Data)
 	if err != nil { // no watch slot: read it instead
 		_ = m.Close()
-		return modelfile.ReadFile(path, limit)
+		return nil, err
 	}
 	lf.maps, lf.faulted, lf.stops, lf.paths = append(lf.maps, m), append(lf.faulted, faulted), append(lf.stops, stop), append(lf.paths, path)
 	if onMap != nil {
@@ -72,12 +77,14 @@ func (lf *loadedFiles) mapFile(path string, limit int64, guard shm.Guard) ([]byt
 // onMap, when set (by tests), is told every file a load maps.
 var onMap func(path string)
 
-// changed is an error naming the mapped file that was cut (truncated)
-// while the load read it, nil when none was.
+// changed is an error naming the mapped file that was cut (the engine
+// read zeros past the cut) or written while the load read it, nil when
+// none was: a mapping shows a page as the file holds it when it is read,
+// so a file rewritten in place may have loaded partly old, partly new.
 func (lf *loadedFiles) changed() error {
 	for i, f := range lf.faulted {
-		if f() {
-			return fmt.Errorf("%s was truncated while it was loaded; load it again once it is complete", lf.paths[i])
+		if f() || lf.maps[i].Changed() {
+			return fmt.Errorf("%s was changed (truncated or written) while it was loaded; load it again once it is complete (replace model files by a rename or a new version folder)", lf.paths[i])
 		}
 	}
 	return nil

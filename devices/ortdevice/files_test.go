@@ -3,14 +3,18 @@ package ortdevice
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/ovmsgo/ovms/devices/irmodel"
+	"github.com/ovmsgo/ovms/devices/irmodel/irtest"
 	om "github.com/ovmsgo/ovms/devices/onnxmodel"
 	"github.com/ovmsgo/ovms/plugins/device"
+	"github.com/ovmsgo/ovms/plugins/shm"
 	"github.com/ovmsgo/ovms/plugins/shm/faultguard"
 )
 
@@ -151,8 +155,10 @@ func TestMappedModelLoad(t *testing.T) {
 		c[i] = float32(i % 1000)
 	}
 	dir, file := writeAddBig(t, c)
-	if st, err := os.Stat(file); err != nil || st.Size() < mapMinBytes {
-		t.Fatalf("model file: %v, %d bytes; want at least %d", err, st.Size(), mapMinBytes)
+	if st, err := os.Stat(file); err != nil {
+		t.Fatal(err)
+	} else if st.Size() < mapMinBytes {
+		t.Fatalf("model file of %d bytes, want at least %d", st.Size(), mapMinBytes)
 	}
 	var maps []string
 	onMap = func(path string) { maps = append(maps, path) }
@@ -201,5 +207,107 @@ func TestMappedModelTruncatedDuringLoad(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), file) || !strings.Contains(err.Error(), "truncated") {
 		t.Errorf("load error %q, want it to name %s as truncated", err, file)
+	}
+}
+
+// TestDeviceLoadMaps: a Device maps a large model file when the plugin's
+// environment has the fault guard (as plugins.ServeDevice sets it), and
+// reads it without one.
+func TestDeviceLoadMaps(t *testing.T) {
+	requireORT(t)
+	g := guard(t)
+	dir, file := writeAddBig(t, make([]float32, mapMinBytes/4+1024))
+	var maps []string
+	onMap = func(path string) { maps = append(maps, path) }
+	defer func() { onMap = nil }()
+	for _, guarded := range []bool{true, false} {
+		maps = nil
+		regions := shm.NewRegionTable()
+		if guarded {
+			regions.Guard = g
+		}
+		d, err := New(Config{Name: "cpu", Devices: []string{"CPU"}}, &device.Env{Logger: quietLog(), Regions: regions})
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := device.ModelKey{Name: "add_big", Version: 1}
+		if _, err := d.Load(context.Background(), &device.LoadRequest{Model: key, Path: dir, TargetDevice: "CPU"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Unload(context.Background(), key); err != nil {
+			t.Fatal(err)
+		}
+		if mapped := len(maps) == 1 && maps[0] == file; mapped != guarded {
+			t.Errorf("guard set %v: the load mapped %v", guarded, maps)
+		}
+	}
+}
+
+// TestMappedIRLoad: an IR model whose .bin is mapped (handed to ONNX
+// Runtime as the external file of its initializers) computes with its
+// weights after the mapping is gone; a .bin cut while the IR is parsed
+// fails the load naming it.
+func TestMappedIRLoad(t *testing.T) {
+	requireORT(t)
+	g := guard(t)
+	n := mapMinBytes/4 + 1024
+	c := make([]float32, n)
+	for i := range c {
+		c[i] = float32(i%997) / 7
+	}
+	raw := make([]byte, 0, 4*n)
+	for _, v := range c {
+		raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(v))
+	}
+	write := func() (dir, bin string) {
+		net := irtest.New("add_big_ir")
+		x := net.Parameter("x", irmodel.F32, fmt.Sprintf("1,%d", n))
+		k := net.Const(irmodel.F32, []int64{1, int64(n)}, raw)
+		y := net.Op("Add", "opset1", nil, []irtest.Out{x, k}, irtest.Port{Type: irmodel.F32, Shape: fmt.Sprintf("1,%d", n), Names: "y"})
+		net.Result(y[0], "y")
+		dir = filepath.Join(t.TempDir(), "add_big_ir", "1")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := net.WriteFiles(dir, "model"); err != nil {
+			t.Fatal(err)
+		}
+		return dir, filepath.Join(dir, "model.bin")
+	}
+	dir, bin := write()
+	var maps []string
+	onMap = func(path string) { maps = append(maps, path) }
+	loaded, err := loadModel(context.Background(), &device.LoadRequest{Path: dir}, "", engineOpts{guard: g}, quietLog())
+	onMap = nil
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer loaded.close()
+	if len(maps) != 1 || maps[0] != bin {
+		t.Errorf("the IR load mapped %v, want [%s]", maps, bin)
+	}
+	in := make([]byte, 0, 4*n)
+	for i := range n {
+		in = binary.LittleEndian.AppendUint32(in, math.Float32bits(float32(i)))
+	}
+	out := runXY(t, loaded, []int64{1, int64(n)}, in)
+	for i := range n {
+		if got, want := math.Float32frombits(binary.LittleEndian.Uint32(out[4*i:])), float32(i)+c[i]; got != want {
+			t.Fatalf("y[%d] = %v, want %v", i, got, want)
+		}
+	}
+
+	dir, bin = write()
+	onMap = func(path string) {
+		if err := os.Truncate(path, 4096); err != nil {
+			t.Error(err)
+		}
+	}
+	defer func() { onMap = nil }()
+	if m, err := loadModel(context.Background(), &device.LoadRequest{Path: dir}, "", engineOpts{guard: g}, quietLog()); err == nil {
+		m.close()
+		t.Fatal("an IR whose .bin was cut during the load loaded")
+	} else if !strings.Contains(err.Error(), bin) || !strings.Contains(err.Error(), "truncated") {
+		t.Errorf("load error %q, want it to name %s as truncated", err, bin)
 	}
 }

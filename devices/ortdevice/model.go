@@ -423,10 +423,7 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, e
 		// them, the analyses below copy what they keep.
 		lf := &loadedFiles{}
 		defer lf.release()
-		if bytes, opts.ExternalFiles, src, ir, err = readModel(req.Path, eo.guard, lf, log); err != nil {
-			return nil, err
-		}
-		defer func() { // a file cut meanwhile explains whatever the engine made of it
+		defer func() { // a file changed meanwhile explains whatever the parse or the engine made of it
 			if cerr := lf.changed(); cerr != nil {
 				if m != nil {
 					m.close()
@@ -434,6 +431,9 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, e
 				m, err = nil, cerr
 			}
 		}()
+		if bytes, opts.ExternalFiles, src, ir, err = readModel(req.Path, eo.guard, lf, log); err != nil {
+			return nil, err
+		}
 	}
 	pool := "own"
 	reason := ownPoolReason(req.PluginConfig, opts)

@@ -189,9 +189,12 @@ func TestSequenceRequestsRunInArrivalOrder(t *testing.T) {
 }
 
 // TestSequenceCleaner: a sequence untouched for a whole interval goes, one
-// that keeps getting requests stays, one with a request running stays.
+// that keeps getting requests stays, one with a request running stays. The
+// interval is 20 times the requests' pace, so that a test process the
+// machine stalls for a while (make test runs packages side by side) does
+// not look idle; the requests go on for three intervals and more.
 func TestSequenceCleaner(t *testing.T) {
-	s := newRNNStore(t, device.Stateful{MaxSequenceNumber: 10, IdleCleanup: 20 * time.Millisecond})
+	s := newRNNStore(t, device.Stateful{MaxSequenceNumber: 10, IdleCleanup: 100 * time.Millisecond})
 	for _, id := range []uint64{1, 2, 3} {
 		_, _, done, err := s.begin(id, device.SequenceStart)
 		if err != nil {
@@ -203,7 +206,7 @@ func TestSequenceCleaner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 20 {
+	for start := time.Now(); time.Since(start) < 350*time.Millisecond; {
 		_, _, done, err := s.begin(2, 0)
 		if err != nil {
 			t.Fatalf("active sequence dropped: %v", err)

@@ -147,49 +147,76 @@ type Mapping struct {
 	// Data is the file's bytes as mapped (nil for an empty file). Reading
 	// a page the file no longer has, after it was truncated, raises
 	// SIGBUS: a caller that hands Data to code it cannot stop guards it
-	// (plugins/shm/faultguard).
+	// (plugins/shm/faultguard). The mapping is not a snapshot: a page not
+	// yet read shows what the file holds when it is read (see Changed).
 	Data []byte
+	file *os.File
+	at   syscall.Stat_t // the file when mapped
 }
 
-// Map maps the regular file at path (see Open) privately into memory,
+// Map maps the regular file at path (see Open) read-only into memory,
 // refusing files over limit bytes (limit <= 0: no limit beyond the file's
 // size). Nothing is copied: the pages come from the page cache as they are
 // read, without the copy and the fresh zeroed pages of ReadFile (for a
-// 100 MB model about 25,000 page faults fewer). The mapping is writable
-// and private, so that a writer changes only its own copy of a page, never
-// the file. Close unmaps it.
+// 100 MB model about 25,000 page faults fewer). The file stays open until
+// Close, which unmaps it.
 func Map(path string, limit int64) (*Mapping, error) {
 	f, size, err := Open(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	if limit > 0 && size > limit {
+		f.Close()
 		return nil, fmt.Errorf("%s is %d bytes, more than the %d allowed: %w", path, size, limit, ErrTooLarge)
 	}
+	m := &Mapping{file: f}
+	if err := syscall.Fstat(int(f.Fd()), &m.at); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	if size == 0 {
-		return &Mapping{}, nil
+		return m, nil
 	}
 	if int64(int(size)) != size {
+		f.Close()
 		return nil, fmt.Errorf("%s is %d bytes, more than this process can map: %w", path, size, ErrTooLarge)
 	}
-	data, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE)
-	if err != nil {
+	if m.Data, err = syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED); err != nil {
+		f.Close()
 		return nil, fmt.Errorf("%s: mapping %d bytes: %w", path, size, err)
 	}
-	return &Mapping{Data: data}, nil
+	return m, nil
 }
 
-// Close unmaps the file; Data must no longer be used. A second Close does
-// nothing.
+// Changed reports whether the mapped file was written, truncated or
+// extended since Map (its size or modification time differ): its bytes
+// may then be partly old and partly new. A file replaced by a rename is
+// not changed (its change time moves as it loses its name, but not its
+// contents): the mapping keeps the file it opened.
+func (m *Mapping) Changed() bool {
+	if m.file == nil {
+		return false
+	}
+	var now syscall.Stat_t
+	if err := syscall.Fstat(int(m.file.Fd()), &now); err != nil {
+		return true
+	}
+	return now.Size != m.at.Size || now.Mtim != m.at.Mtim
+}
+
+// Close unmaps the file and closes it; Data must no longer be used. A
+// second Close does nothing.
 func (m *Mapping) Close() error {
-	if m.Data == nil {
-		return nil
+	var errs []error
+	if m.Data != nil {
+		if err := syscall.Munmap(m.Data); err != nil {
+			errs = append(errs, fmt.Errorf("unmapping a model file: %w", err))
+		}
+		m.Data = nil
 	}
-	data := m.Data
-	m.Data = nil
-	if err := syscall.Munmap(data); err != nil {
-		return fmt.Errorf("unmapping a model file: %w", err)
+	if m.file != nil {
+		errs = append(errs, m.file.Close())
+		m.file = nil
 	}
-	return nil
+	return errors.Join(errs...)
 }
