@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	om "github.com/ovmsgo/ovms/devices/onnxmodel"
@@ -19,6 +20,10 @@ import (
 // load reads into a recycled buffer and gets its own weights.
 func TestReadBufferRecycled(t *testing.T) {
 	requireORT(t)
+	// One P: sync.Pool hands a buffer back first to the P that put it
+	// there, and a goroutine coming back from a long cgo call (a session's
+	// creation) may find itself on another one.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	log := quietLog()
 	write := func(name string, c []float32) string {
 		g := om.NewGraph("add_c")
