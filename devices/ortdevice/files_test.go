@@ -174,11 +174,18 @@ func TestMappedModelLoad(t *testing.T) {
 	if inMaps(t, file) {
 		t.Error("the model file is still mapped after its load")
 	}
+	checkAddC(t, loaded, c)
+}
+
+// checkAddC runs m, a model y = x + c, on x = 0, 1, 2, ... and checks y.
+func checkAddC(t *testing.T, m *model, c []float32) {
+	t.Helper()
+	n := len(c)
 	raw := make([]byte, 0, 4*n)
 	for i := range n {
 		raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(float32(i)))
 	}
-	out := runXY(t, loaded, []int64{1, int64(n)}, raw)
+	out := runXY(t, m, []int64{1, int64(n)}, raw)
 	for i := range n {
 		if got, want := math.Float32frombits(binary.LittleEndian.Uint32(out[4*i:])), float32(i)+c[i]; got != want {
 			t.Fatalf("y[%d] = %v, want %v", i, got, want)
@@ -286,16 +293,7 @@ func TestMappedIRLoad(t *testing.T) {
 	if len(maps) != 1 || maps[0] != bin {
 		t.Errorf("the IR load mapped %v, want [%s]", maps, bin)
 	}
-	in := make([]byte, 0, 4*n)
-	for i := range n {
-		in = binary.LittleEndian.AppendUint32(in, math.Float32bits(float32(i)))
-	}
-	out := runXY(t, loaded, []int64{1, int64(n)}, in)
-	for i := range n {
-		if got, want := math.Float32frombits(binary.LittleEndian.Uint32(out[4*i:])), float32(i)+c[i]; got != want {
-			t.Fatalf("y[%d] = %v, want %v", i, got, want)
-		}
-	}
+	checkAddC(t, loaded, c)
 
 	dir, bin = write()
 	onMap = func(path string) {
