@@ -445,7 +445,16 @@ func TestAbuseGRPCPingEnforcement(t *testing.T) {
 			t.Fatal(err)
 		}
 		fr := http2.NewFramer(c, c)
-		if err := fr.WriteSettings(); err != nil {
+		// The framer's writes share one buffer: the reader's SETTINGS ack
+		// and the pings below must not interleave (they did under load,
+		// and the server then saw a garbled frame and closed).
+		var writeMu sync.Mutex
+		write := func(f func() error) error {
+			writeMu.Lock()
+			defer writeMu.Unlock()
+			return f()
+		}
+		if err := write(func() error { return fr.WriteSettings() }); err != nil {
 			t.Fatal(err)
 		}
 		frames := make(chan http2.Frame, 64)
@@ -461,12 +470,12 @@ func TestAbuseGRPCPingEnforcement(t *testing.T) {
 					continue
 				}
 				if st, ok := f.(*http2.SettingsFrame); ok && !st.IsAck() {
-					_ = fr.WriteSettingsAck()
+					_ = write(fr.WriteSettingsAck)
 				}
 			}
 		}()
 		for i := 0; i < n; i++ {
-			if err := fr.WritePing(false, [8]byte{byte(i)}); err != nil {
+			if err := write(func() error { return fr.WritePing(false, [8]byte{byte(i)}) }); err != nil {
 				// The server may have sent its GOAWAY and closed before
 				// this write: the frame is then still on its way to
 				// the reader.
