@@ -21,6 +21,7 @@ TARGETS='
 ./core/api/grpc/tfs:FuzzDecodePredict
 ./devices/onnxmodel:FuzzModelLoad
 ./core/config:FuzzDecodeDoc
+./devices/irmodel:FuzzDecodeNetAgrees
 '
 
 check() {

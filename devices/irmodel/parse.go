@@ -17,7 +17,7 @@ func Parse(xmlData, bin []byte) (*Model, error) {
 	var net xmlNet
 	dec := xml.NewDecoder(bytes.NewReader(xmlData))
 	dec.Strict = true // no entity but XML's own five: entity bombs fail here
-	if err := dec.Decode(&net); err != nil {
+	if err := decodeNet(dec, &net); err != nil {
 		return nil, fmt.Errorf("not an IR file: %w", err)
 	}
 	version, err := strconv.Atoi(net.Version)

@@ -123,3 +123,42 @@ func TestWeightDecompressionPatterns(t *testing.T) {
 		})
 	}
 }
+
+// TestNoUnusedInitializers: a Const whose value a translator takes as an
+// attribute (ReduceMean's axes at opset 13, Reshape's target shape) leaves
+// no initializer behind that no node reads (ONNX Runtime logged a warning
+// for each one at every load); the Consts nodes do read stay.
+func TestNoUnusedInitializers(t *testing.T) {
+	n := irtest.New("unused")
+	x := n.Parameter("x", irmodel.F32, "1,4,2,2", "x")
+	axes := n.I64([]int64{2}, 2, 3)
+	mean := n.Op("ReduceMean", "opset1", map[string]string{"keep_dims": "false"}, []irtest.Out{x, axes},
+		irtest.Port{Type: irmodel.F32, Shape: "1,4"})
+	shape := n.I64([]int64{2}, 2, 2)
+	r := n.Op("Reshape", "opset1", map[string]string{"special_zero": "false"}, []irtest.Out{mean[0], shape},
+		irtest.Port{Type: irmodel.F32, Shape: "2,2"})
+	bias := n.F32([]int64{1, 2}, 1, 2)
+	y := n.Op("Add", "opset1", nil, []irtest.Out{r[0], bias}, irtest.Port{Type: irmodel.F32, Shape: "2,2", Names: "y"})
+	n.Result(y[0], "y/sink_port_0")
+	g := translateNet(t, n).Model.GetGraph()
+	read := map[string]bool{}
+	for _, node := range g.GetNode() {
+		for _, in := range node.GetInput() {
+			read[in] = true
+		}
+	}
+	kept := 0
+	for _, init := range g.GetInitializer() {
+		if !read[init.GetName()] {
+			t.Errorf("initializer %q %v is read by no node", init.GetName(), init.GetDims())
+		}
+		kept++
+	}
+	if kept == 0 {
+		t.Error("the Add's constant was dropped too")
+	}
+	got := run(t, n, f32("x", []int64{1, 4, 2, 2}, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4))["y"].F32()
+	if want := []float32{2, 4, 4, 6}; !slices.Equal(got, want) {
+		t.Errorf("y = %v, want %v", got, want)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -142,8 +143,40 @@ func Translate(m *irmodel.Model, opts Options) (*Result, error) {
 	}
 	model.ProducerName = proto.String(Producer)
 	model.IrVersion = proto.Int64(10)
+	fuseBiases(model.Graph)
+	dropUnusedInitializers(model.Graph)
 	res.Model = model
 	return res, nil
+}
+
+// dropUnusedInitializers removes the initializers no node (nor a node of
+// a subgraph) reads and no graph output names: the Const layers whose
+// value a translator took as an attribute (ReduceMean's axes, Reshape's
+// target shape). ONNX Runtime would drop them too, with a warning per
+// tensor in the log of every load.
+func dropUnusedInitializers(g *onnxpb.GraphProto) {
+	used := map[string]bool{}
+	var walk func(*onnxpb.GraphProto)
+	walk = func(g *onnxpb.GraphProto) {
+		for _, n := range g.GetNode() {
+			for _, in := range n.GetInput() {
+				used[in] = true
+			}
+			for _, a := range n.GetAttribute() {
+				if a.GetG() != nil {
+					walk(a.GetG())
+				}
+				for _, sub := range a.GetGraphs() {
+					walk(sub)
+				}
+			}
+		}
+		for _, o := range g.GetOutput() {
+			used[o.GetName()] = true
+		}
+	}
+	walk(g)
+	g.Initializer = slices.DeleteFunc(g.Initializer, func(t *onnxpb.TensorProto) bool { return !used[t.GetName()] })
 }
 
 // translateLayer runs one translator, turning a panic (an index past the
