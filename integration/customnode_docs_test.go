@@ -73,7 +73,7 @@ func TestCustomNodeStarter(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "custom node library") || !strings.Contains(out, "ovms-node-scale") {
 		t.Fatalf("plugin new --node: exit %d %s %s", code, out, stderr)
 	}
-	offline := []string{"GOPROXY=off", "GOFLAGS=-mod=mod"}
+	offline := offlineGo(t, root)
 	goIn(t, dir, offline, "mod", "tidy")
 	goIn(t, dir, offline, "test", "-count=1", "./...")
 	bin := filepath.Join(dir, "ovms-node-scale")

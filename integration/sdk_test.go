@@ -3,11 +3,13 @@ package integration
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	kpb "github.com/ovmsgo/ovms/proto/kserve"
@@ -46,6 +48,35 @@ func docIncludes(t *testing.T, doc string) map[string]string {
 }
 
 // buildIn runs go with args in dir with the environment env added.
+// offlineGo is the environment of a go command that must work offline, in
+// a module that requires this checkout (a starter written by ovms plugin
+// new). Before the first, go mod tidy -diff runs in the checkout with the
+// network allowed, which changes nothing but fetches what tidying it needs:
+// the go.mod of every module in its graph and the packages its
+// dependencies' tests import, which the starter's own go mod tidy reads
+// too. A build or go test fetches only what it compiles: on a fresh
+// machine, make test alone left github.com/mattn/go-colorable v0.1.9's
+// go.mod out and the starter tests failed (CI ran make check-tidy first).
+func offlineGo(t *testing.T, root string) []string {
+	t.Helper()
+	moduleGraphOnce.Do(func() {
+		cmd := exec.Command("go", "mod", "tidy", "-diff")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			moduleGraphErr = fmt.Errorf("go mod tidy -diff in %s (fetches the modules a starter's offline go mod tidy reads; it fails when go.mod or go.sum is not tidy: run go mod tidy): %w\n%s", root, err, out)
+		}
+	})
+	if moduleGraphErr != nil {
+		t.Fatal(moduleGraphErr)
+	}
+	return []string{"GOPROXY=off", "GOFLAGS=-mod=mod"}
+}
+
+var (
+	moduleGraphOnce sync.Once
+	moduleGraphErr  error
+)
+
 func goIn(t *testing.T, dir string, env []string, args ...string) {
 	t.Helper()
 	cmd := exec.Command("go", args...)
@@ -208,7 +239,7 @@ func TestPluginNewStarter(t *testing.T) {
 		t.Errorf("plugin new Bad.Name: exit %d %s", code, stderr)
 	}
 	// Offline: the module cache of this checkout's build has every module.
-	offline := []string{"GOPROXY=off", "GOFLAGS=-mod=mod"}
+	offline := offlineGo(t, root)
 	goIn(t, dir, offline, "mod", "tidy")
 	goIn(t, dir, offline, "test", "-count=1", "./...")
 	bin := filepath.Join(dir, "ovms-device-starter")
