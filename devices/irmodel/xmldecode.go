@@ -2,6 +2,7 @@ package irmodel
 
 import (
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 )
@@ -18,7 +19,9 @@ import (
 // field are skipped; character data goes only to a <dim>, which keeps the
 // text directly inside it; a repeated element of a pointer field (<data>,
 // <rt_info>) adds to the one before it, and a repeated path element
-// (<layers>, <edges>, <input>, <output>) adds its children to the slice.
+// (<layers>, <edges>, <input>, <output>) adds its children to the slice;
+// an rt_info element deeper than 10000 levels fails with Decode's "exceeded
+// max depth".
 func decodeNet(dec *xml.Decoder, net *xmlNet) error {
 	start, err := firstElement(dec)
 	if err != nil {
@@ -68,7 +71,7 @@ func decodeNet(dec *xml.Decoder, net *xmlNet) error {
 				return dec.Skip()
 			})
 		case "rt_info":
-			return decodeNode(dec, se, &net.RTInfo)
+			return decodeNode(dec, se, &net.RTInfo, 2)
 		}
 		return dec.Skip()
 	})
@@ -99,7 +102,7 @@ func decodeLayer(dec *xml.Decoder, start xml.StartElement, l *xmlLayer) error {
 		case "output":
 			return ports(dec, &l.Outputs)
 		case "rt_info":
-			return decodeNode(dec, se, &l.RTInfo)
+			return decodeNode(dec, se, &l.RTInfo, 4)
 		case "body":
 			if l.Body == nil {
 				l.Body = &struct{}{}
@@ -137,28 +140,45 @@ func ports(dec *xml.Decoder, list *[]xmlPort) error {
 				p.Dims = append(p.Dims, text)
 				return nil
 			case "rt_info":
-				return decodeNode(dec, se, &p.RTInfo)
+				return decodeNode(dec, se, &p.RTInfo, 6)
 			}
 			return dec.Skip()
 		})
 	})
 }
 
-// decodeNode reads the element start into *n (allocated when nil, added
-// to when not): its name, its attributes and its child elements.
-func decodeNode(dec *xml.Decoder, start xml.StartElement, n **Node) error {
+// maxDepth is how deep an rt_info element may sit in the document (the
+// root at depth 1): Decode's limit (encoding/xml's maxUnmarshalDepth),
+// with its error. An rt_info tree is the one part of IR nested without a
+// bound, and its walk recurses once per level: without the limit, a 14 MB
+// .xml of nested elements overflowed the goroutine's stack, which kills
+// the process.
+const maxDepth = 10000
+
+var errDepth = errors.New("exceeded max depth")
+
+// decodeNode reads the element start, at depth in the document, into *n
+// (allocated when nil, added to when not): its name, its attributes and
+// its child elements.
+func decodeNode(dec *xml.Decoder, start xml.StartElement, n **Node, depth int) error {
+	if depth > maxDepth {
+		return errDepth
+	}
 	if *n == nil {
 		*n = &Node{}
 	}
-	return decodeNodeInto(dec, start, *n)
+	return decodeNodeInto(dec, start, *n, depth)
 }
 
-func decodeNodeInto(dec *xml.Decoder, start xml.StartElement, n *Node) error {
+func decodeNodeInto(dec *xml.Decoder, start xml.StartElement, n *Node, depth int) error {
+	if depth > maxDepth {
+		return errDepth
+	}
 	n.XMLName = start.Name
 	n.Attrs = append(n.Attrs, start.Attr...)
 	return children(dec, func(se xml.StartElement) error {
 		n.Children = append(n.Children, Node{})
-		return decodeNodeInto(dec, se, &n.Children[len(n.Children)-1])
+		return decodeNodeInto(dec, se, &n.Children[len(n.Children)-1], depth+1)
 	})
 }
 

@@ -1,6 +1,7 @@
 package irmodel_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/ovmsgo/ovms/devices/irmodel"
@@ -44,6 +45,18 @@ func decodeDocs(t testing.TB) [][]byte {
 	} {
 		docs = append(docs, []byte(s))
 	}
+	// rt_info nested to Decode's depth limit (10000 open elements) and past
+	// it, under the net, a layer and a port: the walk recursed without a
+	// limit and a deep enough document overflowed its stack.
+	nest := func(prefix, suffix string, n int) []byte {
+		return []byte(prefix + strings.Repeat("<a>", n) + strings.Repeat("</a>", n) + suffix)
+	}
+	for _, n := range []int{10000, 10001} {
+		docs = append(docs,
+			nest(`<net version="11"><rt_info>`, `</rt_info></net>`, n-2),
+			nest(`<net version="11"><layers><layer id="1"><rt_info>`, `</rt_info></layer></layers></net>`, n-4),
+			nest(`<net version="11"><layers><layer id="1"><output><port id="0"><rt_info>`, `</rt_info></port></output></layer></layers></net>`, n-6))
+	}
 	if testing.Short() {
 		return docs
 	}
@@ -57,6 +70,10 @@ func decodeDocs(t testing.TB) [][]byte {
 
 // TestDecodeNetAgrees: decodeNet reads every document as Decode did.
 func TestDecodeNetAgrees(t *testing.T) {
+	deep := []byte(`<net version="11"><rt_info>` + strings.Repeat("<a>", 2_000_000) + strings.Repeat("</a>", 2_000_000) + `</rt_info></net>`)
+	if _, err := irmodel.Parse(deep, nil); err == nil || !strings.Contains(err.Error(), "exceeded max depth") {
+		t.Errorf("rt_info nested 2,000,000 deep: %v, want exceeded max depth", err)
+	}
 	for i, d := range decodeDocs(t) {
 		if diff := irmodel.DecodeDisagreement(d); diff != "" {
 			t.Errorf("document %d (%.80q): %s", i, d, diff)
