@@ -16,13 +16,14 @@ import (
 // Transpose a fully connected layer needed made a translated ResNet-50's
 // session 40% slower to create than its ONNX twin's.
 //
-// The bias must be an initializer of the layer's element type whose shape
-// only spreads C (the Conv's output channels, its weights' first axis) or N
-// (the Gemm's output columns, known from constant weights) over the
-// output: [1,C,1,...] or [C,1,...] of the output's rank or one less for a
+// The bias must be a constant (an initializer, or one decompressed by a
+// Cast, as an f16 IR's Const -> Convert is) of the layer's element type
+// whose shape only spreads C (the Conv's output channels, its weights'
+// first axis) or N (the Gemm's output columns, known from constant
+// weights) over the output: [1,C,1,...] or [C,1,...] of the output's rank or one less for a
 // Conv, [N] or [1,N] for a Gemm. It is reshaped to [C] or [N] in place
 // (the same bytes), or copied to a new initializer when another node reads
-// it too.
+// it too (a decompressed one read elsewhere is left alone).
 func fuseBiases(g *onnxpb.GraphProto) {
 	inits := map[string]*onnxpb.TensorProto{}
 	for _, t := range g.GetInitializer() {
@@ -40,27 +41,33 @@ func fuseBiases(g *onnxpb.GraphProto) {
 			producer[o] = n
 		}
 	}
+	constants := func(name string) *knownValue { return constantOf(name, inits, producer, readers) }
 	removed := map[*onnxpb.NodeProto]bool{}
 	for _, add := range g.GetNode() {
 		if add.GetOpType() != "Add" || add.GetDomain() != "" || len(add.GetInput()) != 2 || len(add.GetOutput()) != 1 {
 			continue
 		}
 		for side := range 2 {
-			layer, bias := producer[add.Input[side]], inits[add.Input[1-side]]
+			layer, bias := producer[add.Input[side]], constants(add.Input[1-side])
 			if layer == nil || bias == nil || removed[layer] || readers[add.Input[side]] != 1 {
 				continue
 			}
-			size, ok := biasSize(layer, bias, inits)
+			size, ok := biasSize(layer, bias, constants)
 			if !ok {
 				continue
 			}
-			if readers[bias.GetName()] > 1 {
-				readers[bias.GetName()]-- // the Add no longer reads it
-				bias = reshapedCopy(g, bias, names)
-				readers[bias.GetName()] = 1
+			name := add.Input[1-side]
+			switch {
+			case bias.cast != nil && (readers[name] > 1 || readers[bias.t.GetName()] > 1):
+				continue // a decompressed constant read elsewhere too: left as it is
+			case bias.cast == nil && readers[name] > 1:
+				readers[name]-- // the Add no longer reads it
+				bias.t = reshapedCopy(g, bias.t, names)
+				name = bias.t.GetName()
+				readers[name] = 1
 			}
-			bias.Dims = []int64{size}
-			layer.Input = append(layer.Input, bias.GetName())
+			bias.t.Dims = []int64{size} // the Cast's output follows
+			layer.Input = append(layer.Input, name)
 			layer.Output[0] = add.Output[0]
 			producer[add.Output[0]] = layer
 			removed[add] = true
@@ -70,18 +77,55 @@ func fuseBiases(g *onnxpb.GraphProto) {
 	g.Node = slices.DeleteFunc(g.Node, func(n *onnxpb.NodeProto) bool { return removed[n] })
 }
 
+// knownValue is a value whose contents are known when the model loads: an
+// initializer, or an initializer decompressed by a Cast (an f16 IR's
+// Const -> Convert) that only that Cast reads.
+type knownValue struct {
+	t    *onnxpb.TensorProto // the initializer
+	cast *onnxpb.NodeProto   // the Cast it goes through, or nil
+}
+
+// dataType is the element type of the constant's value.
+func (c *knownValue) dataType() int32 {
+	if c.cast != nil {
+		for _, a := range c.cast.GetAttribute() {
+			if a.GetName() == "to" {
+				return int32(a.GetI())
+			}
+		}
+		return -1
+	}
+	return int32(c.t.GetDataType())
+}
+
+// constantOf returns the constant value called name, or nil.
+func constantOf(name string, inits map[string]*onnxpb.TensorProto, producer map[string]*onnxpb.NodeProto, readers map[string]int) *knownValue {
+	if t := inits[name]; t != nil {
+		return &knownValue{t: t}
+	}
+	n := producer[name]
+	if n == nil || n.GetOpType() != "Cast" || n.GetDomain() != "" || len(n.GetInput()) != 1 {
+		return nil
+	}
+	if t := inits[n.Input[0]]; t != nil && readers[n.Input[0]] == 1 {
+		return &knownValue{t: t, cast: n}
+	}
+	return nil
+}
+
 // biasSize returns the length of the bias that layer (a Conv or Gemm
 // without one) would take from bias, and whether bias has a shape that
 // makes the Add after layer the same as that bias.
-func biasSize(layer *onnxpb.NodeProto, bias *onnxpb.TensorProto, inits map[string]*onnxpb.TensorProto) (int64, bool) {
+func biasSize(layer *onnxpb.NodeProto, bias *knownValue, constants func(string) *knownValue) (int64, bool) {
 	if layer.GetDomain() != "" || len(layer.GetInput()) != 2 || len(layer.GetOutput()) != 1 {
 		return 0, false
 	}
-	w := inits[layer.Input[1]]
-	if w == nil || w.GetDataType() != bias.GetDataType() {
+	wc := constants(layer.Input[1])
+	if wc == nil || wc.dataType() != bias.dataType() {
 		return 0, false
 	}
-	dims := bias.GetDims()
+	w := wc.t
+	dims := bias.t.GetDims()
 	ones := func(ds []int64) bool {
 		for _, d := range ds {
 			if d != 1 {

@@ -1,10 +1,12 @@
 package irtoonnx
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"testing"
 
+	"github.com/ovmsgo/ovms/core/tensor/f16"
 	"github.com/ovmsgo/ovms/devices/irmodel"
 	"github.com/ovmsgo/ovms/devices/irmodel/irtest"
 	onnxpb "github.com/ovmsgo/ovms/proto/onnx"
@@ -213,6 +215,51 @@ func TestMatMulMatricesAreGemm(t *testing.T) {
 			}
 			feed = f32("a", tc.as, a...)
 			near(t, "MatMul", run(t, n, feed)["y"].F32(), want, 1e-5)
+		})
+	}
+}
+
+// TestFuseDecompressedBias: in an f16-compressed IR (Const f16 -> Convert
+// -> the layer) the bias fuses too, through its Cast; a decompressed bias
+// that another layer also reads stays an Add.
+func TestFuseDecompressedBias(t *testing.T) {
+	xs, ws, os := []int64{1, 2, 3, 3}, []int64{2, 2, 1, 1}, []int64{1, 2, 3, 3}
+	x, w := refSeq(refNum(xs)), refSeq(refNum(ws) + 1)[1:]
+	conv, _ := refConv(x, xs, w, ws, 1, []int64{1, 1}, []int64{1, 1}, []int64{0, 0}, []int64{0, 0})
+	half := func(n *irtest.Net, dims []int64, vals ...float32) irtest.Out {
+		var raw []byte
+		for _, v := range vals {
+			raw = binary.LittleEndian.AppendUint16(raw, f16.Float32ToHalf(v))
+		}
+		c := n.Const(irmodel.F16, dims, raw)
+		return n.Op("Convert", "opset1", map[string]string{"destination_type": "f32"}, []irtest.Out{c},
+			irtest.Port{Type: irmodel.F32, Shape: dimsStr(dims)})[0]
+	}
+	for _, shared := range []bool{false, true} {
+		t.Run(fmt.Sprint("bias read twice ", shared), func(t *testing.T) {
+			n := irtest.New("f16")
+			px := n.Parameter("x", irmodel.F32, dimsStr(xs))
+			attrs := map[string]string{"strides": "1,1", "dilations": "1,1", "pads_begin": "0,0", "pads_end": "0,0"}
+			port := irtest.Port{Type: irmodel.F32, Shape: dimsStr(os)}
+			c := n.Op("Convolution", "opset1", attrs, []irtest.Out{px, half(n, ws, w...)}, port)
+			bias := half(n, []int64{1, 2, 1, 1}, 10, 20)
+			port.Names = "y"
+			y := n.Op("Add", "opset1", nil, []irtest.Out{c[0], bias}, port)
+			n.Result(y[0], "r")
+			if shared {
+				z := n.Op("Multiply", "opset1", nil, []irtest.Out{px, bias}, irtest.Port{Type: irmodel.F32, Shape: dimsStr(os), Names: "z"})
+				n.Result(z[0], "rz")
+			}
+			r := translateNet(t, n)
+			ops := opCount(r)
+			if fused := ops["Add"] == 0 && len(nodeOf(r, "Conv").GetInput()) == 3; fused == shared {
+				t.Fatalf("fused %v with the bias read twice %v: %v", fused, shared, ops)
+			}
+			want := make([]float32, len(conv))
+			for i := range want {
+				want[i] = conv[i] + []float32{10, 20}[refUnravel(int64(i), os)[1]]
+			}
+			near(t, "f16 Conv + bias", run(t, n, f32("x", xs, x...))["y"].F32(), want, 1e-5)
 		})
 	}
 }
