@@ -549,27 +549,29 @@ func TestPipelineTensorsStayInPluginArena(t *testing.T) {
 		t.Fatal(err)
 	}
 	split := uint64(arenaMB<<20) / 2 // the host's half, then the plugin's
-	offsets := func(model string) []uint64 {
+	// The plugin's log reaches ovms's asynchronously: wait for the lines of
+	// every request (the two dummy nodes log one each, with one arena input;
+	// the join node one, with two), not just the first.
+	offsets := func(model string, want int) []uint64 {
 		var out []uint64
 		re := regexp.MustCompile(`:arena\[(\d+),\+\d+\]`)
-		var lines string
 		eventually(t, "the plugin's log of "+model, func() (bool, string) {
-			lines = grepLines(s.log(), "model="+model+" ")
-			return strings.Contains(lines, "infer request"), s.log()
+			out = out[:0]
+			for _, l := range strings.Split(grepLines(s.log(), "model="+model+" "), "\n") {
+				if !strings.Contains(l, "infer request") {
+					continue
+				}
+				for _, m := range re.FindAllStringSubmatch(l, -1) {
+					var off uint64
+					fmt.Sscan(m[1], &off)
+					out = append(out, off)
+				}
+			}
+			return len(out) >= want, s.log()
 		})
-		for _, l := range strings.Split(lines, "\n") {
-			if !strings.Contains(l, "infer request") {
-				continue
-			}
-			for _, m := range re.FindAllStringSubmatch(l, -1) {
-				var off uint64
-				fmt.Sscan(m[1], &off)
-				out = append(out, off)
-			}
-		}
 		return out
 	}
-	dummy, add := offsets("dummy"), offsets("add")
+	dummy, add := offsets("dummy", 2), offsets("add", 2)
 	if len(dummy) != 2 || len(add) != 2 {
 		t.Fatalf("inputs logged: dummy %v, add %v", dummy, add)
 	}
