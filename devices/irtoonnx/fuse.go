@@ -20,10 +20,11 @@ import (
 // Cast, as an f16 IR's Const -> Convert is) of the layer's element type
 // whose shape only spreads C (the Conv's output channels, its weights'
 // first axis) or N (the Gemm's output columns, known from constant
-// weights) over the output: [1,C,1,...] or [C,1,...] of the output's rank or one less for a
-// Conv, [N] or [1,N] for a Gemm. It is reshaped to [C] or [N] in place
-// (the same bytes), or copied to a new initializer when another node reads
-// it too (a decompressed one read elsewhere is left alone).
+// weights) over the output: [1,C,1,...] or [C,1,...] of the output's rank
+// or one less for a Conv, [N] or [1,N] for a Gemm. It is reshaped to [C]
+// or [N] in place (the same bytes), or copied to a new initializer when
+// another node reads it too (a decompressed one read elsewhere is left
+// alone). The layer moves to the Add's place in the node order.
 func fuseBiases(g *onnxpb.GraphProto) {
 	inits := map[string]*onnxpb.TensorProto{}
 	for _, t := range g.GetInitializer() {
@@ -42,14 +43,17 @@ func fuseBiases(g *onnxpb.GraphProto) {
 		}
 	}
 	constants := func(name string) *knownValue { return constantOf(name, inits, producer, readers) }
-	removed := map[*onnxpb.NodeProto]bool{}
+	// fused maps each Add taken away to the layer that takes its place:
+	// there, where everything the Add read is written already (a bias's
+	// Cast may come after the layer).
+	fused, moved := map[*onnxpb.NodeProto]*onnxpb.NodeProto{}, map[*onnxpb.NodeProto]bool{}
 	for _, add := range g.GetNode() {
 		if add.GetOpType() != "Add" || add.GetDomain() != "" || len(add.GetInput()) != 2 || len(add.GetOutput()) != 1 {
 			continue
 		}
 		for side := range 2 {
 			layer, bias := producer[add.Input[side]], constants(add.Input[1-side])
-			if layer == nil || bias == nil || removed[layer] || readers[add.Input[side]] != 1 {
+			if layer == nil || bias == nil || moved[layer] || readers[add.Input[side]] != 1 {
 				continue
 			}
 			size, ok := biasSize(layer, bias, constants)
@@ -70,11 +74,21 @@ func fuseBiases(g *onnxpb.GraphProto) {
 			layer.Input = append(layer.Input, name)
 			layer.Output[0] = add.Output[0]
 			producer[add.Output[0]] = layer
-			removed[add] = true
+			fused[add], moved[layer] = layer, true
 			break
 		}
 	}
-	g.Node = slices.DeleteFunc(g.Node, func(n *onnxpb.NodeProto) bool { return removed[n] })
+	nodes := g.Node[:0]
+	for _, n := range g.Node {
+		switch {
+		case moved[n]:
+		case fused[n] != nil:
+			nodes = append(nodes, fused[n])
+		default:
+			nodes = append(nodes, n)
+		}
+	}
+	g.Node = nodes
 }
 
 // knownValue is a value whose contents are known when the model loads: an

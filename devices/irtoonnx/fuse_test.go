@@ -70,6 +70,7 @@ func TestFuseConvBias(t *testing.T) {
 				n.Result(z[0], "rz")
 			}
 			r := translateNet(t, n)
+			checkOrder(t, r)
 			ops := opCount(r)
 			if fused := ops["Add"] == 0 && len(nodeOf(r, "Conv").GetInput()) == 3; fused != tc.fused {
 				t.Fatalf("fused %v, want %v: %v", fused, tc.fused, ops)
@@ -110,6 +111,7 @@ func TestFuseSharedBias(t *testing.T) {
 	y := n.Op("Add", "opset1", nil, sums, port)
 	n.Result(y[0], "r")
 	r := translateNet(t, n)
+	checkOrder(t, r)
 	if ops := opCount(r); ops["Add"] != 1 || ops["Conv"] != 2 {
 		t.Fatalf("ops %v, want 2 Conv with biases and the last Add", ops)
 	}
@@ -189,6 +191,7 @@ func TestMatMulMatricesAreGemm(t *testing.T) {
 			}
 			n.Result(y[0], "r")
 			r := translateNet(t, n)
+			checkOrder(t, r)
 			ops := opCount(r)
 			if gemm := ops["Gemm"] == 1 && ops["MatMul"] == 0 && ops["Transpose"] == 0; gemm != tc.gemm {
 				t.Fatalf("Gemm %v, want %v: %v", gemm, tc.gemm, ops)
@@ -235,13 +238,20 @@ func TestFuseDecompressedBias(t *testing.T) {
 		return n.Op("Convert", "opset1", map[string]string{"destination_type": "f32"}, []irtest.Out{c},
 			irtest.Port{Type: irmodel.F32, Shape: dimsStr(dims)})[0]
 	}
-	for _, shared := range []bool{false, true} {
-		t.Run(fmt.Sprint("bias read twice ", shared), func(t *testing.T) {
+	for _, tc := range []struct{ shared, f32Weights bool }{{false, false}, {true, false}, {false, true}} {
+		shared := tc.shared
+		// With f32 weights the Conv is ready as early as the bias's
+		// Convert: the fused Conv must still come after it.
+		t.Run(fmt.Sprintf("bias read twice %v, f32 weights %v", tc.shared, tc.f32Weights), func(t *testing.T) {
 			n := irtest.New("f16")
 			px := n.Parameter("x", irmodel.F32, dimsStr(xs))
 			attrs := map[string]string{"strides": "1,1", "dilations": "1,1", "pads_begin": "0,0", "pads_end": "0,0"}
 			port := irtest.Port{Type: irmodel.F32, Shape: dimsStr(os)}
-			c := n.Op("Convolution", "opset1", attrs, []irtest.Out{px, half(n, ws, w...)}, port)
+			weights := n.F32(ws, w...)
+			if !tc.f32Weights {
+				weights = half(n, ws, w...)
+			}
+			c := n.Op("Convolution", "opset1", attrs, []irtest.Out{px, weights}, port)
 			bias := half(n, []int64{1, 2, 1, 1}, 10, 20)
 			port.Names = "y"
 			y := n.Op("Add", "opset1", nil, []irtest.Out{c[0], bias}, port)
@@ -251,6 +261,7 @@ func TestFuseDecompressedBias(t *testing.T) {
 				n.Result(z[0], "rz")
 			}
 			r := translateNet(t, n)
+			checkOrder(t, r)
 			ops := opCount(r)
 			if fused := ops["Add"] == 0 && len(nodeOf(r, "Conv").GetInput()) == 3; fused == shared {
 				t.Fatalf("fused %v with the bias read twice %v: %v", fused, shared, ops)
@@ -261,5 +272,31 @@ func TestFuseDecompressedBias(t *testing.T) {
 			}
 			near(t, "f16 Conv + bias", run(t, n, f32("x", xs, x...))["y"].F32(), want, 1e-5)
 		})
+	}
+}
+
+// checkOrder fails t unless every node of the translated model reads only
+// graph inputs, initializers and outputs of nodes before it (ONNX wants
+// its nodes in topological order; a model `ovms convert` writes is read by
+// other tools too).
+func checkOrder(t *testing.T, r *Result) {
+	t.Helper()
+	g := r.Model.GetGraph()
+	known := map[string]bool{"": true}
+	for _, v := range g.GetInput() {
+		known[v.GetName()] = true
+	}
+	for _, i := range g.GetInitializer() {
+		known[i.GetName()] = true
+	}
+	for _, n := range g.GetNode() {
+		for _, in := range n.GetInput() {
+			if !known[in] {
+				t.Fatalf("node %s (%s) reads %q before a node writes it", n.GetName(), n.GetOpType(), in)
+			}
+		}
+		for _, o := range n.GetOutput() {
+			known[o] = true
+		}
 	}
 }

@@ -155,28 +155,12 @@ func Translate(m *irmodel.Model, opts Options) (*Result, error) {
 // target shape). ONNX Runtime would drop them too, with a warning per
 // tensor in the log of every load.
 func dropUnusedInitializers(g *onnxpb.GraphProto) {
-	used := map[string]bool{}
-	var walk func(*onnxpb.GraphProto)
-	walk = func(g *onnxpb.GraphProto) {
-		for _, n := range g.GetNode() {
-			for _, in := range n.GetInput() {
-				used[in] = true
-			}
-			for _, a := range n.GetAttribute() {
-				if a.GetG() != nil {
-					walk(a.GetG())
-				}
-				for _, sub := range a.GetGraphs() {
-					walk(sub)
-				}
-			}
-		}
-		for _, o := range g.GetOutput() {
-			used[o.GetName()] = true
-		}
+	readers := map[string]int{}
+	countReaders(g, readers, map[string]bool{})
+	for _, o := range g.GetOutput() {
+		readers[o.GetName()]++
 	}
-	walk(g)
-	g.Initializer = slices.DeleteFunc(g.Initializer, func(t *onnxpb.TensorProto) bool { return !used[t.GetName()] })
+	g.Initializer = slices.DeleteFunc(g.Initializer, func(t *onnxpb.TensorProto) bool { return readers[t.GetName()] == 0 })
 }
 
 // translateLayer runs one translator, turning a panic (an index past the
