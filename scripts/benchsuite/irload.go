@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ovmsgo/ovms/core/pluginhost"
@@ -46,8 +45,6 @@ type loadSteps struct {
 	Total     float64 `json:"total"`
 	ModelSize int     `json:"model_bytes"`
 	MaxRSS    int64   `json:"peak_rss_kib"` // VmHWM of the process at the end
-	// SessionFaults is the minor page faults of the session step.
-	SessionFaults int64 `json:"session_faults"`
 }
 
 // irLoadMain is the child's side of irLoadFlag: what devices/ortdevice's
@@ -111,13 +108,11 @@ func irLoadMain(path string) int {
 			lap(&st.Marshal)
 		}
 		st.ModelSize = len(model)
-		faults := minorFaults()
 		s, err := ort.NewSession(model, opts)
 		if err != nil {
 			return err
 		}
 		lap(&st.Session)
-		st.SessionFaults = minorFaults() - faults
 		s.Close()
 		return nil
 	}()
@@ -271,13 +266,4 @@ func (s *suite) irLoad() {
 	t.Measured = a.Seconds() / b.Seconds()
 	t.Formula = fmt.Sprintf("1.1 x ONNX: ovms launch to AVAILABLE, IR %.3fs / ONNX twin %.3fs (medians of %d alternating rounds); plugin steps in a fresh process IR %.3fs (translate+marshal %.3fs) vs ONNX %.3fs; plugin peak RSS IR %d MiB, ONNX %d MiB",
 		a.Seconds(), b.Seconds(), len(irT), mi.Total, mi.Parse+mi.Translate+mi.Marshal, mo.Total, irRSS>>10, onnxRSS>>10)
-}
-
-// minorFaults is the minor page faults of this process so far.
-func minorFaults() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Minflt
 }
