@@ -62,8 +62,10 @@ type Instance struct {
 // through the shared-memory channel (for comparisons and debugging).
 const EnvDataPlane = "OVMS_DATAPLANE"
 
-// EnvSpin overrides how long the core polls for results before sleeping
-// (a Go duration, e.g. "20us"); the plugin reads the same variable.
+// EnvSpin overrides how long the plugin polls for requests after its last
+// answer before sleeping (a Go duration, e.g. "20us"; default
+// dataplane.DefaultSpin). The core's own polling for results follows the
+// round trips (plugins/host/channel.go) and does not read it.
 const EnvSpin = "OVMS_CHANNEL_SPIN"
 
 // channelSlots is the number of requests (and results) the data-plane

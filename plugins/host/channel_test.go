@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +21,14 @@ import (
 // connectChannel is connect with the shared-memory data plane attached.
 func connectChannel(t *testing.T, mock *host.Mock) (*host.Client, *shm.Arena, *dataplane.Channel) {
 	t.Helper()
+	c, arena, ch, _ := connectChannelEndpoint(t, mock)
+	return c, arena, ch
+}
+
+// connectChannelEndpoint is connectChannel that also returns the plugin's
+// end of the channel.
+func connectChannelEndpoint(t *testing.T, mock *host.Mock) (*host.Client, *shm.Arena, *dataplane.Channel, *dataplane.Endpoint) {
+	t.Helper()
 	arena, err := host.CreateArena("channel-test", 1<<20, 0.5)
 	if err != nil {
 		t.Fatal(err)
@@ -30,8 +39,9 @@ func connectChannel(t *testing.T, mock *host.Mock) (*host.Client, *shm.Arena, *d
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ch.Close() })
+	pluginEnd := ch.Plugin()
 	client, _ := plugin.TestPluginGRPCConn(t, true, map[string]plugin.Plugin{
-		host.PluginName: &host.Plugin{Impl: mock, Arena: arena, Channel: ch.Plugin()},
+		host.PluginName: &host.Plugin{Impl: mock, Arena: arena, Channel: pluginEnd},
 	})
 	t.Cleanup(func() { client.Close() })
 	raw, err := client.Dispense(host.PluginName)
@@ -40,7 +50,78 @@ func connectChannel(t *testing.T, mock *host.Mock) (*host.Client, *shm.Arena, *d
 	}
 	c := raw.(*host.Client)
 	c.AttachChannel(ch.Host(), arena)
-	return c, arena, ch
+	return c, arena, ch, pluginEnd
+}
+
+// TestShortRoundTripsArePolledFromTheSend: with requests one at a time and
+// pauses between them (the core's receiver asleep when each is sent), a
+// short round trip's result finds the receiver polling, kicked at the send,
+// and the plugin rings no doorbell for it; with kicking off, every result
+// rings. (How many results beat the kicked receiver depends on the
+// machine's load: fewer rings than without kicks is the property.)
+func TestShortRoundTripsArePolledFromTheSend(t *testing.T) {
+	mock := &host.Mock{InferF: func(context.Context, *device.InferRequest) (*device.InferResponse, error) {
+		time.Sleep(300 * time.Microsecond) // the kicked receiver is up by then
+		return &device.InferResponse{}, nil
+	}}
+	rings := func(kickRTT time.Duration) uint64 {
+		c, _, _, pluginEnd := connectChannelEndpoint(t, mock)
+		host.SetKickRTT(c, kickRTT)
+		var before uint64
+		for i := 0; i < 40; i++ {
+			if i == 20 { // the moving round trip has settled
+				before = pluginEnd.Rings()
+			}
+			// Nothing in flight: the receiver sleeps (its polling after a
+			// result ends within 2.5 ms; the gap leaves room for a
+			// descheduled thread to get there).
+			time.Sleep(20 * time.Millisecond)
+			if _, err := c.Infer(context.Background(), &device.InferRequest{Model: device.ModelKey{Name: "m", Version: 1}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return pluginEnd.Rings() - before
+	}
+	off := rings(-1)
+	on := rings(time.Second)
+	t.Logf("doorbells rung for 20 results: %d kicking, %d not", on, off)
+	if off < 18 {
+		t.Errorf("without kicks the plugin rang for %d of 20 results: the receiver did not sleep between requests", off)
+	}
+	if on >= off {
+		t.Errorf("kicked at every send, the plugin still rang for %d of 20 results (%d without kicks)", on, off)
+	}
+}
+
+// TestKickOnlyShortRoundTrips: Infer kicks the receiver at the send while
+// the moving round trip is at most maxKickRTT (250 us), and not for a model
+// whose runs take longer (the polling would take a CPU from its run).
+func TestKickOnlyShortRoundTrips(t *testing.T) {
+	var run atomic.Int64
+	mock := &host.Mock{InferF: func(context.Context, *device.InferRequest) (*device.InferResponse, error) {
+		time.Sleep(time.Duration(run.Load()))
+		return &device.InferResponse{}, nil
+	}}
+	c, _, _, _ := connectChannelEndpoint(t, mock)
+	kicks := func(n int) uint64 {
+		before := host.ChannelKicks(c)
+		for i := 0; i < n; i++ {
+			if _, err := c.Infer(context.Background(), &device.InferRequest{Model: device.ModelKey{Name: "m", Version: 1}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return host.ChannelKicks(c) - before
+	}
+	run.Store(int64(3 * time.Millisecond))
+	kicks(30) // the moving round trip rises past 250 us
+	if n := kicks(10); n != 0 {
+		t.Errorf("%d of 10 requests of 3 ms kicked the receiver", n)
+	}
+	run.Store(0)
+	host.SetKickRTT(c, time.Second) // as if the round trip had fallen
+	if n := kicks(10); n != 10 {
+		t.Errorf("%d of 10 requests under the kick limit kicked the receiver", n)
+	}
 }
 
 func TestChannelCarriesBigRequestsAndResults(t *testing.T) {

@@ -218,7 +218,31 @@ type Endpoint struct {
 	// SpinFor, when set, replaces Spin: it is asked before every poll how
 	// long polling should go on after the last message (0: sleep now).
 	SpinFor func() time.Duration
+	// kicked is when Kick last opened a polling window (since epoch).
+	kicked atomic.Int64
+	// rings and kicks count the doorbells Send rang and the calls of Kick
+	// (for tests and diagnosis).
+	rings, kicks atomic.Uint64
 }
+
+// epoch is the monotonic origin of Endpoint.kicked.
+var epoch = time.Now()
+
+// Kick opens Receive's polling window now, as a message arriving would, and
+// wakes Receive if it sleeps on its doorbell. A sender that expects its
+// answer soon calls it after sending, so that the answer is polled for
+// instead of rung for (the wake-up then overlaps the other side's work).
+func (e *Endpoint) Kick() {
+	e.kicks.Add(1)
+	e.kicked.Store(int64(time.Since(epoch)))
+	e.Nudge()
+}
+
+// Rings reports how many times Send has rung the other side's doorbell.
+func (e *Endpoint) Rings() uint64 { return e.rings.Load() }
+
+// Kicks reports how many times Kick was called.
+func (e *Endpoint) Kicks() uint64 { return e.kicks.Load() }
 
 var one = []byte{1, 0, 0, 0, 0, 0, 0, 0}
 
@@ -243,6 +267,7 @@ func (e *Endpoint) Send(id uint64, kind uint32, payload []byte) error {
 			return err
 		}
 		if wake {
+			e.rings.Add(1)
 			if _, err := e.sendBell.Write(one); err != nil && !errors.Is(err, unix.EAGAIN) {
 				return fmt.Errorf("ringing doorbell: %w", err)
 			}
@@ -252,40 +277,43 @@ func (e *Endpoint) Send(id uint64, kind uint32, payload []byte) error {
 }
 
 // Receive calls fn for every message, in order, until the endpoint is
-// closed. After a message it keeps polling for Spin (or SpinFor), and only
-// then sleeps on the doorbell: a request or reply that follows soon costs
-// no wake-up.
+// closed. After a message (or a Kick) it keeps polling for Spin (or
+// SpinFor), and only then sleeps on the doorbell: a request or reply that
+// follows soon costs no wake-up.
 func (e *Endpoint) Receive(fn func(id uint64, kind uint32, payload []byte)) error {
 	if !e.c.enter() {
 		return ErrClosed
 	}
 	defer e.c.leave()
 	var buf [8]byte
-	last := time.Now()
+	last := time.Since(epoch)
 	for {
 		if e.c.closed.Load() {
 			return ErrClosed
 		}
 		if e.recv.Pop(fn) {
-			last = time.Now()
+			last = time.Since(epoch)
 			continue
 		}
 		spin := e.Spin
 		if e.SpinFor != nil {
 			spin = e.SpinFor()
 		}
-		if time.Since(last) < spin {
+		kicked := time.Duration(e.kicked.Load())
+		if time.Since(epoch)-max(last, kicked) < spin {
 			runtime.Gosched()
 			continue
 		}
 		e.recv.SetSleeping(true)
-		if !e.recv.Empty() {
+		// A message, or a Kick that saw the flag still 0 and so did not
+		// ring, since the checks above: poll again instead of sleeping.
+		if !e.recv.Empty() || time.Duration(e.kicked.Load()) != kicked {
 			e.recv.SetSleeping(false)
 			continue
 		}
 		_, err := e.recvBell.Read(buf[:])
 		e.recv.SetSleeping(false)
-		last = time.Now()
+		last = time.Since(epoch)
 		if err != nil {
 			return ErrClosed
 		}

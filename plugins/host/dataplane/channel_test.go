@@ -3,6 +3,7 @@ package dataplane
 import (
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -70,4 +71,131 @@ func TestChannelCloseUnmaps(t *testing.T) {
 		t.Fatalf("Send after Close: %v", err)
 	}
 	c.Host().Nudge() // must not touch the unmapped rings
+}
+
+// sleepingSoon waits until the endpoint's Receive sleeps on its doorbell.
+func sleepingSoon(t *testing.T, e *Endpoint) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for e.recv.word(offSleeping).Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the receiver never slept on its doorbell")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestKickWakesSleepingReceiver: a receiver asleep on its doorbell does not
+// see a message pushed without ringing; Kick wakes it, it takes the message
+// and polls, so the next message needs no doorbell. (That the window runs
+// from the Kick is TestKickExtendsPollingWindow's.)
+func TestKickWakesSleepingReceiver(t *testing.T) {
+	c, err := CreateChannel(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	host, plugin := c.Host(), c.Plugin()
+	var spin atomic.Int64 // how long the receiver polls after a message or a kick
+	host.SpinFor = func() time.Duration { return time.Duration(spin.Load()) }
+	got := make(chan uint64, 4)
+	go func() {
+		_ = host.Receive(func(id uint64, _ uint32, _ []byte) { got <- id })
+	}()
+	sleepingSoon(t, host)
+	time.Sleep(10 * time.Millisecond) // past its last look at the ring
+
+	// Asleep: a push that does not ring stays in the ring.
+	if _, err := plugin.send.Push(1, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-got:
+		t.Fatalf("a sleeping receiver got message %d without a doorbell", id)
+	case <-time.After(50 * time.Millisecond):
+	}
+	spin.Store(int64(10 * time.Second))
+	host.Kick() // wakes it: it takes message 1, then polls
+	select {
+	case id := <-got:
+		if id != 1 {
+			t.Fatalf("got message %d, want 1", id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Kick did not wake a sleeping receiver")
+	}
+	rings := plugin.Rings()
+	if err := plugin.Send(2, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-got:
+		if id != 2 {
+			t.Fatalf("got message %d, want 2", id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a kicked receiver did not poll for the next message")
+	}
+	if n := plugin.Rings() - rings; n != 0 {
+		t.Errorf("Send rang the doorbell %d times although the receiver was polling", n)
+	}
+}
+
+// TestKickExtendsPollingWindow: a Kick while the receiver polls moves the
+// end of its window: a message pushed without ringing after the window
+// that the last message opened, but inside the one the Kick opened, is
+// received.
+func TestKickExtendsPollingWindow(t *testing.T) {
+	c, err := CreateChannel(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	host, plugin := c.Host(), c.Plugin()
+	const window = 200 * time.Millisecond
+	host.SpinFor = func() time.Duration { return window }
+	got := make(chan uint64, 4)
+	go func() {
+		_ = host.Receive(func(id uint64, _ uint32, _ []byte) { got <- id })
+	}()
+	for try, id := 0, uint64(1); ; try, id = try+1, id+2 {
+		if try == 5 {
+			t.Skip("this machine never kept the test's timing (5 tries)")
+		}
+		if err := plugin.Send(id, 1, nil); err != nil { // opens a window
+			t.Fatal(err)
+		}
+		select {
+		case <-got:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a rung message was not received")
+		}
+		t0 := time.Now()
+		time.Sleep(window * 3 / 5)
+		host.Kick() // inside the window: no doorbell, only a later end
+		kicked := time.Since(t0)
+		time.Sleep(window*3/5 - (time.Since(t0) - kicked))
+		if _, err := plugin.send.Push(id+1, 1, nil); err != nil { // no ring
+			t.Fatal(err)
+		}
+		pushed := time.Since(t0)
+		if kicked > window*4/5 || pushed < window || pushed > kicked+window*4/5 {
+			host.Kick() // the timing slipped: fetch the message and try again
+			select {
+			case <-got:
+			case <-time.After(5 * time.Second):
+				t.Fatal("Kick did not wake the receiver")
+			}
+			continue
+		}
+		select {
+		case id2 := <-got:
+			if id2 != id+1 {
+				t.Fatalf("got message %d, want %d", id2, id+1)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("pushed %v after the last message (window %v), %v after a Kick: the receiver slept", pushed, window, pushed-kicked)
+		}
+		return
+	}
 }
