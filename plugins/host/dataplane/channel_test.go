@@ -73,6 +73,24 @@ func TestChannelCloseUnmaps(t *testing.T) {
 	c.Host().Nudge() // must not touch the unmapped rings
 }
 
+// receiving opens a channel whose host end receives with spinFor, passing
+// the ids it gets to the returned channel until the test ends.
+func receiving(t *testing.T, spinFor func() time.Duration) (host, plugin *Endpoint, got chan uint64) {
+	t.Helper()
+	c, err := CreateChannel(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	host, plugin = c.Host(), c.Plugin()
+	host.SpinFor = spinFor
+	got = make(chan uint64, 4)
+	go func() {
+		_ = host.Receive(func(id uint64, _ uint32, _ []byte) { got <- id })
+	}()
+	return host, plugin, got
+}
+
 // sleepingSoon waits until the endpoint's Receive sleeps on its doorbell.
 func sleepingSoon(t *testing.T, e *Endpoint) {
 	t.Helper()
@@ -90,18 +108,8 @@ func sleepingSoon(t *testing.T, e *Endpoint) {
 // and polls, so the next message needs no doorbell. (That the window runs
 // from the Kick is TestKickExtendsPollingWindow's.)
 func TestKickWakesSleepingReceiver(t *testing.T) {
-	c, err := CreateChannel(16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	host, plugin := c.Host(), c.Plugin()
 	var spin atomic.Int64 // how long the receiver polls after a message or a kick
-	host.SpinFor = func() time.Duration { return time.Duration(spin.Load()) }
-	got := make(chan uint64, 4)
-	go func() {
-		_ = host.Receive(func(id uint64, _ uint32, _ []byte) { got <- id })
-	}()
+	host, plugin, got := receiving(t, func() time.Duration { return time.Duration(spin.Load()) })
 	sleepingSoon(t, host)
 	time.Sleep(10 * time.Millisecond) // past its last look at the ring
 
@@ -146,18 +154,8 @@ func TestKickWakesSleepingReceiver(t *testing.T) {
 // that the last message opened, but inside the one the Kick opened, is
 // received.
 func TestKickExtendsPollingWindow(t *testing.T) {
-	c, err := CreateChannel(16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	host, plugin := c.Host(), c.Plugin()
 	const window = 200 * time.Millisecond
-	host.SpinFor = func() time.Duration { return window }
-	got := make(chan uint64, 4)
-	go func() {
-		_ = host.Receive(func(id uint64, _ uint32, _ []byte) { got <- id })
-	}()
+	host, plugin, got := receiving(t, func() time.Duration { return window })
 	for try, id := 0, uint64(1); ; try, id = try+1, id+2 {
 		if try == 5 {
 			t.Skip("this machine never kept the test's timing (5 tries)")
