@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -91,6 +92,20 @@ func receiving(t *testing.T, spinFor func() time.Duration) (host, plugin *Endpoi
 	return host, plugin, got
 }
 
+// receive fails the test with failure unless message want arrives on got
+// within d (and fails it if another message comes instead).
+func receive(t *testing.T, got <-chan uint64, want uint64, d time.Duration, failure string) {
+	t.Helper()
+	select {
+	case id := <-got:
+		if id != want {
+			t.Fatalf("got message %d, want %d", id, want)
+		}
+	case <-time.After(d):
+		t.Fatal(failure)
+	}
+}
+
 // sleepingSoon waits until the endpoint's Receive sleeps on its doorbell.
 func sleepingSoon(t *testing.T, e *Endpoint) {
 	t.Helper()
@@ -124,26 +139,12 @@ func TestKickWakesSleepingReceiver(t *testing.T) {
 	}
 	spin.Store(int64(10 * time.Second))
 	host.Kick() // wakes it: it takes message 1, then polls
-	select {
-	case id := <-got:
-		if id != 1 {
-			t.Fatalf("got message %d, want 1", id)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Kick did not wake a sleeping receiver")
-	}
+	receive(t, got, 1, 5*time.Second, "Kick did not wake a sleeping receiver")
 	rings := plugin.Rings()
 	if err := plugin.Send(2, 1, nil); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case id := <-got:
-		if id != 2 {
-			t.Fatalf("got message %d, want 2", id)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("a kicked receiver did not poll for the next message")
-	}
+	receive(t, got, 2, 5*time.Second, "a kicked receiver did not poll for the next message")
 	if n := plugin.Rings() - rings; n != 0 {
 		t.Errorf("Send rang the doorbell %d times although the receiver was polling", n)
 	}
@@ -163,11 +164,7 @@ func TestKickExtendsPollingWindow(t *testing.T) {
 		if err := plugin.Send(id, 1, nil); err != nil { // opens a window
 			t.Fatal(err)
 		}
-		select {
-		case <-got:
-		case <-time.After(5 * time.Second):
-			t.Fatal("a rung message was not received")
-		}
+		receive(t, got, id, 5*time.Second, "a rung message was not received")
 		t0 := time.Now()
 		time.Sleep(window * 3 / 5)
 		host.Kick() // inside the window: no doorbell, only a later end
@@ -179,21 +176,10 @@ func TestKickExtendsPollingWindow(t *testing.T) {
 		pushed := time.Since(t0)
 		if kicked > window*4/5 || pushed < window || pushed > kicked+window*4/5 {
 			host.Kick() // the timing slipped: fetch the message and try again
-			select {
-			case <-got:
-			case <-time.After(5 * time.Second):
-				t.Fatal("Kick did not wake the receiver")
-			}
+			receive(t, got, id+1, 5*time.Second, "Kick did not wake the receiver")
 			continue
 		}
-		select {
-		case id2 := <-got:
-			if id2 != id+1 {
-				t.Fatalf("got message %d, want %d", id2, id+1)
-			}
-		case <-time.After(2 * time.Second):
-			t.Fatalf("pushed %v after the last message (window %v), %v after a Kick: the receiver slept", pushed, window, pushed-kicked)
-		}
+		receive(t, got, id+1, 2*time.Second, fmt.Sprintf("pushed %v after the last message (window %v), %v after a Kick: the receiver slept", pushed, window, pushed-kicked))
 		return
 	}
 }
