@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"sync"
@@ -33,14 +34,15 @@ func TestDynamicBatchingEndToEnd(t *testing.T) {
 	}
 	wg.Wait()
 	// The plugin saw the requests together: an input with more than one row.
+	// Its log reaches ovms's asynchronously, after the answers: wait for it.
 	largest := 0
-	for _, m := range regexp.MustCompile(`b:arena\[\d+,\+\d+\]\[(\d+) 3\]`).FindAllStringSubmatch(s.log(), -1) {
-		n, _ := strconv.Atoi(m[1])
-		largest = max(largest, n)
-	}
-	if largest < 2 {
-		t.Fatalf("no batch of more than one request reached the plugin (largest %d)\n%s", largest, s.log())
-	}
+	eventually(t, "a batch of more than one request reaching the plugin", func() (bool, string) {
+		for _, m := range regexp.MustCompile(`b:arena\[\d+,\+\d+\]\[(\d+) 3\]`).FindAllStringSubmatch(s.log(), -1) {
+			n, _ := strconv.Atoi(m[1])
+			largest = max(largest, n)
+		}
+		return largest >= 2, fmt.Sprintf("largest %d rows\n%s", largest, s.log())
+	})
 	t.Logf("largest batch: %d rows", largest)
 	// A model whose first dimension is fixed cannot be batched: startup fails.
 	code, _, stderr := runOVMS(t, "--model_name", "dummy", "--model_path", modelsDir+"/dummy", "--port", "0", "--rest_port", strconv.Itoa(freePort(t)),
