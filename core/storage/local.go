@@ -48,9 +48,10 @@ type localScan struct {
 // listing was most of a reload's fixed cost: now one system call a model
 // instead of five (docs/performance.md, "Seventh session on issue 16").
 // Folders on network file systems, and folders with a link among their
-// entries, are read on every listing. A reused listing is not read again
-// either when the folder becomes unreadable without changing (its
-// permissions cannot change without moving its change time).
+// entries, are read on every listing. (A chmod of the folder moves its
+// change time; a change of this process's credentials or security policy
+// does not, so a folder that became unreadable that way keeps its last
+// listing.)
 func (r *localRepo) Versions(_ context.Context, skipped func(name, reason string)) (map[int64]string, error) {
 	set, err := r.scan(skipped)
 	if err != nil {
@@ -83,13 +84,13 @@ func (r *localRepo) scan(skipped func(name, reason string)) (*versionSet, error)
 		return last.set, nil
 	}
 	r.reads.Add(1)
-	id, idOK, entries, fsOK, err := r.readFolder()
+	entries, id, reuse, err := r.readFolder()
 	if err != nil {
 		return nil, err
 	}
 	set := newVersionSet()
 	scan := &localScan{id: id, set: set}
-	reuse := idOK && fsOK && settled(id, start)
+	reuse = reuse && settled(id, start)
 	note := func(name, reason string) {
 		scan.skipped = append(scan.skipped, [2]string{name, reason})
 		if skipped != nil {
@@ -121,31 +122,31 @@ func (r *localRepo) scan(skipped func(name, reason string)) (*versionSet, error)
 }
 
 // readFolder reads the base path's folder: its entries (sorted by name),
-// its dirID, and whether its file system is one whose listings may be
-// reused (reusableFS), all through one descriptor, so that they describe
-// the same folder even if the path is switched to another one meanwhile (a
-// link flipped between two folders, a rename): the listing is never kept
-// under another folder's id.
-func (r *localRepo) readFolder() (id dirID, idOK bool, entries []fs.DirEntry, fsOK bool, err error) {
+// its dirID, and whether the folder's identity is known and its file
+// system one whose listings may be reused (reusableFS), all through one
+// descriptor, so that they describe the same folder even if the path is
+// switched to another one meanwhile (a link flipped between two folders, a
+// rename): a listing is never kept under another folder's id.
+func (r *localRepo) readFolder() (entries []fs.DirEntry, id dirID, reusable bool, err error) {
 	base := r.base
 	f, err := os.Open(base)
 	if err != nil {
-		return id, false, nil, false, fsErr(err, "%s: cannot list the base path", base)
+		return nil, id, false, fsErr(err, "%s: cannot list the base path", base)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return id, false, nil, false, fsErr(err, "%s: cannot access the base path", base)
+		return nil, id, false, fsErr(err, "%s: cannot access the base path", base)
 	}
 	if !st.IsDir() {
-		return id, false, nil, false, apierr.Newf(apierr.PathInvalid, "%s: not a directory", base)
+		return nil, id, false, apierr.Newf(apierr.PathInvalid, "%s: not a directory", base)
 	}
-	id, idOK = statID(st)
+	id, idOK := statID(st)
 	if entries, err = f.ReadDir(-1); err != nil {
-		return id, false, nil, false, fsErr(err, "%s: cannot list the base path", base)
+		return nil, id, false, fsErr(err, "%s: cannot list the base path", base)
 	}
 	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-	return id, idOK, entries, idOK && r.reusable(f, id.dev), nil
+	return entries, id, idOK && r.reusable(f, id.dev), nil
 }
 
 // reusable is reusableFS of the open folder f on device dev, asked once
