@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -62,4 +64,28 @@ func blockPairs(ctx context.Context, steps [2]func(context.Context) error, block
 		}
 	}
 	return r
+}
+
+// ratioSpread says, for a miss, how much the ratios of alternating block
+// pairs (a / b, named by what) varied: their quartiles, and how many were
+// above 1. One run's median moves with this spread.
+func ratioSpread(what string, ratios []float64) string {
+	if len(ratios) == 0 {
+		return ""
+	}
+	r := slices.Clone(ratios)
+	slices.Sort(r)
+	above := 0
+	for _, x := range r {
+		if x > 1 {
+			above++
+		}
+	}
+	p25, med, p75 := r[len(r)/4], r[len(r)/2], r[len(r)*3/4]
+	// The standard error of a median of n samples, the spread taken as
+	// normal's (sigma = IQR / 1.349): 1.2533 sigma / sqrt(n).
+	se := 1.2533 * (p75 - p25) / 1.349 / math.Sqrt(float64(len(r)))
+	return fmt.Sprintf("the %d block pairs' ratios (%s): p25 %.3f, median %.3f, p75 %.3f; above 1 in %d of them (%.0f%%); "+
+		"a median of so many pairs so spread is uncertain by about +-%.1f%%",
+		len(r), what, p25, med, p75, above, 100*float64(above)/float64(len(r)), 100*se/med)
 }

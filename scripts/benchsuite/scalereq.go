@@ -95,6 +95,7 @@ func (s *suite) scaleOverhead(big, one *scaleOVMS) {
 	t.Measured = ratioMedian(ratios)
 	t.Formula = fmt.Sprintf("1.05: median over %d block pairs of the ratio of their p50s; overall p50 %.1fus with %d models, %.1fus alone (%+.1fus)",
 		len(ratios), us(ms[0].Level.P50), scaleModels, us(ms[1].Level.P50), us(ms[0].Level.P50-ms[1].Level.P50))
+	t.Cause = ratioSpread(fmt.Sprintf("with %d models / alone", scaleModels), ratios)
 }
 
 // scaleReloadClients is how many clients send to other models during the

@@ -36,19 +36,20 @@ const statefulSteps = 100
 // feeds the h_out it gets back into the next request). One ovms serves
 // both models, in one plugin process, and the client alternates between
 // them in blocks of steps, so that both see the same process and load;
-// it returns the two measurements (held, sent) and the paired ratio.
-func (s *suite) statefulRun() (held, sent *measurement, pairedRatio float64) {
+// it returns the two measurements (held, sent) and the block pairs' ratios
+// (held / sent, sorted).
+func (s *suite) statefulRun() (held, sent *measurement, ratios []float64) {
 	names := [2]string{
 		"ovms " + statefulModel + " kserve-grpc, server-held state (--stateful)" + s.suffix,
 		"ovms " + statefulModel + " kserve-grpc, state sent in every request" + s.suffix,
 	}
 	if m, ok := s.measured[names[0]]; ok {
-		return m, s.measured[names[1]], s.statefulRatio
+		return m, s.measured[names[1]], s.statefulRatios
 	}
 	fmt.Fprintf(s.log, "measuring %s and %s, interleaved\n", names[0], names[1])
 	ms := [2]*measurement{{Name: names[0]}, {Name: names[1]}}
-	levels, ratio, err := s.interleavedSteps()
-	s.statefulRatio = ratio
+	levels, ratios, err := s.interleavedSteps()
+	s.statefulRatios = ratios
 	for i, m := range ms {
 		if err != nil {
 			m.Err = err.Error()
@@ -58,7 +59,7 @@ func (s *suite) statefulRun() (held, sent *measurement, pairedRatio float64) {
 		s.measured[m.Name] = m
 		s.order = append(s.order, m)
 	}
-	return ms[0], ms[1], ratio
+	return ms[0], ms[1], ratios
 }
 
 // statefulConfig writes the config.json of the stateful group into dir:
@@ -88,31 +89,31 @@ const (
 )
 
 // interleavedSteps runs the two stateful configurations side by side, in
-// alternating blocks of steps. It returns their levels and the median over
-// block pairs of the ratio of the blocks' median step latencies (held /
-// sent): load that drifts while the benchmark runs hits both blocks of a
-// pair alike and cancels out.
-func (s *suite) interleavedSteps() ([2]bench.Level, float64, error) {
+// alternating blocks of steps. It returns their levels and, sorted, the
+// ratios over block pairs of the blocks' median step latencies (held /
+// sent), whose median is the group's figure: load that drifts while the
+// benchmark runs hits both blocks of a pair alike and cancels out.
+func (s *suite) interleavedSteps() ([2]bench.Level, []float64, error) {
 	var out [2]bench.Level
-	nan := math.NaN()
+	var none []float64
 	s.servers.close()
 	dir, err := os.MkdirTemp("", "ovms-bench-stateful-")
 	if err != nil {
-		return out, nan, err
+		return out, none, err
 	}
 	defer os.RemoveAll(dir)
 	cfg, err := statefulConfig(dir, s.opt.modelsDir)
 	if err != nil {
-		return out, nan, err
+		return out, none, err
 	}
 	srv, err := startOVMSConfig(s.opt.binDir, cfg)
 	if err != nil {
-		return out, nan, err
+		return out, none, err
 	}
 	defer srv.stop()
 	conn, err := grpc.NewClient(srv.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		return out, nan, err
+		return out, none, err
 	}
 	defer conn.Close()
 	client := kpb.NewGRPCInferenceServiceClient(conn)
@@ -126,7 +127,7 @@ func (s *suite) interleavedSteps() ([2]bench.Level, float64, error) {
 	const block, settle = 40, 4
 	r := blockPairs(s.ctx, [2]func(context.Context) error{steppers[0].step, steppers[1].step}, block, settle, warmup, window, false)
 	if err := s.ctx.Err(); err != nil {
-		return out, nan, err
+		return out, none, err
 	}
 	lat, errs, first, ratios := r.lat, r.errs, r.first, r.ratios
 	for i := range out {
@@ -135,10 +136,10 @@ func (s *suite) interleavedSteps() ([2]bench.Level, float64, error) {
 			Mean: sum.Mean, Count: sum.Count, Errors: sum.Errors, FirstError: first[i], Stable: true, Windows: 1}
 	}
 	if len(ratios) == 0 {
-		return out, nan, fmt.Errorf("no block measured")
+		return out, none, fmt.Errorf("no block measured")
 	}
 	slices.Sort(ratios)
-	return out, ratios[len(ratios)/2], nil
+	return out, ratios, nil
 }
 
 // stepper runs the steps of one client's sequences.

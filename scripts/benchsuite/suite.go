@@ -31,8 +31,8 @@ type suite struct {
 	targets  []target
 	decode   *decodeResult
 	suffix   string // appended to measurement names (repeated rounds)
-	// statefulRatio is the stateful group's paired ratio (see statefulRun).
-	statefulRatio float64
+	// statefulRatios are the stateful group's paired ratios (see statefulRun).
+	statefulRatios []float64
 }
 
 func newSuite(ctx context.Context, opt options, log io.Writer) *suite {
@@ -207,9 +207,10 @@ func (s *suite) runGroup(g string) {
 		// The figure is the median over alternating block pairs of the
 		// ratio of their median step latencies (held / sent), which load
 		// drifting on a shared machine does not skew.
-		held, sent, ratio := s.statefulRun()
-		s.addTarget(target{Group: g, Name: statefulModel + " step, KServe gRPC, 1 client, server-held / sent state", Measured: ratio, Unit: "x",
-			Limit: 1, Formula: fmt.Sprintf("median of per-block p50 ratios; overall p50 %.1fus held, %.1fus sent", us(held.Level.P50), us(sent.Level.P50))}, held, sent)
+		held, sent, ratios := s.statefulRun()
+		s.addTarget(target{Group: g, Name: statefulModel + " step, KServe gRPC, 1 client, server-held / sent state", Measured: ratioMedian(ratios), Unit: "x",
+			Limit: 1, Formula: fmt.Sprintf("median of per-block p50 ratios; overall p50 %.1fus held, %.1fus sent", us(held.Level.P50), us(sent.Level.P50)),
+			Cause: ratioSpread("held / sent", ratios)}, held, sent)
 	case "overhead":
 		eng, echo := s.engineRun("dummy", 1), s.echoRun("dummy")
 		ov := s.ovmsRun("dummy", bench.KServeGRPC, one, plainOVMS)

@@ -205,3 +205,17 @@ func TestEngineMeasures(t *testing.T) {
 		t.Errorf("outputs %v", e.outNames)
 	}
 }
+
+// TestRatioSpread: the quartiles of the block pairs' ratios, whatever
+// their order, and the pairs above 1.
+func TestRatioSpread(t *testing.T) {
+	got := ratioSpread("a / b", []float64{1.2, 0.9, 1.0, 1.1, 0.8, 1.3, 1.05, 0.95})
+	want := "the 8 block pairs' ratios (a / b): p25 0.950, median 1.050, p75 1.200; above 1 in 4 of them (50%); " +
+		"a median of so many pairs so spread is uncertain by about +-7.8%"
+	if got != want {
+		t.Errorf("ratioSpread:\n got %s\nwant %s", got, want)
+	}
+	if got := ratioSpread("a / b", nil); got != "" {
+		t.Errorf("no pairs: %q", got)
+	}
+}
