@@ -206,17 +206,43 @@ func (d *dataPlane) release(leases []uint64) error {
 	return nil
 }
 
+// maxPolledRun (ns) is the longest average answer time through which the
+// plugin's receiver keeps polling its ring. A receiver that sleeps on its
+// doorbell while a request runs costs the plugin, per request, a failed
+// read and a park, and at the request's end a Nudge (an eventfd write) and
+// its wake-up: on dummy (a run of a few microseconds) 1.5 writes and 1.8
+// reads per request, and at 4 clients dummy answered about 15% fewer
+// requests a second (docs/performance.md, "Eighth session"). Through a
+// longer run the poll would take a CPU from the engine's own threads (on 2
+// vCPUs the engine's second intra-op thread needs it), so longer runs are
+// slept through. A variable for tests.
+var maxPolledRun atomic.Int64
+
+func init() { maxPolledRun.Store(int64(50 * time.Microsecond)) }
+
+// runSpin is how long the receiver polls after a message while requests
+// run: a little longer than the average answer when that is short, else 0.
+func (s *server) runSpin() time.Duration {
+	avg := s.runAvg.Load()
+	if avg <= 0 || avg > maxPolledRun.Load() {
+		return 0
+	}
+	return time.Duration(avg + avg/4 + int64(20*time.Microsecond))
+}
+
 // serveChannel answers requests from the channel in the plugin process
 // until the channel closes; each request runs on its own goroutine.
 //
-// While a request runs the receiver sleeps between messages (the engine has
-// the cores); once the plugin is idle again it polls for DefaultSpin, so the
-// next request of a busy client costs no wake-up.
+// While requests run the receiver sleeps between messages (the engine has
+// the cores), unless they answer within maxPolledRun on average: then it
+// polls a little longer than they take, so that their end costs no wake-up.
+// Once the plugin is idle again it polls for DefaultSpin, so the next
+// request of a busy client costs no wake-up either.
 func (s *server) serveChannel(ep *dataplane.Endpoint) error {
 	spin := ep.Spin
 	ep.SpinFor = func() time.Duration {
 		if s.running.Load() > 0 {
-			return 0
+			return s.runSpin()
 		}
 		return spin
 	}
@@ -254,7 +280,14 @@ func (s *server) decodeRequest(kind uint32, payload []byte) (*devicev1.InferRequ
 
 // answer runs one request and sends its result or error.
 func (s *server) answer(ep *dataplane.Endpoint, id uint64, req *devicev1.InferRequest, err error) {
+	start := time.Now()
 	defer func() {
+		took := int64(time.Since(start))
+		if old := s.runAvg.Load(); old == 0 {
+			s.runAvg.Store(took)
+		} else {
+			s.runAvg.Store(old + (took-old)/8) // racy updates only blur an average
+		}
 		if s.running.Add(-1) == 0 {
 			ep.Nudge() // idle now: poll for the next request
 		}

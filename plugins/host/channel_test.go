@@ -124,6 +124,69 @@ func TestKickOnlyShortRoundTrips(t *testing.T) {
 	}
 }
 
+// TestShortRunsArePolledThrough: while a request whose runs are short (the
+// plugin's moving average under maxPolledRun) runs, the plugin's receiver
+// keeps polling its ring instead of sleeping on its doorbell (to be rung
+// awake at the request's end); with the limit at 0 it sleeps through every
+// run.
+func TestShortRunsArePolledThrough(t *testing.T) {
+	mock := &host.Mock{InferF: func(context.Context, *device.InferRequest) (*device.InferResponse, error) {
+		// A busy 200 us (a timer's sleep can overrun by far more): a
+		// receiver not polling sleeps by then.
+		for start := time.Now(); time.Since(start) < 200*time.Microsecond; {
+		}
+		return &device.InferResponse{}, nil
+	}}
+	sleeps := func(limit time.Duration) uint64 {
+		defer host.SetMaxPolledRun(limit)()
+		c, _, _, pluginEnd := connectChannelEndpoint(t, mock)
+		var before uint64
+		for i := 0; i < 40; i++ {
+			if i == 20 { // the moving average has settled
+				before = pluginEnd.Sleeps()
+			}
+			if _, err := c.Infer(context.Background(), &device.InferRequest{Model: device.ModelKey{Name: "m", Version: 1}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return pluginEnd.Sleeps() - before
+	}
+	off := sleeps(0)
+	if off < 18 {
+		t.Fatalf("not polling through runs, the receiver slept %d times in 20 requests: it did not sleep through the runs", off)
+	}
+	// A run preempted past the window (1.25 x the average + 20 us) still
+	// sleeps, which load makes common on 2 vCPUs (up to 16 of 20 seen); load
+	// only adds sleeps, so one attempt under the bound shows the polling.
+	var on uint64
+	for attempt := 1; attempt <= 3; attempt++ {
+		on = sleeps(time.Second)
+		t.Logf("attempt %d: the receiver slept %d times in 20 requests polling through runs, %d times not", attempt, on, off)
+		if on < off*3/4 {
+			return
+		}
+	}
+	t.Errorf("polling through runs, the receiver still slept %d times in 20 requests (%d without), in 3 attempts", on, off)
+}
+
+// TestRunSpin: the receiver polls for 1.25 x the average run + 20 us while
+// requests run, when that average is at most maxPolledRun (50 us); longer
+// runs, and no run yet, are slept through.
+func TestRunSpin(t *testing.T) {
+	for _, c := range []struct{ avg, want time.Duration }{
+		{0, 0},
+		{8 * time.Microsecond, 30 * time.Microsecond},
+		{40 * time.Microsecond, 70 * time.Microsecond},
+		{50 * time.Microsecond, 82500 * time.Nanosecond},
+		{60 * time.Microsecond, 0},
+		{25 * time.Millisecond, 0},
+	} {
+		if got := host.RunSpin(c.avg); got != c.want {
+			t.Errorf("average run %v: polls for %v, want %v", c.avg, got, c.want)
+		}
+	}
+}
+
 func TestChannelCarriesBigRequestsAndResults(t *testing.T) {
 	var arena *shm.Arena
 	var seen int

@@ -29,6 +29,10 @@ type server struct {
 	next    atomic.Uint64
 	leases  sync.Map     // uint64 -> *lease
 	running atomic.Int64 // channel requests being answered
+	// runAvg is a moving average of how long channel requests take to
+	// answer (ns; 0 before the first): the receiver polls through runs
+	// expected to be short (see serveChannel).
+	runAvg atomic.Int64
 	// served counts the requests run (Infer); loadSeen is its value at the
 	// start of the last Load. A load while requests are being served runs
 	// at a lower CPU priority (see Load).

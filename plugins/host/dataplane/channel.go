@@ -220,9 +220,10 @@ type Endpoint struct {
 	SpinFor func() time.Duration
 	// kicked is when Kick last opened a polling window (since epoch).
 	kicked atomic.Int64
-	// rings and kicks count the doorbells Send rang and the calls of Kick
-	// (for tests and diagnosis).
-	rings, kicks atomic.Uint64
+	// rings and kicks count the doorbells Send rang and the calls of Kick,
+	// sleeps the times Receive slept on its doorbell (for tests and
+	// diagnosis).
+	rings, kicks, sleeps atomic.Uint64
 }
 
 // epoch is the monotonic origin of Endpoint.kicked.
@@ -243,6 +244,10 @@ func (e *Endpoint) Rings() uint64 { return e.rings.Load() }
 
 // Kicks reports how many times Kick was called.
 func (e *Endpoint) Kicks() uint64 { return e.kicks.Load() }
+
+// Sleeps reports how many times Receive slept on its doorbell (a read of
+// it, including one that returned at once on a doorbell rung earlier).
+func (e *Endpoint) Sleeps() uint64 { return e.sleeps.Load() }
 
 var one = []byte{1, 0, 0, 0, 0, 0, 0, 0}
 
@@ -305,12 +310,15 @@ func (e *Endpoint) Receive(fn func(id uint64, kind uint32, payload []byte)) erro
 			continue
 		}
 		e.recv.SetSleeping(true)
-		// A message, or a Kick that saw the flag still 0 and so did not
-		// ring, since the checks above: poll again instead of sleeping.
-		if !e.recv.Empty() || time.Duration(e.kicked.Load()) != kicked {
+		// A message, a Kick that saw the flag still 0 and so did not ring,
+		// or a SpinFor that changed its mind (its Nudge saw the flag still
+		// 0) since the checks above: poll again instead of sleeping.
+		if !e.recv.Empty() || time.Duration(e.kicked.Load()) != kicked ||
+			(e.SpinFor != nil && time.Since(epoch)-max(last, kicked) < e.SpinFor()) {
 			e.recv.SetSleeping(false)
 			continue
 		}
+		e.sleeps.Add(1)
 		_, err := e.recvBell.Read(buf[:])
 		e.recv.SetSleeping(false)
 		last = time.Since(epoch)
