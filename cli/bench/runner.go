@@ -225,20 +225,28 @@ const spinMargin = 60 * time.Microsecond
 // maxSleep bounds one sleep of the dispatcher, so it notices ctx's end.
 const maxSleep = 10 * time.Millisecond
 
-// prSetTimerSlack is prctl(2)'s PR_SET_TIMERSLACK.
-const prSetTimerSlack = 29
+// prctl(2)'s PR_SET_TIMERSLACK and PR_GET_TIMERSLACK.
+const (
+	prSetTimerSlack = 29
+	prGetTimerSlack = 30
+)
 
 // dispatch feeds jobs with the schedule's send times until ctx ends. It
-// holds its OS thread with a 1us timer slack (restored to the default
-// before the thread is given back) and sleeps with nanosleep(2), then
-// spins the last spinMargin, so sends leave within a few microseconds of
-// their time (Go's timers would be up to 1ms late).
+// holds its OS thread with a 1us timer slack (the thread's own slack, the
+// process's 1 ms in ovms, is restored before the thread is given back) and
+// sleeps with nanosleep(2), then spins the last spinMargin, so sends leave
+// within a few microseconds of their time (Go's timers would be up to 1ms
+// late).
 func dispatch(ctx context.Context, jobs chan<- time.Time, s *RateSchedule) {
 	defer close(jobs)
 	runtime.LockOSThread()
+	old, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prGetTimerSlack, 0, 0)
 	_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, prSetTimerSlack, 1000, 0)
 	defer func() {
-		_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, prSetTimerSlack, 0, 0)
+		if errno != 0 || old == 0 {
+			old = 0 // the thread's default
+		}
+		_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, prSetTimerSlack, old, 0)
 		runtime.UnlockOSThread()
 	}()
 	start := time.Now()

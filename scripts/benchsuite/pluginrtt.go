@@ -31,7 +31,7 @@ func pluginRoundTrips(ctx context.Context, cfg bench.Config, binDir, modelsDir, 
 	l.SetOutput(io.Discard)
 	h := pluginhost.New(pluginhost.Config{Dirs: []string{binDir}, Logger: logrus.NewEntry(l)})
 	defer h.Close()
-	inst, err := h.Get(ctx, "cpu")
+	inst, err := startWithServerSlack(func() (*pluginhost.Instance, error) { return h.Get(ctx, "cpu") })
 	if err != nil {
 		return nil, nil, fmt.Errorf("plugin round trip: %w", err)
 	}
@@ -100,5 +100,28 @@ func pluginRoundTrips(ctx context.Context, cfg bench.Config, binDir, modelsDir, 
 	}}}, nil
 }
 
-// prSetTimerSlack is prctl(2)'s PR_SET_TIMERSLACK.
-const prSetTimerSlack = 29
+// prctl(2)'s PR_SET_TIMERSLACK and PR_GET_TIMERSLACK.
+const (
+	prSetTimerSlack = 29
+	prGetTimerSlack = 30
+)
+
+// serverTimerSlack is the timer slack ovms runs with, and its plugins
+// inherit: internal/timerslack.Default, which the suite does not link (its
+// constructor would change the slack of the suite's own baselines).
+const serverTimerSlack = time.Millisecond
+
+// startWithServerSlack runs start (which forks a plugin) on a thread whose
+// timer slack is ovms's, so that the plugin runs with the slack it has
+// under ovms (a child process inherits the slack of the thread that forked
+// it); the thread's own slack is restored after.
+func startWithServerSlack[T any](start func() (T, error)) (T, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	old, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prGetTimerSlack, 0, 0)
+	if errno == 0 {
+		_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, prSetTimerSlack, uintptr(serverTimerSlack), 0)
+		defer syscall.RawSyscall(syscall.SYS_PRCTL, prSetTimerSlack, old, 0)
+	}
+	return start()
+}
