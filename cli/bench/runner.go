@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -225,30 +224,17 @@ const spinMargin = 60 * time.Microsecond
 // maxSleep bounds one sleep of the dispatcher, so it notices ctx's end.
 const maxSleep = 10 * time.Millisecond
 
-// prctl(2)'s PR_SET_TIMERSLACK and PR_GET_TIMERSLACK.
-const (
-	prSetTimerSlack = 29
-	prGetTimerSlack = 30
-)
-
 // dispatch feeds jobs with the schedule's send times until ctx ends. It
-// holds its OS thread with a 1us timer slack (the thread's own slack, the
-// process's 1 ms in ovms, is restored before the thread is given back) and
-// sleeps with nanosleep(2), then spins the last spinMargin, so sends leave
-// within a few microseconds of their time (Go's timers would be up to 1ms
-// late).
+// holds its OS thread with a 1us timer slack (OnThreadWithSlack) and sleeps
+// with nanosleep(2), then spins the last spinMargin, so sends leave within a
+// few microseconds of their time (Go's timers would be up to 1ms late).
 func dispatch(ctx context.Context, jobs chan<- time.Time, s *RateSchedule) {
 	defer close(jobs)
-	runtime.LockOSThread()
-	old, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prGetTimerSlack, 0, 0)
-	_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, prSetTimerSlack, 1000, 0)
-	defer func() {
-		if errno != 0 || old == 0 {
-			old = 0 // the thread's default
-		}
-		_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, prSetTimerSlack, old, 0)
-		runtime.UnlockOSThread()
-	}()
+	OnThreadWithSlack(time.Microsecond, func() { dispatchOnThread(ctx, jobs, s) })
+}
+
+// dispatchOnThread is dispatch's loop, on its locked thread.
+func dispatchOnThread(ctx context.Context, jobs chan<- time.Time, s *RateSchedule) {
 	start := time.Now()
 	for {
 		at := start.Add(s.Next())

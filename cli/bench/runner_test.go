@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // quick is a measurement config for tests: short windows, 3 of them.
@@ -170,5 +173,28 @@ func TestMeasureFactoryError(t *testing.T) {
 	_, err := Measure(context.Background(), quick(), func(int) (Doer, error) { return nil, errors.New("no doer") })
 	if err == nil || err.Error() != "worker 0: no doer" {
 		t.Errorf("error %v", err)
+	}
+}
+
+// TestOnThreadWithSlack checks that f runs with the slack asked for and
+// that the thread's own slack, not its default, is restored after.
+func TestOnThreadWithSlack(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	own, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+	if err != nil {
+		t.Skipf("PR_GET_TIMERSLACK: %v", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_TIMERSLACK, 333000, 0, 0, 0); err != nil {
+		t.Skipf("PR_SET_TIMERSLACK: %v", err)
+	}
+	defer unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(own), 0, 0, 0)
+	var inside int
+	OnThreadWithSlack(7*time.Microsecond, func() { inside, _ = unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0) })
+	if inside != 7000 {
+		t.Errorf("slack inside f: %d ns, want 7000", inside)
+	}
+	if after, _ := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0); after != 333000 {
+		t.Errorf("slack after: %d ns, want the thread's own 333000 restored", after)
 	}
 }

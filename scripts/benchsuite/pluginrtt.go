@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"runtime"
 	"syscall"
 	"time"
 
@@ -74,23 +73,23 @@ func pluginRoundTrips(ctx context.Context, cfg bench.Config, binDir, modelsDir, 
 	// The gap is slept with nanosleep(2) on this thread at a 1us timer
 	// slack and its last 60us spun (Go's timers can be 1 ms late), so
 	// that it is the gap asked for: under the plugin's polling time.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, prSetTimerSlack, 1000, 0)
-	defer syscall.RawSyscall(syscall.SYS_PRCTL, prSetTimerSlack, 0, 0)
-	for time.Since(start) < window && ctx.Err() == nil {
-		at := time.Now().Add(gap)
-		if d := gap - 60*time.Microsecond; d > 0 {
-			ts := syscall.NsecToTimespec(int64(d))
-			_ = syscall.Nanosleep(&ts, nil)
+	bench.OnThreadWithSlack(time.Microsecond, func() {
+		for time.Since(start) < window && ctx.Err() == nil && err == nil {
+			at := time.Now().Add(gap)
+			if d := gap - 60*time.Microsecond; d > 0 {
+				ts := syscall.NsecToTimespec(int64(d))
+				_ = syscall.Nanosleep(&ts, nil)
+			}
+			for time.Now().Before(at) {
+			}
+			t := time.Now()
+			if err = do(ctx); err == nil {
+				lat = append(lat, time.Since(t))
+			}
 		}
-		for time.Now().Before(at) {
-		}
-		t := time.Now()
-		if err := do(ctx); err != nil {
-			return nil, nil, err
-		}
-		lat = append(lat, time.Since(t))
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	s := bench.Summarize(lat, 0, time.Since(start))
 	s.Throughput = 0 // not a throughput: the gaps are most of the time
@@ -99,12 +98,6 @@ func pluginRoundTrips(ctx context.Context, cfg bench.Config, binDir, modelsDir, 
 		Count: s.Count, Stable: true, Windows: 1,
 	}}}, nil
 }
-
-// prctl(2)'s PR_SET_TIMERSLACK and PR_GET_TIMERSLACK.
-const (
-	prSetTimerSlack = 29
-	prGetTimerSlack = 30
-)
 
 // serverTimerSlack is the timer slack ovms runs with, and its plugins
 // inherit: internal/timerslack.Default, which the suite does not link (its
@@ -115,13 +108,7 @@ const serverTimerSlack = time.Millisecond
 // timer slack is ovms's, so that the plugin runs with the slack it has
 // under ovms (a child process inherits the slack of the thread that forked
 // it); the thread's own slack is restored after.
-func startWithServerSlack[T any](start func() (T, error)) (T, error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	old, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prGetTimerSlack, 0, 0)
-	if errno == 0 {
-		_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, prSetTimerSlack, uintptr(serverTimerSlack), 0)
-		defer syscall.RawSyscall(syscall.SYS_PRCTL, prSetTimerSlack, old, 0)
-	}
-	return start()
+func startWithServerSlack[T any](start func() (T, error)) (v T, err error) {
+	bench.OnThreadWithSlack(serverTimerSlack, func() { v, err = start() })
+	return v, err
 }
