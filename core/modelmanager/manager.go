@@ -264,19 +264,19 @@ func (m *Manager) Reconcile(ctx context.Context, models []config.Model) (changed
 			run(i)
 		}
 	}
-	burst := time.Now()
+	// The requests the server is serving meanwhile go first: a yield
+	// after each model, and a pause as long as the listing after every
+	// listBurst of it.
+	listed, pace := time.Now(), newPacer()
 	for _, u := range unchanged {
 		if !m.refreshIdle(ctx, u.mod) {
 			run(u.task) // something to do, or to look at closely: as before
 		}
-		// The requests the server is serving meanwhile go first: a pause
-		// after every listBurst of listing, and a yield after each model.
-		if time.Since(burst) >= listBurst {
-			time.Sleep(listBurst)
-			burst = time.Now()
-		} else {
-			runtime.Gosched()
-		}
+		pace.step()
+	}
+	if len(unchanged) > 0 {
+		m.log.WithFields(logrus.Fields{"models": len(unchanged), "took": time.Since(listed).Round(time.Microsecond).String(),
+			"pauses": pace.pauses, "paused": pace.paused.Round(time.Microsecond).String()}).Debug("listed the unchanged models' folders")
 	}
 	wg.Wait()
 	var failed []error
@@ -294,13 +294,6 @@ func (m *Manager) Reconcile(ctx context.Context, models []config.Model) (changed
 	}
 	return changed, nil
 }
-
-// listBurst is how long Reconcile lists unchanged models' version folders
-// before it pauses as long: at most about half a core for a reload's
-// listing (200 local models: about 5 ms of system calls), however many
-// models, so that the requests being served keep the rest (docs/performance.md,
-// "Many models").
-const listBurst = 250 * time.Microsecond
 
 // publish makes mod the model of its name for new requests.
 func (m *Manager) publish(mod *Model) {
