@@ -113,6 +113,7 @@ func serveAction(c *cli.Context) error {
 	defer closer.Close()
 	profiling.Start("ovms", logrus.Warnf)
 	logTimerSlack(logging.Component("server"))
+	startGCFloor(logging.Component("server"))
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := server.Run(ctx, cfg, version.String()); err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
+	"github.com/ovmsgo/ovms/internal/gcfloor"
 	"github.com/ovmsgo/ovms/internal/profiling"
 	"github.com/ovmsgo/ovms/plugins/device"
 	"github.com/ovmsgo/ovms/plugins/host"
@@ -42,6 +43,11 @@ func ServeDevice(name string, factory device.Factory) {
 		os.Exit(1)
 	}
 	profiling.Start(name, func(f string, a ...any) { log.Warnf(f, a...) })
+	floor, err := gcfloor.Start()
+	if err != nil {
+		log.WithError(err).Warn("garbage collector heap floor: bad value")
+	}
+	log.WithField("gc_min_heap_mb", floor>>20).Debug("garbage collector heap floor")
 	arena, err := host.OpenArenaFromEnv()
 	if err != nil {
 		log.WithError(err).Error("cannot map the shared-memory arena")
