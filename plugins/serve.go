@@ -43,11 +43,7 @@ func ServeDevice(name string, factory device.Factory) {
 		os.Exit(1)
 	}
 	profiling.Start(name, func(f string, a ...any) { log.Warnf(f, a...) })
-	floor, err := gcfloor.Start()
-	if err != nil {
-		log.WithError(err).Warn("garbage collector heap floor: bad value")
-	}
-	log.WithField("gc_min_heap_mb", floor>>20).Debug("garbage collector heap floor")
+	gcfloor.StartLogged(log)
 	arena, err := host.OpenArenaFromEnv()
 	if err != nil {
 		log.WithError(err).Error("cannot map the shared-memory arena")

@@ -35,6 +35,8 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/sirupsen/logrus"
 )
 
 // EnvMinHeap names the environment variable that sets the floor in MiB
@@ -96,6 +98,17 @@ func Start() (floor uint64, err error) {
 		arm()
 	})
 	return started.Load(), err
+}
+
+// StartLogged is Start for a server process (the core, a device plugin):
+// it warns of a bad EnvMinHeap and logs the floor in force at DEBUG
+// (gc_min_heap_mb).
+func StartLogged(log logrus.FieldLogger) {
+	floor, err := Start()
+	if err != nil {
+		log.WithError(err).Warn("garbage collector heap floor: bad value")
+	}
+	log.WithField("gc_min_heap_mb", floor>>20).Debug("garbage collector heap floor")
 }
 
 // Floor returns the floor in force, bytes (0: none).
