@@ -134,7 +134,7 @@ func arm() {
 
 var (
 	heapSamples = []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"}}
-	current     = minPercent  // the percentage last set; only the cleanup touches it
+	current     = minPercent  // the percentage last set (tune never runs twice at once: one sentinel at a time)
 	tunes       atomic.Uint64 // how many times tune ran (for tests)
 )
 
