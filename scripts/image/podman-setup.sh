@@ -99,9 +99,24 @@ elif ! head -1 "$conf" | grep -qF "$marker"; then
   echo "podman-setup: keeping $conf (not written by this script)" >&2
 fi
 
-# 3. The API service and the health-check loop.
+# 3. The API service and the health-check loop, started from / : they
+# outlive this script, and conmon, which the service starts for every
+# container, fails ("Failed to get working directory") once the folder they
+# were started in is removed (a checkout or CI clone deleted while the
+# service runs).
+cd /
 $sudo mkdir -p "$state" /run/podman
 alive() { [ -f "$1" ] && $sudo kill -0 "$(cat "$1")" 2>/dev/null; }
+# One started (by an earlier version of this script) in a folder since
+# removed is restarted.
+for f in "$state/service.pid" "$state/healthloop.pid"; do
+  if alive "$f" && [[ "$($sudo readlink "/proc/$(cat "$f")/cwd" 2>/dev/null)" == *" (deleted)" ]]; then
+    echo "podman-setup: restarting the API service and the health-check loop (their working folder was removed)" >&2
+    stop
+    sleep 0.5
+    break
+  fi
+done
 if ! alive "$state/service.pid"; then
   $sudo rm -f "$sock"
   $sudo setsid podman system service --time=0 "unix://$sock" \
