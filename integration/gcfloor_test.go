@@ -7,9 +7,13 @@ import (
 	"testing"
 )
 
-// coreGCs counts the core's own collections in its gctrace output (lines
-// starting "gc N @"; the plugin's come through the plugin's log lines).
-var coreGC = regexp.MustCompile(`(?m)^gc \d+ @`)
+// coreGC matches the core's own collections in its gctrace output (lines
+// starting "gc N @"; the plugin's come through the plugin's log lines), and
+// floorField the floor a process logs.
+var (
+	coreGC     = regexp.MustCompile(`(?m)^gc \d+ @`)
+	floorField = regexp.MustCompile(`gc_min_heap_mb=(\d+)`)
+)
 
 // TestGCMinHeap checks that the server and its plugin set the garbage
 // collector's heap floor (internal/gcfloor: 16 MiB, OVMS_GC_MIN_HEAP_MB,
@@ -40,7 +44,7 @@ func TestGCMinHeap(t *testing.T) {
 			if !strings.Contains(l, "garbage collector heap floor") {
 				continue
 			}
-			v := regexp.MustCompile(`gc_min_heap_mb=(\d+)`).FindStringSubmatch(l)
+			v := floorField.FindStringSubmatch(l)
 			if v == nil {
 				continue
 			}
@@ -53,7 +57,7 @@ func TestGCMinHeap(t *testing.T) {
 		return core, plugin
 	}
 
-	log, withFloor := run("OVMS_GC_MIN_HEAP_MB=")
+	log, withFloor := run("OVMS_GC_MIN_HEAP_MB=") // empty: the default
 	if core, plugin := floorLines(log); core != "16" || plugin != "16" {
 		t.Errorf("heap floor logged by the core %q and the plugin %q, want 16 and 16:\n%s", core, plugin, log)
 	}
