@@ -52,7 +52,7 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "state_mapping", Usage: `ovms extension, single-model mode: state inputs of a stateful ONNX model and the outputs that feed them, e.g. {"h_in": "h_out"} (IR models map their ReadValue/Assign pairs themselves)`},
 		&cli.IntFlag{Name: "sequence_cleaner_poll_wait_minutes", Value: d.SequenceCleanerPollWaitMinutes, Usage: "how often idle sequences of stateful models are dropped: a sequence with no request for a whole interval goes; 0 turns the cleaner off"},
 		&cli.StringFlag{Name: "plugin_dir", DefaultText: "beside ovms", Usage: "ovms extension: folder searched first for device plugin binaries"},
-		&cli.IntFlag{Name: "plugin_arena_mb", Value: d.ArenaMB, Usage: "ovms extension: shared-memory arena per device plugin, MiB (committed only as used)"},
+		&cli.IntFlag{Name: "plugin_arena_mb", Value: d.ArenaMB, Usage: "ovms extension: shared-memory arena per device plugin, MiB (committed only as used; large gRPC answers are sent from it, a quarter of it at most at once)"},
 		&cli.StringFlag{Name: "plugin_isolation", Value: d.PluginIsolation, Usage: "ovms extension: device (one plugin process per device family) or model (one per model, so a crash takes down only its model); see docs/devices.md"},
 		&cli.StringFlag{Name: "dynamic_batching", DefaultText: "off", Usage: `ovms extension: gather concurrent requests into one engine call, e.g. {"max_batch_size": 16, "max_queue_delay_microseconds": 1000, "preferred_batch_size": [8, 16]}; the model needs a dynamic first dimension`},
 		&cli.BoolFlag{Name: "allow_client_shm", DefaultText: "off", Usage: "ovms extension: the KServe system shared-memory extension (Triton's API): clients register /dev/shm regions and pass tensors in them, with no copy"},

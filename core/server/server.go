@@ -20,6 +20,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/experimental"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -72,6 +73,9 @@ func Run(ctx context.Context, cfg config.Server, version string) error {
 	}
 	env = append(env, device.EnvLoadParallelism+"="+strconv.Itoa(par))
 	host := pluginhost.New(pluginhost.Config{Dirs: PluginDirs(cfg.PluginDir), ArenaBytes: uint64(cfg.ArenaMB) << 20, Env: env})
+	// Large gRPC answers are sent from the arena; a quarter of one arena may
+	// be on loan to the transport (slow readers hold theirs).
+	rawcodec.SetLendBudget(int64(cfg.ArenaMB) << 20 / 4)
 	defer host.Close()
 	isolation, err := pluginhost.ParseIsolation(cfg.PluginIsolation)
 	if err != nil {
@@ -310,6 +314,10 @@ func securityFields(sec *security.Security) logrus.Fields {
 	return logrus.Fields{"tls": tlsMode, "api_keys": sec.Auth != nil}
 }
 
+// recvPool holds the buffers the gRPC servers receive frames into
+// (rawcodec.Pool: not cleared between uses).
+var recvPool = rawcodec.NewPool()
+
 // grpcOptions turns the --grpc_channel_arguments settings into options.
 func grpcOptions(a config.GRPCArgs) []grpc.ServerOption {
 	opts := []grpc.ServerOption{
@@ -317,6 +325,7 @@ func grpcOptions(a config.GRPCArgs) []grpc.ServerOption {
 		grpc.MaxSendMsgSize(a.MaxSendBytes),
 		grpc.StatsHandler(rpcctx.StatsHandler{}),
 		grpc.ForceServerCodecV2(rawcodec.New()),
+		experimental.BufferPool(recvPool),
 	}
 	if a.MaxConcurrentStreams > 0 {
 		opts = append(opts, grpc.MaxConcurrentStreams(a.MaxConcurrentStreams))

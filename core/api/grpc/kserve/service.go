@@ -146,17 +146,21 @@ func tensorMetadata(ts []device.TensorInfo) []*kpb.ModelMetadataResponse_TensorM
 }
 
 // ModelInfer runs inference; outputs go back in raw_output_contents that
-// alias the plugin's arena until the response has been written.
+// alias the plugin's arena until the response has been written (large ones
+// until the transport has sent them, see rawcodec.Lend).
 func (s *Service) ModelInfer(ctx context.Context, req *kpb.ModelInferRequest) (*kpb.ModelInferResponse, error) {
 	out, done, err := s.infer(ctx, req, "ModelInfer")
 	if err != nil {
 		return nil, err
 	}
-	if !rpcctx.OnFinish(ctx, done) {
+	// Large outputs are sent from the arena itself (rawcodec.Lend): the
+	// release waits for the transport to have written them.
+	finish := rawcodec.Lend(ctx, out, done)
+	if !rpcctx.OnFinish(ctx, finish) {
 		for i, b := range out.RawOutputContents {
 			out.RawOutputContents[i] = append([]byte(nil), b...)
 		}
-		done()
+		finish()
 	}
 	return out, nil
 }

@@ -5,7 +5,11 @@
 // copied them into the device plugin's arena, so a tensor's bytes are copied
 // once between the socket and the engine instead of three times (the
 // fragments into one buffer, that buffer into the message, the message into
-// the arena).
+// the arena). The other way, the large raw_output_contents of a
+// ModelInferResponse lent to the codec (Lend), and the large tensor_content
+// of a PredictResponse (LendPredict), go to gRPC's transport from the
+// arena itself, not through a marshalling buffer. Pool is the server's
+// buffer pool for received frames.
 package rawcodec
 
 import (
@@ -21,6 +25,7 @@ import (
 
 	"github.com/ovmsgo/ovms/core/reclaim"
 	kpb "github.com/ovmsgo/ovms/proto/kserve"
+	tfspb "github.com/ovmsgo/ovms/proto/tensorflow_serving/apis"
 )
 
 // minAlias is the message size from which raw contents are kept in place;
@@ -39,8 +44,23 @@ func New() Codec { return Codec{std: encoding.GetCodecV2(proto.Name)} }
 // Name is the content subtype the codec serves.
 func (Codec) Name() string { return proto.Name }
 
-// Marshal is the standard protobuf marshalling.
-func (c Codec) Marshal(v any) (mem.BufferSlice, error) { return c.std.Marshal(v) }
+// Marshal is the standard protobuf marshalling, except for a
+// ModelInferResponse lent with Lend or a PredictResponse lent with
+// LendPredict: their large outputs go to gRPC's transport in place, not
+// copied.
+func (c Codec) Marshal(v any) (mem.BufferSlice, error) {
+	switch resp := v.(type) {
+	case *kpb.ModelInferResponse:
+		if l, ok := lent.LoadAndDelete(resp); ok {
+			return c.marshalLent(resp, l.(*lease))
+		}
+	case *tfspb.PredictResponse:
+		if l, ok := lent.LoadAndDelete(resp); ok {
+			return c.marshalLentPredict(resp, l.(*lease))
+		}
+	}
+	return c.std.Marshal(v)
+}
 
 // Unmarshal decodes v; a large ModelInferRequest keeps its raw contents in
 // data, which it holds a reference to until Take's Free. A large message

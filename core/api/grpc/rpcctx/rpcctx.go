@@ -1,7 +1,8 @@
 // Package rpcctx runs work after a gRPC response has been written: a
 // handler whose response aliases shared memory registers the release with
 // OnFinish, and the server's stats handler runs it when the RPC has ended,
-// after the response message was serialized.
+// after the response message was serialized. OnConnEnd runs work when the
+// RPC's connection has ended, after its transport stopped writing.
 package rpcctx
 
 import (
@@ -60,8 +61,66 @@ func (StatsHandler) HandleRPC(ctx context.Context, s stats.RPCStats) {
 	}
 }
 
-// TagConn is unused.
-func (StatsHandler) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+// connKey marks a connection's state in the contexts of its RPCs.
+type connKey struct{}
 
-// HandleConn is unused.
-func (StatsHandler) HandleConn(context.Context, stats.ConnStats) {}
+// conn is the work waiting for one connection's end.
+type conn struct {
+	mu    sync.Mutex
+	ended bool
+	next  uint64
+	fns   map[uint64]func()
+}
+
+// OnConnEnd registers fn to run once the connection that ctx's RPC came on
+// has ended. gRPC reports that end after the connection's writer has
+// stopped, so by then nothing of the connection reads memory a response
+// handed to the transport any more. It returns a function that unregisters
+// fn, and false (registering nothing) when the connection has already ended
+// or is unknown (no stats handler: a direct call in a test).
+func OnConnEnd(ctx context.Context, fn func()) (cancel func(), ok bool) {
+	c, ok := ctx.Value(connKey{}).(*conn)
+	if !ok {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return nil, false
+	}
+	if c.fns == nil {
+		c.fns = map[uint64]func(){}
+	}
+	id := c.next
+	c.next++
+	c.fns[id] = fn
+	return func() {
+		c.mu.Lock()
+		delete(c.fns, id)
+		c.mu.Unlock()
+	}, true
+}
+
+// TagConn gives every connection its end hooks.
+func (StatsHandler) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	return context.WithValue(ctx, connKey{}, &conn{})
+}
+
+// HandleConn runs the connection's end hooks at its end.
+func (StatsHandler) HandleConn(ctx context.Context, s stats.ConnStats) {
+	if _, ok := s.(*stats.ConnEnd); !ok {
+		return
+	}
+	c, ok := ctx.Value(connKey{}).(*conn)
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	c.ended = true
+	fns := c.fns
+	c.fns = nil
+	c.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
+}

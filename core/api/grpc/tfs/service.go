@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/ovmsgo/ovms/core/api/grpc/rawcodec"
 	"github.com/ovmsgo/ovms/core/api/grpc/rpcctx"
 	"github.com/ovmsgo/ovms/core/apierr"
 	"github.com/ovmsgo/ovms/core/metrics"
@@ -83,9 +84,12 @@ func (s *Service) Predict(ctx context.Context, req *tfspb.PredictRequest) (_ *tf
 		}
 		out.Outputs[resp.Outputs[i].Name] = tp
 	}
-	if !rpcctx.OnFinish(ctx, resp.Release) {
+	// Large outputs are sent from the arena itself (rawcodec.LendPredict):
+	// the release waits for the transport to have written them.
+	finish := rawcodec.LendPredict(ctx, out, resp.Release)
+	if !rpcctx.OnFinish(ctx, finish) {
 		detach(out)
-		resp.Release()
+		finish()
 	}
 	ok = true
 	return out, nil
