@@ -51,12 +51,12 @@ func (Codec) Name() string { return proto.Name }
 func (c Codec) Marshal(v any) (mem.BufferSlice, error) {
 	switch resp := v.(type) {
 	case *kpb.ModelInferResponse:
-		if l, ok := lent.LoadAndDelete(resp); ok {
-			return c.marshalLent(resp, l.(*lease))
+		if l, ok := takeLease(resp, rawBytes(resp)); ok {
+			return c.marshalLent(resp, l)
 		}
 	case *tfspb.PredictResponse:
-		if l, ok := lent.LoadAndDelete(resp); ok {
-			return c.marshalLentPredict(resp, l.(*lease))
+		if l, ok := takeLease(resp, contentBytes(resp)); ok {
+			return c.marshalLentPredict(resp, l)
 		}
 	}
 	return c.std.Marshal(v)

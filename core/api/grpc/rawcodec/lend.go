@@ -43,21 +43,45 @@ var lent sync.Map // *kpb.ModelInferResponse or *tfspb.PredictResponse -> *lease
 // bytes on loan SetLendBudget allows, finish is release itself (the codec
 // then copies the outputs, as protobuf does).
 func Lend(ctx context.Context, resp *kpb.ModelInferResponse, release func()) (finish func()) {
-	n := 0
-	for _, b := range resp.GetRawOutputContents() {
-		n += len(b)
-	}
-	return lend(ctx, resp, n, release)
+	return lend(ctx, resp, rawBytes(resp), release)
 }
 
 // LendPredict is Lend for a TensorFlow Serving PredictResponse: its
 // outputs' large tensor_content goes to the transport in place.
 func LendPredict(ctx context.Context, resp *tfspb.PredictResponse, release func()) (finish func()) {
+	return lend(ctx, resp, contentBytes(resp), release)
+}
+
+// rawBytes is the size of resp's raw outputs.
+func rawBytes(resp *kpb.ModelInferResponse) int {
+	n := 0
+	for _, b := range resp.GetRawOutputContents() {
+		n += len(b)
+	}
+	return n
+}
+
+// contentBytes is the size of resp's outputs' tensor_content.
+func contentBytes(resp *tfspb.PredictResponse) int {
 	n := 0
 	for _, tp := range resp.GetOutputs() {
 		n += len(tp.GetTensorContent())
 	}
-	return lend(ctx, resp, n, release)
+	return n
+}
+
+// takeLease returns the lease of msg, whose outputs hold n bytes, if it was
+// lent; a response too small to be lent is not looked up (the map's misses
+// may take its lock).
+func takeLease(msg any, n int) (*lease, bool) {
+	if n < minLend {
+		return nil, false
+	}
+	l, ok := lent.LoadAndDelete(msg)
+	if !ok {
+		return nil, false
+	}
+	return l.(*lease), true
 }
 
 // DefaultLendBudget is the output bytes on loan to the transport at most,
