@@ -14,6 +14,21 @@ import (
 	kpb "github.com/ovmsgo/ovms/proto/kserve"
 )
 
+// pluginArenaBytes is the ovms_arena_bytes_in_use of the plugin zones (the
+// outputs the core holds), summed over the plugins.
+func pluginArenaBytes(t *testing.T, s *server) float64 {
+	t.Helper()
+	sum := 0.0
+	for _, m := range scrapeMetrics(t, s)["ovms_arena_bytes_in_use"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "zone" && l.GetValue() == "plugin" {
+				sum += m.GetGauge().GetValue()
+			}
+		}
+	}
+	return sum
+}
+
 // successes sums ovms_requests_success over its series.
 func successes(t *testing.T, s *server) float64 {
 	t.Helper()
@@ -29,9 +44,10 @@ func successes(t *testing.T, s *server) float64 {
 // request"), so a client that stops reading holds its answer's bytes there
 // until its connection ends. 40 such clients of 256 KiB answers would hold
 // 10 MiB, more than the 8 MiB output half of a 16 MiB arena; at most a
-// quarter of the arena is lent and the other answers are copied, so other
-// clients are served meanwhile, every value right, and after the stalled
-// clients leave too.
+// quarter of the arena is lent (ovms_arena_bytes_in_use of the plugin zone
+// says 4 MiB) and the other answers are copied, so other clients are served
+// meanwhile, every value right; when the stalled clients leave, the arena
+// is empty again.
 func TestStalledReadersCannotFillTheArena(t *testing.T) {
 	s := startArgs(t, "--model_name", "dd", "--model_path", filepath.Join(modelsDir, "dummy_dynamic"),
 		"--metrics_enable", "--plugin_arena_mb", "16")
@@ -89,6 +105,18 @@ func TestStalledReadersCannotFillTheArena(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// What stays in the arena is what the stalled clients were lent: a
+	// quarter of it (16 answers); the copied answers' outputs were released
+	// when their RPCs ended.
+	var held float64
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if held = pluginArenaBytes(t, s); held == 4<<20 {
+			break
+		}
+	}
+	if held != 4<<20 {
+		t.Fatalf("the stalled clients hold %.0f bytes of outputs, want 4 MiB (a quarter of the arena)", held)
+	}
 	// Others are served meanwhile.
 	client := kpb.NewGRPCInferenceServiceClient(s.conn)
 	for range 5 {
@@ -100,6 +128,11 @@ func TestStalledReadersCannotFillTheArena(t *testing.T) {
 	}
 	for _, c := range stalled {
 		c.Close()
+	}
+	for deadline := time.Now().Add(5 * time.Second); pluginArenaBytes(t, s) != 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%.0f bytes of outputs still held after the stalled clients left", pluginArenaBytes(t, s))
+		}
 	}
 	for range 5 {
 		resp, err := client.ModelInfer(ctx, req)

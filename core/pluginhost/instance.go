@@ -56,6 +56,8 @@ type Instance struct {
 	holds      atomic.Int64
 	gone       atomic.Bool
 	arenaFreed atomic.Bool
+	// leased counts the bytes of outputs the core holds (LeaseOutputs).
+	leased atomic.Int64
 }
 
 // EnvDataPlane set to "grpc" makes requests travel as gRPC calls instead of

@@ -48,7 +48,7 @@ func startMetrics(cfg config.Server, file *config.File, host *pluginhost.Host) (
 	if err := reg.ObserveArenas(func() []metrics.ArenaUsage {
 		var out []metrics.ArenaUsage
 		host.Each(func(inst *pluginhost.Instance) {
-			out = append(out, metrics.ArenaUsage{Plugin: inst.Key.String(), Host: inst.Arena.HostZone().Used(), Peer: inst.Arena.PluginZone().Used()})
+			out = append(out, metrics.ArenaUsage{Plugin: inst.Key.String(), Host: inst.Arena.HostZone().Used(), Peer: inst.LeasedOutputBytes()})
 		})
 		return out
 	}); err != nil {
