@@ -132,9 +132,9 @@ func (n *Node) try(ctx context.Context, req *tensor.Request) (*tensor.Response, 
 		}
 		return nil, n.libraryError(err)
 	}
-	unlease := inst.LeaseOutputs(resp.Outputs)
-	release := func() {
-		unlease()
+	leased := inst.LeaseOutputs(resp.Outputs)
+	release := func() { // called once (tensor.Response.Release, or the error below)
+		inst.UnleaseOutputs(leased)
 		if inst.Gone() {
 			return // its buffers went with the process
 		}

@@ -55,7 +55,7 @@ func (bt *batch) dispatch() {
 		bt.err = pluginError(err)
 	default:
 		bt.resp = resp
-		bt.unlease = bt.inst.LeaseOutputs(resp.Outputs)
+		bt.leased = bt.inst.LeaseOutputs(resp.Outputs)
 		for _, o := range resp.Outputs {
 			if len(o.Shape) == 0 || o.Shape[0] != int64(bt.rows) {
 				bt.err = apierr.Newf(apierr.InferenceError, "output %s of a batch of %d has shape %s", o.Name, bt.rows, tensor.Shape(o.Shape))
@@ -105,9 +105,7 @@ func (bt *batch) release() {
 		return
 	}
 	defer bt.inst.Unhold()
-	if bt.unlease != nil {
-		bt.unlease()
-	}
+	bt.inst.UnleaseOutputs(bt.leased)
 	if bt.resp == nil || bt.inst.Gone() {
 		return
 	}

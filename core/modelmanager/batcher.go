@@ -49,8 +49,8 @@ type batch struct {
 	writers sync.WaitGroup
 	done    chan struct{}
 	resp    *device.InferResponse
-	// unlease ends the count of resp's outputs (pluginhost.LeaseOutputs).
-	unlease func()
+	// leased is what pluginhost.LeaseOutputs counted for resp's outputs.
+	leased  int64
 	err     error
 	holders atomic.Int32 // members still holding the outputs
 	sentAt  time.Time    // when the batch went to the device (metrics or tracing on only)

@@ -175,9 +175,9 @@ func (v *Version) infer(ctx context.Context, req *tensor.Request, at attempt) (*
 // caller's hold on inst keeps mapped until the response is released.
 func (v *Version) response(inst *pluginhost.Instance, resp *device.InferResponse, sequence bool) (*tensor.Response, error) {
 	arena := inst.Arena
-	unlease := inst.LeaseOutputs(resp.Outputs)
-	release := func() {
-		unlease()
+	leased := inst.LeaseOutputs(resp.Outputs)
+	release := func() { // called once (tensor.Response.Release, or the error below)
+		inst.UnleaseOutputs(leased)
 		if inst.Gone() {
 			return // its buffers went with the process
 		}
