@@ -6,6 +6,10 @@
 # listed, or a listed one does not exist. A failing target leaves its input in the package's
 # testdata/fuzz/FuzzName/: fix the code and commit that file as a
 # regression seed.
+# Minimizing an input stops after FUZZMINIMIZETIME (default 2s, Go's is 60s):
+# with Go's default, the workers of a 20 s run spent most of it minimizing
+# each new interesting input (FuzzDecodeInputs: 5391 inputs run in 10 s, 3 new
+# interesting; with 1 s, 25456 in 15 s, 57 new).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,15 +57,29 @@ check
 
 # fuzz_one PKG NAME runs one target and prints its output. It returns 0 on a
 # pass, 1 on a failure, and 2 on Go's coordinator race (go.dev/issue/75804,
-# fixed in Go 1.27, not in 1.26): a duration -fuzztime can end a clean run with
-# a bare "context deadline exceeded" and no failing input written. Only that
-# exact shape counts as the race; anything else, or a new file under
-# testdata/fuzz/NAME, is a failure.
+# fixed in Go 1.27, not in 1.26): when the -fuzztime deadline fires, the
+# coordinator can read the deadline's error before its workers' context is
+# cancelled, and then fails a clean run with a bare "context deadline
+# exceeded" once the time is up, having written no input. Go 1.27 suppresses
+# exactly that error as the normal end of the run. Only that exact shape counts
+# as the race: the FAIL line followed by that one message, no "Failing input
+# written", nothing new under testdata/fuzz/NAME, and the run as long as
+# FUZZTIME (when it is a duration in seconds); anything else is a failure.
+# ran_full_time "--- FAIL: NAME (21.07s)" succeeds when the run lasted at
+# least FUZZTIME, or FUZZTIME is not a whole number of seconds.
+ran_full_time() {
+	local want=${FUZZTIME:-20s} got
+	[[ "$want" =~ ^[0-9]+s$ ]] || return 0
+	got=$(sed -n 's/.*(\([0-9]*\)\.[0-9]*s)$/\1/p' <<<"$1")
+	[[ -n "$got" ]] && ((got >= ${want%s}))
+}
+
 fuzz_one() {
 	local pkg=$1 name=$2 out before after rc=0
 	out=$(mktemp)
 	before=$(ls "${pkg}/testdata/fuzz/${name}" 2>/dev/null | sort || true)
-	go test -run '^$' -fuzz "^${name}\$" -fuzztime "${FUZZTIME:-20s}" "$pkg" 2>&1 | tee "$out" || rc=$?
+	go test -run '^$' -fuzz "^${name}\$" -fuzztime "${FUZZTIME:-20s}" \
+		-fuzzminimizetime "${FUZZMINIMIZETIME:-2s}" "$pkg" 2>&1 | tee "$out" || rc=$?
 	after=$(ls "${pkg}/testdata/fuzz/${name}" 2>/dev/null | sort || true)
 	if ((rc == 0)); then
 		rm -f "$out"
@@ -70,7 +88,8 @@ fuzz_one() {
 	if [[ "$before" == "$after" ]] &&
 		grep -q "^--- FAIL: ${name} " "$out" &&
 		[[ "$(grep -A1 "^--- FAIL: ${name} " "$out" | tail -n1)" == "    context deadline exceeded" ]] &&
-		! grep -q "Failing input written" "$out"; then
+		! grep -q "Failing input written" "$out" &&
+		ran_full_time "$(grep "^--- FAIL: ${name} " "$out" | head -n1)"; then
 		rm -f "$out"
 		return 2
 	fi
@@ -86,11 +105,12 @@ for target in $TARGETS; do
 	rc=0
 	fuzz_one "$pkg" "$name" || rc=$?
 	if ((rc == 2)); then
-		# The race, not an input: run the target once more, and count
-		# that run whatever it gives.
-		echo "== fuzz ${name}: ended with Go's fuzztime race (go.dev/issue/75804, no input written); running it again"
+		# The race, not an input: the run fuzzed for its whole time and
+		# found nothing, which Go 1.27 reports as a pass. (Running it
+		# again, as before, met the race twice in a row on a loaded
+		# 2-core CI machine.)
+		echo "== fuzz ${name}: passed; the FAIL above is Go 1.26's fuzztime race (go.dev/issue/75804: the run's full time, a bare 'context deadline exceeded', no input written), which Go 1.27 reports as a pass"
 		rc=0
-		fuzz_one "$pkg" "$name" || rc=$?
 	fi
 	if ((rc != 0)); then
 		failed+=("$target")
