@@ -21,6 +21,7 @@ TARGETS='
 ./core/api/rest:FuzzParseMatchesReference
 ./core/api/rest/rjson:FuzzValidateIndex
 ./core/api/grpc/rawcodec:FuzzSplitAgreesWithProto
+./core/api/grpc/rawcodec:FuzzSplitPredictAgreesWithProto
 ./core/api/grpc/kserve:FuzzDecodeInputs
 ./core/api/grpc/tfs:FuzzDecodePredict
 ./devices/onnxmodel:FuzzModelLoad

@@ -323,7 +323,7 @@ func grpcOptions(a config.GRPCArgs) []grpc.ServerOption {
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(a.MaxRecvBytes),
 		grpc.MaxSendMsgSize(a.MaxSendBytes),
-		grpc.StatsHandler(rpcctx.StatsHandler{}),
+		grpc.StatsHandler(rpcctx.StatsHandler{LastRequest: rawcodec.FreeUntaken}),
 		grpc.ForceServerCodecV2(rawcodec.New()),
 		experimental.BufferPool(recvPool),
 	}

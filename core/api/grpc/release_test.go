@@ -13,8 +13,10 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/experimental"
+	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/proto"
 
@@ -56,7 +58,7 @@ func serveInfo(t *testing.T, withStats bool, info *device.ModelInfo, dial ...grp
 	}
 	opts := []grpc.ServerOption{grpc.ForceServerCodecV2(rawcodec.New()), experimental.BufferPool(rawcodec.NewPool())}
 	if withStats {
-		opts = append(opts, grpc.StatsHandler(rpcctx.StatsHandler{}))
+		opts = append(opts, grpc.StatsHandler(rpcctx.StatsHandler{LastRequest: rawcodec.FreeUntaken}))
 	}
 	s := grpc.NewServer(opts...)
 	tfs.Register(s, models, 0)
@@ -143,6 +145,23 @@ func TestLargeRequestsReturnTheirBuffers(t *testing.T) {
 	} {
 		if _, err := c.ModelInfer(context.Background(), req); err == nil {
 			t.Fatalf("request %v succeeded", req.ModelName)
+		}
+	}
+	p := tfspb.NewPredictionServiceClient(conn)
+	tp := func(dims ...int64) map[string]*fw.TensorProto {
+		sp := &fw.TensorShapeProto{}
+		for _, d := range dims {
+			sp.Dim = append(sp.Dim, &fw.TensorShapeProto_Dim{Size: d})
+		}
+		return map[string]*fw.TensorProto{"b": {Dtype: fw.DataType_DT_FLOAT, TensorShape: sp, TensorContent: floats(25600)}}
+	}
+	for _, req := range []*tfspb.PredictRequest{
+		{ModelSpec: &tfspb.ModelSpec{Name: "nope"}, Inputs: tp(1, 25600)},
+		{ModelSpec: &tfspb.ModelSpec{Name: "dummy"}, Inputs: tp(1, 25600)},
+		{ModelSpec: &tfspb.ModelSpec{Name: "dummy"}, Inputs: tp(1, 10)},
+	} {
+		if _, err := p.Predict(context.Background(), req); err == nil {
+			t.Fatalf("request %v succeeded", req.ModelSpec.Name)
 		}
 	}
 	if n := rawcodec.Outstanding(); n != 0 {
@@ -264,5 +283,67 @@ func largeOutputFromTheArena(t *testing.T, method string, req, reply proto.Messa
 	released(t, arena)
 	if n := arena.HostZone().Allocations(); n != 0 {
 		t.Fatalf("%d input buffers not freed", n)
+	}
+}
+
+// TestUnaryDecodeFailuresReturnTheirBuffers: gRPC fails a unary call after
+// decoding its message when the client sends a second message, or sends one
+// and goes away without half-closing; neither the handler nor an
+// interceptor runs, and the buffers the codec kept for the message must
+// come back all the same (rpcctx.StatsHandler.LastRequest).
+func TestUnaryDecodeFailuresReturnTheirBuffers(t *testing.T) {
+	conn, _ := serve(t, true)
+	const n = 32 << 10 // floats: 128 KiB
+	shape := &fw.TensorShapeProto{Dim: []*fw.TensorShapeProto_Dim{{Size: 1}, {Size: n}}}
+	desc := &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}
+	waitOutstanding := func(what string, want int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for rawcodec.Outstanding() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d requests hold received buffers, want %d", what, rawcodec.Outstanding(), want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	for _, m := range []struct {
+		method   string
+		req      proto.Message
+		response func() proto.Message
+	}{
+		{"/inference.GRPCInferenceService/ModelInfer", &kpb.ModelInferRequest{ModelName: "dummy",
+			Inputs:           []*kpb.ModelInferRequest_InferInputTensor{{Name: "b", Datatype: "FP32", Shape: []int64{1, n}}},
+			RawInputContents: [][]byte{floats(n)}}, func() proto.Message { return &kpb.ModelInferResponse{} }},
+		{"/tensorflow.serving.PredictionService/Predict", &tfspb.PredictRequest{ModelSpec: &tfspb.ModelSpec{Name: "dummy"},
+			Inputs: map[string]*fw.TensorProto{"b": {Dtype: fw.DataType_DT_FLOAT, TensorContent: floats(n), TensorShape: shape}}},
+			func() proto.Message { return &tfspb.PredictResponse{} }},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		st, err := conn.NewStream(ctx, desc, m.method)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SendMsg(m.req); err != nil {
+			t.Fatal(err)
+		}
+		st.SendMsg(m.req)
+		st.CloseSend()
+		if err := st.RecvMsg(m.response()); status.Code(err) != codes.Internal {
+			t.Fatalf("%s with two messages: %v, want gRPC's cardinality violation", m.method, err)
+		}
+		cancel()
+		waitOutstanding(m.method+" with two messages", 0)
+
+		ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+		st, err = conn.NewStream(ctx, desc, m.method)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SendMsg(m.req); err != nil {
+			t.Fatal(err)
+		}
+		waitOutstanding(m.method+" decoded, waiting for the client's half-close", 1)
+		cancel()
+		waitOutstanding(m.method+" after the client went away", 0)
 	}
 }

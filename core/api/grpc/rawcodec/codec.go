@@ -1,7 +1,8 @@
 // Package rawcodec is the gRPC server codec of ovms: the standard protobuf
 // codec, except that the raw_input_contents of a large KServe
-// ModelInferRequest are not copied out of the buffers gRPC received them in.
-// They stay there, as lists of fragments, until the model manager has
+// ModelInferRequest, and the tensor_content of a large TF Serving
+// PredictRequest's inputs, are not copied out of the buffers gRPC received
+// them in. They stay there, as lists of fragments, until the model manager has
 // copied them into the device plugin's arena, so a tensor's bytes are copied
 // once between the socket and the engine instead of three times (the
 // fragments into one buffer, that buffer into the message, the message into
@@ -16,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/encoding/proto"
@@ -63,15 +65,21 @@ func (c Codec) Marshal(v any) (mem.BufferSlice, error) {
 }
 
 // Unmarshal decodes v; a large ModelInferRequest keeps its raw contents in
-// data, which it holds a reference to until Take's Free. A large message
-// arms the reclaim of free memory (package reclaim).
+// data, and a large PredictRequest its inputs' tensor_content, holding a
+// reference to data until the Free of Take's or TakePredict's Raw. A large
+// message arms the reclaim of free memory (package reclaim).
 func (c Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	reclaim.After(data.Len())
-	req, ok := v.(*kpb.ModelInferRequest)
-	if !ok || data.Len() < minAlias {
+	if data.Len() < minAlias {
 		return c.std.Unmarshal(data, v)
 	}
-	return c.unmarshalLarge(data, req)
+	switch req := v.(type) {
+	case *kpb.ModelInferRequest:
+		return c.unmarshalLarge(data, req)
+	case *tfspb.PredictRequest:
+		return c.unmarshalLargePredict(data, req)
+	}
+	return c.std.Unmarshal(data, v)
 }
 
 // unmarshalLarge decodes a large ModelInferRequest with split; a message
@@ -85,29 +93,60 @@ func (c Codec) unmarshalLarge(data mem.BufferSlice, req *kpb.ModelInferRequest) 
 	if err := gproto.Unmarshal(rest, req); err != nil {
 		return err
 	}
-	data.Ref()
-	held.Store(req, &Raw{Parts: parts, data: data})
+	hold(req, &Raw{Parts: parts, data: data})
 	return nil
 }
 
-// Raw is the raw_input_contents of one request, in place: Parts[i] lists
-// the fragments of the i-th buffer.
+// Raw is the raw_input_contents of one ModelInferRequest, or the
+// tensor_content of one PredictRequest's inputs, in place.
 type Raw struct {
-	// Parts holds each raw buffer as its fragments, in order.
+	// Parts holds each raw buffer of a ModelInferRequest as its fragments,
+	// in order.
 	Parts [][][]byte
-	data  mem.BufferSlice
-	once  sync.Once
+	// Content holds the tensor_content of a PredictRequest's inputs by
+	// input name, each as its fragments; an input absent from it has
+	// none (its TensorProto in the message has none either).
+	Content map[string][][]byte
+	data    mem.BufferSlice
+	once    sync.Once
 }
 
-// Free returns the received buffers to gRPC's pool; Parts must not be used
-// afterwards.
-func (r *Raw) Free() { r.once.Do(r.data.Free) }
+// Free returns the received buffers to gRPC's pool; Parts and Content must
+// not be used afterwards.
+func (r *Raw) Free() {
+	r.once.Do(func() {
+		r.data.Free()
+		live.Add(-1)
+	})
+}
 
-var held sync.Map // *kpb.ModelInferRequest -> *Raw
+var (
+	held sync.Map     // *kpb.ModelInferRequest or *tfspb.PredictRequest -> *Raw
+	live atomic.Int64 // Raws held or taken and not yet freed
+)
+
+// hold keeps r, which holds its own reference to the received buffers, for
+// req until a handler takes it. A message decoded into req before (gRPC
+// decodes a unary call's second message into the same one before failing
+// the call) is freed.
+func hold(req any, r *Raw) {
+	r.data.Ref()
+	live.Add(1)
+	if old, ok := held.Swap(req, r); ok {
+		old.(*Raw).Free()
+	}
+}
 
 // Take returns and forgets the raw contents kept for req, or nil when req
 // was decoded the standard way (its RawInputContents are then set).
-func Take(req *kpb.ModelInferRequest) *Raw {
+func Take(req *kpb.ModelInferRequest) *Raw { return take(req) }
+
+// TakePredict returns and forgets the tensor_content kept for req's inputs
+// (Raw.Content), or nil when req was decoded the standard way (its
+// TensorProtos' TensorContent are then set).
+func TakePredict(req *tfspb.PredictRequest) *Raw { return take(req) }
+
+func take(req any) *Raw {
 	v, ok := held.LoadAndDelete(req)
 	if !ok {
 		return nil
@@ -121,62 +160,106 @@ var errTruncated = errors.New("truncated message")
 // over data's buffers: raw_input_contents are returned as fragments, every
 // other field is re-encoded into rest (they are small).
 func split(data mem.BufferSlice) (parts [][][]byte, rest []byte, err error) {
-	r := reader{bufs: make([][]byte, len(data))}
-	for i, b := range data {
-		r.bufs[i] = b.ReadOnlyData()
-	}
+	r := newReader(data)
 	for !r.eof() {
-		tag, err := r.varint()
+		num, typ, err := r.tag()
 		if err != nil {
 			return nil, nil, err
 		}
-		num, typ := protowire.DecodeTag(tag)
-		if num <= 0 {
-			return nil, nil, fmt.Errorf("invalid field number %d", num)
+		if num == rawField && typ == protowire.BytesType {
+			frags, err := r.bytes()
+			if err != nil {
+				return nil, nil, err
+			}
+			parts = append(parts, frags)
+			continue
 		}
-		switch typ {
-		case protowire.BytesType:
-			n, err := r.varint()
-			if err != nil {
-				return nil, nil, err
-			}
-			frags, err := r.take(n)
-			if err != nil {
-				return nil, nil, err
-			}
-			if num == rawField {
-				parts = append(parts, frags)
-				continue
-			}
-			rest = protowire.AppendTag(rest, num, typ)
-			rest = protowire.AppendVarint(rest, n)
-			for _, f := range frags {
-				rest = append(rest, f...)
-			}
-		case protowire.VarintType:
-			v, err := r.varint()
-			if err != nil {
-				return nil, nil, err
-			}
-			rest = protowire.AppendVarint(protowire.AppendTag(rest, num, typ), v)
-		case protowire.Fixed32Type, protowire.Fixed64Type:
-			n := uint64(4)
-			if typ == protowire.Fixed64Type {
-				n = 8
-			}
-			frags, err := r.take(n)
-			if err != nil {
-				return nil, nil, err
-			}
-			rest = protowire.AppendTag(rest, num, typ)
-			for _, f := range frags {
-				rest = append(rest, f...)
-			}
-		default:
-			return nil, nil, fmt.Errorf("unsupported wire type %d", typ)
+		if rest, err = r.copyField(rest, num, typ); err != nil {
+			return nil, nil, err
 		}
 	}
 	return parts, rest, nil
+}
+
+func newReader(data mem.BufferSlice) *reader {
+	r := &reader{bufs: make([][]byte, len(data))}
+	for i, b := range data {
+		r.bufs[i] = b.ReadOnlyData()
+	}
+	return r
+}
+
+// tag reads a field's tag.
+func (r *reader) tag() (protowire.Number, protowire.Type, error) {
+	tag, err := r.varint()
+	if err != nil {
+		return 0, 0, err
+	}
+	num, typ := protowire.DecodeTag(tag)
+	if num <= 0 {
+		return 0, 0, fmt.Errorf("invalid field number %d", num)
+	}
+	return num, typ, nil
+}
+
+// bytes reads a length-delimited field's value as views into the
+// fragments.
+func (r *reader) bytes() ([][]byte, error) {
+	n, err := r.varint()
+	if err != nil {
+		return nil, err
+	}
+	return r.take(n)
+}
+
+// copyField appends the field whose tag was just read, and its value, to
+// out (varints re-encoded minimally). Groups are refused: the caller then
+// falls back to protobuf's own decoding.
+func (r *reader) copyField(out []byte, num protowire.Number, typ protowire.Type) ([]byte, error) {
+	switch typ {
+	case protowire.BytesType:
+		frags, err := r.bytes()
+		if err != nil {
+			return nil, err
+		}
+		return appendBytesField(out, num, frags), nil
+	case protowire.VarintType:
+		v, err := r.varint()
+		if err != nil {
+			return nil, err
+		}
+		return protowire.AppendVarint(protowire.AppendTag(out, num, typ), v), nil
+	case protowire.Fixed32Type, protowire.Fixed64Type:
+		n := uint64(4)
+		if typ == protowire.Fixed64Type {
+			n = 8
+		}
+		frags, err := r.take(n)
+		if err != nil {
+			return nil, err
+		}
+		out = protowire.AppendTag(out, num, typ)
+		for _, f := range frags {
+			out = append(out, f...)
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("unsupported wire type %d", typ)
+	}
+}
+
+// appendBytesField appends a length-delimited field made of frags.
+func appendBytesField(out []byte, num protowire.Number, frags [][]byte) []byte {
+	n := 0
+	for _, f := range frags {
+		n += len(f)
+	}
+	out = protowire.AppendTag(out, num, protowire.BytesType)
+	out = protowire.AppendVarint(out, uint64(n))
+	for _, f := range frags {
+		out = append(out, f...)
+	}
+	return out
 }
 
 // reader reads across the fragments of a message.
@@ -239,10 +322,8 @@ func (r *reader) take(n uint64) ([][]byte, error) {
 	return out, nil
 }
 
-// Outstanding counts decoded requests whose raw contents nobody has taken
-// yet (for tests and diagnostics: it stays 0 in a healthy server).
-func Outstanding() int {
-	n := 0
-	held.Range(func(any, any) bool { n++; return true })
-	return n
-}
+// Outstanding counts decoded requests whose contents still hold received
+// buffers: not taken yet, or taken and not freed (for tests and
+// diagnostics: it comes back to 0 in a healthy server once its calls have
+// returned).
+func Outstanding() int { return int(live.Load()) }

@@ -2,7 +2,9 @@
 // handler whose response aliases shared memory registers the release with
 // OnFinish, and the server's stats handler runs it when the RPC has ended,
 // after the response message was serialized. OnConnEnd runs work when the
-// RPC's connection has ended, after its transport stopped writing.
+// RPC's connection has ended, after its transport stopped writing. The
+// handler also hands the RPC's last request message to
+// StatsHandler.LastRequest at its end.
 package rpcctx
 
 import (
@@ -15,8 +17,9 @@ import (
 type key struct{}
 
 type finishers struct {
-	mu  sync.Mutex
-	fns []func()
+	mu   sync.Mutex
+	fns  []func()
+	last any // the last request message received
 }
 
 // OnFinish registers fn to run when the RPC of ctx ends. Without the stats
@@ -34,7 +37,15 @@ func OnFinish(ctx context.Context, fn func()) bool {
 }
 
 // StatsHandler is the grpc.StatsHandler that runs the finishers.
-type StatsHandler struct{}
+type StatsHandler struct {
+	// LastRequest, when set, is called as an RPC ends, after its
+	// finishers, with the last request message the RPC received (not
+	// called when it received none). gRPC decodes a message before the
+	// handler (or an interceptor) sees it and may fail the RPC after
+	// decoding it, so this is where memory a codec keeps for a message
+	// can be given back on every path (rawcodec.FreeUntaken).
+	LastRequest func(req any)
+}
 
 var _ stats.Handler = StatsHandler{}
 
@@ -43,9 +54,18 @@ func (StatsHandler) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Con
 	return context.WithValue(ctx, key{}, &finishers{})
 }
 
-// HandleRPC runs the finishers at the end of the RPC.
-func (StatsHandler) HandleRPC(ctx context.Context, s stats.RPCStats) {
-	if _, ok := s.(*stats.End); !ok {
+// HandleRPC notes each request message received and runs the finishers,
+// then LastRequest, at the end of the RPC.
+func (h StatsHandler) HandleRPC(ctx context.Context, s stats.RPCStats) {
+	var in *stats.InPayload
+	switch p := s.(type) {
+	case *stats.InPayload:
+		if h.LastRequest == nil {
+			return
+		}
+		in = p
+	case *stats.End:
+	default:
 		return
 	}
 	f, ok := ctx.Value(key{}).(*finishers)
@@ -53,11 +73,19 @@ func (StatsHandler) HandleRPC(ctx context.Context, s stats.RPCStats) {
 		return
 	}
 	f.mu.Lock()
-	fns := f.fns
-	f.fns = nil
+	if in != nil {
+		f.last = in.Payload
+		f.mu.Unlock()
+		return
+	}
+	fns, last := f.fns, f.last
+	f.fns, f.last = nil, nil
 	f.mu.Unlock()
 	for _, fn := range fns {
 		fn()
+	}
+	if last != nil && h.LastRequest != nil {
+		h.LastRequest(last)
 	}
 }
 

@@ -36,3 +36,33 @@ func TestOnConnEnd(t *testing.T) {
 		t.Fatalf("ran %v", ran)
 	}
 }
+
+func TestLastRequest(t *testing.T) {
+	var got []any
+	var order []string
+	h := StatsHandler{LastRequest: func(req any) { got = append(got, req); order = append(order, "last") }}
+	ctx := h.TagRPC(context.Background(), &stats.RPCTagInfo{})
+	first, second := new(int), new(int)
+	h.HandleRPC(ctx, &stats.InPayload{Payload: first})
+	h.HandleRPC(ctx, &stats.InPayload{Payload: second})
+	OnFinish(ctx, func() { order = append(order, "finisher") })
+	if len(got) != 0 {
+		t.Fatal("LastRequest called before the RPC's end")
+	}
+	h.HandleRPC(ctx, &stats.End{})
+	if len(got) != 1 || got[0] != second {
+		t.Fatalf("LastRequest got %v, want the second message only", got)
+	}
+	if len(order) != 2 || order[0] != "finisher" {
+		t.Fatalf("ran %v, want the finishers first", order)
+	}
+	h.HandleRPC(ctx, &stats.End{})
+	if len(got) != 1 {
+		t.Fatal("LastRequest called twice")
+	}
+	none := h.TagRPC(context.Background(), &stats.RPCTagInfo{})
+	h.HandleRPC(none, &stats.End{})
+	if len(got) != 1 {
+		t.Fatal("LastRequest called for an RPC that received nothing")
+	}
+}

@@ -21,10 +21,12 @@ var dtypeNames = map[fw.DataType]string{
 
 // decodeInput turns a TensorProto into a request input without copying
 // tensor bytes: tensor_content and string_val are aliased, typed fields are
-// converted while being written into the arena. A single value given for
-// a larger shape is broadcast (TF Serving's shorthand) when the tensor it
-// makes fits budget; otherwise the error is a *tensor.MemoryError.
-func decodeInput(name string, tp *fw.TensorProto, budget *tensor.Budget) (tensor.Input, error) {
+// converted while being written into the arena. parts, when not nil, is
+// the tensor_content the codec kept in the received buffers (the
+// TensorProto then has none). A single value given for a larger shape is
+// broadcast (TF Serving's shorthand) when the tensor it makes fits budget;
+// otherwise the error is a *tensor.MemoryError.
+func decodeInput(name string, tp *fw.TensorProto, parts [][]byte, budget *tensor.Budget) (tensor.Input, error) {
 	in := tensor.Input{Name: name, DTypeName: "INVALID"}
 	if dt, ok := tensor.FromTFS(int32(tp.GetDtype())); ok {
 		in.DType = dt
@@ -33,9 +35,15 @@ func decodeInput(name string, tp *fw.TensorProto, budget *tensor.Budget) (tensor
 	for _, d := range tp.GetTensorShape().GetDim() {
 		in.Shape = append(in.Shape, d.GetSize())
 	}
-	if c := tp.GetTensorContent(); len(c) > 0 && in.DType != device.String {
-		in.Raw, in.HasRaw = c, true
-		return in, nil
+	if in.DType != device.String {
+		if c := tp.GetTensorContent(); len(c) > 0 {
+			in.Raw, in.HasRaw = c, true
+			return in, nil
+		}
+		if partsLen(parts) > 0 {
+			in.RawParts, in.HasRaw = parts, true
+			return in, nil
+		}
 	}
 	switch in.DType {
 	case device.String:
@@ -73,6 +81,15 @@ func decodeInput(name string, tp *fw.TensorProto, budget *tensor.Budget) (tensor
 		in.Values = tensor.Broadcast{One: in.Values, N: int(n)}
 	}
 	return in, nil
+}
+
+// partsLen is the length of the bytes held as fragments.
+func partsLen(parts [][]byte) int {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	return n
 }
 
 // maxBroadcast bounds the elements one value may fill (TF Serving's

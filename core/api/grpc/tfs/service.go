@@ -46,6 +46,14 @@ func (s *Service) Predict(ctx context.Context, req *tfspb.PredictRequest) (_ *tf
 	start := metrics.Now()
 	ctx, sp := tracing.StartGRPC(ctx, "tensorflow.serving.PredictionService", "Predict", tracing.TFS)
 	defer func() { sp.EndGRPC(err) }()
+	// The tensor_content of a large request stays in the received buffers
+	// (rawcodec): they go back to gRPC when the handler returns, on every
+	// path; the inputs are in the arena by then.
+	var content map[string][][]byte
+	if raw := rawcodec.TakePredict(req); raw != nil {
+		defer raw.Free()
+		content = raw.Content
+	}
 	spec := req.GetModelSpec()
 	sp.Model(spec.GetName(), spec.GetVersion().GetValue())
 	v, err := s.models.Acquire(ctx, spec.GetName(), spec.GetVersion().GetValue())
@@ -65,7 +73,7 @@ func (s *Service) Predict(ctx context.Context, req *tfspb.PredictRequest) (_ *tf
 	sort.Strings(names)
 	budget := tensor.NewBudget(s.maxRequestBytes)
 	for _, name := range names {
-		in, err := decodeInput(name, req.GetInputs()[name], budget)
+		in, err := decodeInput(name, req.GetInputs()[name], content[name], budget)
 		if err != nil {
 			return nil, apierr.GRPCStatus(tensor.NameModel(err, v.Model, v.Number))
 		}
