@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/tap"
 
 	"github.com/ovmsgo/ovms/core/apierr"
 )
@@ -37,40 +37,34 @@ func GRPCClass(fullMethod string) Class {
 	return Inference
 }
 
-// authorizeGRPC checks the "authorization" metadata of a call.
-func (a *Authorizer) authorizeGRPC(ctx context.Context, fullMethod string) error {
-	c := GRPCClass(fullMethod)
-	if c == Open {
-		return nil
-	}
-	var v string
-	if vals := metadata.ValueFromIncomingContext(ctx, "authorization"); len(vals) > 0 {
-		v = vals[0]
-	}
-	if err := a.Authorize(c, v); err != nil {
-		return apierr.GRPCStatus(err)
-	}
-	return nil
-}
-
 // GRPCOptions are the server options that check API keys: none for a nil
-// Authorizer, so that calls cost nothing when keys are off.
+// Authorizer, so that calls cost nothing when keys are off. The key is
+// checked on the call's headers (a tap handle), before gRPC reads its
+// message: a refused call costs its headers, where an interceptor would run
+// only once the whole message (up to the receive limit, 1 GiB by default)
+// had been received and decoded. The answer is the same either way: the
+// status of Authorize's error, as a trailers-only response.
 func (a *Authorizer) GRPCOptions() []grpc.ServerOption {
 	if a == nil {
 		return nil
 	}
-	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-			if err := a.authorizeGRPC(ctx, info.FullMethod); err != nil {
-				return nil, err
-			}
-			return h(ctx, req)
-		}),
-		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-			if err := a.authorizeGRPC(ss.Context(), info.FullMethod); err != nil {
-				return err
-			}
-			return h(srv, ss)
-		}),
+	return []grpc.ServerOption{grpc.InTapHandle(a.tapGRPC)}
+}
+
+// tapGRPC checks the "authorization" header of a call as its headers
+// arrive. gRPC calls it with its connection's lock held: it must not block
+// (Authorize reads the key sets it holds).
+func (a *Authorizer) tapGRPC(ctx context.Context, info *tap.Info) (context.Context, error) {
+	c := GRPCClass(info.FullMethodName)
+	if c == Open {
+		return ctx, nil
 	}
+	var v string
+	if vals := info.Header.Get("authorization"); len(vals) > 0 {
+		v = vals[0]
+	}
+	if err := a.Authorize(c, v); err != nil {
+		return ctx, apierr.GRPCStatus(err)
+	}
+	return ctx, nil
 }
