@@ -505,7 +505,7 @@ func TestAPIKeys(t *testing.T) {
 			check("ModelInfer", key, err, want)
 			_, err = kc.ModelMetadata(keyCall(t, key), &kpb.ModelMetadataRequest{Name: "dummy"})
 			check("ModelMetadata", key, err, want)
-			// A stream is checked by the stream interceptor.
+			// A stream is checked on its headers too.
 			st, err := kc.ModelStreamInfer(keyCall(t, key))
 			if err == nil {
 				if err = st.Send(inferRequest()); err == nil {

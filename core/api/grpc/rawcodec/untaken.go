@@ -10,9 +10,10 @@ import (
 // as each RPC ends with its last request message
 // (rpcctx.StatsHandler.LastRequest): gRPC decodes a unary request before
 // the interceptors and the handler run, and a request refused by an
-// interceptor (the API key check), or failed by gRPC after its decode (a
-// unary call whose client sends a second message, or never half-closes and
-// goes away), would otherwise hold those buffers for good.
+// interceptor, or failed by gRPC after its decode (a unary call whose
+// client sends a second message, or never half-closes and goes away), would
+// otherwise hold those buffers for good. (The API key check refuses a call
+// on its headers, before any message is decoded.)
 func FreeUntaken(req any) {
 	switch req.(type) {
 	case *kpb.ModelInferRequest, *tfspb.PredictRequest:
