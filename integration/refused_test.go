@@ -54,14 +54,7 @@ func TestRefusedLargeRequestsHoldNoMemory(t *testing.T) {
 	if _, err := kc.ModelInfer(keyCall(t, "the-key"), over); status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("a 4 MiB ModelInfer with the key, over the 2 MiB limit: %v, want ResourceExhausted", err)
 	}
-	send(20) // the receive pool and the heap at their working size
-	before := procKB(t, s.cmd.Process.Pid, "VmRSS")
-	send(300)
-	grown := procKB(t, s.cmd.Process.Pid, "VmRSS") - before
-	t.Logf("ovms's RSS grew by %d KiB over 600 refused 1 MiB requests", grown)
-	if grown > 128<<10 {
-		t.Errorf("ovms's RSS grew by %d MiB over 600 refused 1 MiB requests: their buffers were kept", grown>>10)
-	}
+	holdsNoMemory(t, s, "600 refused 1 MiB requests", func() { send(20) }, func() { send(300) })
 	resp, err := kc.ModelInfer(keyCall(t, "the-key"), kreq)
 	if err != nil || len(resp.GetRawOutputContents()) != 1 || len(resp.GetRawOutputContents()[0]) != 4*n {
 		t.Fatalf("ModelInfer with the key: %v", err)
@@ -113,12 +106,20 @@ func TestUnaryCallsFailedAfterDecodeHoldNoMemory(t *testing.T) {
 			}
 		}
 	}
-	send(10)
+	holdsNoMemory(t, s, "300 failed calls of 2 x 1 MiB", func() { send(10) }, func() { send(150) })
+}
+
+// holdsNoMemory runs warm (the receive pool and the heap at their working
+// size), then calls, and fails when ovms's RSS grew by more than 128 MiB
+// over calls (what calls sends is several times that).
+func holdsNoMemory(t *testing.T, s *server, calls string, warm, run func()) {
+	t.Helper()
+	warm()
 	before := procKB(t, s.cmd.Process.Pid, "VmRSS")
-	send(150)
+	run()
 	grown := procKB(t, s.cmd.Process.Pid, "VmRSS") - before
-	t.Logf("ovms's RSS grew by %d KiB over 300 failed calls of 2 x 1 MiB", grown)
+	t.Logf("ovms's RSS grew by %d KiB over %s", grown, calls)
 	if grown > 128<<10 {
-		t.Errorf("ovms's RSS grew by %d MiB over 300 failed calls of 2 x 1 MiB: their buffers were kept", grown>>10)
+		t.Errorf("ovms's RSS grew by %d MiB over %s: their buffers were kept", grown>>10, calls)
 	}
 }

@@ -40,7 +40,7 @@ func decodeInput(name string, tp *fw.TensorProto, parts [][]byte, budget *tensor
 			in.Raw, in.HasRaw = c, true
 			return in, nil
 		}
-		if partsLen(parts) > 0 {
+		if kept := (tensor.Input{RawParts: parts}); kept.RawLen() > 0 {
 			in.RawParts, in.HasRaw = parts, true
 			return in, nil
 		}
@@ -81,15 +81,6 @@ func decodeInput(name string, tp *fw.TensorProto, parts [][]byte, budget *tensor
 		in.Values = tensor.Broadcast{One: in.Values, N: int(n)}
 	}
 	return in, nil
-}
-
-// partsLen is the length of the bytes held as fragments.
-func partsLen(parts [][]byte) int {
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	return n
 }
 
 // maxBroadcast bounds the elements one value may fill (TF Serving's
