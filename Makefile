@@ -64,6 +64,7 @@ cuda-provider: onnxruntime ## fetch ONNX Runtime's CUDA provider (about 180 MB; 
 
 .PHONY: cuda-check
 cuda-check: build cuda-provider ## on an NVIDIA GPU machine: check and measure the CUDA plugin against the CPU one
+	$(GO) build -o $(BIN)/benchsuite ./scripts/benchsuite
 	./scripts/cuda-check.sh "$$(dirname "$$(readlink -f "$$(./scripts/fetch-onnxruntime.sh)")")" $(BIN) build/cuda-check
 
 .PHONY: models

@@ -34,15 +34,22 @@ func engineThreads() int { return max(1, runtime.NumCPU()) }
 // newEngine loads <modelsDir>/<model>/1/model.onnx with random FP32 inputs
 // (dynamic dims 1, as the bench client sends them).
 // config adds session config entries (nil for none).
-func newEngine(modelsDir, model string, config map[string]string) (e *engine, err error) {
-	if err := ort.Init(""); err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
-	}
+func newEngine(modelsDir, model string, config map[string]string) (*engine, error) {
 	data, err := os.ReadFile(filepath.Join(modelsDir, model, "1", "model.onnx"))
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	sess, err := ort.NewSession(data, ort.SessionOptions{IntraOpThreads: engineThreads(), ConfigEntries: config})
+	return newEngineFrom(model, data, ort.SessionOptions{IntraOpThreads: engineThreads(), ConfigEntries: config}, 1)
+}
+
+// newEngineFrom makes a session of the ONNX model data (named model in
+// errors) with opts and random FP32 inputs, whose first dimension is batch
+// where it is dynamic (other dynamic dims 1).
+func newEngineFrom(model string, data []byte, opts ort.SessionOptions, batch int64) (e *engine, err error) {
+	if err := ort.Init(""); err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	sess, err := ort.NewSession(data, opts)
 	if err != nil {
 		return nil, fmt.Errorf("engine: %s: %w", model, err)
 	}
@@ -61,6 +68,9 @@ func newEngine(modelsDir, model string, config map[string]string) (e *engine, er
 		n := 1
 		for i, d := range shape {
 			shape[i] = max(d, 1)
+			if i == 0 && d < 0 {
+				shape[i] = batch
+			}
 			n *= int(shape[i])
 		}
 		buf := make([]byte, 4*n)

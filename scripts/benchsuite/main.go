@@ -7,7 +7,9 @@
 //	go run ./scripts/benchsuite [-quick] [-only group,...] [-json out.json] [-bin bin] [-models build/models]
 //
 // Groups: startup, overhead, bandwidth, rest, throughput, batching,
-// stateful, scale. The models come from `go run ./scripts/testmodels -out
+// stateful, scale; and, only when named in -only, gpu (ResNet-50 with
+// dynamic batching on -device, default CUDA: scripts/cuda-check.sh runs
+// it on a machine with an NVIDIA GPU). The models come from `go run ./scripts/testmodels -out
 // build/models -bench`.
 package main
 
@@ -33,11 +35,14 @@ import (
 // groups are the target groups, in run order.
 var groups = []string{"startup", "overhead", "bandwidth", "rest", "throughput", "batching", "stateful", "scale"}
 
+// optInGroups run only when -only names them, after the others.
+var optInGroups = []string{"gpu"}
+
 // groupModels are the models each group needs.
 var groupModels = map[string][]string{
 	"startup": {"dummy", "resnet50", "small_cnn", addOne, benchIRTwin}, "overhead": {"dummy"}, "bandwidth": {addOne}, "rest": {addOne},
 	"throughput": {"resnet50"}, "batching": {"small_cnn"}, "stateful": {statefulModel},
-	"scale": {"dummy", "scale_cnn_tiny", "scale_cnn_small"},
+	"scale": {"dummy", "scale_cnn_tiny", "scale_cnn_small"}, "gpu": {gpuModel},
 }
 
 // addOne is the 12 MiB bandwidth model.
@@ -49,6 +54,9 @@ type options struct {
 	quick             bool
 	only              []string
 	jsonPath          string
+	// device is the gpu group's target_device (CUDA; CPU tries the group
+	// where there is no GPU).
+	device string
 }
 
 func main() {
@@ -74,23 +82,38 @@ func main() {
 	flag.StringVar(&opt.binDir, "bin", "bin", "directory of ovms and its device plugins")
 	flag.StringVar(&opt.modelsDir, "models", "build/models", "model repository with the bench models")
 	flag.BoolVar(&opt.quick, "quick", false, "short windows (a CI smoke run; figures are rough)")
-	flag.StringVar(&only, "only", "", "comma-separated groups to run: "+strings.Join(groups, ", "))
+	flag.StringVar(&only, "only", "", "comma-separated groups to run: "+strings.Join(groups, ", ")+"; opt-in: "+strings.Join(optInGroups, ", "))
+	flag.StringVar(&opt.device, "device", "CUDA", "the gpu group's device: CUDA, or CPU to try the group without a GPU")
 	flag.StringVar(&opt.jsonPath, "json", "", "also write measurements and targets to this JSON file")
 	flag.Parse()
-	opt.only = groups
-	if only != "" {
-		opt.only = strings.Split(only, ",")
-		for _, g := range opt.only {
-			if !slices.Contains(groups, g) {
-				fmt.Fprintf(os.Stderr, "benchsuite: unknown group %q (want %s)\n", g, strings.Join(groups, ", "))
-				os.Exit(2)
-			}
-		}
+	var err error
+	if opt.only, err = selectGroups(only); err != nil {
+		fmt.Fprintln(os.Stderr, "benchsuite:", err)
+		os.Exit(2)
+	}
+	if opt.device != "CUDA" && opt.device != "CPU" {
+		fmt.Fprintf(os.Stderr, "benchsuite: -device %q: want CUDA or CPU\n", opt.device)
+		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, opt, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// selectGroups reads -only: every default group when empty, else the
+// groups it names (default or opt-in).
+func selectGroups(only string) ([]string, error) {
+	if only == "" {
+		return groups, nil
+	}
+	sel := strings.Split(only, ",")
+	for _, g := range sel {
+		if !slices.Contains(groups, g) && !slices.Contains(optInGroups, g) {
+			return nil, fmt.Errorf("unknown group %q (want %s)", g, strings.Join(append(slices.Clone(groups), optInGroups...), ", "))
+		}
+	}
+	return sel, nil
 }
 
 // report is the JSON output.
@@ -116,7 +139,7 @@ func run(ctx context.Context, opt options, stdout, stderr io.Writer) int {
 	defer s.close()
 	fmt.Fprintf(stdout, "ovms bench suite, %s, %s%s\n\n", time.Now().Format("2006-01-02 15:04 MST"), machine(),
 		map[bool]string{true: " (quick: rough figures)"}[opt.quick])
-	for _, g := range groups {
+	for _, g := range append(slices.Clone(groups), optInGroups...) {
 		if slices.Contains(opt.only, g) && ctx.Err() == nil {
 			s.runGroup(g)
 		}

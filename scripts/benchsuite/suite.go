@@ -279,6 +279,8 @@ func (s *suite) runGroup(g string) {
 		s.restGroup()
 	case "throughput":
 		s.throughputGroup(g)
+	case "gpu":
+		s.gpuGroup(g)
 	case "batching":
 		plain := s.ovmsRun("small_cnn", bench.KServeGRPC, []int{16}, plainOVMS)
 		batched := s.ovmsRun("small_cnn", bench.KServeGRPC, []int{16}, batchedOVMS)
