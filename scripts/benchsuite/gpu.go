@@ -197,6 +197,9 @@ func batchSizes(ctx context.Context, restURL, model string) (sum, count float64,
 		return 0, 0, fmt.Errorf("reading ovms's metrics: %w", err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, 0, fmt.Errorf("reading ovms's metrics: %s", resp.Status)
+	}
 	return parseBatchSizes(bufio.NewScanner(resp.Body), model)
 }
 
