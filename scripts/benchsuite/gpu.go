@@ -150,12 +150,7 @@ func (s *suite) gpuOVMS() (plain, batched *measurement, mean float64, err error)
 	if err != nil {
 		return plain, batched, 0, err
 	}
-	ports, err := freePorts(2)
-	if err != nil {
-		return plain, batched, 0, err
-	}
-	srv, err := launchOVMS(s.opt.binDir, cfgPath, ports[0], ports[1], []string{"--config_path", cfgPath},
-		[]string{"--metrics_enable", "--metrics_list", "ovms_dynamic_batch_size"})
+	srv, err := startOVMSConfig(s.opt.binDir, cfgPath, "--metrics_enable", "--metrics_list", "ovms_dynamic_batch_size")
 	if err != nil {
 		return plain, batched, 0, err
 	}

@@ -92,13 +92,14 @@ func startOVMS(binDir, modelsDir, model string, extra ...string) (*ovmsProc, err
 }
 
 // startOVMSConfig starts bin/ovms serving the models of the config file
-// cfg on free loopback ports and waits until it is ready.
-func startOVMSConfig(binDir, cfg string) (*ovmsProc, error) {
+// cfg (with extra flags) on free loopback ports and waits until it is
+// ready.
+func startOVMSConfig(binDir, cfg string, extra ...string) (*ovmsProc, error) {
 	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
-	return launchOVMS(binDir, cfg, ports[0], ports[1], []string{"--config_path", cfg}, nil)
+	return launchOVMS(binDir, cfg, ports[0], ports[1], []string{"--config_path", cfg}, extra)
 }
 
 // launchOVMS starts bin/ovms with what (the served models' flags) and
