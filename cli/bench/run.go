@@ -51,14 +51,12 @@ import (
 // also when ctx is cancelled; the levels finished by then are returned
 // with ctx's error.
 func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
-	cfg, err = cfg.withDefaults()
+	tg, err := Open(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	t, err := newTarget(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
+	t := tg.t
+	cfg = t.cfg
 	defer func() { err = errors.Join(err, t.close()) }()
 	rep, err = Measure(ctx, cfg, t.doer)
 	if rep != nil {
@@ -249,3 +247,30 @@ func (t *target) probe(ctx context.Context, shm bool) ([]outputSize, error) {
 	}
 	return nil, fmt.Errorf("no request built")
 }
+
+// Target is a model on a server with its request built and probed, as Run
+// prepares it, for a caller that sends the requests itself (one Doer per
+// worker goroutine): the bench suite alternates two models' requests on one
+// client this way.
+type Target struct{ t *target }
+
+// Open prepares cfg's model as Run does (metadata, the request, a probe,
+// shared-memory regions when asked). Close releases what it set up.
+func Open(ctx context.Context, cfg Config) (*Target, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	t, err := newTarget(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Target{t}, nil
+}
+
+// Doer returns the Doer of worker number worker.
+func (t *Target) Doer(worker int) (Doer, error) { return t.t.doer(worker) }
+
+// Close unregisters and removes shared-memory regions and closes the
+// connections.
+func (t *Target) Close() error { return t.t.close() }

@@ -126,7 +126,10 @@ func (g *Graph) MultiNode(op string, outputs []string, inputs []Value, attrs ...
 }
 
 // Output declares v as a graph output called name with element type t and
-// the given dims (-1 is dynamic, none is a scalar). When name differs from
+// the given dims (none is a scalar). A dimension of -1 is left unknown,
+// neither a size nor a name, so that ONNX Runtime's shape inference fills
+// it in: with the symbol of the input dimension it follows, if any (which
+// lets a server size the output before the run). When name differs from
 // v's name an Identity node is inserted to produce it; an empty name keeps
 // v's name.
 func (g *Graph) Output(v Value, name string, t DataType, dims ...int64) {
@@ -143,6 +146,11 @@ func (g *Graph) Output(v Value, name string, t DataType, dims ...int64) {
 	tp, err := tensorType(t, name, dims)
 	if err != nil {
 		g.fail("output %q: %w", name, err)
+	}
+	for _, d := range tp.GetTensorType().GetShape().GetDim() {
+		if _, named := d.GetValue().(*onnxpb.TensorShapeProto_Dimension_DimParam); named {
+			d.Value = nil
+		}
 	}
 	g.outputs = append(g.outputs, &onnxpb.ValueInfoProto{Name: proto.String(name), Type: tp})
 }

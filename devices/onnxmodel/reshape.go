@@ -115,14 +115,21 @@ func ApplyReshape(model []byte, r Reshape) ([]byte, error) {
 			return nil, err
 		}
 	}
-	// Let the engine infer everything downstream.
+	// Let the engine infer everything downstream. Outputs keep their rank
+	// with every dimension unknown, neither a size nor a name, so that ONNX
+	// Runtime reports the sizes and symbols its shape inference gives them:
+	// an output dimension that follows an input's dynamic one carries that
+	// input's symbol, which lets the plugin size the output from a request
+	// before the run (devices/ortdevice, outputTies).
 	g.ValueInfo = nil
 	for _, out := range g.GetOutput() {
-		d := dims(out)
-		for i := range d {
-			d[i] = -1
+		if tt := out.GetType().GetTensorType(); tt != nil && tt.Shape != nil {
+			shape := &onnxpb.TensorShapeProto{}
+			for range tt.Shape.Dim {
+				shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{})
+			}
+			tt.Shape = shape
 		}
-		setDims(out, d)
 	}
 	return proto.Marshal(&m)
 }

@@ -156,6 +156,7 @@ ORTABI_FN(OrtStatus*, GetTensorTypeAndShape, (const OrtValue* value, OrtTensorTy
 ORTABI_FN(OrtStatus*, GetTensorElementType, (const OrtTensorTypeAndShapeInfo* info, ONNXTensorElementDataType* out))
 ORTABI_FN(OrtStatus*, GetDimensionsCount, (const OrtTensorTypeAndShapeInfo* info, size_t* out))
 ORTABI_FN(OrtStatus*, GetDimensions, (const OrtTensorTypeAndShapeInfo* info, int64_t* dim_values, size_t dim_values_length))
+ORTABI_FN(OrtStatus*, GetSymbolicDimensions, (const OrtTensorTypeAndShapeInfo* info, const char* dim_params[], size_t dim_params_length))
 ORTABI_FN(void, ReleaseTensorTypeAndShapeInfo, (OrtTensorTypeAndShapeInfo* input))
 ORTABI_FN(OrtStatus*, CreateCpuMemoryInfo, (OrtAllocatorType type, OrtMemType mem_type, OrtMemoryInfo** out))
 ORTABI_FN(OrtStatus*, CreateTensorWithDataAsOrtValue, (const OrtMemoryInfo* info, void* p_data, size_t p_data_len, const int64_t* shape, size_t shape_len, ONNXTensorElementDataType type, OrtValue** out))

@@ -52,6 +52,7 @@
 #define ORT_SLOT_GetTensorElementType 60
 #define ORT_SLOT_GetDimensionsCount 61
 #define ORT_SLOT_GetDimensions 62
+#define ORT_SLOT_GetSymbolicDimensions 63
 #define ORT_SLOT_ReleaseTensorTypeAndShapeInfo 99
 #define ORT_SLOT_CreateCpuMemoryInfo 69
 #define ORT_SLOT_CreateTensorWithDataAsOrtValue 49

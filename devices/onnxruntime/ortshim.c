@@ -220,8 +220,22 @@ static OrtStatus* tensor_shape(const OrtTensorTypeAndShapeInfo* ti, int* elem, i
   return ORT_CALL(GetDimensions, ti, dims, *ndims);
 }
 
+// tensor_symbols copies the ndims symbolic dimension names (strdup'ed; NULL
+// where a dimension has none) into syms.
+static OrtStatus* tensor_symbols(const OrtTensorTypeAndShapeInfo* ti, char** syms, size_t ndims) {
+  if (ndims == 0) return NULL;
+  const char** p = calloc(ndims, sizeof(char*));
+  if (!p) return ORT_CALL(CreateStatus, ORT_FAIL, "out of memory");
+  OrtStatus* st = ORT_CALL(GetSymbolicDimensions, ti, p, ndims);
+  for (size_t i = 0; !st && i < ndims; i++) {
+    if (p[i] && p[i][0] && !(syms[i] = strdup(p[i]))) st = ORT_CALL(CreateStatus, ORT_FAIL, "out of memory");
+  }
+  free(p);
+  return st;
+}
+
 OrtStatus* ortgo_io_info(const OrtSession* s, int output, size_t index, char** name, int* onnx_type, int* elem,
-                         int64_t* dims, size_t cap, size_t* ndims) {
+                         int64_t* dims, char** syms, size_t cap, size_t* ndims) {
   char* n = NULL;
   OrtStatus* st = output ? ORT_CALL(SessionGetOutputName, s, index, g_alloc, &n)
                          : ORT_CALL(SessionGetInputName, s, index, g_alloc, &n);
@@ -239,7 +253,7 @@ OrtStatus* ortgo_io_info(const OrtSession* s, int output, size_t index, char** n
   *ndims = 0;
   if (ot != ONNX_TYPE_TENSOR) goto out;
   if ((st = ORT_CALL(CastTypeInfoToTensorInfo, ti, &tsi))) goto out;
-  if (tsi) st = tensor_shape(tsi, elem, dims, cap, ndims);
+  if (tsi && !(st = tensor_shape(tsi, elem, dims, cap, ndims)) && *ndims <= cap) st = tensor_symbols(tsi, syms, *ndims);
 out:
   ORT_CALL(ReleaseTypeInfo, ti);
   return st;

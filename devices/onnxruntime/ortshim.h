@@ -54,8 +54,10 @@ OrtStatus* ortgo_create_session_prepacked(const OrtEnv* env, const void* model, 
                                          const OrtSessionOptions* o, OrtPrepackedWeightsContainer* c, OrtSession** out);
 void ortgo_release_session(OrtSession* s);
 OrtStatus* ortgo_io_count(const OrtSession* s, int output, size_t* out);
+// syms (cap entries, NULL on entry) receives each dimension's symbolic name,
+// strdup'ed, or stays NULL where a dimension has none.
 OrtStatus* ortgo_io_info(const OrtSession* s, int output, size_t index, char** name, int* onnx_type,
-                         int* elem, int64_t* dims, size_t cap, size_t* ndims);
+                         int* elem, int64_t* dims, char** syms, size_t cap, size_t* ndims);
 
 // Values. Dimensions beyond cap are not written; *ndims is the true rank.
 OrtStatus* ortgo_create_tensor(void* data, size_t len, const int64_t* shape, size_t nd, int elem,

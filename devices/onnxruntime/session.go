@@ -21,6 +21,11 @@ type TensorInfo struct {
 	Name  string
 	Type  ElementType
 	Shape []int64 // -1 for a dynamic or symbolic dimension; empty for a scalar
+	// Symbols holds each dimension's symbolic name ("" for none), as the
+	// model declares it or, where it declares none, as ONNX Runtime's shape
+	// inference named it: an output dimension with an input dimension's
+	// symbol has that input dimension's size. Nil when no dimension has one.
+	Symbols []string
 }
 
 // Session is a model loaded into ONNX Runtime. Run may be called from many
@@ -249,19 +254,25 @@ func ioInfo(p *C.OrtSession, output C.int) ([]TensorInfo, **C.char, error) {
 		var onnxType, elem C.int
 		var nd C.size_t
 		dims := make([]int64, 8)
+		syms := make([]*C.char, len(dims))
 		for {
 			err := statusErr(C.ortgo_io_info(p, output, C.size_t(i), &cnames[i], &onnxType, &elem,
-				(*C.int64_t)(unsafe.Pointer(&dims[0])), C.size_t(len(dims)), &nd))
+				(*C.int64_t)(unsafe.Pointer(&dims[0])), &syms[0], C.size_t(len(dims)), &nd))
+			symbols := takeSymbols(syms)
 			if err != nil {
 				freeNames(names, int(n))
 				return nil, nil, fmt.Errorf("%s %d: %w", what, i, err)
 			}
 			if int(nd) <= len(dims) {
+				if symbols != nil {
+					infos[i].Symbols = slices.Clip(symbols[:nd])
+				}
 				break
 			}
 			C.free(unsafe.Pointer(cnames[i]))
 			cnames[i] = nil
 			dims = make([]int64, nd)
+			syms = make([]*C.char, nd)
 		}
 		name := C.GoString(cnames[i])
 		if onnxType != C.ONNX_TYPE_TENSOR {
@@ -272,9 +283,27 @@ func ioInfo(p *C.OrtSession, output C.int) ([]TensorInfo, **C.char, error) {
 			freeNames(names, int(n))
 			return nil, nil, fmt.Errorf("%s %q is %s, not a tensor: only tensor inputs and outputs are supported", what, name, kind)
 		}
-		infos[i] = TensorInfo{Name: name, Type: ElementType(elem), Shape: slices.Clip(dims[:nd])}
+		infos[i].Name, infos[i].Type, infos[i].Shape = name, ElementType(elem), slices.Clip(dims[:nd])
 	}
 	return infos, names, nil
+}
+
+// takeSymbols converts and frees the C strings ortgo_io_info left in syms
+// (resetting them to nil); nil when there are none.
+func takeSymbols(syms []*C.char) []string {
+	var out []string
+	for i, c := range syms {
+		if c == nil {
+			continue
+		}
+		if out == nil {
+			out = make([]string, len(syms))
+		}
+		out[i] = C.GoString(c)
+		C.free(unsafe.Pointer(c))
+		syms[i] = nil
+	}
+	return out
 }
 
 func freeNames(names **C.char, n int) {
@@ -299,6 +328,7 @@ func cloneInfos(infos []TensorInfo) []TensorInfo {
 	out := slices.Clone(infos)
 	for i := range out {
 		out[i].Shape = slices.Clone(out[i].Shape)
+		out[i].Symbols = slices.Clone(out[i].Symbols)
 	}
 	return out
 }

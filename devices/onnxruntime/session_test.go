@@ -12,11 +12,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	onnxpb "github.com/ovmsgo/ovms/proto/onnx"
 )
 
 func TestMetadataDynamicDims(t *testing.T) {
 	s := newSession(t, identityModel(t, Float32, "batch", 3, nil), SessionOptions{})
-	want := []TensorInfo{{Name: "x", Type: Float32, Shape: []int64{-1, 3, -1}}}
+	want := []TensorInfo{{Name: "x", Type: Float32, Shape: []int64{-1, 3, -1}, Symbols: []string{"batch", "", ""}}}
 	if got := s.Inputs(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Inputs() = %+v, want %+v", got, want)
 	}
@@ -26,7 +30,7 @@ func TestMetadataDynamicDims(t *testing.T) {
 	}
 
 	add := nodeTestSession(t, "test_add", SessionOptions{})
-	wantAdd := []TensorInfo{{"x", Float32, []int64{3, 4, 5}}, {"y", Float32, []int64{3, 4, 5}}}
+	wantAdd := []TensorInfo{{Name: "x", Type: Float32, Shape: []int64{3, 4, 5}}, {Name: "y", Type: Float32, Shape: []int64{3, 4, 5}}}
 	if got := add.Inputs(); !reflect.DeepEqual(got, wantAdd) {
 		t.Errorf("test_add Inputs() = %+v, want %+v", got, wantAdd)
 	}
@@ -271,4 +275,26 @@ func TestCUDAProvider(t *testing.T) {
 	}
 	t.Logf("%d MatMuls of %dx%d: CPU %v, CUDA %v (best of 5; %.1fx); largest difference %.3g of %.3g",
 		n, size, size, cpuTime, gpuTime, float64(cpuTime)/float64(gpuTime), maxDiff, maxAbs)
+}
+
+// An output whose file leaves its dimensions unknown gets the symbols ONNX
+// Runtime's shape inference gives it: the input's, through an Identity.
+func TestOutputSymbolsInferred(t *testing.T) {
+	initLib(t)
+	m := identityModel(t, Float32, "batch", 3, "len")
+	var mp onnxpb.ModelProto
+	if err := proto.Unmarshal(m, &mp); err != nil {
+		t.Fatal(err)
+	}
+	mp.Graph.Output[0].Type = tensorType(Float32, nil, nil, nil)
+	b, err := proto.Marshal(&mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSession(t, b, SessionOptions{})
+	t.Logf("inputs %+v outputs %+v", s.Inputs(), s.Outputs())
+	want := []TensorInfo{{Name: "y", Type: Float32, Shape: []int64{-1, 3, -1}, Symbols: []string{"batch", "", "len"}}}
+	if got := s.Outputs(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Outputs() = %+v, want %+v", got, want)
+	}
 }

@@ -87,12 +87,25 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 		}
 	}()
 	placed := make([][]byte, len(outNames)) // client memory of placed outputs
+	// tied[i]: output i is preallocated at a size its tie computed from the
+	// inputs, which a model whose symbols do not hold proves wrong in the run.
+	var tied []bool
 	for i, name := range outNames {
 		info, ok := m.outputs[name]
 		if !ok {
 			return nil, status.Errorf(codes.InvalidArgument, "model has no output %q", name)
 		}
-		size := staticSize(info)
+		shape, size := info.Shape, staticSize(info)
+		isTied := false
+		if size < 0 {
+			if shape, size, isTied = m.tiedShape(name, req.Inputs); isTied {
+				if tied == nil {
+					tied = make([]bool, len(outNames))
+				}
+			} else {
+				shape = info.Shape
+			}
+		}
 		if p, ok := placement(req.Placements, name); ok {
 			mem, release, err := env.Bytes(p)
 			if err != nil {
@@ -100,20 +113,24 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 			}
 			releases = append(releases, release)
 			placed[i] = mem
-			refs[i] = device.TensorRef{Name: name, DType: info.DType, Shape: info.Shape, Offset: p.Offset, Length: p.Length, Region: p.Region}
-			if size < 0 {
+			refs[i] = device.TensorRef{Name: name, DType: info.DType, Shape: shape, Offset: p.Offset, Length: p.Length, Region: p.Region}
+			if size < 0 || (isTied && size > len(mem)) { // a tied size is checked after the run, against the real one
+				refs[i].Shape = info.Shape
 				continue
 			}
 			if size > len(mem) {
 				return nil, status.Errorf(codes.InvalidArgument, "output %s needs %d bytes; its shared memory holds %d", name, size, len(mem))
 			}
-			v, err := ort.NewTensor(ort.ElementType(info.DType), info.Shape, dataPtr(mem), size)
+			v, err := ort.NewTensor(ort.ElementType(info.DType), shape, dataPtr(mem), size)
 			if err != nil {
 				return nil, status.Errorf(codes.Internal, "output %s: %v", name, err)
 			}
 			values = append(values, v)
 			outputs[i], prealloc[i] = v, true
 			refs[i].Length = uint64(size)
+			if isTied {
+				tied[i] = true
+			}
 			continue
 		}
 		if size < 0 {
@@ -121,17 +138,23 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 		}
 		off, err := zone.Alloc(uint64(size))
 		if err != nil {
+			if isTied { // the real size, known after the run, decides
+				continue
+			}
 			return nil, status.Errorf(codes.ResourceExhausted, "output %s: %v", name, err)
 		}
 		allocated = append(allocated, off)
-		refs[i] = device.TensorRef{Name: name, DType: info.DType, Shape: info.Shape, Offset: off, Length: uint64(size)}
+		refs[i] = device.TensorRef{Name: name, DType: info.DType, Shape: shape, Offset: off, Length: uint64(size)}
 		mem, _ := arena.Bytes(off, uint64(size))
-		v, err := ort.NewTensor(ort.ElementType(info.DType), info.Shape, dataPtr(mem), size)
+		v, err := ort.NewTensor(ort.ElementType(info.DType), shape, dataPtr(mem), size)
 		if err != nil {
 			return nil, status.Errorf(codes.Internal, "output %s: %v", name, err)
 		}
 		values = append(values, v)
 		outputs[i], prealloc[i] = v, true
+		if isTied {
+			tied[i] = true
+		}
 	}
 
 	runNames := outNames
@@ -144,6 +167,13 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 	sess := <-m.sessions
 	engineStart := time.Now().UnixNano()
 	err = sess.RunWithOptions(ctx, inNames, inputs, runNames, outputs)
+	if tied != nil && isShapeMismatch(err) {
+		// The model's symbols do not hold: run again with ONNX Runtime
+		// allocating those outputs, and stop tying this model's outputs.
+		m.untie(env, err)
+		allocated = untie(zone, tied, placed, outputs, prealloc, refs, allocated)
+		err = sess.RunWithOptions(ctx, inNames, inputs, runNames, outputs)
+	}
 	engineEnd := time.Now().UnixNano()
 	m.sessions <- sess
 	for i, v := range outputs {
@@ -170,6 +200,9 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 		if prealloc[i] {
 			continue
 		}
+		if onCopied != nil {
+			onCopied(outNames[i])
+		}
 		if placed[i] != nil {
 			p, _ := placement(req.Placements, outNames[i])
 			var ref device.TensorRef
@@ -194,6 +227,10 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 	}
 	return &device.InferResponse{Outputs: refs, SequenceID: seqID, EngineStart: engineStart, EngineEnd: engineEnd}, nil
 }
+
+// onCopied, when set (tests), is called for each output copied after the
+// run instead of written in place by the engine.
+var onCopied func(output string)
 
 // bytesError is the status of a tensor whose memory cannot be used.
 func bytesError(what, name string, err error) error {

@@ -49,6 +49,11 @@ type model struct {
 	// gets), allRun the names a stateful model's run of them computes:
 	// outNames, then stateOuts.
 	outNames, allRun []string
+	// ties size the dynamic outputs that follow inputs' dimensions, so
+	// that they are preallocated (outsize.go); untied is set once a run
+	// proved one wrong, and stops them for this model.
+	ties   map[string]outputTie
+	untied atomic.Bool
 
 	// releasePrepacked gives back the prepacked weights container of the
 	// sessions; nil when there is none.
@@ -523,6 +528,7 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, e
 		}
 	}
 	m.inputs, m.outputs = byName(m.info.Inputs), byName(m.info.Outputs)
+	m.ties = outputTies(m.all[0].Inputs(), m.all[0].Outputs())
 	for _, o := range m.info.Outputs {
 		m.outNames = append(m.outNames, o.Name)
 	}

@@ -552,15 +552,6 @@ func (s *sequences) keep(q *sequence, outs []*ort.Value, pre []bool) error {
 	return nil
 }
 
-// byteSize is the size of a numeric tensor.
-func byteSize(dt device.DataType, shape []int64) int {
-	n := dt.Size()
-	for _, d := range shape {
-		n *= int(d)
-	}
-	return n
-}
-
 // pinBytes pins b's memory for ONNX Runtime (nil for no bytes).
 func pinBytes(pin *runtime.Pinner, b []byte) unsafe.Pointer {
 	if len(b) == 0 {

@@ -47,18 +47,9 @@ func (s *suite) statefulRun() (held, sent *measurement, ratios []float64) {
 		return m, s.measured[names[1]], s.statefulRatios
 	}
 	fmt.Fprintf(s.log, "measuring %s and %s, interleaved\n", names[0], names[1])
-	ms := [2]*measurement{{Name: names[0]}, {Name: names[1]}}
 	levels, ratios, err := s.interleavedSteps()
 	s.statefulRatios = ratios
-	for i, m := range ms {
-		if err != nil {
-			m.Err = err.Error()
-		} else {
-			m.Level = levels[i]
-		}
-		s.measured[m.Name] = m
-		s.order = append(s.order, m)
-	}
+	ms := s.recordPair(names, levels, err)
 	return ms[0], ms[1], ratios
 }
 

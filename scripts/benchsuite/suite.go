@@ -33,6 +33,9 @@ type suite struct {
 	suffix   string // appended to measurement names (repeated rounds)
 	// statefulRatios are the stateful group's paired ratios (see statefulRun).
 	statefulRatios []float64
+	// dynamicRatios are the bandwidth group's paired ratios (see
+	// dynamicOutputRun).
+	dynamicRatios []float64
 }
 
 func newSuite(ctx context.Context, opt options, log io.Writer) *suite {
@@ -140,18 +143,19 @@ func (s *suite) echoRun(model string) *measurement {
 type variant struct {
 	label string
 	flags []string
+	shm   bool // the client passes tensors in shared memory
 }
 
 // The ovms configurations the targets compare.
 var (
 	plainOVMS   = variant{}
-	shmOVMS     = variant{"client shm", []string{"--allow_client_shm"}}
-	batchedOVMS = variant{"dynamic batching", []string{"--dynamic_batching", `{"max_batch_size": 16, "max_queue_delay_microseconds": 2000}`}}
-	metricsOVMS = variant{"metrics", []string{"--metrics_enable", "--metrics_list", allMetrics}}
+	shmOVMS     = variant{label: "client shm", flags: []string{"--allow_client_shm"}, shm: true}
+	batchedOVMS = variant{label: "dynamic batching", flags: []string{"--dynamic_batching", `{"max_batch_size": 16, "max_queue_delay_microseconds": 2000}`}}
+	metricsOVMS = variant{label: "metrics", flags: []string{"--metrics_enable", "--metrics_list", allMetrics}}
 )
 
-// ovmsRun measures ovms serving model (started as v) over p; with v
-// shmOVMS the client passes tensors in shared memory.
+// ovmsRun measures ovms serving model (started as v) over p; with a shm
+// variant the client passes tensors in shared memory.
 func (s *suite) ovmsRun(model string, p bench.Protocol, conc []int, v variant) *measurement {
 	name := "ovms " + model + " " + string(p)
 	if v.label != "" {
@@ -169,7 +173,7 @@ func (s *suite) ovmsRun(model string, p bench.Protocol, conc []int, v variant) *
 		if !p.GRPC() {
 			cfg.URL = srv.restURL
 		}
-		if v.label == shmOVMS.label {
+		if v.shm {
 			cfg.SharedMemory = bench.SharedMemorySystem
 		}
 		pid := srv.cmd.Process.Pid
@@ -275,6 +279,15 @@ func (s *suite) runGroup(g string) {
 			Limit:   1.05*us(eng.Level.P50) + us(empty.Level.P50),
 			Formula: fmt.Sprintf("1.05 x engine %.1fus + echo empty %.1fus", us(eng.Level.P50), us(empty.Level.P50)),
 			Cause:   shmCause(shm, eng, empty, idle, rtt)}, shm, eng, empty)
+		// Issue 16: an output whose shape follows the request's (dynamic
+		// batching serves such models) is written by the engine where the
+		// answer goes, as a static one is, not allocated and copied after.
+		// The figure is the median over alternating block pairs, in one
+		// ovms, of the ratio of their median latencies (dynamic / static).
+		dynamic, static, ratios := s.dynamicOutputRun()
+		s.addTarget(target{Group: g, Name: "12 MiB client shared memory, dynamic first dimension / static shape", Measured: ratioMedian(ratios), Unit: "x",
+			Limit: 1.1, Formula: fmt.Sprintf("median of per-block p50 ratios; overall p50 %.1fus dynamic, %.1fus static", us(dynamic.Level.P50), us(static.Level.P50)),
+			Cause: ratioSpread("dynamic / static", ratios)}, dynamic, static)
 	case "rest":
 		s.restGroup()
 	case "throughput":
