@@ -23,8 +23,9 @@ type TensorInfo struct {
 	Shape []int64 // -1 for a dynamic or symbolic dimension; empty for a scalar
 	// Symbols holds each dimension's symbolic name ("" for none), as the
 	// model declares it or, where it declares none, as ONNX Runtime's shape
-	// inference named it: an output dimension with an input dimension's
-	// symbol has that input dimension's size. Nil when no dimension has one.
+	// inference named it. In ONNX an output dimension with an input
+	// dimension's symbol has that input dimension's size, but a model file
+	// can declare names that do not hold. Nil when no dimension has one.
 	Symbols []string
 }
 

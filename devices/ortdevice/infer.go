@@ -17,8 +17,10 @@ import (
 )
 
 // infer runs one request: inputs are wrapped in place in the host zone,
-// outputs with a static shape are preallocated in the plugin zone so ONNX
-// Runtime writes them there directly; the others are copied in once.
+// outputs with a static shape, or tied to the inputs' dimensions
+// (outsize.go), are preallocated in the plugin zone (or the client's
+// memory) so ONNX Runtime writes them there directly; the others are copied
+// in once.
 func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferRequest) (resp *device.InferResponse, err error) {
 	arena := env.Arena
 	var pin runtime.Pinner // a stateful model's state buffers, until the values are closed
@@ -98,13 +100,15 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 		shape, size := info.Shape, staticSize(info)
 		isTied := false
 		if size < 0 {
-			if shape, size, isTied = m.tiedShape(name, req.Inputs); isTied {
-				if tied == nil {
-					tied = make([]bool, len(outNames))
-				}
-			} else {
+			if shape, size, isTied = m.tiedShape(name, req.Inputs); !isTied {
 				shape = info.Shape
 			}
+		}
+		markTied := func() {
+			if tied == nil {
+				tied = make([]bool, len(outNames))
+			}
+			tied[i] = true
 		}
 		if p, ok := placement(req.Placements, name); ok {
 			mem, release, err := env.Bytes(p)
@@ -129,7 +133,7 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 			outputs[i], prealloc[i] = v, true
 			refs[i].Length = uint64(size)
 			if isTied {
-				tied[i] = true
+				markTied()
 			}
 			continue
 		}
@@ -153,7 +157,7 @@ func (m *model) infer(ctx context.Context, env *device.Env, req *device.InferReq
 		values = append(values, v)
 		outputs[i], prealloc[i] = v, true
 		if isTied {
-			tied[i] = true
+			markTied()
 		}
 	}
 

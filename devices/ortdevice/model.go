@@ -51,7 +51,8 @@ type model struct {
 	outNames, allRun []string
 	// ties size the dynamic outputs that follow inputs' dimensions, so
 	// that they are preallocated (outsize.go); untied is set once a run
-	// proved one wrong, and stops them for this model.
+	// with tied outputs failed on an output's shape, and stops them for
+	// this model.
 	ties   map[string]outputTie
 	untied atomic.Bool
 
@@ -528,7 +529,13 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, e
 		}
 	}
 	m.inputs, m.outputs = byName(m.info.Inputs), byName(m.info.Outputs)
-	m.ties = outputTies(m.all[0].Inputs(), m.all[0].Outputs())
+	if !opts.CUDA {
+		// Not on CUDA: ONNX Runtime copies a GPU output into a preallocated
+		// CPU one by the source's size (a batched device copy checks no
+		// sizes), so a tie a model's names make wrong would be written
+		// past; on the CPU the kernel or the frame refuses it first.
+		m.ties = outputTies(m.all[0].Inputs(), m.all[0].Outputs())
+	}
 	for _, o := range m.info.Outputs {
 		m.outNames = append(m.outNames, o.Name)
 	}

@@ -9,12 +9,18 @@ import (
 	"github.com/ovmsgo/ovms/plugins/shm"
 )
 
-// tieDim is where one output dimension's size comes from: a fixed size, or
-// (input != "") dimension dim of that request input.
-type tieDim struct {
-	size  int64
+// dimRef is dimension dim of input input.
+type dimRef struct {
 	input string
 	dim   int
+}
+
+// tieDim is where one output dimension's size comes from: a fixed size, or
+// (srcs != nil) the input dimensions of the same symbol, which must all
+// have the same size in a request for the output to be tied.
+type tieDim struct {
+	size int64
+	srcs []dimRef
 }
 
 // outputTie sizes a numeric output with dynamic dimensions from a request's
@@ -31,11 +37,11 @@ type outputTie []tieDim
 // dimension of unknown origin, and string outputs, are left out: they keep
 // ONNX Runtime's allocation and one copy. Nil when there are none.
 func outputTies(ins, outs []ort.TensorInfo) map[string]outputTie {
-	bySymbol := map[string]tieDim{}
+	bySymbol := map[string][]dimRef{}
 	for _, in := range ins {
 		for j, s := range in.Symbols {
-			if _, dup := bySymbol[s]; s != "" && !dup && in.Shape[j] < 0 {
-				bySymbol[s] = tieDim{input: in.Name, dim: j}
+			if s != "" && in.Shape[j] < 0 {
+				bySymbol[s] = append(bySymbol[s], dimRef{in.Name, j})
 			}
 		}
 	}
@@ -55,11 +61,11 @@ outputs:
 			if j < len(out.Symbols) {
 				s = out.Symbols[j]
 			}
-			src, ok := bySymbol[s]
+			srcs, ok := bySymbol[s]
 			if !ok {
 				continue outputs
 			}
-			tie[j] = src
+			tie[j] = tieDim{srcs: srcs}
 		}
 		if ties == nil {
 			ties = map[string]outputTie{}
@@ -80,20 +86,27 @@ func dynamic(shape []int64) bool {
 }
 
 // shape is the output's shape for a request with these inputs; false when
-// an input it depends on is missing or of too low a rank (the run then
-// reports the input's error).
+// no input it depends on is in the request with a dimension there (a state
+// input of a stateful model is not: one of the request's own must be), or
+// when the request's inputs give one symbol different sizes (the run then
+// reports it, or computes an output no tie can size).
 func (t outputTie) shape(inputs []device.TensorRef) ([]int64, bool) {
 	shape := make([]int64, len(t))
 	for j, d := range t {
-		if d.input == "" {
+		if d.srcs == nil {
 			shape[j] = d.size
 			continue
 		}
 		found := false
-		for _, in := range inputs {
-			if in.Name == d.input && d.dim < len(in.Shape) {
-				shape[j], found = in.Shape[d.dim], true
-				break
+		for _, src := range d.srcs {
+			for _, in := range inputs {
+				if in.Name != src.input || src.dim >= len(in.Shape) {
+					continue
+				}
+				if found && in.Shape[src.dim] != shape[j] {
+					return nil, false
+				}
+				shape[j], found = in.Shape[src.dim], true
 			}
 		}
 		if !found {
@@ -122,7 +135,7 @@ func byteSize(dt device.DataType, shape []int64) int {
 // output ("... has shape {2,4} but the computed output shape for this run
 // is {4,4}"), and from its execution frame ("OrtValue shape verification
 // failed") where no kernel does (an output that is an input or a
-// constant, a copy from a device).
+// constant).
 func isShapeMismatch(err error) bool {
 	if err == nil {
 		return false

@@ -8,8 +8,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
 	om "github.com/ovmsgo/ovms/devices/onnxmodel"
+	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
 	"github.com/ovmsgo/ovms/plugins/device"
 	"github.com/ovmsgo/ovms/plugins/device/devicetest"
 	onnxpb "github.com/ovmsgo/ovms/proto/onnx"
@@ -31,7 +31,8 @@ func TestOutputTies(t *testing.T) {
 		{Name: "nosyms", Type: ort.Int64, Shape: []int64{-1}},
 	}
 	got := outputTies(ins, outs)
-	want := map[string]outputTie{"tied": {{input: "a", dim: 0}, {size: 10}, {input: "a", dim: 2}}}
+	batch := []dimRef{{"a", 0}, {"b", 0}}
+	want := map[string]outputTie{"tied": {{srcs: batch}, {size: 10}, {srcs: []dimRef{{"a", 2}}}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("outputTies = %+v, want %+v", got, want)
 	}
@@ -44,6 +45,18 @@ func TestOutputTies(t *testing.T) {
 	}
 	if shape, ok := got["tied"].shape([]device.TensorRef{{Name: "a", Shape: []int64{4}}}); ok {
 		t.Errorf("shape with a of rank 1 = %v, want none", shape)
+	}
+	// a and b give batch different sizes: the request is not tied (the
+	// run reports the mismatch, or computes what no tie can size).
+	bad := []device.TensorRef{{Name: "b", Shape: []int64{64, 2}}, {Name: "a", Shape: []int64{1, 3, 7}}}
+	if shape, ok := got["tied"].shape(bad); ok {
+		t.Errorf("shape with a and b disagreeing on batch = %v, want none", shape)
+	}
+	// The first input of a symbol missing from the request (a stateful
+	// model's state input): the others size it.
+	y := outputTie{{srcs: []dimRef{{"state", 0}, {"x", 0}}}}
+	if shape, ok := y.shape([]device.TensorRef{{Name: "x", Shape: []int64{5}}}); !ok || !reflect.DeepEqual(shape, []int64{5}) {
+		t.Errorf("shape from the second input of a symbol = %v, %v; want [5]", shape, ok)
 	}
 	if n := byteSize(device.Float32, []int64{4, 10, 7}); n != 1120 {
 		t.Errorf("byteSize = %d, want 1120", n)
