@@ -66,6 +66,24 @@ func blockPairs(ctx context.Context, steps [2]func(context.Context) error, block
 	return r
 }
 
+// levels summarizes the two streams as bench levels over window and
+// returns them with the block pairs' ratios, sorted; an error when no pair
+// was measured.
+func (r blockRun) levels(window time.Duration) ([2]bench.Level, []float64, error) {
+	var out [2]bench.Level
+	for i := range out {
+		sum := bench.Summarize(r.lat[i], r.errs[i], window)
+		out[i] = bench.Level{Concurrency: 1, Throughput: sum.Throughput, P50: sum.P50, P90: sum.P90, P99: sum.P99, Max: sum.Max,
+			Mean: sum.Mean, Count: sum.Count, Errors: sum.Errors, FirstError: r.first[i], Stable: true, Windows: 1}
+	}
+	if len(r.ratios) == 0 {
+		return out, nil, fmt.Errorf("no block measured")
+	}
+	ratios := slices.Clone(r.ratios)
+	slices.Sort(ratios)
+	return out, ratios, nil
+}
+
 // ratioSpread says, for a miss, how much the ratios of alternating block
 // pairs (a / b, named by what) varied: their quartiles, and how many were
 // above 1. One run's median moves with this spread.

@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/ovmsgo/ovms/cli/bench"
@@ -61,21 +58,12 @@ func (s *suite) recordPair(names [2]string, levels [2]bench.Level, err error) [2
 // interleavedShm runs dynamicOutputRun's two streams and summarizes them.
 func (s *suite) interleavedShm() ([2]bench.Level, []float64, error) {
 	var out [2]bench.Level
-	s.servers.close()
-	dir, err := os.MkdirTemp("", "ovms-bench-dynshm-")
+	srv, stop, err := s.serveConfig("ovms-bench-dynshm-", func(dir string) (string, error) { return dynamicOutputConfig(dir, s.opt.modelsDir) },
+		"--allow_client_shm")
 	if err != nil {
 		return out, nil, err
 	}
-	defer os.RemoveAll(dir)
-	cfg, err := dynamicOutputConfig(dir, s.opt.modelsDir)
-	if err != nil {
-		return out, nil, err
-	}
-	srv, err := startOVMSConfig(s.opt.binDir, cfg, "--allow_client_shm")
-	if err != nil {
-		return out, nil, err
-	}
-	defer srv.stop()
+	defer stop()
 	var steps [2]func(context.Context) error
 	for i, model := range []string{addOneDynamic, addOneStatic} {
 		c := s.load
@@ -97,17 +85,7 @@ func (s *suite) interleavedShm() ([2]bench.Level, []float64, error) {
 	if err := s.ctx.Err(); err != nil {
 		return out, nil, err
 	}
-	for i := range out {
-		sum := bench.Summarize(r.lat[i], r.errs[i], window)
-		out[i] = bench.Level{Concurrency: 1, Throughput: sum.Throughput, P50: sum.P50, P90: sum.P90, P99: sum.P99, Max: sum.Max,
-			Mean: sum.Mean, Count: sum.Count, Errors: sum.Errors, FirstError: r.first[i], Stable: true, Windows: 1}
-	}
-	if len(r.ratios) == 0 {
-		return out, nil, fmt.Errorf("no block measured")
-	}
-	ratios := slices.Clone(r.ratios)
-	slices.Sort(ratios)
-	return out, ratios, nil
+	return r.levels(window)
 }
 
 // dynamicOutputConfig writes the config.json of dynamicOutputRun into dir.
@@ -116,14 +94,7 @@ func dynamicOutputConfig(dir, modelsDir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cfg := map[string]any{"model_config_list": []any{
-		map[string]any{"config": map[string]any{"name": addOneStatic, "base_path": base}},
-		map[string]any{"config": map[string]any{"name": addOneDynamic, "base_path": base, "shape": "(-1,3,1024,1024)"}},
-	}}
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, "config.json")
-	return path, os.WriteFile(path, b, 0o644)
+	return writeConfig(dir,
+		map[string]any{"name": addOneStatic, "base_path": base},
+		map[string]any{"name": addOneDynamic, "base_path": base, "shape": "(-1,3,1024,1024)"})
 }

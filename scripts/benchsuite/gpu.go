@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -48,18 +47,11 @@ func gpuConfig(dir, modelsDir, device string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cfg := map[string]any{"model_config_list": []any{
-		map[string]any{"config": map[string]any{"name": gpuPlain, "base_path": base, "target_device": device}},
-		map[string]any{"config": map[string]any{"name": gpuBatched, "base_path": base, "target_device": device,
+	return writeConfig(dir,
+		map[string]any{"name": gpuPlain, "base_path": base, "target_device": device},
+		map[string]any{"name": gpuBatched, "base_path": base, "target_device": device,
 			"shape":            map[string]string{gpuInput: "(-1,3,224,224)"},
-			"dynamic_batching": map[string]int{"max_batch_size": gpuMaxBatch, "max_queue_delay_microseconds": gpuQueueDelay}}},
-	}}
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, "config.json")
-	return path, os.WriteFile(path, b, 0o644)
+			"dynamic_batching": map[string]int{"max_batch_size": gpuMaxBatch, "max_queue_delay_microseconds": gpuQueueDelay}})
 }
 
 // gpuGroup measures the gpu group's two targets.
@@ -140,21 +132,12 @@ func (s *suite) gpuOVMS() (plain, batched *measurement, mean float64, err error)
 			}
 		}
 	}()
-	s.servers.close()
-	dir, err := os.MkdirTemp("", "ovms-bench-gpu-")
+	srv, stop, err := s.serveConfig("ovms-bench-gpu-", func(dir string) (string, error) { return gpuConfig(dir, s.opt.modelsDir, s.opt.device) },
+		"--metrics_enable", "--metrics_list", "ovms_dynamic_batch_size")
 	if err != nil {
 		return plain, batched, 0, err
 	}
-	defer os.RemoveAll(dir)
-	cfgPath, err := gpuConfig(dir, s.opt.modelsDir, s.opt.device)
-	if err != nil {
-		return plain, batched, 0, err
-	}
-	srv, err := startOVMSConfig(s.opt.binDir, cfgPath, "--metrics_enable", "--metrics_list", "ovms_dynamic_batch_size")
-	if err != nil {
-		return plain, batched, 0, err
-	}
-	defer srv.stop()
+	defer stop()
 	run := func(model string) func() (*bench.Report, error) {
 		return func() (*bench.Report, error) {
 			cfg := s.load

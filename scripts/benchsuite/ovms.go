@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -100,6 +102,41 @@ func startOVMSConfig(binDir, cfg string, extra ...string) (*ovmsProc, error) {
 		return nil, err
 	}
 	return launchOVMS(binDir, cfg, ports[0], ports[1], []string{"--config_path", cfg}, extra)
+}
+
+// serveConfig stops the suite's ovms and starts one serving the config.json
+// that write puts into a fresh temporary folder, with extra flags; stop
+// ends that ovms and removes the folder.
+func (s *suite) serveConfig(prefix string, write func(dir string) (string, error), extra ...string) (srv *ovmsProc, stop func(), err error) {
+	s.servers.close()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := write(dir)
+	if err == nil {
+		srv, err = startOVMSConfig(s.opt.binDir, cfg, extra...)
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return srv, func() { _ = srv.stop(); os.RemoveAll(dir) }, nil
+}
+
+// writeConfig writes a config.json serving models (each a model's
+// "config" object) into dir and returns its path.
+func writeConfig(dir string, models ...map[string]any) (string, error) {
+	list := make([]any, len(models))
+	for i, m := range models {
+		list[i] = map[string]any{"config": m}
+	}
+	b, err := json.Marshal(map[string]any{"model_config_list": list})
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "config.json")
+	return path, os.WriteFile(path, b, 0o644)
 }
 
 // launchOVMS starts bin/ovms with what (the served models' flags) and

@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"google.golang.org/grpc"
@@ -60,17 +57,9 @@ func statefulConfig(dir, modelsDir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cfg := map[string]any{"model_config_list": []any{
-		map[string]any{"config": map[string]any{"name": statefulHeld, "base_path": base,
-			"stateful": true, "state_mapping": map[string]string{"h_in": "h_out"}}},
-		map[string]any{"config": map[string]any{"name": statefulSent, "base_path": base}},
-	}}
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, "config.json")
-	return path, os.WriteFile(path, b, 0o644)
+	return writeConfig(dir,
+		map[string]any{"name": statefulHeld, "base_path": base, "stateful": true, "state_mapping": map[string]string{"h_in": "h_out"}},
+		map[string]any{"name": statefulSent, "base_path": base})
 }
 
 // The stateful group's two models (see statefulConfig).
@@ -86,25 +75,14 @@ const (
 // benchmark runs hits both blocks of a pair alike and cancels out.
 func (s *suite) interleavedSteps() ([2]bench.Level, []float64, error) {
 	var out [2]bench.Level
-	var none []float64
-	s.servers.close()
-	dir, err := os.MkdirTemp("", "ovms-bench-stateful-")
+	srv, stop, err := s.serveConfig("ovms-bench-stateful-", func(dir string) (string, error) { return statefulConfig(dir, s.opt.modelsDir) })
 	if err != nil {
-		return out, none, err
+		return out, nil, err
 	}
-	defer os.RemoveAll(dir)
-	cfg, err := statefulConfig(dir, s.opt.modelsDir)
-	if err != nil {
-		return out, none, err
-	}
-	srv, err := startOVMSConfig(s.opt.binDir, cfg)
-	if err != nil {
-		return out, none, err
-	}
-	defer srv.stop()
+	defer stop()
 	conn, err := grpc.NewClient(srv.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		return out, none, err
+		return out, nil, err
 	}
 	defer conn.Close()
 	client := kpb.NewGRPCInferenceServiceClient(conn)
@@ -118,19 +96,9 @@ func (s *suite) interleavedSteps() ([2]bench.Level, []float64, error) {
 	const block, settle = 40, 4
 	r := blockPairs(s.ctx, [2]func(context.Context) error{steppers[0].step, steppers[1].step}, block, settle, warmup, window, false)
 	if err := s.ctx.Err(); err != nil {
-		return out, none, err
+		return out, nil, err
 	}
-	lat, errs, first, ratios := r.lat, r.errs, r.first, r.ratios
-	for i := range out {
-		sum := bench.Summarize(lat[i], errs[i], window)
-		out[i] = bench.Level{Concurrency: 1, Throughput: sum.Throughput, P50: sum.P50, P90: sum.P90, P99: sum.P99, Max: sum.Max,
-			Mean: sum.Mean, Count: sum.Count, Errors: sum.Errors, FirstError: first[i], Stable: true, Windows: 1}
-	}
-	if len(ratios) == 0 {
-		return out, none, fmt.Errorf("no block measured")
-	}
-	slices.Sort(ratios)
-	return out, ratios, nil
+	return r.levels(window)
 }
 
 // stepper runs the steps of one client's sequences.
