@@ -358,14 +358,7 @@ func staticSize(t device.TensorInfo) int {
 	if t.DType == device.String {
 		return -1
 	}
-	n := t.DType.Size()
-	for _, d := range t.Shape {
-		if d < 0 {
-			return -1
-		}
-		n *= int(d)
-	}
-	return n
+	return byteSize(t.DType, t.Shape)
 }
 
 // dataPtr is the address of b's first byte; arena slices are never nil, so

@@ -29,19 +29,24 @@ func (s *suite) dynamicOutputRun() (dynamic, static *measurement, ratios []float
 		"ovms " + addOne + " kserve-grpc +client shm, dynamic first dimension, alternating",
 		"ovms " + addOne + " kserve-grpc +client shm, static shape, alternating",
 	}
-	if m, ok := s.measured[names[0]]; ok {
-		return m, s.measured[names[1]], s.dynamicRatios
-	}
-	fmt.Fprintf(s.log, "measuring %s and %s, interleaved\n", names[0], names[1])
-	levels, ratios, err := s.interleavedShm()
-	s.dynamicRatios = ratios
-	ms := s.recordPair(names, levels, err)
+	ms, ratios := s.measurePair(names, s.interleavedShm)
 	return ms[0], ms[1], ratios
 }
 
-// recordPair records two measurements taken together (levels, or err for
-// both) and returns them.
-func (s *suite) recordPair(names [2]string, levels [2]bench.Level, err error) [2]*measurement {
+// measurePair runs f once for two measurements taken together (f returns
+// their levels and the block pairs' ratios, or an error for both), records
+// them, and returns them with the ratios; later calls with the same names
+// return what the first one measured.
+func (s *suite) measurePair(names [2]string, f func() ([2]bench.Level, []float64, error)) ([2]*measurement, []float64) {
+	if m, ok := s.measured[names[0]]; ok {
+		return [2]*measurement{m, s.measured[names[1]]}, s.pairRatios[names[0]]
+	}
+	fmt.Fprintf(s.log, "measuring %s and %s, interleaved\n", names[0], names[1])
+	levels, ratios, err := f()
+	if s.pairRatios == nil {
+		s.pairRatios = map[string][]float64{}
+	}
+	s.pairRatios[names[0]] = ratios
 	ms := [2]*measurement{{Name: names[0]}, {Name: names[1]}}
 	for i, m := range ms {
 		if err != nil {
@@ -52,7 +57,7 @@ func (s *suite) recordPair(names [2]string, levels [2]bench.Level, err error) [2
 		s.measured[m.Name] = m
 		s.order = append(s.order, m)
 	}
-	return ms
+	return ms, ratios
 }
 
 // interleavedShm runs dynamicOutputRun's two streams and summarizes them.

@@ -40,13 +40,7 @@ func (s *suite) statefulRun() (held, sent *measurement, ratios []float64) {
 		"ovms " + statefulModel + " kserve-grpc, server-held state (--stateful)" + s.suffix,
 		"ovms " + statefulModel + " kserve-grpc, state sent in every request" + s.suffix,
 	}
-	if m, ok := s.measured[names[0]]; ok {
-		return m, s.measured[names[1]], s.statefulRatios
-	}
-	fmt.Fprintf(s.log, "measuring %s and %s, interleaved\n", names[0], names[1])
-	levels, ratios, err := s.interleavedSteps()
-	s.statefulRatios = ratios
-	ms := s.recordPair(names, levels, err)
+	ms, ratios := s.measurePair(names, s.interleavedSteps)
 	return ms[0], ms[1], ratios
 }
 

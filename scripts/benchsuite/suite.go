@@ -31,11 +31,9 @@ type suite struct {
 	targets  []target
 	decode   *decodeResult
 	suffix   string // appended to measurement names (repeated rounds)
-	// statefulRatios are the stateful group's paired ratios (see statefulRun).
-	statefulRatios []float64
-	// dynamicRatios are the bandwidth group's paired ratios (see
-	// dynamicOutputRun).
-	dynamicRatios []float64
+	// pairRatios are the block pairs' ratios of each pair of measurements
+	// taken together (measurePair), by the first one's name.
+	pairRatios map[string][]float64
 }
 
 func newSuite(ctx context.Context, opt options, log io.Writer) *suite {
