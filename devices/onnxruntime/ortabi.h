@@ -131,6 +131,7 @@ ORTABI_FN(OrtStatus*, SetInterOpNumThreads, (OrtSessionOptions* options, int int
 ORTABI_FN(OrtStatus*, SetSessionExecutionMode, (OrtSessionOptions* options, ExecutionMode execution_mode))
 ORTABI_FN(OrtStatus*, SetSessionGraphOptimizationLevel, (OrtSessionOptions* options, GraphOptimizationLevel level))
 ORTABI_FN(OrtStatus*, AddSessionConfigEntry, (OrtSessionOptions* options, const char* config_key, const char* config_value))
+ORTABI_FN(OrtStatus*, AddInitializer, (OrtSessionOptions* options, const char* name, const OrtValue* val))
 ORTABI_FN(OrtStatus*, RegisterCustomOpsLibrary_V2, (OrtSessionOptions* options, const char* library_name))
 ORTABI_FN(OrtStatus*, CreateCUDAProviderOptions, (OrtCUDAProviderOptionsV2** out))
 ORTABI_FN(OrtStatus*, SessionOptionsAppendExecutionProvider_CUDA_V2, (OrtSessionOptions* options, const OrtCUDAProviderOptionsV2* cuda_options))

@@ -27,6 +27,7 @@
 #define ORT_SLOT_SetSessionExecutionMode 13
 #define ORT_SLOT_SetSessionGraphOptimizationLevel 23
 #define ORT_SLOT_AddSessionConfigEntry 130
+#define ORT_SLOT_AddInitializer 150
 #define ORT_SLOT_RegisterCustomOpsLibrary_V2 228
 #define ORT_SLOT_CreateCUDAProviderOptions 205
 #define ORT_SLOT_SessionOptionsAppendExecutionProvider_CUDA_V2 204

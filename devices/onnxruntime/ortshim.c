@@ -148,6 +148,11 @@ OrtStatus* ortgo_add_external_files(OrtSessionOptions* o, const char* const* nam
                     "this ONNX Runtime cannot take external initializer files from memory (OrtApi 18, ONNX Runtime 1.18, or later)");
   return ORT_CALL(AddExternalInitializersFromFilesInMemory, o, names, data, lens, n);
 }
+// ortgo_add_initializer makes the session use v, which the caller keeps
+// alive longer than the session, for the model's initializer name.
+OrtStatus* ortgo_add_initializer(OrtSessionOptions* o, const char* name, const OrtValue* v) {
+  return ORT_CALL(AddInitializer, o, name, v);
+}
 OrtStatus* ortgo_append_cuda(OrtSessionOptions* o) {
   OrtCUDAProviderOptionsV2* cuda = NULL;
   OrtStatus* st = ORT_CALL(CreateCUDAProviderOptions, &cuda);

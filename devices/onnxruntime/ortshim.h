@@ -32,6 +32,7 @@ void ortgo_release_prepacked(OrtPrepackedWeightsContainer* c);
 OrtStatus* ortgo_set_execution_mode(OrtSessionOptions* o, int mode);
 OrtStatus* ortgo_set_graph_optimization(OrtSessionOptions* o, int level);
 OrtStatus* ortgo_add_config_entry(OrtSessionOptions* o, const char* key, const char* value);
+OrtStatus* ortgo_add_initializer(OrtSessionOptions* o, const char* name, const OrtValue* v);
 OrtStatus* ortgo_register_custom_ops(OrtSessionOptions* o, const char* path);
 OrtStatus* ortgo_add_external_files(OrtSessionOptions* o, const char* const* names, char* const* data,
                                     const size_t* lens, size_t n);

@@ -86,6 +86,9 @@ func NewSession(model []byte, opts SessionOptions) (*Session, error) {
 	if err := addExternalFiles(o, opts.ExternalFiles, &pin); err != nil {
 		return nil, fmt.Errorf("onnxruntime: create session: %w", err)
 	}
+	if err := addInitializers(o, opts.Initializers); err != nil {
+		return nil, fmt.Errorf("onnxruntime: create session: %w", err)
+	}
 	var p *C.OrtSession
 	var st *C.OrtStatus
 	if w := opts.PrepackedWeights; w != nil {
@@ -202,6 +205,22 @@ func newSessionOptions(opts SessionOptions) (*C.OrtSessionOptions, error) {
 // addExternalFiles hands files to o (see SessionOptions.ExternalFiles). ONNX
 // Runtime keeps pointers to their data until the session is created, so
 // the data is pinned with pin, which the caller releases after that.
+// addInitializers hands the options the shared initializers.
+func addInitializers(o *C.OrtSessionOptions, inits []Initializer) error {
+	for _, in := range inits {
+		if in.Value == nil || in.Value.p == nil {
+			return fmt.Errorf("initializer %q: no value", in.Name)
+		}
+		name := C.CString(in.Name)
+		err := statusErr(C.ortgo_add_initializer(o, name, in.Value.p))
+		C.free(unsafe.Pointer(name))
+		if err != nil {
+			return fmt.Errorf("initializer %q: %w", in.Name, err)
+		}
+	}
+	return nil
+}
+
 func addExternalFiles(o *C.OrtSessionOptions, files []ExternalFile, pin *runtime.Pinner) error {
 	if len(files) == 0 {
 		return nil

@@ -75,7 +75,9 @@ func NewTensorCopy(t ElementType, shape []int64, data []byte) (*Value, error) {
 	if int64(len(data)) != need {
 		return nil, fmt.Errorf("onnxruntime: new tensor %s%v: %d bytes of data, want %d", t, shape, len(data), need)
 	}
-	mem := C.malloc(C.size_t(len(data) + 1))
+	// 64-byte aligned, as the engine's kernels like their operands (the
+	// shared initializers of ortdevice are such copies).
+	mem := C.aligned_alloc(64, C.size_t((len(data)+64)&^63))
 	if mem == nil {
 		return nil, errors.New("onnxruntime: new tensor: out of memory")
 	}

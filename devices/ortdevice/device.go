@@ -39,13 +39,6 @@ type Config struct {
 	// pools, set up by New before any session) instead of a pool per
 	// session; see ownPoolReason for the models that keep their own.
 	SharedPool bool
-	// SharePrepacked gives the sessions of models with the same content
-	// (versions with identical files, and the streams of one model) one
-	// prepacked weights container; see prepackedSet. No plugin sets it:
-	// ONNX Runtime 1.30 caches prepacked weights in a container only for
-	// shared initializers (AddInitializer), which the plugins do not use,
-	// so it saved no memory and cost a hash of every model at load.
-	SharePrepacked bool
 }
 
 // Device hosts ONNX Runtime sessions for loaded model versions.
@@ -84,12 +77,9 @@ func New(cfg Config, env *device.Env) (*Device, error) {
 	compiles := compileParallelism(env)
 	log.WithFields(logrus.Fields{"library": path, "ort_version": ort.Version(), "compiles_at_once": compiles}).Info("onnx runtime loaded")
 	d := &Device{cfg: cfg, env: env, arena: env.Arena, log: log, extension: os.Getenv(device.EnvCPUExtension),
-		eo: engineOpts{cuda: cfg.CUDA, compiles: slots.New(compiles)}}
+		eo: engineOpts{cuda: cfg.CUDA, compiles: slots.New(compiles), weights: &weightsSet{}}}
 	if cfg.SharedPool {
 		d.eo.sharedPool = setSharedPools(log)
-	}
-	if cfg.SharePrepacked {
-		d.eo.prepacked = &prepackedSet{}
 	}
 	go func() { // after the shared pools are set: the warm-up creates the environment
 		if err := warmUp(log); err != nil {

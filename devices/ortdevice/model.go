@@ -56,9 +56,12 @@ type model struct {
 	ties   map[string]outputTie
 	untied atomic.Bool
 
-	// releasePrepacked gives back the prepacked weights container of the
-	// sessions; nil when there is none.
-	releasePrepacked func()
+	// weights are the large MatMul and Gemm weights the model's sessions
+	// share with each other and with models of the same weights, and
+	// their prepacked forms (streamweights.go); nil when they share none.
+	// releaseWeights gives them back.
+	weights        *streamWeights
+	releaseWeights func()
 
 	refs   atomic.Int64
 	closed atomic.Bool
@@ -266,13 +269,14 @@ type engineOpts struct {
 	// guard, when set, watches the model files a load maps (see
 	// loadedFiles.read); nil: they are read.
 	guard shm.Guard
+	// weights shares the MatMul and Gemm weights of the sessions of a
+	// model's streams, and of models with the same weights (see
+	// streamWeights); nil: every session holds its own.
+	weights *weightsSet
 	// sharedPool: the environment has the plugin's shared thread pools
 	// (see sharedPools), which models without thread settings of their own
 	// run on.
 	sharedPool bool
-	// prepacked, when set, shares prepacked weights between the sessions
-	// of models with the same content.
-	prepacked *prepackedSet
 	// compiles bounds the loads compiling at once (reading the model,
 	// creating its sessions, analysing it); nil: no bound. The host keeps
 	// more loads in flight than that, so that one waits here, its call
@@ -456,6 +460,11 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, e
 	start := time.Now()
 	nice := 0 // of the thread that created the sessions, when lowered
 	m = &model{sessions: make(chan *ort.Session, n)}
+	if eo.weights != nil {
+		if m.weights, m.releaseWeights, err = eo.weights.shareStreamWeights(bytes, n, &opts, log); err != nil {
+			return nil, err
+		}
+	}
 	var warnings []string
 	r := onnxmodel.Reshape{Shapes: req.Shapes, BatchSize: req.BatchSize, Layouts: req.Layouts}
 	if ir != nil && r.BatchSize > 0 {
@@ -465,27 +474,17 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, e
 	if !r.Empty() {
 		edited, err := onnxmodel.ApplyReshape(bytes, r)
 		if err == nil {
-			err = m.prepack(eo, &opts, edited)
-		}
-		if err == nil {
 			var s *ort.Session
 			if s, err = newSession(ctx, edited, pinned(opts, 0), &nice, log); err == nil {
 				m.all = append(m.all, s)
 				m.sessions <- s
 				bytes = edited
 				reshaped = true
-			} else {
-				m.unprepack(&opts)
 			}
 		}
 		if err != nil { // OVMS: the model keeps its own shapes
 			warnings = append(warnings, fmt.Sprintf("Model could not be reshaped with requested shape - %v", err))
 			log.WithError(err).Warn("reshape not applied; the model keeps its own shapes")
-		}
-	}
-	if opts.PrepackedWeights == nil {
-		if err := m.prepack(eo, &opts, bytes); err != nil {
-			return nil, err
 		}
 	}
 	for len(m.all) < n {
@@ -541,6 +540,9 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, e
 	}
 	m.allRun = append(m.outNames[:len(m.outNames):len(m.outNames)], m.stateOuts...)
 	fields := logrus.Fields{"streams": n, "thread_pool": pool, "intra_op_threads": opts.IntraOpThreads, "took": time.Since(start).Round(time.Millisecond)}
+	if m.weights != nil {
+		fields["shared_weights_mb"] = fmt.Sprintf("%.1f", float64(m.weights.bytes)/(1<<20))
+	}
 	if opts.UseGlobalThreadPools {
 		fields["intra_op_threads"] = sharedPools().IntraOpThreads
 	} else {
@@ -644,33 +646,10 @@ func (m *model) closeSessions() {
 		s.Close()
 	}
 	m.all = nil
-	if m.releasePrepacked != nil {
-		m.releasePrepacked()
-		m.releasePrepacked = nil
+	if m.releaseWeights != nil { // after the sessions that read them
+		m.releaseWeights()
+		m.releaseWeights = nil
 	}
-}
-
-// prepack gives the sessions of model bytes (with opts' external files)
-// the prepacked weights container of that content, when eo shares them.
-func (m *model) prepack(eo engineOpts, opts *ort.SessionOptions, bytes []byte) error {
-	if eo.prepacked == nil {
-		return nil
-	}
-	w, release, err := eo.prepacked.acquire(bytes, opts.ExternalFiles)
-	if err != nil {
-		return err
-	}
-	opts.PrepackedWeights, m.releasePrepacked = w, release
-	return nil
-}
-
-// unprepack gives back the container prepack took (a reshaped session that
-// failed: the model goes on with its own shapes, another content).
-func (m *model) unprepack(opts *ort.SessionOptions) {
-	if m.releasePrepacked != nil {
-		m.releasePrepacked()
-	}
-	opts.PrepackedWeights, m.releasePrepacked = nil, nil
 }
 
 // affinityKey is ONNX Runtime's setting for the intra-op pool's thread

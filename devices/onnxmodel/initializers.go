@@ -1,0 +1,229 @@
+package onnxmodel
+
+import (
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// Field numbers of onnx.proto read by Initializers.
+const (
+	fieldGraphInitializer = 5  // GraphProto.initializer
+	fieldTensorDims       = 1  // TensorProto.dims
+	fieldTensorDataType   = 2  // TensorProto.data_type
+	fieldTensorSegment    = 3  // TensorProto.segment
+	fieldTensorName       = 8  // TensorProto.name
+	fieldTensorRawData    = 9  // TensorProto.raw_data
+	fieldTensorExternal   = 13 // TensorProto.external_data
+	fieldTensorLocation   = 14 // TensorProto.data_location
+	fieldNodeInput        = 1  // NodeProto.input
+	fieldGraphOutput      = 12 // GraphProto.output
+	fieldValueInfoName    = 1  // ValueInfoProto.name
+)
+
+// RawInitializer is an initializer of a model's main graph whose values
+// are held inline as raw_data.
+type RawInitializer struct {
+	Name     string
+	DataType DataType
+	Dims     []int64
+	// Raw is the tensor's bytes, little-endian; it aliases the model.
+	Raw []byte
+	// Uses are the node inputs that read the initializer, in the main
+	// graph and its subgraphs; a graph output of its name is a Use with
+	// the Op "(graph output)".
+	Uses []Use
+}
+
+// Use is one node input reading a tensor: the node's operator, its domain
+// ("" for ONNX's) and the input's position.
+type Use struct {
+	Op, Domain string
+	Input      int
+}
+
+// GraphOutputOp is the Op of a Use that is an output of the graph.
+const GraphOutputOp = "(graph output)"
+
+// Initializers returns the initializers of a serialized ONNX model's main
+// graph whose raw_data holds at least minBytes, walking the wire format
+// without copying the weights. Tensors in segments or with external data
+// are left out, as are all initializers of a model whose graph field or
+// an initializer name is given twice (protobuf would merge them), so that
+// what it returns is exactly what the engine reads from the model.
+func Initializers(model []byte, minBytes int) ([]RawInitializer, error) {
+	var graph []byte
+	graphs := 0
+	err := eachField(model, func(num protowire.Number, b []byte) error {
+		if num == fieldModelGraph {
+			graph, graphs = b, graphs+1
+		}
+		return nil
+	})
+	if err != nil || graphs != 1 {
+		return nil, err
+	}
+	var out []RawInitializer
+	names := map[string]bool{}
+	dup := false
+	err = eachField(graph, func(num protowire.Number, b []byte) error {
+		if num != fieldGraphInitializer {
+			return nil
+		}
+		t, ok, err := readInitializer(b)
+		if err != nil {
+			return err
+		}
+		if names[t.Name] {
+			dup = true
+		}
+		names[t.Name] = true
+		if ok && len(t.Raw) >= minBytes {
+			out = append(out, t)
+		}
+		return nil
+	})
+	if err != nil || dup {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	byName := make(map[string]*RawInitializer, len(out))
+	for i := range out {
+		byName[out[i].Name] = &out[i]
+	}
+	if err := recordUses(graph, byName, true); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// recordUses adds to byName's initializers the node inputs of a graph (and
+// of its nodes' subgraphs) that name them, and, for the main graph, its
+// outputs. A subgraph's own tensor of the same name would shadow an outer
+// one: it is counted as a use all the same, which errs on the side of
+// more uses.
+func recordUses(graph []byte, byName map[string]*RawInitializer, main bool) error {
+	return eachField(graph, func(num protowire.Number, b []byte) error {
+		switch {
+		case num == fieldGraphOutput && main:
+			return eachField(b, func(num protowire.Number, name []byte) error {
+				if in := byName[string(name)]; num == fieldValueInfoName && in != nil {
+					in.Uses = append(in.Uses, Use{Op: GraphOutputOp})
+				}
+				return nil
+			})
+		case num == fieldGraphNode:
+			var op, domain string
+			var inputs []string
+			err := eachField(b, func(num protowire.Number, f []byte) error {
+				switch num {
+				case fieldNodeInput:
+					inputs = append(inputs, string(f))
+				case fieldNodeOpType:
+					op = string(f)
+				case fieldNodeDomain:
+					domain = string(f)
+				case fieldNodeAttribute:
+					return eachField(f, func(num protowire.Number, g []byte) error {
+						if num == fieldAttrGraph || num == fieldAttrGraphs {
+							return recordUses(g, byName, false)
+						}
+						return nil
+					})
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if domain == "ai.onnx" {
+				domain = ""
+			}
+			for i, name := range inputs {
+				if in := byName[name]; in != nil {
+					in.Uses = append(in.Uses, Use{Op: op, Domain: domain, Input: i})
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// readInitializer reads a TensorProto; ok is false when its values are not one
+// inline raw_data field (typed fields, segments, external data) or a
+// field it reads is given twice.
+func readInitializer(msg []byte) (t RawInitializer, ok bool, err error) {
+	ok = true
+	raws, names, types := 0, 0, 0
+	for len(msg) > 0 {
+		num, typ, n := protowire.ConsumeTag(msg)
+		if n < 0 {
+			return t, false, errMalformed
+		}
+		msg = msg[n:]
+		switch {
+		case num == fieldTensorDims && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(msg)
+			if n < 0 {
+				return t, false, errMalformed
+			}
+			t.Dims = append(t.Dims, int64(v))
+			msg = msg[n:]
+			continue
+		case num == fieldTensorDims && typ == protowire.BytesType:
+			b, n := protowire.ConsumeBytes(msg)
+			if n < 0 {
+				return t, false, errMalformed
+			}
+			for len(b) > 0 {
+				v, m := protowire.ConsumeVarint(b)
+				if m < 0 {
+					return t, false, errMalformed
+				}
+				t.Dims = append(t.Dims, int64(v))
+				b = b[m:]
+			}
+			msg = msg[n:]
+			continue
+		case num == fieldTensorDataType && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(msg)
+			if n < 0 {
+				return t, false, errMalformed
+			}
+			t.DataType = DataType(int32(v))
+			types++
+			msg = msg[n:]
+			continue
+		case num == fieldTensorName && typ == protowire.BytesType:
+			b, n := protowire.ConsumeBytes(msg)
+			if n < 0 {
+				return t, false, errMalformed
+			}
+			t.Name = string(b)
+			names++
+			msg = msg[n:]
+			continue
+		case num == fieldTensorRawData && typ == protowire.BytesType:
+			b, n := protowire.ConsumeBytes(msg)
+			if n < 0 {
+				return t, false, errMalformed
+			}
+			t.Raw = b
+			raws++
+			msg = msg[n:]
+			continue
+		case num == fieldTensorSegment, num == fieldTensorExternal, num == fieldTensorLocation,
+			num >= 4 && num <= 7, num == 10, num == 11: // segment, external data, typed values
+			ok = false
+		}
+		n = protowire.ConsumeFieldValue(num, typ, msg)
+		if n < 0 {
+			return t, false, errMalformed
+		}
+		msg = msg[n:]
+	}
+	if raws != 1 || names != 1 || types > 1 || t.Name == "" {
+		ok = false
+	}
+	return t, ok, nil
+}

@@ -1,0 +1,69 @@
+package onnxmodel
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	onnxpb "github.com/ovmsgo/ovms/proto/onnx"
+)
+
+func TestInitializers(t *testing.T) {
+	big := bytes.Repeat([]byte{1, 2, 3, 4}, 256) // 1 KiB
+	ext := onnxpb.TensorProto_EXTERNAL
+	m := &onnxpb.ModelProto{Graph: &onnxpb.GraphProto{Initializer: []*onnxpb.TensorProto{
+		{Name: proto.String("w"), DataType: proto.Int32(int32(Float32)), Dims: []int64{16, 16}, RawData: big},
+		{Name: proto.String("small"), DataType: proto.Int32(int32(Float32)), Dims: []int64{2}, RawData: big[:8]},
+		{Name: proto.String("typed"), DataType: proto.Int32(int32(Float32)), Dims: []int64{256}, FloatData: make([]float32, 256)},
+		{Name: proto.String("external"), DataType: proto.Int32(int32(Float32)), Dims: []int64{256}, DataLocation: &ext,
+			ExternalData: []*onnxpb.StringStringEntryProto{{Key: proto.String("location"), Value: proto.String("w.bin")}}},
+		{Name: proto.String("i64"), DataType: proto.Int32(int32(Int64)), Dims: []int64{128}, RawData: big},
+	}}}
+	sub := &onnxpb.GraphProto{Node: []*onnxpb.NodeProto{{OpType: proto.String("Gemm"), Input: []string{"a", "w"}}}}
+	m.Graph.Node = []*onnxpb.NodeProto{
+		{OpType: proto.String("MatMul"), Input: []string{"x", "w"}, Output: []string{"y"}},
+		{OpType: proto.String("Add"), Domain: proto.String("ai.onnx"), Input: []string{"y", "i64"}, Output: []string{"z"}},
+		{OpType: proto.String("If"), Input: []string{"c"}, Attribute: []*onnxpb.AttributeProto{{Name: proto.String("then_branch"), G: sub}}},
+	}
+	m.Graph.Output = []*onnxpb.ValueInfoProto{{Name: proto.String("i64")}}
+	data, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Initializers(data, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Name != "w" || got[1].Name != "i64" {
+		t.Fatalf("initializers %+v, want w and i64", got)
+	}
+	if got[0].DataType != Float32 || !slices.Equal(got[0].Dims, []int64{16, 16}) || !bytes.Equal(got[0].Raw, big) {
+		t.Errorf("w = %v %v %d bytes", got[0].DataType, got[0].Dims, len(got[0].Raw))
+	}
+	if got[1].DataType != Int64 || !slices.Equal(got[1].Dims, []int64{128}) {
+		t.Errorf("i64 = %v %v", got[1].DataType, got[1].Dims)
+	}
+	wantUses := [][]Use{{{Op: "MatMul", Input: 1}, {Op: "Gemm", Input: 1}}, {{Op: "Add", Input: 1}, {Op: GraphOutputOp}}}
+	for i, w := range wantUses {
+		if !slices.Equal(got[i].Uses, w) {
+			t.Errorf("%s: uses %+v, want %+v", got[i].Name, got[i].Uses, w)
+		}
+	}
+	// The bytes alias the model: nothing is copied.
+	if &got[0].Raw[0] != &data[bytes.Index(data, big)] {
+		t.Error("raw data copied")
+	}
+
+	// A name given twice: protobuf's and the engine's reading differ, so none.
+	m.Graph.Initializer = append(m.Graph.Initializer, &onnxpb.TensorProto{Name: proto.String("w"), DataType: proto.Int32(int32(Float32)), Dims: []int64{256}, RawData: big})
+	data, _ = proto.Marshal(m)
+	if got, err := Initializers(data, 64); err != nil || got != nil {
+		t.Errorf("duplicate name: %v, %v; want none", got, err)
+	}
+	// Truncated: an error, not a panic.
+	if _, err := Initializers(data[:len(data)-10], 64); err == nil {
+		t.Error("truncated model: no error")
+	}
+}
