@@ -1,6 +1,8 @@
 package onnxmodel
 
 import (
+	"strconv"
+
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -14,23 +16,36 @@ const (
 	fieldTensorRawData    = 9  // TensorProto.raw_data
 	fieldTensorExternal   = 13 // TensorProto.external_data
 	fieldTensorLocation   = 14 // TensorProto.data_location
+	fieldEntryKey         = 1  // StringStringEntryProto.key
+	fieldEntryValue       = 2  // StringStringEntryProto.value
+	locationExternal      = 1  // TensorProto.DataLocation EXTERNAL
 	fieldNodeInput        = 1  // NodeProto.input
 	fieldGraphOutput      = 12 // GraphProto.output
 	fieldValueInfoName    = 1  // ValueInfoProto.name
 )
 
 // RawInitializer is an initializer of a model's main graph whose values
-// are held inline as raw_data.
+// are held as raw bytes: inline (raw_data) or in an external file.
 type RawInitializer struct {
 	Name     string
 	DataType DataType
 	Dims     []int64
-	// Raw is the tensor's bytes, little-endian; it aliases the model.
+	// Raw is the tensor's bytes, little-endian, when they are inline; it
+	// aliases the model.
 	Raw []byte
+	// External says where the bytes are when they are not inline.
+	External *ExternalData
 	// Uses are the node inputs that read the initializer, in the main
 	// graph and its subgraphs; a graph output of its name is a Use with
 	// the Op "(graph output)".
 	Uses []Use
+}
+
+// ExternalData is where an initializer's bytes are kept outside the model:
+// Length bytes from Offset in the file Location names.
+type ExternalData struct {
+	Location       string
+	Offset, Length int64
 }
 
 // Use is one node input reading a tensor: the node's operator, its domain
@@ -44,11 +59,14 @@ type Use struct {
 const GraphOutputOp = "(graph output)"
 
 // Initializers returns the initializers of a serialized ONNX model's main
-// graph whose raw_data holds at least minBytes, walking the wire format
-// without copying the weights. Tensors in segments or with external data
-// are left out, as are all initializers of a model whose graph field or
-// an initializer name is given twice (protobuf would merge them), so that
-// what it returns is exactly what the engine reads from the model.
+// graph whose raw bytes, inline or external (with a location and a
+// length), are at least minBytes, walking the wire format without copying
+// the weights. Tensors in segments or with typed values are left out, as
+// are all initializers of a model whose graph field or an initializer name
+// is given twice (protobuf would merge them), so that what it returns is
+// exactly what the engine reads from the model. It checks no more of the
+// wire format than it reads: a model protobuf refuses (which the engine
+// then refuses too) may still give initializers, or an error.
 func Initializers(model []byte, minBytes int) ([]RawInitializer, error) {
 	var graph []byte
 	graphs := 0
@@ -76,7 +94,7 @@ func Initializers(model []byte, minBytes int) ([]RawInitializer, error) {
 			dup = true
 		}
 		names[t.Name] = true
-		if ok && len(t.Raw) >= minBytes {
+		if ok && (len(t.Raw) >= minBytes || (t.External != nil && t.External.Length >= int64(minBytes))) {
 			out = append(out, t)
 		}
 		return nil
@@ -149,12 +167,15 @@ func recordUses(graph []byte, byName map[string]*RawInitializer, main bool) erro
 	})
 }
 
-// readInitializer reads a TensorProto; ok is false when its values are not one
-// inline raw_data field (typed fields, segments, external data) or a
-// field it reads is given twice.
+// readInitializer reads a TensorProto; ok is false when its values are
+// neither one inline raw_data field nor external data with a location and
+// a length (typed fields, segments), or a field it reads is given twice.
 func readInitializer(msg []byte) (t RawInitializer, ok bool, err error) {
 	ok = true
-	raws, names, types := 0, 0, 0
+	raws, names, types, locations := 0, 0, 0, 0
+	var location uint64
+	var ext ExternalData
+	extKeys := map[string]int{}
 	for len(msg) > 0 {
 		num, typ, n := protowire.ConsumeTag(msg)
 		if n < 0 {
@@ -212,8 +233,50 @@ func readInitializer(msg []byte) (t RawInitializer, ok bool, err error) {
 			raws++
 			msg = msg[n:]
 			continue
+		case num == fieldTensorLocation && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(msg)
+			if n < 0 {
+				return t, false, errMalformed
+			}
+			location = v
+			locations++
+			msg = msg[n:]
+			continue
+		case num == fieldTensorExternal && typ == protowire.BytesType:
+			b, n := protowire.ConsumeBytes(msg)
+			if n < 0 {
+				return t, false, errMalformed
+			}
+			var key, value string
+			if err := eachField(b, func(num protowire.Number, f []byte) error {
+				switch num {
+				case fieldEntryKey:
+					key = string(f)
+				case fieldEntryValue:
+					value = string(f)
+				}
+				return nil
+			}); err != nil {
+				return t, false, err
+			}
+			extKeys[key]++
+			switch key {
+			case "location":
+				ext.Location = value
+			case "offset", "length":
+				v, err := strconv.ParseInt(value, 10, 64)
+				if err != nil || v < 0 {
+					ok = false
+				} else if key == "offset" {
+					ext.Offset = v
+				} else {
+					ext.Length = v
+				}
+			}
+			msg = msg[n:]
+			continue
 		case num == fieldTensorSegment, num == fieldTensorExternal, num == fieldTensorLocation,
-			num >= 4 && num <= 7, num == 10, num == 11: // segment, external data, typed values
+			num >= 4 && num <= 7, num == 10, num == 11: // segment, typed values
 			ok = false
 		}
 		n = protowire.ConsumeFieldValue(num, typ, msg)
@@ -222,7 +285,21 @@ func readInitializer(msg []byte) (t RawInitializer, ok bool, err error) {
 		}
 		msg = msg[n:]
 	}
-	if raws != 1 || names != 1 || types > 1 || t.Name == "" {
+	if names != 1 || types > 1 || locations > 1 || t.Name == "" {
+		ok = false
+	}
+	switch {
+	case location == locationExternal:
+		for _, n := range extKeys {
+			if n > 1 {
+				ok = false
+			}
+		}
+		if raws != 0 || ext.Location == "" || extKeys["length"] != 1 {
+			ok = false
+		}
+		t.External = &ext
+	case location != 0 || raws != 1:
 		ok = false
 	}
 	return t, ok, nil

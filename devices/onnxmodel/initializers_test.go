@@ -20,6 +20,9 @@ func TestInitializers(t *testing.T) {
 		{Name: proto.String("external"), DataType: proto.Int32(int32(Float32)), Dims: []int64{256}, DataLocation: &ext,
 			ExternalData: []*onnxpb.StringStringEntryProto{{Key: proto.String("location"), Value: proto.String("w.bin")}}},
 		{Name: proto.String("i64"), DataType: proto.Int32(int32(Int64)), Dims: []int64{128}, RawData: big},
+		{Name: proto.String("ext2"), DataType: proto.Int32(int32(Float32)), Dims: []int64{256}, DataLocation: &ext,
+			ExternalData: []*onnxpb.StringStringEntryProto{{Key: proto.String("location"), Value: proto.String("w.bin")},
+				{Key: proto.String("offset"), Value: proto.String("128")}, {Key: proto.String("length"), Value: proto.String("1024")}}},
 	}}}
 	sub := &onnxpb.GraphProto{Node: []*onnxpb.NodeProto{{OpType: proto.String("Gemm"), Input: []string{"a", "w"}}}}
 	m.Graph.Node = []*onnxpb.NodeProto{
@@ -36,8 +39,14 @@ func TestInitializers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || got[0].Name != "w" || got[1].Name != "i64" {
-		t.Fatalf("initializers %+v, want w and i64", got)
+	if len(got) != 3 || got[0].Name != "w" || got[1].Name != "i64" || got[2].Name != "ext2" {
+		t.Fatalf("initializers %+v, want w, i64 and ext2", got)
+	}
+	if e := got[2].External; e == nil || *e != (ExternalData{Location: "w.bin", Offset: 128, Length: 1024}) || got[2].Raw != nil {
+		t.Errorf("ext2: external %+v, raw %d bytes; want w.bin at 128, 1024 bytes", e, len(got[2].Raw))
+	}
+	if got[0].External != nil {
+		t.Errorf("w: external %+v; want inline", got[0].External)
 	}
 	if got[0].DataType != Float32 || !slices.Equal(got[0].Dims, []int64{16, 16}) || !bytes.Equal(got[0].Raw, big) {
 		t.Errorf("w = %v %v %d bytes", got[0].DataType, got[0].Dims, len(got[0].Raw))
@@ -66,4 +75,52 @@ func TestInitializers(t *testing.T) {
 	if _, err := Initializers(data[:len(data)-10], 64); err == nil {
 		t.Error("truncated model: no error")
 	}
+}
+
+// FuzzInitializers: reading any bytes as a model never panics, and for a
+// model protobuf decodes every initializer Initializers returns is the one
+// protobuf gives: same name, type, dims and bytes (inline), or external
+// data. (A model protobuf refuses, the engine refuses too; Initializers
+// does not check the fields it skips.)
+func FuzzInitializers(f *testing.F) {
+	for _, seed := range fuzzSeeds(f) {
+		f.Add(seed)
+	}
+	big := bytes.Repeat([]byte{9}, 128)
+	m := &onnxpb.ModelProto{Graph: &onnxpb.GraphProto{
+		Node: []*onnxpb.NodeProto{{OpType: proto.String("MatMul"), Input: []string{"x", "w"}}},
+		Initializer: []*onnxpb.TensorProto{{Name: proto.String("w"), DataType: proto.Int32(int32(Float32)), Dims: []int64{4, 8}, RawData: big}}}}
+	if data, err := proto.Marshal(m); err == nil {
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, model []byte) {
+		got, err := Initializers(model, 0)
+		if err != nil || len(got) == 0 {
+			return
+		}
+		var m onnxpb.ModelProto
+		if err := proto.Unmarshal(model, &m); err != nil {
+			return
+		}
+		byName := map[string]*onnxpb.TensorProto{}
+		for _, tp := range m.GetGraph().GetInitializer() {
+			if byName[tp.GetName()] != nil {
+				t.Fatalf("initializer %q given twice, yet returned", tp.GetName())
+			}
+			byName[tp.GetName()] = tp
+		}
+		for _, in := range got {
+			tp := byName[in.Name]
+			switch {
+			case tp == nil:
+				t.Fatalf("%q: no such initializer in the decoded model", in.Name)
+			case int32(in.DataType) != tp.GetDataType() || !slices.Equal(in.Dims, tp.GetDims()):
+				t.Fatalf("%q: %v %v, protobuf says %v %v", in.Name, in.DataType, in.Dims, tp.GetDataType(), tp.GetDims())
+			case in.External == nil && !bytes.Equal(in.Raw, tp.GetRawData()):
+				t.Fatalf("%q: %d raw bytes, protobuf says %d", in.Name, len(in.Raw), len(tp.GetRawData()))
+			case in.External != nil && (tp.GetDataLocation() != onnxpb.TensorProto_EXTERNAL || len(tp.GetRawData()) != 0):
+				t.Fatalf("%q: external %+v, protobuf says location %v with %d raw bytes", in.Name, in.External, tp.GetDataLocation(), len(tp.GetRawData()))
+			}
+		}
+	})
 }

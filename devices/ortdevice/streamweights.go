@@ -87,6 +87,7 @@ func (s *weightsSet) shareStreamWeights(model []byte, streams int, opts *ort.Ses
 		return nil, nil, nil // the engine will say what is wrong with the model, if anything
 	}
 	inits = slices.DeleteFunc(inits, func(in onnxmodel.RawInitializer) bool { return !prepackedWeight(in.Uses) })
+	inits = externalBytes(inits, opts.ExternalFiles)
 	if len(inits) == 0 {
 		return nil, nil, nil
 	}
@@ -193,6 +194,30 @@ func newStreamWeights(inits []onnxmodel.RawInitializer, log *logrus.Entry) (*str
 		return nil, fmt.Errorf("sharing weights between streams: %w", err)
 	}
 	return w, nil
+}
+
+// externalBytes points the Raw of the initializers with external data at
+// their bytes in the model's external files held in memory (an IR model's
+// weights); one whose file is not among them, or whose range falls
+// outside it, is dropped (the engine reads, or refuses, it as usual).
+func externalBytes(inits []onnxmodel.RawInitializer, files []ort.ExternalFile) []onnxmodel.RawInitializer {
+	out := inits[:0]
+	for _, in := range inits {
+		if e := in.External; e != nil {
+			in.Raw = nil
+			for _, f := range files {
+				if f.Name == e.Location && e.Offset <= int64(len(f.Data)) && e.Length <= int64(len(f.Data))-e.Offset {
+					in.Raw = f.Data[e.Offset : e.Offset+e.Length]
+					break
+				}
+			}
+			if in.Raw == nil {
+				continue
+			}
+		}
+		out = append(out, in)
+	}
+	return out
 }
 
 // prepackedWeight reports whether every use of an initializer is as the

@@ -3,6 +3,8 @@ package ortdevice
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +16,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/ovmsgo/ovms/devices/irmodel"
+	"github.com/ovmsgo/ovms/devices/irmodel/irtest"
 	om "github.com/ovmsgo/ovms/devices/onnxmodel"
 	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
 	"github.com/ovmsgo/ovms/plugins/device"
@@ -277,5 +281,64 @@ func TestVersionsShareWeights(t *testing.T) {
 	e.close()
 	if held() != 0 {
 		t.Errorf("after closing everything: %d copies held, want 0", held())
+	}
+}
+
+// TestIRStreamsShareWeights: an IR model's weights, which reach the engine
+// as external data from the .bin, are shared between its streams too, and
+// its streams answer as a model with one stream does.
+func TestIRStreamsShareWeights(t *testing.T) {
+	requireORT(t)
+	const k = 256
+	w := make([]float32, k*k)
+	for i := range w {
+		w[i] = float32(i%97) / 97
+	}
+	n := irtest.New("mm")
+	x := n.Parameter("x", irmodel.F32, "?,256")
+	y := n.Op("MatMul", "opset1", map[string]string{"transpose_a": "false", "transpose_b": "false"},
+		[]irtest.Out{x, n.F32([]int64{k, k}, w...)}, irtest.Port{Type: irmodel.F32, Shape: "?,256", Names: "y"})
+	n.Result(y[0], "r")
+	dir := filepath.Join(t.TempDir(), "1")
+	writeIR(t, dir, n)
+	log := logrus.NewEntry(logrus.New())
+	load := func(streams string) *model {
+		t.Helper()
+		m, err := loadModel(context.Background(), &device.LoadRequest{Path: dir, PluginConfig: map[string]string{"NUM_STREAMS": streams}},
+			"", engineOpts{weights: &weightsSet{}}, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	one, two := load("1"), load("2")
+	defer one.close()
+	defer two.close()
+	if two.weights == nil || two.weights.bytes != 4*k*k {
+		t.Fatalf("two streams of the IR share %+v; want its 256 KiB weight", two.weights)
+	}
+	in := make([]byte, 4*2*k)
+	for i := 0; i < len(in); i += 4 {
+		binary.LittleEndian.PutUint32(in[i:], math.Float32bits(float32(i%13)/13))
+	}
+	run := func(s *ort.Session) []byte {
+		t.Helper()
+		v, err := ort.NewTensorCopy(ort.Float32, []int64{2, k}, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Close()
+		outs := []*ort.Value{nil}
+		if err := s.Run([]string{"x"}, []*ort.Value{v}, []string{s.Outputs()[0].Name}, outs); err != nil {
+			t.Fatal(err)
+		}
+		defer outs[0].Close()
+		return bytes.Clone(outs[0].Bytes())
+	}
+	want := run(one.all[0])
+	for i, s := range two.all {
+		if !bytes.Equal(run(s), want) {
+			t.Errorf("stream %d answers differently from the IR with one stream", i)
+		}
 	}
 }
