@@ -88,7 +88,7 @@ func FuzzInitializers(f *testing.F) {
 	}
 	big := bytes.Repeat([]byte{9}, 128)
 	m := &onnxpb.ModelProto{Graph: &onnxpb.GraphProto{
-		Node: []*onnxpb.NodeProto{{OpType: proto.String("MatMul"), Input: []string{"x", "w"}}},
+		Node:        []*onnxpb.NodeProto{{OpType: proto.String("MatMul"), Input: []string{"x", "w"}}},
 		Initializer: []*onnxpb.TensorProto{{Name: proto.String("w"), DataType: proto.Int32(int32(Float32)), Dims: []int64{4, 8}, RawData: big}}}}
 	if data, err := proto.Marshal(m); err == nil {
 		f.Add(data)
