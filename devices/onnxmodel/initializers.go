@@ -19,6 +19,8 @@ const (
 	fieldEntryKey         = 1  // StringStringEntryProto.key
 	fieldEntryValue       = 2  // StringStringEntryProto.value
 	locationExternal      = 1  // TensorProto.DataLocation EXTERNAL
+	fieldGraphSparse      = 15 // GraphProto.sparse_initializer
+	fieldSparseValues     = 1  // SparseTensorProto.values
 	fieldNodeInput        = 1  // NodeProto.input
 	fieldGraphOutput      = 12 // GraphProto.output
 	fieldValueInfoName    = 1  // ValueInfoProto.name
@@ -57,6 +59,15 @@ type Use struct {
 
 // GraphOutputOp is the Op of a Use that is an output of the graph.
 const GraphOutputOp = "(graph output)"
+
+// ShadowOp is the Op of a Use that is another initializer of the same
+// name: a sparse one of the main graph, or one of a subgraph (which ONNX
+// Runtime would replace too when the name's tensor is given to a session).
+const ShadowOp = "(another initializer of the name)"
+
+// maxGraphDepth bounds the nesting of subgraphs Initializers walks, as
+// protobuf decoders bound a message's nesting; a deeper model is refused.
+const maxGraphDepth = 100
 
 // Initializers returns the initializers of a serialized ONNX model's main
 // graph whose raw bytes, inline or external (with a location and a
@@ -109,26 +120,54 @@ func Initializers(model []byte, minBytes int) ([]RawInitializer, error) {
 	for i := range out {
 		byName[out[i].Name] = &out[i]
 	}
-	if err := recordUses(graph, byName, true); err != nil {
+	if err := recordUses(graph, byName, 0); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
 // recordUses adds to byName's initializers the node inputs of a graph (and
-// of its nodes' subgraphs) that name them, and, for the main graph, its
-// outputs. A subgraph's own tensor of the same name would shadow an outer
-// one: it is counted as a use all the same, which errs on the side of
-// more uses.
-func recordUses(graph []byte, byName map[string]*RawInitializer, main bool) error {
+// of its nodes' subgraphs, depth levels down) that name them, the main
+// graph's outputs of their names, and the other initializers of their
+// names (a subgraph's own, the main graph's sparse ones). A subgraph's
+// tensor of the same name shadows the outer one: its reads are counted
+// all the same, which errs on the side of more uses.
+func recordUses(graph []byte, byName map[string]*RawInitializer, depth int) error {
+	if depth > maxGraphDepth {
+		return errMalformed
+	}
+	use := func(name string, u Use) {
+		if in := byName[name]; in != nil {
+			in.Uses = append(in.Uses, u)
+		}
+	}
 	return eachField(graph, func(num protowire.Number, b []byte) error {
 		switch {
-		case num == fieldGraphOutput && main:
+		case num == fieldGraphOutput && depth == 0:
 			return eachField(b, func(num protowire.Number, name []byte) error {
-				if in := byName[string(name)]; num == fieldValueInfoName && in != nil {
-					in.Uses = append(in.Uses, Use{Op: GraphOutputOp})
+				if num == fieldValueInfoName {
+					use(string(name), Use{Op: GraphOutputOp})
 				}
 				return nil
+			})
+		case num == fieldGraphInitializer && depth > 0:
+			return eachField(b, func(num protowire.Number, name []byte) error {
+				if num == fieldTensorName {
+					use(string(name), Use{Op: ShadowOp})
+				}
+				return nil
+			})
+		case num == fieldGraphSparse:
+			return eachField(b, func(num protowire.Number, values []byte) error {
+				if num != fieldSparseValues {
+					return nil
+				}
+				return eachField(values, func(num protowire.Number, name []byte) error {
+					if num == fieldTensorName {
+						use(string(name), Use{Op: ShadowOp})
+					}
+					return nil
+				})
 			})
 		case num == fieldGraphNode:
 			var op, domain string
@@ -144,7 +183,7 @@ func recordUses(graph []byte, byName map[string]*RawInitializer, main bool) erro
 				case fieldNodeAttribute:
 					return eachField(f, func(num protowire.Number, g []byte) error {
 						if num == fieldAttrGraph || num == fieldAttrGraphs {
-							return recordUses(g, byName, false)
+							return recordUses(g, byName, depth+1)
 						}
 						return nil
 					})
@@ -158,9 +197,7 @@ func recordUses(graph []byte, byName map[string]*RawInitializer, main bool) erro
 				domain = ""
 			}
 			for i, name := range inputs {
-				if in := byName[name]; in != nil {
-					in.Uses = append(in.Uses, Use{Op: op, Domain: domain, Input: i})
-				}
+				use(name, Use{Op: op, Domain: domain, Input: i})
 			}
 		}
 		return nil

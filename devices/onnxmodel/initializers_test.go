@@ -3,6 +3,7 @@ package onnxmodel
 import (
 	"bytes"
 	"slices"
+	"strconv"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -79,8 +80,8 @@ func TestInitializers(t *testing.T) {
 
 // FuzzInitializers: reading any bytes as a model never panics, and for a
 // model protobuf decodes every initializer Initializers returns is the one
-// protobuf gives: same name, type, dims and bytes (inline), or external
-// data. (A model protobuf refuses, the engine refuses too; Initializers
+// protobuf gives: same name, type, dims and bytes (inline), or the same
+// external location, offset and length. (A model protobuf refuses, the engine refuses too; Initializers
 // does not check the fields it skips.)
 func FuzzInitializers(f *testing.F) {
 	for _, seed := range fuzzSeeds(f) {
@@ -90,6 +91,11 @@ func FuzzInitializers(f *testing.F) {
 	m := &onnxpb.ModelProto{Graph: &onnxpb.GraphProto{
 		Node:        []*onnxpb.NodeProto{{OpType: proto.String("MatMul"), Input: []string{"x", "w"}}},
 		Initializer: []*onnxpb.TensorProto{{Name: proto.String("w"), DataType: proto.Int32(int32(Float32)), Dims: []int64{4, 8}, RawData: big}}}}
+	ext := onnxpb.TensorProto_EXTERNAL
+	m.Graph.Initializer = append(m.Graph.Initializer, &onnxpb.TensorProto{Name: proto.String("e"), DataType: proto.Int32(int32(Float32)),
+		Dims: []int64{32}, DataLocation: &ext, ExternalData: []*onnxpb.StringStringEntryProto{
+			{Key: proto.String("location"), Value: proto.String("w.bin")}, {Key: proto.String("offset"), Value: proto.String("64")},
+			{Key: proto.String("length"), Value: proto.String("128")}}})
 	if data, err := proto.Marshal(m); err == nil {
 		f.Add(data)
 	}
@@ -120,7 +126,71 @@ func FuzzInitializers(f *testing.F) {
 				t.Fatalf("%q: %d raw bytes, protobuf says %d", in.Name, len(in.Raw), len(tp.GetRawData()))
 			case in.External != nil && (tp.GetDataLocation() != onnxpb.TensorProto_EXTERNAL || len(tp.GetRawData()) != 0):
 				t.Fatalf("%q: external %+v, protobuf says location %v with %d raw bytes", in.Name, in.External, tp.GetDataLocation(), len(tp.GetRawData()))
+			case in.External != nil:
+				want := ExternalData{}
+				for _, e := range tp.GetExternalData() {
+					switch e.GetKey() {
+					case "location":
+						want.Location = e.GetValue()
+					case "offset":
+						want.Offset, _ = strconv.ParseInt(e.GetValue(), 10, 64)
+					case "length":
+						want.Length, _ = strconv.ParseInt(e.GetValue(), 10, 64)
+					}
+				}
+				if *in.External != want {
+					t.Fatalf("%q: external %+v, protobuf says %+v", in.Name, *in.External, want)
+				}
 			}
 		}
 	})
+}
+
+// TestInitializersShadowed: an initializer whose name a subgraph's own
+// initializer, or a sparse initializer, also has gets a ShadowOp use (a
+// session given the name's tensor would use it for both), and a model
+// nested deeper than maxGraphDepth is refused rather than walked.
+func TestInitializersShadowed(t *testing.T) {
+	big := bytes.Repeat([]byte{1, 2, 3, 4}, 256)
+	tensor := func(name string) *onnxpb.TensorProto {
+		return &onnxpb.TensorProto{Name: proto.String(name), DataType: proto.Int32(int32(Float32)), Dims: []int64{256}, RawData: big}
+	}
+	branch := &onnxpb.GraphProto{Initializer: []*onnxpb.TensorProto{tensor("w")},
+		Node: []*onnxpb.NodeProto{{OpType: proto.String("MatMul"), Input: []string{"x", "w"}}}}
+	m := &onnxpb.ModelProto{Graph: &onnxpb.GraphProto{
+		Initializer:       []*onnxpb.TensorProto{tensor("w"), tensor("v")},
+		SparseInitializer: []*onnxpb.SparseTensorProto{{Values: &onnxpb.TensorProto{Name: proto.String("v")}}},
+		Node: []*onnxpb.NodeProto{
+			{OpType: proto.String("MatMul"), Input: []string{"x", "w"}},
+			{OpType: proto.String("MatMul"), Input: []string{"x", "v"}},
+			{OpType: proto.String("If"), Input: []string{"c"}, Attribute: []*onnxpb.AttributeProto{{Name: proto.String("then_branch"), G: branch}}},
+		}}}
+	data, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Initializers(data, 64)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("Initializers: %+v, %v", got, err)
+	}
+	for _, in := range got {
+		if !slices.Contains(in.Uses, Use{Op: ShadowOp}) {
+			t.Errorf("%s: uses %+v, want a %s among them", in.Name, in.Uses, ShadowOp)
+		}
+	}
+
+	// Subgraphs nested past the bound: an error, not a walk down them.
+	g := &onnxpb.GraphProto{}
+	for range maxGraphDepth + 5 {
+		g = &onnxpb.GraphProto{Node: []*onnxpb.NodeProto{{OpType: proto.String("If"),
+			Attribute: []*onnxpb.AttributeProto{{Name: proto.String("then_branch"), G: g}}}}}
+	}
+	g.Initializer = []*onnxpb.TensorProto{tensor("w")}
+	data, err = proto.Marshal(&onnxpb.ModelProto{Graph: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Initializers(data, 64); err == nil {
+		t.Errorf("a model nested %d deep: %d initializers, no error", maxGraphDepth+5, len(got))
+	}
 }

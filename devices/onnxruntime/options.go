@@ -86,11 +86,13 @@ type SessionOptions struct {
 	// engine straight from these bytes, which ONNX Runtime copies while
 	// NewSession runs and never keeps. Needs ONNX Runtime 1.18 or later.
 	ExternalFiles []ExternalFile
-	// Initializers replace the model's initializers of the same names
-	// (ONNX Runtime's AddInitializer): the session reads their memory in
-	// place instead of a copy of its own, so sessions given the same Values
-	// share the weights, and with one PrepackedWeights container their
-	// prepacked forms too. The Values must outlive the sessions.
+	// Initializers replace the model's initializers of the same names, in
+	// its subgraphs too (ONNX Runtime's AddInitializer, which checks
+	// neither their shapes nor their contents): the session reads their
+	// memory in place instead of a copy of its own, so sessions given the
+	// same Values share the weights, and with one PrepackedWeights
+	// container their prepacked forms too. The Values must outlive the
+	// sessions.
 	Initializers []Initializer
 }
 

@@ -202,10 +202,8 @@ func newSessionOptions(opts SessionOptions) (*C.OrtSessionOptions, error) {
 	return o, nil
 }
 
-// addExternalFiles hands files to o (see SessionOptions.ExternalFiles). ONNX
-// Runtime keeps pointers to their data until the session is created, so
-// the data is pinned with pin, which the caller releases after that.
-// addInitializers hands the options the shared initializers.
+// addInitializers hands o the shared initializers (see
+// SessionOptions.Initializers); ONNX Runtime copies their names.
 func addInitializers(o *C.OrtSessionOptions, inits []Initializer) error {
 	for _, in := range inits {
 		if in.Value == nil || in.Value.p == nil {
@@ -221,6 +219,9 @@ func addInitializers(o *C.OrtSessionOptions, inits []Initializer) error {
 	return nil
 }
 
+// addExternalFiles hands files to o (see SessionOptions.ExternalFiles). ONNX
+// Runtime keeps pointers to their data until the session is created, so
+// the data is pinned with pin, which the caller releases after that.
 func addExternalFiles(o *C.OrtSessionOptions, files []ExternalFile, pin *runtime.Pinner) error {
 	if len(files) == 0 {
 		return nil

@@ -461,9 +461,7 @@ func loadModel(ctx context.Context, req *device.LoadRequest, extension string, e
 	nice := 0 // of the thread that created the sessions, when lowered
 	m = &model{sessions: make(chan *ort.Session, n)}
 	if eo.weights != nil {
-		if m.weights, m.releaseWeights, err = eo.weights.shareStreamWeights(bytes, n, &opts, log); err != nil {
-			return nil, err
-		}
+		m.weights, m.releaseWeights = eo.weights.shareStreamWeights(bytes, n, &opts, log)
 	}
 	var warnings []string
 	r := onnxmodel.Reshape{Shapes: req.Shapes, BatchSize: req.BatchSize, Layouts: req.Layouts}

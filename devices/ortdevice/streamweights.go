@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"slices"
 	"sync"
 
@@ -37,12 +38,14 @@ const minSharingStreams = 2
 // less from three on. Streams running at once then also read one copy of
 // the weights instead of one each, which a model whose time goes into
 // reading its weights feels (docs/devices.md: small_cnn at 2 streams served
-// 8-14% more requests a second, at 8 streams 36% more). One stream shares
-// nothing. Other initializers are not shared: graph optimizations rewrite
-// many of them into tensors of the session's own (a Conv's weights into the
-// blocked layout, a fused batch normalization), which would leave the
-// shared copy as one more, as measured on ResNet-50 with every large
-// initializer shared (docs/devices.md).
+// a median 1.14x the requests a second, at 8 streams 1.26-1.46x). A model
+// with one stream creates no shared weights (it would hold twice what it
+// holds alone) but uses those another model shares. Other initializers
+// are not shared: graph optimizations rewrite many of them into tensors of
+// the session's own (a Conv's weights into the blocked layout, a fused
+// batch normalization), which would leave the shared copy as one more, as
+// measured on ResNet-50 with every large initializer shared
+// (docs/performance.md, "Fifteenth session on issue 16").
 type streamWeights struct {
 	values    []*ort.Value
 	inits     []onnxmodel.RawInitializer // names, types and dims; Raw is the shared copy
@@ -62,15 +65,15 @@ type weightsSet struct {
 	seed maphash.Seed
 }
 
-// shareStreamWeights sets opts up so that the sessions of a model with
-// streams sessions share the weights model's MatMul and Gemm nodes read
-// (see streamWeights), and returns the function that gives them back
-// once those sessions are closed; nil (opts untouched) when the model has
-// nothing to share or too few streams, and no model's shared weights are
-// its own.
-func (s *weightsSet) shareStreamWeights(model []byte, streams int, opts *ort.SessionOptions, log *logrus.Entry) (w *streamWeights, release func(), err error) {
+// shareStreamWeights gives the sessions created with opts the shared
+// MatMul and Gemm weights of model (see streamWeights): those already
+// shared by a model with the same weights, or, for a model of streams
+// sessions (minSharingStreams or more), a new shared copy. It returns them
+// and the function that gives them back once the sessions are closed; nil
+// and opts untouched when nothing is shared.
+func (s *weightsSet) shareStreamWeights(model []byte, streams int, opts *ort.SessionOptions, log *logrus.Entry) (w *streamWeights, release func()) {
 	if opts.CUDA { // CUDA sessions copy the weights to the device each
-		return nil, nil, nil
+		return nil, nil
 	}
 	s.mu.Lock()
 	if s.m == nil {
@@ -80,30 +83,47 @@ func (s *weightsSet) shareStreamWeights(model []byte, streams int, opts *ort.Ses
 	none := len(s.m) == 0
 	s.mu.Unlock()
 	if streams < minSharingStreams && none {
-		return nil, nil, nil
+		return nil, nil
 	}
 	inits, err := onnxmodel.Initializers(model, minSharedInitializer)
 	if err != nil {
-		return nil, nil, nil // the engine will say what is wrong with the model, if anything
+		return nil, nil // the engine will say what is wrong with the model, if anything
 	}
-	inits = slices.DeleteFunc(inits, func(in onnxmodel.RawInitializer) bool { return !prepackedWeight(in.Uses) })
 	inits = externalBytes(inits, opts.ExternalFiles)
+	inits = slices.DeleteFunc(inits, func(in onnxmodel.RawInitializer) bool { return !prepackedWeight(in.Uses) || !dense(in) })
 	if len(inits) == 0 {
-		return nil, nil, nil
+		return nil, nil
 	}
 	k := s.key(inits) // outside the lock: loads run in parallel
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if w = s.find(k, inits); w == nil {
+	// Found and counted in one hold of the lock: a set in s.m is always in
+	// use (refs >= 1), so it cannot be released meanwhile. The copy is made
+	// outside the lock; a load that made one for weights another load put
+	// there meanwhile drops its own.
+	var made *streamWeights
+	for w == nil {
+		s.mu.Lock()
+		if w = s.find(k, inits); w == nil && made != nil {
+			w = made
+			s.m[k] = append(s.m[k], w)
+		}
+		if w != nil {
+			w.refs++
+		}
+		s.mu.Unlock()
+		if w != nil {
+			break
+		}
 		if streams < minSharingStreams {
-			return nil, nil, nil
+			return nil, nil
 		}
-		if w, err = newStreamWeights(inits, log); err != nil || w == nil {
-			return nil, nil, err
+		if made, err = newStreamWeights(inits); err != nil {
+			log.WithError(err).Warn("the model's sessions do not share their weights")
+			return nil, nil
 		}
-		s.m[k] = append(s.m[k], w)
 	}
-	w.refs++
+	if made != nil && made != w {
+		made.close()
+	}
 	for i, v := range w.values {
 		opts.Initializers = append(opts.Initializers, ort.Initializer{Name: w.inits[i].Name, Value: v})
 	}
@@ -123,7 +143,7 @@ func (s *weightsSet) shareStreamWeights(model []byte, streams int, opts *ort.Ses
 				w.close()
 			}
 		})
-	}, nil
+	}
 }
 
 // key hashes the initializers' names, types, dims and bytes.
@@ -171,29 +191,43 @@ func (s *weightsSet) find(k uint64, inits []onnxmodel.RawInitializer) *streamWei
 	return nil
 }
 
-// newStreamWeights copies inits into memory of the plugin's own; nil when
-// none of them is a dense tensor of its shape.
-func newStreamWeights(inits []onnxmodel.RawInitializer, log *logrus.Entry) (*streamWeights, error) {
+// newStreamWeights copies inits (dense, see dense) into memory of the
+// plugin's own, with a prepacked weights container for them.
+func newStreamWeights(inits []onnxmodel.RawInitializer) (*streamWeights, error) {
 	w := &streamWeights{}
 	for _, in := range inits {
 		v, err := ort.NewTensorCopy(ort.ElementType(in.DataType), in.Dims, in.Raw)
-		if err != nil { // the engine reads it from the model
-			log.WithError(err).WithField("initializer", in.Name).Debug("initializer not shared between streams")
-			continue
+		if err != nil {
+			w.close()
+			return nil, fmt.Errorf("initializer %s: %w", in.Name, err)
 		}
 		w.values = append(w.values, v)
 		w.inits = append(w.inits, onnxmodel.RawInitializer{Name: in.Name, DataType: in.DataType, Dims: slices.Clone(in.Dims), Raw: v.Bytes()})
 		w.bytes += int64(len(in.Raw))
 	}
-	if len(w.values) == 0 {
-		return nil, nil
-	}
 	var err error
 	if w.prepacked, err = ort.NewPrepackedWeights(); err != nil {
 		w.close()
-		return nil, fmt.Errorf("sharing weights between streams: %w", err)
+		return nil, err
 	}
 	return w, nil
+}
+
+// dense reports whether an initializer's bytes are exactly a dense tensor
+// of its type and dims (what ONNX Runtime would accept from the model).
+func dense(in onnxmodel.RawInitializer) bool {
+	t := ort.ElementType(in.DataType)
+	if !t.Valid() || t.ByteLen(1) == 0 {
+		return false
+	}
+	n := int64(1)
+	for _, d := range in.Dims {
+		if d < 0 || (d > 0 && n > math.MaxInt64/d) {
+			return false
+		}
+		n *= d
+	}
+	return n <= math.MaxInt64/8 && t.ByteLen(n) == int64(len(in.Raw))
 }
 
 // externalBytes points the Raw of the initializers with external data at

@@ -272,6 +272,55 @@ func TestVersionsShareWeights(t *testing.T) {
 	if e.weights == nil || e.weights == a.weights || held() != 2 {
 		t.Errorf("other weights: %p (the first %p), %d copies held; want a second copy", e.weights, a.weights, held())
 	}
+	// Each answers with its own weights: as the same file loaded without
+	// sharing does.
+	in := make([]byte, 4*256)
+	for i := 0; i < len(in); i += 4 {
+		binary.LittleEndian.PutUint32(in[i:], math.Float32bits(float32(i%11)/11))
+	}
+	run := func(m *model) []byte {
+		t.Helper()
+		v, err := ort.NewTensorCopy(ort.Float32, []int64{1, 256}, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Close()
+		var out []byte
+		for _, s := range m.all {
+			outs := []*ort.Value{nil}
+			if err := s.Run([]string{"x"}, []*ort.Value{v}, []string{"y"}, outs); err != nil {
+				t.Fatal(err)
+			}
+			if out != nil && !bytes.Equal(out, outs[0].Bytes()) {
+				t.Error("the sessions of one model answer differently")
+			}
+			out = bytes.Clone(outs[0].Bytes())
+			outs[0].Close()
+		}
+		return out
+	}
+	plain := func(path string) []byte {
+		t.Helper()
+		m, err := loadModel(context.Background(), &device.LoadRequest{Path: path}, "", engineOpts{}, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.close()
+		return run(m)
+	}
+	want1, want2 := plain(v1), plain(other)
+	if bytes.Equal(want1, want2) {
+		t.Fatal("the two weights give the same answer; the check below could not tell them apart")
+	}
+	for i, m := range []*model{a, b, c, e} {
+		want := want1
+		if m == e {
+			want = want2
+		}
+		if !bytes.Equal(run(m), want) {
+			t.Errorf("model %d answers differently from its file loaded without sharing", i)
+		}
+	}
 	for _, m := range []*model{alone, a, b, c, d} {
 		m.close()
 	}
@@ -294,10 +343,16 @@ func TestIRStreamsShareWeights(t *testing.T) {
 	for i := range w {
 		w[i] = float32(i%97) / 97
 	}
+	bias := make([]float32, k) // in the .bin before the weight, which so starts past its beginning
+	for i := range bias {
+		bias[i] = float32(i) / k
+	}
 	n := irtest.New("mm")
 	x := n.Parameter("x", irmodel.F32, "?,256")
+	b := n.F32([]int64{k}, bias...)
 	y := n.Op("MatMul", "opset1", map[string]string{"transpose_a": "false", "transpose_b": "false"},
-		[]irtest.Out{x, n.F32([]int64{k, k}, w...)}, irtest.Port{Type: irmodel.F32, Shape: "?,256", Names: "y"})
+		[]irtest.Out{x, n.F32([]int64{k, k}, w...)}, irtest.Port{Type: irmodel.F32, Shape: "?,256"})
+	y = n.Op("Add", "opset1", nil, []irtest.Out{y[0], b}, irtest.Port{Type: irmodel.F32, Shape: "?,256", Names: "y"})
 	n.Result(y[0], "r")
 	dir := filepath.Join(t.TempDir(), "1")
 	writeIR(t, dir, n)
