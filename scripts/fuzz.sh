@@ -25,6 +25,7 @@ TARGETS='
 ./core/api/grpc/kserve:FuzzDecodeInputs
 ./core/api/grpc/tfs:FuzzDecodePredict
 ./devices/onnxmodel:FuzzModelLoad
+./devices/onnxmodel:FuzzInitializers
 ./core/config:FuzzDecodeDoc
 ./devices/irmodel:FuzzDecodeNetAgrees
 '
