@@ -219,81 +219,46 @@ func readInitializer(msg []byte) (t RawInitializer, ok bool, err error) {
 			return t, false, errMalformed
 		}
 		msg = msg[n:]
+		if n = protowire.ConsumeFieldValue(num, typ, msg); n < 0 {
+			return t, false, errMalformed
+		}
+		field := msg[:n] // the value, whole and well formed
+		msg = msg[n:]
+		var v uint64 // a varint field's value
+		var b []byte // a length-delimited field's bytes
+		switch typ {
+		case protowire.VarintType:
+			v, _ = protowire.ConsumeVarint(field)
+		case protowire.BytesType:
+			b, _ = protowire.ConsumeBytes(field)
+		}
 		switch {
 		case num == fieldTensorDims && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(msg)
-			if n < 0 {
-				return t, false, errMalformed
-			}
 			t.Dims = append(t.Dims, int64(v))
-			msg = msg[n:]
-			continue
-		case num == fieldTensorDims && typ == protowire.BytesType:
-			b, n := protowire.ConsumeBytes(msg)
-			if n < 0 {
-				return t, false, errMalformed
-			}
+		case num == fieldTensorDims && typ == protowire.BytesType: // packed
 			for len(b) > 0 {
-				v, m := protowire.ConsumeVarint(b)
+				d, m := protowire.ConsumeVarint(b)
 				if m < 0 {
 					return t, false, errMalformed
 				}
-				t.Dims = append(t.Dims, int64(v))
+				t.Dims = append(t.Dims, int64(d))
 				b = b[m:]
 			}
-			msg = msg[n:]
-			continue
 		case num == fieldTensorDataType && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(msg)
-			if n < 0 {
-				return t, false, errMalformed
-			}
 			t.DataType = DataType(int32(v))
 			types++
-			msg = msg[n:]
-			continue
 		case num == fieldTensorName && typ == protowire.BytesType:
-			b, n := protowire.ConsumeBytes(msg)
-			if n < 0 {
-				return t, false, errMalformed
-			}
 			t.Name = string(b)
 			names++
-			msg = msg[n:]
-			continue
 		case num == fieldTensorRawData && typ == protowire.BytesType:
-			b, n := protowire.ConsumeBytes(msg)
-			if n < 0 {
-				return t, false, errMalformed
-			}
 			t.Raw = b
 			raws++
-			msg = msg[n:]
-			continue
 		case num == fieldTensorLocation && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(msg)
-			if n < 0 {
-				return t, false, errMalformed
-			}
 			location = v
 			locations++
-			msg = msg[n:]
-			continue
 		case num == fieldTensorExternal && typ == protowire.BytesType:
-			b, n := protowire.ConsumeBytes(msg)
-			if n < 0 {
-				return t, false, errMalformed
-			}
-			var key, value string
-			if err := eachField(b, func(num protowire.Number, f []byte) error {
-				switch num {
-				case fieldEntryKey:
-					key = string(f)
-				case fieldEntryValue:
-					value = string(f)
-				}
-				return nil
-			}); err != nil {
+			key, value, err := stringEntry(b)
+			if err != nil {
 				return t, false, err
 			}
 			extKeys[key]++
@@ -301,26 +266,20 @@ func readInitializer(msg []byte) (t RawInitializer, ok bool, err error) {
 			case "location":
 				ext.Location = value
 			case "offset", "length":
-				v, err := strconv.ParseInt(value, 10, 64)
-				if err != nil || v < 0 {
+				n, err := strconv.ParseInt(value, 10, 64)
+				switch {
+				case err != nil || n < 0:
 					ok = false
-				} else if key == "offset" {
-					ext.Offset = v
-				} else {
-					ext.Length = v
+				case key == "offset":
+					ext.Offset = n
+				default:
+					ext.Length = n
 				}
 			}
-			msg = msg[n:]
-			continue
 		case num == fieldTensorSegment, num == fieldTensorExternal, num == fieldTensorLocation,
-			num >= 4 && num <= 7, num == 10, num == 11: // segment, typed values
+			num >= 4 && num <= 7, num == 10, num == 11: // segment, typed values, fields of the wrong type
 			ok = false
 		}
-		n = protowire.ConsumeFieldValue(num, typ, msg)
-		if n < 0 {
-			return t, false, errMalformed
-		}
-		msg = msg[n:]
 	}
 	if names != 1 || types > 1 || locations > 1 || t.Name == "" {
 		ok = false
@@ -340,4 +299,18 @@ func readInitializer(msg []byte) (t RawInitializer, ok bool, err error) {
 		ok = false
 	}
 	return t, ok, nil
+}
+
+// stringEntry reads a StringStringEntryProto.
+func stringEntry(msg []byte) (key, value string, err error) {
+	err = eachField(msg, func(num protowire.Number, f []byte) error {
+		switch num {
+		case fieldEntryKey:
+			key = string(f)
+		case fieldEntryValue:
+			value = string(f)
+		}
+		return nil
+	})
+	return key, value, err
 }

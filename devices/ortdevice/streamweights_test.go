@@ -43,6 +43,23 @@ func vmRSS(t *testing.T) int64 {
 	return 0
 }
 
+// writeVersion writes g's model as dir/model.onnx, creating dir, and
+// returns dir.
+func writeVersion(t *testing.T, dir string, g *om.Graph) string {
+	t.Helper()
+	mp, err := g.Model(13)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := om.WriteFile(filepath.Join(dir, "model.onnx"), mp); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // streamWeightsChild marks the process TestStreamsShareWeights starts.
 const streamWeightsChild = "OVMS_TEST_STREAM_WEIGHTS_CHILD"
 
@@ -72,28 +89,18 @@ func TestStreamsShareWeightsChild(t *testing.T) {
 	}
 	requireORT(t)
 	const k = 2048 // a 16 MiB MatMul weight
-	dir := t.TempDir()
 	g := om.NewGraph("matmul")
 	x := g.Input("x", om.Float32, -1, k)
 	y := g.Node("MatMul", []om.Value{x, g.Constant(om.RandomFloat32Tensor("w", []int64{k, k}, 7))})
 	y = g.Node("Add", []om.Value{y, g.Constant(om.RandomFloat32Tensor("b", []int64{k}, 8))}) // 8 KiB: not shared
 	g.Output(y, "y", om.Float32, -1, k)
-	mp, err := g.Model(13)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "1"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := om.WriteFile(filepath.Join(dir, "1", "model.onnx"), mp); err != nil {
-		t.Fatal(err)
-	}
-	mp = nil
+	dir := writeVersion(t, filepath.Join(t.TempDir(), "1"), g)
+	g = nil
 	log := logrus.NewEntry(logrus.New())
 	load := func(streams string) (*model, int64) {
 		t.Helper()
 		before := vmRSS(t)
-		m, err := loadModel(context.Background(), &device.LoadRequest{Path: filepath.Join(dir, "1"),
+		m, err := loadModel(context.Background(), &device.LoadRequest{Path: dir,
 			PluginConfig: map[string]string{"NUM_STREAMS": streams}}, "", engineOpts{weights: &weightsSet{}}, log)
 		if err != nil {
 			t.Fatal(err)
@@ -166,21 +173,11 @@ func TestStreamsShareWeightsChild(t *testing.T) {
 // streams.
 func TestStreamsShareOnlyPrepackedWeights(t *testing.T) {
 	requireORT(t)
-	dir := t.TempDir()
 	g := om.NewGraph("add")
 	x := g.Input("x", om.Float32, 256, 256)
 	g.Output(g.Node("Add", []om.Value{x, g.Constant(om.RandomFloat32Tensor("w", []int64{256, 256}, 7))}), "y", om.Float32, 256, 256)
-	mp, err := g.Model(13)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "1"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := om.WriteFile(filepath.Join(dir, "1", "model.onnx"), mp); err != nil {
-		t.Fatal(err)
-	}
-	m, err := loadModel(context.Background(), &device.LoadRequest{Path: filepath.Join(dir, "1"),
+	dir := writeVersion(t, filepath.Join(t.TempDir(), "1"), g)
+	m, err := loadModel(context.Background(), &device.LoadRequest{Path: dir,
 		PluginConfig: map[string]string{"NUM_STREAMS": "4"}}, "", engineOpts{weights: &weightsSet{}}, logrus.NewEntry(logrus.New()))
 	if err != nil {
 		t.Fatal(err)
@@ -222,18 +219,7 @@ func TestVersionsShareWeights(t *testing.T) {
 		g := om.NewGraph("matmul")
 		x := g.Input("x", om.Float32, -1, 256)
 		g.Output(g.Node("MatMul", []om.Value{x, g.Constant(om.RandomFloat32Tensor("w", []int64{256, 256}, seed))}), "y", om.Float32, -1, 256)
-		mp, err := g.Model(13)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := om.WriteFile(filepath.Join(p, "model.onnx"), mp); err != nil {
-			t.Fatal(err)
-		}
-		return p
+		return writeVersion(t, filepath.Join(dir, name), g)
 	}
 	v1, v2, other := write("v1", 1), write("v2", 1), write("other", 2)
 	set := &weightsSet{}
