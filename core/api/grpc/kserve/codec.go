@@ -115,8 +115,12 @@ func fromRaw(t *tensor.Input, b []byte, budget *tensor.Budget) error {
 // stringsFrom splits a raw BYTES buffer, given as fragments, into its
 // (uint32 length, bytes) elements: views of the fragments (an element
 // that straddles two is copied). The elements are counted first; those
-// past the declared shape are counted in Excess, not kept; the views (and
-// copies) of the kept ones are charged to budget.
+// past the declared shape are counted in Excess, not kept; the views of
+// the kept ones are charged to budget. The copies are not: they take no
+// more than the buffer itself, which the transport's message limit bounds,
+// and where the transport's buffers happen to split a request must not
+// decide whether it passes (a request decoded whole, as a small one is,
+// holds views alone).
 func stringsFrom(t *tensor.Input, frags [][]byte, budget *tensor.Budget) error {
 	size := 0
 	for _, f := range frags {
@@ -147,11 +151,7 @@ func stringsFrom(t *tensor.Input, frags [][]byte, budget *tensor.Budget) error {
 	r = fragReader{frags: frags}
 	for int64(len(t.Strings)) < keep {
 		n, _ := r.length(t.Name, size) // checked above
-		s, copied := r.take(int(n))
-		if copied && !budget.Take(int64(n)) {
-			return &tensor.MemoryError{Input: t.Name, Limit: budget.Limit(), What: "its string elements"}
-		}
-		t.Strings = append(t.Strings, s)
+		t.Strings = append(t.Strings, r.take(int(n)))
 	}
 	return nil
 }
@@ -208,8 +208,8 @@ func (r *fragReader) skip(n int) {
 }
 
 // take returns the next n bytes (that are there): a view when they lie in
-// one fragment, else a copy (copied true).
-func (r *fragReader) take(n int) ([]byte, bool) {
+// one fragment, else a copy.
+func (r *fragReader) take(n int) []byte {
 	for n > 0 && r.off == len(r.frags[r.i]) {
 		r.i, r.off = r.i+1, 0
 	}
@@ -221,7 +221,7 @@ func (r *fragReader) take(n int) ([]byte, bool) {
 			s = r.frags[r.i][r.off : r.off+n : r.off+n]
 		}
 		r.skip(n)
-		return s, false
+		return s
 	}
 	s := make([]byte, 0, n)
 	for len(s) < n {
@@ -234,7 +234,7 @@ func (r *fragReader) take(n int) ([]byte, bool) {
 		r.off += k
 		r.done += k
 	}
-	return s, true
+	return s
 }
 
 func fromContents(t *tensor.Input, c *kpb.InferTensorContents) {
