@@ -60,6 +60,23 @@ func writeVersion(t *testing.T, dir string, g *om.Graph) string {
 	return dir
 }
 
+// runX runs session s on in, FP32 of the given shape, as its input "x",
+// and returns a copy of its first output's bytes.
+func runX(t *testing.T, s *ort.Session, shape []int64, in []byte) []byte {
+	t.Helper()
+	v, err := ort.NewTensorCopy(ort.Float32, shape, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	outs := []*ort.Value{nil}
+	if err := s.Run([]string{"x"}, []*ort.Value{v}, []string{s.Outputs()[0].Name}, outs); err != nil {
+		t.Fatal(err)
+	}
+	defer outs[0].Close()
+	return bytes.Clone(outs[0].Bytes())
+}
+
 // streamWeightsChild marks the process TestStreamsShareWeights starts.
 const streamWeightsChild = "OVMS_TEST_STREAM_WEIGHTS_CHILD"
 
@@ -142,20 +159,7 @@ func TestStreamsShareWeightsChild(t *testing.T) {
 	for i := 0; i < len(in); i += 4 {
 		in[i+3] = 0x3c // small, finite floats
 	}
-	run := func(s *ort.Session) []byte {
-		t.Helper()
-		v, err := ort.NewTensorCopy(ort.Float32, []int64{3, k}, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer v.Close()
-		outs := []*ort.Value{nil}
-		if err := s.Run([]string{"x"}, []*ort.Value{v}, []string{"y"}, outs); err != nil {
-			t.Fatal(err)
-		}
-		defer outs[0].Close()
-		return bytes.Clone(outs[0].Bytes())
-	}
+	run := func(s *ort.Session) []byte { return runX(t, s, []int64{3, k}, in) }
 	want := run(one.all[0])
 	if len(four.all) != 4 {
 		t.Fatalf("%d sessions, want 4", len(four.all))
@@ -266,22 +270,13 @@ func TestVersionsShareWeights(t *testing.T) {
 	}
 	run := func(m *model) []byte {
 		t.Helper()
-		v, err := ort.NewTensorCopy(ort.Float32, []int64{1, 256}, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer v.Close()
 		var out []byte
 		for _, s := range m.all {
-			outs := []*ort.Value{nil}
-			if err := s.Run([]string{"x"}, []*ort.Value{v}, []string{"y"}, outs); err != nil {
-				t.Fatal(err)
-			}
-			if out != nil && !bytes.Equal(out, outs[0].Bytes()) {
+			got := runX(t, s, []int64{1, 256}, in)
+			if out != nil && !bytes.Equal(out, got) {
 				t.Error("the sessions of one model answer differently")
 			}
-			out = bytes.Clone(outs[0].Bytes())
-			outs[0].Close()
+			out = got
 		}
 		return out
 	}
@@ -362,20 +357,7 @@ func TestIRStreamsShareWeights(t *testing.T) {
 	for i := 0; i < len(in); i += 4 {
 		binary.LittleEndian.PutUint32(in[i:], math.Float32bits(float32(i%13)/13))
 	}
-	run := func(s *ort.Session) []byte {
-		t.Helper()
-		v, err := ort.NewTensorCopy(ort.Float32, []int64{2, k}, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer v.Close()
-		outs := []*ort.Value{nil}
-		if err := s.Run([]string{"x"}, []*ort.Value{v}, []string{s.Outputs()[0].Name}, outs); err != nil {
-			t.Fatal(err)
-		}
-		defer outs[0].Close()
-		return bytes.Clone(outs[0].Bytes())
-	}
+	run := func(s *ort.Session) []byte { return runX(t, s, []int64{2, k}, in) }
 	want := run(one.all[0])
 	for i, s := range two.all {
 		if !bytes.Equal(run(s), want) {
