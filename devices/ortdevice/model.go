@@ -331,6 +331,8 @@ func sharedPools() ort.GlobalThreadPools {
 // would ignore.
 var ownPoolKeys = []string{"INTRA_OP_THREADS", "INFERENCE_NUM_THREADS", "CPU_THREADS_NUM", "INTER_OP_THREADS",
 	"session.intra_op_thread_affinities", "session.intra_op.allow_spinning", "session.inter_op.allow_spinning",
+	"session.intra_op.spin_duration_us", "session.inter_op.spin_duration_us",
+	"session.intra_op.spin_backoff_max", "session.inter_op.spin_backoff_max",
 	"session.set_denormal_as_zero", "session.dynamic_block_base", stopSpinKey}
 
 // ownPoolReason says why a model gets thread pools of its own rather than

@@ -61,6 +61,10 @@ func TestOwnPoolReason(t *testing.T) {
 		{map[string]string{affinityKey: "2"}, "plugin_config " + affinityKey},
 		{map[string]string{"session.intra_op.allow_spinning": "0"}, "plugin_config session.intra_op.allow_spinning"},
 		{map[string]string{stopSpinKey: "0"}, "plugin_config " + stopSpinKey},
+		{map[string]string{"session.intra_op.spin_duration_us": "300"}, "plugin_config session.intra_op.spin_duration_us"},
+		{map[string]string{"session.inter_op.spin_duration_us": "300"}, "plugin_config session.inter_op.spin_duration_us"},
+		{map[string]string{"session.intra_op.spin_backoff_max": "8"}, "plugin_config session.intra_op.spin_backoff_max"},
+		{map[string]string{"session.inter_op.spin_backoff_max": "8"}, "plugin_config session.inter_op.spin_backoff_max"},
 	}
 	for _, c := range cases {
 		opts, err := ort.ParseSessionOptions(c.pc)
