@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
+	grpcapi "github.com/ovmsgo/ovms/core/api/grpc"
 	"github.com/ovmsgo/ovms/core/api/grpc/kserve"
 	"github.com/ovmsgo/ovms/core/api/grpc/rawcodec"
 	"github.com/ovmsgo/ovms/core/api/grpc/rpcctx"
@@ -327,6 +328,7 @@ func grpcOptions(a config.GRPCArgs) []grpc.ServerOption {
 		grpc.ForceServerCodecV2(rawcodec.New()),
 		experimental.BufferPool(recvPool),
 	}
+	opts = append(opts, grpcapi.FlowControl()...)
 	if a.MaxConcurrentStreams > 0 {
 		opts = append(opts, grpc.MaxConcurrentStreams(a.MaxConcurrentStreams))
 	}

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	grpcapi "github.com/ovmsgo/ovms/core/api/grpc"
 	kpb "github.com/ovmsgo/ovms/proto/kserve"
 )
 
@@ -70,10 +71,11 @@ func (echoServer) ServerReady(context.Context, *kpb.ServerReadyRequest) (*kpb.Se
 	return &kpb.ServerReadyResponse{Ready: true}, nil
 }
 
-// newEchoGRPC returns a gRPC server with the echo service and the message
-// limits ovms uses (core/server), so both pay the same transport costs.
+// newEchoGRPC returns a gRPC server with the echo service, the message
+// limits ovms uses (core/server) and its flow-control windows
+// (grpcapi.FlowControl), so both pay the same transport costs.
 func newEchoGRPC() *grpc.Server {
-	s := grpc.NewServer(grpc.MaxRecvMsgSize(1<<30), grpc.MaxSendMsgSize(1<<30))
+	s := grpc.NewServer(append([]grpc.ServerOption{grpc.MaxRecvMsgSize(1 << 30), grpc.MaxSendMsgSize(1 << 30)}, grpcapi.FlowControl()...)...)
 	kpb.RegisterGRPCInferenceServiceServer(s, echoServer{})
 	return s
 }

@@ -1,4 +1,6 @@
-// Package grpcapi holds the tests that exercise the TF Serving and KServe
-// gRPC services together over an in-memory connection; the services live in
-// the tfs and kserve subpackages and the server wiring in core/server.
+// Package grpcapi holds the gRPC transport settings that ovms's server and
+// the bench suite's echo server share (FlowControl), and the tests that
+// exercise the TF Serving and KServe gRPC services together over an
+// in-memory connection; the services live in the tfs and kserve subpackages
+// and the server wiring in core/server.
 package grpcapi
