@@ -18,12 +18,13 @@ import (
 )
 
 // TestGRPCFixedFlowWindows: the gRPC server announces its fixed windows
-// (SETTINGS_INITIAL_WINDOW_SIZE and a connection WINDOW_UPDATE up to
-// grpcapi.FlowWindowBytes) and answers a request, frame by frame on a raw
-// HTTP/2 connection, without a PING of its own: with gRPC's dynamic window
-// sizing the server pings after the first DATA frame of a request, which
-// costs every small request a write and a read (docs/performance.md,
-// "Sixteenth session on issue 16").
+// (SETTINGS_INITIAL_WINDOW_SIZE grpcapi.FlowStreamWindowBytes and a
+// connection WINDOW_UPDATE up to grpcapi.FlowConnWindowBytes) and answers a
+// request, frame by frame on a raw HTTP/2 connection, without a PING of its
+// own: with gRPC's dynamic window sizing the server pings after the first
+// DATA frame of a request, which costs every small request a write and a
+// read (docs/performance.md, "Sixteenth session on issue 16"). Any PING
+// counts: the server's keepalive pings only a connection quiet for 120 s.
 func TestGRPCFixedFlowWindows(t *testing.T) {
 	s := startServer(t, "dummy")
 	c, err := net.Dial("tcp", s.grpcAddr())
@@ -108,11 +109,11 @@ func TestGRPCFixedFlowWindows(t *testing.T) {
 	if !strings.Contains(status, "grpc-status=0") {
 		t.Errorf("ModelInfer over a raw connection: trailers %q, want grpc-status 0", status)
 	}
-	if initialWindow != grpcapi.FlowWindowBytes {
-		t.Errorf("SETTINGS_INITIAL_WINDOW_SIZE %d, want %d", initialWindow, grpcapi.FlowWindowBytes)
+	if initialWindow != grpcapi.FlowStreamWindowBytes {
+		t.Errorf("SETTINGS_INITIAL_WINDOW_SIZE %d, want %d", initialWindow, grpcapi.FlowStreamWindowBytes)
 	}
-	if want := uint32(grpcapi.FlowWindowBytes - 65535); connUpdate != want {
-		t.Errorf("connection window raised by %d, want %d (to %d)", connUpdate, want, grpcapi.FlowWindowBytes)
+	if want := uint32(grpcapi.FlowConnWindowBytes - 65535); connUpdate != want {
+		t.Errorf("connection window raised by %d, want %d (to %d)", connUpdate, want, grpcapi.FlowConnWindowBytes)
 	}
 	if pings != 0 {
 		t.Errorf("the server sent %d PINGs while answering one request, want none (no bandwidth-delay probing)", pings)
