@@ -66,10 +66,21 @@ func (rawCodec) Name() string { return "proto" }
 
 var rawCall = []grpc.CallOption{grpc.ForceCodecV2(rawCodec{})}
 
+// Flow-control windows of the bench client's connections: fixed, as the
+// server's are (core/api/grpc FlowControl), so that the client sends no
+// bandwidth-delay probe (a WINDOW_UPDATE and a PING) after a response and
+// the server has no PING to answer: work per request that belongs to
+// neither the server nor the protocol's payload.
+const (
+	clientStreamWindow = 1 << 20
+	clientConnWindow   = 16 << 20
+)
+
 // dialGRPC opens a client connection (lazily connected) to addr.
 func dialGRPC(addr string) (*grpc.ClientConn, error) {
 	conn, err := grpc.NewClient(addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithStaticStreamWindowSize(clientStreamWindow), grpc.WithStaticConnWindowSize(clientConnWindow),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)))
 	if err != nil {
 		return nil, fmt.Errorf("grpc connection to %s: %w", addr, err)
