@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	grpcapi "github.com/ovmsgo/ovms/core/api/grpc"
 	kpb "github.com/ovmsgo/ovms/proto/kserve"
 	fw "github.com/ovmsgo/ovms/proto/tensorflow/core/framework"
 	tfspb "github.com/ovmsgo/ovms/proto/tensorflow_serving/apis"
@@ -66,21 +67,15 @@ func (rawCodec) Name() string { return "proto" }
 
 var rawCall = []grpc.CallOption{grpc.ForceCodecV2(rawCodec{})}
 
-// Flow-control windows of the bench client's connections: fixed, as the
-// server's are (core/api/grpc FlowControl), so that the client sends no
-// bandwidth-delay probe (a WINDOW_UPDATE and a PING) after a response and
-// the server has no PING to answer: work per request that belongs to
-// neither the server nor the protocol's payload.
-const (
-	clientStreamWindow = 1 << 20
-	clientConnWindow   = 16 << 20
-)
-
-// dialGRPC opens a client connection (lazily connected) to addr.
+// dialGRPC opens a client connection (lazily connected) to addr. Its
+// flow-control windows are fixed at the server's sizes (grpcapi), so that
+// the client sends no bandwidth-delay probe (a WINDOW_UPDATE and a PING)
+// after a response and the server has no PING to answer: work per request
+// that belongs to neither the server nor the protocol's payload.
 func dialGRPC(addr string) (*grpc.ClientConn, error) {
 	conn, err := grpc.NewClient(addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithStaticStreamWindowSize(clientStreamWindow), grpc.WithStaticConnWindowSize(clientConnWindow),
+		grpc.WithStaticStreamWindowSize(grpcapi.FlowStreamWindowBytes), grpc.WithStaticConnWindowSize(grpcapi.FlowConnWindowBytes),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)))
 	if err != nil {
 		return nil, fmt.Errorf("grpc connection to %s: %w", addr, err)

@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	grpcapi "github.com/ovmsgo/ovms/core/api/grpc"
 )
 
 // TestClientFixedFlowWindows: the bench client announces fixed flow-control
@@ -129,10 +131,10 @@ func TestClientFixedFlowWindows(t *testing.T) {
 	if s.err != nil {
 		t.Fatalf("raw HTTP/2 peer: %v", s.err)
 	}
-	if s.initialWindow != clientStreamWindow {
-		t.Errorf("client SETTINGS_INITIAL_WINDOW_SIZE %d, want %d", s.initialWindow, clientStreamWindow)
+	if s.initialWindow != grpcapi.FlowStreamWindowBytes {
+		t.Errorf("client SETTINGS_INITIAL_WINDOW_SIZE %d, want %d", s.initialWindow, grpcapi.FlowStreamWindowBytes)
 	}
-	if want := uint32(clientConnWindow - 65535); s.connUpdate != want {
+	if want := uint32(grpcapi.FlowConnWindowBytes - 65535); s.connUpdate != want {
 		t.Errorf("client raised the connection window by %d, want %d", s.connUpdate, want)
 	}
 	if s.pings != 0 {
