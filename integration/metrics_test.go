@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -155,6 +156,78 @@ func TestMetricsOverAllAPIs(t *testing.T) {
 	if fams["ovms_arena_bytes_in_use"] == nil || fams["ovms_infer_req_active"] != nil {
 		t.Errorf("arena gauge served: %v; optional active served: %v", fams["ovms_arena_bytes_in_use"] != nil, fams["ovms_infer_req_active"] != nil)
 	}
+}
+
+// TestInferenceTimeIsTheEngineRun: ovms_inference_time_us is the engine's
+// own run (OVMS: the backend's inference), not the plugin call around it.
+// A slow request (32 MiB from client shared memory through a 256x256
+// MatMul, so that it reaches the plugin at once) runs on a one-stream model
+// while seven small ones are sent; they wait in the plugin for its run to
+// end. The runs take turns on the one stream, so they add up to less than
+// the time from the slow request's start to the last answer; the plugin
+// calls, seven of them waiting out most of the slow run, add up to several
+// times that.
+func TestInferenceTimeIsTheEngineRun(t *testing.T) {
+	s := startServer(t, "slow_stateful", "--allow_client_shm", "--metrics_enable")
+	c := kpb.NewGRPCInferenceServiceClient(s.conn)
+	const rows = 32768
+	key, _ := clientRegion(t, 4*rows*256)
+	if _, err := c.SystemSharedMemoryRegister(ctx(t), &kpb.SystemSharedMemoryRegisterRequest{Name: "x", Key: key, ByteSize: 4 * rows * 256}); err != nil {
+		t.Fatal(err)
+	}
+	infer := func(x *kpb.ModelInferRequest_InferInputTensor, raw [][]byte) error {
+		h := &kpb.ModelInferRequest_InferInputTensor{Name: "h_in", Datatype: "FP32", Shape: []int64{1, 4}}
+		_, err := c.ModelInfer(ctx(t), &kpb.ModelInferRequest{ModelName: "slow_stateful",
+			Inputs: []*kpb.ModelInferRequest_InferInputTensor{h, x}, RawInputContents: append([][]byte{make([]byte, 16)}, raw...)})
+		return err
+	}
+	nv := map[string]string{"name": "slow_stateful", "version": "1"}
+	const small = 7
+	errs := make(chan error, small+1)
+	sent := time.Now()
+	go func() {
+		errs <- infer(&kpb.ModelInferRequest_InferInputTensor{Name: "x", Datatype: "FP32", Shape: []int64{1, rows * 256},
+			Parameters: shmParams("x", 0, 4*rows*256)}, nil)
+	}()
+	// The slow request is in its handler, and within microseconds at the
+	// plugin, once it counts as a current request: every run comes after
+	// the start of the last scrape that did not count it (or the send).
+	start := sent
+	for {
+		at := time.Now()
+		if series(t, scrapeMetrics(t, s), "ovms_current_requests", nv).GetGauge().GetValue() > 0 {
+			break
+		}
+		start = at
+		if time.Since(sent) > 30*time.Second {
+			t.Fatal("the slow request never started")
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	for range small {
+		go func() {
+			errs <- infer(&kpb.ModelInferRequest_InferInputTensor{Name: "x", Datatype: "FP32", Shape: []int64{1, 256}}, [][]byte{make([]byte, 4*256)})
+		}()
+	}
+	for range small + 1 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	took := time.Since(start)
+	fams := scrapeMetrics(t, s)
+	inf := series(t, fams, "ovms_inference_time_us", nv).GetHistogram()
+	req := series(t, fams, "ovms_request_time_us", map[string]string{"interface": "gRPC", "name": "slow_stateful", "version": "1"}).GetHistogram()
+	if inf.GetSampleCount() != small+1 || req.GetSampleCount() != small+1 {
+		t.Fatalf("samples: inference %d, request %d, want %d", inf.GetSampleCount(), req.GetSampleCount(), small+1)
+	}
+	if inf.GetSampleSum() > float64(took.Microseconds()) {
+		t.Errorf("inference time: %v us in all for %d runs taking turns on one stream within %v: more than the engine's runs", inf.GetSampleSum(), small+1, took)
+	}
+	if inf.GetSampleSum() <= 0 || inf.GetSampleSum() >= req.GetSampleSum() {
+		t.Errorf("inference time %v us, request time %v us", inf.GetSampleSum(), req.GetSampleSum())
+	}
+	t.Logf("%d requests in %v: inference time %.0f us in all, request time %.0f us", small+1, took, inf.GetSampleSum(), req.GetSampleSum())
 }
 
 func TestMetricsConfigFileAndErrors(t *testing.T) {

@@ -72,7 +72,7 @@ func TestDefaultFamiliesNamesLabelsBuckets(t *testing.T) {
 	v.Begin()
 	v.End(TFSRESTPredict, Now(), false)
 	v.Count(KServeRESTModelReady, true)
-	v.Inferred(time.Now().Add(-50 * time.Microsecond))
+	v.Inferred(time.Now().Add(-50*time.Microsecond), -1)
 	fams := scrape(t, r)
 
 	for _, name := range OptionalFamilies {
@@ -122,6 +122,29 @@ func TestDefaultFamiliesNamesLabelsBuckets(t *testing.T) {
 	}
 	if it := find(t, fams[InferenceTime], map[string]string{"name": "m", "version": "2"}); it.GetHistogram().GetSampleCount() != 1 || it.GetHistogram().GetSampleSum() < 50 {
 		t.Errorf("inference time: %v", it.GetHistogram())
+	}
+}
+
+// The engine's run as the plugin reports it is what ovms_inference_time_us
+// records, not the plugin call around it (the crossing to the plugin and
+// back); a call without a reported run records the whole call.
+func TestInferenceTimeIsTheEngineRun(t *testing.T) {
+	r, err := New(Config{Enable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	v := r.Version("m", 1)
+	v.Inferred(time.Now().Add(-10*time.Millisecond), 3*time.Millisecond)
+	v.Inferred(time.Now().Add(-10*time.Millisecond), 0)
+	h := find(t, scrape(t, r)[InferenceTime], map[string]string{"name": "m", "version": "1"}).GetHistogram()
+	if h.GetSampleCount() != 2 || h.GetSampleSum() != 3000 {
+		t.Errorf("engine runs of 3 ms and 0: count %d, sum %v us, want 2 and 3000", h.GetSampleCount(), h.GetSampleSum())
+	}
+	v.Inferred(time.Now().Add(-10*time.Millisecond), -1)
+	h = find(t, scrape(t, r)[InferenceTime], map[string]string{"name": "m", "version": "1"}).GetHistogram()
+	if h.GetSampleCount() != 3 || h.GetSampleSum() < 3000+10000 {
+		t.Errorf("a call of 10 ms without a reported run: count %d, sum %v us, want 3 and at least 13000", h.GetSampleCount(), h.GetSampleSum())
 	}
 }
 
@@ -233,7 +256,7 @@ func BenchmarkRequest(b *testing.B) {
 				v.Begin()
 				t := v.Clock()
 				v.Waited(t)
-				v.Inferred(v.Clock())
+				v.Inferred(v.Clock(), -1)
 				v.Finished()
 				v.End(KServeGRPCModelInfer, start, true)
 			}

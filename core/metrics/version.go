@@ -192,12 +192,20 @@ func (v *Version) Finished() {
 	v.r.active.Add(v.bg, -1, v.nvAdd...)
 }
 
-// Inferred records an engine call that began at start.
-func (v *Version) Inferred(start time.Time) {
+// Inferred records in ovms_inference_time_us the engine's run of a plugin
+// call that began at start: engine, as the plugin reported it, or the whole
+// call (start to now) when engine is negative (not reported). Like OVMS's,
+// whose figure is the backend's own inference, the time excludes the
+// crossing to the plugin and back, which ovms_request_time_us still counts.
+func (v *Version) Inferred(start time.Time, engine time.Duration) {
 	if v == nil || v.r.inferTime == nil || start.IsZero() {
 		return
 	}
-	v.r.inferTime.Record(v.bg, time.Since(start).Microseconds(), v.nvRecord...)
+	took := engine
+	if took < 0 {
+		took = time.Since(start)
+	}
+	v.r.inferTime.Record(v.bg, took.Microseconds(), v.nvRecord...)
 }
 
 // Batched records a dynamic batch of rows sent to the device.

@@ -44,7 +44,7 @@ func (bt *batch) dispatch() {
 		Model:  b.v.key,
 		Inputs: refs,
 	})
-	met.Inferred(bt.sentAt)
+	met.Inferred(bt.sentAt, engineRun(resp))
 	bt.doneAt = tracing.Now()
 	bt.pluginErr = err
 	bt.free()

@@ -154,7 +154,7 @@ func (v *Version) infer(ctx context.Context, req *tensor.Request, at attempt) (*
 		dreq.SequenceID, dreq.SequenceControl = req.Sequence.ID, req.Sequence.Control
 	}
 	resp, err := inst.Device.Infer(context.WithoutCancel(ctx), dreq)
-	met.Inferred(inferStart)
+	met.Inferred(inferStart, engineRun(resp))
 	if tracing.On() {
 		tracePlugin(ctx, inst, inferStart, time.Now(), resp, 0, err)
 	}
@@ -210,6 +210,16 @@ func (v *Version) response(inst *pluginhost.Instance, resp *device.InferResponse
 		outs = append(outs, sequenceOutput(resp.SequenceID))
 	}
 	return tensor.NewResponse(v.Model, v.Number, outs, func() { release(); inst.Unhold() }), nil
+}
+
+// engineRun is how long the engine ran as the plugin reported it with resp
+// (its start and end, Unix nanoseconds), or -1 when it reported none (a
+// failed call, a plugin that does not time its engine).
+func engineRun(resp *device.InferResponse) time.Duration {
+	if resp == nil || resp.EngineStart <= 0 || resp.EngineEnd < resp.EngineStart {
+		return -1
+	}
+	return time.Duration(resp.EngineEnd - resp.EngineStart)
 }
 
 // tracePlugin records a plugin call that ran from start to end (and the

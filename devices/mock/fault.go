@@ -130,7 +130,15 @@ func (m *mock) Infer(ctx context.Context, req *device.InferRequest) (*device.Inf
 			select {}
 		}
 		if f.latency > 0 {
+			// The latency stands for a slower engine: the run the
+			// response reports (ovms_inference_time_us) includes it.
+			start := time.Now()
 			time.Sleep(f.latency)
+			resp, err := m.Device.Infer(ctx, req)
+			if resp != nil && resp.EngineStart > 0 {
+				resp.EngineStart = start.UnixNano()
+			}
+			return resp, err
 		}
 	}
 	return m.Device.Infer(ctx, req)
