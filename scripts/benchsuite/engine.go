@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"time"
 
 	"github.com/ovmsgo/ovms/cli/bench"
 	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
@@ -148,37 +147,3 @@ func (e *engine) close() {
 	e.sess.Close()
 }
 
-// idleRuns measures the engine as the CPU plugin runs it behind a server:
-// with the plugin's session options (pool threads stop spinning after a
-// run) and the CPU idle for gap before every run, as it is while a request
-// travels from the client to the plugin and the response back. Only the
-// runs are timed. It explains the client shared memory target's margin:
-// the target compares ovms with back-to-back runs, whose threads and caches
-// stay warm.
-func idleRuns(ctx context.Context, modelsDir, model string, gap, window time.Duration) (*bench.Report, error) {
-	e, err := newEngine(modelsDir, model, map[string]string{"session.force_spinning_stop": "1"})
-	if err != nil {
-		return nil, err
-	}
-	defer e.close()
-	d, err := e.doer(0)
-	if err != nil {
-		return nil, err
-	}
-	defer d.(*engineDoer).Close()
-	var lat []time.Duration
-	start := time.Now()
-	for time.Since(start) < window && ctx.Err() == nil {
-		time.Sleep(gap)
-		t := time.Now()
-		if err := d.Do(ctx); err != nil {
-			return nil, err
-		}
-		lat = append(lat, time.Since(t))
-	}
-	s := bench.Summarize(lat, 0, time.Since(start))
-	return &bench.Report{Model: model, Mode: "concurrency", Levels: []bench.Level{{
-		Concurrency: 1, Throughput: s.Throughput, P50: s.P50, P90: s.P90, P99: s.P99, Max: s.Max, Mean: s.Mean,
-		Count: s.Count, Stable: true, Windows: 1,
-	}}}, nil
-}

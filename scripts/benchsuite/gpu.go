@@ -1,16 +1,10 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"fmt"
 	"math"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/ovmsgo/ovms/cli/bench"
 	"github.com/ovmsgo/ovms/devices/onnxmodel"
@@ -146,12 +140,12 @@ func (s *suite) gpuOVMS() (plain, batched *measurement, mean float64, err error)
 		}
 	}
 	plain = s.measure(names[0], run(gpuPlain))
-	sum0, n0, err := batchSizes(s.ctx, srv.restURL, gpuBatched)
+	sum0, n0, err := histogram(s.ctx, srv.restURL, "ovms_dynamic_batch_size", gpuBatched)
 	if err != nil {
 		return plain, batched, 0, err
 	}
 	batched = s.measure(names[1], run(gpuBatched))
-	sum1, n1, err := batchSizes(s.ctx, srv.restURL, gpuBatched)
+	sum1, n1, err := histogram(s.ctx, srv.restURL, "ovms_dynamic_batch_size", gpuBatched)
 	if err != nil {
 		return plain, batched, 0, err
 	}
@@ -159,54 +153,6 @@ func (s *suite) gpuOVMS() (plain, batched *measurement, mean float64, err error)
 		return plain, batched, 0, fmt.Errorf("ovms formed no batch of %s", gpuBatched)
 	}
 	return plain, batched, (sum1 - sum0) / (n1 - n0), nil
-}
-
-// batchSizes reads the sum and the count of model's ovms_dynamic_batch_size
-// histogram from ovms's /metrics.
-func batchSizes(ctx context.Context, restURL, model string) (sum, count float64, err error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, restURL+"/metrics", nil)
-	if err != nil {
-		return 0, 0, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, 0, fmt.Errorf("reading ovms's metrics: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, 0, fmt.Errorf("reading ovms's metrics: %s", resp.Status)
-	}
-	return parseBatchSizes(bufio.NewScanner(resp.Body), model)
-}
-
-// parseBatchSizes finds model's ovms_dynamic_batch_size_sum and _count in
-// a Prometheus text exposition (absent: 0, no batch formed yet).
-func parseBatchSizes(sc *bufio.Scanner, model string) (sum, count float64, err error) {
-	label := `name="` + model + `"`
-	for sc.Scan() {
-		line := sc.Text()
-		var dst *float64
-		switch {
-		case strings.HasPrefix(line, "ovms_dynamic_batch_size_sum{"):
-			dst = &sum
-		case strings.HasPrefix(line, "ovms_dynamic_batch_size_count{"):
-			dst = &count
-		default:
-			continue
-		}
-		end := strings.LastIndexByte(line, '}')
-		if end < 0 || !strings.Contains(line[:end], label) {
-			continue
-		}
-		v, perr := strconv.ParseFloat(strings.TrimSpace(line[end+1:]), 64)
-		if perr != nil {
-			return 0, 0, fmt.Errorf("metrics line %q: %w", line, perr)
-		}
-		*dst += v
-	}
-	return sum, count, sc.Err()
 }
 
 // gpuEngineRun measures the raw engine on s.opt.device running batches of

@@ -18,7 +18,7 @@ import (
 
 // TestParseBatchSizes: the sum and count of one model's batch-size
 // histogram, other models' and other families' lines left alone.
-func TestParseBatchSizes(t *testing.T) {
+func TestParseHistogram(t *testing.T) {
 	text := `# HELP ovms_dynamic_batch_size ovms: rows of each batch dynamic batching sent to the device.
 # TYPE ovms_dynamic_batch_size histogram
 ovms_dynamic_batch_size_bucket{name="resnet50_batched",version="1",le="1"} 258
@@ -30,15 +30,15 @@ ovms_dynamic_batch_size_sum{name="resnet50_batched",version="2"} 5
 ovms_dynamic_batch_size_count{name="resnet50_batched",version="2"} 1
 ovms_requests_success{api="KServe",interface="gRPC",method="ModelInfer",name="resnet50_batched",version="1"} 4000
 `
-	sum, count, err := parseBatchSizes(bufio.NewScanner(strings.NewReader(text)), gpuBatched)
+	sum, count, err := parseHistogram(bufio.NewScanner(strings.NewReader(text)), "ovms_dynamic_batch_size", gpuBatched)
 	if err != nil || sum != 400 || count != 314 {
 		t.Errorf("sum %v count %v err %v, want 400 (both versions), 314", sum, count, err)
 	}
-	sum, count, err = parseBatchSizes(bufio.NewScanner(strings.NewReader("# no batch yet\n")), gpuBatched)
+	sum, count, err = parseHistogram(bufio.NewScanner(strings.NewReader("# no batch yet\n")), "ovms_dynamic_batch_size", gpuBatched)
 	if err != nil || sum != 0 || count != 0 {
 		t.Errorf("empty: sum %v count %v err %v", sum, count, err)
 	}
-	if _, _, err := parseBatchSizes(bufio.NewScanner(strings.NewReader(`ovms_dynamic_batch_size_sum{name="resnet50_batched"} x`+"\n")), gpuBatched); err == nil {
+	if _, _, err := parseHistogram(bufio.NewScanner(strings.NewReader(`ovms_dynamic_batch_size_sum{name="resnet50_batched"} x`+"\n")), "ovms_dynamic_batch_size", gpuBatched); err == nil {
 		t.Error("a malformed value was accepted")
 	}
 }

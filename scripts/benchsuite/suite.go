@@ -254,17 +254,18 @@ func (s *suite) runGroup(g string) {
 			s.ovmsRun(addOne, bench.KServeRESTBinary, one, plainOVMS) // while this ovms runs
 		}
 		shm := s.ovmsRun(addOne, bench.KServeGRPC, one, shmOVMS)
-		var idle, rtt *measurement
-		if empty.Err == "" { // context: the engine as it runs behind a server
+		// Context: where a request's time goes, from ovms's own metrics
+		// (the engine's run in the plugin, the server's time around it),
+		// and the crossing to the plugin on its own (issue 16).
+		_, split := s.shmSplitRun(addOne)
+		var rtt *measurement
+		if empty.Err == "" {
 			gap := empty.Level.P50
 			s.servers.close()
-			idle = s.measure(fmt.Sprintf("engine %s, plugin options, %.0fus idle before each run", addOne, us(gap)), func() (*bench.Report, error) {
-				return idleRuns(s.ctx, s.opt.modelsDir, addOne, gap, 3*s.load.Window)
-			})
-			// The crossing to the plugin with this model (issue 16): the
-			// core -> CPU plugin -> core round trip, inputs in the arena,
-			// after the same idle gap; beyond the engine's own run it is
-			// what the channel costs the request.
+			// The core -> CPU plugin -> core round trip with this model,
+			// inputs in the arena, after an idle gap as long as an empty
+			// round trip: beyond the engine's run it is what the channel
+			// costs the request.
 			rtt = s.measure(fmt.Sprintf("plugin round trip %s, %.0fus idle before each call", addOne, us(gap)), func() (*bench.Report, error) {
 				_, gapped, err := pluginRoundTrips(s.ctx, s.load, s.opt.binDir, s.opt.modelsDir, addOne, gap)
 				return gapped, err
@@ -276,7 +277,7 @@ func (s *suite) runGroup(g string) {
 		s.addTarget(target{Group: g, Name: "12 MiB p50, client shared memory", Measured: us(shm.Level.P50), Unit: "us",
 			Limit:   1.05*us(eng.Level.P50) + us(empty.Level.P50),
 			Formula: fmt.Sprintf("1.05 x engine %.1fus + echo empty %.1fus", us(eng.Level.P50), us(empty.Level.P50)),
-			Cause:   shmCause(shm, eng, empty, idle, rtt)}, shm, eng, empty)
+			Cause:   shmCause(shm, eng, empty, rtt, split)}, shm, eng, empty)
 		// Issue 16: an output whose shape follows the request's (dynamic
 		// batching serves such models) is written by the engine where the
 		// answer goes, as a static one is, not allocated and copied after.
@@ -466,22 +467,3 @@ func overheadCause(ov, echo, eng, rtt *measurement) string {
 		over, us(rtt.Level.P50), hop, us(rtt.Level.P90), over-hop)
 }
 
-// shmCause splits what ovms (shm) took with client shared memory beyond an
-// empty round trip (empty) and the engine run back to back (eng): the
-// engine's run after an idle gap as long as that round trip (idle: what a
-// server's engine gets), the crossing to the plugin and back beyond that
-// run (the plugin round trip after the gap, rtt, less idle), and the rest
-// (the core's request path, the regions, scheduling); "" when a
-// measurement is missing.
-func shmCause(shm, eng, empty, idle, rtt *measurement) string {
-	for _, m := range []*measurement{shm, eng, empty, idle, rtt} {
-		if m == nil || m.problem() != "" {
-			return ""
-		}
-	}
-	over := us(shm.Level.P50 - empty.Level.P50 - eng.Level.P50)
-	cold := us(idle.Level.P50 - eng.Level.P50)
-	hop := us(rtt.Level.P50 - idle.Level.P50)
-	return fmt.Sprintf("ovms adds %.1fus p50 over echo empty+engine: the engine after an idle gap (as behind a server) runs %.1fus p50, %.1fus more than back to back; the plugin round trip after the gap %.1fus p50, %.1fus beyond that run; the rest %.1fus the core's request path and scheduling",
-		over, us(idle.Level.P50), cold, us(rtt.Level.P50), hop, over-cold-hop)
-}

@@ -219,3 +219,34 @@ func TestRatioSpread(t *testing.T) {
 		t.Errorf("no pairs: %q", got)
 	}
 }
+
+// The client shared memory row's cause splits ovms's time from its metrics:
+// the engine's run in the plugin against back to back, the server beyond
+// the run, and outside the server against the empty echo.
+func TestShmCause(t *testing.T) {
+	lvl := func(p50, mean time.Duration) bench.Level {
+		return bench.Level{Count: 10, P50: p50, Mean: mean}
+	}
+	shm := &measurement{Name: "shm", Level: lvl(600*time.Microsecond, 640*time.Microsecond)}
+	eng := &measurement{Name: "eng", Level: lvl(200*time.Microsecond, 210*time.Microsecond)}
+	empty := &measurement{Name: "empty", Level: lvl(150*time.Microsecond, 160*time.Microsecond)}
+	rtt := &measurement{Name: "rtt", Level: lvl(180*time.Microsecond, 190*time.Microsecond)}
+	sp := &shmSplit{client: 640, server: 400, engine: 250}
+	got := shmCause(shm, eng, empty, rtt, sp)
+	for _, want := range []string{"adds 250.0us p50", "client 640.0us", "the engine's run in the plugin 250.0us (back to back 210.0us, +40.0us)",
+		"beyond that run (request path, crossing to the plugin and back) 150.0us", "network legs) 240.0us against the empty echo's 160.0us (+80.0us)",
+		"round trip alone after an idle gap 180.0us p50"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("cause %q lacks %q", got, want)
+		}
+	}
+	if got := shmCause(shm, eng, empty, nil, sp); strings.Contains(got, "round trip alone") || got == "" {
+		t.Errorf("without the round trip: %q", got)
+	}
+	if got := shmCause(shm, eng, empty, rtt, nil); got != "" {
+		t.Errorf("without the split: %q", got)
+	}
+	if got := shmCause(shm, &measurement{Name: "eng", Err: "no engine"}, empty, rtt, sp); got != "" {
+		t.Errorf("without the engine: %q", got)
+	}
+}
