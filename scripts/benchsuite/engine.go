@@ -146,4 +146,3 @@ func (e *engine) close() {
 	}
 	e.sess.Close()
 }
-

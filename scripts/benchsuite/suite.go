@@ -466,4 +466,3 @@ func overheadCause(ov, echo, eng, rtt *measurement) string {
 	return fmt.Sprintf("ovms adds %.1fus p50 over echo+engine: the plugin round trip after an idle gap (as behind a server) %.1fus p50 (%.1fus less the engine; p90 %.1fus), the rest %.1fus the core's request path and scheduling",
 		over, us(rtt.Level.P50), hop, us(rtt.Level.P90), over-hop)
 }
-
