@@ -111,6 +111,7 @@ func (m *mock) Load(ctx context.Context, req *device.LoadRequest) (*device.Model
 
 // Infer applies latency, crash_after and hang_after.
 func (m *mock) Infer(ctx context.Context, req *device.InferRequest) (*device.InferResponse, error) {
+	var slept time.Time // when the injected latency began
 	if v, ok := m.models.Load(req.Model); ok {
 		f := v.(*faults)
 		n := f.count.Add(1)
@@ -130,18 +131,17 @@ func (m *mock) Infer(ctx context.Context, req *device.InferRequest) (*device.Inf
 			select {}
 		}
 		if f.latency > 0 {
-			// The latency stands for a slower engine: the run the
-			// response reports (ovms_inference_time_us) includes it.
-			start := time.Now()
+			slept = time.Now()
 			time.Sleep(f.latency)
-			resp, err := m.Device.Infer(ctx, req)
-			if resp != nil && resp.EngineStart > 0 {
-				resp.EngineStart = start.UnixNano()
-			}
-			return resp, err
 		}
 	}
-	return m.Device.Infer(ctx, req)
+	resp, err := m.Device.Infer(ctx, req)
+	// The latency stands for a slower engine: the run the response reports
+	// (ovms_inference_time_us) includes it.
+	if !slept.IsZero() && resp != nil && resp.EngineStart > 0 {
+		resp.EngineStart = slept.UnixNano()
+	}
+	return resp, err
 }
 
 // firstValue is the first FP32 value of a request's first input (NaN when
