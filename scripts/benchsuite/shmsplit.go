@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/ovmsgo/ovms/cli/bench"
 )
@@ -9,7 +11,7 @@ import (
 // shmMetricsOVMS serves client shared memory with metrics on, for the split
 // of the client shared memory row's time (the target itself is measured
 // with metrics off).
-var shmMetricsOVMS = variant{label: "client shm, metrics on", flags: []string{"--allow_client_shm", "--metrics_enable"}, shm: true}
+var shmMetricsOVMS = variant{label: shmOVMS.label + ", metrics on", flags: append(slices.Clone(shmOVMS.flags), "--metrics_enable"), shm: true}
 
 // shmSplit is where a request's time went through client shared memory, as
 // means over a run in microseconds: the client's latency, the server's
@@ -21,42 +23,30 @@ type shmSplit struct {
 
 // shmSplitRun measures model through client shared memory once more, on an
 // ovms with metrics on, and reads from its metrics where the requests' time
-// went; nil with the measurement's error when it could not. The server's
-// means include the warm-up's requests, the client's do not.
+// went; the split is nil when it could not (the reason goes to the log).
+// The server's means include the warm-up's requests, the client's do not.
 func (s *suite) shmSplitRun(model string) (*measurement, *shmSplit) {
-	var sp *shmSplit
-	m := s.measure("ovms "+model+" "+string(bench.KServeGRPC)+" +"+shmMetricsOVMS.label+" (where the time goes)", func() (*bench.Report, error) {
+	read := func() (req, reqN, inf, infN float64, err error) {
 		srv, err := s.servers.get(model, shmMetricsOVMS.flags...)
 		if err != nil {
-			return nil, err
+			return 0, 0, 0, 0, err
 		}
-		read := func() (req, reqN, inf, infN float64, err error) {
-			if req, reqN, err = histogram(s.ctx, srv.restURL, "ovms_request_time_us", model); err == nil {
-				inf, infN, err = histogram(s.ctx, srv.restURL, "ovms_inference_time_us", model)
-			}
-			return
+		if req, reqN, err = histogram(s.ctx, srv.restURL, "ovms_request_time_us", model); err == nil {
+			inf, infN, err = histogram(s.ctx, srv.restURL, "ovms_inference_time_us", model)
 		}
-		req0, reqN0, inf0, infN0, err := read()
-		if err != nil {
-			return nil, err
-		}
-		cfg := s.load
-		cfg.Protocol, cfg.URL, cfg.Model, cfg.Concurrency, cfg.SharedMemory = bench.KServeGRPC, srv.grpcAddr, model, []int{1}, bench.SharedMemorySystem
-		rep, err := bench.Run(s.ctx, cfg)
-		if err != nil {
-			return rep, err
-		}
-		req1, reqN1, inf1, infN1, err := read()
-		if err != nil {
-			return rep, err
-		}
-		if reqN1 <= reqN0 || infN1 <= infN0 || rep.Best() == nil {
-			return rep, fmt.Errorf("ovms recorded no request time or inference time for %s", model)
-		}
-		sp = &shmSplit{client: us(rep.Best().Mean), server: (req1 - req0) / (reqN1 - reqN0), engine: (inf1 - inf0) / (infN1 - infN0)}
-		return rep, nil
-	})
-	return m, sp
+		return req, reqN, inf, infN, err
+	}
+	req0, reqN0, inf0, infN0, err0 := read()
+	m := s.ovmsRun(model, bench.KServeGRPC, []int{1}, shmMetricsOVMS)
+	req1, reqN1, inf1, infN1, err1 := read()
+	switch err := errors.Join(err0, err1); {
+	case err != nil:
+		fmt.Fprintf(s.log, "no split of %s's time: %v\n", model, err)
+		return m, nil
+	case m.problem() != "" || reqN1 <= reqN0 || infN1 <= infN0:
+		return m, nil
+	}
+	return m, &shmSplit{client: us(m.Level.Mean), server: (req1 - req0) / (reqN1 - reqN0), engine: (inf1 - inf0) / (infN1 - infN0)}
 }
 
 // shmCause splits what ovms took with client shared memory (shm, p50)
@@ -64,8 +54,8 @@ func (s *suite) shmSplitRun(model string) (*measurement, *shmSplit) {
 // (eng), from a run on an ovms with metrics on (sp, means): the engine's
 // run in the plugin against the engine's back to back, the server's time
 // beyond the run (the core's request path, the crossing to the plugin and
-// back), and the time outside the server (the client and the two network
-// legs) against the empty echo's round trip; rtt, when measured, is the
+// back), and the time outside the request handling (the client, gRPC and
+// the two network legs) against the empty echo's round trip; rtt, when measured, is the
 // crossing to the plugin on its own after an idle gap. "" when a figure is
 // missing.
 func shmCause(shm, eng, empty, rtt *measurement, sp *shmSplit) string {
