@@ -19,6 +19,7 @@ import (
 	"github.com/ovmsgo/ovms/core/config"
 	"github.com/ovmsgo/ovms/core/logging"
 	"github.com/ovmsgo/ovms/core/server"
+	"github.com/ovmsgo/ovms/internal/coreprocs"
 	"github.com/ovmsgo/ovms/internal/gcfloor"
 	"github.com/ovmsgo/ovms/internal/profiling"
 	"github.com/ovmsgo/ovms/internal/version"
@@ -115,6 +116,7 @@ func serveAction(c *cli.Context) error {
 	profiling.Start("ovms", logrus.Warnf)
 	logTimerSlack(logging.Component("server"))
 	gcfloor.StartLogged(logging.Component("server"))
+	coreprocs.LimitLogged(logging.Component("server"))
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := server.Run(ctx, cfg, version.String()); err != nil {

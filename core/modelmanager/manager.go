@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -23,6 +22,7 @@ import (
 	"github.com/ovmsgo/ovms/core/metrics"
 	"github.com/ovmsgo/ovms/core/pluginhost"
 	"github.com/ovmsgo/ovms/core/storage"
+	"github.com/ovmsgo/ovms/internal/coreprocs"
 	"github.com/ovmsgo/ovms/internal/slots"
 )
 
@@ -78,9 +78,11 @@ func New(devices Devices, log *logrus.Entry) *Manager {
 }
 
 // DefaultLoadParallelism is how many versions load at once unless set:
-// GOMAXPROCS, at least 2 (creating an engine session is mostly one
-// thread's work, and a load also waits on files and the plugin).
-func DefaultLoadParallelism() int { return max(2, runtime.GOMAXPROCS(0)) }
+// the machine's CPUs as Go counts them (GOMAXPROCS before the core took
+// half, internal/coreprocs), at least 2 (creating an engine session is
+// mostly one thread's work, and a load also waits on files and the
+// plugin).
+func DefaultLoadParallelism() int { return max(2, coreprocs.Machine()) }
 
 // LoadsInFlight is how many loads the manager has in its device plugins at
 // once for a load parallelism of n (0: the default): twice n. A plugin

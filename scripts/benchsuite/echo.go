@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	grpcapi "github.com/ovmsgo/ovms/core/api/grpc"
+	"github.com/ovmsgo/ovms/internal/coreprocs"
 	kpb "github.com/ovmsgo/ovms/proto/kserve"
 )
 
@@ -81,8 +82,13 @@ func newEchoGRPC() *grpc.Server {
 }
 
 // serveEcho is the child process mode: serve the echo on 127.0.0.1:port
-// until killed.
+// until killed, its Go scheduler on as many CPUs as ovms's core takes
+// (internal/coreprocs: half the machine's), so that the floor and ovms
+// compare like with like, as they do for the gRPC settings.
 func serveEcho(port int) error {
+	if _, err := coreprocs.Limit(); err != nil {
+		return fmt.Errorf("echo server: %w", err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
 		return fmt.Errorf("echo server: %w", err)

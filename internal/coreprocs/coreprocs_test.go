@@ -1,0 +1,53 @@
+package coreprocs
+
+import (
+	"runtime"
+	"testing"
+)
+
+func TestDefaultIsHalfAtLeastOne(t *testing.T) {
+	for n, want := range map[int]int{1: 1, 2: 1, 3: 1, 4: 2, 16: 8, 17: 8} {
+		if got := Default(n); got != want {
+			t.Errorf("Default(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
+
+// setMachine pretends the process started with n CPUs and restores the
+// scheduler and the value afterwards.
+func setMachine(t *testing.T, n int) {
+	t.Helper()
+	old, procs := machine, runtime.GOMAXPROCS(0)
+	machine = n
+	t.Cleanup(func() { machine = old; runtime.GOMAXPROCS(procs) })
+}
+
+func TestLimit(t *testing.T) {
+	cases := []struct {
+		name, gomaxprocs, env string
+		want                  int
+		bad                   bool
+	}{
+		{name: "default: half of the machine", want: 4},
+		{name: "set for the core", env: "3", want: 3},
+		{name: "0: every CPU", env: "0", want: 8},
+		{name: "not a number: the default", env: "two", want: 4, bad: true},
+		{name: "negative: the default", env: "-1", want: 4, bad: true},
+		{name: "GOMAXPROCS set: left alone", gomaxprocs: "8", env: "3", want: 5},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			setMachine(t, 8)
+			runtime.GOMAXPROCS(5) // what Go took before Limit
+			t.Setenv("GOMAXPROCS", c.gomaxprocs)
+			t.Setenv(EnvCoreProcs, c.env)
+			got, err := Limit()
+			if got != c.want || runtime.GOMAXPROCS(0) != c.want {
+				t.Errorf("Limit() = %d, GOMAXPROCS %d; want %d", got, runtime.GOMAXPROCS(0), c.want)
+			}
+			if (err != nil) != c.bad {
+				t.Errorf("Limit() error = %v, want an error: %v", err, c.bad)
+			}
+		})
+	}
+}
