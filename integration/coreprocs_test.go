@@ -12,10 +12,10 @@ import (
 // procsField matches what the core logs of its scheduler's CPUs.
 var procsField = regexp.MustCompile(`core scheduler CPUs.*cpus=(\d+) gomaxprocs=(\d+)`)
 
-// TestCoreProcs checks that the server's core runs its Go scheduler on half
-// the CPUs (at least 1) by default (internal/coreprocs), on
-// OVMS_CORE_GOMAXPROCS when set (0: all of them), and leaves GOMAXPROCS as
-// the environment sets it; the served model answers in each case.
+// TestCoreProcs checks that the server's core runs its Go scheduler on Go's
+// default CPUs unless OVMS_CORE_GOMAXPROCS sets fewer (internal/coreprocs;
+// 0: Go's default), and leaves GOMAXPROCS as the environment sets it; the
+// served model answers in each case.
 func TestCoreProcs(t *testing.T) {
 	cpus := runtime.GOMAXPROCS(0) // the test's own, as Go would give ovms
 	model := []string{"--model_name", "dummy", "--model_path", filepath.Join(modelsDir, "dummy"), "--log_level", "DEBUG"}
@@ -24,9 +24,10 @@ func TestCoreProcs(t *testing.T) {
 		env  []string
 		want int
 	}{
-		{"default: half", []string{"GOMAXPROCS=", "OVMS_CORE_GOMAXPROCS="}, max(1, cpus/2)},
+		{"default: Go's", []string{"GOMAXPROCS=", "OVMS_CORE_GOMAXPROCS="}, cpus},
+		{"OVMS_CORE_GOMAXPROCS=1", []string{"GOMAXPROCS=", "OVMS_CORE_GOMAXPROCS=1"}, 1},
 		{"OVMS_CORE_GOMAXPROCS=3", []string{"GOMAXPROCS=", "OVMS_CORE_GOMAXPROCS=3"}, 3},
-		{"OVMS_CORE_GOMAXPROCS=0: all", []string{"GOMAXPROCS=", "OVMS_CORE_GOMAXPROCS=0"}, cpus},
+		{"OVMS_CORE_GOMAXPROCS=0: Go's", []string{"GOMAXPROCS=", "OVMS_CORE_GOMAXPROCS=0"}, cpus},
 		{"GOMAXPROCS=5 wins", []string{"GOMAXPROCS=5", "OVMS_CORE_GOMAXPROCS=1"}, 5},
 	}
 	for _, c := range cases {

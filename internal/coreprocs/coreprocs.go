@@ -1,17 +1,19 @@
-// Package coreprocs sets how many CPUs the core's Go scheduler runs
-// goroutines on (GOMAXPROCS): by default half of what Go would take, at
-// least 1, because the core shares the machine with its device plugins,
-// whose engines use every CPU.
+// Package coreprocs lets the core's Go scheduler run goroutines on fewer
+// CPUs than Go's default (GOMAXPROCS), for a core that shares a small
+// machine with its device plugins, whose engines use every CPU. It is off
+// unless EnvCoreProcs asks for it.
 //
 // The core's work on a request is a chain of short hand-offs (the
 // connection's reader, the handler, the plugin's result, gRPC's writer).
-// With an idle P, Go wakes a second thread at each hand-off to look for
+// With a P idle, Go wakes a second thread at each hand-off to look for
 // more work (wakep), which finds none and sleeps again; on the 2-vCPU test
-// machine that doubled the core's context switches (18.5 against 11.5 a
-// ResNet-50 inference) and took CPU and wake-ups from the engine and the
-// client (docs/performance.md, "Eighteenth session on issue 16"). The core
-// makes no long cgo calls, so a single P never waits on one; the device
-// plugins, which do, keep Go's default.
+// machine one P for the core took its context switches from 18-20 to
+// 11-13 a ResNet-50 inference and a 12 MiB inference from client shared
+// memory to 0.94x the time. But a goroutine busy for milliseconds then
+// holds the only P until Go preempts it (10 ms): while a 200-model
+// config.json was parsed on reload, other models' p99 rose to 9-11 ms
+// (2.5-4x) against 4-6 ms with every CPU (docs/performance.md, "Eighteenth
+// session on issue 16"). So the default stays Go's.
 //
 // GOMAXPROCS set in the environment leaves the scheduler as the user set
 // it (and the plugins inherit it, as every Go program would); EnvCoreProcs
@@ -28,8 +30,8 @@ import (
 )
 
 // EnvCoreProcs names the environment variable that sets the core's
-// GOMAXPROCS (a whole number; 0: Go's default, every CPU). The plugins do
-// not take it.
+// GOMAXPROCS (a whole number; empty or 0: Go's default, every CPU or the
+// container's CPU limit). The plugins do not take it.
 const EnvCoreProcs = "OVMS_CORE_GOMAXPROCS"
 
 // machine is Go's GOMAXPROCS as the process started: the CPUs (or the
@@ -41,32 +43,23 @@ var machine = runtime.GOMAXPROCS(0)
 // work of the device plugins (load parallelism), which keep every CPU.
 func Machine() int { return machine }
 
-// Default is the core's GOMAXPROCS for a machine of n CPUs: half, at
-// least 1.
-func Default(n int) int { return max(1, n/2) }
-
-// Limit sets the core's GOMAXPROCS from the environment: EnvCoreProcs, or
-// Default(Machine()); nothing when GOMAXPROCS is set. It returns the value
-// in force and an error for a value of EnvCoreProcs that is not a whole
-// number (the default is used then).
+// Limit sets the core's GOMAXPROCS from EnvCoreProcs; nothing when it is
+// empty or 0, or when GOMAXPROCS is set. It returns the value in force and
+// an error for a value that is not a whole number (Go's default is kept
+// then).
 func Limit() (procs int, err error) {
-	if os.Getenv("GOMAXPROCS") != "" {
+	v := os.Getenv(EnvCoreProcs)
+	if os.Getenv("GOMAXPROCS") != "" || v == "" {
 		return runtime.GOMAXPROCS(0), nil
 	}
-	n := Default(machine)
-	if v := os.Getenv(EnvCoreProcs); v != "" {
-		k, perr := strconv.Atoi(v)
-		switch {
-		case perr != nil || k < 0:
-			err = fmt.Errorf("%s=%q is not a whole number; using %d", EnvCoreProcs, v, n)
-		case k == 0:
-			n = machine
-		default:
-			n = k
-		}
+	k, perr := strconv.Atoi(v)
+	switch {
+	case perr != nil || k < 0:
+		return runtime.GOMAXPROCS(0), fmt.Errorf("%s=%q is not a whole number; keeping %d", EnvCoreProcs, v, runtime.GOMAXPROCS(0))
+	case k > 0:
+		runtime.GOMAXPROCS(k)
 	}
-	runtime.GOMAXPROCS(n)
-	return n, err
+	return runtime.GOMAXPROCS(0), nil
 }
 
 // LimitLogged is Limit with a warning for a bad value and the outcome

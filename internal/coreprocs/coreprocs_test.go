@@ -5,14 +5,6 @@ import (
 	"testing"
 )
 
-func TestDefaultIsHalfAtLeastOne(t *testing.T) {
-	for n, want := range map[int]int{1: 1, 2: 1, 3: 1, 4: 2, 16: 8, 17: 8} {
-		if got := Default(n); got != want {
-			t.Errorf("Default(%d) = %d, want %d", n, got, want)
-		}
-	}
-}
-
 // setMachine pretends the process started with n CPUs and restores the
 // scheduler and the value afterwards.
 func setMachine(t *testing.T, n int) {
@@ -28,11 +20,11 @@ func TestLimit(t *testing.T) {
 		want                  int
 		bad                   bool
 	}{
-		{name: "default: half of the machine", want: 4},
+		{name: "unset: Go's default", want: 5},
 		{name: "set for the core", env: "3", want: 3},
-		{name: "0: every CPU", env: "0", want: 8},
-		{name: "not a number: the default", env: "two", want: 4, bad: true},
-		{name: "negative: the default", env: "-1", want: 4, bad: true},
+		{name: "0: Go's default", env: "0", want: 5},
+		{name: "not a number: Go's default", env: "two", want: 5, bad: true},
+		{name: "negative: Go's default", env: "-1", want: 5, bad: true},
 		{name: "GOMAXPROCS set: left alone", gomaxprocs: "8", env: "3", want: 5},
 	}
 	for _, c := range cases {

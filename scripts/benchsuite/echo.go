@@ -83,8 +83,9 @@ func newEchoGRPC() *grpc.Server {
 
 // serveEcho is the child process mode: serve the echo on 127.0.0.1:port
 // until killed, its Go scheduler on as many CPUs as ovms's core takes
-// (internal/coreprocs: half the machine's), so that the floor and ovms
-// compare like with like, as they do for the gRPC settings.
+// (internal/coreprocs: OVMS_CORE_GOMAXPROCS, unset by default), so that
+// the floor and ovms compare like with like, as they do for the gRPC
+// settings.
 func serveEcho(port int) error {
 	if _, err := coreprocs.Limit(); err != nil {
 		return fmt.Errorf("echo server: %w", err)
