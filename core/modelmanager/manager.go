@@ -79,9 +79,9 @@ func New(devices Devices, log *logrus.Entry) *Manager {
 
 // DefaultLoadParallelism is how many versions load at once unless set:
 // the machine's CPUs as Go counts them (GOMAXPROCS before
-// OVMS_CORE_GOMAXPROCS may lower the core's, internal/coreprocs), at least 2 (creating an engine session is
-// mostly one thread's work, and a load also waits on files and the
-// plugin).
+// OVMS_CORE_GOMAXPROCS may lower the core's, internal/coreprocs), at
+// least 2 (creating an engine session is mostly one thread's work, and a
+// load also waits on files and the plugin).
 func DefaultLoadParallelism() int { return max(2, coreprocs.Machine()) }
 
 // LoadsInFlight is how many loads the manager has in its device plugins at

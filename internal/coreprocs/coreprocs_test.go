@@ -5,13 +5,11 @@ import (
 	"testing"
 )
 
-// setMachine pretends the process started with n CPUs and restores the
-// scheduler and the value afterwards.
-func setMachine(t *testing.T, n int) {
+// keepProcs restores the test process's GOMAXPROCS after the test.
+func keepProcs(t *testing.T) {
 	t.Helper()
-	old, procs := machine, runtime.GOMAXPROCS(0)
-	machine = n
-	t.Cleanup(func() { machine = old; runtime.GOMAXPROCS(procs) })
+	procs := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(procs) })
 }
 
 func TestLimit(t *testing.T) {
@@ -29,7 +27,7 @@ func TestLimit(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			setMachine(t, 8)
+			keepProcs(t)
 			runtime.GOMAXPROCS(5) // what Go took before Limit
 			t.Setenv("GOMAXPROCS", c.gomaxprocs)
 			t.Setenv(EnvCoreProcs, c.env)
