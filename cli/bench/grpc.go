@@ -67,6 +67,14 @@ func (rawCodec) Name() string { return "proto" }
 
 var rawCall = []grpc.CallOption{grpc.ForceCodecV2(rawCodec{})}
 
+// InvokeEncoded sends req, a request already marshalled, as the unary
+// method on conn and decodes the answer into resp: for clients that
+// marshal (part of) their requests themselves (the bench suite's stateful
+// steps).
+func InvokeEncoded(ctx context.Context, conn *grpc.ClientConn, method string, req []byte, resp proto.Message) error {
+	return conn.Invoke(ctx, method, &rawMessage{req}, resp, rawCall...)
+}
+
 // dialGRPC opens a client connection (lazily connected) to addr. Its
 // flow-control windows are fixed at the server's sizes (grpcapi), so that
 // the client sends no bandwidth-delay probe (a WINDOW_UPDATE and a PING)

@@ -10,7 +10,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ovmsgo/ovms/cli/bench"
@@ -176,40 +175,13 @@ func (st *stepper) request() ([]byte, error) {
 	return append(b, st.params[k]...), nil
 }
 
-// encodedStep is a request already encoded, which stepCodec sends as is.
-type encodedStep struct{ b []byte }
-
-// stepCodec sends an encodedStep's bytes and decodes answers with
-// protobuf; on the wire it is the ordinary protobuf codec.
-type stepCodec struct{}
-
-// Marshal returns the bytes of an encodedStep.
-func (stepCodec) Marshal(v any) (mem.BufferSlice, error) {
-	if m, ok := v.(*encodedStep); ok {
-		return mem.BufferSlice{mem.SliceBuffer(m.b)}, nil
-	}
-	return nil, fmt.Errorf("step codec: cannot marshal %T", v)
-}
-
-// Unmarshal decodes a response.
-func (stepCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	m, ok := v.(proto.Message)
-	if !ok {
-		return fmt.Errorf("step codec: cannot unmarshal into %T", v)
-	}
-	return proto.Unmarshal(data.Materialize(), m)
-}
-
-// Name is "proto".
-func (stepCodec) Name() string { return "proto" }
-
 func (st *stepper) step(ctx context.Context) error {
 	b, err := st.request()
 	if err != nil {
 		return err
 	}
 	resp := &kpb.ModelInferResponse{}
-	if err := st.conn.Invoke(ctx, kpb.GRPCInferenceService_ModelInfer_FullMethodName, &encodedStep{b}, resp, grpc.ForceCodecV2(stepCodec{})); err != nil {
+	if err := bench.InvokeEncoded(ctx, st.conn, kpb.GRPCInferenceService_ModelInfer_FullMethodName, b, resp); err != nil {
 		return err
 	}
 	st.n++
