@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -123,7 +122,7 @@ func (s *suite) engineRun(model string, conc ...int) *measurement {
 
 // echoRun measures the echo server with the signature of model.
 func (s *suite) echoRun(model string) *measurement {
-	return s.measure("echo "+model+" kserve-grpc", func() (*bench.Report, error) {
+	return s.measure("echo "+model+" kserve-grpc"+s.suffix, func() (*bench.Report, error) {
 		if s.echo == nil && s.echoErr == nil {
 			s.echo, s.echoErr = startEcho()
 		}
@@ -214,39 +213,7 @@ func (s *suite) runGroup(g string) {
 			Limit: 1, Formula: fmt.Sprintf("median of per-block p50 ratios; overall p50 %.1fus held, %.1fus sent", us(held.Level.P50), us(sent.Level.P50)),
 			Cause: ratioSpread("held / sent", ratios)}, held, sent)
 	case "overhead":
-		eng, echo := s.engineRun("dummy", 1), s.echoRun("dummy")
-		ov := s.ovmsRun("dummy", bench.KServeGRPC, one, plainOVMS)
-		for _, p := range bench.Protocols[1:] {
-			s.ovmsRun("dummy", p, one, plainOVMS) // context: every surface
-		}
-		// Context: the plugin hop measured on its own (issue 16), so that a
-		// miss says how much of ovms's time beyond the echo is the crossing
-		// to the plugin and how much the core's own request handling.
-		s.servers.close()
-		var gapped *bench.Report
-		gap := echo.Level.P50
-		s.measure("plugin round trip dummy (core -> cpu plugin -> core, in-process host), back to back", func() (*bench.Report, error) {
-			back, g, err := pluginRoundTrips(s.ctx, s.load, s.opt.binDir, s.opt.modelsDir, "dummy", gap)
-			gapped = g
-			return back, err
-		})
-		rtt := s.measure(fmt.Sprintf("plugin round trip dummy, %.0fus idle before each call (the echo's p50)", us(gap)), func() (*bench.Report, error) {
-			if gapped == nil {
-				return nil, errors.New("not measured (see the back-to-back row)")
-			}
-			return gapped, nil
-		})
-		s.addTarget(target{Group: g, Name: "dummy p50, KServe gRPC, 1 client", Measured: us(ov.Level.P50), Unit: "us",
-			Limit:   us(echo.Level.P50+eng.Level.P50) + 40,
-			Formula: fmt.Sprintf("echo %.1fus + engine %.1fus + 40us", us(echo.Level.P50), us(eng.Level.P50)),
-			Cause:   overheadCause(ov, echo, eng, rtt)}, ov, echo, eng)
-		// The same target with every metric family recorded (issue 13:
-		// metrics on must stay within the overhead target).
-		met := s.ovmsRun("dummy", bench.KServeGRPC, one, metricsOVMS)
-		s.addTarget(target{Group: g, Name: "dummy p50, KServe gRPC, 1 client, metrics on", Measured: us(met.Level.P50), Unit: "us",
-			Limit:   us(echo.Level.P50+eng.Level.P50) + 40,
-			Formula: fmt.Sprintf("echo %.1fus + engine %.1fus + 40us (ovms without metrics %.1fus)", us(echo.Level.P50), us(eng.Level.P50), us(ov.Level.P50)),
-			Cause:   overheadCause(met, echo, eng, rtt)}, met)
+		s.overheadGroup(g)
 	case "bandwidth":
 		eng, echo, empty := s.engineRun(addOne, 1), s.echoRun(addOne), s.echoRun("empty")
 		ov := s.ovmsRun(addOne, bench.KServeGRPC, one, plainOVMS)
