@@ -60,6 +60,7 @@ func ServeDevice(name string, factory device.Factory) {
 		if d, err := time.ParseDuration(os.Getenv("OVMS_CHANNEL_SPIN")); err == nil {
 			ep.Spin = d
 		}
+		ep.Yield = dataplane.YieldFromEnv()
 	}
 	regions := shm.NewRegionTable()
 	par, _ := strconv.Atoi(os.Getenv(device.EnvLoadParallelism))

@@ -183,3 +183,52 @@ func TestKickExtendsPollingWindow(t *testing.T) {
 		return
 	}
 }
+
+// TestPollingReceiverYields: while Receive polls it gives its CPU to other
+// processes every Yield (counted by Yields), and not at all with Yield 0;
+// either way it still takes the messages pushed while it polls.
+func TestPollingReceiverYields(t *testing.T) {
+	for _, yield := range []time.Duration{0, time.Microsecond} {
+		t.Run(fmt.Sprint("yield=", yield), func(t *testing.T) {
+			c, err := CreateChannel(16)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			host, plugin := c.Host(), c.Plugin()
+			host.Spin, host.Yield = time.Minute, yield
+			got := make(chan uint64, 4)
+			go func() { _ = host.Receive(func(id uint64, _ uint32, _ []byte) { got <- id }) }()
+			if yield == 0 {
+				time.Sleep(100 * time.Millisecond) // polling all along
+			}
+			for deadline := time.Now().Add(10 * time.Second); yield > 0 && host.Yields() < 3 && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+			}
+			switch n := host.Yields(); {
+			case yield == 0 && n != 0:
+				t.Errorf("Yield 0: the receiver gave its CPU away %d times", n)
+			case yield > 0 && n < 3:
+				t.Errorf("Yield %v: the receiver gave its CPU away %d times in 10 s of polling", yield, n)
+			}
+			if _, err := plugin.send.Push(7, 1, nil); err != nil { // no doorbell: it polls
+				t.Fatal(err)
+			}
+			receive(t, got, 7, 5*time.Second, "a polling receiver did not take a message pushed without a doorbell")
+			if host.Sleeps() != 0 {
+				t.Errorf("the receiver slept %d times inside its polling window", host.Sleeps())
+			}
+		})
+	}
+}
+
+// TestYieldFromEnv: OVMS_CHANNEL_YIELD sets the interval (0 included); an
+// unset, malformed or negative value leaves DefaultYield.
+func TestYieldFromEnv(t *testing.T) {
+	for v, want := range map[string]time.Duration{"": DefaultYield, "50us": 50 * time.Microsecond, "0": 0, "fast": DefaultYield, "-1ms": DefaultYield} {
+		t.Setenv(EnvYield, v)
+		if got := YieldFromEnv(); got != want {
+			t.Errorf("%s=%q: %v, want %v", EnvYield, v, got, want)
+		}
+	}
+}
