@@ -219,7 +219,6 @@ func start(ctx context.Context, sp spec) (*Instance, error) {
 				ep.Spin = d
 			}
 		}
-		ep.Yield = dataplane.YieldFromEnv()
 		inst.Device.AttachChannel(ep, arena)
 	}
 	if rc := pc.ReattachConfig(); rc != nil {

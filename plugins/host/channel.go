@@ -230,6 +230,16 @@ func (s *server) runSpin() time.Duration {
 	return time.Duration(avg + avg/4 + int64(20*time.Microsecond))
 }
 
+// runYield is how often the receiver's polling gives the CPU to other
+// processes: every yield while requests take longer than maxPolledRun on
+// average, else never.
+func (s *server) runYield(yield time.Duration) time.Duration {
+	if s.runAvg.Load() > maxPolledRun.Load() {
+		return yield
+	}
+	return 0
+}
+
 // serveChannel answers requests from the channel in the plugin process
 // until the channel closes; each request runs on its own goroutine.
 //
@@ -237,15 +247,21 @@ func (s *server) runSpin() time.Duration {
 // the cores), unless they answer within maxPolledRun on average: then it
 // polls a little longer than they take, so that their end costs no wake-up.
 // Once the plugin is idle again it polls for DefaultSpin, so the next
-// request of a busy client costs no wake-up either.
+// request of a busy client costs no wake-up either. While its requests take
+// longer than maxPolledRun on average, that polling gives the CPU to other
+// processes every ep.Yield: the client and the core, turning the last
+// answer into the next request, need the CPU more than a poller whose next
+// request is still hundreds of microseconds away; a plugin of microsecond
+// runs (dummy) polls without yielding, its next request is due at once.
 func (s *server) serveChannel(ep *dataplane.Endpoint) error {
-	spin := ep.Spin
+	spin, yield := ep.Spin, ep.Yield
 	ep.SpinFor = func() time.Duration {
 		if s.running.Load() > 0 {
 			return s.runSpin()
 		}
 		return spin
 	}
+	ep.YieldFor = func() time.Duration { return s.runYield(yield) }
 	return ep.Receive(func(id uint64, kind uint32, payload []byte) {
 		switch kind {
 		case kindRelease:

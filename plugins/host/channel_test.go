@@ -187,6 +187,27 @@ func TestRunSpin(t *testing.T) {
 	}
 }
 
+// TestRunYield: the receiver's polling gives the CPU to other processes
+// only while the average run is longer than maxPolledRun (50 us): a
+// plugin of microsecond runs, and one with no run yet, never yields.
+func TestRunYield(t *testing.T) {
+	const every = 20 * time.Microsecond
+	for _, c := range []struct{ avg, want time.Duration }{
+		{0, 0},
+		{8 * time.Microsecond, 0},
+		{50 * time.Microsecond, 0},
+		{60 * time.Microsecond, every},
+		{25 * time.Millisecond, every},
+	} {
+		if got := host.RunYield(c.avg, every); got != c.want {
+			t.Errorf("average run %v: yields every %v, want %v", c.avg, got, c.want)
+		}
+	}
+	if got := host.RunYield(time.Millisecond, 0); got != 0 {
+		t.Errorf("yield set to 0: yields every %v, want never", got)
+	}
+}
+
 func TestChannelCarriesBigRequestsAndResults(t *testing.T) {
 	var arena *shm.Arena
 	var seen int

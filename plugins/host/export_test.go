@@ -23,3 +23,11 @@ func RunSpin(avg time.Duration) time.Duration {
 	s.runAvg.Store(int64(avg))
 	return s.runSpin()
 }
+
+// RunYield is the plugin receiver's yield interval for a moving average of
+// answer times avg and a configured interval yield.
+func RunYield(avg, yield time.Duration) time.Duration {
+	s := &server{}
+	s.runAvg.Store(int64(avg))
+	return s.runYield(yield)
+}

@@ -33,20 +33,19 @@ const (
 // the next request within this window) never pays the wake-up.
 const DefaultSpin = 1 * time.Millisecond
 
-// DefaultYield is how often a polling receiver gives its CPU to other
-// processes (sched_yield); between those polls it yields only to this
-// process's goroutines (runtime.Gosched). A poller that never yields holds
-// its CPU against the threads whose work it waits for (the client, the
-// core, the engine's threads): when the kernel wakes one of them on the
-// poller's CPU it waits until the poller's time slice ends. Measured on 2
-// vCPUs (docs/performance.md, nineteenth session): 12 MiB through client
-// shared memory 0.65x the p50 of never yielding, dummy's p99 about 0.6x,
-// dummy's p50 unchanged. With no other thread ready the call returns at
-// once (about a microsecond).
+// DefaultYield is how often the plugin's polling receiver gives its CPU to
+// other processes (sched_yield); between those polls it yields only to its
+// own goroutines (runtime.Gosched). A poller that never yields holds its CPU
+// against the threads whose work it waits for (the client and the core
+// turning an answer into the next request): when the kernel wakes one of
+// them on the poller's CPU it waits for the poller's time slice to end.
+// With no other thread ready the call returns at once (about a
+// microsecond). The plugin yields only while its requests run long (its
+// server decides, with YieldFor); the host's endpoint never does.
 const DefaultYield = 20 * time.Microsecond
 
-// EnvYield overrides DefaultYield for both ends of the channel (a Go
-// duration; "0" polls yielding only to the process's own goroutines).
+// EnvYield overrides DefaultYield in the plugin (a Go duration; "0" polls
+// yielding only to the plugin's own goroutines).
 const EnvYield = "OVMS_CHANNEL_YIELD"
 
 // YieldFromEnv is the polling receivers' yield interval: EnvYield when it
@@ -201,7 +200,7 @@ func OpenChannelFromEnv() (*Channel, error) {
 
 // Host is the host's end: it sends to the plugin and receives from it.
 func (c *Channel) Host() *Endpoint {
-	return &Endpoint{c: c, send: c.toPlugin, sendBell: c.pluginBell, recv: c.toHost, recvBell: c.hostBell, Spin: DefaultSpin, Yield: DefaultYield}
+	return &Endpoint{c: c, send: c.toPlugin, sendBell: c.pluginBell, recv: c.toHost, recvBell: c.hostBell, Spin: DefaultSpin}
 }
 
 // Plugin is the plugin's end.
@@ -243,8 +242,10 @@ type Endpoint struct {
 	SpinFor func() time.Duration
 	// Yield is how often Receive, while it polls, gives its CPU to other
 	// processes (sched_yield) instead of only to this process's goroutines;
-	// 0: never.
-	Yield time.Duration
+	// 0: never. YieldFor, when set, replaces it: it is asked before every
+	// poll.
+	Yield    time.Duration
+	YieldFor func() time.Duration
 	// kicked is when Kick last opened a polling window (since epoch).
 	kicked atomic.Int64
 	// rings and kicks count the doorbells Send rang and the calls of Kick,
@@ -338,7 +339,11 @@ func (e *Endpoint) Receive(fn func(id uint64, kind uint32, payload []byte)) erro
 		}
 		kicked := time.Duration(e.kicked.Load())
 		if now := time.Since(epoch); now-max(last, kicked) < spin {
-			if e.Yield > 0 && now-yielded >= e.Yield {
+			yield := e.Yield
+			if e.YieldFor != nil {
+				yield = e.YieldFor()
+			}
+			if yield > 0 && now-yielded >= yield {
 				// A raw call: the Go runtime need not hand this
 				// thread's P to another thread for it.
 				yielded = now

@@ -185,11 +185,16 @@ func TestKickExtendsPollingWindow(t *testing.T) {
 }
 
 // TestPollingReceiverYields: while Receive polls it gives its CPU to other
-// processes every Yield (counted by Yields), and not at all with Yield 0;
-// either way it still takes the messages pushed while it polls.
+// processes every Yield, or every YieldFor when that is set (counted by
+// Yields), and not at all with 0; either way it still takes the messages
+// pushed while it polls.
 func TestPollingReceiverYields(t *testing.T) {
-	for _, yield := range []time.Duration{0, time.Microsecond} {
-		t.Run(fmt.Sprint("yield=", yield), func(t *testing.T) {
+	for _, c := range []struct {
+		yield time.Duration
+		asked bool // through YieldFor instead of Yield
+	}{{0, false}, {time.Microsecond, false}, {0, true}, {time.Microsecond, true}} {
+		yield, asked := c.yield, c.asked
+		t.Run(fmt.Sprintf("yield=%v,YieldFor=%v", yield, asked), func(t *testing.T) {
 			c, err := CreateChannel(16)
 			if err != nil {
 				t.Fatal(err)
@@ -197,6 +202,10 @@ func TestPollingReceiverYields(t *testing.T) {
 			t.Cleanup(func() { c.Close() })
 			host, plugin := c.Host(), c.Plugin()
 			host.Spin, host.Yield = time.Minute, yield
+			if asked {
+				host.Yield = 5 * time.Microsecond // overridden by YieldFor
+				host.YieldFor = func() time.Duration { return yield }
+			}
 			got := make(chan uint64, 4)
 			go func() { _ = host.Receive(func(id uint64, _ uint32, _ []byte) { got <- id }) }()
 			if yield == 0 {
