@@ -242,9 +242,9 @@ type Endpoint struct {
 	SpinFor func() time.Duration
 	// Yield is how often Receive, while it polls, gives its CPU to other
 	// processes (sched_yield) instead of only to this process's goroutines;
-	// 0: never. YieldFor, when set, replaces it: it is asked before every
-	// poll.
-	Yield    time.Duration
+	// 0: never.
+	Yield time.Duration
+	// YieldFor, when set, replaces Yield: it is asked before every poll.
 	YieldFor func() time.Duration
 	// kicked is when Kick last opened a polling window (since epoch).
 	kicked atomic.Int64
