@@ -1,9 +1,9 @@
 package main
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -82,15 +82,12 @@ func (s *suite) overheadGroup(g string) {
 // rounds does not hide behind the others (addTarget still fails the
 // target on it, since every round is among its inputs).
 func medianP50(ms []*measurement) *measurement {
-	sorted := append([]*measurement(nil), ms...)
-	key := func(m *measurement) float64 {
+	return medianBy(ms, func(m *measurement) float64 {
 		if m.problem() != "" {
-			return 1e300
+			return math.Inf(1)
 		}
 		return float64(m.Level.P50)
-	}
-	slices.SortStableFunc(sorted, func(a, b *measurement) int { return cmp.Compare(key(a), key(b)) })
-	return sorted[len(sorted)/2]
+	})
 }
 
 // roundsCause lists each round's p50 of ovms and of the echo, in the

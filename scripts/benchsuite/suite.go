@@ -413,8 +413,14 @@ func competitionCause(eng, ov *measurement) string {
 
 // medianThroughput is the measurement with the median throughput.
 func medianThroughput(ms []*measurement) *measurement {
+	return medianBy(ms, func(m *measurement) float64 { return m.Level.Throughput })
+}
+
+// medianBy is the measurement of ms with the median key (the upper one of
+// an even count).
+func medianBy(ms []*measurement, key func(*measurement) float64) *measurement {
 	sorted := append([]*measurement(nil), ms...)
-	slices.SortFunc(sorted, func(a, b *measurement) int { return cmp.Compare(a.Level.Throughput, b.Level.Throughput) })
+	slices.SortStableFunc(sorted, func(a, b *measurement) int { return cmp.Compare(key(a), key(b)) })
 	return sorted[len(sorted)/2]
 }
 
