@@ -21,18 +21,24 @@ import (
 )
 
 // echoModel is a model the echo server pretends to serve: one FP32 input
-// whose bytes come back as the output.
+// whose bytes come back as the output, or, when answer is set, answered
+// with those bytes (zeros of the real model's output size: a network floor
+// for a model whose answer is much smaller than its request).
 type echoModel struct {
 	input, output string
 	shape         []int64
+	answer        []byte
+	answerShape   []int64
 }
 
 // echoModels mirror the bench models' signatures, so the same client code
 // builds the same payloads; "empty" carries no tensor bytes at all.
 var echoModels = map[string]echoModel{
-	"dummy":                 {"b", "a", []int64{1, 10}},
-	"add_one_1x3x1024x1024": {"input", "output", []int64{1, 3, 1024, 1024}},
-	"empty":                 {"x", "y", []int64{0}},
+	"dummy":                 {input: "b", output: "a", shape: []int64{1, 10}},
+	"add_one_1x3x1024x1024": {input: "input", output: "output", shape: []int64{1, 3, 1024, 1024}},
+	"empty":                 {input: "x", output: "y", shape: []int64{0}},
+	// resnet50's request (600 KB) and its answer's size (1000 FP32s).
+	"resnet50": {input: "input", output: "output", shape: []int64{1, 3, 224, 224}, answer: make([]byte, 4*1000), answerShape: []int64{1, 1000}},
 }
 
 // echoServer is a KServe ModelInfer server that answers each request with
@@ -50,13 +56,27 @@ func (echoServer) ModelMetadata(_ context.Context, req *kpb.ModelMetadataRequest
 	}
 	return &kpb.ModelMetadataResponse{Name: req.Name, Versions: []string{"1"}, Platform: "echo",
 		Inputs:  []*kpb.ModelMetadataResponse_TensorMetadata{{Name: m.input, Datatype: "FP32", Shape: m.shape}},
-		Outputs: []*kpb.ModelMetadataResponse_TensorMetadata{{Name: m.output, Datatype: "FP32", Shape: m.shape}}}, nil
+		Outputs: []*kpb.ModelMetadataResponse_TensorMetadata{{Name: m.output, Datatype: "FP32", Shape: m.outShape()}}}, nil
 }
 
-// ModelInfer echoes the inputs as outputs.
+// outShape is the shape of the model's output.
+func (m echoModel) outShape() []int64 {
+	if m.answer != nil {
+		return m.answerShape
+	}
+	return m.shape
+}
+
+// ModelInfer echoes the inputs as outputs (a model with an answer of its
+// own gets that).
 func (echoServer) ModelInfer(_ context.Context, req *kpb.ModelInferRequest) (*kpb.ModelInferResponse, error) {
 	resp := &kpb.ModelInferResponse{ModelName: req.ModelName, ModelVersion: "1", Id: req.Id,
 		RawOutputContents: req.RawInputContents}
+	if m, ok := echoModels[req.ModelName]; ok && m.answer != nil {
+		resp.RawOutputContents = [][]byte{m.answer}
+		resp.Outputs = []*kpb.ModelInferResponse_InferOutputTensor{{Name: m.output, Datatype: "FP32", Shape: m.answerShape}}
+		return resp, nil
+	}
 	for _, in := range req.Inputs {
 		name := in.Name
 		if m, ok := echoModels[req.ModelName]; ok && m.input == name {

@@ -370,11 +370,16 @@ func (s *suite) throughputGroup(g string) {
 	}
 	s.suffix = ""
 	eng, ov := medianThroughput(engs), medianThroughput(ovs)
+	cause := throughputCause(eng, ov)
+	if !s.opt.quick && eng.problem() == "" && ov.problem() == "" && ov.Level.Throughput < 0.97*eng.Level.Throughput {
+		// Context for a miss only: what the network floor alone leaves.
+		cause = joinCauses(cause, s.throughputFloor("resnet50", eng, ov))
+	}
 	s.addTarget(target{Group: g, Name: "resnet50 best throughput, KServe gRPC", Measured: ov.Level.Throughput, Unit: "infer/s",
 		Limit: 0.97 * eng.Level.Throughput, AtLeast: true,
 		Formula: fmt.Sprintf("0.97 x engine %.1f/s (median of %d alternating rounds; engine best of 1-2 clients, %d threads; ovms at %d clients)",
 			eng.Level.Throughput, len(engs), engineThreads(), ov.Level.Concurrency),
-		Cause: throughputCause(eng, ov)}, append(engs, ovs...)...)
+		Cause: cause}, append(engs, ovs...)...)
 }
 
 // throughputCause says how much CPU an inference took in the engine alone

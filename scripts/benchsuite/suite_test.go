@@ -89,7 +89,7 @@ func TestEchoServer(t *testing.T) {
 	srv := newEchoGRPC()
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Stop()
-	for _, model := range []string{"dummy", "empty"} {
+	for _, model := range []string{"dummy", "empty", "resnet50"} {
 		rep, err := bench.Run(context.Background(), bench.Config{URL: ln.Addr().String(), Model: model,
 			Warmup: -1, Window: 50 * time.Millisecond, MaxTrials: 3})
 		if err != nil {
