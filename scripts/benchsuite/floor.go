@@ -46,21 +46,28 @@ func (s *suite) throughputFloor(model string, eng, ov *measurement) string {
 			per/(per+mean), 1000*per, 1e6*mean))
 	}
 	var ratios []string
-	var vals []float64
+	var vals, cpus []float64
 	for r := range floorPairs {
 		s.suffix = fmt.Sprintf(" (floor pair %d)", r+1)
 		alone := s.engineRun(model, 1)
-		beside := s.engineBeside(model, ov.Level.Throughput)
+		beside, cpu := s.engineBeside(model, ov.Level.Throughput)
 		if alone.problem() == "" && beside.problem() == "" && alone.Level.Throughput > 0 {
 			v := beside.Level.Throughput / alone.Level.Throughput
 			vals = append(vals, v)
 			ratios = append(ratios, fmt.Sprintf("%.3f", v))
+		}
+		if cpu > 0 {
+			cpus = append(cpus, ms(cpu))
 		}
 	}
 	s.suffix = ""
 	if len(vals) > 0 {
 		parts = append(parts, fmt.Sprintf("beside the engine %.3f (its throughput with the echo taking the same requests at ovms's %.1f/s beside it, against alone; pairs %s)",
 			mean(vals), ov.Level.Throughput, strings.Join(ratios, ", ")))
+	}
+	if len(cpus) > 0 && ov.CoreBusy > 0 && ov.Level.Throughput > 0 {
+		parts = append(parts, fmt.Sprintf("the echo server used %.2f ms of CPU a request beside the engine, ovms's core %.2f ms an inference",
+			mean(cpus), 1000*ov.CoreBusy/ov.Level.Throughput))
 	}
 	if len(parts) == 0 {
 		return ""
@@ -83,10 +90,10 @@ func mean(vs []float64) float64 {
 // engineBeside measures the engine on model at 1 caller while the echo
 // server takes model's requests at rate per second beside it; the name
 // says how many the echo answered.
-func (s *suite) engineBeside(model string, rate float64) *measurement {
+func (s *suite) engineBeside(model string, rate float64) (m *measurement, echoCPU time.Duration) {
 	var answered, failed atomic.Int64
-	var took time.Duration
-	m := s.measure(fmt.Sprintf("engine %s (%d threads), the echo taking its requests at %.1f/s beside it%s", model, engineThreads(), rate, s.suffix), func() (*bench.Report, error) {
+	var took, cpu time.Duration
+	m = s.measure(fmt.Sprintf("engine %s (%d threads), the echo taking its requests at %.1f/s beside it%s", model, engineThreads(), rate, s.suffix), func() (*bench.Report, error) {
 		if rate <= 0 {
 			return nil, fmt.Errorf("no rate to send at")
 		}
@@ -107,19 +114,23 @@ func (s *suite) engineBeside(model string, rate float64) *measurement {
 		}
 		cfg := s.load
 		cfg.Concurrency = []int{1}
-		t0 := time.Now()
+		pid := s.echo.cmd.Process.Pid
+		t0, cpu0 := time.Now(), procCPU(pid)
 		rep, err := bench.Measure(s.ctx, cfg, e.doer)
-		took = time.Since(t0)
+		took, cpu = time.Since(t0), procCPU(pid)-cpu0
 		stop()
 		if err == nil && failed.Load() > 0 {
 			err = fmt.Errorf("the echo failed %d of its requests beside the engine", failed.Load())
 		}
 		return rep, err
 	})
-	if m.Err == "" && took > 0 {
-		fmt.Fprintf(s.log, "  the echo answered %d requests beside it (%.1f/s)\n", answered.Load(), float64(answered.Load())/took.Seconds())
+	n := answered.Load()
+	if m.Err != "" || took <= 0 || n == 0 {
+		return m, 0
 	}
-	return m
+	echoCPU = cpu / time.Duration(n)
+	fmt.Fprintf(s.log, "  the echo answered %d requests beside it (%.1f/s), %.2f ms of its CPU each\n", n, float64(n)/took.Seconds(), ms(echoCPU))
+	return m, echoCPU
 }
 
 // echoTraffic sends model's request (random FP32 input, marshalled once,
