@@ -69,6 +69,9 @@ func main() {
 	if len(os.Args) >= 3 && os.Args[1] == engineSessionsFlag {
 		os.Exit(engineSessionsMain(os.Args[2:]))
 	}
+	if len(os.Args) >= 2 && os.Args[1] == engineEchoFlag {
+		os.Exit(engineEchoMain(os.Args[2:]))
+	}
 	if len(os.Args) == 3 && os.Args[1] == "-echo-server" {
 		port, err := strconv.Atoi(os.Args[2])
 		if err == nil {

@@ -340,10 +340,13 @@ func TestScaleFail(t *testing.T) {
 }
 
 // TestMain lets the test binary be the scale group's fresh engine process
-// (engineScale re-executes os.Executable()).
+// (engineScale re-executes os.Executable()) and the engine echo server.
 func TestMain(m *testing.M) {
 	if len(os.Args) >= 3 && os.Args[1] == engineScaleFlag {
 		os.Exit(engineScaleMain(os.Args[2:]))
+	}
+	if len(os.Args) >= 2 && os.Args[1] == engineEchoFlag {
+		os.Exit(engineEchoMain(os.Args[2:]))
 	}
 	os.Exit(m.Run())
 }

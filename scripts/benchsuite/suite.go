@@ -220,31 +220,10 @@ func (s *suite) runGroup(g string) {
 		if slices.Contains(s.opt.only, "rest") {
 			s.ovmsRun(addOne, bench.KServeRESTBinary, one, plainOVMS) // while this ovms runs
 		}
-		shm := s.ovmsRun(addOne, bench.KServeGRPC, one, shmOVMS)
-		// Context: where a request's time goes, from ovms's own metrics
-		// (the engine's run in the plugin, the server's time around it),
-		// and the crossing to the plugin on its own (issue 16).
-		_, split := s.shmSplitRun(addOne)
-		var rtt *measurement
-		if empty.Err == "" {
-			gap := empty.Level.P50
-			s.servers.close()
-			// The core -> CPU plugin -> core round trip with this model,
-			// inputs in the arena, after an idle gap as long as an empty
-			// round trip: beyond the engine's run it is what the channel
-			// costs the request.
-			rtt = s.measure(fmt.Sprintf("plugin round trip %s, %.0fus idle before each call", addOne, us(gap)), func() (*bench.Report, error) {
-				_, gapped, err := pluginRoundTrips(s.ctx, s.load, s.opt.binDir, s.opt.modelsDir, addOne, gap)
-				return gapped, err
-			})
-		}
 		s.addTarget(target{Group: g, Name: "12 MiB p50, KServe gRPC", Measured: us(ov.Level.P50), Unit: "us",
 			Limit:   1.3 * us(echo.Level.P50+eng.Level.P50),
 			Formula: fmt.Sprintf("1.3 x (echo 12 MiB %.1fus + engine %.1fus)", us(echo.Level.P50), us(eng.Level.P50))}, ov, echo, eng)
-		s.addTarget(target{Group: g, Name: "12 MiB p50, client shared memory", Measured: us(shm.Level.P50), Unit: "us",
-			Limit:   1.05*us(eng.Level.P50) + us(empty.Level.P50),
-			Formula: fmt.Sprintf("1.05 x engine %.1fus + echo empty %.1fus", us(eng.Level.P50), us(empty.Level.P50)),
-			Cause:   shmCause(shm, eng, empty, rtt, split)}, shm, eng, empty)
+		s.shmTarget(g, eng, empty)
 		// Issue 16: an output whose shape follows the request's (dynamic
 		// batching serves such models) is written by the engine where the
 		// answer goes, as a static one is, not allocated and copied after.
