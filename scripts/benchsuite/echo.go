@@ -141,27 +141,42 @@ func startEcho() (*echoProc, error) {
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start echo server: %w", err)
 	}
-	conn, err := grpc.NewClient(p.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
+	if err := waitReady(p.addr, 10*time.Second, nil); err != nil {
 		p.stop()
 		return nil, fmt.Errorf("echo server: %w", err)
 	}
-	defer conn.Close()
-	c := kpb.NewGRPCInferenceServiceClient(conn)
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		r, err := c.ServerReady(ctx, &kpb.ServerReadyRequest{})
-		cancel()
-		if err == nil && r.Ready {
-			return p, nil
-		}
-	}
-	p.stop()
-	return nil, fmt.Errorf("echo server on %s did not answer within 10s", p.addr)
+	return p, nil
 }
 
 // stop kills the child and waits for it.
 func (p *echoProc) stop() {
 	_ = p.cmd.Process.Kill()
 	_ = p.cmd.Wait()
+}
+
+// waitReady polls addr's ServerReady until it answers, within passes or
+// the server's process exits (a value on exited, which is put back; a nil
+// exited is not watched).
+func waitReady(addr string, within time.Duration, exited chan error) error {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	c := kpb.NewGRPCInferenceServiceClient(conn)
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		select {
+		case err := <-exited:
+			exited <- err
+			return fmt.Errorf("exited before answering: %v", err)
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		r, err := c.ServerReady(ctx, &kpb.ServerReadyRequest{})
+		cancel()
+		if err == nil && r.Ready {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s did not answer within %v", addr, within)
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/ovmsgo/ovms/cli/bench"
 	grpcapi "github.com/ovmsgo/ovms/core/api/grpc"
@@ -119,32 +118,6 @@ func (s *suite) engineEchoRun(model string) *measurement {
 		cfg.Protocol, cfg.URL, cfg.Model, cfg.Concurrency = bench.KServeGRPC, addr, "empty", []int{1}
 		return bench.Run(s.ctx, cfg)
 	})
-}
-
-// waitReady polls addr's ServerReady until it answers, within passes or
-// the server's process exits (a value on exited, which is put back).
-func waitReady(addr string, within time.Duration, exited chan error) error {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	c := kpb.NewGRPCInferenceServiceClient(conn)
-	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		select {
-		case err := <-exited:
-			exited <- err
-			return fmt.Errorf("exited before answering: %v", err)
-		default:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		r, err := c.ServerReady(ctx, &kpb.ServerReadyRequest{})
-		cancel()
-		if err == nil && r.Ready {
-			return nil
-		}
-	}
-	return fmt.Errorf("%s did not answer within %v", addr, within)
 }
 
 // engineEchoCause says what the engine echo (m) measured against the

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/ovmsgo/ovms/cli/bench"
-	om "github.com/ovmsgo/ovms/devices/onnxmodel"
 	ort "github.com/ovmsgo/ovms/devices/onnxruntime"
 	kpb "github.com/ovmsgo/ovms/proto/kserve"
 )
@@ -40,17 +38,7 @@ func TestEngineEchoRun(t *testing.T) {
 		t.Skipf("no ONNX Runtime: %v", err)
 	}
 	dir := t.TempDir()
-	g := om.NewGraph("adder")
-	x := g.Input("b", om.Float32, 1, 10)
-	one := g.Constant(om.Float32Tensor("one", []int64{1, 1}, []float32{1}))
-	g.Output(g.NamedNode("Add", "a", []om.Value{x, one}), "a", om.Float32, 1, 10)
-	m, err := g.Model(13)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := om.WriteFile(filepath.Join(dir, "adder", "1", "model.onnx"), m); err != nil {
-		t.Fatal(err)
-	}
+	writeAdder(t, dir, "adder")
 	s := newSuite(context.Background(), options{modelsDir: dir, quick: true}, &strings.Builder{})
 	got := s.engineEchoRun("adder")
 	if p := got.problem(); p != "" {

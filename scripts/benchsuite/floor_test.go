@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,14 +15,7 @@ import (
 // TestEchoAnswersResNetSized checks the floor's echo model: resnet50's
 // 600 KB request is answered with 1000 FP32s, not echoed.
 func TestEchoAnswersResNetSized(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := newEchoGRPC()
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Stop()
-	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(serveEchoForTest(t), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,14 +42,7 @@ func TestEchoAnswersResNetSized(t *testing.T) {
 // TestEchoTraffic checks that the traffic beside the engine runs at about
 // the rate asked and stops when told.
 func TestEchoTraffic(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := newEchoGRPC()
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Stop()
-	s := &suite{ctx: context.Background(), echo: &echoProc{addr: ln.Addr().String()}}
+	s := &suite{ctx: context.Background(), echo: &echoProc{addr: serveEchoForTest(t)}}
 	var answered, failed atomic.Int64
 	stop, err := s.echoTraffic("resnet50", 100, &answered, &failed)
 	if err != nil {

@@ -358,18 +358,8 @@ func TestEngineScale(t *testing.T) {
 		t.Skipf("no ONNX Runtime: %v", err)
 	}
 	dir := t.TempDir()
-	for kind, model := range scaleKinds {
-		g := om.NewGraph(kind)
-		x := g.Input("b", om.Float32, 1, 10)
-		one := g.Constant(om.Float32Tensor("one", []int64{1, 1}, []float32{1}))
-		g.Output(g.NamedNode("Add", "a", []om.Value{x, one}), "a", om.Float32, 1, 10)
-		m, err := g.Model(13)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := om.WriteFile(filepath.Join(dir, model, "1", "model.onnx"), m); err != nil {
-			t.Fatal(err)
-		}
+	for _, model := range scaleKinds {
+		writeAdder(t, dir, model)
 	}
 	set, err := prepareScaleModels(dir, 12)
 	if err != nil {

@@ -82,15 +82,9 @@ func TestAddTargetTakesTheFirstProblem(t *testing.T) {
 }
 
 func TestEchoServer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := newEchoGRPC()
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Stop()
+	addr := serveEchoForTest(t)
 	for _, model := range []string{"dummy", "empty", "resnet50"} {
-		rep, err := bench.Run(context.Background(), bench.Config{URL: ln.Addr().String(), Model: model,
+		rep, err := bench.Run(context.Background(), bench.Config{URL: addr, Model: model,
 			Warmup: -1, Window: 50 * time.Millisecond, MaxTrials: 3})
 		if err != nil {
 			t.Fatal(err)
@@ -99,7 +93,7 @@ func TestEchoServer(t *testing.T) {
 			t.Errorf("%s: %+v %+v", model, rep.Inputs, l)
 		}
 	}
-	if _, err := bench.Run(context.Background(), bench.Config{URL: ln.Addr().String(), Model: "nope"}); err == nil {
+	if _, err := bench.Run(context.Background(), bench.Config{URL: addr, Model: "nope"}); err == nil {
 		t.Error("unknown echo model accepted")
 	}
 }
@@ -161,17 +155,7 @@ func TestEngineMeasures(t *testing.T) {
 		t.Skipf("no ONNX Runtime: %v", err)
 	}
 	dir := t.TempDir()
-	g := om.NewGraph("add")
-	x := g.Input("b", om.Float32, 1, 10)
-	one := g.Constant(om.Float32Tensor("one", []int64{1, 1}, []float32{1}))
-	g.Output(g.NamedNode("Add", "a", []om.Value{x, one}), "a", om.Float32, 1, 10)
-	m, err := g.Model(13)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := om.WriteFile(filepath.Join(dir, "add", "1", "model.onnx"), m); err != nil {
-		t.Fatal(err)
-	}
+	writeAdder(t, dir, "add")
 	e, err := newEngine(dir, "add", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -249,4 +233,35 @@ func TestShmCause(t *testing.T) {
 	if got := shmCause(shm, &measurement{Name: "eng", Err: "no engine"}, empty, rtt, sp); got != "" {
 		t.Errorf("without the engine: %q", got)
 	}
+}
+
+// writeAdder writes a model that adds 1 to a [1,10] FP32 input "b" (output
+// "a") as dir/name/1/model.onnx.
+func writeAdder(t *testing.T, dir, name string) {
+	t.Helper()
+	g := om.NewGraph(name)
+	x := g.Input("b", om.Float32, 1, 10)
+	one := g.Constant(om.Float32Tensor("one", []int64{1, 1}, []float32{1}))
+	g.Output(g.NamedNode("Add", "a", []om.Value{x, one}), "a", om.Float32, 1, 10)
+	m, err := g.Model(13)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := om.WriteFile(filepath.Join(dir, name, "1", "model.onnx"), m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// serveEchoForTest serves the echo in this process until the test ends
+// and returns its address.
+func serveEchoForTest(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newEchoGRPC()
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(srv.Stop)
+	return ln.Addr().String()
 }
