@@ -88,8 +88,9 @@ func mean(vs []float64) float64 {
 }
 
 // engineBeside measures the engine on model at 1 caller while the echo
-// server takes model's requests at rate per second beside it; the name
-// says how many the echo answered.
+// server takes model's requests at rate per second beside it, and returns
+// the echo server's CPU per request it answered meanwhile (0 when not
+// known); the log says how many it answered.
 func (s *suite) engineBeside(model string, rate float64) (m *measurement, echoCPU time.Duration) {
 	var answered, failed atomic.Int64
 	var took, cpu time.Duration
@@ -133,7 +134,7 @@ func (s *suite) engineBeside(model string, rate float64) (m *measurement, echoCP
 	return m, echoCPU
 }
 
-// echoTraffic sends model's request (random FP32 input, marshalled once,
+// echoTraffic sends model's request (random input bytes, marshalled once,
 // as ovms bench sends it) to the echo server at rate per second, one at a
 // time on one connection with ovms bench's flow-control windows, until the
 // returned stop is called; answered and failed count the answers.
