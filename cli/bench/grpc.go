@@ -75,12 +75,14 @@ func InvokeEncoded(ctx context.Context, conn *grpc.ClientConn, method string, re
 	return conn.Invoke(ctx, method, &rawMessage{req}, resp, rawCall...)
 }
 
-// dialGRPC opens a client connection (lazily connected) to addr. Its
+// DialGRPC opens a client connection (lazily connected) to addr as ovms
+// bench's workers do, for clients that send requests of their own (the
+// bench suite's). Its
 // flow-control windows are fixed at the server's sizes (grpcapi), so that
 // the client sends no bandwidth-delay probe (a WINDOW_UPDATE and a PING)
 // after a response and the server has no PING to answer: work per request
 // that belongs to neither the server nor the protocol's payload.
-func dialGRPC(addr string) (*grpc.ClientConn, error) {
+func DialGRPC(addr string) (*grpc.ClientConn, error) {
 	conn, err := grpc.NewClient(addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithStaticStreamWindowSize(grpcapi.FlowStreamWindowBytes), grpc.WithStaticConnWindowSize(grpcapi.FlowConnWindowBytes),

@@ -101,7 +101,7 @@ func newTarget(ctx context.Context, cfg Config) (t *target, err error) {
 	switch cfg.Protocol {
 	case KServeGRPC, TFSGRPC:
 		for range cfg.GRPCConnections {
-			conn, err := dialGRPC(cfg.URL)
+			conn, err := DialGRPC(cfg.URL)
 			if err != nil {
 				return t, err
 			}

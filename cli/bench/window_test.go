@@ -115,7 +115,7 @@ func TestClientFixedFlowWindows(t *testing.T) {
 		}
 	}()
 
-	conn, err := dialGRPC(ln.Addr().String())
+	conn, err := DialGRPC(ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,12 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ovmsgo/ovms/cli/bench"
-	grpcapi "github.com/ovmsgo/ovms/core/api/grpc"
 	kpb "github.com/ovmsgo/ovms/proto/kserve"
 )
 
@@ -158,9 +155,7 @@ func (s *suite) echoTraffic(model string, rate float64, answered, failed *atomic
 	if err != nil {
 		return nil, err
 	}
-	conn, err := grpc.NewClient(s.echo.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithStaticStreamWindowSize(grpcapi.FlowStreamWindowBytes), grpc.WithStaticConnWindowSize(grpcapi.FlowConnWindowBytes),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30), grpc.MaxCallSendMsgSize(1<<30)))
+	conn, err := bench.DialGRPC(s.echo.addr)
 	if err != nil {
 		return nil, err
 	}

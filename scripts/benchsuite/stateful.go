@@ -9,11 +9,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ovmsgo/ovms/cli/bench"
-	grpcapi "github.com/ovmsgo/ovms/core/api/grpc"
 	kpb "github.com/ovmsgo/ovms/proto/kserve"
 )
 
@@ -76,10 +74,9 @@ func (s *suite) interleavedSteps() ([2]bench.Level, []float64, error) {
 		return out, nil, err
 	}
 	defer stop()
-	// Fixed flow-control windows, as ovms bench's client has (cli/bench):
-	// no bandwidth-delay probe after each answer.
-	conn, err := grpc.NewClient(srv.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithStaticStreamWindowSize(grpcapi.FlowStreamWindowBytes), grpc.WithStaticConnWindowSize(grpcapi.FlowConnWindowBytes))
+	// ovms bench's connection: fixed flow-control windows, no
+	// bandwidth-delay probe after each answer.
+	conn, err := bench.DialGRPC(srv.grpcAddr)
 	if err != nil {
 		return out, nil, err
 	}
