@@ -10,6 +10,9 @@
 // what `go tool pprof -sample_index=alloc_objects -base` compares; both are
 // written, the base as <name>-<pid>.allocs0.pprof). Device plugins inherit
 // the variables from the core, so one setting profiles both processes.
+// With OVMS_PROFILE_TRACE=1 as well, an execution trace of the same window
+// is written to dir/<name>-<pid>.trace (`go tool trace`, or its
+// -pprof=sched for where goroutines waited for a CPU).
 package profiling
 
 import (
@@ -18,6 +21,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"time"
 )
 
@@ -26,6 +30,7 @@ const (
 	EnvDir     = "OVMS_PROFILE_DIR"
 	EnvSeconds = "OVMS_PROFILE_SECONDS"
 	EnvDelay   = "OVMS_PROFILE_DELAY"
+	EnvTrace   = "OVMS_PROFILE_TRACE"
 )
 
 // Start begins profiling the process named name when OVMS_PROFILE_DIR is
@@ -44,16 +49,28 @@ func Start(name string, logf func(format string, args ...any)) {
 	}
 	base := filepath.Join(dir, fmt.Sprintf("%s-%d", name, os.Getpid()))
 	go func() {
-		if err := run(base, delay, window); err != nil {
+		if err := run(base, delay, window, os.Getenv(EnvTrace) == "1"); err != nil {
 			logf("profiling: %v", err)
 		}
 	}()
 }
 
-func run(base string, delay, window time.Duration) error {
+func run(base string, delay, window time.Duration, withTrace bool) error {
 	time.Sleep(delay)
 	if err := write(base+".allocs0.pprof", "allocs"); err != nil {
 		return err
+	}
+	stopTrace := func() {}
+	if withTrace {
+		t, err := os.Create(base + ".trace")
+		if err != nil {
+			return fmt.Errorf("creating execution trace: %w", err)
+		}
+		defer t.Close()
+		if err := trace.Start(t); err != nil {
+			return fmt.Errorf("starting execution trace: %w", err)
+		}
+		stopTrace = trace.Stop
 	}
 	f, err := os.Create(base + ".cpu.pprof")
 	if err != nil {
@@ -65,6 +82,7 @@ func run(base string, delay, window time.Duration) error {
 	}
 	time.Sleep(window)
 	pprof.StopCPUProfile()
+	stopTrace()
 	return write(base+".allocs.pprof", "allocs")
 }
 
