@@ -44,6 +44,20 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// Len is how many bytes were written so far, without copying them.
+func (l *lockedBuffer) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Len()
+}
+
+// From returns what was written after the first n bytes.
+func (l *lockedBuffer) From(n int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return string(l.b.Bytes()[min(n, l.b.Len()):])
+}
+
 // ovmsProc is one running bin/ovms serving one model on loopback.
 type ovmsProc struct {
 	cmd      *exec.Cmd

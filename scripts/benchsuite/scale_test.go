@@ -436,3 +436,22 @@ func TestSlotsBusy(t *testing.T) {
 		}
 	}
 }
+
+// TestLockedBufferFrom: Len counts what was written and From returns what
+// came after an offset (nothing past the end), as the reload measurement
+// reads one reload's log lines.
+func TestLockedBufferFrom(t *testing.T) {
+	var b lockedBuffer
+	_, _ = b.Write([]byte("start\n"))
+	n := b.Len()
+	if n != 6 {
+		t.Fatalf("Len %d, want 6", n)
+	}
+	_, _ = b.Write([]byte("reload\n"))
+	if got := b.From(n); got != "reload\n" {
+		t.Errorf("From(%d) %q, want %q", n, got, "reload\n")
+	}
+	if got := b.From(100); got != "" {
+		t.Errorf("From past the end %q, want empty", got)
+	}
+}
