@@ -17,11 +17,13 @@ package profiling
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
+	"sync"
 	"time"
 )
 
@@ -62,28 +64,38 @@ func run(base string, delay, window time.Duration, withTrace bool) error {
 	}
 	stopTrace := func() {}
 	if withTrace {
-		t, err := os.Create(base + ".trace")
-		if err != nil {
-			return fmt.Errorf("creating execution trace: %w", err)
+		var err error
+		if stopTrace, err = record(base+".trace", "execution trace", trace.Start, trace.Stop); err != nil {
+			return err
 		}
-		defer t.Close()
-		if err := trace.Start(t); err != nil {
-			return fmt.Errorf("starting execution trace: %w", err)
-		}
-		stopTrace = trace.Stop
+		defer stopTrace() // when the CPU profile cannot start
 	}
-	f, err := os.Create(base + ".cpu.pprof")
+	stopCPU, err := record(base+".cpu.pprof", "CPU profile", pprof.StartCPUProfile, pprof.StopCPUProfile)
 	if err != nil {
-		return fmt.Errorf("creating CPU profile: %w", err)
-	}
-	defer f.Close()
-	if err := pprof.StartCPUProfile(f); err != nil {
-		return fmt.Errorf("starting CPU profile: %w", err)
+		return err
 	}
 	time.Sleep(window)
-	pprof.StopCPUProfile()
+	stopCPU()
 	stopTrace()
 	return write(base+".allocs.pprof", "allocs")
+}
+
+// record creates path and starts a recording of the process (what) into
+// it; the function returned stops the recording and closes the file, once
+// however often it is called.
+func record(path, what string, start func(io.Writer) error, stop func()) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", what, err)
+	}
+	if err := start(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("starting %s: %w", what, err)
+	}
+	return sync.OnceFunc(func() {
+		stop()
+		f.Close()
+	}), nil
 }
 
 func write(path, profile string) error {

@@ -52,7 +52,7 @@ func TestStartWritesTheProfiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An execution trace starts with its header, "go 1.NN trace".
-	if !bytes.HasPrefix(data, []byte("go 1.")) || !bytes.Contains(data[:16], []byte(" trace")) {
+	if head := data[:min(len(data), 16)]; !bytes.HasPrefix(head, []byte("go 1.")) || !bytes.Contains(head, []byte(" trace")) {
 		t.Errorf("%s does not start as an execution trace: %q", base+".trace", data[:min(len(data), 16)])
 	}
 }
